@@ -1,0 +1,145 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { ensureTable } from "../core/adapters/dynamo/table.js";
+import { ensureQueues } from "../core/adapters/sqs/queue.js";
+import { silentLogger } from "../core/adapters/system.js";
+import { type Config, loadConfig } from "../core/config.js";
+import { type Base, buildBase, type Overrides } from "../core/wiring.js";
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type RunningEmulator,
+  startDynamoLocal,
+  startSqsEmulator,
+} from "../infra/local/emulators.js";
+
+export interface Emulators {
+  dynamo: RunningEmulator;
+  sqs: RunningEmulator;
+  stop(): Promise<void>;
+}
+
+export async function startEmulators(): Promise<Emulators> {
+  const [dynamo, sqs] = await Promise.all([startDynamoLocal(), startSqsEmulator()]);
+  return { dynamo, sqs, stop: async () => void (await Promise.all([dynamo.stop(), sqs.stop()])) };
+}
+
+/** Counts SDK requests by command, the same way for hookflow and for the floor. */
+export class RequestCounter {
+  readonly counts = new Map<string, number>();
+
+  attach(client: { middlewareStack: { add(middleware: never, options: never): void } }): void {
+    type Next = (args: unknown) => Promise<unknown>;
+    type Context = { clientName?: string; commandName?: string };
+    client.middlewareStack.add(
+      ((next: Next, context: Context) => async (args: unknown) => {
+        const name = `${context.clientName?.replace("Client", "") ?? "?"}.${context.commandName?.replace("Command", "") ?? "?"}`;
+        this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+        return next(args);
+      }) as never,
+      { step: "initialize", name: "hookflowRequestCounter" } as never,
+    );
+  }
+
+  total(prefix?: string): number {
+    let sum = 0;
+    for (const [name, count] of this.counts) if (!prefix || name.startsWith(prefix)) sum += count;
+    return sum;
+  }
+
+  reset(): void {
+    this.counts.clear();
+  }
+}
+
+/** A table and FIFO queue of their own on the emulators, and the product wired to them. */
+export async function benchSystem(
+  emulators: Emulators,
+  name: string,
+  overrides: Overrides = {},
+  env: Record<string, string> = {},
+) {
+  const dynamo = new DynamoDBClient({
+    endpoint: emulators.dynamo.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const sqs = new SQSClient({
+    endpoint: emulators.sqs.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  await ensureTable(dynamo, name);
+  const queues = await ensureQueues(
+    sqs,
+    { work: `${name}.fifo`, dead: `${name}-dead.fifo` },
+    { visibilityTimeoutSeconds: 60 },
+  );
+  const config: Config = loadConfig({
+    HOOKFLOW_TABLE: name,
+    HOOKFLOW_QUEUE_URL: queues.workUrl,
+    HOOKFLOW_DYNAMODB_ENDPOINT: emulators.dynamo.endpoint,
+    HOOKFLOW_SQS_ENDPOINT: emulators.sqs.endpoint,
+    HOOKFLOW_TOKEN_SECRET: "bench-token-secret-0123456789",
+    HOOKFLOW_API_TOKEN: "bench-api-token",
+    HOOKFLOW_GITHUB_SECRET: "bench-github-secret",
+    ...env,
+  });
+  // hookflow gets clients of its own, counted separately from the floor's.
+  const counter = new RequestCounter();
+  const ours = {
+    dynamoClient: new DynamoDBClient({
+      endpoint: emulators.dynamo.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    }),
+    sqsClient: new SQSClient({
+      endpoint: emulators.sqs.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    }),
+  };
+  counter.attach(ours.dynamoClient);
+  counter.attach(ours.sqsClient);
+  const base: Base = buildBase(config, { log: silentLogger, ...ours, ...overrides });
+  return { base, dynamo, sqs, queues, config, counter };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+export function table(rows: Array<Record<string, string | number>>): string {
+  const columns = Object.keys(rows[0] ?? {});
+  const cell = (v: string | number) =>
+    typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(2)) : v;
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c] ?? "").length)));
+  const line = (values: string[]) => `| ${values.map((v, i) => v.padEnd(widths[i] as number)).join(" | ")} |`;
+  return [
+    line(columns),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map((r) => line(columns.map((c) => cell(r[c] ?? "")))),
+  ].join("\n");
+}
+
+/** Runs `work` `count` times with at most `concurrency` at once; returns each one's latency in ms. */
+export async function timed(
+  count: number,
+  concurrency: number,
+  work: (i: number) => Promise<void>,
+): Promise<{ latencies: number[]; elapsedMs: number }> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < count; i = next++) {
+        const t0 = performance.now();
+        await work(i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return { latencies: latencies.sort((a, b) => a - b), elapsedMs: performance.now() - started };
+}

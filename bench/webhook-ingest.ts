@@ -1,0 +1,173 @@
+/**
+ * webhook-ingest: signed GitHub pushes through the webhook app (verify, normalise, match, store run + delivery
+ * record, queue the run) against the floor: the same PutItem + SendMessage alone, with the same clients and
+ * emulators. Both sides run in this process, interleaved request by request, so that neither gets a warmer or
+ * quieter emulator.
+ */
+import { randomBytes } from "node:crypto";
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { runItem } from "../core/adapters/dynamo/store.js";
+import { signGithub } from "../core/adapters/git/index.js";
+import { createRun } from "../core/engine/index.js";
+import { Pipeline } from "../core/model/index.js";
+import { webhookDeps } from "../core/wiring.js";
+import { createWebhookApp } from "../functions/webhook.js";
+import { benchSystem, percentile, startEmulators, table, timed } from "./common.js";
+
+const TOTAL = Number(process.env.BENCH_DELIVERIES ?? 2000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const SECRET = "bench-github-secret";
+
+const pipeline = Pipeline.parse({
+  name: "web",
+  triggers: [{ provider: "github", repository: "acme/web-app", branches: ["main"] }],
+  stages: [
+    {
+      name: "check",
+      parallel: true,
+      tasks: [1, 2, 3].map((i) => ({ name: `t${i}`, run: { image: "node:22", command: ["npm", "test"] } })),
+    },
+  ],
+});
+
+function push(i: number): string {
+  const sha = randomBytes(20).toString("hex");
+  const commit = {
+    id: sha,
+    message: `Change ${i}`,
+    timestamp: "2026-11-23T10:00:00Z",
+    author: { name: "Alice", email: "alice@example.com", username: "alice" },
+    added: [`src/file${i}.ts`],
+    modified: ["src/index.ts"],
+    removed: [],
+  };
+  return JSON.stringify({
+    ref: "refs/heads/main",
+    before: "1".repeat(40),
+    after: sha,
+    deleted: false,
+    repository: {
+      full_name: "acme/web-app",
+      name: "web-app",
+      clone_url: "https://github.com/acme/web-app.git",
+      owner: { login: "acme" },
+    },
+    pusher: { name: "alice", email: "alice@example.com" },
+    head_commit: commit,
+    commits: [commit],
+  });
+}
+
+const emulators = await startEmulators();
+try {
+  const { base, dynamo, sqs, queues, counter } = await benchSystem(emulators, "bench-ingest");
+  await base.store.putPipeline(pipeline, new Date().toISOString());
+  const app = createWebhookApp(webhookDeps(base));
+
+  const bodies = Array.from({ length: TOTAL }, (_, i) => push(i));
+  const signatures = bodies.map((b) => signGithub(b, SECRET));
+  const sampleRun = createRun({
+    id: "floorsample",
+    pipeline,
+    jobs: {},
+    trigger: {
+      provider: "github",
+      event: "push",
+      repository: "acme/web-app",
+      cloneUrl: "",
+      ref: "refs/heads/main",
+      branch: "main",
+      commit: "1".repeat(40),
+      message: "m",
+      author: "a",
+    },
+    now: new Date().toISOString(),
+  });
+
+  const hookflow: number[] = [];
+  const floor: number[] = [];
+  // Warm both paths (connections, JIT) before measuring.
+  await timed(100, CONCURRENCY, async (i) => {
+    const res = await app.request("/webhooks/github", {
+      method: "POST",
+      headers: {
+        "x-github-event": "push",
+        "x-github-delivery": `warm-${i}`,
+        "x-hub-signature-256": signGithub(bodies[i] as string, SECRET),
+        "content-type": "application/json",
+      },
+      body: bodies[i],
+    });
+    if (res.status !== 202) throw new Error(`warm-up got ${res.status}`);
+  });
+  counter.reset();
+  let accepted = 0;
+  // Both sides interleaved request by request, so that each sees the same emulators under the same load.
+  const both = await timed(2 * TOTAL, CONCURRENCY, async (k) => {
+    const n = k >> 1;
+    const t0 = performance.now();
+    if (k % 2 === 0) {
+      const res = await app.request("/webhooks/github", {
+        method: "POST",
+        headers: {
+          "x-github-event": "push",
+          "x-github-delivery": `d-${n}`,
+          "x-hub-signature-256": signatures[n] as string,
+          "content-type": "application/json",
+        },
+        body: bodies[n],
+      });
+      if (res.status !== 202) throw new Error(`delivery ${n} got ${res.status}: ${await res.text()}`);
+      accepted++;
+      hookflow.push(performance.now() - t0);
+    } else {
+      const id = `floor${n}`;
+      await dynamo.send(
+        new PutItemCommand({
+          TableName: "bench-ingest",
+          Item: runItem({ ...sampleRun, id, version: 1 }),
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queues.workUrl,
+          MessageBody: JSON.stringify({ runId: id, event: { type: "run.created" } }),
+          MessageGroupId: id,
+          MessageDeduplicationId: id,
+        }),
+      );
+      floor.push(performance.now() - t0);
+    }
+  });
+  const hookflowMs = both.elapsedMs;
+  const floorMs = both.elapsedMs;
+  hookflow.sort((a, b) => a - b);
+  floor.sort((a, b) => a - b);
+  const perDelivery = (counter.total() / TOTAL).toFixed(2);
+  const row = (name: string, l: number[], ms: number, requests: string) => ({
+    "requests per delivery": requests,
+    side: name,
+    deliveries: l.length,
+    "p50 ms": percentile(l, 50),
+    "p99 ms": percentile(l, 99),
+    "per second (both sides together)": (l.length / ms) * 1000,
+  });
+  console.log(
+    `webhook-ingest: ${TOTAL} signed GitHub pushes, ${CONCURRENCY} at a time, DynamoDB Local + fauxqs`,
+  );
+  console.log(
+    table([
+      row("hookflow webhook", hookflow, hookflowMs, perDelivery),
+      row("floor: PutItem + SendMessage", floor, floorMs, "2.00"),
+    ]),
+  );
+  console.log(`hookflow requests: ${JSON.stringify(Object.fromEntries(counter.counts))}`);
+  console.log(`accepted ${accepted}/${TOTAL}`);
+  const ratio = percentile(hookflow, 50) / percentile(floor, 50);
+  console.log(`webhook-ingest p99 ratio: ${(percentile(hookflow, 99) / percentile(floor, 99)).toFixed(2)}`);
+  console.log(`webhook-ingest ratio: ${ratio.toFixed(2)}`);
+} finally {
+  await emulators.stop();
+}

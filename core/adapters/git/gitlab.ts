@@ -1,0 +1,85 @@
+import { z } from "zod";
+import { ValidationError } from "../../errors.js";
+import type { WebhookProvider } from "../../ports.js";
+import {
+  CommitSha,
+  deliveryId,
+  header,
+  ignoredEvent,
+  normalisePush,
+  PushCommit,
+  parseJsonBody,
+  validatePayload,
+  ZERO_SHA,
+} from "./push.js";
+import { secretsEqual } from "./signature.js";
+
+/** The fields of a GitLab Push Hook or Tag Push Hook that hookflow reads. */
+const GitlabPush = z.object({
+  ref: z.string(),
+  after: CommitSha,
+  /** The commit the ref now points at (for an annotated tag, the tagged commit); null when deleted. */
+  checkout_sha: CommitSha.nullish(),
+  user_username: z.string(),
+  project: z.object({ path_with_namespace: z.string(), git_http_url: z.string().optional() }),
+  repository: z.object({ git_http_url: z.string().optional() }).nullish(),
+  /** Oldest first, the newest 20 only; total_commits_count says how many were pushed. */
+  commits: z.array(PushCommit).nullish(),
+  total_commits_count: z.number().int().nonnegative().optional(),
+});
+
+const PUSH_KINDS = new Set(["push", "tag_push"]);
+const KIND_OF_EVENT = new Map([
+  ["Push Hook", "push"],
+  ["Tag Push Hook", "tag_push"],
+]);
+
+// GitLab (17.4+) keeps the Idempotency-Key across retries; older versions send only the event UUID.
+const DELIVERY_ID_HEADERS = ["idempotency-key", "x-gitlab-event-uuid"];
+
+export const gitlabWebhooks: WebhookProvider = {
+  provider: "gitlab",
+  secretVariable: "HOOKFLOW_GITLAB_TOKEN",
+
+  async verify(request, secret) {
+    const token = header(request, "x-gitlab-token");
+    if (!secret || token === undefined) return false;
+    return secretsEqual(token, secret);
+  },
+
+  parse(request) {
+    const id = deliveryId(request, DELIVERY_ID_HEADERS);
+    const event = header(request, "x-gitlab-event");
+    const body = parseJsonBody(request.body);
+    // System hooks arrive as "System Hook" and say what happened only in object_kind.
+    const bodyKind = objectKind(body);
+    const kind = bodyKind ?? (event === undefined ? undefined : KIND_OF_EVENT.get(event));
+    if (kind === undefined || !PUSH_KINDS.has(kind)) return ignoredEvent(id, bodyKind ?? event ?? "unknown");
+    const push = validatePayload(GitlabPush, body, "GitLab push payload");
+    const cloneUrl = push.project.git_http_url ?? push.repository?.git_http_url;
+    if (cloneUrl === undefined)
+      throw new ValidationError("invalid GitLab push payload", [
+        { path: "project.git_http_url", message: "expected string (or repository.git_http_url)" },
+      ]);
+    const commits = push.commits ?? [];
+    const commit = push.checkout_sha ?? push.after;
+    return normalisePush({
+      provider: "gitlab",
+      deliveryId: id,
+      ref: push.ref,
+      deleted: push.after === ZERO_SHA,
+      repository: push.project.path_with_namespace,
+      cloneUrl,
+      commit,
+      head: commits.find((c) => c.id === commit),
+      commits,
+      truncated: (push.total_commits_count ?? 0) > commits.length,
+      pusher: push.user_username,
+    });
+  },
+};
+
+function objectKind(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null || !("object_kind" in body)) return undefined;
+  return typeof body.object_kind === "string" ? body.object_kind : undefined;
+}

@@ -1,0 +1,35 @@
+import type { V1Pod } from "@kubernetes/client-node";
+import { type CallPolicy, callKubernetes } from "./api-call.js";
+import type { KubernetesApis } from "./client.js";
+import { JOB_NAME_LABEL } from "./labels.js";
+
+/**
+ * The newest pod of a Job, or undefined before the Job controller created one (or after the deadline
+ * controller or the TTL removed it). With backoffLimit 0 there is normally one.
+ */
+export async function findJobPod(
+  apis: KubernetesApis,
+  namespace: string,
+  jobName: string,
+  policy: CallPolicy,
+): Promise<V1Pod | undefined> {
+  const list = await callKubernetes(
+    `list the pods of Job "${jobName}"`,
+    () => apis.core.listNamespacedPod({ namespace, labelSelector: `${JOB_NAME_LABEL}=${jobName}` }),
+    policy,
+  );
+  return newest(list.items);
+}
+
+function newest(pods: V1Pod[]): V1Pod | undefined {
+  const time = (pod: V1Pod) => new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
+  return pods.reduce<V1Pod | undefined>(
+    (best, pod) => (!best || time(pod) > time(best) ? pod : best),
+    undefined,
+  );
+}
+
+/** The task's own container: the first one, whose termination message carries outputs. */
+export function taskContainerOf(pod: V1Pod): string | undefined {
+  return pod.spec?.containers[0]?.name;
+}

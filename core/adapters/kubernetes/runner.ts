@@ -1,0 +1,144 @@
+import type { V1Job } from "@kubernetes/client-node";
+import { PermanentError, RetryableError } from "../../errors.js";
+import type { TaskLaunch } from "../../model/index.js";
+import type { JobObservation, JobRef, TaskRunner } from "../../ports.js";
+import { type CallPolicy, callKubernetes, DEFAULT_CALL_POLICY, KubernetesRejection } from "./api-call.js";
+import { type KubeconfigSource, type KubernetesApis, loadKubeconfig, makeApis } from "./client.js";
+import { buildJob, DEFAULT_TTL_SECONDS_AFTER_FINISHED } from "./job.js";
+import { readTaskLog } from "./logs.js";
+import { isDnsLabel } from "./manifest-schema.js";
+import { observeJob } from "./observe.js";
+import { buildTaskSecret, type JobOwner } from "./secret.js";
+
+export interface KubernetesRunnerOptions extends KubeconfigSource {
+  namespace: string;
+  /** Default 86400 (a day): long enough for hookflow to observe the Job and for people to read its logs. */
+  ttlSecondsAfterFinished?: number;
+  /** Total time one API call is retried for (5xx, 429, timeouts) before RetryableError. Default 10 000. */
+  retryBudgetMs?: number;
+  /** One request's limit. Default 5000. */
+  requestTimeoutMs?: number;
+  /** The first retry's delay, doubled for each further one (up to 2 s). Default 100. */
+  retryBaseDelayMs?: number;
+}
+
+export interface KubernetesRunnerSettings {
+  namespace: string;
+  ttlSecondsAfterFinished: number;
+  policy: CallPolicy;
+}
+
+/** A Kubernetes runner from a kubeconfig (text, file, or the default lookup) and a namespace. */
+export function createKubernetesRunner(options: KubernetesRunnerOptions): KubernetesRunner {
+  const policy: CallPolicy = {
+    ...DEFAULT_CALL_POLICY,
+    ...(options.retryBudgetMs !== undefined && { retryBudgetMs: options.retryBudgetMs }),
+    ...(options.requestTimeoutMs !== undefined && { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.retryBaseDelayMs !== undefined && { baseDelayMs: options.retryBaseDelayMs }),
+  };
+  // Checked here so that a misconfiguration fails at start-up, not on the first task.
+  if (!isDnsLabel(options.namespace))
+    throw new PermanentError(`"${options.namespace}" is not a valid Kubernetes namespace name`);
+  const ttl = options.ttlSecondsAfterFinished ?? DEFAULT_TTL_SECONDS_AFTER_FINISHED;
+  if (!Number.isInteger(ttl) || ttl < 0)
+    throw new PermanentError(`ttlSecondsAfterFinished must be a whole number of seconds, not ${ttl}`);
+  const apis = makeApis(loadKubeconfig(options), policy.requestTimeoutMs);
+  return new KubernetesRunner(apis, {
+    namespace: options.namespace,
+    ttlSecondsAfterFinished: ttl,
+    policy,
+  });
+}
+
+/**
+ * Runs each task attempt as a Kubernetes Job named `launch.jobName`, its sensitive env in a Secret owned by
+ * that Job. Every call is safe to repeat: AlreadyExists on create and NotFound on delete mean the work is done.
+ */
+export class KubernetesRunner implements TaskRunner {
+  constructor(
+    private readonly apis: KubernetesApis,
+    private readonly settings: KubernetesRunnerSettings,
+  ) {}
+
+  /**
+   * The Job first, then its Secret with an owner reference to the Job's uid, which exists only once the Job
+   * does. The pod waits (CreateContainerConfigError) until the Secret is there, and Kubernetes deletes the
+   * Secret with the Job. The other order would leave a Secret behind whenever the Job's creation failed, and
+   * would need a second write to add the owner. A redelivered submit finds the Job (409), reads its uid and
+   * creates the Secret if the first try stopped before it.
+   */
+  async submit(launch: TaskLaunch): Promise<void> {
+    const { namespace, ttlSecondsAfterFinished } = this.settings;
+    const job = buildJob(launch, { namespace, ttlSecondsAfterFinished });
+    const owner = await this.createJob(job, launch.jobName);
+    if (Object.keys(launch.secretEnv).length === 0) return;
+    const secret = buildTaskSecret(launch, namespace, owner);
+    try {
+      await this.call(`create the Secret of Job "${launch.jobName}"`, () =>
+        this.apis.core.createNamespacedSecret({ namespace, body: secret }),
+      );
+    } catch (error) {
+      // Created by an earlier delivery of this submit.
+      if (!isRejection(error, 409)) throw error;
+    }
+  }
+
+  observe(ref: JobRef): Promise<JobObservation> {
+    return observeJob(this.apis, this.settings.namespace, ref.jobName, this.settings.policy);
+  }
+
+  /** Background propagation: the Job goes now, its pod and Secret right after, by the garbage collector. */
+  async cancel(ref: JobRef): Promise<void> {
+    try {
+      await this.call(`delete Job "${ref.jobName}"`, () =>
+        this.apis.batch.deleteNamespacedJob({
+          name: ref.jobName,
+          namespace: this.settings.namespace,
+          propagationPolicy: "Background",
+        }),
+      );
+    } catch (error) {
+      // Already deleted, by an earlier cancel or by its TTL.
+      if (!isRejection(error, 404)) throw error;
+    }
+  }
+
+  logs(ref: JobRef, options: { tail?: number } = {}): Promise<string> {
+    return readTaskLog(this.apis, this.settings.namespace, ref.jobName, this.settings.policy, options.tail);
+  }
+
+  private async createJob(job: V1Job, name: string): Promise<JobOwner> {
+    const namespace = this.settings.namespace;
+    let created: V1Job;
+    try {
+      created = await this.call(`create Job "${name}"`, () =>
+        this.apis.batch.createNamespacedJob({ namespace, body: job }),
+      );
+    } catch (error) {
+      if (!isRejection(error, 409)) throw error;
+      // Submitted by an earlier delivery: the same attempt, since the name is derived from it.
+      try {
+        created = await this.call(`read Job "${name}"`, () =>
+          this.apis.batch.readNamespacedJob({ name, namespace }),
+        );
+      } catch (readError) {
+        if (isRejection(readError, 404))
+          throw new RetryableError(`Job "${name}" was deleted while it was being submitted`, undefined, {
+            cause: readError,
+          });
+        throw readError;
+      }
+    }
+    const uid = created.metadata?.uid;
+    if (!uid) throw new RetryableError(`Kubernetes returned Job "${name}" without a uid`);
+    return { name, uid };
+  }
+
+  private call<T>(what: string, request: () => Promise<T>): Promise<T> {
+    return callKubernetes(what, request, this.settings.policy);
+  }
+}
+
+function isRejection(error: unknown, code: number): boolean {
+  return error instanceof KubernetesRejection && error.code === code;
+}

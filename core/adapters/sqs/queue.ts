@@ -1,0 +1,113 @@
+import { createHash } from "node:crypto";
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { RetryableError } from "../../errors.js";
+import type { WorkMessage, WorkQueue } from "../../ports.js";
+
+const BATCH = 10;
+
+/**
+ * The work queue on SQS FIFO: one message group per run, so a run's messages are handled one at a time and in
+ * order, while different runs proceed in parallel. The deduplication id is a hash of the effect's idempotency
+ * key (SQS allows 128 characters of a limited alphabet).
+ */
+export class SqsWorkQueue implements WorkQueue {
+  constructor(
+    private readonly client: SQSClient,
+    readonly queueUrl: string,
+  ) {}
+
+  async send(messages: Array<WorkMessage & { dedupKey: string }>): Promise<void> {
+    const entries = messages.map((m, n) => ({
+      Id: String(n % BATCH),
+      MessageBody: JSON.stringify({
+        runId: m.runId,
+        event: m.event,
+        ...(m.observe === false && { observe: false }),
+      }),
+      MessageGroupId: m.runId,
+      MessageDeduplicationId: createHash("sha256").update(m.dedupKey).digest("hex"),
+    }));
+    if (entries.length === 1) {
+      // The common case (one run per delivery or callback): a plain send is the cheaper request.
+      const { Id: _, ...entry } = entries[0] as (typeof entries)[number];
+      await this.client.send(new SendMessageCommand({ QueueUrl: this.queueUrl, ...entry }));
+      return;
+    }
+    for (let i = 0; i < entries.length; i += BATCH) {
+      const result = await this.client.send(
+        new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: entries.slice(i, i + BATCH) }),
+      );
+      if (result.Failed && result.Failed.length > 0)
+        throw new RetryableError(
+          `queue refused ${result.Failed.length} message(s): ${result.Failed[0]?.Message ?? "unknown"}`,
+        );
+    }
+  }
+
+  /** Long-polls for messages (the local stack's stand-in for Lambda's event source mapping). */
+  async receive(
+    options: { max?: number; waitSeconds?: number; visibilityTimeout?: number } = {},
+  ): Promise<Message[]> {
+    const { Messages } = await this.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.queueUrl,
+        MaxNumberOfMessages: options.max ?? BATCH,
+        WaitTimeSeconds: options.waitSeconds ?? 20,
+        ...(options.visibilityTimeout !== undefined && { VisibilityTimeout: options.visibilityTimeout }),
+        MessageSystemAttributeNames: ["ApproximateReceiveCount", "MessageGroupId"],
+      }),
+    );
+    return Messages ?? [];
+  }
+
+  async delete(receiptHandle: string): Promise<void> {
+    await this.client.send(
+      new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle }),
+    );
+  }
+}
+
+export interface QueueNames {
+  work: string;
+  dead: string;
+}
+
+/**
+ * Creates the FIFO work queue and its dead-letter queue (used by tests and the local stack; SST creates them on
+ * AWS). A message that fails `maxReceiveCount` times moves to the dead-letter queue instead of blocking its run.
+ */
+export async function ensureQueues(
+  client: SQSClient,
+  names: QueueNames,
+  options: { visibilityTimeoutSeconds: number; maxReceiveCount?: number },
+): Promise<{ workUrl: string; deadUrl: string }> {
+  const fifo = { FifoQueue: "true" };
+  const dead = await client.send(new CreateQueueCommand({ QueueName: names.dead, Attributes: fifo }));
+  const deadUrl = dead.QueueUrl as string;
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({ QueueUrl: deadUrl, AttributeNames: ["QueueArn"] }),
+  );
+  const work = await client.send(
+    new CreateQueueCommand({
+      QueueName: names.work,
+      Attributes: {
+        ...fifo,
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: Attributes?.QueueArn,
+          maxReceiveCount: String(options.maxReceiveCount ?? 5),
+        }),
+      },
+    }),
+  );
+  return { workUrl: work.QueueUrl as string, deadUrl };
+}

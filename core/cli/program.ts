@@ -1,0 +1,66 @@
+import { Command, CommanderError } from "commander";
+import { CliError } from "./client.js";
+import { registerControl } from "./commands/control.js";
+import { registerDefinitions } from "./commands/definitions.js";
+import { registerLogs } from "./commands/logs.js";
+import { registerRuns } from "./commands/runs.js";
+import { DEFAULT_URL } from "./config.js";
+import { type CliIo, createContext } from "./context.js";
+
+export type { CliIo } from "./context.js";
+
+/** Exit codes: 0 done, 1 failed (the API said no, it could not be reached, a watched run failed), 2 misuse. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** Runs one command line (without `node` and the script) and resolves to its exit code; never exits itself. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version asked for exit 0; every other complaint of commander's is a usage error.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof CliError) {
+      io.stderr.write(`error: ${error.message}\n`);
+      return error.exitCode;
+    }
+    const detail = io.env.HOOKFLOW_DEBUG && error instanceof Error ? error.stack : String(error);
+    io.stderr.write(`error: ${detail}\n`);
+    return EXIT.failed;
+  }
+}
+
+const ENVIRONMENT_HELP = `
+Environment:
+  HOOKFLOW_URL        the API (default ${DEFAULT_URL})
+  HOOKFLOW_API_TOKEN  its bearer token (default: the one \`npm start\` keeps in
+                      \${HOOKFLOW_DATA_DIR:-.hookflow}/secrets.json)
+  HOOKFLOW_USER       who approves, denies and cancels (default: the OS user)
+  NO_COLOR            no colours even on a terminal
+
+Exit codes: 0 done, 1 failed (refused, unreachable, a watched run that failed), 2 usage.`;
+
+export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
+  const program = new Command("hookflow")
+    .description("Manage hookflow pipelines, job templates and runs through its API.")
+    .addHelpText("after", ENVIRONMENT_HELP)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .showHelpAfterError("(add --help for usage)")
+    .helpCommand(true);
+  const env = { context: () => createContext(io), setExitCode };
+  registerDefinitions(program, env);
+  registerRuns(program, env);
+  registerLogs(program, env);
+  registerControl(program, env);
+  return program;
+}

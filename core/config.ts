@@ -1,0 +1,116 @@
+import { Resource } from "sst/resource";
+import { z } from "zod";
+import { ValidationError } from "./errors.js";
+import { issuesFromZod } from "./model/index.js";
+
+const optionalSecret = z
+  .string()
+  .optional()
+  .transform((v) => (v === "" ? undefined : v));
+
+/**
+ * Configuration, validated once at start. The same names on AWS (from SST links and secrets, see infra/) and
+ * locally (plain environment). Names are the contract's; those marked "extension" are hookflow's own.
+ */
+export const ConfigSchema = z.object({
+  HOOKFLOW_TABLE: z.string().min(1).default("hookflow"),
+  HOOKFLOW_QUEUE_URL: z.string().url().optional(),
+  HOOKFLOW_API_TOKEN: optionalSecret,
+  HOOKFLOW_PUBLIC_URL: z
+    .string()
+    .url()
+    .default("http://127.0.0.1:8787")
+    .transform((u) => u.replace(/\/+$/, "")),
+  HOOKFLOW_GITHUB_SECRET: optionalSecret,
+  HOOKFLOW_GITLAB_TOKEN: optionalSecret,
+  HOOKFLOW_GITEA_SECRET: optionalSecret,
+  HOOKFLOW_GITHUB_TOKEN: optionalSecret,
+  /** Extension: a GitLab access token with api scope, for commit statuses (HOOKFLOW_GITLAB_TOKEN is the webhook's). */
+  HOOKFLOW_GITLAB_API_TOKEN: optionalSecret,
+  /** Extension: API base URLs, for GitHub Enterprise and self-managed GitLab. */
+  HOOKFLOW_GITHUB_API_URL: z.string().url().default("https://api.github.com"),
+  HOOKFLOW_GITLAB_URL: z.string().url().default("https://gitlab.com"),
+  HOOKFLOW_RUNNER: z.enum(["kubernetes", "local"]).optional(),
+  HOOKFLOW_KUBECONFIG: optionalSecret,
+  KUBECONFIG: z.string().optional(),
+  HOOKFLOW_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+    .default("default"),
+  PORT: z.coerce.number().int().min(1).max(65535).default(8787),
+  HOOKFLOW_DATA_DIR: z.string().default(".hookflow"),
+  /** Extension: the key callback tokens are derived from (one per task attempt). */
+  HOOKFLOW_TOKEN_SECRET: optionalSecret,
+  /** Extension: emulator endpoints (the local stack sets them); unset on AWS. */
+  HOOKFLOW_DYNAMODB_ENDPOINT: z.string().url().optional(),
+  HOOKFLOW_SQS_ENDPOINT: z.string().url().optional(),
+  AWS_REGION: z.string().default("us-east-1"),
+  /** Extension: how long the webhook caches pipeline definitions (0 = read them on every delivery). */
+  HOOKFLOW_DEFINITION_CACHE_SECONDS: z.coerce.number().min(0).default(5),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+
+/**
+ * Where each setting comes from on AWS: the SST component linked to a function (infra/sst/hookflow.ts names
+ * its components from this table) and the property of the link that carries it.
+ */
+export const SST_LINKS = {
+  HOOKFLOW_TABLE: { link: "HookflowTable", property: "name" },
+  HOOKFLOW_QUEUE_URL: { link: "HookflowQueue", property: "url" },
+  HOOKFLOW_PUBLIC_URL: { link: "HookflowApi", property: "url" },
+  HOOKFLOW_API_TOKEN: { link: "HookflowApiToken", property: "value" },
+  HOOKFLOW_TOKEN_SECRET: { link: "HookflowTokenSecret", property: "value" },
+  HOOKFLOW_GITHUB_SECRET: { link: "HookflowGithubSecret", property: "value" },
+  HOOKFLOW_GITLAB_TOKEN: { link: "HookflowGitlabToken", property: "value" },
+  HOOKFLOW_GITEA_SECRET: { link: "HookflowGiteaSecret", property: "value" },
+  HOOKFLOW_GITHUB_TOKEN: { link: "HookflowGithubToken", property: "value" },
+  HOOKFLOW_GITLAB_API_TOKEN: { link: "HookflowGitlabApiToken", property: "value" },
+  HOOKFLOW_KUBECONFIG: { link: "HookflowKubeconfig", property: "value" },
+} as const satisfies Partial<Record<keyof Config, { link: string; property: string }>>;
+export type LinkedSetting = keyof typeof SST_LINKS;
+
+type Environment = Record<string, string | undefined>;
+
+/**
+ * The settings SST links carry, under the contract's names. SST's `Resource` decrypts the links from the
+ * function's bundle (`SST_KEY_FILE`, so a kubeconfig does not count against Lambda's 4 KB of environment) and
+ * reads `SST_RESOURCE_*`; without SST it holds nothing and this returns nothing.
+ */
+export function linkedEnvironment(resources: object = Resource): Record<LinkedSetting, string | undefined> {
+  const env = {} as Record<LinkedSetting, string | undefined>;
+  for (const [setting, { link, property }] of Object.entries(SST_LINKS) as Array<
+    [LinkedSetting, (typeof SST_LINKS)[LinkedSetting]]
+  >) {
+    // `in` first: SST's Resource throws on a read of a component that is not linked.
+    if (!(link in resources)) continue;
+    const value = (resources as Record<string, Record<string, unknown> | undefined>)[link]?.[property];
+    if (typeof value === "string") env[setting] = value;
+  }
+  return env;
+}
+
+/** SST links under the contract's names, overridden by the plain environment (an empty variable counts as unset). */
+export function runtimeEnvironment(
+  env: Environment = process.env,
+  resources: object = Resource,
+): Environment {
+  const merged: Environment = { ...linkedEnvironment(resources) };
+  for (const [name, value] of Object.entries(env))
+    if (value !== undefined && value !== "") merged[name] = value;
+  return merged;
+}
+
+/**
+ * Validates configuration. Without an argument (as Lambda handlers call it) it reads SST links and the process
+ * environment; an explicit environment (tests, the local stack) is used as given, so links never leak into it.
+ */
+export function loadConfig(env: Environment = runtimeEnvironment()): Config {
+  const result = ConfigSchema.safeParse(env);
+  if (!result.success) throw new ValidationError("invalid configuration", issuesFromZod(result.error));
+  return result.data;
+}
+
+/** The runner `npm start` and Lambda use: Kubernetes when a kubeconfig is given, else local processes. */
+export function runnerKind(config: Config): "kubernetes" | "local" {
+  return config.HOOKFLOW_RUNNER ?? (config.HOOKFLOW_KUBECONFIG || config.KUBECONFIG ? "kubernetes" : "local");
+}

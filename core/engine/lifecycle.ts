@@ -1,0 +1,146 @@
+import {
+  type CommitState,
+  clipText,
+  LIMITS,
+  type NotifyEvent,
+  type OutboxEffect,
+  type Run,
+  type SubmitEffect,
+  type Task,
+  type TaskReason,
+  type TaskState,
+  type TaskStatus,
+} from "../model/index.js";
+import { jobNameFor } from "./names.js";
+import { renderTask } from "./render.js";
+
+/**
+ * The working state of one transition: the run being changed and the effects it owes. Helpers here are the only
+ * code that changes a task's status, so every change emits what it must.
+ */
+export interface Draft {
+  run: Run;
+  now: string;
+  /** Submissions decided in this transition (not kept in the outbox: a queued, unsubmitted task implies one). */
+  submits: SubmitEffect[];
+}
+
+/**
+ * Grace after a task's timeout before the engine times it out itself, so that the runner's own report (the Job's
+ * DeadlineExceeded) usually wins; never more than the timeout itself, so short timeouts stay short.
+ */
+export const TIMEOUT_GRACE_SECONDS = 30;
+const graceFor = (timeoutSeconds: number) => Math.min(TIMEOUT_GRACE_SECONDS, timeoutSeconds);
+const MAX_DELIVERY_FAILURES = 50;
+
+export function taskDef(run: Run, name: string): Task {
+  for (const stage of run.definition.stages)
+    for (const task of stage.tasks) if (task.name === name) return task;
+  throw new Error(`task ${name} is not in pipeline ${run.pipeline}`);
+}
+
+export function findTaskState(run: Run, name: string): TaskState | undefined {
+  for (const stage of run.stages) for (const task of stage.tasks) if (task.name === name) return task;
+  return undefined;
+}
+
+/** Adds an effect to the outbox, once per idempotency key. */
+export function emit(d: Draft, effect: OutboxEffect): void {
+  if (!d.run.outbox.some((e) => e.key === effect.key)) d.run.outbox.push(effect);
+}
+
+export function notify(d: Draft, event: NotifyEvent, task?: TaskState): void {
+  if (!d.run.definition.notify.some((n) => n.on.includes(event))) return;
+  const suffix = task ? `:${task.name}:${task.attempt}` : "";
+  emit(d, {
+    type: "notify",
+    key: `notify:${d.run.id}:${d.run.round}:${event}${suffix}`,
+    runId: d.run.id,
+    event,
+    ...(task && { task: task.name }),
+  });
+}
+
+export function reportCommitState(d: Draft, state: CommitState): void {
+  if (!d.run.commitStatus) return;
+  emit(d, {
+    type: "commitStatus",
+    key: `status:${d.run.id}:${d.run.round}:${state}`,
+    runId: d.run.id,
+    state,
+  });
+}
+
+export function cancelJob(d: Draft, task: TaskState): void {
+  if (!task.jobName) return;
+  emit(d, {
+    type: "cancelTask",
+    key: `cancel:${task.jobName}`,
+    runId: d.run.id,
+    task: task.name,
+    attempt: task.attempt,
+    jobName: task.jobName,
+  });
+}
+
+export function recordDeliveryFailure(d: Draft, key: string, target: string, error: string): void {
+  d.run.deliveryFailures.push({ key, target, error, at: d.now });
+  d.run.deliveryFailures.splice(0, Math.max(0, d.run.deliveryFailures.length - MAX_DELIVERY_FAILURES));
+}
+
+export function finishTask(
+  d: Draft,
+  task: TaskState,
+  status: Extract<TaskStatus, "succeeded" | "failed" | "canceled" | "skipped">,
+  reason: TaskReason,
+  message?: string,
+): void {
+  task.status = status;
+  task.reason = reason;
+  task.message = message === undefined ? undefined : clipText(message, LIMITS.messageBytes);
+  task.finishedAt = d.now;
+  task.deadline = undefined;
+  if (status === "succeeded") notify(d, "task.succeeded", task);
+  if (status === "failed") notify(d, "task.failed", task);
+}
+
+/** Starts the next attempt: renders it, and either queues it for submission or fails it (a spec error repeats). */
+export function queueAttempt(d: Draft, task: TaskState): void {
+  const attempt = task.attempt + 1;
+  const jobName = jobNameFor(d.run.id, task.name, attempt);
+  const rendered = renderTask(d.run, task.name, attempt, jobName);
+  if (!rendered.ok) {
+    finishTask(d, task, "failed", rendered.reason, rendered.message);
+    return;
+  }
+  const timeout = rendered.launch.timeoutSeconds + graceFor(rendered.launch.timeoutSeconds);
+  Object.assign(task, {
+    attempt,
+    jobName,
+    status: "queued",
+    reason: "Queued",
+    queuedAt: d.now,
+    submittedAt: undefined,
+    startedAt: undefined,
+    finishedAt: undefined,
+    deadline: new Date(Date.parse(d.now) + timeout * 1000).toISOString(),
+    outputs: {},
+  } satisfies Partial<TaskState>);
+  d.submits.push({ type: "submitTask", key: `submit:${jobName}`, runId: d.run.id, launch: rendered.launch });
+}
+
+const RETRYABLE: ReadonlySet<TaskReason> = new Set(["Failed", "TimedOut", "Lost"]);
+
+/** An attempt ended badly: retry while `retries` allow and the cause may pass, else fail the task. */
+export function failAttempt(d: Draft, task: TaskState, reason: TaskReason, message: string): void {
+  const def = taskDef(d.run, task.name);
+  const attemptsThisRound = task.attempt - task.roundStart;
+  if (RETRYABLE.has(reason) && attemptsThisRound < def.retries + 1) {
+    const failed = task.attempt;
+    queueAttempt(d, task);
+    if (task.status === "queued")
+      task.message = clipText(`attempt ${failed}: ${message}; retrying`, LIMITS.messageBytes);
+    return;
+  }
+  finishTask(d, task, "failed", reason, message);
+}

@@ -1,0 +1,43 @@
+import { createHash } from "node:crypto";
+
+const DNS_LABEL_MAX = 63;
+
+function slug(text: string, max: number): string {
+  const cleaned = text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+  return cleaned.slice(0, max).replace(/-+$/, "") || "task";
+}
+
+/**
+ * The Kubernetes Job name of one attempt of one task: deterministic, so a retried submission targets the same
+ * object (409 = already submitted); distinct across runs, tasks and attempts through a hash of run and task;
+ * a DNS-1123 label of at most 63 characters, readable by the task name it starts with.
+ */
+export function jobNameFor(runId: string, task: string, attempt: number): string {
+  const hash = createHash("sha256").update(`${runId}/${task}`).digest("hex").slice(0, 10);
+  const suffix = `-${hash}-${attempt}`;
+  return `hf-${slug(task, DNS_LABEL_MAX - 3 - suffix.length)}${suffix}`;
+}
+
+/** The `{taskId}` of `POST /callbacks/tasks/{taskId}`: run, task and attempt, so a token is bound to all three. */
+export function callbackTaskId(runId: string, task: string, attempt: number): string {
+  return `${runId}.${task}.${attempt}`;
+}
+
+export function parseCallbackTaskId(
+  taskId: string,
+): { runId: string; task: string; attempt: number } | undefined {
+  const match = /^([a-z0-9]{1,64})\.([a-z0-9][a-z0-9-]{0,62})\.([1-9][0-9]{0,3})$/.exec(taskId);
+  if (!match) return undefined;
+  return { runId: match[1] as string, task: match[2] as string, attempt: Number(match[3]) };
+}
+
+/**
+ * The id of the run a webhook delivery starts for a pipeline: derived, so that a redelivery addresses the same
+ * run and one conditional write both creates it and detects the repeat.
+ */
+export function deliveryRunId(provider: string, deliveryId: string, pipeline: string): string {
+  return createHash("sha256").update(`${provider}\n${deliveryId}\n${pipeline}`).digest("hex").slice(0, 24);
+}

@@ -1,0 +1,211 @@
+import {
+  DEFAULT_TASK_TIMEOUT_SECONDS,
+  formatPath,
+  type JobTemplate,
+  OUTPUT_VARIABLE_NAME,
+  type Run,
+  referencesIn,
+  substitute,
+  type Task,
+  type TaskLaunch,
+  UNTRUSTED_VARIABLES,
+} from "../model/index.js";
+
+type RenderFailure = { ok: false; reason: "MissingVariable" | "InvalidSpec"; message: string };
+export type RenderResult = { ok: true; launch: TaskLaunch } | RenderFailure;
+
+interface Variable {
+  value: string;
+  /** From a webhook or a callback, or built from such a value: never put into a command line. */
+  untrusted: boolean;
+  /** Never in a spec, a view or a log: env from a Secret only. */
+  sensitive: boolean;
+}
+
+/** Names declared `sensitive` by any job template of the run. */
+export function sensitiveNames(run: Pick<Run, "jobs">): Set<string> {
+  const names = new Set<string>();
+  for (const job of Object.values(run.jobs)) for (const p of job.params) if (p.sensitive) names.add(p.name);
+  return names;
+}
+
+export function findTask(run: Run, name: string): { stage: number; index: number; def: Task } | undefined {
+  for (const [s, stage] of run.definition.stages.entries()) {
+    const index = stage.tasks.findIndex((t) => t.name === name);
+    if (index >= 0) return { stage: s, index, def: stage.tasks[index] as Task };
+  }
+  return undefined;
+}
+
+/**
+ * Outputs visible to a task: those of every task in earlier stages, and of earlier tasks of its own stage when
+ * the stage is serial. Parallel siblings' outputs are not visible: their order is not defined.
+ */
+export function visibleOutputs(run: Run, stage: number, index: number): Record<string, string> {
+  const visible: Record<string, string> = {};
+  for (const [s, state] of run.stages.entries()) {
+    if (s > stage) break;
+    for (const [t, task] of state.tasks.entries()) {
+      if (s === stage && (state.parallel || t >= index)) break;
+      for (const [key, value] of Object.entries(task.outputs))
+        if (OUTPUT_VARIABLE_NAME.test(key)) visible[key] = value;
+    }
+  }
+  return visible;
+}
+
+/**
+ * Everything a task's attempt needs, with the contract's precedence (low to high): job defaults < task params <
+ * pipeline params < run params < outputs of earlier tasks < system variables.
+ */
+export function renderTask(run: Run, taskName: string, attempt: number, jobName: string): RenderResult {
+  const found = findTask(run, taskName);
+  if (!found) return { ok: false, reason: "InvalidSpec", message: `no task "${taskName}" in this run` };
+  const { def } = found;
+  const job = def.job === undefined ? undefined : run.jobs[def.job];
+  if (def.job !== undefined && !job)
+    return { ok: false, reason: "InvalidSpec", message: `job template "${def.job}" is not part of this run` };
+
+  const sensitive = sensitiveNames(run);
+  const raw = new Map<string, Variable & { isParam: boolean }>();
+  const layer = (values: Record<string, string>, untrusted: boolean, isParam: boolean) => {
+    for (const [name, value] of Object.entries(values))
+      raw.set(name, { value, untrusted, sensitive: sensitive.has(name), isParam });
+  };
+  layer(
+    Object.fromEntries(
+      (job?.params ?? []).flatMap((p) => (p.default === undefined ? [] : [[p.name, p.default]])),
+    ),
+    false,
+    true,
+  );
+  layer(def.params ?? {}, false, true);
+  layer(run.definition.params, false, true);
+  layer(run.params, false, true);
+  layer(visibleOutputs(run, found.stage, found.index), true, false);
+  for (const [name, value] of Object.entries({ ...run.variables, HOOKFLOW_TASK: taskName }))
+    raw.set(name, { value, untrusted: UNTRUSTED_VARIABLES.has(name), sensitive: false, isParam: false });
+
+  // Param values may reference other variables; one pass, against the raw values.
+  const vars = new Map<string, Variable>();
+  for (const [name, v] of raw) {
+    if (!v.isParam) {
+      vars.set(name, v);
+      continue;
+    }
+    const refs = referencesIn(v.value);
+    const missing = refs.find((ref) => !raw.has(ref));
+    if (missing) return missingVariable(`param ${name} references \${${missing}}, which is not set`);
+    vars.set(name, {
+      value: substitute(v.value, (ref) => raw.get(ref)?.value),
+      untrusted: v.untrusted || refs.some((ref) => raw.get(ref)?.untrusted),
+      sensitive: v.sensitive || refs.some((ref) => raw.get(ref)?.sensitive),
+    });
+  }
+
+  for (const param of job?.params ?? []) {
+    const value = vars.get(param.name)?.value;
+    if (param.required && (value === undefined || value === ""))
+      return missingVariable(`required param ${param.name} of job "${job?.name}" is not set`);
+    if (param.enum && value !== undefined && !param.enum.includes(value))
+      return invalid(`param ${param.name} is "${value}"; it must be one of ${param.enum.join(", ")}`);
+  }
+
+  const env: Record<string, string> = {};
+  const secretEnv: Record<string, string> = {};
+  for (const [name, v] of vars) (v.sensitive ? secretEnv : env)[name] = v.value;
+
+  const base = {
+    runId: run.id,
+    pipeline: run.pipeline,
+    task: taskName,
+    attempt,
+    jobName,
+    timeoutSeconds: def.timeoutSeconds ?? DEFAULT_TASK_TIMEOUT_SECONDS,
+    env,
+    secretEnv,
+  };
+  if (def.run) {
+    const unresolved = referencesIn(def.run.image).find((ref) => !usableInSpec(vars.get(ref)));
+    if (unresolved) return missingVariable(`run.image references \${${unresolved}}, which is not set`);
+    return {
+      ok: true,
+      launch: {
+        ...base,
+        // The command is never substituted: a shell in the container reads variables from its environment.
+        source: { ...def.run, kind: "run", image: substitute(def.run.image, (ref) => vars.get(ref)?.value) },
+      },
+    };
+  }
+  const rendered = substituteManifest((job as JobTemplate).template, vars);
+  if ("reason" in rendered) return rendered;
+  return {
+    ok: true,
+    launch: {
+      ...base,
+      source: { kind: "job", template: (job as JobTemplate).name, manifest: rendered.manifest },
+    },
+  };
+}
+
+/**
+ * Kubernetes itself expands `$(NAME)` in command and args from the container's env; for an untrusted NAME that
+ * would splice its value into the command line, so such a reference is escaped (`$$(NAME)` reads as `$(NAME)`).
+ */
+function escapeUntrustedExpansion(text: string, vars: Map<string, Variable>): string {
+  return text.replace(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) =>
+    vars.get(name)?.untrusted ? `$${whole}` : whole,
+  );
+}
+
+const usableInSpec = (v: Variable | undefined): v is Variable => v !== undefined && !v.sensitive;
+
+const COMMAND_LINE = /^spec\.template\.spec\.(containers|initContainers)\[\d+\]\.(command|args)\[\d+\]$/;
+
+/**
+ * Substitutes `${NAME}` inside the manifest's parsed string values, so no value can change its structure.
+ * In a container's command and args only trusted values are substituted; other references stay as written for
+ * the container's shell to read from its environment. A failure names the field at fault.
+ */
+function substituteManifest(
+  manifest: Record<string, unknown>,
+  vars: Map<string, Variable>,
+): { manifest: Record<string, unknown> } | RenderFailure {
+  let problem: RenderFailure | undefined;
+  const walk = (value: unknown, path: PropertyKey[]): unknown => {
+    if (typeof value === "string") {
+      const where = formatPath(path);
+      if (COMMAND_LINE.test(where))
+        return escapeUntrustedExpansion(
+          substitute(value, (ref) => {
+            const v = vars.get(ref);
+            return v && !v.untrusted && !v.sensitive ? v.value : undefined;
+          }),
+          vars,
+        );
+      for (const ref of referencesIn(value)) {
+        const v = vars.get(ref);
+        if (v?.sensitive)
+          problem ??= invalid(
+            `sensitive param ${ref} cannot be written into the template at ${where}; the container gets it as env ${ref} from a Secret`,
+          );
+        else if (!v)
+          problem ??= missingVariable(`template field ${where} references \${${ref}}, which is not set`);
+      }
+      return substitute(value, (ref) => vars.get(ref)?.value);
+    }
+    if (Array.isArray(value)) return value.map((item, i) => walk(item, [...path, i]));
+    if (value !== null && typeof value === "object")
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, [...path, k])]));
+    return value;
+  };
+  const result = walk(manifest, []) as Record<string, unknown>;
+  return problem ?? { manifest: result };
+}
+
+const missingVariable = (message: string): RenderFailure => ({
+  ok: false,
+  reason: "MissingVariable",
+  message,
+});
+const invalid = (message: string): RenderFailure => ({ ok: false, reason: "InvalidSpec", message });

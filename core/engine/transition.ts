@@ -1,0 +1,273 @@
+import {
+  type Effect,
+  type IgnoredReason,
+  isActiveTask,
+  isTerminalRun,
+  isTerminalTask,
+  type OutputsInput,
+  type Run,
+  type RunEvent,
+  type SubmitEffect,
+  type TaskState,
+} from "../model/index.js";
+import {
+  cancelJob,
+  type Draft,
+  failAttempt,
+  findTaskState,
+  finishTask,
+  recordDeliveryFailure,
+  taskDef,
+} from "./lifecycle.js";
+import { outputBytes, outputsProblem, parseOutputs } from "./outputs.js";
+import { admit, finishRun, settle, timeOut } from "./plan.js";
+import { renderTask } from "./render.js";
+
+export interface Ignored {
+  reason: IgnoredReason;
+  message: string;
+}
+
+export interface Transition {
+  /** The next run; the very same object as the input when nothing changed. */
+  run: Run;
+  /** What the caller must carry out after saving `run`: effects this transition owes (all owed ones on reconcile). */
+  effects: Effect[];
+  /** Set when the event did not apply; edges turn the reason into an answer (409, 403, 404). */
+  ignored?: Ignored;
+}
+
+/** The engine: fold one fact into a run and say what must happen next. Pure: time comes in as `now`. */
+export function transition(run: Run, event: RunEvent, now: string): Transition {
+  const d: Draft = { run: structuredClone(run), now, submits: [] };
+  const ignored = apply(d, event);
+  if (ignored) return { run, effects: [], ignored };
+  settle(d);
+  const changed = JSON.stringify(d.run) !== JSON.stringify(run);
+  if (event.type === "reconcile") {
+    const next = changed ? { ...d.run, updatedAt: now } : run;
+    return { run: next, effects: owedEffects(next) };
+  }
+  if (!changed) return { run, effects: [], ignored: { reason: "Duplicate", message: "already applied" } };
+  d.run.updatedAt = now;
+  const before = new Set(run.outbox.map((e) => e.key));
+  return { run: d.run, effects: [...d.submits, ...d.run.outbox.filter((e) => !before.has(e.key))] };
+}
+
+/**
+ * Everything the run still owes: its outbox, and a submission for every queued task not yet confirmed
+ * submitted (a crash between saving and submitting leaves one; its deterministic Job name makes a repeat safe).
+ */
+export function owedEffects(run: Run): Effect[] {
+  const submits: SubmitEffect[] = [];
+  for (const task of run.stages.flatMap((s) => s.tasks)) {
+    if (task.status !== "queued" || task.submittedAt || !task.jobName) continue;
+    const rendered = renderTask(run, task.name, task.attempt, task.jobName);
+    if (rendered.ok)
+      submits.push({
+        type: "submitTask",
+        key: `submit:${task.jobName}`,
+        runId: run.id,
+        launch: rendered.launch,
+      });
+  }
+  return [...submits, ...run.outbox];
+}
+
+function apply(d: Draft, event: RunEvent): Ignored | undefined {
+  const run = d.run;
+  switch (event.type) {
+    case "run.created":
+      if (isTerminalRun(run.status)) return ignore("RunTerminal", `run is ${run.status}`);
+      if (run.startedAt) return ignore("Duplicate", "run already started");
+      admit(d, event.groupAhead ?? []);
+      return undefined;
+    case "reconcile":
+      if (event.groupAhead) admit(d, event.groupAhead);
+      return undefined;
+    case "cancel.requested":
+      return cancel(d, event.by, event.byRun);
+    case "rerun.requested":
+      return rerun(d, event.failedOnly ?? false, event.groupAhead ?? []);
+    case "approval.granted":
+    case "approval.denied":
+      return decide(d, event);
+    case "outbox.delivered": {
+      const keys = new Set(run.outbox.map((e) => e.key));
+      const results = event.results.filter((r) => keys.has(r.key));
+      if (results.length === 0) return ignore("Duplicate", "already delivered");
+      const done = new Set(results.map((r) => r.key));
+      run.outbox = run.outbox.filter((e) => !done.has(e.key));
+      for (const r of results) if (r.error) recordDeliveryFailure(d, r.key, r.target ?? "", r.error);
+      return undefined;
+    }
+    default:
+      return applyTaskEvent(d, event);
+  }
+}
+
+type TaskEvent = Extract<RunEvent, { task: string; attempt: number }>;
+
+function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
+  const task = findTaskState(d.run, event.task);
+  if (!task) return ignore("UnknownTask", `no task "${event.task}" in this run`);
+  if (event.attempt !== task.attempt)
+    return ignore(
+      "StaleAttempt",
+      `attempt ${event.attempt} of ${task.name} is not its current attempt (${task.attempt})`,
+    );
+  if (isTerminalTask(task.status))
+    return ignore("TaskTerminal", `task ${task.name} is already ${task.status}`);
+  if (!isActiveTask(task.status)) return ignore("StaleAttempt", `task ${task.name} is ${task.status}`);
+
+  switch (event.type) {
+    case "task.submitted":
+      if (task.submittedAt) return ignore("Duplicate", "already submitted");
+      task.submittedAt = d.now;
+      return undefined;
+    case "task.started":
+      if (task.status === "running") return ignore("Duplicate", "already running");
+      markRunning(d, task);
+      return undefined;
+    case "task.outputs": {
+      if (!recordOutputs(d, task, event.outputs)) return undefined;
+      if (task.status === "queued") markRunning(d, task);
+      return undefined;
+    }
+    case "task.succeeded":
+      if (event.outputs !== undefined && !recordOutputs(d, task, event.outputs)) return undefined;
+      finishTask(d, task, "succeeded", "Succeeded", event.message);
+      return undefined;
+    case "task.failed":
+      failAttempt(d, task, event.reason ?? "Failed", event.message);
+      return undefined;
+    case "task.lost":
+      failAttempt(d, task, "Lost", `its Job ${task.jobName} disappeared before reporting an end`);
+      return undefined;
+    case "task.timedOut":
+      timeOut(d, task);
+      return undefined;
+    case "task.submitFailed": {
+      if (task.submittedAt) return ignore("Duplicate", "already submitted");
+      const message = `submission failing, retrying: ${event.message}`;
+      if (task.message === message) return ignore("Duplicate", "already recorded");
+      task.message = message;
+      return undefined;
+    }
+  }
+}
+
+function markRunning(d: Draft, task: TaskState): void {
+  task.status = "running";
+  task.reason = "Running";
+  task.startedAt ??= d.now;
+  task.submittedAt ??= d.now;
+}
+
+/** Merges reported outputs; over a limit, the task fails with a message saying so (never a silent cut). */
+function recordOutputs(d: Draft, task: TaskState, input: OutputsInput): boolean {
+  const merged = { ...task.outputs, ...parseOutputs(input) };
+  const others = d.run.stages.flatMap((s) => s.tasks).filter((t) => t !== task);
+  const runBytes = others.reduce((sum, t) => sum + outputBytes(t.outputs), outputBytes(merged));
+  const problem = outputsProblem(merged, runBytes);
+  if (problem) {
+    cancelJob(d, task);
+    finishTask(d, task, "failed", "OutputsTooLarge", problem);
+    return false;
+  }
+  task.outputs = merged;
+  return true;
+}
+
+function decide(
+  d: Draft,
+  event: Extract<RunEvent, { type: "approval.granted" | "approval.denied" }>,
+): Ignored | undefined {
+  const task = findTaskState(d.run, event.task);
+  if (!task) return ignore("UnknownTask", `no task "${event.task}" in this run`);
+  const approvers = taskDef(d.run, task.name).approval?.approvers ?? [];
+  if (task.status !== "waiting")
+    return ignore("NotWaitingForApproval", `task ${task.name} is ${task.status}, not waiting for approval`);
+  if (!approvers.some((a) => a.toLowerCase() === event.by.toLowerCase()))
+    return ignore(
+      "NotAnApprover",
+      `${event.by} may not approve ${task.name}; approvers: ${approvers.join(", ")}`,
+    );
+  const approval = { by: event.by, at: d.now, ...(event.comment && { comment: event.comment }) };
+  if (event.type === "approval.granted") {
+    task.approval = { decision: "approved", ...approval };
+    task.status = "pending";
+    task.reason = "Approved";
+    task.message = `approved by ${event.by}`;
+    return undefined;
+  }
+  task.approval = { decision: "denied", ...approval };
+  finishTask(
+    d,
+    task,
+    "failed",
+    "Denied",
+    `denied by ${event.by}${event.comment ? `: ${event.comment}` : ""}`,
+  );
+  return undefined;
+}
+
+function cancel(d: Draft, by: string | undefined, byRun: string | undefined): Ignored | undefined {
+  const run = d.run;
+  if (isTerminalRun(run.status)) return ignore("RunTerminal", `run is already ${run.status}`);
+  const message = byRun ? `canceled by newer run ${byRun}` : `canceled${by ? ` by ${by}` : ""}`;
+  for (const task of run.stages.flatMap((s) => s.tasks)) {
+    if (isTerminalTask(task.status)) continue;
+    if (isActiveTask(task.status)) cancelJob(d, task);
+    finishTask(d, task, "canceled", "Canceled", message);
+  }
+  finishRun(d, "canceled", byRun ? "CanceledByNewerRun" : "Canceled", message);
+  return undefined;
+}
+
+/**
+ * Re-run a finished run in place. All: every task again. Failed-only: from the first stage with a failed or
+ * canceled task, its failed, canceled and skipped tasks and every task of later stages run again; tasks that
+ * succeeded before it keep their outputs.
+ */
+function rerun(d: Draft, failedOnly: boolean, groupAhead: readonly string[]): Ignored | undefined {
+  const run = d.run;
+  if (!isTerminalRun(run.status))
+    return ignore("RunActive", `run is ${run.status}; only a finished run can be re-run`);
+  const again = (t: TaskState) => t.status === "failed" || t.status === "canceled" || t.status === "skipped";
+  const from = failedOnly
+    ? run.stages.findIndex((s) => s.tasks.some((t) => t.status === "failed" || t.status === "canceled"))
+    : 0;
+  if (from < 0) return ignore("NothingToRerun", "no task failed or was canceled");
+  for (const [s, stage] of run.stages.entries()) {
+    if (s < from) continue;
+    for (const task of stage.tasks) if (!failedOnly || s > from || again(task)) resetTask(task);
+  }
+  run.round += 1;
+  run.status = "pending";
+  run.reason = "Created";
+  run.message = undefined;
+  run.startedAt = undefined;
+  run.finishedAt = undefined;
+  admit(d, groupAhead);
+  return undefined;
+}
+
+function resetTask(task: TaskState): void {
+  Object.assign(task, {
+    status: "pending",
+    reason: "Pending",
+    message: undefined,
+    roundStart: task.attempt,
+    jobName: undefined,
+    queuedAt: undefined,
+    submittedAt: undefined,
+    startedAt: undefined,
+    finishedAt: undefined,
+    deadline: undefined,
+    outputs: {},
+    approval: undefined,
+  } satisfies Partial<TaskState>);
+}
+
+const ignore = (reason: IgnoredReason, message: string): Ignored => ({ reason, message });

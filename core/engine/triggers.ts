@@ -1,0 +1,37 @@
+import picomatch from "picomatch";
+import type { Pipeline, Task, Trigger, TriggerContext } from "../model/index.js";
+
+const GLOB_OPTIONS = { dot: true } as const;
+const matches = (globs: string[] | undefined, value: string | undefined): boolean =>
+  globs === undefined || (value !== undefined && picomatch.isMatch(value, globs, GLOB_OPTIONS));
+
+/** Whether one trigger of a pipeline fires for a git event. */
+export function triggerMatches(trigger: Trigger, ctx: TriggerContext): boolean {
+  if (trigger.provider !== ctx.provider) return false;
+  if (trigger.repository.toLowerCase() !== ctx.repository.toLowerCase()) return false;
+  if (ctx.event === "push") {
+    if (!trigger.events.includes("push") || !matches(trigger.branches, ctx.branch)) return false;
+    // A push that names its files must touch one the trigger watches.
+    if (trigger.paths && ctx.changedFiles)
+      return ctx.changedFiles.some((file) =>
+        picomatch.isMatch(file, trigger.paths as string[], GLOB_OPTIONS),
+      );
+    return true;
+  }
+  if (ctx.event === "tag") return trigger.events.includes("tag") && matches(trigger.tags, ctx.tag);
+  return false;
+}
+
+export function pipelineMatches(pipeline: Pipeline, ctx: TriggerContext): boolean {
+  return pipeline.triggers.some((trigger) => triggerMatches(trigger, ctx));
+}
+
+/** A task's `when`: every filter it names must match, or the task is skipped. */
+export function whenMatches(task: Task, ctx: Pick<TriggerContext, "event" | "branch" | "tag">): boolean {
+  const when = task.when;
+  if (!when) return true;
+  if (when.events && !when.events.includes(ctx.event)) return false;
+  if (when.branches && !matches(when.branches, ctx.branch)) return false;
+  if (when.tags && !matches(when.tags, ctx.tag)) return false;
+  return true;
+}

@@ -1,0 +1,114 @@
+import type { Run, TaskReason, TaskStatus } from "../model/index.js";
+import { sensitiveNames } from "./render.js";
+import { type StageStatus, stageStatus } from "./status.js";
+
+export const MASK = "******";
+/** Shorter values are not searched for in text: masking every "a" would hide everything and protect nothing. */
+const MIN_MASKED_LENGTH = 3;
+
+/** The sensitive values of a run: params declared sensitive by its job templates, wherever they were given. */
+export function secretValues(run: Run): string[] {
+  const names = sensitiveNames(run);
+  const values = new Set<string>();
+  const sources = [
+    run.params,
+    run.definition.params,
+    ...run.definition.stages.flatMap((s) => s.tasks.map((t) => t.params ?? {})),
+    ...Object.values(run.jobs).map((j) => Object.fromEntries(j.params.map((p) => [p.name, p.default ?? ""]))),
+  ];
+  for (const source of sources)
+    for (const [name, value] of Object.entries(source))
+      if (names.has(name) && value.length > 0) values.add(value);
+  return [...values].sort((a, b) => b.length - a.length);
+}
+
+export function maskText(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= MIN_MASKED_LENGTH) out = out.split(secret).join(MASK);
+  return out;
+}
+
+export interface TaskView {
+  name: string;
+  status: TaskStatus;
+  reason: TaskReason;
+  attempt: number;
+  message?: string;
+  jobName?: string;
+  queuedAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  outputs: Record<string, string>;
+  approval?: Run["stages"][number]["tasks"][number]["approval"];
+  approvers?: string[];
+}
+
+export interface RunView {
+  id: string;
+  pipeline: string;
+  status: Run["status"];
+  reason: Run["reason"];
+  message?: string;
+  trigger: Omit<Run["trigger"], "changedFiles">;
+  appVersion: string;
+  params: Record<string, string>;
+  concurrencyGroup?: string;
+  round: number;
+  stages: Array<{ name: string; parallel: boolean; status: StageStatus; tasks: TaskView[] }>;
+  deliveryFailures: Run["deliveryFailures"];
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  updatedAt: string;
+}
+
+/** A run as people and tools see it: derived stage statuses, sensitive values masked everywhere. */
+export function runView(run: Run): RunView {
+  const secrets = secretValues(run);
+  const names = sensitiveNames(run);
+  const mask = (text: string | undefined) => (text === undefined ? undefined : maskText(text, secrets));
+  const maskValues = (values: Record<string, string>) =>
+    Object.fromEntries(
+      Object.entries(values).map(([k, v]) => [k, names.has(k) ? MASK : maskText(v, secrets)]),
+    );
+  const view: RunView = {
+    id: run.id,
+    pipeline: run.pipeline,
+    status: run.status,
+    reason: run.reason,
+    message: mask(run.message),
+    trigger: run.trigger,
+    appVersion: run.variables.APP_VERSION ?? "",
+    params: maskValues(run.params),
+    concurrencyGroup: run.concurrencyGroup,
+    round: run.round,
+    stages: run.stages.map((stage, s) => {
+      const defs = run.definition.stages[s]?.tasks ?? [];
+      return {
+        name: stage.name,
+        parallel: stage.parallel,
+        status: stageStatus(stage, defs),
+        tasks: stage.tasks.map((task, t) => ({
+          name: task.name,
+          status: task.status,
+          reason: task.reason,
+          attempt: task.attempt,
+          message: mask(task.message),
+          jobName: task.jobName,
+          queuedAt: task.queuedAt,
+          startedAt: task.startedAt,
+          finishedAt: task.finishedAt,
+          outputs: maskValues(task.outputs),
+          approval: task.approval && { ...task.approval, comment: mask(task.approval.comment) },
+          approvers: defs[t]?.approval?.approvers,
+        })),
+      };
+    }),
+    deliveryFailures: run.deliveryFailures.map((f) => ({ ...f, error: maskText(f.error, secrets) })),
+    createdAt: run.createdAt,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    updatedAt: run.updatedAt,
+  };
+  return JSON.parse(JSON.stringify(view)) as RunView;
+}

@@ -1,0 +1,61 @@
+import type { Issue } from "./model/index.js";
+
+/**
+ * Errors grouped by what happens next. `functions/` maps them: Permanent fails the task (or answers 4xx),
+ * Retryable leaves the message to SQS redelivery (or answers 503), Conflict reloads and re-applies.
+ */
+export class HookflowError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Will fail the same way if tried again: an invalid manifest, a 4xx from an API, a forbidden action. */
+export class PermanentError extends HookflowError {}
+
+/** May pass if tried later: a 5xx, a 429, a timeout, a dropped connection. */
+export class RetryableError extends HookflowError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Input that breaks the contract; carries every problem with its path. */
+export class ValidationError extends HookflowError {
+  constructor(
+    message: string,
+    readonly issues: Issue[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** A conditional write lost a race; carries what is stored now. */
+export class VersionConflictError<T = unknown> extends HookflowError {
+  constructor(
+    message: string,
+    readonly current: T | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export class NotFoundError extends HookflowError {}
+
+/** The request conflicts with the state of what it addresses (a terminal task, a template in use). */
+export class ConflictError extends HookflowError {
+  constructor(
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export class UnauthorizedError extends HookflowError {}
+export class ForbiddenError extends HookflowError {}

@@ -1,0 +1,146 @@
+import { z } from "zod";
+import type { Issue } from "./issues.js";
+import { formatPath } from "./issues.js";
+import { byteLength, LIMITS } from "./limits.js";
+import { type Pipeline, ResourceName, tasksOf } from "./pipeline.js";
+import { referencesIn, SYSTEM_VARIABLES, stringsIn, VARIABLE_NAME } from "./variables.js";
+
+export const JobParam = z.strictObject({
+  name: z.string().regex(VARIABLE_NAME, "letters, digits and '_', not starting with a digit"),
+  default: z.union([z.string(), z.number(), z.boolean()]).transform(String).optional(),
+  required: z.boolean().default(false),
+  sensitive: z.boolean().default(false),
+  enum: z.array(z.string()).min(1).optional(),
+  description: z.string().max(1024).optional(),
+});
+export type JobParam = z.infer<typeof JobParam>;
+
+const Container = z.looseObject({
+  name: z.string().min(1),
+  image: z.string().min(1),
+  command: z.array(z.string()).optional(),
+  args: z.array(z.string()).optional(),
+});
+
+/** A batch/v1 Job manifest; hookflow checks the fields it relies on and keeps every other field as written. */
+export const JobManifest = z.looseObject({
+  apiVersion: z.literal("batch/v1"),
+  kind: z.literal("Job"),
+  metadata: z.looseObject({}).optional(),
+  spec: z.looseObject({
+    template: z.looseObject({
+      metadata: z.looseObject({}).optional(),
+      spec: z.looseObject({ containers: z.array(Container).min(1, "a Job has at least one container") }),
+    }),
+  }),
+});
+export type JobManifest = z.infer<typeof JobManifest>;
+
+export const JobTemplate = z
+  .strictObject({
+    name: ResourceName,
+    description: z.string().max(1024).optional(),
+    params: z.array(JobParam).default([]),
+    template: JobManifest,
+  })
+  .superRefine((job, ctx) => {
+    const seen = new Set<string>();
+    for (const [i, param] of job.params.entries()) {
+      if (seen.has(param.name))
+        ctx.addIssue({
+          code: "custom",
+          path: ["params", i, "name"],
+          message: `duplicate param "${param.name}"`,
+        });
+      seen.add(param.name);
+      if (param.default !== undefined && param.enum && !param.enum.includes(param.default))
+        ctx.addIssue({
+          code: "custom",
+          path: ["params", i, "default"],
+          message: `"${param.default}" is not one of ${param.enum.join(", ")}`,
+        });
+    }
+    const bytes = byteLength(JSON.stringify(job));
+    if (bytes > LIMITS.jobTemplateBytes)
+      ctx.addIssue({
+        code: "custom",
+        path: [],
+        message: `${bytes} bytes; a job template has at most ${LIMITS.jobTemplateBytes}`,
+      });
+  });
+export type JobTemplate = z.infer<typeof JobTemplate>;
+export type JobTemplateInput = z.input<typeof JobTemplate>;
+
+/**
+ * `${NAME}` references that no declared param or system variable provides. They may still come from an earlier
+ * task's outputs, so they are warnings, not errors; a reference still unresolved when the task is submitted
+ * fails that task with a message naming it.
+ */
+export function jobTemplateWarnings(job: JobTemplate): Issue[] {
+  const known = new Set<string>([...SYSTEM_VARIABLES, ...job.params.map((p) => p.name)]);
+  const warnings: Issue[] = [];
+  for (const [text, path] of stringsIn(job.template, ["template"]))
+    for (const name of referencesIn(text))
+      if (!known.has(name))
+        warnings.push({
+          path: formatPath(path),
+          message: `\${${name}} is neither a param of this job nor a system variable; it must be an output of an earlier task`,
+        });
+  return warnings;
+}
+
+/**
+ * Checks a pipeline against the job templates it names. Errors: an unknown template, templates too large to
+ * store with a run. Warnings: references nothing declares (they may be outputs), required params no
+ * definition provides (a manual run or an output may still provide them).
+ */
+export function checkPipelineJobs(
+  pipeline: Pipeline,
+  jobs: ReadonlyMap<string, JobTemplate>,
+): { issues: Issue[]; warnings: Issue[] } {
+  const issues: Issue[] = [];
+  const warnings: Issue[] = [];
+  const used = new Set<string>();
+  for (const { task, path } of tasksOf(pipeline)) {
+    const known = new Set<string>([
+      ...SYSTEM_VARIABLES,
+      ...Object.keys(pipeline.params),
+      ...Object.keys(task.params ?? {}),
+    ]);
+    const job = task.job === undefined ? undefined : jobs.get(task.job);
+    if (task.job !== undefined && !job) {
+      issues.push({ path: formatPath([...path, "job"]), message: `unknown job template "${task.job}"` });
+      continue;
+    }
+    if (job) {
+      used.add(job.name);
+      for (const param of job.params) {
+        known.add(param.name);
+        const given = param.name in (task.params ?? {}) || param.name in pipeline.params;
+        if (param.required && param.default === undefined && !given)
+          warnings.push({
+            path: formatPath([...path, "params"]),
+            message: `required param ${param.name} of job "${job.name}" is not set here; the run must provide it`,
+          });
+      }
+    }
+    const checked: Array<[string, PropertyKey[]]> = [
+      ...stringsIn(task.params ?? {}, [...path, "params"]),
+      ...(task.run ? [[task.run.image, [...path, "run", "image"]] as [string, PropertyKey[]]] : []),
+    ];
+    for (const [text, at] of checked)
+      for (const name of referencesIn(text))
+        if (!known.has(name))
+          warnings.push({
+            path: formatPath(at),
+            message: `\${${name}} is not a param or system variable; it must be an output of an earlier task`,
+          });
+  }
+  const templateBytes = [...used].reduce((sum, name) => sum + byteLength(JSON.stringify(jobs.get(name))), 0);
+  if (templateBytes > LIMITS.jobTemplatesPerPipelineBytes)
+    issues.push({
+      path: "stages",
+      message: `the job templates used are ${templateBytes} bytes together; at most ${LIMITS.jobTemplatesPerPipelineBytes} fit in a run`,
+    });
+  return { issues, warnings };
+}

@@ -1,0 +1,37 @@
+/**
+ * A run is stored as one DynamoDB item (400 KB at most), holding its pipeline, the job templates it uses, its
+ * tasks and their outputs. These limits keep the largest valid run under that size; `test/unit/limits.test.ts`
+ * builds such a run and measures it.
+ */
+export const LIMITS = {
+  tasksPerPipeline: 100,
+  pipelineBytes: 48 * 1024,
+  jobTemplateBytes: 16 * 1024,
+  /** Job templates a single pipeline uses, together. */
+  jobTemplatesPerPipelineBytes: 64 * 1024,
+  outputBytesPerTask: 4 * 1024,
+  outputBytesPerRun: 128 * 1024,
+  /** Longer commit messages are shown cut, with a marker; they are display text, not data. */
+  commitMessageBytes: 2 * 1024,
+  /** A task's message (an error, a reason): display text, cut with a marker beyond this. */
+  messageBytes: 512,
+  paramsPerRunBytes: 16 * 1024,
+  itemBytes: 400 * 1024,
+} as const;
+
+export const DEFAULT_TASK_TIMEOUT_SECONDS = 3600;
+export const MAX_TASK_TIMEOUT_SECONDS = 7 * 24 * 3600;
+export const MAX_RETRIES = 10;
+
+export function byteLength(text: string): number {
+  return Buffer.byteLength(text, "utf8");
+}
+
+/** Cuts display text to `maxBytes` with a visible marker; never used for data such as outputs. */
+export function clipText(text: string, maxBytes: number): string {
+  if (byteLength(text) <= maxBytes) return text;
+  const marker = " … [cut]";
+  let cut = text.slice(0, maxBytes);
+  while (byteLength(cut) + byteLength(marker) > maxBytes) cut = cut.slice(0, -16);
+  return cut + marker;
+}

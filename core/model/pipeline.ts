@@ -1,0 +1,224 @@
+import { z } from "zod";
+import { byteLength, LIMITS, MAX_RETRIES, MAX_TASK_TIMEOUT_SECONDS } from "./limits.js";
+import { RUN_VARIABLES, referencesIn, SYSTEM_VARIABLES, VARIABLE_NAME } from "./variables.js";
+
+export const RESOURCE_NAME = /^[a-z0-9][a-z0-9-]*$/;
+export const ResourceName = z
+  .string()
+  .max(63, "at most 63 characters")
+  .regex(RESOURCE_NAME, "lowercase letters, digits and '-', starting with a letter or digit");
+
+export const Provider = z.enum(["github", "gitlab", "gitea"]);
+export type Provider = z.infer<typeof Provider>;
+export const GitEvent = z.enum(["push", "tag"]);
+export type GitEvent = z.infer<typeof GitEvent>;
+/** What started a run: a git event, or a person through the API. */
+export const TriggerEvent = z.enum(["push", "tag", "manual"]);
+export type TriggerEvent = z.infer<typeof TriggerEvent>;
+
+export const NotifyEvent = z.enum([
+  "run.started",
+  "run.succeeded",
+  "run.failed",
+  "run.canceled",
+  "task.waiting",
+  "task.failed",
+  "task.succeeded",
+]);
+export type NotifyEvent = z.infer<typeof NotifyEvent>;
+export const NotifierKind = z.enum(["feishu", "dingtalk", "wecom", "slack", "webhook"]);
+export type NotifierKind = z.infer<typeof NotifierKind>;
+
+const Globs = z.array(z.string().min(1, "an empty pattern matches nothing")).min(1);
+const ParamValue = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+export const Params = z.record(
+  z.string().regex(VARIABLE_NAME, "a parameter name is letters, digits and '_', not starting with a digit"),
+  ParamValue,
+);
+export type Params = Record<string, string>;
+
+export const Trigger = z
+  .strictObject({
+    provider: Provider,
+    repository: z.string().min(1).max(256),
+    events: z.array(GitEvent).min(1).optional(),
+    branches: Globs.optional(),
+    tags: Globs.optional(),
+    paths: Globs.optional(),
+  })
+  // Without `events`, a trigger listens to pushes, and to tags too when it names tag patterns.
+  .transform(({ events, ...t }) => ({
+    ...t,
+    events: events ?? (t.tags ? (["push", "tag"] as GitEvent[]) : (["push"] as GitEvent[])),
+  }));
+export type Trigger = z.infer<typeof Trigger>;
+
+export const Concurrency = z.strictObject({
+  group: z.string().min(1).max(256),
+  cancelInProgress: z.boolean().default(false),
+});
+
+const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+export const Notifier = z.strictObject({
+  kind: NotifierKind,
+  url: z
+    .string()
+    .url("a URL")
+    .refine((raw) => {
+      const url = new URL(raw);
+      return url.protocol === "https:" || (url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname));
+    }, "must be https (http only for localhost or 127.0.0.1)"),
+  secret: z.string().min(1).optional(),
+  on: z.array(NotifyEvent).min(1).default(["run.succeeded", "run.failed", "run.canceled", "task.waiting"]),
+});
+export type Notifier = z.infer<typeof Notifier>;
+
+export const When = z.strictObject({
+  events: z.array(TriggerEvent).min(1).optional(),
+  branches: Globs.optional(),
+  tags: Globs.optional(),
+});
+export type When = z.infer<typeof When>;
+
+export const RunSpec = z.strictObject({
+  image: z.string().min(1),
+  command: z.array(z.string()).min(1),
+  args: z.array(z.string()).optional(),
+  workingDir: z.string().optional(),
+});
+export type RunSpec = z.infer<typeof RunSpec>;
+
+export const Task = z
+  .strictObject({
+    name: ResourceName,
+    run: RunSpec.optional(),
+    job: ResourceName.optional(),
+    params: Params.optional(),
+    ignoreFailed: z.boolean().default(false),
+    when: When.optional(),
+    approval: z
+      .strictObject({ approvers: z.array(z.string().min(1)).min(1, "at least one approver") })
+      .optional(),
+    timeoutSeconds: z.number().int().min(1).max(MAX_TASK_TIMEOUT_SECONDS).optional(),
+    retries: z.number().int().min(0).max(MAX_RETRIES).default(0),
+  })
+  .superRefine((task, ctx) => {
+    if ((task.run === undefined) === (task.job === undefined))
+      ctx.addIssue({ code: "custom", message: "a task has exactly one of `run` or `job`", path: [] });
+  });
+export type Task = z.infer<typeof Task>;
+
+export const Stage = z.strictObject({
+  name: ResourceName,
+  parallel: z.boolean().default(false),
+  tasks: z.array(Task).min(1, "a stage has at least one task"),
+});
+export type Stage = z.infer<typeof Stage>;
+
+export const Pipeline = z
+  .strictObject({
+    name: ResourceName,
+    description: z.string().max(1024).optional(),
+    triggers: z.array(Trigger).default([]),
+    concurrency: Concurrency.optional(),
+    params: Params.default({}),
+    notify: z.array(Notifier).default([]),
+    stages: z.array(Stage).min(1, "a pipeline has at least one stage"),
+  })
+  .superRefine(checkPipeline);
+export type Pipeline = z.infer<typeof Pipeline>;
+export type PipelineInput = z.input<typeof Pipeline>;
+
+function checkPipeline(p: z.output<typeof Pipeline>, ctx: z.RefinementCtx): void {
+  const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", message, path });
+
+  const stageNames = new Set<string>();
+  const taskNames = new Set<string>();
+  let taskCount = 0;
+  for (const [s, stage] of p.stages.entries()) {
+    if (stageNames.has(stage.name)) issue(["stages", s, "name"], `duplicate stage name "${stage.name}"`);
+    stageNames.add(stage.name);
+    for (const [t, task] of stage.tasks.entries()) {
+      taskCount++;
+      // Tasks are addressed by name in the API (/runs/{id}/tasks/{task}), so names are unique per pipeline.
+      if (taskNames.has(task.name))
+        issue(["stages", s, "tasks", t, "name"], `duplicate task name "${task.name}"`);
+      taskNames.add(task.name);
+    }
+  }
+  if (taskCount > LIMITS.tasksPerPipeline)
+    issue(["stages"], `${taskCount} tasks; a pipeline has at most ${LIMITS.tasksPerPipeline}`);
+  const bytes = byteLength(JSON.stringify(p));
+  if (bytes > LIMITS.pipelineBytes)
+    issue([], `the definition is ${bytes} bytes; at most ${LIMITS.pipelineBytes} fit in a run`);
+
+  for (const [i, trigger] of p.triggers.entries())
+    for (const field of ["branches", "tags", "paths"] as const)
+      checkGlobs(trigger[field], ["triggers", i, field], issue);
+  for (const [s, stage] of p.stages.entries())
+    for (const [t, task] of stage.tasks.entries())
+      for (const field of ["branches", "tags"] as const)
+        checkGlobs(task.when?.[field], ["stages", s, "tasks", t, "when", field], issue);
+
+  if (p.concurrency) {
+    const known = new Set<string>([...RUN_VARIABLES, ...Object.keys(p.params)]);
+    for (const name of referencesIn(p.concurrency.group))
+      if (!known.has(name))
+        issue(
+          ["concurrency", "group"],
+          `\${${name}} is not known when a run is created (use a system variable or a pipeline param)`,
+        );
+  }
+}
+
+const GLOB_PAIRS: Array<[string, string]> = [
+  ["[", "]"],
+  ["{", "}"],
+  ["(", ")"],
+];
+
+/** A glob is refused when its brackets do not balance: such a pattern would silently match nothing. */
+export function globProblem(glob: string): string | undefined {
+  for (const [open, close] of GLOB_PAIRS) {
+    let depth = 0;
+    for (let i = 0; i < glob.length; i++) {
+      if (glob[i] === "\\") {
+        i++;
+        continue;
+      }
+      if (glob[i] === open) depth++;
+      else if (glob[i] === close && --depth < 0) break;
+    }
+    if (depth !== 0) return `invalid glob "${glob}": unbalanced "${open}${close}"`;
+  }
+  return undefined;
+}
+
+function checkGlobs(
+  globs: string[] | undefined,
+  path: PropertyKey[],
+  issue: (path: PropertyKey[], message: string) => void,
+): void {
+  for (const [i, glob] of (globs ?? []).entries()) {
+    const problem = globProblem(glob);
+    if (problem) issue([...path, i], problem);
+  }
+}
+
+/** Every task of a pipeline with where it sits. */
+export function tasksOf(
+  pipeline: Pick<Pipeline, "stages">,
+): Array<{ stage: Stage; task: Task; path: PropertyKey[] }> {
+  return pipeline.stages.flatMap((stage, s) =>
+    stage.tasks.map((task, t) => ({ stage, task, path: ["stages", s, "tasks", t] as PropertyKey[] })),
+  );
+}
+
+/** Names a task may reference without a warning, before outputs and job params are considered. */
+export function staticallyKnownVariables(pipeline: Pipeline, task: Task): Set<string> {
+  return new Set<string>([
+    ...SYSTEM_VARIABLES,
+    ...Object.keys(pipeline.params),
+    ...Object.keys(task.params ?? {}),
+  ]);
+}

@@ -1,0 +1,202 @@
+import { z } from "zod";
+import { JobTemplate } from "./job-template.js";
+import { NotifyEvent, Pipeline, Provider, TriggerEvent } from "./pipeline.js";
+
+export const RunStatus = z.enum(["pending", "running", "waiting", "succeeded", "failed", "canceled"]);
+export type RunStatus = z.infer<typeof RunStatus>;
+export const TaskStatus = z.enum([
+  "pending",
+  "waiting",
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "canceled",
+  "skipped",
+]);
+export type TaskStatus = z.infer<typeof TaskStatus>;
+
+export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "canceled"]);
+export const TERMINAL_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set([
+  "succeeded",
+  "failed",
+  "canceled",
+  "skipped",
+]);
+/** A task whose Job may exist: submitted or about to be. */
+export const ACTIVE_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set(["queued", "running"]);
+
+export const isTerminalRun = (status: RunStatus) => TERMINAL_RUN_STATUSES.has(status);
+export const isTerminalTask = (status: TaskStatus) => TERMINAL_TASK_STATUSES.has(status);
+export const isActiveTask = (status: TaskStatus) => ACTIVE_TASK_STATUSES.has(status);
+
+/** Why a run is in its status: a closed set, so that tools can rely on it. */
+export const RunReason = z.enum([
+  "Created",
+  "WaitingForGroup",
+  "Running",
+  "WaitingForApproval",
+  "Succeeded",
+  "Failed",
+  "Canceled",
+  "CanceledByNewerRun",
+]);
+export type RunReason = z.infer<typeof RunReason>;
+
+export const TaskReason = z.enum([
+  "Pending",
+  "WhenNotMatched",
+  "UpstreamFailed",
+  "AwaitingApproval",
+  "Approved",
+  "Denied",
+  "Queued",
+  "Running",
+  "Succeeded",
+  "Failed",
+  "TimedOut",
+  "Lost",
+  "MissingVariable",
+  "InvalidSpec",
+  "OutputsTooLarge",
+  "SubmitRejected",
+  "Canceled",
+]);
+export type TaskReason = z.infer<typeof TaskReason>;
+
+export const CommitState = z.enum(["pending", "success", "failure", "error"]);
+export type CommitState = z.infer<typeof CommitState>;
+
+/** What started a run, normalised from GitHub, GitLab, Gitea or a manual request. */
+export const TriggerContext = z.object({
+  provider: Provider,
+  event: TriggerEvent,
+  repository: z.string(),
+  cloneUrl: z.string(),
+  ref: z.string(),
+  branch: z.string().optional(),
+  tag: z.string().optional(),
+  commit: z.string(),
+  message: z.string(),
+  author: z.string(),
+  deliveryId: z.string().optional(),
+  /** Files added, modified or removed by the push; used to match `paths`, not stored with the run. */
+  changedFiles: z.array(z.string()).optional(),
+});
+export type TriggerContext = z.infer<typeof TriggerContext>;
+
+export const Approval = z.object({
+  decision: z.enum(["approved", "denied"]),
+  by: z.string(),
+  comment: z.string().optional(),
+  at: z.string(),
+});
+
+export const TaskState = z.object({
+  name: z.string(),
+  status: TaskStatus,
+  reason: TaskReason,
+  message: z.string().optional(),
+  /** Attempts made so far; each has its own Job name and callback token. 0 = never submitted. */
+  attempt: z.number().int(),
+  /** The attempt before this round started: retries used = attempt - roundStart - 1. */
+  roundStart: z.number().int(),
+  jobName: z.string().optional(),
+  queuedAt: z.string().optional(),
+  submittedAt: z.string().optional(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  deadline: z.string().optional(),
+  outputs: z.record(z.string(), z.string()),
+  approval: Approval.optional(),
+});
+export type TaskState = z.infer<typeof TaskState>;
+
+export const StageState = z.object({ name: z.string(), parallel: z.boolean(), tasks: z.array(TaskState) });
+export type StageState = z.infer<typeof StageState>;
+
+/** A failure to deliver something the run owed the outside world (a notification, a commit status). */
+export const DeliveryFailure = z.object({
+  key: z.string(),
+  target: z.string(),
+  error: z.string(),
+  at: z.string(),
+});
+export type DeliveryFailure = z.infer<typeof DeliveryFailure>;
+
+export const Run = z.object({
+  id: z.string(),
+  pipeline: z.string(),
+  status: RunStatus,
+  reason: RunReason,
+  message: z.string().optional(),
+  trigger: TriggerContext,
+  /** The pipeline and the job templates it uses, as they were when the run was created. */
+  definition: Pipeline,
+  jobs: z.record(z.string(), JobTemplate),
+  /** Params given with a manual run. */
+  params: z.record(z.string(), z.string()),
+  /** Run-level system variables (GIT_*, APP_VERSION, HOOKFLOW_RUN_ID, HOOKFLOW_PIPELINE). */
+  variables: z.record(z.string(), z.string()),
+  concurrencyGroup: z.string().optional(),
+  commitStatus: z.boolean(),
+  /** Incremented by each re-run, so that its notifications are new ones. */
+  round: z.number().int(),
+  stages: z.array(StageState),
+  /** Effects owed to the outside world, kept until delivered so that a crash cannot lose them. */
+  outbox: z.array(z.lazy(() => OutboxEffect)),
+  deliveryFailures: z.array(DeliveryFailure),
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  updatedAt: z.string(),
+  /** Optimistic-concurrency version, set by the store. */
+  version: z.number().int(),
+});
+export type Run = z.infer<typeof Run>;
+
+/** A task as the runner needs it: everything resolved, nothing left to look up. */
+export const TaskLaunch = z.object({
+  runId: z.string(),
+  pipeline: z.string(),
+  task: z.string(),
+  attempt: z.number().int(),
+  jobName: z.string(),
+  timeoutSeconds: z.number().int(),
+  env: z.record(z.string(), z.string()),
+  /** Sensitive values: a Secret on Kubernetes, never a plain value in a spec. */
+  secretEnv: z.record(z.string(), z.string()),
+  source: z.discriminatedUnion("kind", [
+    z.object({
+      kind: z.literal("run"),
+      image: z.string(),
+      command: z.array(z.string()),
+      args: z.array(z.string()).optional(),
+      workingDir: z.string().optional(),
+    }),
+    z.object({ kind: z.literal("job"), template: z.string(), manifest: z.record(z.string(), z.unknown()) }),
+  ]),
+});
+export type TaskLaunch = z.infer<typeof TaskLaunch>;
+
+const EffectBase = { key: z.string(), runId: z.string() };
+export const OutboxEffect = z.discriminatedUnion("type", [
+  z.object({
+    ...EffectBase,
+    type: z.literal("cancelTask"),
+    task: z.string(),
+    attempt: z.number(),
+    jobName: z.string(),
+  }),
+  z.object({ ...EffectBase, type: z.literal("notify"), event: NotifyEvent, task: z.string().optional() }),
+  z.object({ ...EffectBase, type: z.literal("commitStatus"), state: CommitState }),
+  /** Cancel another run (an older one of the same concurrency group). */
+  z.object({ ...EffectBase, type: z.literal("cancelRun"), target: z.string() }),
+  /** Ask the runs waiting in a concurrency group to look again. */
+  z.object({ ...EffectBase, type: z.literal("wakeGroup"), group: z.string() }),
+]);
+export type OutboxEffect = z.infer<typeof OutboxEffect>;
+
+export const SubmitEffect = z.object({ ...EffectBase, type: z.literal("submitTask"), launch: TaskLaunch });
+export type SubmitEffect = z.infer<typeof SubmitEffect>;
+export type Effect = OutboxEffect | SubmitEffect;

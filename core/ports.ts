@@ -1,0 +1,248 @@
+/**
+ * The interfaces through which services carry out what the engine decides. Adapters in core/adapters implement
+ * them against real systems; each states what must be safe to call twice.
+ */
+import type {
+  CommitState,
+  JobTemplate,
+  Notifier,
+  NotifyEvent,
+  Pipeline,
+  Provider,
+  Run,
+  RunEvent,
+  RunStatus,
+  TaskLaunch,
+  TriggerContext,
+} from "./model/index.js";
+
+export interface Clock {
+  /** ISO-8601 time. */
+  now(): string;
+}
+
+export interface IdSource {
+  /** A new run id: lowercase letters and digits, sortable by creation time. */
+  runId(): string;
+}
+
+// ---------------------------------------------------------------- state
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back to get the next page. Absent on the last page. */
+  cursor?: string;
+}
+
+export interface RunQuery {
+  pipeline?: string;
+  status?: RunStatus;
+  limit: number;
+  cursor?: string;
+}
+
+/** What is known of an active run without loading it: enough to plan concurrency and reconciling. */
+export interface ActiveRun {
+  id: string;
+  pipeline: string;
+  status: RunStatus;
+  createdAt: string;
+  concurrencyGroup?: string;
+}
+
+export interface RunStore {
+  /** Strongly consistent read. */
+  getRun(id: string): Promise<Run | undefined>;
+  /**
+   * Saves `run` if the stored version is still `run.version` (0 = must not exist yet). Returns the run as stored,
+   * with its version incremented. Throws VersionConflictError carrying the stored run when another write won.
+   */
+  saveRun(run: Run): Promise<Run>;
+  /** Newest first. */
+  listRuns(query: RunQuery): Promise<Page<Run>>;
+  /** Runs not yet finished, oldest first; all of them, or those of one concurrency group. */
+  activeRuns(group?: string): Promise<ActiveRun[]>;
+}
+
+/** A webhook delivery as recorded: the runs it created. Expires after the store's delivery TTL. */
+export interface DeliveryRecord {
+  provider: Provider;
+  id: string;
+  runs: Array<{ id: string; pipeline: string }>;
+  receivedAt: string;
+}
+
+export interface DeliveryStore {
+  /** Stores each new run only if no run has its id (webhook runs have ids derived from their delivery). */
+  createRuns(runs: Run[]): Promise<boolean[]>;
+  getDelivery(provider: Provider, id: string): Promise<DeliveryRecord | undefined>;
+  /** Adds a run to its delivery's record, which expires after the delivery TTL. Safe to repeat. */
+  noteDelivery(
+    provider: Provider,
+    id: string,
+    run: { id: string; pipeline: string },
+    receivedAt: string,
+  ): Promise<void>;
+}
+
+export interface StoredDefinition<T> {
+  value: T;
+  updatedAt: string;
+}
+
+export interface DefinitionStore {
+  putPipeline(pipeline: Pipeline, now: string): Promise<void>;
+  getPipeline(name: string): Promise<StoredDefinition<Pipeline> | undefined>;
+  listPipelines(): Promise<Array<StoredDefinition<Pipeline>>>;
+  deletePipeline(name: string): Promise<boolean>;
+  putJob(job: JobTemplate, now: string): Promise<void>;
+  getJob(name: string): Promise<StoredDefinition<JobTemplate> | undefined>;
+  listJobs(): Promise<Array<StoredDefinition<JobTemplate>>>;
+  deleteJob(name: string): Promise<boolean>;
+}
+
+/** Records of things sent to the outside world, so that each is sent once per key. */
+export interface DeliveryLedger {
+  /** Claims `key` for sending; false when it was already sent or another sender holds a fresh claim. */
+  claim(key: string, now: string, leaseSeconds: number): Promise<boolean>;
+  /** Marks `key` sent, for good. */
+  complete(key: string, now: string): Promise<void>;
+  /** Gives a claim up after a failure, so a later attempt may take it. */
+  release(key: string): Promise<void>;
+}
+
+/** Fixed-window counters shared by every process, so a robot's rate limit holds across Lambda instances. */
+export interface RateLimiter {
+  /** Takes one unit of `key`'s budget; when none is left, says how long until the window turns. */
+  acquire(
+    key: string,
+    limit: { max: number; perSeconds: number },
+    now: string,
+  ): Promise<{ ok: true } | { ok: false; retryAfterSeconds: number }>;
+}
+
+// ---------------------------------------------------------------- queue
+
+/** The only message on the work queue: "apply this event to this run, then do what it needs". */
+export interface WorkMessage {
+  runId: string;
+  event: RunEvent;
+  /** For a reconcile: look at the run's Jobs first (default). False when only owed effects need carrying out. */
+  observe?: boolean;
+}
+
+export interface WorkQueue {
+  /** Sends messages; FIFO per run (message group = run id), deduplicated by `dedupKey` for five minutes. */
+  send(messages: Array<WorkMessage & { dedupKey: string }>): Promise<void>;
+}
+
+// ---------------------------------------------------------------- runners
+
+/** One attempt of one task, as a runner addresses it. */
+export interface JobRef {
+  runId: string;
+  task: string;
+  attempt: number;
+  jobName: string;
+}
+
+export type JobState = "missing" | "pending" | "running" | "succeeded" | "failed";
+
+export interface JobObservation {
+  state: JobState;
+  /** For a failed Job: what happened, in words (which deadline, which exit code). */
+  message?: string;
+  /** The task container's termination message: `KEY=VALUE` outputs (or a log tail on error). */
+  terminationMessage?: string;
+}
+
+/**
+ * Runs task attempts (a Kubernetes Job each, or a local process). Lifecycle: submit → observe … → terminal.
+ * - submit: safe to call twice; an attempt that already exists counts as submitted. Throws PermanentError when
+ *   it can never be accepted (the message names the field or the API's reason), RetryableError otherwise.
+ * - observe: never reports success for something it cannot see ("missing" is not "succeeded").
+ * - cancel: stops and deletes the attempt; safe when it is already gone.
+ */
+export interface TaskRunner {
+  submit(launch: TaskLaunch): Promise<void>;
+  observe(ref: JobRef): Promise<JobObservation>;
+  cancel(ref: JobRef): Promise<void>;
+  /** The attempt's output, its last `tail` lines when given. */
+  logs(ref: JobRef, options?: { tail?: number }): Promise<string>;
+}
+
+// ---------------------------------------------------------------- the outside world
+
+/** Everything a notification shows, already masked. */
+export interface RunNotice {
+  event: NotifyEvent;
+  pipeline: string;
+  runId: string;
+  status: RunStatus;
+  trigger: Pick<
+    TriggerContext,
+    "provider" | "repository" | "ref" | "branch" | "tag" | "commit" | "message" | "author"
+  >;
+  durationSeconds?: number;
+  /** The first task that failed, for failed runs and task.failed. */
+  failedTask?: { name: string; message?: string };
+  /** The task the event is about (task.* events). */
+  task?: { name: string; status: string; message?: string; approvers?: string[] };
+  /** The run's page (HOOKFLOW_PUBLIC_URL + /api/runs/{id}). */
+  url: string;
+}
+
+/** Delivers one notice to one target. Throws RetryableError (retry later) or PermanentError (give up). */
+export interface NotificationSender {
+  send(target: Notifier, notice: RunNotice): Promise<void>;
+}
+
+export interface CommitStatus {
+  provider: Provider;
+  repository: string;
+  commit: string;
+  state: CommitState;
+  /** `hookflow/<pipeline>` */
+  context: string;
+  description: string;
+  targetUrl: string;
+}
+
+/** Reports a commit status to the git host. Throws RetryableError or PermanentError. */
+export interface CommitStatusReporter {
+  /** Whether a token for this git host is configured. */
+  enabledFor(provider: Provider): boolean;
+  report(status: CommitStatus): Promise<void>;
+}
+
+// ---------------------------------------------------------------- git hosts
+
+/** A webhook request as it arrived: header names lowercase, the body exactly as received. */
+export interface WebhookRequest {
+  headers: Readonly<Record<string, string>>;
+  body: string;
+}
+
+export type ParsedDelivery =
+  | { kind: "trigger"; deliveryId: string; context: TriggerContext }
+  /** A valid delivery that starts nothing: a ping, another event, a branch deletion. */
+  | { kind: "ignored"; deliveryId: string; reason: string };
+
+export interface WebhookProvider {
+  provider: Provider;
+  /** The configuration variable holding this provider's secret or token, named in errors when it is unset. */
+  secretVariable: string;
+  /** Checks the signature (HMAC over the raw body) or token, in constant time. */
+  verify(request: WebhookRequest, secret: string): Promise<boolean>;
+  /** Normalises a verified delivery. Throws ValidationError (with each problem's path) for a malformed one. */
+  parse(request: WebhookRequest): ParsedDelivery;
+}
+
+// ---------------------------------------------------------------- operations
+
+/** Structured logs: one JSON object per line on Lambda and locally. Never pass secrets. */
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}

@@ -1,0 +1,79 @@
+import { z } from "zod";
+import { PermanentError, ValidationError } from "../errors.js";
+import { formatPath, RunEvent } from "../model/index.js";
+import type { Logger, WorkMessage } from "../ports.js";
+
+/** The parts of an SQS record a consumer reads (the same on Lambda and in the local poll loop). */
+export interface QueueRecord {
+  messageId: string;
+  body: string;
+  attributes?: { ApproximateReceiveCount?: string; MessageGroupId?: string };
+}
+
+export interface BatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
+
+export const WorkMessageSchema = z.strictObject({
+  runId: z.string().regex(/^[a-z0-9]{1,64}$/),
+  event: RunEvent,
+  observe: z.boolean().optional(),
+});
+
+export function parseWorkMessage(body: string): WorkMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new ValidationError("message body is not JSON");
+  }
+  const result = WorkMessageSchema.safeParse(json);
+  if (!result.success)
+    throw new ValidationError(
+      `malformed work message: ${result.error.issues.map((i) => `${formatPath(i.path) || "body"}: ${i.message}`).join("; ")}`,
+    );
+  return result.data;
+}
+
+/**
+ * Processes a batch record by record (one try/catch each) and reports the failures, so SQS retries only those.
+ * Message groups (runs) are processed in parallel, each group's records in order; as SQS FIFO requires, once a
+ * record fails, the later records of its group are reported failed without being processed. A malformed record
+ * fails on its own and, after maxReceiveCount tries, moves to the dead-letter queue. When every record fails,
+ * the response says so and SQS backs off the whole batch.
+ */
+export async function processBatch(
+  records: QueueRecord[],
+  handle: (message: WorkMessage) => Promise<unknown>,
+  log: Logger,
+): Promise<BatchResponse> {
+  const groups = new Map<string, QueueRecord[]>();
+  for (const record of records) {
+    const group = record.attributes?.MessageGroupId ?? record.messageId;
+    groups.set(group, [...(groups.get(group) ?? []), record]);
+  }
+  const failed = new Set<string>();
+  await Promise.all(
+    [...groups.values()].map(async (group) => {
+      for (const [i, record] of group.entries()) {
+        try {
+          await handle(parseWorkMessage(record.body));
+        } catch (error) {
+          const permanent = error instanceof ValidationError || error instanceof PermanentError;
+          log[permanent ? "error" : "warn"]("work message failed", {
+            messageId: record.messageId,
+            receiveCount: record.attributes?.ApproximateReceiveCount,
+            error: error instanceof Error ? error.message : String(error),
+          });
+          for (const later of group.slice(i)) failed.add(later.messageId);
+          return;
+        }
+      }
+    }),
+  );
+  return {
+    batchItemFailures: records
+      .filter((r) => failed.has(r.messageId))
+      .map((r) => ({ itemIdentifier: r.messageId })),
+  };
+}

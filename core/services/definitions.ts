@@ -1,0 +1,156 @@
+import { MASK } from "../engine/index.js";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
+import {
+  checkPipelineJobs,
+  type Issue,
+  type JobTemplate,
+  type Pipeline,
+  parseJobTemplate,
+  parsePipeline,
+} from "../model/index.js";
+import type { Clock, DefinitionStore } from "../ports.js";
+import type { DefinitionCatalog } from "./catalog.js";
+
+export interface Saved<T> {
+  value: T;
+  created: boolean;
+  warnings: Issue[];
+}
+
+/** Pipelines and job templates as the API manages them: validated in full, never shown with sensitive values. */
+export class DefinitionService {
+  constructor(private readonly deps: { store: DefinitionStore; clock: Clock; catalog?: DefinitionCatalog }) {}
+
+  async putPipeline(name: string, text: string): Promise<Saved<Pipeline>> {
+    const parsed = parsePipeline(text);
+    if (!parsed.ok) throw new ValidationError(`pipeline ${name} is invalid`, parsed.issues);
+    if (parsed.value.name !== name)
+      throw new ValidationError("name mismatch", [
+        { path: "name", message: `"${parsed.value.name}" does not match the URL's "${name}"` },
+      ]);
+    const jobs = new Map((await this.deps.store.listJobs()).map((j) => [j.value.name, j.value]));
+    const { issues, warnings } = checkPipelineJobs(parsed.value, jobs);
+    if (issues.length > 0) throw new ValidationError(`pipeline ${name} is invalid`, issues);
+    const existed = await this.deps.store.getPipeline(name);
+    const pipeline = existed ? keepMaskedValues(parsed.value, existed.value) : parsed.value;
+    await this.deps.store.putPipeline(pipeline, this.deps.clock.now());
+    this.deps.catalog?.invalidate();
+    return { value: await this.maskPipeline(pipeline, jobs), created: !existed, warnings };
+  }
+
+  async getPipeline(name: string): Promise<Pipeline> {
+    const stored = await this.deps.store.getPipeline(name);
+    if (!stored) throw new NotFoundError(`no pipeline ${name}`);
+    return this.maskPipeline(stored.value);
+  }
+
+  async listPipelines(): Promise<Pipeline[]> {
+    const jobs = await this.jobMap();
+    return Promise.all((await this.deps.store.listPipelines()).map((p) => this.maskPipeline(p.value, jobs)));
+  }
+
+  async deletePipeline(name: string): Promise<void> {
+    if (!(await this.deps.store.deletePipeline(name))) throw new NotFoundError(`no pipeline ${name}`);
+    this.deps.catalog?.invalidate();
+  }
+
+  async putJob(name: string, text: string): Promise<Saved<JobTemplate>> {
+    const parsed = parseJobTemplate(text);
+    if (!parsed.ok) throw new ValidationError(`job template ${name} is invalid`, parsed.issues);
+    if (parsed.value.name !== name)
+      throw new ValidationError("name mismatch", [
+        { path: "name", message: `"${parsed.value.name}" does not match the URL's "${name}"` },
+      ]);
+    const existed = await this.deps.store.getJob(name);
+    const job = existed ? keepMaskedDefaults(parsed.value, existed.value) : parsed.value;
+    await this.deps.store.putJob(job, this.deps.clock.now());
+    this.deps.catalog?.invalidate();
+    return { value: maskJob(job), created: !existed, warnings: parsed.warnings };
+  }
+
+  async getJob(name: string): Promise<JobTemplate> {
+    const stored = await this.deps.store.getJob(name);
+    if (!stored) throw new NotFoundError(`no job template ${name}`);
+    return maskJob(stored.value);
+  }
+
+  async listJobs(): Promise<JobTemplate[]> {
+    return (await this.deps.store.listJobs()).map((j) => maskJob(j.value));
+  }
+
+  /** Refused while a pipeline uses the template: its runs could not start. */
+  async deleteJob(name: string): Promise<void> {
+    const users = (await this.deps.store.listPipelines())
+      .filter((p) => p.value.stages.some((s) => s.tasks.some((t) => t.job === name)))
+      .map((p) => p.value.name);
+    if (users.length > 0)
+      throw new ConflictError(`job template ${name} is used by ${users.join(", ")}`, { pipelines: users });
+    if (!(await this.deps.store.deleteJob(name))) throw new NotFoundError(`no job template ${name}`);
+    this.deps.catalog?.invalidate();
+  }
+
+  private async jobMap(): Promise<Map<string, JobTemplate>> {
+    return new Map((await this.deps.store.listJobs()).map((j) => [j.value.name, j.value]));
+  }
+
+  /** Params a job template declares sensitive are shown masked wherever a pipeline sets them. */
+  private async maskPipeline(pipeline: Pipeline, jobs?: Map<string, JobTemplate>): Promise<Pipeline> {
+    const known = jobs ?? (await this.jobMap());
+    const sensitive = new Set<string>();
+    for (const job of known.values()) for (const p of job.params) if (p.sensitive) sensitive.add(p.name);
+    const mask = (params: Record<string, string>) =>
+      Object.fromEntries(Object.entries(params).map(([k, v]) => [k, sensitive.has(k) ? MASK : v]));
+    return {
+      ...pipeline,
+      params: mask(pipeline.params),
+      notify: pipeline.notify.map((n) => ({ ...n, ...(n.secret && { secret: MASK }) })),
+      stages: pipeline.stages.map((s) => ({
+        ...s,
+        tasks: s.tasks.map((t) => ({ ...t, ...(t.params && { params: mask(t.params) }) })),
+      })),
+    };
+  }
+}
+
+function maskJob(job: JobTemplate): JobTemplate {
+  return {
+    ...job,
+    params: job.params.map((p) => (p.sensitive && p.default !== undefined ? { ...p, default: MASK } : p)),
+  };
+}
+
+/**
+ * A definition read from the API shows sensitive values as the mask; written back as it was read, the stored
+ * values stay (a real secret is never replaced by "******").
+ */
+function keepMaskedValues(next: Pipeline, stored: Pipeline): Pipeline {
+  const keep = (params: Record<string, string>, old: Record<string, string> | undefined) =>
+    Object.fromEntries(
+      Object.entries(params).map(([k, v]) => [k, v === MASK && old?.[k] !== undefined ? old[k] : v]),
+    );
+  const oldTasks = new Map(stored.stages.flatMap((s) => s.tasks).map((t) => [t.name, t]));
+  return {
+    ...next,
+    params: keep(next.params, stored.params),
+    notify: next.notify.map((n) => {
+      const old = stored.notify.find((o) => o.kind === n.kind && o.url === n.url);
+      return n.secret === MASK && old?.secret ? { ...n, secret: old.secret } : n;
+    }),
+    stages: next.stages.map((s) => ({
+      ...s,
+      tasks: s.tasks.map((t) =>
+        t.params ? { ...t, params: keep(t.params, oldTasks.get(t.name)?.params) } : t,
+      ),
+    })),
+  };
+}
+
+function keepMaskedDefaults(next: JobTemplate, stored: JobTemplate): JobTemplate {
+  const old = new Map(stored.params.map((p) => [p.name, p.default]));
+  return {
+    ...next,
+    params: next.params.map((p) =>
+      p.default === MASK && old.get(p.name) !== undefined ? { ...p, default: old.get(p.name) } : p,
+    ),
+  };
+}

@@ -1,0 +1,144 @@
+import { PermanentError, RetryableError } from "../errors.js";
+import type { CommitState, NotifierKind, OutboxEffect, Run } from "../model/index.js";
+import type {
+  Clock,
+  CommitStatusReporter,
+  DeliveryLedger,
+  Logger,
+  NotificationSender,
+  RateLimiter,
+} from "../ports.js";
+import { buildNotice, runLink } from "./notices.js";
+import type { OutboxDelivery } from "./runs.js";
+
+export interface OutboxDeliveryDeps {
+  sender: NotificationSender;
+  commitStatus: CommitStatusReporter;
+  ledger: DeliveryLedger;
+  limiter: RateLimiter;
+  rateLimits: Record<NotifierKind, { max: number; perSeconds: number }>;
+  clock: Clock;
+  log: Logger;
+  publicUrl: string;
+  /** Tries per target within one handler, with backoff in between. */
+  attempts?: number;
+  backoffMs?: number;
+  /** A rate limit that frees up within this long is waited for; a longer one defers to the next reconcile. */
+  maxWaitSeconds?: number;
+}
+
+type Result = Array<{ key: string; target?: string; error?: string }>;
+type Deliverable = Extract<OutboxEffect, { type: "notify" | "commitStatus" }>;
+
+/** How long a sender may hold a claim before another may assume it died and send instead. */
+const CLAIM_LEASE_SECONDS = 120;
+
+const COMMIT_DESCRIPTION: Record<CommitState, string> = {
+  pending: "running",
+  success: "succeeded",
+  failure: "failed",
+  error: "canceled",
+};
+
+/**
+ * Sends what the run owes the outside world, once per (run, event, target): each target is claimed in the
+ * ledger before sending and marked sent after. Failures are retried a bounded number of times, then recorded
+ * on the run; nothing here can fail a pipeline. Rate limits are respected by waiting briefly or deferring the
+ * whole effect to the next reconcile: never by dropping.
+ */
+export class NotificationDelivery implements OutboxDelivery {
+  constructor(private readonly deps: OutboxDeliveryDeps) {}
+
+  async deliver(run: Run, effect: Deliverable): Promise<Result | "deferred"> {
+    return effect.type === "notify" ? this.notify(run, effect) : this.reportCommit(run, effect);
+  }
+
+  private async notify(
+    run: Run,
+    effect: Extract<Deliverable, { type: "notify" }>,
+  ): Promise<Result | "deferred"> {
+    const notice = buildNotice(run, effect.event, effect.task, this.deps.publicUrl);
+    const targets = run.definition.notify.map((target, i) => ({ target, key: `${effect.key}#${i}` }));
+    const errors: Result = [];
+    let deferred = false;
+    for (const { target, key } of targets) {
+      if (!target.on.includes(effect.event)) continue;
+      const outcome = await this.once(key, `rate:${target.url}`, this.deps.rateLimits[target.kind], () =>
+        this.deps.sender.send(target, notice),
+      );
+      if (outcome === "deferred") deferred = true;
+      else if (outcome) errors.push({ key: effect.key, target: target.kind, error: outcome });
+    }
+    if (deferred) return "deferred";
+    return [{ key: effect.key }, ...errors];
+  }
+
+  private async reportCommit(
+    run: Run,
+    effect: Extract<Deliverable, { type: "commitStatus" }>,
+  ): Promise<Result | "deferred"> {
+    const { provider, repository, commit } = run.trigger;
+    if (!this.deps.commitStatus.enabledFor(provider) || !/^[0-9a-f]{40}$/.test(commit))
+      return [{ key: effect.key }];
+    const outcome = await this.once(effect.key, undefined, undefined, () =>
+      this.deps.commitStatus.report({
+        provider,
+        repository,
+        commit,
+        state: effect.state,
+        context: `hookflow/${run.pipeline}`,
+        description: `hookflow: ${run.pipeline} ${COMMIT_DESCRIPTION[effect.state]}`,
+        targetUrl: runLink(this.deps.publicUrl, run.id),
+      }),
+    );
+    if (outcome === "deferred") return "deferred";
+    return [{ key: effect.key, ...(outcome && { target: `${provider} commit status`, error: outcome }) }];
+  }
+
+  /** Sends at most once per key. Returns undefined when sent (or already sent), the error when given up. */
+  private async once(
+    key: string,
+    rateKey: string | undefined,
+    limit: { max: number; perSeconds: number } | undefined,
+    send: () => Promise<void>,
+  ): Promise<string | "deferred" | undefined> {
+    const { ledger, clock } = this.deps;
+    if (!(await ledger.claim(key, clock.now(), CLAIM_LEASE_SECONDS))) return undefined;
+    if (rateKey && limit && !(await this.waitForRate(rateKey, limit))) {
+      await ledger.release(key);
+      return "deferred";
+    }
+    const attempts = this.deps.attempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await send();
+        await ledger.complete(key, clock.now());
+        return undefined;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const retryable = error instanceof RetryableError || !(error instanceof PermanentError);
+        if (retryable && attempt < attempts) {
+          const hint = error instanceof RetryableError ? (error.retryAfterSeconds ?? 0) * 1000 : 0;
+          await pause(Math.max(hint, (this.deps.backoffMs ?? 250) * 2 ** (attempt - 1)));
+          continue;
+        }
+        this.deps.log.warn("delivery failed", { key, attempts: attempt, error: message });
+        // Given up: marked done so it is not sent later out of order; the failure is recorded on the run.
+        await ledger.complete(key, clock.now());
+        return `${message} (after ${attempt} attempt${attempt > 1 ? "s" : ""})`;
+      }
+    }
+  }
+
+  private async waitForRate(key: string, limit: { max: number; perSeconds: number }): Promise<boolean> {
+    const maxWait = this.deps.maxWaitSeconds ?? 2;
+    for (;;) {
+      const taken = await this.deps.limiter.acquire(key, limit, this.deps.clock.now());
+      if (taken.ok) return true;
+      if (taken.retryAfterSeconds > maxWait) return false;
+      await pause(taken.retryAfterSeconds * 1000 + 10);
+    }
+  }
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,126 @@
+import { PermanentError, RetryableError } from "../errors.js";
+import type { Run, RunEvent, TaskState } from "../model/index.js";
+import { isActiveTask } from "../model/index.js";
+import type {
+  Clock,
+  DeliveryStore,
+  JobObservation,
+  RunStore,
+  TaskRunner,
+  WorkMessage,
+  WorkQueue,
+} from "../ports.js";
+import type { Applied, RunService } from "./runs.js";
+
+export interface SchedulerDeps {
+  service: RunService;
+  runs: RunStore;
+  runner: TaskRunner;
+  deliveries: DeliveryStore;
+}
+
+/**
+ * Handles work messages. A reconcile message observes the run's Jobs first and folds what it finds into the run
+ * (events are hints; the cluster is the truth), then lets the engine apply timeouts and plan.
+ */
+export class Scheduler {
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  /** Throws RetryableError when something the run needs could not be done now: the message comes back later. */
+  async handle(message: WorkMessage): Promise<Applied> {
+    const observe = message.event.type === "reconcile" && message.observe !== false;
+    const { events, run } = observe
+      ? await this.observe(message.runId)
+      : { events: [message.event], run: undefined };
+    const applied = await this.deps.service.apply(message.runId, events, run);
+    const { trigger } = applied.run;
+    if (message.event.type === "run.created" && trigger.deliveryId)
+      await this.deps.deliveries.noteDelivery(
+        trigger.provider,
+        trigger.deliveryId,
+        { id: applied.run.id, pipeline: applied.run.pipeline },
+        applied.run.createdAt,
+      );
+    if (applied.retryLater.length > 0)
+      throw new RetryableError(
+        `run ${message.runId}: ${applied.retryLater.map((e) => e.message).join("; ")}`,
+      );
+    return applied;
+  }
+
+  private async observe(runId: string): Promise<{ events: RunEvent[]; run?: Run }> {
+    const run = await this.deps.runs.getRun(runId);
+    if (!run) return { events: [{ type: "reconcile" }] };
+    const tasks = run.stages.flatMap((s) => s.tasks).filter((t) => isActiveTask(t.status) && t.jobName);
+    const observed = await Promise.all(
+      tasks.map(async (task) => {
+        const ref = {
+          runId: run.id,
+          task: task.name,
+          attempt: task.attempt,
+          jobName: task.jobName as string,
+        };
+        // An observation that fails now (the cluster's API is down) is skipped: the reconcile still applies
+        // timeouts, so a task cannot stay running forever behind an unreachable API.
+        const seen = await this.deps.runner.observe(ref).catch((error: unknown) => {
+          if (error instanceof RetryableError || error instanceof PermanentError) return undefined;
+          throw error;
+        });
+        return seen && observationEvent(run, task, seen);
+      }),
+    );
+    return { events: [...observed.flatMap((e) => (e ? [e] : [])), { type: "reconcile" }], run };
+  }
+}
+
+/** What a Job's observed state means for its task, if anything. */
+export function observationEvent(_run: Run, task: TaskState, seen: JobObservation): RunEvent | undefined {
+  const ref = { task: task.name, attempt: task.attempt };
+  switch (seen.state) {
+    case "missing":
+      // Unsubmitted: the reconcile submits it. Submitted and gone: lost, never a success.
+      return task.submittedAt ? { type: "task.lost", ...ref } : undefined;
+    case "pending":
+      return task.submittedAt ? undefined : { type: "task.submitted", ...ref };
+    case "running":
+      return task.status === "queued" ? { type: "task.started", ...ref } : undefined;
+    case "succeeded":
+      return {
+        type: "task.succeeded",
+        ...ref,
+        ...(seen.terminationMessage && { outputs: seen.terminationMessage }),
+      };
+    case "failed":
+      return { type: "task.failed", ...ref, message: seen.message ?? "the Job failed" };
+  }
+}
+
+/**
+ * A reconcile message for every unfinished run: lost messages and callbacks delay a run, never strand it. The
+ * deduplication key names the period, so a second reconciler tick within it adds nothing to the queue.
+ */
+export async function reconcileAll(
+  deps: { runs: RunStore; queue: WorkQueue; clock: Clock },
+  periodSeconds = 60,
+): Promise<number> {
+  const active = await deps.runs.activeRuns();
+  const period = Math.floor(Date.parse(deps.clock.now()) / 1000 / periodSeconds);
+  await deps.queue.send(
+    active.map((run) => ({
+      runId: run.id,
+      event: { type: "reconcile" },
+      dedupKey: `reconcile:${run.id}:${periodSeconds}:${period}`,
+    })),
+  );
+  return active.length;
+}
+
+/** Tells the scheduler a run owes effects (after a callback or an API call recorded a fact). */
+export function owedMessage(runId: string, version: number) {
+  return {
+    runId,
+    event: { type: "reconcile" } as const,
+    observe: false,
+    dedupKey: `owed:${runId}:${version}`,
+  };
+}

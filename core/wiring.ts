@@ -1,0 +1,220 @@
+/**
+ * The one wiring module: builds adapters from configuration and hands each function what it needs. The heavy
+ * adapters (Kubernetes client, runners, robots) are imported only by the builders that need them, so the
+ * webhook, callback and API functions never load them.
+ */
+import { join } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoStore } from "./adapters/dynamo/store.js";
+import { webhookProviders } from "./adapters/git/index.js";
+import { SqsWorkQueue } from "./adapters/sqs/queue.js";
+import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
+import { type Config, loadConfig, runnerKind } from "./config.js";
+import type { Provider } from "./model/index.js";
+import type {
+  Clock,
+  CommitStatusReporter,
+  IdSource,
+  Logger,
+  NotificationSender,
+  TaskRunner,
+} from "./ports.js";
+import { DefinitionCatalog } from "./services/catalog.js";
+import { RunControl } from "./services/control.js";
+import { DefinitionService } from "./services/definitions.js";
+import { IngestService } from "./services/ingest.js";
+import { NotificationDelivery } from "./services/outbox-delivery.js";
+import { RunRecorder, RunService } from "./services/runs.js";
+import { Scheduler } from "./services/scheduler.js";
+import { TaskTokens } from "./services/tokens.js";
+
+/** What every function shares: configuration, state, the queue, time, ids and logs. */
+export interface Base {
+  config: Config;
+  store: DynamoStore;
+  queue: SqsWorkQueue;
+  clock: Clock;
+  ids: IdSource;
+  log: Logger;
+}
+
+/** Replacements a test or the local stack may pass in. */
+export interface Overrides {
+  clock?: Clock;
+  ids?: IdSource;
+  log?: Logger;
+  runner?: TaskRunner;
+  sender?: NotificationSender;
+  commitStatus?: CommitStatusReporter;
+  /** SDK clients of one's own, e.g. with middleware that counts requests. */
+  dynamoClient?: DynamoDBClient;
+  sqsClient?: SQSClient;
+}
+
+const EMULATOR_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
+
+export function buildBase(config: Config, overrides: Overrides = {}): Base {
+  const region = config.AWS_REGION;
+  const local = (endpoint: string | undefined) =>
+    endpoint ? { endpoint, credentials: EMULATOR_CREDENTIALS } : {};
+  const dynamo =
+    overrides.dynamoClient ?? new DynamoDBClient({ region, ...local(config.HOOKFLOW_DYNAMODB_ENDPOINT) });
+  const sqs = overrides.sqsClient ?? new SQSClient({ region, ...local(config.HOOKFLOW_SQS_ENDPOINT) });
+  if (!config.HOOKFLOW_QUEUE_URL) throw new Error("HOOKFLOW_QUEUE_URL is not set: the work queue's URL");
+  const clock = overrides.clock ?? systemClock;
+  return {
+    config,
+    store: new DynamoStore({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
+    queue: new SqsWorkQueue(sqs, config.HOOKFLOW_QUEUE_URL),
+    clock,
+    ids: overrides.ids ?? randomIds,
+    log: overrides.log ?? jsonLogger(),
+  };
+}
+
+/** Whether commit statuses are reported for a provider: a token for it is configured. */
+export function commitStatusEnabled(config: Config): Pick<CommitStatusReporter, "enabledFor"> {
+  return {
+    enabledFor: (provider: Provider) =>
+      (provider === "github" && !!config.HOOKFLOW_GITHUB_TOKEN) ||
+      (provider === "gitlab" && !!config.HOOKFLOW_GITLAB_API_TOKEN),
+  };
+}
+
+export function taskTokens(config: Config): TaskTokens {
+  if (!config.HOOKFLOW_TOKEN_SECRET)
+    throw new Error(
+      "HOOKFLOW_TOKEN_SECRET is not set: the key task callback tokens are derived from (32+ random characters)",
+    );
+  return new TaskTokens(config.HOOKFLOW_TOKEN_SECRET);
+}
+
+export async function buildRunner(config: Config): Promise<TaskRunner> {
+  if (runnerKind(config) === "local") {
+    const { createLocalRunner } = await import("./adapters/local-runner.js");
+    return createLocalRunner({ dataDir: join(config.HOOKFLOW_DATA_DIR, "runner") });
+  }
+  const { createKubernetesRunner } = await import("./adapters/kubernetes/index.js");
+  return createKubernetesRunner({
+    namespace: config.HOOKFLOW_NAMESPACE,
+    ...(config.HOOKFLOW_KUBECONFIG
+      ? { kubeconfig: config.HOOKFLOW_KUBECONFIG }
+      : { kubeconfigPath: config.KUBECONFIG }),
+  });
+}
+
+export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
+  const { config } = base;
+  return {
+    ingest: new IngestService({
+      deliveries: base.store,
+      catalog,
+      queue: base.queue,
+      clock: base.clock,
+      commitStatus: commitStatusEnabled(config),
+    }),
+    providers: webhookProviders,
+    secrets: {
+      github: config.HOOKFLOW_GITHUB_SECRET,
+      gitlab: config.HOOKFLOW_GITLAB_TOKEN,
+      gitea: config.HOOKFLOW_GITEA_SECRET,
+    },
+    log: base.log,
+  };
+}
+
+export function definitionCatalog(base: Base): DefinitionCatalog {
+  return new DefinitionCatalog(base.store, base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000);
+}
+
+export function recorder(base: Base): RunRecorder {
+  return new RunRecorder({ runs: base.store, clock: base.clock });
+}
+
+export function callbackDeps(base: Base) {
+  return { recorder: recorder(base), tokens: taskTokens(base.config), queue: base.queue, log: base.log };
+}
+
+export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
+  const { config } = base;
+  const runner = overrides.runner ?? (await buildRunner(config));
+  const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
+  const { createCommitStatusReporter } = await import("./adapters/commit-status/index.js");
+  const outbox = new NotificationDelivery({
+    sender: overrides.sender ?? createNotificationSender(),
+    commitStatus:
+      overrides.commitStatus ??
+      createCommitStatusReporter({
+        githubToken: config.HOOKFLOW_GITHUB_TOKEN,
+        gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
+        githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
+        gitlabApiUrl: config.HOOKFLOW_GITLAB_URL,
+      }),
+    ledger: base.store,
+    limiter: base.store,
+    rateLimits: RATE_LIMITS,
+    clock: base.clock,
+    log: base.log,
+    publicUrl: config.HOOKFLOW_PUBLIC_URL,
+  });
+  const service = new RunService({
+    recorder: recorder(base),
+    runs: base.store,
+    queue: base.queue,
+    runner,
+    tokens: taskTokens(config),
+    outbox,
+    publicUrl: config.HOOKFLOW_PUBLIC_URL,
+    log: base.log,
+  });
+  return {
+    scheduler: new Scheduler({ service, runs: base.store, runner, deliveries: base.store }),
+    service,
+    runner,
+    log: base.log,
+  };
+}
+
+export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: DefinitionCatalog) {
+  const { config } = base;
+  let runner: Promise<TaskRunner> | undefined;
+  return {
+    definitions: new DefinitionService({ store: base.store, clock: base.clock, catalog }),
+    runs: new RunControl({
+      runs: base.store,
+      definitions: base.store,
+      recorder: recorder(base),
+      queue: base.queue,
+      ids: base.ids,
+      clock: base.clock,
+      commitStatus: commitStatusEnabled(config),
+      runner: () => {
+        runner ??= overrides.runner ? Promise.resolve(overrides.runner) : buildRunner(config);
+        return runner;
+      },
+      ...(config.HOOKFLOW_TOKEN_SECRET && { tokens: taskTokens(config) }),
+      gitlabUrl: config.HOOKFLOW_GITLAB_URL,
+    }),
+    apiToken: config.HOOKFLOW_API_TOKEN,
+    log: base.log,
+  };
+}
+
+export function reconcilerDeps(base: Base) {
+  return { runs: base.store, queue: base.queue, clock: base.clock, log: base.log };
+}
+
+/**
+ * A Lambda handler built on first use, from the environment: importing a function module (as tests do) needs
+ * no configuration, and a warm container reuses what it built.
+ */
+export function lazyHandler<A extends unknown[], R>(
+  build: (base: Base) => ((...args: A) => R) | Promise<(...args: A) => R>,
+): (...args: A) => Promise<Awaited<R>> {
+  let handler: Promise<(...args: A) => R> | undefined;
+  return async (...args: A): Promise<Awaited<R>> => {
+    handler ??= Promise.resolve(build(buildBase(loadConfig())));
+    return await (await handler)(...args);
+  };
+}

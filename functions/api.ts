@@ -1,0 +1,277 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { handle } from "hono/aws-lambda";
+import { ValidationError } from "../core/errors.js";
+import { formatPath, JobTemplate, Pipeline } from "../core/model/index.js";
+import type { Logger } from "../core/ports.js";
+import type { RunControl } from "../core/services/control.js";
+import type { DefinitionService } from "../core/services/definitions.js";
+import { apiDeps, lazyHandler } from "../core/wiring.js";
+import * as S from "./api-schemas.js";
+import { bearerToken } from "./auth.js";
+import { installErrorHandler } from "./http.js";
+
+export interface ApiDeps {
+  definitions: DefinitionService;
+  runs: RunControl;
+  apiToken: string | undefined;
+  log: Logger;
+}
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+const errors = {
+  400: json(S.ErrorResponse, "invalid input, with the path of each problem"),
+  401: json(S.ErrorResponse, "missing or wrong bearer token"),
+  404: json(S.ErrorResponse, "not found"),
+};
+const definitionBody = (schema: z.ZodType, what: string) => ({
+  required: true,
+  description: `the ${what} as YAML or JSON (JSON is YAML); errors name each field's path and line`,
+  content: { "application/yaml": { schema } },
+});
+const security = [{ bearer: [] }];
+
+/** Every /api route of the contract, and its OpenAPI 3.1 document generated from the same schemas. */
+export function createApiApp(deps: ApiDeps): OpenAPIHono {
+  const app = new OpenAPIHono({
+    defaultHook: (result) => {
+      if (!result.success)
+        throw new ValidationError(
+          "invalid request",
+          result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+        );
+    },
+  });
+  installErrorHandler(app, deps.log);
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.use("/api/*", bearerToken(deps.apiToken, "HOOKFLOW_API_TOKEN"));
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+
+  // ---------------------------------------------------------------- pipelines and job templates
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/api/pipelines/{name}",
+      security,
+      request: { params: S.NameParam, body: definitionBody(Pipeline, "pipeline") },
+      responses: { 200: json(S.PipelineSaved, "replaced"), 201: json(S.PipelineSaved, "created"), ...errors },
+    }),
+    async (c) => {
+      const saved = await deps.definitions.putPipeline(c.req.valid("param").name, await c.req.text());
+      return c.json({ pipeline: saved.value, warnings: saved.warnings }, saved.created ? 201 : 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/pipelines",
+      security,
+      responses: { 200: json(S.PipelineList, "all pipelines"), ...errors },
+    }),
+    async (c) => c.json({ items: await deps.definitions.listPipelines() }, 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/pipelines/{name}",
+      security,
+      request: { params: S.NameParam },
+      responses: { 200: json(Pipeline, "the pipeline, sensitive values masked"), ...errors },
+    }),
+    async (c) => c.json(await deps.definitions.getPipeline(c.req.valid("param").name), 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/pipelines/{name}",
+      security,
+      request: { params: S.NameParam },
+      responses: { 204: { description: "deleted" }, ...errors },
+    }),
+    async (c) => {
+      await deps.definitions.deletePipeline(c.req.valid("param").name);
+      return c.body(null, 204);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/api/jobs/{name}",
+      security,
+      request: { params: S.NameParam, body: definitionBody(JobTemplate, "job template") },
+      responses: { 200: json(S.JobSaved, "replaced"), 201: json(S.JobSaved, "created"), ...errors },
+    }),
+    async (c) => {
+      const saved = await deps.definitions.putJob(c.req.valid("param").name, await c.req.text());
+      return c.json({ job: saved.value, warnings: saved.warnings }, saved.created ? 201 : 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/jobs",
+      security,
+      responses: { 200: json(S.JobList, "all job templates"), ...errors },
+    }),
+    async (c) => c.json({ items: await deps.definitions.listJobs() }, 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/jobs/{name}",
+      security,
+      request: { params: S.NameParam },
+      responses: { 200: json(JobTemplate, "the job template"), ...errors },
+    }),
+    async (c) => c.json(await deps.definitions.getJob(c.req.valid("param").name), 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/jobs/{name}",
+      security,
+      request: { params: S.NameParam },
+      responses: {
+        204: { description: "deleted" },
+        409: json(S.ErrorResponse.extend({ pipelines: z.array(z.string()) }), "in use by these pipelines"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      await deps.definitions.deleteJob(c.req.valid("param").name);
+      return c.body(null, 204);
+    },
+  );
+
+  // ---------------------------------------------------------------- runs
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/pipelines/{name}/runs",
+      security,
+      request: {
+        params: S.NameParam,
+        body: { required: false, content: { "application/json": { schema: S.ManualRunBody } } },
+      },
+      responses: { 201: json(S.RunView, "the new run; sensitive params masked"), ...errors },
+    }),
+    async (c) => {
+      const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
+      return c.json(await deps.runs.start(c.req.valid("param").name, body), 201);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/runs",
+      security,
+      request: { query: S.RunQuery },
+      responses: { 200: json(S.RunList, "runs, newest first"), ...errors },
+    }),
+    async (c) => c.json(await deps.runs.list(c.req.valid("query")), 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/runs/{id}",
+      security,
+      request: { params: S.RunParam },
+      responses: { 200: json(S.RunView, "the run"), ...errors },
+    }),
+    async (c) => c.json(await deps.runs.get(c.req.valid("param").id), 200),
+  );
+  const conflict = { 409: json(S.ErrorResponse, "the run's state does not allow it") };
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/runs/{id}/cancel",
+      security,
+      request: {
+        params: S.RunParam,
+        body: { required: false, content: { "application/json": { schema: S.CancelBody } } },
+      },
+      responses: { 200: json(S.RunView, "canceled"), ...conflict, ...errors },
+    }),
+    async (c) => {
+      const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
+      return c.json(await deps.runs.cancel(c.req.valid("param").id, body.by), 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/runs/{id}/rerun",
+      security,
+      request: {
+        params: S.RunParam,
+        body: { required: false, content: { "application/json": { schema: S.RerunBody } } },
+      },
+      responses: { 200: json(S.RunView, "running again"), ...conflict, ...errors },
+    }),
+    async (c) => {
+      const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
+      return c.json(await deps.runs.rerun(c.req.valid("param").id, body.failedOnly ?? false), 200);
+    },
+  );
+  for (const decision of ["approve", "deny"] as const)
+    app.openapi(
+      createRoute({
+        method: "post",
+        path: `/api/runs/{id}/tasks/{task}/${decision}`,
+        security,
+        request: {
+          params: S.TaskParam,
+          body: { required: true, content: { "application/json": { schema: S.DecisionBody } } },
+        },
+        responses: {
+          200: json(
+            S.RunView,
+            decision === "approve" ? "approved: the task starts" : "denied: the task fails",
+          ),
+          403: json(S.ErrorResponse, "not one of the task's approvers"),
+          ...conflict,
+          ...errors,
+        },
+      }),
+      async (c) => {
+        const { id, task } = c.req.valid("param");
+        const { by, comment } = c.req.valid("json");
+        return c.json(await deps.runs.decide(id, task, decision, by, comment), 200);
+      },
+    );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/runs/{id}/tasks/{task}/logs",
+      security,
+      request: { params: S.TaskParam, query: S.LogQuery },
+      responses: {
+        200: {
+          content: { "text/plain": { schema: z.string() } },
+          description: "the task's log, sensitive values masked",
+        },
+        ...conflict,
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { id, task } = c.req.valid("param");
+      return c.text(await deps.runs.logs(id, task, c.req.valid("query").tail), 200);
+    },
+  );
+
+  app.doc31("/api/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "hookflow",
+      version: "1",
+      description:
+        "Pipelines, job templates and runs. Every route needs Authorization: Bearer <HOOKFLOW_API_TOKEN>.",
+    },
+  });
+  return app;
+}
+
+export const handler = lazyHandler((base) => handle(createApiApp(apiDeps(base))));

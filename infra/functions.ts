@@ -1,0 +1,114 @@
+/**
+ * The five Lambda functions and the queue settings that follow from them, as plain data: infra/sst/hookflow.ts
+ * turns it into SST components, infra/bundle.ts bundles the same handlers, and the tests read it without SST.
+ */
+import type { LinkedSetting } from "../core/config.js";
+
+export type FunctionName = "webhook" | "callback" | "api" | "scheduler" | "reconciler";
+
+export interface FunctionPlan {
+  /** `path/file.export` from the repository root, as SST's `handler` takes it. */
+  handler: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  /** The settings it reads, each linked from the SST component that carries it (core/config.ts SST_LINKS). */
+  links: readonly LinkedSetting[];
+  /**
+   * Settings of which it only needs to know whether they are set (a commit-status token decides whether a run
+   * records commit-status effects): it gets a marker, never the secret, which only the scheduler holds.
+   */
+  presenceOf?: readonly LinkedSetting[];
+  /** Plain, non-secret environment. */
+  environment?: Readonly<Record<string, string>>;
+}
+
+const SHARED: LinkedSetting[] = ["HOOKFLOW_TABLE", "HOOKFLOW_QUEUE_URL"];
+const COMMIT_STATUS_TOKENS: LinkedSetting[] = ["HOOKFLOW_GITHUB_TOKEN", "HOOKFLOW_GITLAB_API_TOKEN"];
+// On Lambda the local process runner makes no sense: without a kubeconfig the functions fail loudly instead.
+const KUBERNETES = { HOOKFLOW_RUNNER: "kubernetes" };
+
+/** What an HTTP function may take: API Gateway's HTTP API stops waiting at 30 s whatever the function does. */
+export const HTTP_TIMEOUT_LIMIT_SECONDS = 30;
+
+export const FUNCTIONS = {
+  // A git host waits about 10 s for an answer; a verify, one conditional write and one send take well under 1 s.
+  webhook: {
+    handler: "functions/webhook.handler",
+    memoryMb: 1024,
+    timeoutSeconds: 20,
+    links: [...SHARED, "HOOKFLOW_GITHUB_SECRET", "HOOKFLOW_GITLAB_TOKEN", "HOOKFLOW_GITEA_SECRET"],
+    presenceOf: COMMIT_STATUS_TOKENS,
+  },
+  callback: {
+    handler: "functions/callback.handler",
+    memoryMb: 512,
+    timeoutSeconds: 20,
+    links: [...SHARED, "HOOKFLOW_TOKEN_SECRET"],
+  },
+  // Logs are read from the cluster, so the API loads the Kubernetes client (lazily, only for logs).
+  api: {
+    handler: "functions/api.handler",
+    memoryMb: 1024,
+    timeoutSeconds: 29,
+    links: [...SHARED, "HOOKFLOW_API_TOKEN", "HOOKFLOW_TOKEN_SECRET", "HOOKFLOW_KUBECONFIG"],
+    presenceOf: COMMIT_STATUS_TOKENS,
+    environment: KUBERNETES,
+  },
+  // A batch of up to 10 messages, runs in parallel; each may submit Jobs and notify robots (10 s timeout each).
+  scheduler: {
+    handler: "functions/scheduler.handler",
+    memoryMb: 1024,
+    timeoutSeconds: 60,
+    links: [
+      ...SHARED,
+      "HOOKFLOW_PUBLIC_URL",
+      "HOOKFLOW_TOKEN_SECRET",
+      "HOOKFLOW_KUBECONFIG",
+      ...COMMIT_STATUS_TOKENS,
+    ],
+    environment: KUBERNETES,
+  },
+  // Runs every minute: finishing well within the minute keeps two runs from overlapping.
+  reconciler: {
+    handler: "functions/reconciler.handler",
+    memoryMb: 512,
+    timeoutSeconds: 30,
+    links: SHARED,
+  },
+} as const satisfies Record<FunctionName, FunctionPlan>;
+
+export const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];
+
+/** The HTTP routes of API Gateway and the function each reaches (the apps answer exactly these paths). */
+export const ROUTES = {
+  "POST /webhooks/{provider}": "webhook",
+  "POST /callbacks/tasks/{taskId}": "callback",
+  "ANY /api/{proxy+}": "api",
+  "GET /healthz": "api",
+} as const satisfies Record<string, FunctionName>;
+
+export const QUEUE = {
+  /**
+   * AWS's rule for a queue feeding Lambda: at least six times the function's timeout, so Lambda can retry a
+   * throttled batch before its messages become visible again. It is also how long a failed message holds up its
+   * run's message group (FIFO) before it is retried.
+   */
+  visibilityTimeoutSeconds: 6 * FUNCTIONS.scheduler.timeoutSeconds,
+  /** Tries before a message moves to the dead-letter queue instead of blocking its run's group for good. */
+  maxReceiveCount: 5,
+  /** SQS allows up to 10 messages per batch for a FIFO queue. */
+  batchSize: 10,
+  /** The dead-letter queue keeps messages as long as SQS allows, to be inspected and redriven. */
+  deadLetterRetentionSeconds: 14 * 24 * 3600,
+} as const;
+
+export const RECONCILE_SCHEDULE = "rate(1 minute)";
+
+/** The value a function sees for a setting given by presence only. */
+export const PRESENT = "present (the value is held by the scheduler)";
+
+/** The file and export of a handler: `functions/webhook.handler` → `functions/webhook.ts`, `handler`. */
+export function handlerSource(handler: string): { file: string; exportName: string } {
+  const dot = handler.lastIndexOf(".");
+  return { file: `${handler.slice(0, dot)}.ts`, exportName: handler.slice(dot + 1) };
+}

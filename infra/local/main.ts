@@ -1,0 +1,65 @@
+/**
+ * `npm start`: hookflow on this machine, no cloud account. Ctrl-C stops everything, emulators included.
+ */
+import type { Logger } from "../../core/ports.js";
+import { secretsFile } from "./secrets.js";
+import { startStack } from "./stack.js";
+
+const quiet = process.env.HOOKFLOW_LOG === "quiet";
+const write =
+  (level: string) =>
+  (message: string, fields: Record<string, unknown> = {}) => {
+    if (quiet && level === "info") return;
+    const detail = Object.entries(fields).map(
+      ([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`,
+    );
+    console.log([new Date().toISOString().slice(11, 19), level.padEnd(5), message, ...detail].join(" "));
+  };
+const log: Logger = { info: write("info"), warn: write("warn"), error: write("error") };
+
+const dataDir = process.env.HOOKFLOW_DATA_DIR ?? ".hookflow";
+console.log("starting hookflow (DynamoDB Local, SQS emulator, scheduler, reconciler) ...");
+const stack = await startStack({ env: process.env, log }).catch((error: Error) => {
+  console.error(`hookflow could not start: ${error.message}`);
+  process.exit(1);
+});
+
+const secretsPath = secretsFile(dataDir);
+const source = (from: "environment" | "generated", variable: string) =>
+  from === "environment" ? `from ${variable}` : `generated, in ${secretsPath}`;
+console.log(`
+hookflow is running (local stack; data in ${dataDir})
+
+  webhooks   ${stack.url}/webhooks/github   /webhooks/gitlab   /webhooks/gitea
+  callbacks  ${stack.url}/callbacks/tasks/{taskId}
+  api        ${stack.url}/api   (OpenAPI: ${stack.url}/api/openapi.json)
+  health     ${stack.url}/healthz
+  runner     ${stack.runner === "local" ? "local processes (set HOOKFLOW_KUBECONFIG or KUBECONFIG for Kubernetes)" : `Kubernetes, namespace ${stack.config.HOOKFLOW_NAMESPACE}`}
+
+  API token          ${stack.apiToken}   (${process.env.HOOKFLOW_API_TOKEN ? "from HOOKFLOW_API_TOKEN" : `generated, in ${secretsPath}`})
+  webhook secrets    github: ${source(stack.secretSources.github, "HOOKFLOW_GITHUB_SECRET")}
+                     gitlab: ${source(stack.secretSources.gitlab, "HOOKFLOW_GITLAB_TOKEN")}
+                     gitea:  ${source(stack.secretSources.gitea, "HOOKFLOW_GITEA_SECRET")}
+
+Try it (another terminal): start the example pipeline with a signed push and follow it:
+  npm run demo
+
+Or by hand:
+  export HOOKFLOW_URL=${stack.url} HOOKFLOW_API_TOKEN=${stack.apiToken}
+  npx hookflow apply -f examples/hello.yaml && npx hookflow run hello --watch
+
+Ctrl-C stops everything.
+`);
+console.log(`hookflow ready at ${stack.url}`);
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping hookflow ...`);
+  await stack.stop();
+  console.log("stopped");
+  process.exit(0);
+};
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -1,0 +1,35 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+
+const LocalSecrets = z.object({
+  apiToken: z.string().min(16),
+  tokenSecret: z.string().min(16),
+  githubSecret: z.string().min(16),
+  gitlabToken: z.string().min(16),
+  giteaSecret: z.string().min(16),
+});
+export type LocalSecrets = z.infer<typeof LocalSecrets>;
+
+export const secretsFile = (dataDir: string) => join(dataDir, "secrets.json");
+
+/**
+ * The local stack's secrets: generated on first start and kept in the data directory (readable by its owner
+ * only), so that a restart keeps the same API token and webhook secrets.
+ */
+export function loadOrCreateSecrets(dataDir: string): LocalSecrets {
+  const file = secretsFile(dataDir);
+  if (existsSync(file)) return LocalSecrets.parse(JSON.parse(readFileSync(file, "utf8")));
+  const random = () => randomBytes(24).toString("base64url");
+  const secrets: LocalSecrets = {
+    apiToken: random(),
+    tokenSecret: random(),
+    githubSecret: random(),
+    gitlabToken: random(),
+    giteaSecret: random(),
+  };
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  return secrets;
+}

@@ -1,0 +1,175 @@
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { type ServerType, serve } from "@hono/node-server";
+import { Hono } from "hono";
+import { ensureTable } from "../../core/adapters/dynamo/table.js";
+import { ensureQueues } from "../../core/adapters/sqs/queue.js";
+import { type Config, loadConfig, runnerKind } from "../../core/config.js";
+import type { Logger } from "../../core/ports.js";
+import { reconcileAll } from "../../core/services/scheduler.js";
+import {
+  apiDeps,
+  buildBase,
+  buildRunner,
+  callbackDeps,
+  definitionCatalog,
+  schedulerDeps,
+  webhookDeps,
+} from "../../core/wiring.js";
+import { createApiApp } from "../../functions/api.js";
+import { createCallbackApp } from "../../functions/callback.js";
+import { createSchedulerHandler } from "../../functions/scheduler.js";
+import { createWebhookApp } from "../../functions/webhook.js";
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type RunningEmulator,
+  startDynamoLocal,
+  startSqsEmulator,
+} from "./emulators.js";
+import { startQueuePoller } from "./queue-poller.js";
+import { loadOrCreateSecrets } from "./secrets.js";
+
+export interface StackOptions {
+  /** The environment to read configuration from (process.env for `npm start`). */
+  env: Record<string, string | undefined>;
+  log: Logger;
+  /** How often the reconciler looks at unfinished runs (Lambda: every minute; locally much more often). */
+  reconcileSeconds?: number;
+}
+
+export interface RunningStack {
+  config: Config;
+  url: string;
+  apiToken: string;
+  /** Which webhook secrets are in use and where they come from. */
+  secretSources: Record<"github" | "gitlab" | "gitea", "environment" | "generated">;
+  runner: "kubernetes" | "local";
+  stop(): Promise<void>;
+}
+
+const QUEUE_NAMES = { work: "hookflow-work.fifo", dead: "hookflow-dead.fifo" };
+/** Locally a scheduler batch runs in this process with no Lambda timeout; this only bounds a stuck one. */
+const VISIBILITY_TIMEOUT_SECONDS = 60;
+
+/**
+ * The whole product on one machine: DynamoDB Local (persisted in the data directory), the SQS emulator, one HTTP
+ * server for webhooks, callbacks and the API, the scheduler as a long-poll loop calling the Lambda handler, the
+ * reconciler on a timer, and the local process runner (Kubernetes when a kubeconfig is given).
+ */
+export async function startStack(options: StackOptions): Promise<RunningStack> {
+  const { env, log } = options;
+  const dataDir = resolve(env.HOOKFLOW_DATA_DIR ?? ".hookflow");
+  mkdirSync(dataDir, { recursive: true });
+  const secrets = loadOrCreateSecrets(dataDir);
+  const stoppers: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const stopOne of stoppers.reverse())
+      await stopOne().catch((error) => log.error("stop failed", { error: String(error) }));
+  };
+
+  try {
+    const started = (emulator: RunningEmulator) => {
+      stoppers.push(emulator.stop);
+      return emulator;
+    };
+    const [dynamo, sqs] = await Promise.all([
+      startDynamoLocal({ dataDir: join(dataDir, "dynamodb") }).then(started),
+      startSqsEmulator().then(started),
+    ]);
+
+    const port = Number(env.PORT ?? 8787);
+    const table = env.HOOKFLOW_TABLE ?? "hookflow";
+    const dynamoClient = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const sqsClient = new SQSClient({
+      endpoint: sqs.endpoint,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    await ensureTable(dynamoClient, table);
+    const { workUrl } = await ensureQueues(sqsClient, QUEUE_NAMES, {
+      visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
+    });
+    dynamoClient.destroy();
+    sqsClient.destroy();
+
+    const config = loadConfig({
+      HOOKFLOW_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      ...env,
+      HOOKFLOW_DATA_DIR: dataDir,
+      HOOKFLOW_TABLE: table,
+      HOOKFLOW_QUEUE_URL: workUrl,
+      HOOKFLOW_DYNAMODB_ENDPOINT: dynamo.endpoint,
+      HOOKFLOW_SQS_ENDPOINT: sqs.endpoint,
+      HOOKFLOW_API_TOKEN: env.HOOKFLOW_API_TOKEN || secrets.apiToken,
+      HOOKFLOW_TOKEN_SECRET: env.HOOKFLOW_TOKEN_SECRET || secrets.tokenSecret,
+      HOOKFLOW_GITHUB_SECRET: env.HOOKFLOW_GITHUB_SECRET || secrets.githubSecret,
+      HOOKFLOW_GITLAB_TOKEN: env.HOOKFLOW_GITLAB_TOKEN || secrets.gitlabToken,
+      HOOKFLOW_GITEA_SECRET: env.HOOKFLOW_GITEA_SECRET || secrets.giteaSecret,
+      // The API invalidates it on every change and webhooks are served by the same process.
+      HOOKFLOW_DEFINITION_CACHE_SECONDS: env.HOOKFLOW_DEFINITION_CACHE_SECONDS ?? "5",
+      PORT: String(port),
+    });
+    const base = buildBase(config, { log });
+    const runner = await buildRunner(config);
+    if ("stopAll" in runner && typeof runner.stopAll === "function") {
+      const stopTasks = runner.stopAll.bind(runner) as () => Promise<void>;
+      stoppers.push(stopTasks);
+    }
+    const catalog = definitionCatalog(base);
+    const scheduling = await schedulerDeps(base, { runner });
+    const webhook = createWebhookApp(webhookDeps(base, catalog));
+    const callback = createCallbackApp(callbackDeps(base));
+    const api = createApiApp(apiDeps(base, { runner }, catalog));
+
+    // Each function's app answers its own paths, exactly as behind its Lambda.
+    const app = new Hono();
+    app.all("/webhooks/*", (c) => webhook.fetch(c.req.raw));
+    app.all("/callbacks/*", (c) => callback.fetch(c.req.raw));
+    app.all("/api/*", (c) => api.fetch(c.req.raw));
+    app.get("/healthz", (c) => c.json({ ok: true }));
+    app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+
+    const server = await new Promise<ServerType>((resolveServer, reject) => {
+      const started = serve({ fetch: app.fetch, port, hostname: env.HOOKFLOW_HOST ?? "127.0.0.1" }, () =>
+        resolveServer(started),
+      );
+      started.once("error", reject);
+    });
+    stoppers.push(() => new Promise<void>((done) => server.close(() => done())));
+
+    const poller = startQueuePoller(base.queue, createSchedulerHandler(scheduling), log, 1);
+    stoppers.push(poller.stop);
+
+    const every = options.reconcileSeconds ?? 3;
+    const reconcile = () =>
+      reconcileAll({ runs: base.store, queue: base.queue, clock: base.clock }, every).catch((error) =>
+        log.error("reconcile failed", { error: String(error) }),
+      );
+    void reconcile();
+    const timer = setInterval(reconcile, every * 1000);
+    stoppers.push(async () => clearInterval(timer));
+
+    return {
+      config,
+      url: config.HOOKFLOW_PUBLIC_URL,
+      apiToken: config.HOOKFLOW_API_TOKEN as string,
+      secretSources: {
+        github: env.HOOKFLOW_GITHUB_SECRET ? "environment" : "generated",
+        gitlab: env.HOOKFLOW_GITLAB_TOKEN ? "environment" : "generated",
+        gitea: env.HOOKFLOW_GITEA_SECRET ? "environment" : "generated",
+      },
+      runner: runnerKind(config),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

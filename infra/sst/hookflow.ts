@@ -1,0 +1,100 @@
+/**
+ * hookflow on AWS: the table, the FIFO work queue and its dead-letter queue, the secrets, one HTTP API in front
+ * of the webhook, callback and API functions, the scheduler on the queue, the reconciler every minute. What each
+ * function is (handler, memory, timeout, what it is linked to) is data in infra/functions.ts.
+ *
+ * Only called from `run()` in sst.config.ts, where SST's globals (`sst`, `$app`) exist.
+ */
+import { type LinkedSetting, SST_LINKS } from "../../core/config.js";
+import { FUNCTIONS, type FunctionName, PRESENT, QUEUE, RECONCILE_SCHEDULE, ROUTES } from "../functions.js";
+import { tableArgs } from "../table.js";
+
+type Secret = InstanceType<typeof sst.Secret>;
+type SecretSetting = Exclude<LinkedSetting, "HOOKFLOW_TABLE" | "HOOKFLOW_QUEUE_URL" | "HOOKFLOW_PUBLIC_URL">;
+
+export function hookflow() {
+  const table = new sst.aws.Dynamo(SST_LINKS.HOOKFLOW_TABLE.link, {
+    ...tableArgs(),
+    deletionProtection: $app.stage === "production",
+  });
+
+  const deadLetters = new sst.aws.Queue("HookflowDeadLetterQueue", {
+    fifo: true,
+    transform: { queue: { messageRetentionSeconds: QUEUE.deadLetterRetentionSeconds } },
+  });
+  const queue = new sst.aws.Queue(SST_LINKS.HOOKFLOW_QUEUE_URL.link, {
+    fifo: true,
+    visibilityTimeout: `${QUEUE.visibilityTimeoutSeconds} seconds`,
+    dlq: { queue: deadLetters.arn, retry: QUEUE.maxReceiveCount },
+  });
+
+  const secret = (setting: SecretSetting, placeholder?: string) =>
+    new sst.Secret(SST_LINKS[setting].link, placeholder);
+  // Without these three nothing works, so a deploy refuses to start until `sst secret set` gave them. The
+  // others are optional: empty means "not configured" (that provider's webhooks are refused, no commit statuses).
+  const secrets: Record<SecretSetting, Secret> = {
+    HOOKFLOW_API_TOKEN: secret("HOOKFLOW_API_TOKEN"),
+    HOOKFLOW_TOKEN_SECRET: secret("HOOKFLOW_TOKEN_SECRET"),
+    HOOKFLOW_KUBECONFIG: secret("HOOKFLOW_KUBECONFIG"),
+    HOOKFLOW_GITHUB_SECRET: secret("HOOKFLOW_GITHUB_SECRET", ""),
+    HOOKFLOW_GITLAB_TOKEN: secret("HOOKFLOW_GITLAB_TOKEN", ""),
+    HOOKFLOW_GITEA_SECRET: secret("HOOKFLOW_GITEA_SECRET", ""),
+    HOOKFLOW_GITHUB_TOKEN: secret("HOOKFLOW_GITHUB_TOKEN", ""),
+    HOOKFLOW_GITLAB_API_TOKEN: secret("HOOKFLOW_GITLAB_API_TOKEN", ""),
+  };
+
+  // No browser calls hookflow (the API takes a bearer token, git hosts and jobs call server to server).
+  const http = new sst.aws.ApiGatewayV2(SST_LINKS.HOOKFLOW_PUBLIC_URL.link, { cors: false });
+
+  const components: Record<LinkedSetting, Secret | typeof table | typeof queue | typeof http> = {
+    HOOKFLOW_TABLE: table,
+    HOOKFLOW_QUEUE_URL: queue,
+    // The URL belongs to the API resource, not to its routes: linking it adds no cycle.
+    HOOKFLOW_PUBLIC_URL: http,
+    ...secrets,
+  };
+
+  const functionArgs = (name: FunctionName) => {
+    const plan: (typeof FUNCTIONS)[FunctionName] = FUNCTIONS[name];
+    const presence = Object.fromEntries(
+      ("presenceOf" in plan ? plan.presenceOf : []).map((setting) => [
+        setting,
+        secrets[setting as SecretSetting].value.apply((value) => (value ? PRESENT : "")),
+      ]),
+    );
+    return {
+      handler: plan.handler,
+      runtime: "nodejs22.x" as const,
+      architecture: "arm64" as const,
+      memory: `${plan.memoryMb} MB` as const,
+      timeout: `${plan.timeoutSeconds} seconds` as const,
+      link: plan.links.map((setting) => components[setting]),
+      environment: { ...("environment" in plan ? plan.environment : {}), ...presence },
+      // Splitting keeps what a function imports dynamically (the Kubernetes client, robots, the SDK's rarely
+      // used credential providers) in chunks loaded on first use, out of every cold start.
+      nodejs: { format: "esm" as const, minify: true, splitting: true },
+    };
+  };
+
+  const handlers = {
+    webhook: new sst.aws.Function("HookflowWebhook", functionArgs("webhook")),
+    callback: new sst.aws.Function("HookflowCallback", functionArgs("callback")),
+    api: new sst.aws.Function("HookflowApiFunction", functionArgs("api")),
+  };
+  for (const [route, name] of Object.entries(ROUTES)) http.route(route, handlers[name].arn);
+
+  queue.subscribe(functionArgs("scheduler"), {
+    batch: { size: QUEUE.batchSize, partialResponses: true },
+  });
+  new sst.aws.CronV2("HookflowReconciler", {
+    function: functionArgs("reconciler"),
+    schedule: RECONCILE_SCHEDULE,
+  });
+
+  return {
+    url: http.url,
+    table: table.name,
+    queue: queue.url,
+    deadLetterQueue: deadLetters.url,
+  };
+}

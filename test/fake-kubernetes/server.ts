@@ -1,0 +1,331 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { stringify } from "yaml";
+import { type ClusterOptions, type CompleteOptions, type FailOptions, FakeCluster } from "./cluster.js";
+import { ApiError, badRequest, failureStatus } from "./status.js";
+
+export interface FakeKubernetesOptions extends Partial<ClusterOptions> {
+  /** The bearer token the kubeconfig carries and the server requires. */
+  token?: string;
+  /** The kubeconfig context's namespace. */
+  namespace?: string;
+}
+
+/** A fault the server plays on matching requests, `times` times (default 1; Infinity for ever). */
+export interface Fault {
+  method?: string;
+  /** Matched against the path with its query string: "/jobs", "/log?tailLines", "labelSelector=". */
+  pathIncludes?: string;
+  /** Answer with this code and a Status; without it (and without dropConnection) answer normally. */
+  status?: number;
+  reason?: string;
+  message?: string;
+  /** Wait this long before answering (or dropping). */
+  delayMs?: number;
+  retryAfterSeconds?: number;
+  /** Close the connection without answering. */
+  dropConnection?: boolean;
+  times?: number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  /** Without the query string. */
+  path: string;
+  query: Record<string, string>;
+  /** Parsed JSON, or the text when it is not JSON; undefined without a body. */
+  body: unknown;
+  rawBody: string;
+  contentType: string | undefined;
+  /** The answer's status code; 0 for a dropped connection, undefined while unanswered. */
+  status?: number;
+  /** The client hung up before the answer (a client-side timeout). */
+  abandoned?: boolean;
+  fault?: Fault;
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+  contentType?: string;
+}
+
+const JOBS = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs(?:\/([^/]+)(\/status)?)?$/;
+const PODS = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+)(\/log)?)?$/;
+const SECRETS = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/;
+
+/**
+ * A Kubernetes API server for tests, on 127.0.0.1, that the real @kubernetes/client-node talks to through
+ * `kubeconfig`. It keeps Jobs, pods and Secrets with the semantics a runner relies on (see FakeCluster),
+ * records every request, and plays injected faults.
+ */
+export class FakeKubernetes {
+  readonly requests: RecordedRequest[] = [];
+  /** Bugs of the fake itself (answered with 500), for tests to assert empty. */
+  readonly serverErrors: unknown[] = [];
+  readonly cluster: FakeCluster;
+  private readonly faults: Array<Fault & { remaining: number }> = [];
+  private readonly delays = new Set<NodeJS.Timeout>();
+  private url_ = "";
+
+  private constructor(
+    private readonly server: Server,
+    private readonly token: string,
+    private readonly namespace: string,
+    clusterOptions: ClusterOptions,
+  ) {
+    this.cluster = new FakeCluster(clusterOptions);
+  }
+
+  static async start(options: FakeKubernetesOptions = {}): Promise<FakeKubernetes> {
+    const server = createServer();
+    const fake = new FakeKubernetes(server, options.token ?? "fake-token", options.namespace ?? "default", {
+      startDelayMs: options.startDelayMs ?? 0,
+      autoCompleteDelayMs: options.autoCompleteDelayMs ?? 5,
+      enforceDeadlines: options.enforceDeadlines ?? true,
+      ...(options.autoComplete && { autoComplete: options.autoComplete }),
+    });
+    server.on("request", (req, res) => void fake.handle(req, res));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    fake.url_ = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return fake;
+  }
+
+  get url(): string {
+    return this.url_;
+  }
+
+  /** A kubeconfig for this server: plain HTTP (which client-node allows only with insecure-skip-tls-verify). */
+  get kubeconfig(): string {
+    return stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "fake", cluster: { server: this.url, "insecure-skip-tls-verify": true } }],
+      users: [{ name: "fake", user: { token: this.token } }],
+      contexts: [{ name: "fake", context: { cluster: "fake", user: "fake", namespace: this.namespace } }],
+      "current-context": "fake",
+    });
+  }
+
+  injectFault(fault: Fault): void {
+    this.faults.push({ ...fault, remaining: fault.times ?? 1 });
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  clearRequests(): void {
+    this.requests.length = 0;
+  }
+
+  /** Requests whose method and path match, e.g. `requestsTo("POST", "/jobs")`. */
+  requestsTo(method: string, pathIncludes = ""): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === method && r.path.includes(pathIncludes));
+  }
+
+  // Controls, delegated to the cluster so that tests read `fake.complete(job)`.
+  start = (jobName: string) => this.cluster.start(jobName);
+  complete = (jobName: string, options?: CompleteOptions) => this.cluster.complete(jobName, options);
+  fail = (jobName: string, options: FailOptions) => this.cluster.fail(jobName, options);
+  writeLog = (jobName: string, text: string) => this.cluster.writeLog(jobName, text);
+  envOf = (jobName: string, container?: string) => this.cluster.envOf(jobName, container);
+  job = (name: string, namespace?: string) => this.cluster.findJob(name, namespace);
+  jobs = () => this.cluster.allJobs();
+  pods = () => this.cluster.allPods();
+  secrets = () => this.cluster.allSecrets();
+  secretData = (name: string, namespace?: string) => this.cluster.secretData(name, namespace);
+
+  async close(): Promise<void> {
+    this.cluster.close();
+    for (const timer of this.delays) clearTimeout(timer);
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse) {
+    const rawBody = await readBody(req);
+    const url = new URL(req.url ?? "/", "http://fake");
+    const method = req.method ?? "GET";
+    const contentType = req.headers["content-type"];
+    const record: RecordedRequest = {
+      method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      body: parseBody(rawBody),
+      rawBody,
+      contentType,
+    };
+    this.requests.push(record);
+    res.on("close", () => {
+      if (!res.writableFinished && record.status !== 0) record.abandoned = true;
+    });
+    const fault = this.takeFault(method, url.pathname + url.search);
+    if (fault) {
+      record.fault = fault;
+      if (fault.delayMs) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.delays.delete(timer);
+            resolve();
+          }, fault.delayMs);
+          this.delays.add(timer);
+        });
+        if (res.destroyed) return;
+      }
+      if (fault.dropConnection) {
+        record.status = 0;
+        req.socket.destroy();
+        return;
+      }
+      if (fault.status !== undefined) {
+        const reason = fault.reason ?? defaultReason(fault.status);
+        const message = fault.message ?? `injected fault: ${reason}`;
+        if (fault.retryAfterSeconds !== undefined)
+          res.setHeader("Retry-After", String(fault.retryAfterSeconds));
+        return this.send(res, record, {
+          status: fault.status,
+          body: failureStatus(fault.status, reason, message),
+        });
+      }
+    }
+    let answer: Answer;
+    try {
+      if (req.headers.authorization !== `Bearer ${this.token}`)
+        throw new ApiError(401, "Unauthorized", "Unauthorized");
+      if (rawBody !== "" && !contentType?.includes("json"))
+        throw badRequest(`unsupported media type ${contentType}`);
+      if (typeof record.body === "string") throw badRequest("the request body is not valid JSON");
+      answer = this.route(method, url, record.body);
+    } catch (error) {
+      if (error instanceof ApiError)
+        answer = {
+          status: error.code,
+          body: failureStatus(error.code, error.reason, error.message, error.details),
+        };
+      else {
+        this.serverErrors.push(error);
+        answer = {
+          status: 500,
+          body: failureStatus(500, "InternalError", `fake server bug: ${String(error)}`),
+        };
+      }
+    }
+    this.send(res, record, answer);
+  }
+
+  private route(method: string, url: URL, body: unknown): Answer {
+    const query = url.searchParams;
+    const selector = query.get("labelSelector") ?? undefined;
+    const c = this.cluster;
+    const jobs = JOBS.exec(url.pathname);
+    if (jobs) {
+      const [, ns = "", name, status] = jobs;
+      if (name === undefined) {
+        if (method === "GET") return ok(c.listJobs(ns, selector));
+        if (method === "POST") return { status: 201, body: c.createJob(ns, body) };
+      } else if (method === "GET") return ok(c.getJob(ns, name));
+      else if (method === "DELETE" && !status) {
+        const policy =
+          query.get("propagationPolicy") ?? (body as { propagationPolicy?: string })?.propagationPolicy;
+        return ok(c.deleteJob(ns, name, policy));
+      }
+      throw methodNotAllowed(method);
+    }
+    const pods = PODS.exec(url.pathname);
+    if (pods) {
+      const [, ns = "", name, log] = pods;
+      if (method !== "GET") throw methodNotAllowed(method);
+      if (name === undefined) return ok(c.listPods(ns, selector));
+      if (!log) return ok(c.getPod(ns, name));
+      const container = query.get("container") ?? undefined;
+      const tailLines = query.get("tailLines") ?? undefined;
+      return {
+        status: 200,
+        contentType: "text/plain",
+        body: c.podLog(ns, name, {
+          ...(container !== undefined && { container }),
+          ...(tailLines !== undefined && { tailLines }),
+        }),
+      };
+    }
+    const secrets = SECRETS.exec(url.pathname);
+    if (secrets) {
+      const [, ns = "", name] = secrets;
+      if (name === undefined) {
+        if (method === "GET") return ok(c.listSecrets(ns, selector));
+        if (method === "POST") return { status: 201, body: c.createSecret(ns, body) };
+      } else if (method === "GET") return ok(c.getSecret(ns, name));
+      else if (method === "DELETE") return ok(c.deleteSecret(ns, name));
+      throw methodNotAllowed(method);
+    }
+    throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+  }
+
+  private takeFault(method: string, path: string): Fault | undefined {
+    const fault = this.faults.find(
+      (f) =>
+        f.remaining > 0 &&
+        (f.method === undefined || f.method.toUpperCase() === method) &&
+        (f.pathIncludes === undefined || path.includes(f.pathIncludes)),
+    );
+    if (fault) fault.remaining -= 1;
+    return fault;
+  }
+
+  private send(res: ServerResponse, record: RecordedRequest, answer: Answer) {
+    if (res.destroyed) return;
+    record.status = answer.status;
+    const text = typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body);
+    res.writeHead(answer.status, { "Content-Type": answer.contentType ?? "application/json" });
+    res.end(text);
+  }
+}
+
+/** Starts a fake API server; `close()` it when done. */
+export function startFakeKubernetes(options: FakeKubernetesOptions = {}): Promise<FakeKubernetes> {
+  return FakeKubernetes.start(options);
+}
+
+const ok = (body: unknown): Answer => ({ status: 200, body });
+
+const methodNotAllowed = (method: string) =>
+  new ApiError(
+    405,
+    "MethodNotAllowed",
+    `the server does not allow this method on the requested resource: ${method}`,
+  );
+
+function defaultReason(status: number): string {
+  const reasons: Record<number, string> = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+  };
+  return reasons[status] ?? "Unknown";
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function parseBody(raw: string): unknown {
+  if (raw === "") return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}

@@ -1,0 +1,264 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLocalRunner } from "../../core/adapters/local-runner.js";
+import type { RunView } from "../../core/engine/index.js";
+import { createApiApp } from "../../functions/api.js";
+import { driveRun } from "../helpers/drive.js";
+import { testSystem } from "../helpers/system.js";
+
+const TOKEN = "test-api-token";
+type System = Awaited<ReturnType<typeof testSystem>>;
+let system: System;
+let app: ReturnType<typeof createApiApp>;
+let dataDir: string;
+let runner: ReturnType<typeof createLocalRunner>;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), "hookflow-api-"));
+  runner = createLocalRunner({ dataDir });
+  system = await testSystem({ runner });
+  app = createApiApp(system.api);
+});
+afterAll(async () => {
+  await runner.stopAll();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function call(method: string, path: string, body?: unknown, contentType = "application/json") {
+  const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
+  if (body !== undefined) headers["content-type"] = contentType;
+  return app.request(path, {
+    method,
+    headers,
+    body: typeof body === "string" ? body : body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+const JOB_YAML = `
+name: publish
+params:
+  - { name: TARGET, enum: [staging, production], default: staging }
+  - { name: REGISTRY_PASSWORD, sensitive: true, default: "default-pass-123" }
+template:
+  apiVersion: batch/v1
+  kind: Job
+  spec:
+    template:
+      spec:
+        restartPolicy: Never
+        containers:
+          - name: publish
+            image: alpine:3.20
+            command: ["sh", "-c", "echo start; echo using $REGISTRY_PASSWORD for $TARGET; echo done"]
+`;
+
+const PIPELINE_YAML = `
+name: shop
+triggers:
+  - { provider: github, repository: acme/shop, branches: [main] }
+params: { REGISTRY_PASSWORD: "pipeline-secret-456" }
+notify:
+  - { kind: webhook, url: "http://127.0.0.1:9/hook", secret: "robot-secret", on: [run.failed] }
+stages:
+  - name: build
+    tasks:
+      - { name: compile, run: { image: alpine, command: ["sh", "-c", "echo compiled"] } }
+  - name: ship
+    tasks:
+      - { name: publish, job: publish }
+      - { name: deploy, run: { image: alpine, command: ["true"] }, approval: { approvers: [alice] } }
+`;
+
+describe("authentication", () => {
+  it("needs the bearer token on every /api route, and not on /healthz", async () => {
+    expect((await app.request("/api/pipelines")).status).toBe(401);
+    const wrong = await app.request("/api/pipelines", { headers: { authorization: "Bearer nope" } });
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: string }).error).toMatch(/HOOKFLOW_API_TOKEN/);
+    expect((await app.request("/api/openapi.json")).status).toBe(401);
+    expect((await app.request("/healthz")).status).toBe(200);
+  });
+});
+
+describe("definitions", () => {
+  it("refuses a pipeline naming an unknown job template", async () => {
+    const res = await call("PUT", "/api/pipelines/shop", PIPELINE_YAML, "application/yaml");
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { issues: unknown[] }).issues).toEqual([
+      { path: "stages[1].tasks[0].job", message: 'unknown job template "publish"' },
+    ]);
+  });
+
+  it("creates and replaces job templates and pipelines from YAML or JSON, masking sensitive values", async () => {
+    expect((await call("PUT", "/api/jobs/publish", JOB_YAML, "application/yaml")).status).toBe(201);
+    const created = await call("PUT", "/api/pipelines/shop", PIPELINE_YAML, "application/yaml");
+    expect(created.status).toBe(201);
+    const body = (await created.json()) as {
+      pipeline: { params: Record<string, string> };
+      warnings: unknown[];
+    };
+    expect(body.pipeline.params.REGISTRY_PASSWORD).toBe("******");
+    const shown = await (await call("GET", "/api/pipelines/shop")).json();
+    expect(JSON.stringify(shown)).not.toMatch(/pipeline-secret-456|robot-secret/);
+    // Written back as read, the stored secrets stay.
+    expect((await call("PUT", "/api/pipelines/shop", shown)).status).toBe(200);
+    const stored = await system.store.getPipeline("shop");
+    expect(stored?.value.params.REGISTRY_PASSWORD).toBe("pipeline-secret-456");
+    expect(stored?.value.notify[0]?.secret).toBe("robot-secret");
+    const job = await (await call("GET", "/api/jobs/publish")).json();
+    expect(JSON.stringify(job)).not.toContain("default-pass-123");
+    expect(
+      ((await (await call("GET", "/api/pipelines")).json()) as { items: Array<{ name: string }> }).items.map(
+        (p) => p.name,
+      ),
+    ).toContain("shop");
+  });
+
+  it("lists every problem with its path and line", async () => {
+    const res = await call(
+      "PUT",
+      "/api/pipelines/broken",
+      "name: broken\nstages:\n  - name: a\n    tasks:\n      - { name: x }\n      - { name: x, run: { image: a, command: [a] }, retries: -1 }\n",
+      "application/yaml",
+    );
+    expect(res.status).toBe(400);
+    const { issues } = (await res.json()) as { issues: Array<{ path: string; message: string }> };
+    expect(issues.map((i) => i.path).sort()).toEqual(
+      ["stages[0].tasks[0]", "stages[0].tasks[1].name", "stages[0].tasks[1].retries"].sort(),
+    );
+  });
+
+  it("refuses a body whose name differs from the URL, and YAML syntax errors, changing nothing", async () => {
+    expect((await call("PUT", "/api/pipelines/other", PIPELINE_YAML, "application/yaml")).status).toBe(400);
+    const syntax = await call("PUT", "/api/pipelines/shop", "name: shop\nstages: [", "application/yaml");
+    expect(syntax.status).toBe(400);
+    expect((await system.store.getPipeline("shop"))?.value.stages).toHaveLength(2);
+  });
+
+  it("refuses to delete a job template in use, naming the pipelines", async () => {
+    const res = await call("DELETE", "/api/jobs/publish");
+    expect(res.status).toBe(409);
+    expect(await res.json()).toMatchObject({ pipelines: ["shop"] });
+    expect((await call("DELETE", "/api/jobs/nope")).status).toBe(404);
+  });
+});
+
+describe("runs", () => {
+  let runId: string;
+
+  it("starts a manual run, validating params and never echoing sensitive ones", async () => {
+    const bad = await call("POST", "/api/pipelines/shop/runs", { params: { TARGET: "moon" } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { issues: Array<{ path: string }> }).issues[0]?.path).toBe("params.TARGET");
+    const res = await call("POST", "/api/pipelines/shop/runs", {
+      ref: "main",
+      params: { TARGET: "production", REGISTRY_PASSWORD: "manual-secret-789" },
+    });
+    expect(res.status).toBe(201);
+    const run = (await res.json()) as RunView;
+    expect(run).toMatchObject({
+      pipeline: "shop",
+      status: "pending",
+      trigger: { event: "manual", ref: "refs/heads/main", branch: "main" },
+    });
+    expect(JSON.stringify(run)).not.toContain("manual-secret-789");
+    runId = run.id;
+    expect((await call("POST", "/api/pipelines/nope/runs", {})).status).toBe(404);
+  });
+
+  it("runs it on the local runner; approvals by listed approvers only; logs with tail, masked", async () => {
+    await driveRun(system, runId, { done: (r) => r.status === "waiting", timeoutMs: 20_000 });
+    const stranger = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, { by: "mallory" });
+    expect(stranger.status).toBe(403);
+    const missingBy = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, {});
+    expect(missingBy.status).toBe(400);
+    const approved = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, {
+      by: "alice",
+      comment: "ship it",
+    });
+    expect(approved.status).toBe(200);
+    const done = await driveRun(system, runId, { timeoutMs: 20_000 });
+    expect(done.status).toBe("succeeded");
+
+    const logs = await call("GET", `/api/runs/${runId}/tasks/publish/logs?tail=2`);
+    expect(logs.status).toBe(200);
+    expect(await logs.text()).toBe("using ****** for production\ndone\n");
+    expect((await call("GET", `/api/runs/${runId}/tasks/nope/logs`)).status).toBe(404);
+  });
+
+  it("reads runs one by one and in pages with opaque cursors", async () => {
+    const second = (await (await call("POST", "/api/pipelines/shop/runs", {})).json()) as RunView;
+    const one = (await (await call("GET", `/api/runs/${second.id}`)).json()) as RunView;
+    expect(one.stages.map((s) => s.name)).toEqual(["build", "ship"]);
+    const page = (await (await call("GET", "/api/runs?pipeline=shop&limit=1")).json()) as {
+      items: RunView[];
+      cursor: string;
+    };
+    expect(page.items.map((r) => r.id)).toEqual([second.id]);
+    const next = (await (
+      await call("GET", `/api/runs?pipeline=shop&limit=1&cursor=${page.cursor}`)
+    ).json()) as { items: RunView[] };
+    expect(next.items.map((r) => r.id)).toEqual([runId]);
+    const filtered = (await (await call("GET", "/api/runs?status=succeeded")).json()) as { items: RunView[] };
+    expect(filtered.items.map((r) => r.id)).toEqual([runId]);
+    expect((await call("GET", "/api/runs?limit=1000")).status).toBe(400);
+    expect((await call("GET", "/api/runs?cursor=garbage")).status).toBe(400);
+    expect((await call("GET", "/api/runs/nope")).status).toBe(404);
+  });
+
+  it("cancels, refuses to cancel twice, re-runs failed-only, and denies with a comment", async () => {
+    const run = (await (await call("POST", "/api/pipelines/shop/runs", {})).json()) as RunView;
+    expect((await call("POST", `/api/runs/${run.id}/rerun`, { failedOnly: true })).status).toBe(409);
+    const canceled = await call("POST", `/api/runs/${run.id}/cancel`, { by: "carol" });
+    expect(canceled.status).toBe(200);
+    expect(((await canceled.json()) as RunView).status).toBe("canceled");
+    expect((await call("POST", `/api/runs/${run.id}/cancel`)).status).toBe(409);
+    const again = await call("POST", `/api/runs/${run.id}/rerun`, { failedOnly: true });
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as RunView).round).toBe(1);
+    await driveRun(system, run.id, { done: (r) => r.status === "waiting", timeoutMs: 20_000 });
+    const denied = await call("POST", `/api/runs/${run.id}/tasks/deploy/deny`, {
+      by: "alice",
+      comment: "not today",
+    });
+    const view = (await denied.json()) as RunView;
+    expect(view.status).toBe("failed");
+    expect(view.message).toBe("task deploy failed: denied by alice: not today");
+  });
+});
+
+describe("the OpenAPI document", () => {
+  it("describes every route of the contract, generated from the schemas", async () => {
+    const doc = (await (await call("GET", "/api/openapi.json")).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    };
+    expect(doc.openapi).toBe("3.1.0");
+    const routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    expect(routes.sort()).toEqual(
+      [
+        "PUT /api/pipelines/{name}",
+        "GET /api/pipelines/{name}",
+        "DELETE /api/pipelines/{name}",
+        "GET /api/pipelines",
+        "PUT /api/jobs/{name}",
+        "GET /api/jobs/{name}",
+        "DELETE /api/jobs/{name}",
+        "GET /api/jobs",
+        "POST /api/pipelines/{name}/runs",
+        "GET /api/runs",
+        "GET /api/runs/{id}",
+        "POST /api/runs/{id}/cancel",
+        "POST /api/runs/{id}/rerun",
+        "POST /api/runs/{id}/tasks/{task}/approve",
+        "POST /api/runs/{id}/tasks/{task}/deny",
+        "GET /api/runs/{id}/tasks/{task}/logs",
+      ].sort(),
+    );
+    expect(JSON.stringify(doc)).toContain('"Run"');
+  });
+});

@@ -1,0 +1,141 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { jobNameFor } from "../../core/engine/index.js";
+import { TaskTokens } from "../../core/services/tokens.js";
+import { createCallbackApp } from "../../functions/callback.js";
+import { driveRun } from "../helpers/drive.js";
+import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
+import { MemoryRunner } from "../helpers/memory-runner.js";
+import { TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
+
+type System = Awaited<ReturnType<typeof testSystem>>;
+let system: System;
+let runner: MemoryRunner;
+let app: ReturnType<typeof createCallbackApp>;
+const tokens = new TaskTokens(TEST_TOKEN_SECRET);
+
+const wide = pipeline({
+  name: "cb",
+  stages: [
+    { name: "fan", parallel: true, tasks: Array.from({ length: 6 }, (_, i) => runTask(`t${i}`)) },
+    { name: "after", tasks: [runTask("next")] },
+  ],
+});
+
+beforeAll(async () => {
+  runner = new MemoryRunner();
+  system = await testSystem({ runner });
+  app = createCallbackApp(system.callback);
+});
+
+async function startRun(id: string) {
+  await system.store.saveRun(newRun({ id, pipeline: wide }));
+  await system.queue.send([{ runId: id, event: { type: "run.created" }, dedupKey: `created:${id}` }]);
+  await driveRun(system, id, { done: (r) => r.stages[0]?.tasks.every((t) => t.submittedAt) ?? false });
+}
+
+function report(
+  runId: string,
+  task: string,
+  attempt: number,
+  body: unknown,
+  token = tokens.tokenFor(jobNameFor(runId, task, attempt)),
+) {
+  return app.request(`/callbacks/tasks/${runId}.${task}.${attempt}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+describe("POST /callbacks/tasks/{taskId}", () => {
+  it("records running, outputs and success, and the run advances exactly once under concurrent callbacks", async () => {
+    await startRun("cbok");
+    expect((await report("cbok", "t0", 1, { status: "running", outputs: { EARLY: "yes" } })).status).toBe(
+      200,
+    );
+    let run = await system.store.getRun("cbok");
+    expect(run && taskState(run, "t0")).toMatchObject({ status: "running", outputs: { EARLY: "yes" } });
+
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        report("cbok", `t${i}`, 1, { status: "succeeded", outputs: { [`OUT${i}`]: String(i) } }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    run = await driveRun(system, "cbok", { done: (r) => taskState(r, "next").submittedAt !== undefined });
+    expect(runner.launchesOf("next")).toHaveLength(1);
+    expect(runner.launchesOf("next")[0]?.env).toMatchObject({ OUT0: "0", OUT5: "5", EARLY: "yes" });
+    expect(runner.submitCalls).toBe(7);
+  });
+
+  it("answers 409 for a task already finished, and changes nothing", async () => {
+    await startRun("cbterm");
+    expect((await report("cbterm", "t1", 1, { status: "failed", message: "exit 1" })).status).toBe(200);
+    const before = await system.store.getRun("cbterm");
+    const again = await report("cbterm", "t1", 1, { status: "succeeded" });
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: string }).error).toMatch(/already failed/);
+    expect((await system.store.getRun("cbterm"))?.version).toBe(before?.version);
+  });
+
+  it.each([
+    [
+      "no token",
+      (id: string) => app.request(`/callbacks/tasks/${id}.t2.1`, { method: "POST", body: "{}" }),
+      401,
+    ],
+    ["a forged token", (id: string) => report(id, "t2", 1, { status: "succeeded" }, "forged-token"), 403],
+    [
+      "another task's token",
+      (id: string) => report(id, "t2", 1, { status: "succeeded" }, tokens.tokenFor(jobNameFor(id, "t3", 1))),
+      403,
+    ],
+    [
+      "another attempt's token",
+      (id: string) => report(id, "t2", 1, { status: "succeeded" }, tokens.tokenFor(jobNameFor(id, "t2", 2))),
+      403,
+    ],
+    [
+      "another run's token",
+      (id: string) =>
+        report(id, "t2", 1, { status: "succeeded" }, tokens.tokenFor(jobNameFor("cbok", "t2", 1))),
+      403,
+    ],
+    ["an unknown task id", () => report("cbbad", "zz", 1, { status: "succeeded" }), 404],
+    [
+      "a malformed task id",
+      () => app.request("/callbacks/tasks/not-a-task", { method: "POST", body: "{}" }),
+      404,
+    ],
+    ["an invalid status", (id: string) => report(id, "t2", 1, { status: "done" }), 400],
+    ["a body that is not JSON", (id: string) => report(id, "t2", 1, "status=done"), 400],
+    [
+      "an invalid output name",
+      (id: string) => report(id, "t2", 1, { status: "running", outputs: { "BAD-NAME": "x" } }),
+      400,
+    ],
+    [
+      "outputs over 4 KB",
+      (id: string) => report(id, "t2", 1, { status: "succeeded", outputs: { BIG: "x".repeat(4100) } }),
+      413,
+    ],
+    [
+      "a body over 64 KB",
+      (id: string) => report(id, "t2", 1, { status: "succeeded", message: "m".repeat(70_000) }),
+      413,
+    ],
+  ])("refuses %s, changing nothing", async (_, send, status) => {
+    if (!(await system.store.getRun("cbbad"))) await startRun("cbbad");
+    const before = await system.store.getRun("cbbad");
+    const res = await send("cbbad");
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: string }).error.length).toBeGreaterThan(5);
+    expect((await system.store.getRun("cbbad"))?.version).toBe(before?.version);
+  });
+
+  it("names the path of each invalid field", async () => {
+    const res = await report("cbok", "t0", 1, { status: "running", outputs: { OK: 1 }, extra: true });
+    const { issues } = (await res.json()) as { issues: Array<{ path: string }> };
+    expect(issues.map((i) => i.path).sort()).toEqual(["", "outputs.OK"]);
+  });
+});

@@ -1,0 +1,97 @@
+import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { type ServerType, serve } from "@hono/node-server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jobNameFor } from "../../core/engine/index.js";
+import {
+  checkPipelineJobs,
+  type JobTemplate,
+  parseJobTemplate,
+  parsePipeline,
+} from "../../core/model/index.js";
+import { TaskTokens } from "../../core/services/tokens.js";
+import { createCallbackApp } from "../../functions/callback.js";
+import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
+import { TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
+
+const EXAMPLES = join(import.meta.dirname, "..", "..", "examples");
+const yamlIn = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml"))
+    .map((f) => join(dir, f));
+
+describe("every example", () => {
+  const jobs = new Map<string, JobTemplate>();
+
+  it.each(yamlIn(join(EXAMPLES, "jobs")))("job template %s is valid, with no warning", (file) => {
+    const result = parseJobTemplate(readFileSync(file, "utf8"));
+    expect(result.ok ? [] : result.issues).toEqual([]);
+    if (!result.ok) return;
+    expect(result.warnings).toEqual([]);
+    jobs.set(result.value.name, result.value);
+  });
+
+  it.each(yamlIn(EXAMPLES))(
+    "pipeline %s is valid against the example job templates, with no warning",
+    (file) => {
+      const result = parsePipeline(readFileSync(file, "utf8"));
+      expect(result.ok ? [] : result.issues).toEqual([]);
+      if (!result.ok) return;
+      expect(checkPipelineJobs(result.value, jobs)).toEqual({ issues: [], warnings: [] });
+    },
+  );
+});
+
+describe("examples/report.sh", () => {
+  let server: ServerType;
+  let url: string;
+  let system: Awaited<ReturnType<typeof testSystem>>;
+  const tokens = new TaskTokens(TEST_TOKEN_SECRET);
+
+  beforeAll(async () => {
+    system = await testSystem();
+    const app = createCallbackApp(system.callback);
+    await new Promise<void>((resolve) => {
+      server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
+        url = `http://127.0.0.1:${info.port}`;
+        resolve();
+      });
+    });
+    await system.store.saveRun(
+      newRun({
+        id: "report",
+        pipeline: pipeline({ stages: [{ name: "s", tasks: [runTask("a"), runTask("b")] }] }),
+      }),
+    );
+    await system.recorder.record("report", [{ type: "run.created" }]);
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const report = (task: string, ...args: string[]) =>
+    promisify(execFile)("sh", [join(EXAMPLES, "report.sh"), ...args], {
+      env: {
+        PATH: process.env.PATH,
+        HOOKFLOW_CALLBACK_URL: `${url}/callbacks/tasks/report.${task}.1`,
+        HOOKFLOW_TASK_TOKEN: tokens.tokenFor(jobNameFor("report", task, 1)),
+      },
+    });
+
+  it("reports outputs, quotes and all, then success, in one line each", async () => {
+    await report("a", "running", 'NOTE=say "hi"\\there', "EMPTY=");
+    await report("a", "succeeded", "IMAGE_DIGEST=sha256:0123");
+    const run = await system.store.getRun("report");
+    expect(run && taskState(run, "a")).toMatchObject({
+      status: "succeeded",
+      outputs: { NOTE: 'say "hi"\\there', EMPTY: "", IMAGE_DIGEST: "sha256:0123" },
+    });
+  });
+
+  it("reports a failure with its message, and exits non-zero when hookflow refuses", async () => {
+    await report("b", "failed", "tests failed: 3 of 12");
+    const run = await system.store.getRun("report");
+    expect(run && taskState(run, "b")).toMatchObject({ status: "failed", message: "tests failed: 3 of 12" });
+    await expect(report("b", "succeeded")).rejects.toMatchObject({ code: 22 });
+  });
+});

@@ -1,0 +1,300 @@
+import { describe, expect, it, onTestFinished } from "vitest";
+import {
+  createKubernetesRunner,
+  type KubernetesRunnerOptions,
+} from "../../core/adapters/kubernetes/index.js";
+import type { TaskLaunch } from "../../core/model/index.js";
+import type { JobRef } from "../../core/ports.js";
+import { type FakeKubernetesOptions, startFakeKubernetes } from "../fake-kubernetes/index.js";
+import { jobTemplate } from "../helpers/factories.js";
+
+const NAMESPACE = "ci";
+const TOKEN = "task-token-4f1c";
+const NPM_TOKEN = "npm-secret-9a2b";
+
+async function setUp(
+  fakeOptions: FakeKubernetesOptions = {},
+  runnerOptions: Partial<KubernetesRunnerOptions> = {},
+) {
+  const fake = await startFakeKubernetes(fakeOptions);
+  onTestFinished(() => fake.close());
+  const runner = createKubernetesRunner({
+    kubeconfig: fake.kubeconfig,
+    namespace: NAMESPACE,
+    retryBudgetMs: 300,
+    requestTimeoutMs: 200,
+    retryBaseDelayMs: 10,
+    ...runnerOptions,
+  });
+  return { fake, runner };
+}
+
+function launch(overrides: Partial<TaskLaunch> = {}): TaskLaunch {
+  return {
+    runId: "r1",
+    pipeline: "web-app",
+    task: "unit",
+    attempt: 1,
+    jobName: "hf-unit-0123456789-1",
+    timeoutSeconds: 600,
+    env: { HOOKFLOW_RUN_ID: "r1", HOOKFLOW_TASK: "unit", GIT_BRANCH: "main" },
+    secretEnv: { HOOKFLOW_TASK_TOKEN: TOKEN, NPM_TOKEN },
+    source: { kind: "run", image: "node:22", command: ["sh", "-c", "npm test"] },
+    ...overrides,
+  };
+}
+
+const refOf = (l: TaskLaunch): JobRef => ({
+  runId: l.runId,
+  task: l.task,
+  attempt: l.attempt,
+  jobName: l.jobName,
+});
+
+async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 3000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe("submit", () => {
+  it("creates the Job, then a Secret owned by it, and never sends a sensitive value in the Job", async () => {
+    const { fake, runner } = await setUp();
+    const task = launch();
+    await runner.submit(task);
+
+    expect(fake.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      "POST /apis/batch/v1/namespaces/ci/jobs 201",
+      "POST /api/v1/namespaces/ci/secrets 201",
+    ]);
+    const [job] = fake.jobs();
+    const [secret] = fake.secrets();
+    expect(job.metadata.name).toBe(task.jobName);
+    expect(secret.metadata.name).toBe(`${task.jobName}-env`);
+    expect(secret.metadata.ownerReferences).toEqual([
+      { apiVersion: "batch/v1", kind: "Job", name: task.jobName, uid: job.metadata.uid },
+    ]);
+    expect(fake.secretData(`${task.jobName}-env`)).toEqual({ HOOKFLOW_TASK_TOKEN: TOKEN, NPM_TOKEN });
+    for (const request of fake.requestsTo("POST", "/jobs")) {
+      expect(request.rawBody).not.toContain(TOKEN);
+      expect(request.rawBody).not.toContain(NPM_TOKEN);
+    }
+    // The container gets them all the same, from the Secret.
+    expect(fake.envOf(task.jobName)).toMatchObject({
+      HOOKFLOW_TASK_TOKEN: TOKEN,
+      NPM_TOKEN,
+      GIT_BRANCH: "main",
+    });
+    expect(fake.serverErrors).toEqual([]);
+  });
+
+  it("creates one Job and one Secret when submitted twice", async () => {
+    const { fake, runner } = await setUp();
+    await runner.submit(launch());
+    await runner.submit(launch());
+    expect(fake.jobs()).toHaveLength(1);
+    expect(fake.secrets()).toHaveLength(1);
+    expect(fake.requestsTo("POST", "/jobs").map((r) => r.status)).toEqual([201, 409]);
+    expect(fake.requestsTo("POST", "/secrets").map((r) => r.status)).toEqual([201, 409]);
+  });
+
+  it("creates the Secret on redelivery when the first submit stopped after the Job", async () => {
+    const { fake, runner } = await setUp();
+    const task = launch();
+    fake.injectFault({
+      method: "POST",
+      pathIncludes: "/secrets",
+      status: 503,
+      times: Number.POSITIVE_INFINITY,
+    });
+    await expect(runner.submit(task)).rejects.toThrow(/Secret/);
+    expect(await runner.observe(refOf(task))).toEqual({ state: "pending" });
+    expect(fake.pods()[0].status.containerStatuses[0].state.waiting.reason).toBe(
+      "CreateContainerConfigError",
+    );
+
+    fake.clearFaults();
+    await runner.submit(task);
+    expect(fake.jobs()).toHaveLength(1);
+    expect(await runner.observe(refOf(task))).toEqual({ state: "running" });
+  });
+
+  it("creates no Secret for a task without sensitive values", async () => {
+    const { fake, runner } = await setUp();
+    await runner.submit(launch({ secretEnv: {} }));
+    expect(fake.secrets()).toEqual([]);
+    expect(await runner.observe(refOf(launch()))).toEqual({ state: "running" });
+  });
+
+  it("submits a job-template task the fake API server accepts", async () => {
+    const { fake, runner } = await setUp();
+    const template = jobTemplate().template;
+    await runner.submit(
+      launch({
+        task: "image",
+        jobName: "hf-image-0123456789-1",
+        source: { kind: "job", template: "kaniko-build", manifest: structuredClone(template) },
+      }),
+    );
+    const job = fake.job("hf-image-0123456789-1");
+    expect(job.metadata.labels).toMatchObject({ team: "web", "hookflow.dev/task": "image" });
+    expect(job.spec.template.spec.containers[0].name).toBe("kaniko");
+    expect(fake.pods()[0].metadata.labels).toMatchObject({
+      "batch.kubernetes.io/job-name": "hf-image-0123456789-1",
+      "hookflow.dev/run": "r1",
+    });
+  });
+
+  it("gives the container an untrusted branch name exactly as it was pushed", async () => {
+    const { fake, runner } = await setUp();
+    // $(GIT_AUTHOR) names a variable defined before GIT_BRANCH, which Kubernetes would expand; $$ it would halve.
+    const branch = "x$(touch /tmp/pwned)$(GIT_AUTHOR)$$";
+    await runner.submit(
+      launch({ env: { GIT_AUTHOR: "alice", GIT_BRANCH: branch, GIT_COMMIT_MESSAGE: "a\nkind: Secret\n" } }),
+    );
+    expect(fake.envOf(launch().jobName)).toMatchObject({
+      GIT_BRANCH: branch,
+      GIT_COMMIT_MESSAGE: "a\nkind: Secret\n",
+    });
+  });
+});
+
+describe("observe", () => {
+  it("follows a Job from pending to running to succeeded, with its outputs", async () => {
+    const { fake, runner } = await setUp({ startDelayMs: "manual" });
+    const task = launch();
+    await runner.submit(task);
+    expect(await runner.observe(refOf(task))).toEqual({ state: "pending" });
+    fake.start(task.jobName);
+    expect(await runner.observe(refOf(task))).toEqual({ state: "running" });
+    fake.complete(task.jobName, { terminationMessage: "IMAGE_DIGEST=sha256:abc\nVERSION=1.2.3\n" });
+    expect(await runner.observe(refOf(task))).toEqual({
+      state: "succeeded",
+      terminationMessage: "IMAGE_DIGEST=sha256:abc\nVERSION=1.2.3\n",
+    });
+  });
+
+  it("reports a failed container with its exit code and reason", async () => {
+    const { fake, runner } = await setUp();
+    const task = launch();
+    await runner.submit(task);
+    fake.fail(task.jobName, {
+      reason: "BackoffLimitExceeded",
+      exitCode: 2,
+      terminationMessage: "REASON=tests\n",
+    });
+    expect(await runner.observe(refOf(task))).toEqual({
+      state: "failed",
+      message: 'container "task" failed with exit code 2 (Error)',
+      terminationMessage: "REASON=tests\n",
+    });
+  });
+
+  it("gives the log's tail as termination message when a failed container wrote none", async () => {
+    const { fake, runner } = await setUp();
+    const task = launch();
+    await runner.submit(task);
+    fake.fail(task.jobName, {
+      reason: "BackoffLimitExceeded",
+      exitCode: 137,
+      containerReason: "OOMKilled",
+      log: "npm test\nout of memory\n",
+    });
+    expect(await runner.observe(refOf(task))).toEqual({
+      state: "failed",
+      message: 'container "task" failed with exit code 137 (OOMKilled)',
+      terminationMessage: "npm test\nout of memory\n",
+    });
+  });
+
+  it("reports a Job that ran past its deadline", async () => {
+    const { fake, runner } = await setUp();
+    const task = launch({ timeoutSeconds: 900 });
+    await runner.submit(task);
+    fake.fail(task.jobName, { reason: "DeadlineExceeded" });
+    expect(await runner.observe(refOf(task))).toEqual({
+      state: "failed",
+      message: "the Job exceeded its deadline of 900 seconds",
+    });
+  });
+
+  it("sees the deadline the fake enforces from activeDeadlineSeconds", async () => {
+    const { runner } = await setUp();
+    const task = launch({ timeoutSeconds: 1 });
+    await runner.submit(task);
+    const observed = await until(
+      () => runner.observe(refOf(task)),
+      (o) => o.state === "failed",
+    );
+    expect(observed).toEqual({ state: "failed", message: "the Job exceeded its deadline of 1 seconds" });
+  });
+
+  it("reports a Job that does not exist as missing, not as anything else", async () => {
+    const { fake, runner } = await setUp();
+    expect(await runner.observe(refOf(launch()))).toEqual({ state: "missing" });
+    expect(fake.requestsTo("GET")).toHaveLength(1);
+  });
+
+  it("runs whole tasks automatically, outputs computed from the task's env", async () => {
+    const { runner } = await setUp({
+      autoComplete: (job) =>
+        job.env.HOOKFLOW_TASK === "lint"
+          ? { fail: { exitCode: 3 }, log: "lint failed\n" }
+          : { terminationMessage: `TESTED=${job.env.GIT_BRANCH}`, log: "ok\n" },
+    });
+    const unit = launch();
+    const lint = launch({ task: "lint", jobName: "hf-lint-0123456789-1", env: { HOOKFLOW_TASK: "lint" } });
+    await Promise.all([runner.submit(unit), runner.submit(lint)]);
+    const terminal = (o: { state: string }) => o.state === "succeeded" || o.state === "failed";
+    expect(await until(() => runner.observe(refOf(unit)), terminal)).toEqual({
+      state: "succeeded",
+      terminationMessage: "TESTED=main",
+    });
+    expect(await until(() => runner.observe(refOf(lint)), terminal)).toEqual({
+      state: "failed",
+      message: 'container "task" failed with exit code 3 (Error)',
+      terminationMessage: "lint failed\n",
+    });
+    expect(await runner.logs(refOf(unit))).toBe("ok\n");
+  });
+});
+
+describe("cancel", () => {
+  it("deletes the Job in the background, with its pod and Secret, and is safe to repeat", async () => {
+    const { fake, runner } = await setUp();
+    const task = launch();
+    await runner.submit(task);
+    await runner.cancel(refOf(task));
+    await runner.cancel(refOf(task));
+    const deletes = fake.requestsTo("DELETE", "/jobs/");
+    expect(deletes.map((r) => [r.path, r.query.propagationPolicy, r.status])).toEqual([
+      [`/apis/batch/v1/namespaces/ci/jobs/${task.jobName}`, "Background", 200],
+      [`/apis/batch/v1/namespaces/ci/jobs/${task.jobName}`, "Background", 404],
+    ]);
+    expect([fake.jobs(), fake.pods(), fake.secrets()]).toEqual([[], [], []]);
+    expect(await runner.observe(refOf(task))).toEqual({ state: "missing" });
+  });
+});
+
+describe("logs", () => {
+  it("reads the task container's log, its last lines when asked", async () => {
+    const { fake, runner } = await setUp();
+    const task = launch();
+    await runner.submit(task);
+    fake.writeLog(task.jobName, "one\ntwo\nthree\nfour\n");
+    expect(await runner.logs(refOf(task))).toBe("one\ntwo\nthree\nfour\n");
+    expect(await runner.logs(refOf(task), { tail: 2 })).toBe("three\nfour\n");
+    expect(fake.requestsTo("GET", "/log").at(-1)?.query).toEqual({ container: "task", tailLines: "2" });
+  });
+
+  it("is empty before the container starts and when there is no pod", async () => {
+    const { runner } = await setUp({ startDelayMs: "manual" });
+    const task = launch();
+    await runner.submit(task);
+    expect(await runner.logs(refOf(task))).toBe("");
+    expect(await runner.logs(refOf(launch({ jobName: "hf-none-0123456789-1" })))).toBe("");
+  });
+});

@@ -1,0 +1,119 @@
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { describe, expect, it } from "vitest";
+import { silentLogger } from "../../core/adapters/system.js";
+import type { WorkMessage } from "../../core/ports.js";
+import { processBatch } from "../../core/services/batch.js";
+import { pollOnce } from "../../infra/local/queue-poller.js";
+import { freshQueue } from "../helpers/aws.js";
+
+const reconcile = (runId: string, dedupKey: string) => ({
+  runId,
+  event: { type: "reconcile" as const },
+  dedupKey,
+});
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("the work queue", () => {
+  it("sends, receives and deletes, deduplicating by idempotency key", async () => {
+    const { queue } = await freshQueue();
+    await queue.send([reconcile("r1", "a"), reconcile("r1", "a"), reconcile("r2", "b")]);
+    const seen: WorkMessage[] = [];
+    const result = await pollOnce(
+      queue,
+      (event) => processBatch(event.Records, async (m) => seen.push(m), silentLogger),
+      {
+        waitSeconds: 1,
+      },
+    );
+    expect(result).toEqual({ received: 2, failed: 0 });
+    expect(seen.map((m) => m.runId).sort()).toEqual(["r1", "r2"]);
+    expect(await queue.receive({ waitSeconds: 0 })).toEqual([]);
+  });
+
+  it("delivers a failed message again after its visibility timeout", async () => {
+    const { queue } = await freshQueue({ visibilityTimeoutSeconds: 1 });
+    await queue.send([reconcile("r1", "x")]);
+    let calls = 0;
+    const flaky = async () => {
+      calls++;
+      if (calls === 1) throw new Error("the cluster is down");
+    };
+    const handler = (event: { Records: Parameters<typeof processBatch>[0] }) =>
+      processBatch(event.Records, flaky, silentLogger);
+    expect(await pollOnce(queue, handler, { waitSeconds: 1 })).toEqual({ received: 1, failed: 1 });
+    expect(await pollOnce(queue, handler, { waitSeconds: 0 })).toEqual({ received: 0, failed: 0 });
+    await pause(1200);
+    expect(await pollOnce(queue, handler, { waitSeconds: 1 })).toEqual({ received: 1, failed: 0 });
+    expect(calls).toBe(2);
+  });
+
+  it("reports a malformed message as a batch item failure without failing the rest, then dead-letters it", async () => {
+    const { queue, dead, client, workUrl } = await freshQueue({
+      visibilityTimeoutSeconds: 1,
+      maxReceiveCount: 2,
+    });
+    await client.send(
+      new SendMessageCommand({
+        QueueUrl: workUrl,
+        MessageBody: '{"runId":"BAD ID","event":{"type":"nope"}}',
+        MessageGroupId: "bad",
+        MessageDeduplicationId: "bad",
+      }),
+    );
+    await client.send(
+      new SendMessageCommand({
+        QueueUrl: workUrl,
+        MessageBody: "not json",
+        MessageGroupId: "worse",
+        MessageDeduplicationId: "worse",
+      }),
+    );
+    await queue.send([reconcile("good", "g")]);
+    const handled: string[] = [];
+    const handler = (event: { Records: Parameters<typeof processBatch>[0] }) =>
+      processBatch(event.Records, async (m) => handled.push(m.runId), silentLogger);
+
+    const first = await pollOnce(queue, handler, { waitSeconds: 1 });
+    expect(first).toEqual({ received: 3, failed: 2 });
+    expect(handled).toEqual(["good"]);
+    for (let i = 0; i < 3; i++) {
+      await pause(1100);
+      await pollOnce(queue, handler, { waitSeconds: 0 });
+    }
+    const deadLettered = await dead.receive({ waitSeconds: 1 });
+    expect(deadLettered.map((m) => m.Body).sort()).toEqual(
+      ["not json", '{"runId":"BAD ID","event":{"type":"nope"}}'].sort(),
+    );
+  });
+
+  it("processes a failed message's later siblings of the same run as failures, other runs as usual", async () => {
+    const records = [
+      {
+        messageId: "1",
+        body: JSON.stringify({ runId: "a", event: { type: "reconcile" } }),
+        attributes: { MessageGroupId: "a" },
+      },
+      {
+        messageId: "2",
+        body: JSON.stringify({ runId: "a", event: { type: "reconcile" } }),
+        attributes: { MessageGroupId: "a" },
+      },
+      {
+        messageId: "3",
+        body: JSON.stringify({ runId: "b", event: { type: "reconcile" } }),
+        attributes: { MessageGroupId: "b" },
+      },
+    ];
+    const handled: string[] = [];
+    const response = await processBatch(
+      records,
+      async (m) => {
+        handled.push(m.runId);
+        if (m.runId === "a") throw new Error("conflict");
+      },
+      silentLogger,
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "1" }, { itemIdentifier: "2" }]);
+    expect(handled.sort()).toEqual(["a", "b"]);
+  });
+});

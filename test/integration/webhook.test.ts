@@ -1,0 +1,298 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { signGithub } from "../../core/adapters/git/index.js";
+import { silentLogger } from "../../core/adapters/system.js";
+import { RetryableError } from "../../core/errors.js";
+import { parseWorkMessage } from "../../core/services/batch.js";
+import { createWebhookApp } from "../../functions/webhook.js";
+import { pipeline } from "../helpers/factories.js";
+import { testSystem } from "../helpers/system.js";
+import { deliver, fixture } from "../helpers/webhooks.js";
+
+type System = Awaited<ReturnType<typeof testSystem>>;
+let system: System;
+let app: ReturnType<typeof createWebhookApp>;
+
+beforeAll(async () => {
+  system = await testSystem();
+  app = createWebhookApp(system.webhook);
+  const now = new Date().toISOString();
+  await system.store.putPipeline(
+    pipeline({
+      name: "web",
+      triggers: [{ provider: "github", repository: "acme/web-app", events: ["push", "tag"] }],
+    }),
+    now,
+  );
+  await system.store.putPipeline(
+    pipeline({
+      name: "web-docs",
+      triggers: [{ provider: "github", repository: "acme/web-app", branches: ["main"], paths: ["docs/**"] }],
+    }),
+    now,
+  );
+  await system.store.putPipeline(
+    pipeline({
+      name: "platform",
+      triggers: [{ provider: "gitlab", repository: "acme/platform/web-app", events: ["tag"], tags: ["v*"] }],
+    }),
+    now,
+  );
+  await system.store.putPipeline(
+    pipeline({
+      name: "deploy-tools",
+      triggers: [{ provider: "gitea", repository: "infra/deploy-tools", branches: ["develop"] }],
+    }),
+    now,
+  );
+});
+
+async function queued() {
+  const messages = await system.queues.queue.receive({ waitSeconds: 0 });
+  await Promise.all(messages.map((m) => system.queues.queue.delete(m.ReceiptHandle ?? "")));
+  return messages.map((m) => parseWorkMessage(m.Body ?? ""));
+}
+
+describe("POST /webhooks/github", () => {
+  it("stores a run per matching pipeline with the git variables, queues it, and answers 202", async () => {
+    const res = await deliver(app, "github", fixture("github-push"), { deliveryId: "gh-1" });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { delivery: string; runs: Array<{ id: string; pipeline: string }> };
+    expect(body.delivery).toBe("gh-1");
+    expect(body.runs.map((r) => r.pipeline)).toEqual(["web"]);
+    const run = await system.store.getRun(body.runs[0]?.id ?? "");
+    expect(run).toMatchObject({
+      status: "pending",
+      version: 1,
+      trigger: { provider: "github", event: "push", branch: "main" },
+    });
+    expect(run?.variables).toMatchObject({
+      GIT_PROVIDER: "github",
+      GIT_REPOSITORY: "acme/web-app",
+      GIT_REF: "refs/heads/main",
+      GIT_BRANCH: "main",
+      GIT_COMMIT: "6a831e64d1445ede4987d1c1092c4480c215fc9e",
+      GIT_CLONE_URL: "https://github.com/acme/web-app.git",
+    });
+    expect(run?.variables.APP_VERSION).toMatch(/^\d{8}-main-6a831e64$/);
+    expect(await queued()).toEqual([{ runId: body.runs[0]?.id, event: { type: "run.created" } }]);
+  });
+
+  it("answers a repeated delivery with the same runs and creates none", async () => {
+    const first = (await (
+      await deliver(app, "github", fixture("github-tag-push"), { deliveryId: "gh-2" })
+    ).json()) as {
+      runs: unknown[];
+    };
+    const before = (await system.store.listRuns({ limit: 100 })).items.length;
+    const again = await deliver(app, "github", fixture("github-tag-push"), { deliveryId: "gh-2" });
+    expect(again.status).toBe(202);
+    expect(((await again.json()) as { runs: unknown[] }).runs).toEqual(first.runs);
+    expect((await system.store.listRuns({ limit: 100 })).items.length).toBe(before);
+    await queued();
+  });
+
+  it("records the delivery with its runs once the scheduler starts them; a repeat after a new pipeline appeared starts only that one", async () => {
+    const first = await deliver(app, "github", fixture("github-push"), { deliveryId: "gh-noted" });
+    const { runs } = (await first.json()) as { runs: Array<{ id: string; pipeline: string }> };
+    for (const message of await queued()) await system.scheduler.handle(message);
+    expect((await system.store.getDelivery("github", "gh-noted"))?.runs).toEqual(runs);
+    await system.store.putPipeline(
+      pipeline({ name: "newcomer", triggers: [{ provider: "github", repository: "acme/web-app" }] }),
+      new Date().toISOString(),
+    );
+    const again = await deliver(app, "github", fixture("github-push"), { deliveryId: "gh-noted" });
+    const repeated = ((await again.json()) as { runs: Array<{ id: string; pipeline: string }> }).runs;
+    expect(repeated.filter((r) => r.pipeline === "web")).toEqual(runs);
+    expect((await system.store.getRun(runs[0]?.id ?? ""))?.status).toBe("running");
+    expect((await system.store.listRuns({ pipeline: "newcomer", limit: 10 })).items).toHaveLength(1);
+    await system.store.deletePipeline("newcomer");
+    await queued();
+  });
+
+  it("starts a tag pipeline with APP_VERSION set to the tag", async () => {
+    const res = await deliver(app, "github", fixture("github-tag-push"), { deliveryId: "gh-3" });
+    const { runs } = (await res.json()) as { runs: Array<{ id: string }> };
+    const run = await system.store.getRun(runs[0]?.id ?? "");
+    expect(run?.variables).toMatchObject({ GIT_TAG: "v1.4.0", GIT_BRANCH: "", APP_VERSION: "v1.4.0" });
+    await queued();
+  });
+
+  it.each([
+    ["a branch deletion", "github-branch-delete", "push", /deleted/],
+    ["a ping", "github-ping", "ping", /ping/],
+    ["another event", "github-ping", "issues", /not a push/],
+  ])("answers 200 and starts nothing for %s", async (_, name, event, reason) => {
+    const res = await deliver(app, "github", fixture(name), { deliveryId: `gh-${name}-${event}`, event });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { ignored: string }).ignored).toMatch(reason);
+    expect(await queued()).toEqual([]);
+  });
+
+  it("answers 200 {ignored} when no pipeline matches", async () => {
+    const payload = {
+      ...fixture("github-push"),
+      ref: "refs/heads/main",
+      repository: { ...(fixture("github-push").repository as object), full_name: "acme/other" },
+    };
+    const res = await deliver(app, "github", payload, { deliveryId: "gh-nomatch" });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      delivery: "gh-nomatch",
+      ignored: "no pipeline matches github acme/other push to main",
+    });
+  });
+});
+
+describe("GitLab and Gitea", () => {
+  it("start runs from a GitLab tag push, and skip a push no trigger wants", async () => {
+    const tag = await deliver(app, "gitlab", fixture("gitlab-tag-push"), { deliveryId: "gl-1" });
+    expect(tag.status).toBe(202);
+    const { runs } = (await tag.json()) as { runs: Array<{ id: string; pipeline: string }> };
+    expect(runs.map((r) => r.pipeline)).toEqual(["platform"]);
+    expect((await system.store.getRun(runs[0]?.id ?? ""))?.variables).toMatchObject({
+      GIT_PROVIDER: "gitlab",
+      GIT_TAG: "v2.0.0",
+    });
+    const push = await deliver(app, "gitlab", fixture("gitlab-push"), { deliveryId: "gl-2" });
+    expect(push.status).toBe(200);
+    await queued();
+  });
+
+  it("start a run from a Gitea push", async () => {
+    const res = await deliver(app, "gitea", fixture("gitea-push"), { deliveryId: "gt-1" });
+    expect(res.status).toBe(202);
+    const { runs } = (await res.json()) as { runs: Array<{ id: string; pipeline: string }> };
+    expect(runs.map((r) => r.pipeline)).toEqual(["deploy-tools"]);
+    expect((await system.store.getRun(runs[0]?.id ?? ""))?.variables).toMatchObject({
+      GIT_BRANCH: "develop",
+      GIT_PROVIDER: "gitea",
+    });
+    await queued();
+  });
+});
+
+describe("bad input changes nothing", () => {
+  async function runCount() {
+    return (await system.store.listRuns({ limit: 1000 })).items.length;
+  }
+
+  it.each([
+    [
+      "a wrong signature",
+      401,
+      () => deliver(app, "github", fixture("github-push"), { deliveryId: "bad-1", secret: "wrong" }),
+    ],
+    [
+      "a missing signature",
+      401,
+      () =>
+        app.request("/webhooks/github", {
+          method: "POST",
+          headers: { "x-github-event": "push", "x-github-delivery": "bad-2" },
+          body: JSON.stringify(fixture("github-push")),
+        }),
+    ],
+    [
+      "a wrong GitLab token",
+      401,
+      () => deliver(app, "gitlab", fixture("gitlab-tag-push"), { deliveryId: "bad-3", secret: "nope" }),
+    ],
+    [
+      "a wrong Gitea signature",
+      401,
+      () => deliver(app, "gitea", fixture("gitea-push"), { deliveryId: "bad-4", secret: "nope" }),
+    ],
+    ["malformed JSON", 400, () => deliver(app, "github", "{not json", { deliveryId: "bad-5" })],
+    [
+      "a payload missing fields",
+      400,
+      () => deliver(app, "github", { ref: "refs/heads/main" }, { deliveryId: "bad-6" }),
+    ],
+    ["an unknown provider", 404, () => app.request("/webhooks/bitbucket", { method: "POST", body: "{}" })],
+    ["a GET", 405, () => app.request("/webhooks/github")],
+  ])("%s → %i", async (_, status, send) => {
+    const before = await runCount();
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: string }).error.length).toBeGreaterThan(5);
+    expect(await runCount()).toBe(before);
+  });
+
+  it("names each invalid field", async () => {
+    const res = await deliver(app, "github", { ref: "refs/heads/main", after: 42 }, { deliveryId: "bad-7" });
+    const body = (await res.json()) as { issues: Array<{ path: string }> };
+    expect(body.issues.map((i) => i.path)).toEqual(expect.arrayContaining(["repository", "after"]));
+  });
+
+  it("refuses every delivery for a provider whose secret is not set, naming the variable", async () => {
+    const bare = createWebhookApp({ ...system.webhook, secrets: {} });
+    const res = await deliver(bare, "github", fixture("github-push"), { deliveryId: "bad-8" });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toMatch(/set HOOKFLOW_GITHUB_SECRET/);
+  });
+
+  it("answers 413 above 25 MB", async () => {
+    const body = JSON.stringify({ ...fixture("github-push"), padding: "x".repeat(25 * 1024 * 1024) });
+    const res = await app.request("/webhooks/github", {
+      method: "POST",
+      headers: {
+        "x-github-event": "push",
+        "x-github-delivery": "big",
+        "x-hub-signature-256": signGithub(body, "gh-secret"),
+        "content-length": String(body.length),
+      },
+      body,
+    });
+    expect(res.status).toBe(413);
+  });
+});
+
+describe("202 means durable", () => {
+  it("answers 5xx when the message cannot be queued, and a redelivery then succeeds with the same runs", async () => {
+    const failing = createWebhookApp({
+      ...system.webhook,
+      log: silentLogger,
+      ingest: new (
+        system.webhook.ingest.constructor as typeof import("../../core/services/ingest.js").IngestService
+      )({
+        deliveries: system.store,
+        catalog: system.catalog,
+        queue: { send: async () => Promise.reject(new RetryableError("SQS is unavailable")) },
+        clock: system.clock,
+        commitStatus: { enabledFor: () => false },
+      }),
+    });
+    const failed = await deliver(failing, "gitea", fixture("gitea-push"), { deliveryId: "durable-1" });
+    expect(failed.status).toBe(503);
+    const retried = await deliver(app, "gitea", fixture("gitea-push"), { deliveryId: "durable-1" });
+    expect(retried.status).toBe(202);
+    const { runs } = (await retried.json()) as { runs: Array<{ id: string }> };
+    expect(runs).toHaveLength(1);
+    expect((await queued()).map((m) => m.runId)).toEqual([runs[0]?.id]);
+  });
+
+  it("answers 5xx and stores nothing when the store fails", async () => {
+    const failing = createWebhookApp({
+      ...system.webhook,
+      log: silentLogger,
+      ingest: new (
+        system.webhook.ingest.constructor as typeof import("../../core/services/ingest.js").IngestService
+      )({
+        deliveries: {
+          ...system.store,
+          createRuns: () => Promise.reject(new Error("DynamoDB is down")),
+          getDelivery: () => Promise.resolve(undefined),
+          noteDelivery: () => Promise.resolve(),
+        },
+        catalog: system.catalog,
+        queue: system.queue,
+        clock: system.clock,
+        commitStatus: { enabledFor: () => false },
+      }),
+    });
+    const res = await deliver(failing, "gitea", fixture("gitea-push"), { deliveryId: "durable-2" });
+    expect(res.status).toBe(500);
+    expect(await queued()).toEqual([]);
+    expect(await system.store.getDelivery("gitea", "durable-2")).toBeUndefined();
+  });
+});

@@ -1,0 +1,139 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { stageStatus, transition } from "../../core/engine/index.js";
+import {
+  isActiveTask,
+  isTerminalRun,
+  isTerminalTask,
+  type Run,
+  type RunEvent,
+} from "../../core/model/index.js";
+import { at, newRun, pipeline, runTask } from "../helpers/factories.js";
+
+const p = pipeline({
+  notify: [{ kind: "webhook", url: "https://example.com/h", on: ["run.failed", "task.waiting"] }],
+  concurrency: { group: "g", cancelInProgress: false },
+  stages: [
+    {
+      name: "a",
+      parallel: true,
+      tasks: [
+        runTask("a1", { retries: 1, timeoutSeconds: 30 }),
+        runTask("a2", { ignoreFailed: true }),
+        runTask("a3", { when: { tags: ["v*"] } }),
+      ],
+    },
+    {
+      name: "b",
+      tasks: [runTask("b1", { approval: { approvers: ["alice"] } }), runTask("b2", { retries: 2 })],
+    },
+    { name: "c", parallel: true, tasks: [runTask("c1"), runTask("c2")] },
+  ],
+});
+const TASKS = ["a1", "a2", "a3", "b1", "b2", "c1", "c2", "zz"];
+
+const taskEvent = fc.record({
+  type: fc.constantFrom(
+    "task.submitted",
+    "task.started",
+    "task.succeeded",
+    "task.failed",
+    "task.lost",
+    "task.timedOut",
+    "task.outputs",
+    "task.submitFailed",
+  ),
+  task: fc.constantFrom(...TASKS),
+  attempt: fc.integer({ min: 1, max: 4 }),
+});
+const event: fc.Arbitrary<RunEvent> = fc.oneof(
+  { weight: 10, arbitrary: taskEvent.map((e) => ({ ...e, message: "m", outputs: "K=v" }) as RunEvent) },
+  { weight: 1, arbitrary: fc.constant<RunEvent>({ type: "run.created", groupAhead: [] }) },
+  { weight: 1, arbitrary: fc.constant<RunEvent>({ type: "run.created", groupAhead: ["older"] }) },
+  { weight: 2, arbitrary: fc.constant<RunEvent>({ type: "reconcile", groupAhead: [] }) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom<RunEvent>(
+      { type: "approval.granted", task: "b1", by: "alice" },
+      { type: "approval.denied", task: "b1", by: "alice" },
+      { type: "approval.granted", task: "b1", by: "eve" },
+    ),
+  },
+  { weight: 1, arbitrary: fc.constant<RunEvent>({ type: "cancel.requested" }) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .boolean()
+      .map<RunEvent>((failedOnly) => ({ type: "rerun.requested", failedOnly, groupAhead: [] })),
+  },
+);
+
+/** Invariants every reachable run keeps; returns the first one broken. */
+function broken(run: Run, previous: Run, lastEvent: RunEvent): string | undefined {
+  const stages = run.stages.map((s, i) => stageStatus(s, run.definition.stages[i]?.tasks ?? []));
+  for (const [i, stage] of run.stages.entries()) {
+    const busy = stage.tasks.some((t) => isActiveTask(t.status) || t.status === "waiting");
+    const earlierOpen = stages
+      .slice(0, i)
+      .some((s) => !["succeeded", "skipped", "failed", "canceled"].includes(s));
+    if (busy && earlierOpen) return `stage ${stage.name} is active while an earlier stage is not terminal`;
+  }
+  const tasks = run.stages.flatMap((s) => s.tasks);
+  for (const t of tasks) {
+    if (isTerminalTask(t.status) && !t.finishedAt) return `${t.name} is terminal without finishedAt`;
+    if (isTerminalTask(t.status) && t.deadline) return `${t.name} is terminal with a deadline`;
+    if (isActiveTask(t.status) && !t.jobName) return `${t.name} is ${t.status} without a Job`;
+    if (t.attempt < t.roundStart) return `${t.name} attempt below its round`;
+  }
+  if (isTerminalRun(run.status) && tasks.some((t) => !isTerminalTask(t.status)))
+    return "a terminal run has unfinished tasks";
+  if (isTerminalRun(previous.status) && !isTerminalRun(run.status) && lastEvent.type !== "rerun.requested")
+    return `a ${previous.status} run became ${run.status}`;
+  if (
+    run.status === "pending" &&
+    tasks.some((t) => t.status !== "pending" && t.status !== "succeeded" && !isTerminalTask(t.status))
+  )
+    return "a pending run has started tasks";
+  if (run.outbox.length !== new Set(run.outbox.map((e) => e.key)).size) return "duplicate outbox keys";
+  return undefined;
+}
+
+describe("the engine under random event sequences", () => {
+  it("never produces an invalid run, and applying any event twice changes nothing more", () => {
+    fc.assert(
+      fc.property(
+        fc.array(event, { maxLength: 60 }),
+        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 60, maxLength: 60 }),
+        (events, gaps) => {
+          let run = newRun({ pipeline: p });
+          let clock = 0;
+          for (const [i, e] of events.entries()) {
+            clock += gaps[i] ?? 0;
+            // Pick the attempt the task is really on half the time, so sequences get somewhere.
+            const ev =
+              "attempt" in e && i % 2 === 0
+                ? {
+                    ...e,
+                    attempt: Math.max(
+                      1,
+                      run.stages.flatMap((s) => s.tasks).find((t) => t.name === e.task)?.attempt ?? 1,
+                    ),
+                  }
+                : e;
+            const now = at(clock);
+            const once = transition(run, ev, now);
+            const problem = broken(once.run, run, ev);
+            if (problem) throw new Error(`${problem} after ${JSON.stringify(ev)}`);
+            if (ev.type !== "rerun.requested") {
+              const twice = transition(once.run, ev, now);
+              expect(twice.run).toBe(once.run);
+              if (ev.type !== "reconcile") expect(twice.effects).toEqual([]);
+            }
+            run = once.run;
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
