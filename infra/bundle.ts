@@ -1,0 +1,82 @@
+/**
+ * Bundles each Lambda function the way SST does (esbuild, ESM, minified, split so that dynamically imported
+ * adapters become chunks loaded on first use): CI proves every handler bundles, bench/cold-start.ts measures them.
+ *
+ *   npm run bundle            → dist/functions/<name>/, and a table of sizes
+ */
+import { stat } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { pathToFileURL } from "node:url";
+import { build } from "esbuild";
+import { FUNCTION_NAMES, FUNCTIONS, type FunctionName, handlerSource } from "./functions.js";
+
+export interface Bundle {
+  name: string;
+  /** The file Lambda imports. */
+  entry: string;
+  /** What a cold start loads: the entry and the chunks it imports statically. */
+  startupBytes: number;
+  /** Everything, including chunks imported only on first use. */
+  totalBytes: number;
+}
+
+const ROOT = join(import.meta.dirname, "..");
+
+export async function bundleEntry(name: string, source: string, outdir: string): Promise<Bundle> {
+  const result = await build({
+    entryPoints: { index: source },
+    outdir,
+    absWorkingDir: ROOT,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node22",
+    minify: true,
+    metafile: true,
+    outExtension: { ".js": ".mjs" },
+    // Bundled CommonJS dependencies call require(): give ESM output one, as SST's own banner does.
+    banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+    logLevel: "error",
+  });
+  const outputs = result.metafile.outputs;
+  const entry = Object.keys(outputs).find((file) => outputs[file]?.entryPoint);
+  if (!entry) throw new Error(`${name}: esbuild produced no entry`);
+
+  const startup = new Set<string>();
+  const visit = (file: string) => {
+    if (startup.has(file)) return;
+    startup.add(file);
+    for (const imported of outputs[file]?.imports ?? [])
+      if (imported.kind === "import-statement" && !imported.external) visit(imported.path);
+  };
+  visit(entry);
+  const sizes = await Promise.all(
+    Object.keys(outputs).map(async (file) => [file, (await stat(join(ROOT, file))).size] as const),
+  );
+  const sum = (files: (file: string) => boolean) =>
+    sizes.filter(([file]) => files(file)).reduce((total, [, size]) => total + size, 0);
+  return {
+    name,
+    entry: join(ROOT, entry),
+    startupBytes: sum((file) => startup.has(file)),
+    totalBytes: sum(() => true),
+  };
+}
+
+export function bundleFunction(name: FunctionName, outRoot = join(ROOT, "dist/functions")): Promise<Bundle> {
+  const { file } = handlerSource(FUNCTIONS[name].handler);
+  return bundleEntry(name, join(ROOT, file), join(outRoot, name));
+}
+
+async function main(): Promise<void> {
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+  for (const name of FUNCTION_NAMES) {
+    const bundle = await bundleFunction(name);
+    console.log(
+      `${name.padEnd(11)} ${kb(bundle.startupBytes).padStart(10)} at start, ${kb(bundle.totalBytes).padStart(10)} in all  ${relative(ROOT, bundle.entry)}`,
+    );
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main();

@@ -1,0 +1,188 @@
+import { execFile } from "node:child_process";
+import { createCipheriv, randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { TTL_ATTRIBUTE, tableDefinition } from "../../core/adapters/dynamo/table.js";
+import { loadConfig, runtimeEnvironment, SST_LINKS } from "../../core/config.js";
+import { bundleFunction } from "../../infra/bundle.js";
+import {
+  FUNCTION_NAMES,
+  FUNCTIONS,
+  HTTP_TIMEOUT_LIMIT_SECONDS,
+  handlerSource,
+  QUEUE,
+  ROUTES,
+} from "../../infra/functions.js";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
+import { tableArgs } from "../../infra/table.js";
+import { freshQueue, freshStore } from "../helpers/aws.js";
+
+const ROOT = join(import.meta.dirname, "../..");
+
+describe("the functions infra/ deploys", () => {
+  it.each(FUNCTION_NAMES)("%s: the handler infra/functions.ts names exists and exports it", async (name) => {
+    const { file, exportName } = handlerSource(FUNCTIONS[name].handler);
+    expect(existsSync(join(ROOT, file)), file).toBe(true);
+    const module = (await import(join(ROOT, file))) as Record<string, unknown>;
+    expect(typeof module[exportName]).toBe("function");
+  });
+
+  it("routes every HTTP path of the contract to a function API Gateway can wait for", () => {
+    expect(Object.keys(ROUTES).sort()).toEqual([
+      "ANY /api/{proxy+}",
+      "GET /healthz",
+      "POST /callbacks/tasks/{taskId}",
+      "POST /webhooks/{provider}",
+    ]);
+    for (const name of new Set(Object.values(ROUTES)))
+      expect(FUNCTIONS[name].timeoutSeconds).toBeLessThan(HTTP_TIMEOUT_LIMIT_SECONDS);
+  });
+
+  it("keeps a message invisible at least six times the scheduler's timeout, as AWS requires", () => {
+    expect(QUEUE.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * FUNCTIONS.scheduler.timeoutSeconds);
+    expect(QUEUE.batchSize).toBeLessThanOrEqual(10);
+  });
+
+  it("gives secrets only to the functions that read them", () => {
+    const holders = (setting: string) =>
+      FUNCTION_NAMES.filter((name) => (FUNCTIONS[name].links as readonly string[]).includes(setting)).sort();
+    expect(holders("HOOKFLOW_API_TOKEN")).toEqual(["api"]);
+    expect(holders("HOOKFLOW_GITHUB_SECRET")).toEqual(["webhook"]);
+    expect(holders("HOOKFLOW_GITHUB_TOKEN")).toEqual(["scheduler"]);
+    expect(holders("HOOKFLOW_KUBECONFIG")).toEqual(["api", "scheduler"]);
+    expect(holders("HOOKFLOW_TOKEN_SECRET")).toEqual(["api", "callback", "scheduler"]);
+  });
+});
+
+describe("the table SST creates", () => {
+  it("is the table the tests and the local stack create: keys, every index, the TTL", () => {
+    const definition = tableDefinition("hookflow");
+    const args = tableArgs(definition);
+    expect(args.ttl).toBe(TTL_ATTRIBUTE);
+    expect(Object.keys(args.fields).sort()).toEqual(
+      (definition.AttributeDefinitions ?? []).map((a) => a.AttributeName).sort(),
+    );
+    expect(Object.keys(args.globalIndexes).sort()).toEqual(
+      (definition.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName).sort(),
+    );
+    const hash = definition.KeySchema?.find((k) => k.KeyType === "HASH")?.AttributeName;
+    expect(args.primaryIndex.hashKey).toBe(hash);
+  });
+
+  it("refuses what sst.aws.Dynamo cannot express instead of dropping it", () => {
+    const definition = tableDefinition("hookflow");
+    expect(() => tableArgs({ ...definition, BillingMode: "PROVISIONED" })).toThrow(/on-demand/);
+    expect(() =>
+      tableArgs({ ...definition, StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_IMAGE" } }),
+    ).toThrow(/streams/);
+  });
+});
+
+describe("configuration from SST links", () => {
+  const resources = {
+    HookflowTable: { name: "table-from-link" },
+    HookflowQueue: { url: "https://sqs.example/queue.fifo" },
+    HookflowApiToken: { value: "token-from-link" },
+  };
+
+  it("reads each setting from its linked component under the contract's name", () => {
+    const config = loadConfig(runtimeEnvironment({}, resources));
+    expect(config.HOOKFLOW_TABLE).toBe("table-from-link");
+    expect(config.HOOKFLOW_QUEUE_URL).toBe("https://sqs.example/queue.fifo");
+    expect(config.HOOKFLOW_API_TOKEN).toBe("token-from-link");
+  });
+
+  it("lets the plain environment override a link, but not with an empty value", () => {
+    const env = runtimeEnvironment({ HOOKFLOW_TABLE: "from-env", HOOKFLOW_API_TOKEN: "" }, resources);
+    expect(env.HOOKFLOW_TABLE).toBe("from-env");
+    expect(env.HOOKFLOW_API_TOKEN).toBe("token-from-link");
+  });
+
+  it("names a link for every secret a function is given", () => {
+    for (const name of FUNCTION_NAMES)
+      for (const setting of FUNCTIONS[name].links) expect(SST_LINKS[setting].link).toMatch(/^Hookflow/);
+  });
+});
+
+describe("the bundles esbuild makes", () => {
+  let outRoot: string;
+  beforeAll(() => {
+    outRoot = mkdtempSync(join(tmpdir(), "hookflow-bundle-"));
+  });
+  afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
+
+  it("bundles every function into a module that exports its handler", async () => {
+    for (const name of FUNCTION_NAMES) {
+      const bundle = await bundleFunction(name, outRoot);
+      expect(bundle.startupBytes).toBeGreaterThan(0);
+      expect(bundle.totalBytes).toBeGreaterThanOrEqual(bundle.startupBytes);
+      const module = (await import(bundle.entry)) as Record<string, unknown>;
+      expect(typeof module.handler, name).toBe("function");
+    }
+  });
+
+  it("answers an API Gateway request in a fresh process, configured only by SST's encrypted links", async () => {
+    const { table } = await freshStore();
+    const { workUrl } = await freshQueue();
+    const bundle = await bundleFunction("api", outRoot);
+
+    // What SST does on deploy: the links, encrypted with AES-256-GCM under a per-function key, in a file.
+    const key = randomBytes(32);
+    const links = {
+      HookflowTable: { name: table },
+      HookflowQueue: { url: workUrl },
+      HookflowApiToken: { value: "linked-token" },
+    };
+    const cipher = createCipheriv("aes-256-gcm", key, Buffer.alloc(12, 0));
+    const encrypted = Buffer.concat([
+      cipher.update(JSON.stringify(links)),
+      cipher.final(),
+      cipher.getAuthTag(),
+    ]);
+    const keyFile = join(outRoot, "resource.enc");
+    writeFileSync(keyFile, encrypted);
+
+    const event = (path: string, token: string) => ({
+      version: "2.0",
+      routeKey: "ANY /api/{proxy+}",
+      rawPath: path,
+      rawQueryString: "",
+      headers: { authorization: `Bearer ${token}`, host: "api.example" },
+      requestContext: { http: { method: "GET", path, protocol: "HTTP/1.1", sourceIp: "203.0.113.1" } },
+      isBase64Encoded: false,
+    });
+    const script = `
+      const { handler } = await import(${JSON.stringify(bundle.entry)});
+      const answers = [];
+      for (const event of JSON.parse(process.argv[1])) answers.push(await handler(event, {}));
+      console.log(JSON.stringify(answers));`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        "--input-type=module",
+        "-e",
+        script,
+        JSON.stringify([event("/api/pipelines", "linked-token"), event("/api/pipelines", "wrong")]),
+      ],
+      {
+        env: {
+          PATH: process.env.PATH,
+          SST_KEY: key.toString("base64"),
+          SST_KEY_FILE: keyFile,
+          HOOKFLOW_DYNAMODB_ENDPOINT: inject("dynamoEndpoint"),
+          HOOKFLOW_SQS_ENDPOINT: inject("sqsEndpoint"),
+          AWS_REGION: LOCAL_REGION,
+          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        },
+      },
+    );
+    const [allowed, refused] = JSON.parse(stdout) as Array<{ statusCode: number; body: string }>;
+    expect(allowed?.statusCode).toBe(200);
+    expect(JSON.parse(allowed?.body ?? "{}")).toEqual({ items: [] });
+    expect(refused?.statusCode).toBe(401);
+  });
+});
