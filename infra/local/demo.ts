@@ -38,7 +38,7 @@ console.log("applied pipeline hello (examples/hello.yaml)");
 const commit = randomBytes(20).toString("hex");
 const push = JSON.stringify({
   ref: "refs/heads/main",
-  before: "0".repeat(39) + "1",
+  before: `${"0".repeat(39)}1`,
   after: commit,
   deleted: false,
   repository: {
