@@ -1,5 +1,5 @@
 import { Resource } from "sst/resource";
-import { z } from "zod";
+import * as z from "zod";
 import { ValidationError } from "./errors.js";
 import { issuesFromZod } from "./model/index.js";
 

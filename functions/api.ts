@@ -1,4 +1,5 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import * as z from "zod";
 import { handle } from "hono/aws-lambda";
 import { ValidationError } from "../core/errors.js";
 import { formatPath, JobTemplate, Pipeline } from "../core/model/index.js";

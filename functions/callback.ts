@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { handle } from "hono/aws-lambda";
 import { bodyLimit } from "hono/body-limit";
-import { z } from "zod";
+import * as z from "zod";
 import { jobNameFor, outputBytes, parseCallbackTaskId } from "../core/engine/index.js";
 import { ValidationError } from "../core/errors.js";
 import { issuesFromZod, LIMITS, type RunEvent, VARIABLE_NAME } from "../core/model/index.js";

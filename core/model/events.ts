@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 const TaskRef = { task: z.string(), attempt: z.number().int().min(1) };
 /** Outputs as an object, or as the `KEY=VALUE` lines of a termination message. */

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod";
 
 /** One problem found in user input, located by its path (`stages[1].tasks[0].job`). */
 export interface Issue {

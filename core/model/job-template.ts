@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { Issue } from "./issues.js";
 import { formatPath } from "./issues.js";
 import { byteLength, LIMITS } from "./limits.js";

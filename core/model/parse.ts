@@ -1,5 +1,5 @@
 import { type Document, isNode, LineCounter, parseAllDocuments, parseDocument } from "yaml";
-import type { z } from "zod";
+import type * as z from "zod";
 import { formatPath, type Issue, type Validated } from "./issues.js";
 import { JobTemplate, jobTemplateWarnings } from "./job-template.js";
 import { Pipeline } from "./pipeline.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { byteLength, LIMITS, MAX_RETRIES, MAX_TASK_TIMEOUT_SECONDS } from "./limits.js";
 import { RUN_VARIABLES, referencesIn, SYSTEM_VARIABLES, VARIABLE_NAME } from "./variables.js";
 

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { JobTemplate } from "./job-template.js";
 import { NotifyEvent, Pipeline, Provider, TriggerEvent } from "./pipeline.js";
 

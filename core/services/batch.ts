@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { PermanentError, ValidationError } from "../errors.js";
 import { formatPath, RunEvent } from "../model/index.js";
 import type { Logger, WorkMessage } from "../ports.js";

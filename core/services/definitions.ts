@@ -1,13 +1,7 @@
 import { MASK } from "../engine/index.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
-import {
-  checkPipelineJobs,
-  type Issue,
-  type JobTemplate,
-  type Pipeline,
-  parseJobTemplate,
-  parsePipeline,
-} from "../model/index.js";
+import { checkPipelineJobs, type Issue, type JobTemplate, type Pipeline } from "../model/index.js";
+import { parseJobTemplate, parsePipeline } from "../model/parse.js";
 import type { Clock, DefinitionStore } from "../ports.js";
 import type { DefinitionCatalog } from "./catalog.js";
 

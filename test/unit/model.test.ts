@@ -1,12 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  checkPipelineJobs,
-  describeIssues,
-  LIMITS,
-  parseJobTemplate,
-  parsePipeline,
-  parseTexts,
-} from "../../core/model/index.js";
+import { checkPipelineJobs, describeIssues, LIMITS } from "../../core/model/index.js";
+import { parseJobTemplate, parsePipeline, parseTexts } from "../../core/model/parse.js";
 import { jobTemplate, pipeline, runTask } from "../helpers/factories.js";
 
 const YAML_PIPELINE = `

@@ -9,7 +9,7 @@ import {
   type QueryCommandInput,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { z } from "zod";
+import * as z from "zod";
 import { ValidationError, VersionConflictError } from "../../errors.js";
 import {
   isTerminalRun,

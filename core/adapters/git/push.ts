@@ -2,7 +2,7 @@
  * What the three git hosts' push deliveries have in common: reading headers and the JSON body, the commit
  * schema, and the one step that turns a push into a TriggerContext.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ValidationError } from "../../errors.js";
 import { clipText, issuesFromZod, type Provider, type TriggerContext } from "../../model/index.js";
 import type { ParsedDelivery, WebhookRequest } from "../../ports.js";

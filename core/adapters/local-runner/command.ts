@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { PermanentError } from "../../errors.js";
 import type { TaskLaunch } from "../../model/index.js";
 

@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { link, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { z } from "zod";
+import * as z from "zod";
 
 export const JOB_FILES = {
   /** What was started (JobSpec); written before the process starts, so it marks the attempt as submitted. */
