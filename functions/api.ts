@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import * as z from "zod";
 import { handle } from "hono/aws-lambda";
+import * as z from "zod";
 import { ValidationError } from "../core/errors.js";
 import { formatPath, JobTemplate, Pipeline } from "../core/model/index.js";
 import type { Logger } from "../core/ports.js";

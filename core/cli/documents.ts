@@ -67,16 +67,26 @@ export async function splitFile(
     const [start, , end] = doc.range;
     const firstLine = lines.linePos(start).line;
     const own = text.slice(start, end);
-    const at = (line: number | undefined) => (line === undefined ? file : `${file}:${firstLine - 1 + line}`);
+    // Lines within `own` (what the parser counts) and lines of the file (what the user sees) differ by this.
+    const fileLine = (ownLine: number) => firstLine - 1 + ownLine;
+    const at = (line: number | undefined) => (line === undefined ? file : `${file}:${line}`);
     const parsed = parseText(own);
     if (!parsed.ok) {
-      problems.push(...parsed.issues.map((i) => `${at(i.line)}: ${i.path ? `${i.path}: ` : ""}${i.message}`));
+      // An error found at the end of the input (an unclosed bracket, say) is placed after the document's last
+      // line, on no line there is to look at: it points at the last line written instead.
+      const lastWritten = own.trimEnd().split("\n").length;
+      const line = (i: ApiIssue) =>
+        i.line === undefined ? undefined : fileLine(Math.min(i.line, lastWritten));
+      problems.push(
+        ...parsed.issues.map((i) => `${at(line(i))}: ${i.path ? `${i.path}: ` : ""}${i.message}`),
+      );
       continue;
     }
     if (parsed.value === null || parsed.value === undefined) continue;
+    /** The file line of a path of this document. */
     const locate = (path: string) => {
       const line = parsed.locate(pathKeys(path))?.line;
-      return line === undefined ? undefined : firstLine - 1 + line;
+      return line === undefined ? undefined : fileLine(line);
     };
     const value = parsed.value as Record<string, unknown>;
     const kind: DefinitionKind | undefined =

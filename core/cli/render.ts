@@ -89,22 +89,29 @@ export interface Column {
   style?: (padded: string, raw: string) => string;
 }
 
-/** Left-aligned columns two spaces apart; the last column is not padded, so no line ends in spaces. */
+/**
+ * Left-aligned columns two spaces apart. A row's last non-empty cell is not padded, so that no line ends in
+ * spaces, also when that cell is coloured (the padding of a styled cell is inside its colour codes, where
+ * trimming cannot reach it).
+ */
 export function table(
   columns: ReadonlyArray<Column | string>,
   rows: ReadonlyArray<readonly string[]>,
 ): string[] {
   const cols = columns.map((c) => (typeof c === "string" ? { header: c } : c));
   const widths = cols.map((c, i) => Math.max(c.header.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[], styled: boolean) =>
-    cols
+  const line = (cells: readonly string[], styled: boolean) => {
+    const last = cols.reduce((found, _, i) => ((cells[i] ?? "").trim() === "" ? found : i), -1);
+    return cols
+      .slice(0, last + 1)
       .map((col, i) => {
         const raw = cells[i] ?? "";
-        const padded = i === cols.length - 1 ? raw : raw.padEnd(widths[i] ?? 0);
+        const padded = i === last ? raw : raw.padEnd(widths[i] ?? 0);
         return styled && col.style ? col.style(padded, raw) : padded;
       })
       .join("  ")
       .trimEnd();
+  };
   return [
     line(
       cols.map((c) => c.header),
@@ -182,9 +189,10 @@ export function pipelinesTable(pipelines: readonly Pipeline[]): string[] {
 
 /** What a task's line says beside its status: its message, else what it waits for or who decided. */
 export function taskNote(task: TaskView): string {
-  if (task.message) return task.message;
+  // The API's message for such a task says the same in other words ("waiting for approval by a or b").
   if (task.status === "waiting" && task.approvers?.length)
     return `awaiting approval by ${task.approvers.join(", ")}`;
+  if (task.message) return task.message;
   if (task.approval)
     return `${task.approval.decision} by ${task.approval.by}${task.approval.comment ? `: ${task.approval.comment}` : ""}`;
   return "";
@@ -259,13 +267,28 @@ export function lastLines(text: string, count: number): string {
   return text.slice(start + 1);
 }
 
+/** How many characters of `now`'s start are found near the end of `shown` before a full comparison. */
+const LOG_PROBE = 64;
+
 /**
  * The part of a task's log not shown yet. A log only grows, except that a runner may drop its oldest part
- * (the local runner keeps the newest 10 MiB): then the end of what was shown is looked for in the new text.
+ * (the local runner keeps the newest 10 MiB): then the new text starts with an end of what was shown, and
+ * what follows the longest such end is new. When nothing of what was shown is left, all of it is new.
  */
 export function unseenLog(shown: string, now: string): string {
   if (now.startsWith(shown)) return now.slice(shown.length);
-  const anchor = shown.slice(-256);
-  const at = anchor ? now.lastIndexOf(anchor) : -1;
-  return at >= 0 ? now.slice(at + anchor.length) : now;
+  const overlaps = (from: number) => now.startsWith(shown.slice(from));
+  // An overlap is at most `now` long. The longest one starts earliest; those at least as long as the probe
+  // start where the probe is found, so indexOf skips the rest.
+  const probe = now.slice(0, LOG_PROBE);
+  const earliest = Math.max(0, shown.length - now.length);
+  const lastProbed = shown.length - probe.length;
+  let at = shown.indexOf(probe, earliest);
+  while (at >= 0 && at <= lastProbed) {
+    if (overlaps(at)) return now.slice(shown.length - at);
+    at = shown.indexOf(probe, at + 1);
+  }
+  for (at = Math.max(earliest, lastProbed + 1); at < shown.length; at++)
+    if (overlaps(at)) return now.slice(shown.length - at);
+  return now;
 }

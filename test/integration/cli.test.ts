@@ -146,6 +146,9 @@ describe("rendering", () => {
       "run r1 (hello) running",
     ]);
     expect(runChanges(first, first, T0)).toEqual([]);
+    // The API's own words for a task waiting for approval give way to the same line as above.
+    const worded = withTask(first, "deploy", { message: "waiting for approval by alice or bob" });
+    expect(runChanges(undefined, worded, T0)[1]).toBe("ship/deploy waiting: awaiting approval by alice, bob");
     const denied = withTask(
       { ...first, status: "failed", message: "task deploy failed: denied by bob", finishedAt: at(20) },
       "deploy",
@@ -186,9 +189,9 @@ describe("rendering", () => {
         pipeline("nightly", [], [1]),
       ]),
     ).toEqual([
-      "NAME     TRIGGERS                               STAGES  TASKS",
-      "web      github:acme/web push+tag (tag v*)      2       3",
-      "nightly  manual only                            1       1",
+      "NAME     TRIGGERS                           STAGES  TASKS",
+      "web      github:acme/web push+tag (tag v*)  2       3",
+      "nightly  manual only                        1       1",
     ]);
   });
 
@@ -202,6 +205,11 @@ describe("rendering", () => {
     expect(unseenLog("", "a\n")).toBe("a\n");
     expect(unseenLog("a\nb\n", "a\nb\nc\n")).toBe("c\n");
     expect(unseenLog("one\ntwo\nthree\n", "two\nthree\nfour\n")).toBe("four\n");
+    // Cut in the middle of a line, past the first 64 characters, or with nothing of the old part left.
+    expect(unseenLog("one\ntwo\n", "ne\ntwo\nthree\n")).toBe("three\n");
+    const long = Array.from({ length: 50 }, (_, i) => `line ${i}\n`).join("");
+    expect(unseenLog(long, `${long.slice(13)}new\n`)).toBe("new\n");
+    expect(unseenLog("old\n", "new\n")).toBe("new\n");
   });
 });
 
@@ -544,9 +552,10 @@ describe("the hookflow binary", () => {
     expect((await driveRun(system, doomedRun, { timeoutMs: 20_000 })).status).toBe("failed");
     const [watched, followed] = await Promise.all([watch.done, follow.done]);
     expect(watched.code).toBe(1);
-    expect(lines(watched.stdout)).toContain("test/unit failed: exit code 3");
+    // The message is the runner's own (the local runner's: core/adapters/local-runner.ts), shown as it is.
+    expect(lines(watched.stdout)).toContain("test/unit failed: exited with code 3");
     expect(watched.stdout).toMatch(
-      new RegExp(`run ${doomedRun} \\(doomed\\) failed in .*: task unit failed`),
+      new RegExp(`run ${doomedRun} \\(doomed\\) failed in .*: task unit failed: exited with code 3\n$`),
     );
     expect(followed).toMatchObject({ code: 0, stdout: "boom\nbang\n" });
   });
