@@ -9,21 +9,22 @@ const YAML_OPTIONS = { uniqueKeys: true, prettyErrors: false, strict: true } as 
 /** A YAML or JSON text (JSON is YAML) as a plain value, or its syntax errors with line and column. */
 export function parseText(text: string): Parsed {
   const lineCounter = new LineCounter();
-  return fromDocument(parseDocument(text, { ...YAML_OPTIONS, lineCounter }), lineCounter);
+  return fromDocument(parseDocument(text, { ...YAML_OPTIONS, lineCounter }), lineCounter, text);
 }
 
 /** Several `---`-separated documents, as `hookflow apply -f` reads them. */
 export function parseTexts(text: string): Parsed[] {
   const lineCounter = new LineCounter();
   return [...parseAllDocuments(text, { ...YAML_OPTIONS, lineCounter })]
-    .map((doc) => fromDocument(doc, lineCounter))
+    .map((doc) => fromDocument(doc, lineCounter, text))
     .filter((doc) => !doc.ok || (doc.value !== null && doc.value !== undefined));
 }
 
 type Parsed = { ok: true; value: unknown; locate: Locator } | { ok: false; issues: Issue[] };
 
-function fromDocument(doc: Document, lineCounter: LineCounter): Parsed {
-  if (doc.errors.length > 0) return { ok: false, issues: doc.errors.map((e) => syntaxIssue(e, lineCounter)) };
+function fromDocument(doc: Document, lineCounter: LineCounter, text: string): Parsed {
+  if (doc.errors.length > 0)
+    return { ok: false, issues: doc.errors.map((e) => syntaxIssue(e, lineCounter, text)) };
   // Some errors (an alias to no anchor, too many aliases) only show when the document becomes a value.
   try {
     return { ok: true, value: doc.toJS({ maxAliasCount: 100 }), locate: locator(doc, lineCounter) };
@@ -39,8 +40,14 @@ function fromDocument(doc: Document, lineCounter: LineCounter): Parsed {
 
 type Locator = (path: ReadonlyArray<PropertyKey>) => { line: number; column: number } | undefined;
 
-function syntaxIssue(error: { message: string; pos: [number, number] }, lineCounter: LineCounter): Issue {
-  const pos = lineCounter.linePos(error.pos[0]);
+function syntaxIssue(
+  error: { message: string; pos: [number, number] },
+  lineCounter: LineCounter,
+  text: string,
+): Issue {
+  // An error found at the end of the input (an unclosed bracket) belongs to the last line written, not to the
+  // empty line after the final newline, which an editor does not show.
+  const pos = lineCounter.linePos(Math.min(error.pos[0], Math.max(0, text.trimEnd().length - 1)));
   const firstLine = error.message.split("\n")[0] ?? error.message;
   return {
     path: "",

@@ -59,6 +59,8 @@ describe("pipeline definitions", () => {
       },
     ]);
     expect(issuesOf("a: 1\na: 2\n")[0]).toMatchObject({ message: expect.stringMatching(/unique/), line: 2 });
+    // Found at the end of the input: reported on the last line written, not the empty one after it.
+    expect(issuesOf("name: web\nstages: [\n  {name: a\n\n")[0]).toMatchObject({ line: 3 });
   });
 
   it("names the path of every problem, and the line it is on", () => {
