@@ -179,21 +179,24 @@ try {
         "per 1,000 runs": "DynamoDB",
         requests: counter.total("DynamoDB") * perThousandRuns,
         "units each": `${writeUnits} WRU / ${readUnits} RRU (item ${itemBytes} B)`,
-        USD: dynamoCost,
+        USD: dynamoCost.toFixed(4),
       },
       {
         "per 1,000 runs": "SQS FIFO",
         requests: sqsRequests * perThousandRuns,
         "units each": "1",
-        USD: sqsCost,
+        USD: sqsCost.toFixed(4),
       },
       {
         "per 1,000 runs": "total",
         requests: counter.total() * perThousandRuns,
         "units each": "",
-        USD: dynamoCost + sqsCost,
+        USD: (dynamoCost + sqsCost).toFixed(4),
       },
     ]),
+  );
+  console.log(
+    "prices: us-east-1 on demand, DynamoDB $0.625 per million WRU and $0.125 per million RRU, SQS FIFO $0.50 per million requests; Lambda not included",
   );
   console.log(
     `pipeline-throughput ratio: ${((measured.dynamo + measured.sqs) / (minimum.dynamo + minimum.sqs)).toFixed(2)}`,

@@ -1,8 +1,8 @@
 /**
  * webhook-ingest: signed GitHub pushes through the webhook app (verify, normalise, match, store run + delivery
  * record, queue the run) against the floor: the same PutItem + SendMessage alone, with the same clients and
- * emulators. Both sides run in this process, interleaved request by request, so that neither gets a warmer or
- * quieter emulator.
+ * emulators. Latency: both sides in this process, interleaved request by request, so that neither gets a warmer
+ * or quieter emulator. Throughput: each side alone, in alternating blocks.
  */
 import { randomBytes } from "node:crypto";
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
@@ -101,70 +101,87 @@ try {
     });
     if (res.status !== 202) throw new Error(`warm-up got ${res.status}`);
   });
-  counter.reset();
   let accepted = 0;
-  // Both sides interleaved request by request, so that each sees the same emulators under the same load.
-  const both = await timed(2 * TOTAL, CONCURRENCY, async (k) => {
+  async function deliver(n: number, delivery: string): Promise<void> {
+    const res = await app.request("/webhooks/github", {
+      method: "POST",
+      headers: {
+        "x-github-event": "push",
+        "x-github-delivery": delivery,
+        "x-hub-signature-256": signatures[n] as string,
+        "content-type": "application/json",
+      },
+      body: bodies[n],
+    });
+    if (res.status !== 202) throw new Error(`delivery ${delivery} got ${res.status}: ${await res.text()}`);
+    accepted++;
+  }
+  async function floorOnce(id: string): Promise<void> {
+    await dynamo.send(
+      new PutItemCommand({
+        TableName: "bench-ingest",
+        Item: runItem({ ...sampleRun, id, version: 1 }),
+        ConditionExpression: "attribute_not_exists(pk)",
+      }),
+    );
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queues.workUrl,
+        MessageBody: JSON.stringify({ runId: id, event: { type: "run.created" } }),
+        MessageGroupId: id,
+        MessageDeduplicationId: id,
+      }),
+    );
+  }
+
+  // Latency: both sides interleaved request by request, so that each sees the same emulators under the same load.
+  counter.reset();
+  await timed(2 * TOTAL, CONCURRENCY, async (k) => {
     const n = k >> 1;
     const t0 = performance.now();
     if (k % 2 === 0) {
-      const res = await app.request("/webhooks/github", {
-        method: "POST",
-        headers: {
-          "x-github-event": "push",
-          "x-github-delivery": `d-${n}`,
-          "x-hub-signature-256": signatures[n] as string,
-          "content-type": "application/json",
-        },
-        body: bodies[n],
-      });
-      if (res.status !== 202) throw new Error(`delivery ${n} got ${res.status}: ${await res.text()}`);
-      accepted++;
+      await deliver(n, `d-${n}`);
       hookflow.push(performance.now() - t0);
     } else {
-      const id = `floor${n}`;
-      await dynamo.send(
-        new PutItemCommand({
-          TableName: "bench-ingest",
-          Item: runItem({ ...sampleRun, id, version: 1 }),
-          ConditionExpression: "attribute_not_exists(pk)",
-        }),
-      );
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: queues.workUrl,
-          MessageBody: JSON.stringify({ runId: id, event: { type: "run.created" } }),
-          MessageGroupId: id,
-          MessageDeduplicationId: id,
-        }),
-      );
+      await floorOnce(`floor${n}`);
       floor.push(performance.now() - t0);
     }
   });
-  const hookflowMs = both.elapsedMs;
-  const floorMs = both.elapsedMs;
+  const perDelivery = (counter.total() / TOTAL).toFixed(2);
+
+  // Throughput: each side alone, in alternating blocks of a quarter each, so that drift hits both.
+  const elapsed = { hookflow: 0, floor: 0 };
+  const block = Math.ceil(TOTAL / 4);
+  for (let b = 0; b < 4; b++) {
+    elapsed.floor += (await timed(block, CONCURRENCY, (i) => floorOnce(`tput${b}-${i}`))).elapsedMs;
+    elapsed.hookflow += (
+      await timed(block, CONCURRENCY, (i) => deliver(b * block + i, `t${b}-${i}`))
+    ).elapsedMs;
+  }
   hookflow.sort((a, b) => a - b);
   floor.sort((a, b) => a - b);
-  const perDelivery = (counter.total() / TOTAL).toFixed(2);
   const row = (name: string, l: number[], ms: number, requests: string) => ({
     "requests per delivery": requests,
     side: name,
     deliveries: l.length,
     "p50 ms": percentile(l, 50),
     "p99 ms": percentile(l, 99),
-    "per second (both sides together)": (l.length / ms) * 1000,
+    "deliveries per second (alone)": ((4 * block) / ms) * 1000,
   });
   console.log(
     `webhook-ingest: ${TOTAL} signed GitHub pushes, ${CONCURRENCY} at a time, DynamoDB Local + fauxqs`,
   );
   console.log(
     table([
-      row("hookflow webhook", hookflow, hookflowMs, perDelivery),
-      row("floor: PutItem + SendMessage", floor, floorMs, "2.00"),
+      row("hookflow webhook", hookflow, elapsed.hookflow, perDelivery),
+      row("floor: PutItem + SendMessage", floor, elapsed.floor, "2.00"),
     ]),
   );
   console.log(`hookflow requests: ${JSON.stringify(Object.fromEntries(counter.counts))}`);
-  console.log(`accepted ${accepted}/${TOTAL}`);
+  console.log(`accepted ${accepted}/${TOTAL + 4 * block}`);
+  console.log(
+    `webhook-ingest throughput ratio: ${(elapsed.hookflow / elapsed.floor).toFixed(2)} (time for the same number alone)`,
+  );
   const ratio = percentile(hookflow, 50) / percentile(floor, 50);
   console.log(`webhook-ingest p99 ratio: ${(percentile(hookflow, 99) / percentile(floor, 99)).toFixed(2)}`);
   console.log(`webhook-ingest ratio: ${ratio.toFixed(2)}`);
