@@ -13,6 +13,9 @@ import {
   startSqsEmulator,
 } from "../infra/local/emulators.js";
 
+// The SDK warns on Node 20 about its releases after January 2027; the lockfile pins this one, which supports 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 export interface Emulators {
   dynamo: RunningEmulator;
   sqs: RunningEmulator;

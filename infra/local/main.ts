@@ -5,6 +5,9 @@ import type { Logger } from "../../core/ports.js";
 import { secretsFile } from "./secrets.js";
 import { startStack } from "./stack.js";
 
+// The SDK warns on Node 20 about its releases after January 2027; the lockfile pins this one, which supports 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const quiet = process.env.HOOKFLOW_LOG === "quiet";
 const write =
   (level: string) =>
