@@ -177,7 +177,7 @@ try {
       row("floor: PutItem + SendMessage", floor, elapsed.floor, "2.00"),
     ]),
   );
-  console.log(`hookflow requests: ${JSON.stringify(Object.fromEntries(counter.counts))}`);
+  console.log(`hookflow requests, both phases: ${JSON.stringify(Object.fromEntries(counter.counts))}`);
   console.log(`accepted ${accepted}/${TOTAL + 4 * block}`);
   console.log(
     `webhook-ingest throughput ratio: ${(elapsed.hookflow / elapsed.floor).toFixed(2)} (time for the same number alone)`,
