@@ -15,6 +15,8 @@ import { benchSystem, startEmulators, table } from "./common.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 500);
 const POLLERS = Number(process.env.BENCH_POLLERS ?? 6);
+/** With 1, every Job also reports `running` before it succeeds (queued → running → succeeded). */
+const RUNNING_REPORTS = process.env.BENCH_RUNNING_REPORTS === "1";
 const TASKS_PER_RUN = 5;
 
 const pipeline = Pipeline.parse({
@@ -57,7 +59,7 @@ try {
   // The instant runner: every submitted Job reports success through its callback right away.
   const inflight = new Set<Promise<void>>();
   runner.onSubmit = (launch) => {
-    const report = (async () => {
+    const callback = async (body: object) => {
       const res = await callbacks.request(
         `/callbacks/tasks/${callbackTaskId(launch.runId, launch.task, launch.attempt)}`,
         {
@@ -66,13 +68,14 @@ try {
             authorization: `Bearer ${tokens.tokenFor(launch.jobName)}`,
             "content-type": "application/json",
           },
-          body: JSON.stringify({
-            status: "succeeded",
-            outputs: { [`${launch.task.toUpperCase()}_DONE`]: "1" },
-          }),
+          body: JSON.stringify(body),
         },
       );
       if (res.status !== 200) throw new Error(`callback ${res.status}: ${await res.text()}`);
+    };
+    const report = (async () => {
+      if (RUNNING_REPORTS) await callback({ status: "running" });
+      await callback({ status: "succeeded", outputs: { [`${launch.task.toUpperCase()}_DONE`]: "1" } });
     })();
     inflight.add(report);
     void report.finally(() => inflight.delete(report));
@@ -141,7 +144,7 @@ try {
   const measured = { dynamo: counter.total("DynamoDB") / tasks, sqs: sqsRequests / tasks };
 
   console.log(
-    `pipeline-throughput: ${RUNS} runs × ${TASKS_PER_RUN} tasks (1 → 3 parallel → 1), instant runner, ${POLLERS} scheduler pollers, callbacks in-process`,
+    `pipeline-throughput: ${RUNS} runs × ${TASKS_PER_RUN} tasks (1 → 3 parallel → 1), instant runner${RUNNING_REPORTS ? " reporting running, then succeeded" : ""}, ${POLLERS} scheduler pollers, callbacks in-process`,
   );
   console.log(
     `${succeeded}/${RUNS} runs succeeded in ${(elapsed / 1000).toFixed(1)} s: ${((RUNS / elapsed) * 1000).toFixed(1)} runs per second`,
