@@ -16,6 +16,13 @@ export class CliError extends Error {
 /** Nothing answered at the URL: the one failure worth retrying while watching. */
 export class UnreachableError extends CliError {}
 
+/** What may pass by itself: no answer, or a gateway's 502/503/504 while a function starts or is throttled. */
+export function isTransient(error: unknown): boolean {
+  return (
+    error instanceof UnreachableError || (error instanceof ApiError && [502, 503, 504].includes(error.status))
+  );
+}
+
 /** The API answered with an error; `error` and `issues` are what it said, `message` how the CLI shows it. */
 export class ApiError extends CliError {
   constructor(
@@ -155,7 +162,9 @@ export class HookflowClient {
       });
     } catch (error) {
       if (error instanceof Error && error.name === "TimeoutError")
-        throw new CliError(`hookflow at ${this.options.baseUrl} did not answer within ${timeoutMs / 1000}s`);
+        throw new UnreachableError(
+          `hookflow at ${this.options.baseUrl} did not answer within ${timeoutMs / 1000}s`,
+        );
       throw new UnreachableError(
         `cannot reach hookflow at ${this.options.baseUrl} (is it running? set HOOKFLOW_URL)`,
         1,

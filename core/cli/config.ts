@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import { CliError } from "./client.js";
 
 export const DEFAULT_URL = "http://127.0.0.1:8787";
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 export interface CliConfig {
   baseUrl: string;
@@ -23,11 +24,18 @@ export function resolveConfig(
   try {
     url = new URL(baseUrl);
   } catch {
-    throw new CliError(`HOOKFLOW_URL is not a URL: ${baseUrl}`);
+    throw new CliError("HOOKFLOW_URL is not a URL");
   }
   if (url.protocol !== "http:" && url.protocol !== "https:")
-    throw new CliError(`HOOKFLOW_URL must be http or https: ${baseUrl}`);
-  return { baseUrl, token: env.HOOKFLOW_API_TOKEN || localStackToken(env, cwd, readFile) };
+    throw new CliError(`HOOKFLOW_URL must be http or https: ${url.protocol}`);
+  if (url.username || url.password)
+    throw new CliError("HOOKFLOW_URL must not hold credentials: set HOOKFLOW_API_TOKEN instead");
+  // The local stack's token is for the local stack: never sent to a server elsewhere.
+  const local = LOOPBACK.has(url.hostname);
+  return {
+    baseUrl,
+    token: env.HOOKFLOW_API_TOKEN || (local ? localStackToken(env, cwd, readFile) : undefined),
+  };
 }
 
 function localStackToken(

@@ -33,7 +33,12 @@ export async function readDefinitions(
   const definitions: Definition[] = [];
   const problems: string[] = [];
   for (const file of files) {
-    const found = await splitFile(file, await readFile(resolve(cwd, file), "utf8"));
+    const text = await readFile(resolve(cwd, file), "utf8").catch((error: Error) => {
+      problems.push(`${file}: ${error.message}`);
+      return undefined;
+    });
+    if (text === undefined) continue;
+    const found = await splitFile(file, text);
     definitions.push(...found.definitions);
     problems.push(...found.problems);
   }
@@ -47,7 +52,10 @@ async function filesOf(path: string, cwd: string): Promise<string[]> {
     );
   });
   if (!info.isDirectory()) return [path];
-  const names = (await readdir(resolve(cwd, path))).filter((n) => DEFINITION_FILE.test(n)).sort();
+  const names = (await readdir(resolve(cwd, path), { withFileTypes: true }))
+    .filter((entry) => entry.isFile() && DEFINITION_FILE.test(entry.name))
+    .map((entry) => entry.name)
+    .sort();
   if (names.length === 0) throw new CliError(`${path}: no .yaml, .yml or .json files in this directory`);
   return names.map((n) => join(path, n));
 }

@@ -3,10 +3,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { runCli } from "./program.js";
 
 // `hookflow runs | head` closes the pipe early: that is the reader being done, not an error.
-process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
-  throw error;
-});
+for (const stream of [process.stdout, process.stderr])
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
 
 process.exitCode = await runCli(process.argv.slice(2), {
   stdout: process.stdout,

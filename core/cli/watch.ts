@@ -1,10 +1,10 @@
 import type { RunView } from "../engine/view.js";
-import { UnreachableError } from "./client.js";
+import { isTransient } from "./client.js";
 import type { Context, Output } from "./context.js";
 import { fitWidth, isTerminalRunStatus, renderRun, runChanges } from "./render.js";
 
-/** Polls in a row that may fail to reach the API (a restarting local stack) before the watch gives up. */
-const MAX_UNREACHABLE_POLLS = 10;
+/** Polls in a row that may fail (a restarting local stack, a gateway busy) before the watch gives up. */
+const MAX_FAILED_POLLS = 10;
 
 /** 0 when the run succeeded, 1 when it failed or was canceled: what scripts and CI steps test. */
 export const exitCodeOf = (view: RunView) => (view.status === "succeeded" ? 0 : 1);
@@ -16,15 +16,14 @@ export const exitCodeOf = (view: RunView) => (view.status === "succeeded" ? 0 : 
 export async function watchRun(ctx: Context, id: string, options: { json?: boolean } = {}): Promise<number> {
   let previous: RunView | undefined;
   let drawn = 0;
-  let unreachable = 0;
+  let failedPolls = 0;
   for (;;) {
     let view: RunView;
     try {
       view = await ctx.client.getRun(id);
-      unreachable = 0;
+      failedPolls = 0;
     } catch (error) {
-      if (!(error instanceof UnreachableError) || !previous || ++unreachable >= MAX_UNREACHABLE_POLLS)
-        throw error;
+      if (!isTransient(error) || !previous || ++failedPolls >= MAX_FAILED_POLLS) throw error;
       await ctx.io.sleep(ctx.pollMs);
       continue;
     }

@@ -267,10 +267,21 @@ describe("configuration", () => {
     expect(resolveConfig({ HOOKFLOW_DATA_DIR: "/elsewhere" }, "/w", readFile).token).toBeUndefined();
     expect(() => resolveConfig({ HOOKFLOW_URL: "not a url" }, "/w", readFile)).toThrow(/HOOKFLOW_URL/);
   });
+
+  it("sends the local stack's token only to the local stack, and refuses credentials in the URL", () => {
+    const readFile = () => '{"apiToken":"from-file"}';
+    expect(resolveConfig({ HOOKFLOW_URL: "http://localhost:8787" }, "/w", readFile).token).toBe("from-file");
+    expect(resolveConfig({ HOOKFLOW_URL: "https://ci.example.com" }, "/w", readFile).token).toBeUndefined();
+    const withCredentials = () =>
+      resolveConfig({ HOOKFLOW_URL: "https://me:hunter2@ci.example.com" }, "/w", readFile);
+    expect(withCredentials).toThrow(/must not hold credentials/);
+    expect(withCredentials).not.toThrow(/hunter2/);
+  });
 });
 
 describe("status --watch in-process", () => {
-  function fakeIo(views: RunView[], stdout: { isTTY: boolean; columns?: number }, env = {}) {
+  /** The API's answers in turn: a run, or a status a gateway answers with on its own. */
+  function fakeIo(views: Array<RunView | number>, stdout: { isTTY: boolean; columns?: number }, env = {}) {
     const written = { stdout: "", stderr: "" };
     let polls = 0;
     const io: CliIo = {
@@ -280,6 +291,7 @@ describe("status --watch in-process", () => {
       cwd: tmpdir(),
       fetch: async () => {
         const view = views[Math.min(polls++, views.length - 1)];
+        if (typeof view === "number") return new Response("Service Unavailable", { status: view });
         return new Response(JSON.stringify(view), { headers: { "content-type": "application/json" } });
       },
       sleep: async () => {},
@@ -325,6 +337,52 @@ describe("status --watch in-process", () => {
     const noColour = fakeIo([failed], { isTTY: true }, { NO_COLOR: "1" });
     expect(await runCli(["status", "r1", "--watch"], noColour.io)).toBe(1);
     expect(noColour.written.stdout).not.toContain("\u001b[3");
+  });
+
+  it("keeps watching through a gateway's 503 while the run goes on, and still exits by the run", async () => {
+    const done = { ...running, status: "succeeded" as const, finishedAt: at(6) };
+    const flaky = fakeIo([waiting, 503, 502, running, 504, done], { isTTY: false });
+    expect(await runCli(["status", "r1", "--watch"], flaky.io)).toBe(0);
+    expect(flaky.polls()).toBe(6);
+    expect(flaky.written.stdout).toContain("run r1 (hello) succeeded");
+    const down = fakeIo([waiting, 503], { isTTY: false });
+    expect(await runCli(["status", "r1", "--watch"], down.io)).toBe(1);
+    expect(down.polls()).toBe(11);
+    expect(down.written.stderr).toMatch(/503/);
+  });
+});
+
+describe("logs --follow in-process", () => {
+  it("does not print the log again when it reads empty for a moment (a container restarting)", async () => {
+    const active = withTask(runView({ status: "running" }), "compile", { status: "running" });
+    const finished = withTask(runView({ status: "running" }), "compile", { status: "succeeded" });
+    const answers = [
+      [active, "one\n"],
+      [active, ""],
+      [active, "one\ntwo\n"],
+      [finished, "one\ntwo\nthree\n"],
+    ] as const;
+    let poll = 0;
+    let written = "";
+    const io: CliIo = {
+      stdout: { isTTY: false, write: (s: string) => (written += s) },
+      stderr: { write: () => true },
+      env: { HOOKFLOW_API_TOKEN: TOKEN },
+      cwd: tmpdir(),
+      fetch: async (input) => {
+        const [view, log] = answers[Math.min(poll, answers.length - 1)] ?? answers[0];
+        if (String(input).endsWith("/logs")) {
+          poll++;
+          return new Response(log, { headers: { "content-type": "text/plain" } });
+        }
+        return new Response(JSON.stringify(view), { headers: { "content-type": "application/json" } });
+      },
+      sleep: async () => {},
+      now: () => T0,
+      userName: () => "tester",
+    };
+    expect(await runCli(["logs", "r1", "compile", "--follow"], io)).toBe(0);
+    expect(written).toBe("one\ntwo\nthree\n");
   });
 });
 

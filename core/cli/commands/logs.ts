@@ -45,7 +45,8 @@ async function followLogs(ctx: Context, id: string, task: string, tail: number |
       if (!toldWaiting) ctx.err(ctx.style.grey(`waiting for ${task} to start (${state.status})`));
       toldWaiting = true;
     }
-    if (text !== undefined) {
+    // A container (re)starting has an empty log for a moment: that is not the log starting over.
+    if (text !== undefined && !(text === "" && shown)) {
       ctx.io.stdout.write(
         shown === undefined ? (tail === undefined ? text : lastLines(text, tail)) : unseenLog(shown, text),
       );
