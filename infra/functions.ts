@@ -81,7 +81,8 @@ export const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];
 
 /** The HTTP routes of API Gateway and the function each reaches (the apps answer exactly these paths). */
 export const ROUTES = {
-  "POST /webhooks/{provider}": "webhook",
+  // ANY, so that a wrong method reaches the app and gets its 405 rather than API Gateway's 404.
+  "ANY /webhooks/{provider}": "webhook",
   "POST /callbacks/tasks/{taskId}": "callback",
   "ANY /api/{proxy+}": "api",
   "GET /healthz": "api",
@@ -103,6 +104,23 @@ export const QUEUE = {
 } as const;
 
 export const RECONCILE_SCHEDULE = "rate(1 minute)";
+
+/**
+ * Plain settings taken from the environment of `sst deploy` (`HOOKFLOW_NAMESPACE=ci npx sst deploy`) and given
+ * to every function; unset ones keep their defaults (core/config.ts).
+ */
+export const DEPLOY_SETTINGS = [
+  "HOOKFLOW_NAMESPACE",
+  "HOOKFLOW_GITHUB_API_URL",
+  "HOOKFLOW_GITLAB_URL",
+  "HOOKFLOW_DEFINITION_CACHE_SECONDS",
+] as const;
+
+export function deploySettings(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return Object.fromEntries(
+    DEPLOY_SETTINGS.flatMap((name) => (env[name] ? [[name, env[name] as string]] : [])),
+  );
+}
 
 /** The value a function sees for a setting given by presence only. */
 export const PRESENT = "present (the value is held by the scheduler)";

@@ -1,6 +1,12 @@
 import { MASK } from "../engine/index.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
-import { checkPipelineJobs, type Issue, type JobTemplate, type Pipeline } from "../model/index.js";
+import {
+  checkPipelineJobs,
+  type Issue,
+  type JobTemplate,
+  type Notifier,
+  type Pipeline,
+} from "../model/index.js";
 import { parseJobTemplate, parsePipeline } from "../model/parse.js";
 import type { Clock, DefinitionStore } from "../ports.js";
 import type { DefinitionCatalog } from "./catalog.js";
@@ -27,6 +33,8 @@ export class DefinitionService {
     if (issues.length > 0) throw new ValidationError(`pipeline ${name} is invalid`, issues);
     const existed = await this.deps.store.getPipeline(name);
     const pipeline = existed ? keepMaskedValues(parsed.value, existed.value) : parsed.value;
+    const masked = stillMasked(pipeline);
+    if (masked.length > 0) throw new ValidationError(`pipeline ${name} is invalid`, masked);
     await this.deps.store.putPipeline(pipeline, this.deps.clock.now());
     this.deps.catalog?.invalidate();
     return { value: await this.maskPipeline(pipeline, jobs), created: !existed, warnings };
@@ -97,7 +105,7 @@ export class DefinitionService {
     return {
       ...pipeline,
       params: mask(pipeline.params),
-      notify: pipeline.notify.map((n) => ({ ...n, ...(n.secret && { secret: MASK }) })),
+      notify: pipeline.notify.map((n) => ({ ...n, url: shownUrl(n), ...(n.secret && { secret: MASK }) })),
       stages: pipeline.stages.map((s) => ({
         ...s,
         tasks: s.tasks.map((t) => ({ ...t, ...(t.params && { params: mask(t.params) }) })),
@@ -127,8 +135,9 @@ function keepMaskedValues(next: Pipeline, stored: Pipeline): Pipeline {
     ...next,
     params: keep(next.params, stored.params),
     notify: next.notify.map((n) => {
-      const old = stored.notify.find((o) => o.kind === n.kind && o.url === n.url);
-      return n.secret === MASK && old?.secret ? { ...n, secret: old.secret } : n;
+      const old = stored.notify.find((o) => o.kind === n.kind && (o.url === n.url || shownUrl(o) === n.url));
+      if (!old) return n;
+      return { ...n, url: old.url, ...(n.secret === MASK && old.secret && { secret: old.secret }) };
     }),
     stages: next.stages.map((s) => ({
       ...s,
@@ -137,6 +146,33 @@ function keepMaskedValues(next: Pipeline, stored: Pipeline): Pipeline {
       ),
     })),
   };
+}
+
+/** A robot's URL is its credential (an access token in the path or query): shown as its origin and the mask. */
+const URL_IS_CREDENTIAL: ReadonlySet<Notifier["kind"]> = new Set(["feishu", "dingtalk", "wecom", "slack"]);
+
+function shownUrl(notifier: Notifier): string {
+  return URL_IS_CREDENTIAL.has(notifier.kind) ? `${new URL(notifier.url).origin}/${MASK}` : notifier.url;
+}
+
+/** A mask written back where nothing stored is behind it would become the value: refused instead. */
+function stillMasked(pipeline: Pipeline): Issue[] {
+  const refused = (path: string, what: string) => ({
+    path,
+    message: `is masked and nothing stored is behind it: give the ${what}`,
+  });
+  const params = (at: string, values: Record<string, string> = {}) =>
+    Object.entries(values).flatMap(([k, v]) => (v === MASK ? [refused(`${at}.${k}`, "value")] : []));
+  return [
+    ...params("params", pipeline.params),
+    ...pipeline.notify.flatMap((n, i) => [
+      ...(n.url.endsWith(`/${MASK}`) ? [refused(`notify[${i}].url`, "full URL")] : []),
+      ...(n.secret === MASK ? [refused(`notify[${i}].secret`, "secret")] : []),
+    ]),
+    ...pipeline.stages.flatMap((stage, i) =>
+      stage.tasks.flatMap((task, j) => params(`stages[${i}].tasks[${j}].params`, task.params)),
+    ),
+  ];
 }
 
 function keepMaskedDefaults(next: JobTemplate, stored: JobTemplate): JobTemplate {

@@ -6,12 +6,18 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { signGithub } from "../../core/adapters/git/index.js";
-import { loadOrCreateSecrets } from "./secrets.js";
+import { readSecrets } from "./secrets.js";
 
 const url = (process.env.HOOKFLOW_URL ?? `http://127.0.0.1:${process.env.PORT ?? 8787}`).replace(/\/+$/, "");
-const secrets = loadOrCreateSecrets(process.env.HOOKFLOW_DATA_DIR ?? ".hookflow");
-const apiToken = process.env.HOOKFLOW_API_TOKEN || secrets.apiToken;
-const webhookSecret = process.env.HOOKFLOW_GITHUB_SECRET || secrets.githubSecret;
+const dataDir = process.env.HOOKFLOW_DATA_DIR ?? ".hookflow";
+// Read only: secrets made here would not be the ones a stack started later uses.
+const secrets = readSecrets(dataDir);
+const apiToken = process.env.HOOKFLOW_API_TOKEN || secrets?.apiToken;
+const webhookSecret = process.env.HOOKFLOW_GITHUB_SECRET || secrets?.githubSecret;
+if (!apiToken || !webhookSecret) {
+  console.error(`no local stack's secrets in ${dataDir}: start it with \`npm start\` first`);
+  process.exit(1);
+}
 const auth = { authorization: `Bearer ${apiToken}` };
 
 async function call(path: string, init: RequestInit = {}): Promise<Response> {

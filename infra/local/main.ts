@@ -1,6 +1,8 @@
 /**
  * `npm start`: hookflow on this machine, no cloud account. Ctrl-C stops everything, emulators included.
  */
+import { ValidationError } from "../../core/errors.js";
+import { describeIssues } from "../../core/model/index.js";
 import type { Logger } from "../../core/ports.js";
 import { secretsFile } from "./secrets.js";
 import { startStack } from "./stack.js";
@@ -23,13 +25,16 @@ const log: Logger = { info: write("info"), warn: write("warn"), error: write("er
 const dataDir = process.env.HOOKFLOW_DATA_DIR ?? ".hookflow";
 console.log("starting hookflow (DynamoDB Local, SQS emulator, scheduler, reconciler) ...");
 const stack = await startStack({ env: process.env, log }).catch((error: Error) => {
-  console.error(`hookflow could not start: ${error.message}`);
+  const detail = error instanceof ValidationError ? `\n${describeIssues(error.issues)}` : "";
+  console.error(`hookflow could not start: ${error.message}${detail}`);
   process.exit(1);
 });
 
 const secretsPath = secretsFile(dataDir);
 const source = (from: "environment" | "generated", variable: string) =>
   from === "environment" ? `from ${variable}` : `generated, in ${secretsPath}`;
+// A token the user gave is theirs to know: only a generated one is shown, so that it can be copied.
+const tokenFromEnv = Boolean(process.env.HOOKFLOW_API_TOKEN);
 console.log(`
 hookflow is running (local stack; data in ${dataDir})
 
@@ -39,7 +44,7 @@ hookflow is running (local stack; data in ${dataDir})
   health     ${stack.url}/healthz
   runner     ${stack.runner === "local" ? "local processes (set HOOKFLOW_KUBECONFIG or KUBECONFIG for Kubernetes)" : `Kubernetes, namespace ${stack.config.HOOKFLOW_NAMESPACE}`}
 
-  API token          ${stack.apiToken}   (${process.env.HOOKFLOW_API_TOKEN ? "from HOOKFLOW_API_TOKEN" : `generated, in ${secretsPath}`})
+  API token          ${tokenFromEnv ? "from HOOKFLOW_API_TOKEN" : `${stack.apiToken}   (generated, in ${secretsPath})`}
   webhook secrets    github: ${source(stack.secretSources.github, "HOOKFLOW_GITHUB_SECRET")}
                      gitlab: ${source(stack.secretSources.gitlab, "HOOKFLOW_GITLAB_TOKEN")}
                      gitea:  ${source(stack.secretSources.gitea, "HOOKFLOW_GITEA_SECRET")}
@@ -48,7 +53,7 @@ Try it (another terminal): start the example pipeline with a signed push and fol
   npm run demo
 
 Or by hand:
-  export HOOKFLOW_URL=${stack.url} HOOKFLOW_API_TOKEN=${stack.apiToken}
+  export HOOKFLOW_URL=${stack.url}${tokenFromEnv ? "" : ` HOOKFLOW_API_TOKEN=${stack.apiToken}`}
   npx hookflow apply -f examples/hello.yaml && npx hookflow run hello --watch
 
 Ctrl-C stops everything.

@@ -14,13 +14,20 @@ export type LocalSecrets = z.infer<typeof LocalSecrets>;
 
 export const secretsFile = (dataDir: string) => join(dataDir, "secrets.json");
 
+/** The secrets a local stack keeps in `dataDir`, if one was started there. */
+export function readSecrets(dataDir: string): LocalSecrets | undefined {
+  const file = secretsFile(dataDir);
+  return existsSync(file) ? LocalSecrets.parse(JSON.parse(readFileSync(file, "utf8"))) : undefined;
+}
+
 /**
  * The local stack's secrets: generated on first start and kept in the data directory (readable by its owner
  * only), so that a restart keeps the same API token and webhook secrets.
  */
 export function loadOrCreateSecrets(dataDir: string): LocalSecrets {
   const file = secretsFile(dataDir);
-  if (existsSync(file)) return LocalSecrets.parse(JSON.parse(readFileSync(file, "utf8")));
+  const kept = readSecrets(dataDir);
+  if (kept) return kept;
   const random = () => randomBytes(24).toString("base64url");
   const secrets: LocalSecrets = {
     apiToken: random(),

@@ -5,14 +5,35 @@
  *
  * Only called from `run()` in sst.config.ts, where SST's globals (`sst`, `$app`) exist.
  */
-import { type LinkedSetting, SST_LINKS } from "../../core/config.js";
-import { FUNCTIONS, type FunctionName, PRESENT, QUEUE, RECONCILE_SCHEDULE, ROUTES } from "../functions.js";
+import { type LinkedSetting, loadConfig, SST_LINKS } from "../../core/config.js";
+import { ValidationError } from "../../core/errors.js";
+import { describeIssues } from "../../core/model/index.js";
+import {
+  deploySettings,
+  FUNCTIONS,
+  type FunctionName,
+  type FunctionPlan,
+  PRESENT,
+  QUEUE,
+  RECONCILE_SCHEDULE,
+  ROUTES,
+} from "../functions.js";
 import { tableArgs } from "../table.js";
 
 type Secret = InstanceType<typeof sst.Secret>;
 type SecretSetting = Exclude<LinkedSetting, "HOOKFLOW_TABLE" | "HOOKFLOW_QUEUE_URL" | "HOOKFLOW_PUBLIC_URL">;
 
 export function hookflow() {
+  const settings = deploySettings(process.env);
+  // A bad setting fails the deploy, listing its problems, rather than every function at its first start.
+  try {
+    loadConfig(settings);
+  } catch (error) {
+    if (error instanceof ValidationError)
+      throw new Error(`${error.message}\n${describeIssues(error.issues)}`);
+    throw error;
+  }
+
   const table = new sst.aws.Dynamo(SST_LINKS.HOOKFLOW_TABLE.link, {
     ...tableArgs(),
     deletionProtection: $app.stage === "production",
@@ -55,9 +76,9 @@ export function hookflow() {
   };
 
   const functionArgs = (name: FunctionName) => {
-    const plan: (typeof FUNCTIONS)[FunctionName] = FUNCTIONS[name];
+    const plan: FunctionPlan = FUNCTIONS[name];
     const presence = Object.fromEntries(
-      ("presenceOf" in plan ? plan.presenceOf : []).map((setting) => [
+      (plan.presenceOf ?? []).map((setting) => [
         setting,
         secrets[setting as SecretSetting].value.apply((value) => (value ? PRESENT : "")),
       ]),
@@ -69,7 +90,7 @@ export function hookflow() {
       memory: `${plan.memoryMb} MB` as const,
       timeout: `${plan.timeoutSeconds} seconds` as const,
       link: plan.links.map((setting) => components[setting]),
-      environment: { ...("environment" in plan ? plan.environment : {}), ...presence },
+      environment: { ...settings, ...plan.environment, ...presence },
       // Splitting keeps what a function imports dynamically (the Kubernetes client, robots, the SDK's rarely
       // used credential providers) in chunks loaded on first use, out of every cold start.
       nodejs: { format: "esm" as const, minify: true, splitting: true },

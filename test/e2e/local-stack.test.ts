@@ -47,6 +47,10 @@ describe("the local stack", () => {
     };
     const command = ["node", "--import", "tsx", "infra/local/main.ts"];
     const first = await startStackProcess(command, env);
+    // Secrets the user gave are never printed.
+    expect(first.output()).toContain("API token          from HOOKFLOW_API_TOKEN");
+    expect(first.output()).not.toContain(env.HOOKFLOW_API_TOKEN);
+    expect(first.output()).not.toContain(env.HOOKFLOW_GITHUB_SECRET);
     const api = (url: string, path: string, init: RequestInit = {}) =>
       fetch(`${url}${path}`, {
         ...init,

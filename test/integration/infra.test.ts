@@ -9,6 +9,7 @@ import { TTL_ATTRIBUTE, tableDefinition } from "../../core/adapters/dynamo/table
 import { loadConfig, runtimeEnvironment, SST_LINKS } from "../../core/config.js";
 import { bundleFunction } from "../../infra/bundle.js";
 import {
+  deploySettings,
   FUNCTION_NAMES,
   FUNCTIONS,
   HTTP_TIMEOUT_LIMIT_SECONDS,
@@ -33,12 +34,23 @@ describe("the functions infra/ deploys", () => {
   it("routes every HTTP path of the contract to a function API Gateway can wait for", () => {
     expect(Object.keys(ROUTES).sort()).toEqual([
       "ANY /api/{proxy+}",
+      "ANY /webhooks/{provider}",
       "GET /healthz",
       "POST /callbacks/tasks/{taskId}",
-      "POST /webhooks/{provider}",
     ]);
     for (const name of new Set(Object.values(ROUTES)))
       expect(FUNCTIONS[name].timeoutSeconds).toBeLessThan(HTTP_TIMEOUT_LIMIT_SECONDS);
+  });
+
+  it("passes the deploy's plain settings to the functions, and only those", () => {
+    expect(
+      deploySettings({
+        HOOKFLOW_NAMESPACE: "ci",
+        HOOKFLOW_GITLAB_URL: "",
+        HOOKFLOW_API_TOKEN: "secret",
+        PATH: "/bin",
+      }),
+    ).toEqual({ HOOKFLOW_NAMESPACE: "ci" });
   });
 
   it("keeps a message invisible at least six times the scheduler's timeout, as AWS requires", () => {
