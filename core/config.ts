@@ -12,7 +12,7 @@ const optionalSecret = z
  * Configuration, validated once at start. The same names on AWS (from SST links and secrets, see infra/) and
  * locally (plain environment). Names are the contract's; those marked "extension" are hookflow's own.
  */
-export const ConfigSchema = z.object({
+const ConfigSchema = z.object({
   HOOKFLOW_TABLE: z.string().min(1).default("hookflow"),
   HOOKFLOW_QUEUE_URL: z.string().url().optional(),
   HOOKFLOW_API_TOKEN: optionalSecret,
@@ -76,7 +76,7 @@ type Environment = Record<string, string | undefined>;
  * function's bundle (`SST_KEY_FILE`, so a kubeconfig does not count against Lambda's 4 KB of environment) and
  * reads `SST_RESOURCE_*`; without SST it holds nothing and this returns nothing.
  */
-export function linkedEnvironment(resources: object = Resource): Record<LinkedSetting, string | undefined> {
+function linkedEnvironment(resources: object = Resource): Record<LinkedSetting, string | undefined> {
   const env = {} as Record<LinkedSetting, string | undefined>;
   for (const [setting, { link, property }] of Object.entries(SST_LINKS) as Array<
     [LinkedSetting, (typeof SST_LINKS)[LinkedSetting]]

@@ -9,7 +9,7 @@ import { TTL_ATTRIBUTE, tableDefinition } from "../core/adapters/dynamo/table.js
 type FieldType = "string" | "number" | "binary";
 type Projection = "all" | "keys-only" | string[];
 
-export interface TableArgs {
+interface TableArgs {
   fields: Record<string, FieldType>;
   primaryIndex: { hashKey: string; rangeKey?: string };
   globalIndexes: Record<string, { hashKey: string; rangeKey?: string; projection: Projection }>;

@@ -13,7 +13,7 @@ import { mkdir, mkdtemp, open, readdir, rename, rm, stat, writeFile } from "node
 import { isAbsolute, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PermanentError, RetryableError } from "../errors.js";
-import type { TaskLaunch } from "../model/index.js";
+import { lastLines, type TaskLaunch } from "../model/index.js";
 import type { Clock, JobObservation, JobRef, TaskRunner } from "../ports.js";
 import { checkEnv, commandOf } from "./local-runner/command.js";
 import {
@@ -389,16 +389,4 @@ async function readTail(path: string, maxBytes: number): Promise<string> {
 function ignoreMissing(error: NodeJS.ErrnoException): undefined {
   if (error.code === "ENOENT") return undefined;
   throw error;
-}
-
-/** The last `count` lines of `text`, keeping its final newline. */
-export function lastLines(text: string, count: number): string {
-  if (count <= 0) return "";
-  let start = text.endsWith("\n") ? text.length - 1 : text.length;
-  for (let seen = 0; seen < count; seen++) {
-    if (start <= 0) return text;
-    start = text.lastIndexOf("\n", start - 1);
-    if (start < 0) return text;
-  }
-  return text.slice(start + 1);
 }

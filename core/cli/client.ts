@@ -41,7 +41,7 @@ export interface Saved {
   created: boolean;
   warnings: ApiIssue[];
 }
-export interface RunPage {
+interface RunPage {
   items: RunView[];
   cursor?: string;
 }

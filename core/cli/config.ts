@@ -5,7 +5,7 @@ import { CliError } from "./client.js";
 export const DEFAULT_URL = "http://127.0.0.1:8787";
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
-export interface CliConfig {
+interface CliConfig {
   baseUrl: string;
   token: string | undefined;
 }

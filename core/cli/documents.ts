@@ -121,7 +121,7 @@ export async function splitFile(
 }
 
 /** `stages[1].tasks[0].job` → ["stages", 1, "tasks", 0, "job"], the inverse of core/model's formatPath. */
-export function pathKeys(path: string): Array<string | number> {
+function pathKeys(path: string): Array<string | number> {
   return [...path.matchAll(/\[(\d+)\]|([^.[\]]+)/g)].map((m) => (m[1] !== undefined ? Number(m[1]) : m[2]!));
 }
 

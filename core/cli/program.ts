@@ -10,7 +10,7 @@ import { type CliIo, createContext } from "./context.js";
 export type { CliIo } from "./context.js";
 
 /** Exit codes: 0 done, 1 failed (the API said no, it could not be reached, a watched run failed), 2 misuse. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 /** Runs one command line (without `node` and the script) and resolves to its exit code; never exits itself. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -46,7 +46,7 @@ Environment:
 
 Exit codes: 0 done, 1 failed (refused, unreachable, a watched run that failed), 2 usage.`;
 
-export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
+function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   const program = new Command("hookflow")
     .description("Manage hookflow pipelines, job templates and runs through its API.")
     .addHelpText("after", ENVIRONMENT_HELP)

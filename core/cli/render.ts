@@ -122,7 +122,7 @@ export function table(
 }
 
 /** 0.4s, 12s, 2m05s, 1h02m. */
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return "-";
   const seconds = ms / 1000;
   if (seconds < 10) return `${seconds.toFixed(1)}s`;
@@ -133,7 +133,7 @@ export function formatDuration(ms: number): string {
 }
 
 /** An ISO instant to the second, in UTC: `2026-03-01T12:00:05Z`. */
-export function formatTime(iso: string | undefined): string {
+function formatTime(iso: string | undefined): string {
   if (!iso) return "-";
   const ms = Date.parse(iso);
   return Number.isNaN(ms) ? iso : `${new Date(ms).toISOString().slice(0, 19)}Z`;
@@ -147,7 +147,7 @@ function elapsed(item: { startedAt?: string; finishedAt?: string; createdAt?: st
 }
 
 /** The short name of a ref: the branch or tag when it is one. */
-export function refName(trigger: RunView["trigger"]): string {
+function refName(trigger: RunView["trigger"]): string {
   return trigger.branch ?? (trigger.tag !== undefined ? `tag ${trigger.tag}` : trigger.ref);
 }
 
@@ -188,7 +188,7 @@ export function pipelinesTable(pipelines: readonly Pipeline[]): string[] {
 }
 
 /** What a task's line says beside its status: its message, else what it waits for or who decided. */
-export function taskNote(task: TaskView): string {
+function taskNote(task: TaskView): string {
   // The API's message for such a task says the same in other words ("waiting for approval by a or b").
   if (task.status === "waiting" && task.approvers?.length)
     return `awaiting approval by ${task.approvers.join(", ")}`;
@@ -254,17 +254,6 @@ export function runChanges(
     lines.push(`run ${next.id} (${next.pipeline}) ${s.status(next.status)}${took}${message}`);
   }
   return lines;
-}
-
-/** The last `count` lines of a text, as the API's `tail` counts them. */
-export function lastLines(text: string, count: number): string {
-  let start = text.endsWith("\n") ? text.length - 1 : text.length;
-  for (let seen = 0; seen < count; seen++) {
-    if (start <= 0) return text;
-    start = text.lastIndexOf("\n", start - 1);
-    if (start < 0) return text;
-  }
-  return text.slice(start + 1);
 }
 
 /** How many characters of `now`'s start are found near the end of `shown` before a full comparison. */

@@ -7,7 +7,7 @@ import { fitWidth, isTerminalRunStatus, renderRun, runChanges } from "./render.j
 const MAX_FAILED_POLLS = 10;
 
 /** 0 when the run succeeded, 1 when it failed or was canceled: what scripts and CI steps test. */
-export const exitCodeOf = (view: RunView) => (view.status === "succeeded" ? 0 : 1);
+const exitCodeOf = (view: RunView) => (view.status === "succeeded" ? 0 : 1);
 
 /**
  * Follows a run until it ends. On a terminal the status view is redrawn in place; elsewhere (CI logs, pipes)
@@ -47,7 +47,7 @@ const CSI = "\u001b[";
  * does not flicker. Lines are cut to the terminal's width: a wrapped line would make the count wrong and the
  * next redraw would leave debris above the block.
  */
-export function redraw(out: Output, previousLines: number, lines: readonly string[]): number {
+function redraw(out: Output, previousLines: number, lines: readonly string[]): number {
   const width = out.columns && out.columns > 1 ? out.columns - 1 : undefined;
   // Moving up by 0 moves up by 1 on most terminals: the first draw must not move at all.
   let text = previousLines > 0 ? `\r${CSI}${previousLines}A` : "";

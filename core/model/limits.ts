@@ -35,3 +35,15 @@ export function clipText(text: string, maxBytes: number): string {
   while (byteLength(cut) + byteLength(marker) > maxBytes) cut = cut.slice(0, -16);
   return cut + marker;
 }
+
+/** The last `count` lines of `text`, keeping its final newline. */
+export function lastLines(text: string, count: number): string {
+  if (count <= 0) return "";
+  let start = text.endsWith("\n") ? text.length - 1 : text.length;
+  for (let seen = 0; seen < count; seen++) {
+    if (start <= 0) return text;
+    start = text.lastIndexOf("\n", start - 1);
+    if (start < 0) return text;
+  }
+  return text.slice(start + 1);
+}

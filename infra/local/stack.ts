@@ -61,12 +61,14 @@ const VISIBILITY_TIMEOUT_SECONDS = 60;
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const { env, log } = options;
+  // Checked before anything starts, so that a bad setting leaves no emulator behind.
+  const requested = loadConfig(env);
   const dataDir = resolve(env.HOOKFLOW_DATA_DIR ?? ".hookflow");
   mkdirSync(dataDir, { recursive: true });
   const secrets = loadOrCreateSecrets(dataDir);
   const stoppers: Array<() => Promise<void>> = [];
   const stop = async () => {
-    for (const stopOne of stoppers.reverse())
+    for (const stopOne of [...stoppers].reverse())
       await stopOne().catch((error) => log.error("stop failed", { error: String(error) }));
   };
 
@@ -80,8 +82,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       startSqsEmulator().then(started),
     ]);
 
-    const port = Number(env.PORT ?? 8787);
-    const table = env.HOOKFLOW_TABLE ?? "hookflow";
+    const port = requested.PORT;
+    const table = requested.HOOKFLOW_TABLE;
     const dynamoClient = new DynamoDBClient({
       endpoint: dynamo.endpoint,
       region: LOCAL_REGION,
@@ -112,8 +114,6 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       HOOKFLOW_GITHUB_SECRET: env.HOOKFLOW_GITHUB_SECRET || secrets.githubSecret,
       HOOKFLOW_GITLAB_TOKEN: env.HOOKFLOW_GITLAB_TOKEN || secrets.gitlabToken,
       HOOKFLOW_GITEA_SECRET: env.HOOKFLOW_GITEA_SECRET || secrets.giteaSecret,
-      // The API invalidates it on every change and webhooks are served by the same process.
-      HOOKFLOW_DEFINITION_CACHE_SECONDS: env.HOOKFLOW_DEFINITION_CACHE_SECONDS ?? "5",
       PORT: String(port),
     });
     const base = buildBase(config, { log });

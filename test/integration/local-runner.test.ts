@@ -7,9 +7,10 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JOB_FILES, type JobSpec } from "../../core/adapters/local-runner/state.js";
-import { createLocalRunner, type LocalRunner, lastLines } from "../../core/adapters/local-runner.js";
+import { createLocalRunner, type LocalRunner } from "../../core/adapters/local-runner.js";
 import { PermanentError } from "../../core/errors.js";
 import type { TaskLaunch } from "../../core/model/index.js";
+import { lastLines } from "../../core/model/index.js";
 import type { JobObservation, JobRef } from "../../core/ports.js";
 
 let dataDir: string;

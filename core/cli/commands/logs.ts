@@ -1,7 +1,8 @@
 import type { Command } from "commander";
+import { lastLines } from "../../model/limits.js";
 import { ApiError, CliError } from "../client.js";
 import { type CommandEnv, type Context, positiveInt } from "../context.js";
-import { isTerminalRunStatus, isTerminalTaskStatus, lastLines, unseenLog } from "../render.js";
+import { isTerminalRunStatus, isTerminalTaskStatus, unseenLog } from "../render.js";
 
 export function registerLogs(program: Command, env: CommandEnv): void {
   program
