@@ -16,6 +16,8 @@ export const LIMITS = {
   /** A task's message (an error, a reason): display text, cut with a marker beyond this. */
   messageBytes: 512,
   paramsPerRunBytes: 16 * 1024,
+  /** A log the API answers with: its newest part (a Lambda answer may be 6 MB at most). */
+  logBytes: 1024 * 1024,
   itemBytes: 400 * 1024,
 } as const;
 
@@ -46,4 +48,15 @@ export function lastLines(text: string, count: number): string {
     if (start < 0) return text;
   }
   return text.slice(start + 1);
+}
+
+/** The newest part of a log within `maxBytes`, from a line start, saying how much was left out before it. */
+export function logTail(text: string, maxBytes: number): string {
+  const size = byteLength(text);
+  if (size <= maxBytes) return text;
+  const kept = Buffer.from(text, "utf8")
+    .subarray(size - maxBytes)
+    .toString("utf8");
+  const fromLine = kept.slice(kept.indexOf("\n") + 1);
+  return `[… ${size - byteLength(fromLine)} bytes before this are not shown: use ?tail=N]\n${fromLine}`;
 }

@@ -3,6 +3,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from ".
 import {
   byteLength,
   LIMITS,
+  logTail,
   type Pipeline,
   type Provider,
   type RunEvent,
@@ -113,7 +114,8 @@ export class RunControl {
       tail === undefined ? {} : { tail },
     );
     const token = this.deps.tokens?.tokenFor(task.jobName);
-    return maskText(text, [...secretValues(run), ...(token ? [token] : [])]);
+    // Masked before it is cut, so that a cut never splits a secret into a part the mask misses.
+    return logTail(maskText(text, [...secretValues(run), ...(token ? [token] : [])]), LIMITS.logBytes);
   }
 
   private async control(id: string, event: RunEvent): Promise<RunView> {

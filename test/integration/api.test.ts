@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLocalRunner } from "../../core/adapters/local-runner.js";
 import type { RunView } from "../../core/engine/index.js";
+import { LIMITS } from "../../core/model/index.js";
 import { createApiApp } from "../../functions/api.js";
 import { driveRun } from "../helpers/drive.js";
 import { testSystem } from "../helpers/system.js";
@@ -273,5 +274,29 @@ describe("the OpenAPI document", () => {
       ].sort(),
     );
     expect(JSON.stringify(doc)).toContain('"Run"');
+  });
+});
+
+describe("logs", () => {
+  it("answers a log larger than a Lambda answer may be with its newest part, saying so", async () => {
+    const chatty = `name: chatty
+triggers: [{ provider: github, repository: acme/chatty }]
+stages:
+  - name: talk
+    tasks:
+      - name: talk
+        run: { image: alpine, command: ["sh", "-c", "seq -w 1 15000 | sed 's/$/ ${"x".repeat(90)}/'"] }
+`;
+    expect((await call("PUT", "/api/pipelines/chatty", chatty, "application/yaml")).status).toBe(201);
+    const run = (await (await call("POST", "/api/pipelines/chatty/runs", {})).json()) as RunView;
+    expect((await driveRun(system, run.id, { timeoutMs: 20_000 })).status).toBe("succeeded");
+    const text = await (await call("GET", `/api/runs/${run.id}/tasks/talk/logs`)).text();
+    const lines = text.split("\n");
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(LIMITS.logBytes + 100);
+    expect(lines[0]).toMatch(/^\[… \d+ bytes before this are not shown: use \?tail=N\]$/);
+    expect(lines[1]).toMatch(/^\d{5} x+$/);
+    expect(lines.at(-2)).toMatch(/^15000 x+$/);
+    const tail = await (await call("GET", `/api/runs/${run.id}/tasks/talk/logs?tail=1`)).text();
+    expect(tail).toMatch(/^15000 x+\n$/);
   });
 });

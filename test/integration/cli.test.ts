@@ -353,15 +353,11 @@ describe("status --watch in-process", () => {
 });
 
 describe("logs --follow in-process", () => {
-  it("does not print the log again when it reads empty for a moment (a container restarting)", async () => {
-    const active = withTask(runView({ status: "running" }), "compile", { status: "running" });
-    const finished = withTask(runView({ status: "running" }), "compile", { status: "succeeded" });
-    const answers = [
-      [active, "one\n"],
-      [active, ""],
-      [active, "one\ntwo\n"],
-      [finished, "one\ntwo\nthree\n"],
-    ] as const;
+  const active = withTask(runView({ status: "running" }), "compile", { status: "running" });
+  const finished = withTask(runView({ status: "running" }), "compile", { status: "succeeded" });
+
+  /** Follows `compile`'s log while the API answers `answers` in turn; returns what was printed. */
+  async function follow(answers: ReadonlyArray<readonly [RunView, string]>): Promise<string> {
     let poll = 0;
     let written = "";
     const io: CliIo = {
@@ -370,7 +366,9 @@ describe("logs --follow in-process", () => {
       env: { HOOKFLOW_API_TOKEN: TOKEN },
       cwd: tmpdir(),
       fetch: async (input) => {
-        const [view, log] = answers[Math.min(poll, answers.length - 1)] ?? answers[0];
+        const answer = answers[Math.min(poll, answers.length - 1)];
+        if (!answer) throw new Error("no answers");
+        const [view, log] = answer;
         if (String(input).endsWith("/logs")) {
           poll++;
           return new Response(log, { headers: { "content-type": "text/plain" } });
@@ -382,7 +380,27 @@ describe("logs --follow in-process", () => {
       userName: () => "tester",
     };
     expect(await runCli(["logs", "r1", "compile", "--follow"], io)).toBe(0);
-    expect(written).toBe("one\ntwo\nthree\n");
+    return written;
+  }
+
+  it("does not print the log again when it reads empty for a moment (a container restarting)", async () => {
+    const printed = await follow([
+      [active, "one\n"],
+      [active, ""],
+      [active, "one\ntwo\n"],
+      [finished, "one\ntwo\nthree\n"],
+    ]);
+    expect(printed).toBe("one\ntwo\nthree\n");
+  });
+
+  it("prints each line once when the API answers only the newest part of a long log", async () => {
+    const cut = (bytes: number) => `[… ${bytes} bytes before this are not shown: use ?tail=N]\n`;
+    const printed = await follow([
+      [active, "one\ntwo\n"],
+      [active, `${cut(4)}two\nthree\n`],
+      [finished, `${cut(8)}three\nfour\n`],
+    ]);
+    expect(printed).toBe("one\ntwo\nthree\nfour\n");
   });
 });
 
