@@ -1,6 +1,6 @@
 import type { RunView } from "../engine/view.js";
 import { isTransient } from "./client.js";
-import type { Context, Output } from "./context.js";
+import type { CommandEnv, Context, Output } from "./context.js";
 import { fitWidth, isTerminalRunStatus, renderRun, runChanges } from "./render.js";
 
 /** Polls in a row that may fail (a restarting local stack, a gateway busy) before the watch gives up. */
@@ -8,6 +8,23 @@ const MAX_FAILED_POLLS = 10;
 
 /** 0 when the run succeeded, 1 when it failed or was canceled: what scripts and CI steps test. */
 const exitCodeOf = (view: RunView) => (view.status === "succeeded" ? 0 : 1);
+
+/**
+ * After a command started a run: says so (or prints its JSON), then follows it with --watch, which decides the
+ * exit code, or says how to follow it.
+ */
+export async function startedRun(
+  env: CommandEnv,
+  ctx: Context,
+  view: RunView,
+  options: { json?: boolean; watch?: boolean },
+  line: string,
+): Promise<void> {
+  if (options.json && !options.watch) return ctx.json(view);
+  if (!options.json) ctx.out(line);
+  if (options.watch) env.setExitCode(await watchRun(ctx, view.id, { json: options.json }));
+  else if (!options.json) ctx.out(ctx.style.grey(`follow it: hookflow status ${view.id} --watch`));
+}
 
 /**
  * Follows a run until it ends. On a terminal the status view is redrawn in place; elsewhere (CI logs, pipes)

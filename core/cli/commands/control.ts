@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { RunView } from "../../engine/view.js";
 import { CliError } from "../client.js";
 import { type CommandEnv, type Context, whoAmI } from "../context.js";
-import { watchRun } from "../watch.js";
+import { startedRun } from "../watch.js";
 import { jsonOption } from "./options.js";
 
 export function registerControl(program: Command, env: CommandEnv): void {
@@ -59,17 +59,14 @@ export function registerControl(program: Command, env: CommandEnv): void {
     .action(async (id: string, options: { failedOnly?: boolean; watch?: boolean; json?: boolean }) => {
       const ctx = env.context();
       const view = await ctx.client.rerun(id, options.failedOnly ?? false);
-      if (options.json && !options.watch) return ctx.json(view);
-      if (!options.json) report(ctx, view, false, `rerun started (round ${view.round})`);
-      if (options.watch) env.setExitCode(await watchRun(ctx, id, { json: options.json }));
-      else if (!options.json) ctx.out(ctx.style.grey(`follow it: hookflow status ${id} --watch`));
+      await startedRun(env, ctx, view, options, reportLine(ctx, view, `rerun started (round ${view.round})`));
     });
 }
 
 function report(ctx: Context, view: RunView, json: boolean | undefined, what: string): void {
-  if (json) {
-    ctx.json(view);
-    return;
-  }
-  ctx.out(`${what}: run ${view.id} (${view.pipeline}) is ${ctx.style.status(view.status)}`);
+  if (json) ctx.json(view);
+  else ctx.out(reportLine(ctx, view, what));
 }
+
+const reportLine = (ctx: Context, view: RunView, what: string) =>
+  `${what}: run ${view.id} (${view.pipeline}) is ${ctx.style.status(view.status)}`;

@@ -3,7 +3,7 @@ import type { RunStatus } from "../../model/index.js";
 import type { ManualRun } from "../client.js";
 import { type CommandEnv, keyValue, positiveInt } from "../context.js";
 import { RUN_STATUSES, renderRun, runsTable } from "../render.js";
-import { watchRun } from "../watch.js";
+import { startedRun, watchRun } from "../watch.js";
 
 import { jsonOption } from "./options.js";
 
@@ -39,12 +39,13 @@ export function registerRuns(program: Command, env: CommandEnv): void {
           ...(options.param && { params: options.param }),
         };
         const run = await ctx.client.startRun(pipeline, request);
-        if (options.json && !options.watch) return ctx.json(run);
-        if (!options.json) {
-          ctx.out(`started run ${run.id} of ${run.pipeline} on ${run.trigger.ref}`);
-          if (!options.watch) ctx.out(ctx.style.grey(`follow it: hookflow status ${run.id} --watch`));
-        }
-        if (options.watch) env.setExitCode(await watchRun(ctx, run.id, { json: options.json }));
+        await startedRun(
+          env,
+          ctx,
+          run,
+          options,
+          `started run ${run.id} of ${run.pipeline} on ${run.trigger.ref}`,
+        );
       },
     );
 
