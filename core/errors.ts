@@ -1,4 +1,4 @@
-import type { Issue } from "./model/index.js";
+import { describeIssues, type Issue } from "./model/issues.js";
 
 /**
  * Errors grouped by what happens next. `functions/` maps them: Permanent fails the task (or answers 4xx),
@@ -32,6 +32,11 @@ export class ValidationError extends HookflowError {
     readonly issues: Issue[] = [],
   ) {
     super(message);
+  }
+
+  /** The message and every problem, one per line, for a person reading a terminal. */
+  explain(): string {
+    return this.issues.length > 0 ? `${this.message}\n${describeIssues(this.issues)}` : this.message;
   }
 }
 

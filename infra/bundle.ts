@@ -4,7 +4,6 @@
  *
  *   npm run bundle            → dist/functions/<name>/, and a table of sizes
  */
-import { stat } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
@@ -51,11 +50,8 @@ export async function bundleEntry(name: string, source: string, outdir: string):
       if (imported.kind === "import-statement" && !imported.external) visit(imported.path);
   };
   visit(entry);
-  const sizes = await Promise.all(
-    Object.keys(outputs).map(async (file) => [file, (await stat(join(ROOT, file))).size] as const),
-  );
-  const sum = (files: (file: string) => boolean) =>
-    sizes.filter(([file]) => files(file)).reduce((total, [, size]) => total + size, 0);
+  const sum = (counted: (file: string) => boolean) =>
+    Object.entries(outputs).reduce((total, [file, { bytes }]) => total + (counted(file) ? bytes : 0), 0);
   return {
     name,
     entry: join(ROOT, entry),

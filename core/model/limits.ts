@@ -50,6 +50,9 @@ export function lastLines(text: string, count: number): string {
   return text.slice(start + 1);
 }
 
+/** The first line `logTail` adds when it left something out: a reader following a log skips it. */
+export const LOG_CUT_NOTICE = /^\[… \d+ bytes before this are not shown[^\n]*\n/;
+
 /** The newest part of a log within `maxBytes`, from a line start, saying how much was left out before it. */
 export function logTail(text: string, maxBytes: number): string {
   const size = byteLength(text);

@@ -2,7 +2,6 @@
  * `npm start`: hookflow on this machine, no cloud account. Ctrl-C stops everything, emulators included.
  */
 import { ValidationError } from "../../core/errors.js";
-import { describeIssues } from "../../core/model/index.js";
 import type { Logger } from "../../core/ports.js";
 import { secretsFile } from "./secrets.js";
 import { startStack } from "./stack.js";
@@ -25,8 +24,9 @@ const log: Logger = { info: write("info"), warn: write("warn"), error: write("er
 const dataDir = process.env.HOOKFLOW_DATA_DIR ?? ".hookflow";
 console.log("starting hookflow (DynamoDB Local, SQS emulator, scheduler, reconciler) ...");
 const stack = await startStack({ env: process.env, log }).catch((error: Error) => {
-  const detail = error instanceof ValidationError ? `\n${describeIssues(error.issues)}` : "";
-  console.error(`hookflow could not start: ${error.message}${detail}`);
+  console.error(
+    `hookflow could not start: ${error instanceof ValidationError ? error.explain() : error.message}`,
+  );
   process.exit(1);
 });
 

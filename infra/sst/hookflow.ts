@@ -7,7 +7,6 @@
  */
 import { type LinkedSetting, loadConfig, SST_LINKS } from "../../core/config.js";
 import { ValidationError } from "../../core/errors.js";
-import { describeIssues } from "../../core/model/index.js";
 import {
   deploySettings,
   FUNCTIONS,
@@ -29,9 +28,7 @@ export function hookflow() {
   try {
     loadConfig(settings);
   } catch (error) {
-    if (error instanceof ValidationError)
-      throw new Error(`${error.message}\n${describeIssues(error.issues)}`);
-    throw error;
+    throw error instanceof ValidationError ? new Error(error.explain()) : error;
   }
 
   const table = new sst.aws.Dynamo(SST_LINKS.HOOKFLOW_TABLE.link, {

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { lastLines } from "../../model/limits.js";
+import { LOG_CUT_NOTICE, lastLines } from "../../model/limits.js";
 import { ApiError, CliError } from "../client.js";
 import { type CommandEnv, type Context, positiveInt } from "../context.js";
 import { isTerminalRunStatus, isTerminalTaskStatus, unseenLog } from "../render.js";
@@ -23,9 +23,6 @@ export function registerLogs(program: Command, env: CommandEnv): void {
  * Prints what is new in the log at each poll until the task ends. The task's state is read before its log, so
  * that the log read after seeing it end is complete. A new attempt starts a new log, announced on stderr.
  */
-/** The API's first line when it left out a long log's start (logTail in core/model/limits.ts): not output. */
-const CUT_NOTICE = /^\[… \d+ bytes before this are not shown[^\n]*\n/;
-
 async function followLogs(ctx: Context, id: string, task: string, tail: number | undefined): Promise<void> {
   let shown: string | undefined;
   let attempt: number | undefined;
@@ -51,7 +48,7 @@ async function followLogs(ctx: Context, id: string, task: string, tail: number |
     }
     // A container (re)starting has an empty log for a moment: that is not the log starting over.
     if (text !== undefined && !(text === "" && shown)) {
-      const log = text.replace(CUT_NOTICE, "");
+      const log = text.replace(LOG_CUT_NOTICE, "");
       ctx.io.stdout.write(
         shown === undefined ? (tail === undefined ? text : lastLines(text, tail)) : unseenLog(shown, log),
       );
