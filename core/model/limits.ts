@@ -19,6 +19,15 @@ export const LIMITS = {
   /** A log the API answers with: its newest part (a Lambda answer may be 6 MB at most). */
   logBytes: 1024 * 1024,
   itemBytes: 400 * 1024,
+  /**
+   * A definition's text (YAML or JSON), refused before it is parsed. Larger than `pipelineBytes` (which counts the
+   * definition as JSON) so that comments and layout fit; the API's body limit may be stricter.
+   */
+  definitionTextBytes: 64 * 1024,
+  /** Nesting of mappings and lists in a definition (a Job manifest needs about 12). */
+  definitionDepth: 64,
+  /** Problems reported for one definition: locating each in the text walks it, so the rest are only counted. */
+  issuesReported: 50,
 } as const;
 
 export const DEFAULT_TASK_TIMEOUT_SECONDS = 3600;
