@@ -116,6 +116,12 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
       "StaleAttempt",
       `attempt ${event.attempt} of ${task.name} is not its current attempt (${task.attempt})`,
     );
+  if (event.type === "task.succeeded" && ranThroughCancel(task)) {
+    // The cancel came too late to stop this attempt: it ran to success, so that is what is recorded.
+    if (event.outputs !== undefined && !recordOutputs(d, task, event.outputs)) return undefined;
+    finishTask(d, task, "succeeded", "Succeeded", event.message ?? "succeeded before the cancel reached it");
+    return undefined;
+  }
   if (isTerminalTask(task.status))
     return ignore("TaskTerminal", `task ${task.name} is already ${task.status}`);
   if (!isActiveTask(task.status)) return ignore("StaleAttempt", `task ${task.name} is ${task.status}`);
@@ -155,6 +161,15 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
       return undefined;
     }
   }
+}
+
+/**
+ * A task canceled while its attempt was queued or running (it has a Job name: tasks canceled before they were
+ * queued have none). Its process may still finish before the cancel reaches it; only a success overrides the
+ * cancel, since a failure after a cancel is most likely the cancel's doing.
+ */
+function ranThroughCancel(task: TaskState): boolean {
+  return task.status === "canceled" && task.reason === "Canceled" && task.jobName !== undefined;
 }
 
 function markRunning(d: Draft, task: TaskState): void {
