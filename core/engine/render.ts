@@ -10,6 +10,7 @@ import {
   type TaskLaunch,
   UNTRUSTED_VARIABLES,
 } from "../model/index.js";
+import { declaredNames, outputRefusal } from "./outputs.js";
 
 type RenderFailure = { ok: false; reason: "MissingVariable" | "InvalidSpec"; message: string };
 export type RenderResult = { ok: true; launch: TaskLaunch } | RenderFailure;
@@ -42,13 +43,16 @@ export function findTask(run: Run, name: string): { stage: number; index: number
  * the stage is serial. Parallel siblings' outputs are not visible: their order is not defined.
  */
 export function visibleOutputs(run: Run, stage: number, index: number): Record<string, string> {
+  // Outputs are screened when recorded; screened again here for runs recorded before the rule (one rule, one
+  // function: `outputRefusal`).
+  const declared = declaredNames(run);
   const visible: Record<string, string> = {};
   for (const [s, state] of run.stages.entries()) {
     if (s > stage) break;
     for (const [t, task] of state.tasks.entries()) {
       if (s === stage && (state.parallel || t >= index)) break;
       for (const [key, value] of Object.entries(task.outputs))
-        if (OUTPUT_VARIABLE_NAME.test(key)) visible[key] = value;
+        if (OUTPUT_VARIABLE_NAME.test(key) && !outputRefusal(key, declared)) visible[key] = value;
     }
   }
   return visible;
@@ -56,7 +60,8 @@ export function visibleOutputs(run: Run, stage: number, index: number): Record<s
 
 /**
  * Everything a task's attempt needs, with the contract's precedence (low to high): job defaults < task params <
- * pipeline params < run params < outputs of earlier tasks < system variables.
+ * pipeline params < run params < system variables. Outputs of earlier tasks only take names none of these
+ * declare (see `outputRefusal`); they are layered first, so that even a slip could not override a declared name.
  */
 export function renderTask(run: Run, taskName: string, attempt: number, jobName: string): RenderResult {
   const found = findTask(run, taskName);
@@ -72,6 +77,7 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
     for (const [name, value] of Object.entries(values))
       raw.set(name, { value, untrusted, sensitive: sensitive.has(name), isParam });
   };
+  layer(visibleOutputs(run, found.stage, found.index), true, false);
   layer(
     Object.fromEntries(
       (job?.params ?? []).flatMap((p) => (p.default === undefined ? [] : [[p.name, p.default]])),
@@ -82,7 +88,6 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
   layer(def.params ?? {}, false, true);
   layer(run.definition.params, false, true);
   layer(run.params, false, true);
-  layer(visibleOutputs(run, found.stage, found.index), true, false);
   for (const [name, value] of Object.entries({ ...run.variables, HOOKFLOW_TASK: taskName }))
     raw.set(name, { value, untrusted: UNTRUSTED_VARIABLES.has(name), sensitive: false, isParam: false });
 

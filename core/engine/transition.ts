@@ -19,7 +19,7 @@ import {
   recordDeliveryFailure,
   taskDef,
 } from "./lifecycle.js";
-import { outputBytes, outputsProblem, parseOutputs } from "./outputs.js";
+import { declaredNames, outputBytes, outputsProblem, parseOutputs, screenOutputs } from "./outputs.js";
 import { admit, finishRun, settle, timeOut } from "./plan.js";
 import { renderTask } from "./render.js";
 
@@ -119,7 +119,13 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
   if (event.type === "task.succeeded" && ranThroughCancel(task)) {
     // The cancel came too late to stop this attempt: it ran to success, so that is what is recorded.
     if (event.outputs !== undefined && !recordOutputs(d, task, event.outputs)) return undefined;
-    finishTask(d, task, "succeeded", "Succeeded", event.message ?? "succeeded before the cancel reached it");
+    finishTask(
+      d,
+      task,
+      "succeeded",
+      "Succeeded",
+      withRefusals(task, event.message ?? "succeeded before the cancel reached it"),
+    );
     return undefined;
   }
   if (isTerminalTask(task.status))
@@ -142,7 +148,7 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
     }
     case "task.succeeded":
       if (event.outputs !== undefined && !recordOutputs(d, task, event.outputs)) return undefined;
-      finishTask(d, task, "succeeded", "Succeeded", event.message);
+      finishTask(d, task, "succeeded", "Succeeded", withRefusals(task, event.message));
       return undefined;
     case "task.failed":
       failAttempt(d, task, event.reason ?? "Failed", event.message);
@@ -179,9 +185,17 @@ function markRunning(d: Draft, task: TaskState): void {
   task.submittedAt ??= d.now;
 }
 
-/** Merges reported outputs; over a limit, the task fails with a message saying so (never a silent cut). */
+/**
+ * Merges reported outputs; over a limit, the task fails with a message saying so (never a silent cut). An output
+ * under a name the run declares or a process-control name is refused, and the task's message names it.
+ */
 function recordOutputs(d: Draft, task: TaskState, input: OutputsInput): boolean {
-  const merged = { ...task.outputs, ...parseOutputs(input) };
+  const { kept, refused } = screenOutputs(parseOutputs(input), declaredNames(d.run));
+  if (refused.length > 0) {
+    task.refusedOutputs = [...new Set([...(task.refusedOutputs ?? []), ...refused])];
+    task.message = withRefusals(task, undefined);
+  }
+  const merged = { ...task.outputs, ...kept };
   const others = d.run.stages.flatMap((s) => s.tasks).filter((t) => t !== task);
   const runBytes = others.reduce((sum, t) => sum + outputBytes(t.outputs), outputBytes(merged));
   const problem = outputsProblem(merged, runBytes);
@@ -192,6 +206,13 @@ function recordOutputs(d: Draft, task: TaskState, input: OutputsInput): boolean 
   }
   task.outputs = merged;
   return true;
+}
+
+/** A task's message with the outputs it was refused, so that whoever reads the run sees why they are missing. */
+function withRefusals(task: TaskState, message: string | undefined): string | undefined {
+  if (!task.refusedOutputs?.length) return message;
+  const refusals = `outputs refused: ${task.refusedOutputs.join("; ")}`;
+  return message ? `${message} (${refusals})` : refusals;
 }
 
 function decide(
@@ -281,6 +302,7 @@ function resetTask(task: TaskState): void {
     finishedAt: undefined,
     deadline: undefined,
     outputs: {},
+    refusedOutputs: undefined,
     approval: undefined,
   } satisfies Partial<TaskState>);
 }

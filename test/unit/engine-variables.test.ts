@@ -39,7 +39,7 @@ const buildPipeline = (params: Record<string, string> = {}, taskParams: Record<s
   });
 
 describe("params", () => {
-  it("merge with the contract's precedence: job defaults < task < pipeline < run < outputs < system", () => {
+  it("merge with the contract's precedence: job defaults < task < pipeline < run < system; outputs take no declared name", () => {
     const p = buildPipeline(
       { IMAGE: "from-pipeline", LAYER: "pipeline", GIT_BRANCH: "spoofed" },
       { IMAGE: "from-task", DOCKERFILE: "task.Dockerfile", LAYER: "task", OUT: "task" },
@@ -50,13 +50,14 @@ describe("params", () => {
       params: { LAYER: "run", OUT: "run" },
     });
     let { run } = play(base, [started()]);
-    ({ run } = play(run, succeed(run, "prep", "OUT=output\nlower=not-a-variable")));
+    ({ run } = play(run, succeed(run, "prep", "OUT=output\nFREE=output\nlower=not-a-variable")));
     const { env } = launchOf(run, "image");
     expect(env).toMatchObject({
       DOCKERFILE: "task.Dockerfile",
       IMAGE: "from-pipeline",
       LAYER: "run",
-      OUT: "output",
+      OUT: "run",
+      FREE: "output",
       GIT_BRANCH: "main",
       HOOKFLOW_TASK: "image",
       HOOKFLOW_RUN_ID: "r1",
