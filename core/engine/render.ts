@@ -1,4 +1,5 @@
 import {
+  COMMAND_LINE,
   DEFAULT_TASK_TIMEOUT_SECONDS,
   formatPath,
   type JobTemplate,
@@ -23,11 +24,22 @@ interface Variable {
   sensitive: boolean;
 }
 
-/** Names declared `sensitive` by any job template of the run. */
-export function sensitiveNames(run: Pick<Run, "jobs">): Set<string> {
+/**
+ * Names whose values are sensitive in this run: declared `sensitive` by any of its job templates, or listed in a
+ * `run` task's `secrets` (validated at apply to be declared sensitive somewhere; counted here too, so that the
+ * value stays secret even when that template is not part of the run).
+ */
+export function sensitiveNames(run: Pick<Run, "jobs" | "definition">): Set<string> {
   const names = new Set<string>();
   for (const job of Object.values(run.jobs)) for (const p of job.params) if (p.sensitive) names.add(p.name);
+  for (const stage of run.definition.stages)
+    for (const task of stage.tasks) for (const name of task.secrets ?? []) names.add(name);
   return names;
+}
+
+/** The sensitive names a task may receive: those its job template declares, or those its `secrets` list. */
+function sensitiveNamesFor(def: Task, job: JobTemplate | undefined): Set<string> {
+  return new Set(job ? job.params.map((p) => p.name) : (def.secrets ?? []));
 }
 
 export function findTask(run: Run, name: string): { stage: number; index: number; def: Task } | undefined {
@@ -72,10 +84,13 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
     return { ok: false, reason: "InvalidSpec", message: `job template "${def.job}" is not part of this run` };
 
   const sensitive = sensitiveNames(run);
+  const allowed = sensitiveNamesFor(def, job);
+  // Sensitive values this task did not ask for never reach it, nor do values built from them.
+  const withheld = new Set([...sensitive].filter((name) => !allowed.has(name)));
   const raw = new Map<string, Variable & { isParam: boolean }>();
   const layer = (values: Record<string, string>, untrusted: boolean, isParam: boolean) => {
     for (const [name, value] of Object.entries(values))
-      raw.set(name, { value, untrusted, sensitive: sensitive.has(name), isParam });
+      if (!withheld.has(name)) raw.set(name, { value, untrusted, sensitive: sensitive.has(name), isParam });
   };
   layer(visibleOutputs(run, found.stage, found.index), true, false);
   layer(
@@ -99,6 +114,7 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
       continue;
     }
     const refs = referencesIn(v.value);
+    if (refs.some((ref) => withheld.has(ref))) continue;
     const missing = refs.find((ref) => !raw.has(ref));
     if (missing) return missingVariable(`param ${name} references \${${missing}}, which is not set`);
     vars.set(name, {
@@ -108,6 +124,9 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
     });
   }
 
+  for (const name of def.secrets ?? [])
+    if (!vars.has(name))
+      return missingVariable(`secret ${name} is listed in secrets but no pipeline or run param sets it`);
   for (const param of job?.params ?? []) {
     const value = vars.get(param.name)?.value;
     if (param.required && (value === undefined || value === ""))
@@ -164,8 +183,6 @@ function escapeUntrustedExpansion(text: string, vars: Map<string, Variable>): st
 }
 
 const usableInSpec = (v: Variable | undefined): v is Variable => v !== undefined && !v.sensitive;
-
-const COMMAND_LINE = /^spec\.template\.spec\.(containers|initContainers)\[\d+\]\.(command|args)\[\d+\]$/;
 
 /**
  * Substitutes `${NAME}` inside the manifest's parsed string values, so no value can change its structure.

@@ -1,6 +1,12 @@
 import * as z from "zod";
 import { byteLength, LIMITS, MAX_RETRIES, MAX_TASK_TIMEOUT_SECONDS } from "./limits.js";
-import { RUN_VARIABLES, referencesIn, SYSTEM_VARIABLES, VARIABLE_NAME } from "./variables.js";
+import {
+  controlCharactersIn,
+  RUN_VARIABLES,
+  referencesIn,
+  SYSTEM_VARIABLES,
+  VARIABLE_NAME,
+} from "./variables.js";
 
 export const RESOURCE_NAME = /^[a-z0-9][a-z0-9-]*$/;
 export const ResourceName = z
@@ -67,7 +73,12 @@ export const Notifier = z.strictObject({
     .refine((raw) => {
       const url = new URL(raw);
       return url.protocol === "https:" || (url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname));
-    }, "must be https (http only for localhost or 127.0.0.1)"),
+    }, "must be https (http only for localhost or 127.0.0.1)")
+    // Credentials in a URL end up in logs and error messages; a target's credential goes in `secret`.
+    .refine((raw) => {
+      const url = URL.canParse(raw) ? new URL(raw) : undefined;
+      return url === undefined || (url.username === "" && url.password === "");
+    }, "may not carry user:password; a target's credential goes in `secret`"),
   secret: z.string().min(1).optional(),
   on: z.array(NotifyEvent).min(1).default(["run.succeeded", "run.failed", "run.canceled", "task.waiting"]),
 });
@@ -101,10 +112,27 @@ export const Task = z
       .optional(),
     timeoutSeconds: z.number().int().min(1).max(MAX_TASK_TIMEOUT_SECONDS).optional(),
     retries: z.number().int().min(0).max(MAX_RETRIES).default(0),
+    /**
+     * Sensitive params a `run` task receives (as env from a Secret). A sensitive value reaches only the tasks
+     * that ask for it: a job task through its template's params, a `run` task through this list.
+     */
+    secrets: z
+      .array(
+        z.string().regex(VARIABLE_NAME, "a param name: letters, digits and '_', not starting with a digit"),
+      )
+      .max(64)
+      .optional(),
   })
   .superRefine((task, ctx) => {
     if ((task.run === undefined) === (task.job === undefined))
       ctx.addIssue({ code: "custom", message: "a task has exactly one of `run` or `job`", path: [] });
+    if (task.secrets !== undefined && task.job !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "`secrets` is for `run` tasks; a job task receives the sensitive params its template declares",
+        path: ["secrets"],
+      });
   });
 export type Task = z.infer<typeof Task>;
 
@@ -159,6 +187,8 @@ function checkPipeline(p: z.output<typeof Pipeline>, ctx: z.RefinementCtx): void
     for (const [t, task] of stage.tasks.entries())
       for (const field of ["branches", "tags"] as const)
         checkGlobs(task.when?.[field], ["stages", s, "tasks", t, "when", field], issue);
+
+  for (const [path, message] of controlCharactersIn(p)) issue(path, message);
 
   if (p.concurrency) {
     const known = new Set<string>([...RUN_VARIABLES, ...Object.keys(p.params)]);

@@ -203,3 +203,35 @@ export function isProcessControlName(name: string): boolean {
   const upper = name.toUpperCase();
   return PROCESS_CONTROL_NAMES.has(upper) || PROCESS_CONTROL_PREFIXES.some((p) => upper.startsWith(p));
 }
+
+/**
+ * C0 control characters other than tab and newline, and DEL. They have no place in a definition: a NUL cuts a
+ * value short where it becomes a C string (an env value, an argv entry) and fails the task only when it runs;
+ * a carriage return or an escape sequence hides text from whoever reads the definition or a log.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what this is for.
+const CONTROL_CHARACTER = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+
+/** Every key and string of a definition holding a control character, as `[path, message]` pairs. */
+export function* controlCharactersIn(
+  value: unknown,
+  path: PropertyKey[] = [],
+): Generator<[PropertyKey[], string]> {
+  const found = (text: string) => {
+    const match = CONTROL_CHARACTER.exec(text);
+    return match
+      ? `holds the control character U+${(match[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}; only tab and newline are allowed`
+      : undefined;
+  };
+  if (typeof value === "string") {
+    const problem = found(value);
+    if (problem) yield [path, problem];
+  } else if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) yield* controlCharactersIn(item, [...path, i]);
+  } else if (value !== null && typeof value === "object")
+    for (const [key, item] of Object.entries(value)) {
+      const problem = found(key);
+      if (problem) yield [[...path, key], `its name ${problem}`];
+      yield* controlCharactersIn(item, [...path, key]);
+    }
+}

@@ -7,7 +7,8 @@ import {
   transition,
   whenMatches,
 } from "../../core/engine/index.js";
-import type { Run, TaskLaunch } from "../../core/model/index.js";
+import type { JobTemplate, Run, TaskLaunch } from "../../core/model/index.js";
+import { parseJobTemplate } from "../../core/model/parse.js";
 import {
   jobTemplate,
   newRun,
@@ -119,11 +120,25 @@ describe("params", () => {
     expect(view).toContain(`login failed with ${MASK}`);
   });
 
-  it("refuses to write a sensitive param into a template", () => {
-    const job = jobTemplate({
+  it("refuses to write a sensitive param into a template, at apply and (for a stored one) at submission", () => {
+    const input = {
+      ...kaniko,
       params: [{ name: "TOKEN", sensitive: true, default: "tok-123" }],
       template: { ...kaniko.template, metadata: { annotations: { leaked: "${TOKEN}" } } },
+    };
+    expect(parseJobTemplate(input)).toMatchObject({
+      ok: false,
+      issues: [
+        {
+          path: "template.metadata.annotations.leaked",
+          message: expect.stringMatching(/^sensitive param TOKEN/),
+        },
+      ],
     });
+    const job = {
+      ...input,
+      params: [{ ...input.params[0], required: false, sensitive: true }],
+    } as JobTemplate;
     const p = pipeline({ stages: [{ name: "s", tasks: [{ name: "t", job: "kaniko-build" }] }] });
     const { run } = play(newRun({ pipeline: p, jobs: { "kaniko-build": job } }), [started()]);
     expect(taskState(run, "t")).toMatchObject({ status: "failed", reason: "InvalidSpec" });
