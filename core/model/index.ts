@@ -1,4 +1,5 @@
 export * from "./events.js";
+export * from "./glob.js";
 export * from "./issues.js";
 export * from "./job-template.js";
 export * from "./limits.js";

@@ -28,6 +28,27 @@ export const LIMITS = {
   definitionDepth: 64,
   /** Problems reported for one definition: locating each in the text walks it, so the rest are only counted. */
   issuesReported: 50,
+  /**
+   * Globs (`branches`, `tags`, `paths`, `when`). Matching a name costs at most (its length × the list's states),
+   * so these bound the work of every delivery against every trigger before any delivery arrives.
+   */
+  globsPerList: 32,
+  globLength: 128,
+  /** `*`, `**`, `?` and `[…]` in one pattern. */
+  wildcardsPerGlob: 8,
+  /** Alternatives of one pattern once its `{a,b}` groups are expanded. */
+  globAlternatives: 16,
+  /** Matching states of one list: about the total length of its patterns after expansion. */
+  globStatesPerList: 512,
+  /** A branch or tag name longer than this matches no pattern (git allows longer; no host shows them whole). */
+  refNameLength: 255,
+  /**
+   * Changed files a push lists: over any of these, the list counts as unknown and a `paths` filter does not skip
+   * the pipeline (as for a host that lists no files).
+   */
+  changedFiles: 1000,
+  changedPathLength: 1024,
+  changedPathsBytes: 32 * 1024,
 } as const;
 
 export const DEFAULT_TASK_TIMEOUT_SECONDS = 3600;

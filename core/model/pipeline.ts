@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { compileGlobList } from "./glob.js";
 import { byteLength, LIMITS, MAX_RETRIES, MAX_TASK_TIMEOUT_SECONDS } from "./limits.js";
 import {
   controlCharactersIn,
@@ -201,38 +202,15 @@ function checkPipeline(p: z.output<typeof Pipeline>, ctx: z.RefinementCtx): void
   }
 }
 
-const GLOB_PAIRS: Array<[string, string]> = [
-  ["[", "]"],
-  ["{", "}"],
-  ["(", ")"],
-];
-
-/** A glob is refused when its brackets do not balance: such a pattern would silently match nothing. */
-export function globProblem(glob: string): string | undefined {
-  for (const [open, close] of GLOB_PAIRS) {
-    let depth = 0;
-    for (let i = 0; i < glob.length; i++) {
-      if (glob[i] === "\\") {
-        i++;
-        continue;
-      }
-      if (glob[i] === open) depth++;
-      else if (glob[i] === close && --depth < 0) break;
-    }
-    if (depth !== 0) return `invalid glob "${glob}": unbalanced "${open}${close}"`;
-  }
-  return undefined;
-}
-
+/** A list of globs is refused when a pattern does not compile or the list is over a limit (see `glob.ts`). */
 function checkGlobs(
   globs: string[] | undefined,
   path: PropertyKey[],
   issue: (path: PropertyKey[], message: string) => void,
 ): void {
-  for (const [i, glob] of (globs ?? []).entries()) {
-    const problem = globProblem(glob);
-    if (problem) issue([...path, i], problem);
-  }
+  if (globs === undefined) return;
+  const compiled = compileGlobList(globs);
+  if (!compiled.ok) issue(compiled.index === undefined ? path : [...path, compiled.index], compiled.problem);
 }
 
 /** Every task of a pipeline with where it sits. */
