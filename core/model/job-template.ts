@@ -49,6 +49,22 @@ export type JobManifest = z.infer<typeof JobManifest>;
 export const COMMAND_LINE =
   /^spec\.template\.spec\.(containers|initContainers)\[\d+\]\.(command|args)\[\d+\]$/;
 
+/**
+ * `${NAME}` references to sensitive names in a template's fields, as `[field, name, path]`. A sensitive value is
+ * given to the container as env from a Secret; written into a field it would sit in the Job's spec for anyone who
+ * can read Jobs. In a command or args it stays as written, for the shell, so those are not counted.
+ */
+function* sensitiveWrites(
+  job: { template: unknown },
+  sensitive: ReadonlySet<string>,
+): Generator<[string, string, PropertyKey[]]> {
+  if (sensitive.size === 0) return;
+  for (const [text, path] of stringsIn(job.template, ["template"])) {
+    if (COMMAND_LINE.test(formatPath(path.slice(1)))) continue;
+    for (const name of referencesIn(text)) if (sensitive.has(name)) yield [formatPath(path), name, path];
+  }
+}
+
 export const JobTemplate = z
   .strictObject({
     name: ResourceName,
@@ -74,20 +90,13 @@ export const JobTemplate = z
         });
     }
     for (const [path, message] of controlCharactersIn(job)) ctx.addIssue({ code: "custom", path, message });
-    // A sensitive value is given to the container as env from a Secret; written into a field it would sit in the
-    // Job's spec for anyone who can read Jobs. In a command or args it stays as written, for the shell.
     const sensitive = new Set(job.params.filter((p) => p.sensitive).map((p) => p.name));
-    if (sensitive.size > 0)
-      for (const [text, path] of stringsIn(job.template, ["template"])) {
-        if (COMMAND_LINE.test(formatPath(path.slice(1)))) continue;
-        for (const name of referencesIn(text))
-          if (sensitive.has(name))
-            ctx.addIssue({
-              code: "custom",
-              path,
-              message: `sensitive param ${name} cannot be written into a template field; the container gets it as env ${name} from a Secret (read it there, or in command/args as \${${name}} for the shell)`,
-            });
-      }
+    for (const [, name, path] of sensitiveWrites(job, sensitive))
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: `sensitive param ${name} cannot be written into a template field; the container gets it as env ${name} from a Secret (read it there, or in command/args as \${${name}} for the shell)`,
+      });
     const bytes = byteLength(JSON.stringify(job));
     if (bytes > LIMITS.jobTemplateBytes)
       ctx.addIssue({
@@ -177,6 +186,24 @@ export function checkPipelineJobs(
             message: `\${${name}} is not a param or system variable; it must be an output of an earlier task`,
           });
   }
+  // A name sensitive anywhere in the run is sensitive for every template of it: one that declares the name plainly
+  // and writes it into a field would fail when its task is submitted, so it is refused here.
+  const runSensitive = new Set<string>();
+  for (const name of used)
+    for (const p of jobs.get(name)?.params ?? []) if (p.sensitive) runSensitive.add(p.name);
+  for (const { task } of tasksOf(pipeline)) for (const name of task.secrets ?? []) runSensitive.add(name);
+  const reported = new Set<string>();
+  if (runSensitive.size > 0)
+    for (const { task, path } of tasksOf(pipeline)) {
+      const job = task.job === undefined ? undefined : jobs.get(task.job);
+      if (!job || reported.has(job.name)) continue;
+      reported.add(job.name);
+      for (const [field, name] of sensitiveWrites(job, runSensitive))
+        issues.push({
+          path: formatPath([...path, "job"]),
+          message: `job template "${job.name}" writes ${name} into ${field}, and ${name} is sensitive in this pipeline; read it from the environment instead`,
+        });
+    }
   const templateBytes = [...used].reduce((sum, name) => sum + byteLength(JSON.stringify(jobs.get(name))), 0);
   if (templateBytes > LIMITS.jobTemplatesPerPipelineBytes)
     issues.push({

@@ -127,6 +127,26 @@ describe("apply refuses, with the field's path", () => {
     ]);
   });
 
+  it("a template that writes a name into a field that another template of the pipeline declares sensitive", () => {
+    const writer = jobTemplate({
+      name: "writer",
+      params: [{ name: "REGISTRY_PASSWORD" }],
+      template: { ...kaniko.template, metadata: { annotations: { note: "${REGISTRY_PASSWORD}" } } },
+    });
+    const both = new Map([...jobs, ["writer", writer]]);
+    const uses = (names: string[]) =>
+      pipeline({ stages: [{ name: "s", tasks: names.map((job) => ({ name: `t-${job}`, job })) }] });
+    expect(checkPipelineJobs(uses(["writer"]), both).issues).toEqual([]);
+    expect(checkPipelineJobs(uses(["kaniko-build", "writer"]), both).issues).toEqual([
+      {
+        path: "stages[0].tasks[1].job",
+        message: expect.stringMatching(
+          /"writer" writes REGISTRY_PASSWORD into template\.metadata\.annotations\.note/,
+        ),
+      },
+    ]);
+  });
+
   it.each([
     [
       "a NUL in a command",
