@@ -7,9 +7,6 @@ import type { IngestService } from "../core/services/ingest.js";
 import { lazyHandler, webhookDeps } from "../core/wiring.js";
 import { errorBody, headersOf, installErrorHandler } from "./http.js";
 
-/** The largest delivery taken where no Lambda event carries it (the local stack): core/model/limits.ts. */
-export const MAX_WEBHOOK_BYTES = WEBHOOK_BODY_LIMITS.server;
-
 export interface WebhookDeps {
   ingest: IngestService;
   providers: Record<Provider, WebhookProvider>;
