@@ -23,7 +23,7 @@ import {
 } from "../../infra/functions.js";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
 import { tableArgs } from "../../infra/table.js";
-import { startFakeKubernetes } from "../fake-kubernetes/index.js";
+import { type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
 import { freshQueue, freshStore } from "../helpers/aws.js";
 import { driveRun } from "../helpers/drive.js";
 import { PUBLIC_URL, SECRETS, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
@@ -150,7 +150,9 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     name: FunctionName,
     events: unknown[],
     settings: { links: Record<string, Record<string, string>>; env?: Record<string, string> },
-  ): Promise<Array<{ result?: unknown; errorType?: string; errorMessage?: string; bytes: number }>> {
+  ): Promise<
+    Array<{ result?: unknown; errorType?: string; errorMessage?: string; bytes: number }> & { output: string }
+  > {
     const dir = join(outRoot, `invocation-${++invocations}`);
     mkdirSync(dir);
     // What SST does on deploy: the links, encrypted with AES-256-GCM under a per-function key, in a file.
@@ -178,21 +180,28 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
         }
       }
       writeFileSync(${JSON.stringify(join(dir, "answers.json"))}, JSON.stringify(answers));`;
-    await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
-      env: {
-        PATH: process.env.PATH,
-        SST_KEY: key.toString("base64"),
-        SST_KEY_FILE: join(dir, "resource.enc"),
-        HOOKFLOW_DYNAMODB_ENDPOINT: inject("dynamoEndpoint"),
-        HOOKFLOW_SQS_ENDPOINT: inject("sqsEndpoint"),
-        AWS_REGION: LOCAL_REGION,
-        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-        AWS_LAMBDA_FUNCTION_NAME: name,
-        ...settings.env,
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ["--input-type=module", "-e", script],
+      {
+        env: {
+          PATH: process.env.PATH,
+          SST_KEY: key.toString("base64"),
+          SST_KEY_FILE: join(dir, "resource.enc"),
+          HOOKFLOW_DYNAMODB_ENDPOINT: inject("dynamoEndpoint"),
+          HOOKFLOW_SQS_ENDPOINT: inject("sqsEndpoint"),
+          AWS_REGION: LOCAL_REGION,
+          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+          AWS_LAMBDA_FUNCTION_NAME: name,
+          ...settings.env,
+        },
       },
+    );
+    // The answers, and what the function logged (Lambda sends both streams to CloudWatch).
+    return Object.assign(JSON.parse(readFileSync(join(dir, "answers.json"), "utf8")), {
+      output: stdout + stderr,
     });
-    return JSON.parse(readFileSync(join(dir, "answers.json"), "utf8"));
   }
 
   async function stateLinks() {
@@ -386,21 +395,24 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     });
   });
 
-  it("answers a log of control characters within Lambda's 6 MiB answer, its newest lines", async () => {
+  describe("a task's log, read from the cluster", () => {
     const line = `${"\u0001".repeat(1023)}\n`;
     const log = `first\n${line.repeat((2 * LIMITS.logBytes) / line.length)}last\n`;
-    const fake = await startFakeKubernetes({
-      startDelayMs: 0,
-      autoCompleteDelayMs: 0,
-      autoComplete: () => ({ log }),
-    });
-    onTestFinished(() => fake.close());
-    const system = await testSystem({
-      runner: createKubernetesRunner({ kubeconfig: fake.kubeconfig, namespace: "default" }),
-    });
-    await system.api.definitions.putPipeline(
-      "noisy",
-      `name: noisy
+    let fake: FakeKubernetes;
+    let runId: string;
+    let state: Record<string, Record<string, string>>;
+    beforeAll(async () => {
+      fake = await startFakeKubernetes({
+        startDelayMs: 0,
+        autoCompleteDelayMs: 0,
+        autoComplete: () => ({ log }),
+      });
+      const system = await testSystem({
+        runner: createKubernetesRunner({ kubeconfig: fake.kubeconfig, namespace: "default" }),
+      });
+      await system.api.definitions.putPipeline(
+        "noisy",
+        `name: noisy
 triggers: [{ provider: github, repository: acme/noisy }]
 stages:
   - name: talk
@@ -408,35 +420,51 @@ stages:
       - name: talk
         run: { image: alpine, command: ["true"] }
 `,
-    );
-    const run = await system.api.runs.start("noisy", {});
-    expect((await driveRun(system, run.id, { timeoutMs: 20_000 })).status).toBe("succeeded");
+      );
+      runId = (await system.api.runs.start("noisy", {})).id;
+      expect((await driveRun(system, runId, { timeoutMs: 20_000 })).status).toBe("succeeded");
+      state = {
+        HookflowTable: { name: system.config.HOOKFLOW_TABLE },
+        HookflowQueue: { url: system.config.HOOKFLOW_QUEUE_URL ?? "" },
+        HookflowApiToken: { value: "linked-token" },
+        HookflowTokenSecret: { value: TEST_TOKEN_SECRET },
+      };
+    }, 60_000);
+    afterAll(() => fake?.close());
 
-    const [answer] = await invoke(
-      "api",
-      [
-        httpEvent("apigw-v2-powertools", {
-          method: "GET",
-          path: `/api/runs/${run.id}/tasks/talk/logs`,
-          headers: { authorization: "Bearer linked-token" },
-        }),
-      ],
-      {
-        links: {
-          HookflowTable: { name: system.config.HOOKFLOW_TABLE },
-          HookflowQueue: { url: system.config.HOOKFLOW_QUEUE_URL ?? "" },
-          HookflowApiToken: { value: "linked-token" },
-          HookflowTokenSecret: { value: TEST_TOKEN_SECRET },
-          HookflowKubeconfig: { value: fake.kubeconfig },
-        },
+    const get = (path: string) =>
+      httpEvent("apigw-v2-powertools", {
+        method: "GET",
+        path,
+        headers: { authorization: "Bearer linked-token" },
+      });
+
+    it("answers a log of control characters within Lambda's 6 MiB answer, its newest lines", async () => {
+      const [answer] = await invoke("api", [get(`/api/runs/${runId}/tasks/talk/logs`)], {
+        links: { ...state, HookflowKubeconfig: { value: fake.kubeconfig } },
         env: FUNCTIONS.api.environment,
-      },
-    );
-    const result = answer?.result as { statusCode: number; body: string };
-    expect(result.statusCode).toBe(200);
-    expect(answer?.bytes).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
-    expect(result.body).toMatch(LOG_CUT_NOTICE);
-    expect(result.body.endsWith(`${line.repeat(100)}last\n`)).toBe(true);
+      });
+      const result = answer?.result as { statusCode: number; body: string };
+      expect(result.statusCode).toBe(200);
+      expect(answer?.bytes).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+      expect(result.body).toMatch(LOG_CUT_NOTICE);
+      expect(result.body.endsWith(`${line.repeat(100)}last\n`)).toBe(true);
+    });
+
+    it("answers 500 for a log when the API's kubeconfig cannot be read, logging the setting; the rest answers", async () => {
+      const answers = await invoke(
+        "api",
+        [get(`/api/runs/${runId}/tasks/talk/logs`), get(`/api/runs/${runId}`)],
+        { links: { ...state, HookflowKubeconfig: { value: "clusters: [" } }, env: FUNCTIONS.api.environment },
+      );
+      const [logs, view] = answers.map((a) => a.result as { statusCode: number; body: string });
+      expect(logs?.statusCode).toBe(500);
+      expect(JSON.parse(logs?.body ?? "{}")).toEqual({ error: "internal error" });
+      expect(answers.output).toMatch(
+        /HOOKFLOW_KUBECONFIG: is not a kubeconfig the Kubernetes client can read/,
+      );
+      expect(view?.statusCode).toBe(200);
+    });
   });
 
   it("reconciles on the scheduled event", async () => {
