@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { transition } from "../../core/engine/index.js";
 import type { Run, RunEvent } from "../../core/model/index.js";
@@ -64,6 +65,30 @@ describe("a cancel that races an approved task's success", () => {
     expect(taskState(canceled, "deploy").status).toBe("canceled");
     const late = transition(canceled, { type: "task.succeeded", task: "deploy", attempt: 1 }, T0);
     expect(late.ignored?.reason).toBe("StaleAttempt");
+  });
+
+  it("records success whenever the approved attempt reported it, wherever a cancel (and repeats) fall", () => {
+    const built = (() => {
+      const first = play(newRun({ pipeline: approvalPipeline }), [started()]);
+      return play(first.run, succeed(first.run, "image")).run;
+    })();
+    const grant: RunEvent = { type: "approval.granted", task: "deploy", by: "alice" };
+    const start: RunEvent = { type: "task.started", task: "deploy", attempt: 1 };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 3 }),
+        fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 4 }),
+        (cancelAt, repeats) => {
+          const events: RunEvent[] = [grant, start, success];
+          events.splice(cancelAt, 0, cancel);
+          for (const r of repeats) events.splice(r, 0, events[r] as RunEvent);
+          const { run } = play(built, events);
+          const granted = events.indexOf(grant) < events.indexOf(cancel);
+          expect(run.status).toBe("canceled");
+          expect(taskState(run, "deploy").status).toBe(granted ? "succeeded" : "canceled");
+        },
+      ),
+    );
   });
 
   it("records the success once: the same report again changes nothing", () => {
