@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { runItem } from "../core/adapters/dynamo/store.js";
+import { runItem } from "../core/adapters/dynamo/runs.js";
 import { signGithub } from "../core/adapters/git/index.js";
 import { createRun } from "../core/engine/index.js";
 import { Pipeline } from "../core/model/index.js";
@@ -62,7 +62,7 @@ function push(i: number): string {
 const emulators = await startEmulators();
 try {
   const { base, dynamo, sqs, queues, counter } = await benchSystem(emulators, "bench-ingest");
-  await base.store.putPipeline(pipeline, new Date().toISOString());
+  await base.stores.definitions.putPipeline(pipeline, new Date().toISOString());
   const app = createWebhookApp(webhookDeps(base));
 
   const bodies = Array.from({ length: TOTAL }, (_, i) => push(i));

@@ -41,7 +41,7 @@ export class RunRecorder {
 
   /**
    * `known`: the run as this caller last saw it, saving a read; if it is stale, the conditional write fails and
-   * the run is read afresh, as after any conflict.
+   * the events are applied again to the run the refusal carries, as after any conflict.
    */
   async record(runId: string, events: RunEvent[], known?: Run): Promise<Recorded> {
     let cached = known?.id === runId ? known : undefined;
@@ -64,6 +64,8 @@ export class RunRecorder {
         return { run: await this.deps.runs.saveRun(run), effects: [...effects.values()], ignored };
       } catch (error) {
         if (!(error instanceof VersionConflictError) || attempt > this.maxConflictRetries) throw error;
+        // The store returned the run as the write that won left it: re-apply on that, without reading again.
+        cached = (error as VersionConflictError<Run>).current;
         await jitteredPause(attempt);
       }
     }

@@ -110,7 +110,7 @@ describe("definitions", () => {
     ]);
     // Written back as read, the stored secrets stay.
     expect((await call("PUT", "/api/pipelines/shop", shown)).status).toBe(200);
-    const stored = await system.store.getPipeline("shop");
+    const stored = await system.stores.definitions.getPipeline("shop");
     expect(stored?.value.params.REGISTRY_PASSWORD).toBe("pipeline-secret-456");
     expect(stored?.value.notify[0]?.secret).toBe("robot-secret");
     expect(stored?.value.notify[1]?.url).toBe("https://hooks.slack.com/services/T0/B0/slack-path-secret");
@@ -148,7 +148,7 @@ describe("definitions", () => {
     expect((await call("PUT", "/api/pipelines/other", PIPELINE_YAML, "application/yaml")).status).toBe(400);
     const syntax = await call("PUT", "/api/pipelines/shop", "name: shop\nstages: [", "application/yaml");
     expect(syntax.status).toBe(400);
-    expect((await system.store.getPipeline("shop"))?.value.stages).toHaveLength(2);
+    expect((await system.stores.definitions.getPipeline("shop"))?.value.stages).toHaveLength(2);
   });
 
   it("refuses to delete a job template in use, naming the pipelines", async () => {
