@@ -54,3 +54,17 @@ export async function freshQueue(
     dead: new SqsWorkQueue(client, urls.deadUrl),
   };
 }
+
+/** Records the name of every request `client` sends from now on ("GetItem", "PutItem", …). */
+export function recordRequests(client: DynamoDBClient): string[] {
+  const sent: string[] = [];
+  type Next = (args: unknown) => Promise<unknown>;
+  client.middlewareStack.add(
+    ((next: Next, context: { commandName?: string }) => async (args: unknown) => {
+      sent.push(context.commandName?.replace(/Command$/, "") ?? "?");
+      return next(args);
+    }) as never,
+    { step: "initialize", name: "recordRequests" } as never,
+  );
+  return sent;
+}

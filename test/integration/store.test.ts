@@ -1,10 +1,13 @@
-import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, GetItemCommand, PutItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
+import { sha256Hex } from "../../core/adapters/dynamo/items.js";
+import { runItem } from "../../core/adapters/dynamo/runs.js";
 import type { Stores } from "../../core/adapters/dynamo/store.js";
 import { transition } from "../../core/engine/index.js";
 import { ValidationError, VersionConflictError } from "../../core/errors.js";
 import type { Run } from "../../core/model/index.js";
-import { freshStore } from "../helpers/aws.js";
+import { RunRecorder } from "../../core/services/runs.js";
+import { freshStore, recordRequests } from "../helpers/aws.js";
 import { at, jobTemplate, newRun, pipeline, T0 } from "../helpers/factories.js";
 
 let stores: Stores;
@@ -153,5 +156,188 @@ describe("the sent ledger and rate limits", () => {
     expect(results.map((r) => r.ok)).toEqual([true, true, false]);
     expect(results[2]).toMatchObject({ retryAfterSeconds: 58 });
     expect((await stores.limiter.acquire("robot", limit, at(60))).ok).toBe(true);
+  });
+});
+
+describe("a conflicting write", () => {
+  it("carries the run as stored, so re-applying after it costs no read", async () => {
+    const { client, stores: counted } = await freshStore();
+    const created = await counted.runs.saveRun(newRun({ id: "cf1" }));
+    const started = await counted.runs.saveRun(transition(created, { type: "run.created" }, T0).run);
+    const sent = recordRequests(client);
+
+    const conflict = await counted.runs
+      .saveRun(transition(created, { type: "cancel.requested" }, T0).run)
+      .catch((e: unknown) => e);
+    expect(conflict).toBeInstanceOf(VersionConflictError);
+    expect((conflict as VersionConflictError<Run>).current).toEqual(started);
+    expect(sent).toEqual(["PutItem"]);
+
+    sent.length = 0;
+    const recorder = new RunRecorder({ runs: counted.runs, clock: { now: () => at(5) } });
+    const recorded = await recorder.record("cf1", [{ type: "cancel.requested" }], created);
+    // Version 3: the events were applied to version 2, the run as the refusal carried it.
+    expect(recorded.run.version).toBe(3);
+    // The stale write, then the write on the run the refusal carried: no GetItem between them.
+    expect(sent).toEqual(["PutItem", "PutItem"]);
+  });
+});
+
+describe("rate-limit counters", () => {
+  it("are keyed by a hash of the key: no item's key holds the robot URL or its token", async () => {
+    const url = "https://oapi.dingtalk.com/robot/send?access_token=tok-5ecret-value";
+    expect((await stores.limiter.acquire(`rate:${url}`, { max: 1, perSeconds: 60 }, T0)).ok).toBe(true);
+    expect((await stores.limiter.acquire(`rate:${url}`, { max: 1, perSeconds: 60 }, at(1))).ok).toBe(false);
+    const { Items = [] } = await ctx.client.send(new ScanCommand({ TableName: ctx.table }));
+    const rate = Items.filter((i) => i.pk?.S?.startsWith("RATE#"));
+    expect(rate.map((i) => i.pk?.S)).toContain(`RATE#${sha256Hex(`rate:${url}`)}`);
+    for (const item of Items) expect(JSON.stringify(item)).not.toMatch(/tok-5ecret-value|dingtalk/);
+  });
+});
+
+describe("delivered bodies", () => {
+  const refs = (...ids: string[]) => ids.map((id) => ({ id, pipeline: `p-${id}` }));
+
+  it("are held by the first delivery id that brought them, until the delivery TTL passes", async () => {
+    const first = { id: "first", runs: refs("r1"), receivedAt: T0 };
+    expect(await stores.deliveries.claimBody("github", "a".repeat(64), first)).toEqual(first);
+    const second = { id: "second", runs: refs("r2"), receivedAt: at(10) };
+    expect(await stores.deliveries.claimBody("github", "a".repeat(64), second)).toEqual(first);
+    // The same body on another provider's endpoint is another body.
+    expect(await stores.deliveries.claimBody("gitea", "a".repeat(64), second)).toEqual(second);
+    // The first delivery id again (the git host's redelivery) holds it still, with the runs it names now.
+    const again = { id: "first", runs: refs("r1", "r3"), receivedAt: at(20) };
+    expect(await stores.deliveries.claimBody("github", "a".repeat(64), again)).toEqual(again);
+    expect(await stores.deliveries.claimBody("github", "a".repeat(64), second)).toEqual(again);
+    // Past the TTL (3600 s here), the body is new again.
+    const later = { id: "later", runs: refs("r4"), receivedAt: at(20 + 3601) };
+    expect(await stores.deliveries.claimBody("github", "a".repeat(64), later)).toEqual(later);
+  });
+});
+
+describe("upgrades", () => {
+  it("writes schema 2 on every item", async () => {
+    const { client, table, stores: fresh } = await freshStore();
+    const run = await fresh.runs.saveRun(newRun({ id: "s1" }));
+    await fresh.runs.saveRun(transition(run, { type: "run.created" }, T0).run);
+    await fresh.deliveries.createRuns([newRun({ id: "s2" })]);
+    await fresh.deliveries.noteDelivery("github", "d", { id: "s2", pipeline: "web-app" }, T0);
+    await fresh.deliveries.claimBody("github", "b".repeat(64), { id: "d", runs: [], receivedAt: T0 });
+    await fresh.definitions.putPipeline(pipeline({ name: "s-pipe" }), T0);
+    await fresh.definitions.putJob(jobTemplate({ name: "s-job" }), T0);
+    await fresh.ledger.claim("s-sent", T0, 60);
+    await fresh.ledger.complete("s-sent", T0);
+    await fresh.ledger.claim("s-claimed", T0, 60);
+    await fresh.limiter.acquire("s-rate", { max: 5, perSeconds: 60 }, T0);
+    const { Items = [] } = await client.send(new ScanCommand({ TableName: table }));
+    expect(Items.map((i) => i.pk?.S?.replace(/#.*/, "")).sort()).toEqual(
+      ["BODY", "DELIVERY", "JOB", "PIPELINE", "RATE", "RUN", "RUN", "SENT", "SENT"].sort(),
+    );
+    for (const item of Items) expect(item.schema, item.pk?.S).toEqual({ N: "2" });
+  });
+
+  it("reads items the first release wrote (no schema attribute), and writes them back as schema 2", async () => {
+    const { client, table, stores: old } = await freshStore({ deliveryTtlSeconds: 3600 });
+    const put = (Item: Record<string, AttributeValue>) =>
+      client.send(new PutItemCommand({ TableName: table, Item }));
+    const S = (s: string) => ({ S: s });
+    const N = (n: number) => ({ N: String(n) });
+    // Exactly what the first release's DynamoStore wrote.
+    const run = {
+      ...newRun({ id: "old1", pipeline: pipeline({ concurrency: { group: "old-group" } }) }),
+      createdAt: T0,
+    };
+    const { version: _, ...doc } = { ...run, version: 4 };
+    const order = `${T0}#old1`;
+    await put({
+      pk: S("RUN#old1"),
+      sk: S("RUN"),
+      doc: S(JSON.stringify(doc)),
+      version: N(4),
+      id: S("old1"),
+      pipeline: S(run.pipeline),
+      status: S(run.status),
+      createdAt: S(T0),
+      gsi1pk: S(`PIPELINE#${run.pipeline}`),
+      gsi1sk: S(order),
+      gsi2pk: S("RUNS"),
+      gsi2sk: S(order),
+      activePk: S("ACTIVE"),
+      activeSk: S(order),
+      concurrencyGroup: S("old-group"),
+    });
+    const oldPipeline = pipeline({ name: "old-pipe" });
+    await put({
+      pk: S("PIPELINE#old-pipe"),
+      sk: S("PIPELINE"),
+      doc: S(JSON.stringify(oldPipeline)),
+      updatedAt: S(T0),
+      gsi1pk: S("PIPELINES"),
+      gsi1sk: S("old-pipe"),
+    });
+    const oldJob = jobTemplate({ name: "old-job" });
+    await put({
+      pk: S("JOB#old-job"),
+      sk: S("JOB"),
+      doc: S(JSON.stringify(oldJob)),
+      updatedAt: S(T0),
+      gsi1pk: S("JOBS"),
+      gsi1sk: S("old-job"),
+    });
+    const received = new Date().toISOString();
+    await put({
+      pk: S("DELIVERY#gitlab#old-d"),
+      sk: S("DELIVERY"),
+      run_old1: S(run.pipeline),
+      receivedAt: S(received),
+      expiresAt: N(Math.floor(Date.parse(received) / 1000) + 3600),
+    });
+    const nowSeconds = Math.floor(Date.parse(T0) / 1000);
+    await put({
+      pk: S("SENT#old-claim"),
+      sk: S("SENT"),
+      state: S("claimed"),
+      leaseUntil: N(nowSeconds + 60),
+      expiresAt: N(nowSeconds + 3600),
+    });
+
+    expect(await old.runs.getRun("old1")).toEqual({ ...run, version: 4 });
+    expect((await old.runs.listRuns({ pipeline: run.pipeline, limit: 5 })).items).toEqual([
+      { ...run, version: 4 },
+    ]);
+    expect((await old.runs.listRuns({ limit: 5 })).items.map((r) => r.id)).toEqual(["old1"]);
+    expect(await old.runs.activeRuns("old-group")).toEqual([
+      {
+        id: "old1",
+        pipeline: run.pipeline,
+        status: run.status,
+        createdAt: T0,
+        concurrencyGroup: "old-group",
+      },
+    ]);
+    expect(await old.definitions.getPipeline("old-pipe")).toEqual({ value: oldPipeline, updatedAt: T0 });
+    expect(await old.definitions.listJobs()).toEqual([{ value: oldJob, updatedAt: T0 }]);
+    expect(await old.deliveries.getDelivery("gitlab", "old-d")).toEqual({
+      provider: "gitlab",
+      id: "old-d",
+      receivedAt: received,
+      runs: [{ id: "old1", pipeline: run.pipeline }],
+    });
+    expect(await old.ledger.claim("old-claim", at(30), 60)).toBe(false);
+    expect(await old.ledger.claim("old-claim", at(61), 60)).toBe(true);
+
+    const saved = await old.runs.saveRun(transition({ ...run, version: 4 }, { type: "run.created" }, T0).run);
+    expect(saved.version).toBe(5);
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName: table, Key: { pk: S("RUN#old1"), sk: S("RUN") } }),
+    );
+    expect(Item?.schema).toEqual({ N: "2" });
+  });
+
+  it("refuses an item of a newer schema than it reads, rather than misread it", async () => {
+    const { client, table, stores: fresh } = await freshStore();
+    const item = { ...runItem({ ...newRun({ id: "future" }), version: 1 }), schema: { N: "3" } };
+    await client.send(new PutItemCommand({ TableName: table, Item: item }));
+    await expect(fresh.runs.getRun("future")).rejects.toThrow(/schema 3; this release reads 1 and 2/);
   });
 });
