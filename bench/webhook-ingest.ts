@@ -65,7 +65,9 @@ try {
   await base.stores.definitions.putPipeline(pipeline, new Date().toISOString());
   const app = createWebhookApp(webhookDeps(base));
 
-  const bodies = Array.from({ length: TOTAL }, (_, i) => push(i));
+  // One body per delivery: a body sent again under another delivery id is a replay, which starts nothing.
+  const WARM = 100;
+  const bodies = Array.from({ length: 2 * TOTAL + WARM }, (_, i) => push(i));
   const signatures = bodies.map((b) => signGithub(b, SECRET));
   const sampleRun = createRun({
     id: "floorsample",
@@ -88,16 +90,16 @@ try {
   const hookflow: number[] = [];
   const floor: number[] = [];
   // Warm both paths (connections, JIT) before measuring.
-  await timed(100, CONCURRENCY, async (i) => {
+  await timed(WARM, CONCURRENCY, async (i) => {
     const res = await app.request("/webhooks/github", {
       method: "POST",
       headers: {
         "x-github-event": "push",
         "x-github-delivery": `warm-${i}`,
-        "x-hub-signature-256": signGithub(bodies[i] as string, SECRET),
+        "x-hub-signature-256": signatures[2 * TOTAL + i] as string,
         "content-type": "application/json",
       },
-      body: bodies[i],
+      body: bodies[2 * TOTAL + i],
     });
     if (res.status !== 202) throw new Error(`warm-up got ${res.status}`);
   });
@@ -155,7 +157,7 @@ try {
   for (let b = 0; b < 4; b++) {
     elapsed.floor += (await timed(block, CONCURRENCY, (i) => floorOnce(`tput${b}-${i}`))).elapsedMs;
     elapsed.hookflow += (
-      await timed(block, CONCURRENCY, (i) => deliver(b * block + i, `t${b}-${i}`))
+      await timed(block, CONCURRENCY, (i) => deliver(TOTAL + b * block + i, `t${b}-${i}`))
     ).elapsedMs;
   }
   hookflow.sort((a, b) => a - b);
