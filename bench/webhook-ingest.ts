@@ -1,6 +1,6 @@
 /**
- * webhook-ingest: signed GitHub pushes through the webhook app (verify, normalise, match, store run + delivery
- * record, queue the run) against the floor: the same PutItem + SendMessage alone, with the same clients and
+ * webhook-ingest: signed GitHub pushes through the webhook app (verify, normalise, match, claim the body, store
+ * the run, queue it) against the floor: the same PutItem + SendMessage alone, with the same clients and
  * emulators. Latency: both sides in this process, interleaved request by request, so that neither gets a warmer
  * or quieter emulator. Throughput: each side alone, in alternating blocks.
  */
