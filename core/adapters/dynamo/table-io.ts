@@ -35,25 +35,33 @@ export class TableIO {
     return Item;
   }
 
-  put(item: Item, condition?: Expression): Promise<Written> {
-    return this.written(
-      new PutItemCommand({
-        TableName: this.table,
-        Item: item,
-        ...expressionInput({ condition }),
-        ...(condition && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
-      }),
+  async put(item: Item, condition?: Expression): Promise<Written> {
+    return outcome(
+      await conditional(() =>
+        this.client.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: item,
+            ...expressionInput({ condition }),
+            ...(condition && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
+          }),
+        ),
+      ),
     );
   }
 
-  update(key: Item, update: Expression, condition?: Expression): Promise<Written> {
-    return this.written(
-      new UpdateItemCommand({
-        TableName: this.table,
-        Key: key,
-        ...expressionInput({ update, condition }),
-        ...(condition && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
-      }),
+  async update(key: Item, update: Expression, condition?: Expression): Promise<Written> {
+    return outcome(
+      await conditional(() =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: key,
+            ...expressionInput({ update, condition }),
+            ...(condition && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
+          }),
+        ),
+      ),
     );
   }
 
@@ -62,8 +70,8 @@ export class TableIO {
     key: Item,
     condition?: Expression,
   ): Promise<{ ok: true; existed: boolean } | { ok: false; current: Item | undefined }> {
-    try {
-      const { Attributes } = await this.client.send(
+    const deleted = await conditional(() =>
+      this.client.send(
         new DeleteItemCommand({
           TableName: this.table,
           Key: key,
@@ -71,12 +79,9 @@ export class TableIO {
           ReturnValues: "ALL_OLD",
           ...(condition && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
         }),
-      );
-      return { ok: true, existed: Attributes !== undefined };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return { ok: false, current: error.Item };
-      throw error;
-    }
+      ),
+    );
+    return deleted.ok ? { ok: true, existed: deleted.value.Attributes !== undefined } : deleted;
   }
 
   /**
@@ -101,15 +106,19 @@ export class TableIO {
     } while (exclusiveStartKey && items.length < limit);
     return { items, ...(exclusiveStartKey && { last: exclusiveStartKey }) };
   }
+}
 
-  private async written(command: PutItemCommand | UpdateItemCommand): Promise<Written> {
-    try {
-      // Both commands share the client's send; the union needs a hand to pick an overload.
-      await this.client.send(command as PutItemCommand);
-      return { ok: true };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return { ok: false, current: error.Item };
-      throw error;
-    }
+const outcome = (result: { ok: true } | { ok: false; current: Item | undefined }): Written =>
+  result.ok ? { ok: true } : result;
+
+/** Runs a conditional write: a failed condition is an answer carrying the stored item, not an exception. */
+async function conditional<T>(
+  write: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; current: Item | undefined }> {
+  try {
+    return { ok: true, value: await write() };
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return { ok: false, current: error.Item };
+    throw error;
   }
 }
