@@ -11,20 +11,28 @@ import { TTL_ATTRIBUTE } from "./items.js";
 export { TTL_ATTRIBUTE };
 
 /**
- * One table holds everything. Every item has `pk` and `sk`, and `schema` (see Upgrades below). Items, keys and
- * what else they hold:
+ * One table holds everything. Items, their keys and indexes (GSI: partition / sort key):
  *
- * | item            | pk                            | sk          | indexed as                                  | holds                                         |
- * | --------------- | ----------------------------- | ----------- | ------------------------------------------- | --------------------------------------------- |
- * | run             | RUN#<id>                      | RUN         | byCollection: PIPELINE#<name> / <createdAt>#<id> | doc (the run as JSON, without version), version, id, pipeline, status, createdAt, concurrencyGroup? |
- * |                 |                               |             | byTime: RUNS / <createdAt>#<id>             |                                               |
- * |                 |                               |             | active (only while unfinished): ACTIVE / <createdAt>#<id> |                                 |
- * | pipeline        | PIPELINE#<name>               | PIPELINE    | byCollection: PIPELINES / <name>            | doc, updatedAt                                |
- * | job template    | JOB#<name>                    | JOB         | byCollection: JOBS / <name>                 | doc, updatedAt                                |
- * | delivery record | DELIVERY#<provider>#<id>      | DELIVERY    | TTL (expiresAt)                             | run_<run id> = pipeline per run, receivedAt   |
- * | delivered body  | BODY#<provider>#<sha256 hex>  | BODY        | TTL (expiresAt), as its delivery record's   | deliveryId, runs (JSON), receivedAt           |
- * | sent record     | SENT#<key>                    | SENT        | TTL (expiresAt)                             | state (claimed, sent), leaseUntil, sentAt?    |
- * | rate counter    | RATE#<sha256 hex of rate key> | W#<window>  | TTL (expiresAt, an hour)                    | used                                          |
+ * | item            | pk                           | sk         | indexed as                                           |
+ * | --------------- | ---------------------------- | ---------- | ---------------------------------------------------- |
+ * | run             | RUN#<id>                     | RUN        | byCollection: PIPELINE#<name> / <createdAt>#<id>     |
+ * |                 |                              |            | byTime: RUNS / <createdAt>#<id>                      |
+ * |                 |                              |            | active (while unfinished): ACTIVE / <createdAt>#<id> |
+ * | pipeline        | PIPELINE#<name>              | PIPELINE   | byCollection: PIPELINES / <name>                     |
+ * | job template    | JOB#<name>                   | JOB        | byCollection: JOBS / <name>                          |
+ * | delivery record | DELIVERY#<provider>#<id>     | DELIVERY   | TTL: the delivery TTL (7 days)                       |
+ * | delivered body  | BODY#<provider>#<sha256 hex> | BODY       | TTL: the delivery TTL                                |
+ * | sent record     | SENT#<key>                   | SENT       | TTL: the ledger TTL (30 days)                        |
+ * | rate counter    | RATE#<sha256 hex of its key> | W#<window> | TTL: an hour after its last count                    |
+ *
+ * What else each holds (besides `schema`, and `expiresAt` on TTL'd items):
+ * - run: `doc` (the run as JSON, without its version), `version`, and for the indexes and conditions `id`,
+ *   `pipeline`, `status`, `createdAt`, `concurrencyGroup` (the active index projects just these).
+ * - pipeline, job template: `doc` (the definition as JSON), `updatedAt`.
+ * - delivery record: `run_<run id>` = pipeline, one attribute per run the delivery made; `receivedAt`.
+ * - delivered body: `deliveryId` (the first delivery that brought it), `runs` (JSON), `receivedAt`.
+ * - sent record: `state` (claimed or sent), `leaseUntil` (epoch seconds), `sentAt`.
+ * - rate counter: `used`.
  *
  * Access patterns: a run by id (GetItem, consistent); runs of a pipeline newest first (Query byCollection,
  * descending); all runs newest first (Query byTime); unfinished runs for the reconciler and concurrency groups
