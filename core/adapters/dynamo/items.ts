@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { RetryableError } from "../../errors.js";
 import type { Provider } from "../../model/index.js";
 
 /** Attribute helpers and every item's key, in one place beside the layout in table.ts. */
@@ -18,11 +19,15 @@ export const SCHEMA_VERSION = 2;
 export const SCHEMA_ATTRIBUTE = "schema";
 export const schemaAttribute = (): Item => ({ [SCHEMA_ATTRIBUTE]: N(SCHEMA_VERSION) });
 
-/** The layout version an item was written in; refuses one written by a newer release than this. */
+/**
+ * The layout version an item was written in. One written by a newer release is refused, never misread: during a
+ * deploy, functions of both releases run side by side, so it is retryable (the work comes back once all run the
+ * new code).
+ */
 export function schemaOf(item: Item): 1 | 2 {
   const version = num(item, SCHEMA_ATTRIBUTE) ?? 1;
   if (version !== 1 && version !== 2)
-    throw new Error(
+    throw new RetryableError(
       `item ${str(item, "pk")} has schema ${version}; this release reads 1 and 2: deploy the release that wrote it`,
     );
   return version;
