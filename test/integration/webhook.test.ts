@@ -4,6 +4,7 @@ import { silentLogger } from "../../core/adapters/system.js";
 import { RetryableError } from "../../core/errors.js";
 import { parseWorkMessage } from "../../core/services/batch.js";
 import { createWebhookApp } from "../../functions/webhook.js";
+import { dynamoClient, recordRequests } from "../helpers/aws.js";
 import { pipeline } from "../helpers/factories.js";
 import { testSystem } from "../helpers/system.js";
 import { deliver, distinctBody, fixture } from "../helpers/webhooks.js";
@@ -216,6 +217,25 @@ describe("a body replayed under a new delivery id", () => {
       await queued();
     },
   );
+
+  it("costs one conditional write for the body beside the run's; a replay costs that write alone", async () => {
+    const client = dynamoClient();
+    const sent = recordRequests(client);
+    const counted = await testSystem({ dynamoClient: client });
+    await counted.stores.definitions.putPipeline(
+      pipeline({ name: "web", triggers: [{ provider: "github", repository: "acme/web-app" }] }),
+      new Date().toISOString(),
+    );
+    const countedApp = createWebhookApp(counted.webhook);
+    const body = distinctBody(fixture("github-push"), "costs");
+    // Queries are the definition catalog's (its cache is off in tests).
+    const writes = () => sent.splice(0).filter((name) => name !== "Query");
+    writes();
+    expect((await deliver(countedApp, "github", body, { deliveryId: "cost-1" })).status).toBe(202);
+    expect(writes()).toEqual(["PutItem", "PutItem"]);
+    expect((await deliver(countedApp, "github", body, { deliveryId: "cost-2" })).status).toBe(202);
+    expect(writes()).toEqual(["PutItem"]);
+  });
 
   it("makes runs once when the same body arrives under many ids at the same time", async () => {
     const body = distinctBody(fixture("gitea-push"), "replay-race");
