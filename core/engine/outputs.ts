@@ -51,7 +51,7 @@ export function outputsProblem(
  * earlier task cannot change what a later one was given (an image, a namespace, a registry).
  */
 export function declaredNames(run: Pick<Run, "jobs" | "definition" | "params">): Set<string> {
-  const names = new Set<string>([...SYSTEM_VARIABLES, "HOOKFLOW_RUN_STATUS"]);
+  const names = new Set<string>(SYSTEM_VARIABLES);
   const add = (values: Record<string, string> | undefined) => {
     for (const name of Object.keys(values ?? {})) names.add(name);
   };

@@ -74,12 +74,7 @@ export const Notifier = z.strictObject({
     .refine((raw) => {
       const url = new URL(raw);
       return url.protocol === "https:" || (url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname));
-    }, "must be https (http only for localhost or 127.0.0.1)")
-    // Credentials in a URL end up in logs and error messages; a target's credential goes in `secret`.
-    .refine((raw) => {
-      const url = URL.canParse(raw) ? new URL(raw) : undefined;
-      return url === undefined || (url.username === "" && url.password === "");
-    }, "may not carry user:password; a target's credential goes in `secret`"),
+    }, "must be https (http only for localhost or 127.0.0.1)"),
   secret: z.string().min(1).optional(),
   on: z.array(NotifyEvent).min(1).default(["run.succeeded", "run.failed", "run.canceled", "task.waiting"]),
 });
@@ -190,6 +185,13 @@ function checkPipeline(p: z.output<typeof Pipeline>, ctx: z.RefinementCtx): void
         checkGlobs(task.when?.[field], ["stages", s, "tasks", t, "when", field], issue);
 
   for (const [path, message] of controlCharactersIn(p)) issue(path, message);
+  // Credentials in a URL end up in logs and error messages; a target's credential goes in `secret`. (Which
+  // addresses a notify URL may name is checked with the URL itself.)
+  for (const [i, notifier] of p.notify.entries()) {
+    const url = URL.canParse(notifier.url) ? new URL(notifier.url) : undefined;
+    if (url && (url.username !== "" || url.password !== ""))
+      issue(["notify", i, "url"], "may not carry user:password; a target's credential goes in `secret`");
+  }
 
   if (p.concurrency) {
     const known = new Set<string>([...RUN_VARIABLES, ...Object.keys(p.params)]);
