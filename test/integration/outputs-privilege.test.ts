@@ -28,7 +28,9 @@ describe("the approved-deploy example, end to end through the callback and the s
     const system = await testSystem({ runner });
     const callback = createCallbackApp(system.callback);
     const id = "outputsattack";
-    await system.stores.runs.saveRun(newRun({ id, pipeline: webApp, jobs, trigger: trigger({ branch: "main" }) }));
+    await system.stores.runs.saveRun(
+      newRun({ id, pipeline: webApp, jobs, trigger: trigger({ branch: "main" }) }),
+    );
     await system.queue.send([{ runId: id, event: { type: "run.created" }, dedupKey: `created:${id}` }]);
 
     const submitted = (task: string) => (run: Run) => taskState(run, task).submittedAt !== undefined;
