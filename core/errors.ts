@@ -2,7 +2,8 @@ import { describeIssues, type Issue } from "./model/issues.js";
 
 /**
  * Errors grouped by what happens next. `functions/` maps them: Permanent fails the task (or answers 4xx),
- * Retryable leaves the message to SQS redelivery (or answers 503), Conflict reloads and re-applies.
+ * Retryable leaves the message to SQS redelivery (or answers 503), Conflict reloads and re-applies. An HTTP
+ * status is chosen for them in one place only: `statusOf` in functions/http.ts.
  */
 export class HookflowError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -62,5 +63,26 @@ export class ConflictError extends HookflowError {
   }
 }
 
-export class UnauthorizedError extends HookflowError {}
+/** No credentials, or credentials that prove nothing; `challenge` is what a client should present instead. */
+export class UnauthorizedError extends HookflowError {
+  constructor(
+    message: string,
+    readonly challenge?: string,
+  ) {
+    super(message);
+  }
+}
 export class ForbiddenError extends HookflowError {}
+
+/** A body or a value over its limit. */
+export class TooLargeError extends HookflowError {}
+
+/** A route that exists, asked with a method it does not take; `allow` lists the ones it does. */
+export class MethodNotAllowedError extends HookflowError {
+  constructor(
+    message: string,
+    readonly allow: string[],
+  ) {
+    super(message);
+  }
+}

@@ -21,12 +21,15 @@ import type {
   TaskRunner,
 } from "./ports.js";
 import { DefinitionCatalog } from "./services/catalog.js";
+import { RunCommands, RunRecorder } from "./services/commands.js";
 import { RunControl } from "./services/control.js";
 import { DefinitionService } from "./services/definitions.js";
 import { IngestService } from "./services/ingest.js";
 import { NotificationDelivery } from "./services/outbox-delivery.js";
-import { RunRecorder, RunService } from "./services/runs.js";
+import { TaskReports } from "./services/reports.js";
+import { RunService } from "./services/runs.js";
 import { Scheduler } from "./services/scheduler.js";
+import { RunStarter } from "./services/start-runs.js";
 import { TaskTokens } from "./services/tokens.js";
 
 /** What every function shares: configuration, state, the queue, time, ids and logs. */
@@ -47,6 +50,8 @@ export interface Overrides {
   runner?: TaskRunner;
   sender?: NotificationSender;
   commitStatus?: CommitStatusReporter;
+  /** How long one notification target may take, all tries together (NotificationDelivery's default else). */
+  notifyBudgetSeconds?: number;
   /** SDK clients of one's own, e.g. with middleware that counts requests. */
   dynamoClient?: DynamoDBClient;
   sqsClient?: SQSClient;
@@ -90,10 +95,10 @@ export function taskTokens(config: Config): TaskTokens {
   return new TaskTokens(config.HOOKFLOW_TOKEN_SECRET);
 }
 
-export async function buildRunner(config: Config): Promise<TaskRunner> {
+export async function buildRunner(config: Config, clock: Clock): Promise<TaskRunner> {
   if (runnerKind(config) === "local") {
     const { createLocalRunner } = await import("./adapters/local-runner.js");
-    return createLocalRunner({ dataDir: join(config.HOOKFLOW_DATA_DIR, "runner") });
+    return createLocalRunner({ dataDir: join(config.HOOKFLOW_DATA_DIR, "runner"), clock });
   }
   const { createKubernetesRunner } = await import("./adapters/kubernetes/index.js");
   return createKubernetesRunner({
@@ -104,16 +109,21 @@ export async function buildRunner(config: Config): Promise<TaskRunner> {
   });
 }
 
+/** The one way runs come to be (webhook deliveries and manual runs). */
+export function runStarter(base: Base): RunStarter {
+  return new RunStarter({
+    store: base.store,
+    queue: base.queue,
+    clock: base.clock,
+    commitStatus: commitStatusEnabled(base.config),
+    log: base.log,
+  });
+}
+
 export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
   const { config } = base;
   return {
-    ingest: new IngestService({
-      deliveries: base.store,
-      catalog,
-      queue: base.queue,
-      clock: base.clock,
-      commitStatus: commitStatusEnabled(config),
-    }),
+    ingest: new IngestService({ catalog, starter: runStarter(base) }),
     providers: webhookProviders,
     secrets: {
       github: config.HOOKFLOW_GITHUB_SECRET,
@@ -125,24 +135,33 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
 }
 
 export function definitionCatalog(base: Base): DefinitionCatalog {
-  return new DefinitionCatalog(base.store, base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000);
+  return new DefinitionCatalog(base.store, base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000, base.clock);
 }
 
 export function recorder(base: Base): RunRecorder {
   return new RunRecorder({ runs: base.store, clock: base.clock });
 }
 
+/** The one seam every command on a run goes through, whoever sends it. */
+export function runCommands(base: Base): RunCommands {
+  return new RunCommands({ recorder: recorder(base), queue: base.queue, log: base.log });
+}
+
 export function callbackDeps(base: Base) {
-  return { recorder: recorder(base), tokens: taskTokens(base.config), queue: base.queue, log: base.log };
+  return {
+    reports: new TaskReports({ commands: runCommands(base) }),
+    tokens: taskTokens(base.config),
+    log: base.log,
+  };
 }
 
 export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   const { config } = base;
-  const runner = overrides.runner ?? (await buildRunner(config));
+  const runner = overrides.runner ?? (await buildRunner(config, base.clock));
   const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
   const { createCommitStatusReporter } = await import("./adapters/commit-status/index.js");
   const outbox = new NotificationDelivery({
-    sender: overrides.sender ?? createNotificationSender(),
+    sender: overrides.sender ?? createNotificationSender({ clock: base.clock }),
     commitStatus:
       overrides.commitStatus ??
       createCommitStatusReporter({
@@ -150,6 +169,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
         gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
         githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
         gitlabApiUrl: config.HOOKFLOW_GITLAB_URL,
+        clock: base.clock,
       }),
     ledger: base.store,
     limiter: base.store,
@@ -157,9 +177,10 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     clock: base.clock,
     log: base.log,
     publicUrl: config.HOOKFLOW_PUBLIC_URL,
+    ...(overrides.notifyBudgetSeconds !== undefined && { budgetSeconds: overrides.notifyBudgetSeconds }),
   });
   const service = new RunService({
-    recorder: recorder(base),
+    commands: runCommands(base),
     runs: base.store,
     queue: base.queue,
     runner,
@@ -184,13 +205,11 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
     runs: new RunControl({
       runs: base.store,
       definitions: base.store,
-      recorder: recorder(base),
-      queue: base.queue,
+      commands: runCommands(base),
+      starter: runStarter(base),
       ids: base.ids,
-      clock: base.clock,
-      commitStatus: commitStatusEnabled(config),
       runner: () => {
-        runner ??= overrides.runner ? Promise.resolve(overrides.runner) : buildRunner(config);
+        runner ??= overrides.runner ? Promise.resolve(overrides.runner) : buildRunner(config, base.clock);
         return runner;
       },
       ...(config.HOOKFLOW_TOKEN_SECRET && { tokens: taskTokens(config) }),

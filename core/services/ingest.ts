@@ -1,14 +1,11 @@
-import { createRun, deliveryRunId, pipelineMatches } from "../engine/index.js";
-import type { Provider, Run, TriggerContext } from "../model/index.js";
-import type { Clock, CommitStatusReporter, DeliveryStore, WorkQueue } from "../ports.js";
+import { deliveryRunId, pipelineMatches } from "../engine/index.js";
+import type { Provider, TriggerContext } from "../model/index.js";
 import { DefinitionCatalog } from "./catalog.js";
+import type { RunStarter } from "./start-runs.js";
 
 export interface IngestDeps {
-  deliveries: DeliveryStore;
   catalog: DefinitionCatalog;
-  queue: WorkQueue;
-  clock: Clock;
-  commitStatus: Pick<CommitStatusReporter, "enabledFor">;
+  starter: RunStarter;
 }
 
 export type Ingested =
@@ -32,21 +29,14 @@ export class IngestService {
     if (matching.length === 0)
       return { outcome: "ignored", delivery: deliveryId, reason: `no pipeline matches ${describe(context)}` };
 
-    const now = this.deps.clock.now();
-    const commitStatus = this.deps.commitStatus.enabledFor(provider);
-    const runs: Run[] = matching.map((pipeline) =>
-      createRun({
+    const { runs, created } = await this.deps.starter.start(
+      matching.map((pipeline) => ({
         id: deliveryRunId(provider, deliveryId, pipeline.name),
         pipeline,
         jobs: DefinitionCatalog.jobsOf(pipeline, jobs),
         trigger: { ...context, deliveryId },
-        commitStatus,
-        now,
-      }),
-    );
-    const created = await this.deps.deliveries.createRuns(runs);
-    await this.deps.queue.send(
-      runs.map((r) => ({ runId: r.id, event: { type: "run.created" }, dedupKey: `created:${r.id}` })),
+      })),
+      { kind: "gitHost", provider, delivery: deliveryId },
     );
     return {
       outcome: created.every(Boolean) ? "created" : "repeated",

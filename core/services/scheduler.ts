@@ -5,6 +5,7 @@ import type {
   Clock,
   DeliveryStore,
   JobObservation,
+  RunMessage,
   RunStore,
   TaskRunner,
   WorkMessage,
@@ -21,13 +22,20 @@ export interface SchedulerDeps {
 
 /**
  * Handles work messages. A reconcile message observes the run's Jobs first and folds what it finds into the run
- * (events are hints; the cluster is the truth), then lets the engine apply timeouts and plan.
+ * (events are hints; the cluster is the truth), then lets the engine apply timeouts and plan. A delivery message
+ * carries out one notification or commit status.
  */
 export class Scheduler {
   constructor(private readonly deps: SchedulerDeps) {}
 
   /** Throws RetryableError when something the run needs could not be done now: the message comes back later. */
-  async handle(message: WorkMessage): Promise<Applied> {
+  async handle(message: WorkMessage): Promise<Applied | undefined> {
+    if (!("deliver" in message)) return this.apply(message);
+    await this.deps.service.deliver(message);
+    return undefined;
+  }
+
+  private async apply(message: RunMessage): Promise<Applied> {
     const observe = message.event.type === "reconcile" && message.observe !== false;
     const { events, run } = observe
       ? await this.observe(message.runId)
@@ -113,14 +121,4 @@ export async function reconcileAll(
     })),
   );
   return active.length;
-}
-
-/** Tells the scheduler a run owes effects (after a callback or an API call recorded a fact). */
-export function owedMessage(runId: string, version: number) {
-  return {
-    runId,
-    event: { type: "reconcile" } as const,
-    observe: false,
-    dedupKey: `owed:${runId}:${version}`,
-  };
 }

@@ -6,7 +6,7 @@ import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js"
 import { createLocalRunner } from "../../core/adapters/local-runner.js";
 import { jobNameFor } from "../../core/engine/index.js";
 import type { Pipeline, Run } from "../../core/model/index.js";
-import { owedMessage } from "../../core/services/scheduler.js";
+import { owedMessage } from "../../core/services/commands.js";
 import { createSchedulerHandler } from "../../functions/scheduler.js";
 import { type FakeJobView, type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
 import { driveRun, summary } from "../helpers/drive.js";

@@ -3,6 +3,8 @@ import { signGithub } from "../../core/adapters/git/index.js";
 import { silentLogger } from "../../core/adapters/system.js";
 import { RetryableError } from "../../core/errors.js";
 import { parseWorkMessage } from "../../core/services/batch.js";
+import { IngestService } from "../../core/services/ingest.js";
+import { RunStarter } from "../../core/services/start-runs.js";
 import { createWebhookApp } from "../../functions/webhook.js";
 import { pipeline } from "../helpers/factories.js";
 import { testSystem } from "../helpers/system.js";
@@ -252,14 +254,15 @@ describe("202 means durable", () => {
     const failing = createWebhookApp({
       ...system.webhook,
       log: silentLogger,
-      ingest: new (
-        system.webhook.ingest.constructor as typeof import("../../core/services/ingest.js").IngestService
-      )({
-        deliveries: system.store,
+      ingest: new IngestService({
         catalog: system.catalog,
-        queue: { send: async () => Promise.reject(new RetryableError("SQS is unavailable")) },
-        clock: system.clock,
-        commitStatus: { enabledFor: () => false },
+        starter: new RunStarter({
+          store: system.store,
+          queue: { send: async () => Promise.reject(new RetryableError("SQS is unavailable")) },
+          clock: system.clock,
+          commitStatus: { enabledFor: () => false },
+          log: silentLogger,
+        }),
       }),
     });
     const failed = await deliver(failing, "gitea", fixture("gitea-push"), { deliveryId: "durable-1" });
@@ -275,19 +278,15 @@ describe("202 means durable", () => {
     const failing = createWebhookApp({
       ...system.webhook,
       log: silentLogger,
-      ingest: new (
-        system.webhook.ingest.constructor as typeof import("../../core/services/ingest.js").IngestService
-      )({
-        deliveries: {
-          ...system.store,
-          createRuns: () => Promise.reject(new Error("DynamoDB is down")),
-          getDelivery: () => Promise.resolve(undefined),
-          noteDelivery: () => Promise.resolve(),
-        },
+      ingest: new IngestService({
         catalog: system.catalog,
-        queue: system.queue,
-        clock: system.clock,
-        commitStatus: { enabledFor: () => false },
+        starter: new RunStarter({
+          store: { createRuns: () => Promise.reject(new Error("DynamoDB is down")) },
+          queue: system.queue,
+          clock: system.clock,
+          commitStatus: { enabledFor: () => false },
+          log: silentLogger,
+        }),
       }),
     });
     const res = await deliver(failing, "gitea", fixture("gitea-push"), { deliveryId: "durable-2" });
