@@ -16,6 +16,7 @@ import type {
   TriggerContext,
 } from "./model/index.js";
 
+/** The one source of time outside the engine: `systemClock` (core/adapters/system.ts), injected by the wiring. */
 export interface Clock {
   /** ISO-8601 time. */
   now(): string;

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { jobNameFor } from "../../core/engine/index.js";
-import type { Actor } from "../../core/model/index.js";
+import { type Actor, BOOTSTRAP_TOKEN } from "../../core/model/index.js";
 import type { Logger } from "../../core/ports.js";
+import { parseWorkMessage } from "../../core/services/batch.js";
 import { TaskTokens } from "../../core/services/tokens.js";
 import { createApiApp, MAX_API_BODY_BYTES } from "../../functions/api.js";
 import { createCallbackApp } from "../../functions/callback.js";
@@ -195,3 +196,41 @@ describe("every /api body is bounded before it is parsed", () => {
     expect(res.status).toBe(400);
   });
 });
+
+describe("what a command leaves owed is queued", () => {
+  it("notifications in the run's notification group, one message each; the rest in the run's own group", async () => {
+    const own = await testSystem();
+    const told = pipeline({
+      name: "told",
+      notify: [{ kind: "webhook", url: "http://127.0.0.1:9/hook", on: ["run.canceled"] }],
+      stages: [{ name: "build", tasks: [runTask("unit")] }],
+    });
+    await own.store.saveRun(newRun({ id: "rcqueued", pipeline: told }));
+    await own.commands.handle("rcqueued", { type: "run.created" }, { kind: "scheduler" });
+    await drain(own);
+
+    const handled = await own.commands.handle("rcqueued", { type: "cancel.requested" }, BOOTSTRAP_TOKEN);
+    expect(handled.outcome).toBe("accepted");
+    const notice = handled.effects.find((e) => e.type === "notify");
+    const queued = await drain(own);
+    expect(queued.filter(([group]) => group === "notify:rcqueued")).toEqual([
+      ["notify:rcqueued", { runId: "rcqueued", deliver: notice?.key }],
+    ]);
+    expect(queued.filter(([group]) => group !== "notify:rcqueued")).toEqual([
+      ["rcqueued", { runId: "rcqueued", event: { type: "reconcile" }, observe: false }],
+    ]);
+  });
+});
+
+/** Every message on the queue now, with its group, taken off the queue. */
+async function drain(own: System) {
+  const taken: Array<[string | undefined, unknown]> = [];
+  for (;;) {
+    const messages = await own.queues.queue.receive({ waitSeconds: 0 });
+    if (messages.length === 0) return taken;
+    for (const m of messages) {
+      taken.push([m.Attributes?.MessageGroupId, parseWorkMessage(m.Body ?? "")]);
+      await own.queues.queue.delete(m.ReceiptHandle ?? "");
+    }
+  }
+}
