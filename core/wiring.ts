@@ -25,6 +25,7 @@ import { RunCommands, RunRecorder } from "./services/commands.js";
 import { RunControl } from "./services/control.js";
 import { DefinitionService } from "./services/definitions.js";
 import { IngestService } from "./services/ingest.js";
+import { DeliveryIntake } from "./services/intake.js";
 import { NotificationDelivery } from "./services/outbox-delivery.js";
 import { TaskReports } from "./services/reports.js";
 import { RunService } from "./services/runs.js";
@@ -123,13 +124,16 @@ export function runStarter(base: Base): RunStarter {
 export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
   const { config } = base;
   return {
-    ingest: new IngestService({ catalog, starter: runStarter(base) }),
-    providers: webhookProviders,
-    secrets: {
-      github: config.HOOKFLOW_GITHUB_SECRET,
-      gitlab: config.HOOKFLOW_GITLAB_TOKEN,
-      gitea: config.HOOKFLOW_GITEA_SECRET,
-    },
+    intake: new DeliveryIntake({
+      providers: webhookProviders,
+      secrets: {
+        github: config.HOOKFLOW_GITHUB_SECRET,
+        gitlab: config.HOOKFLOW_GITLAB_TOKEN,
+        gitea: config.HOOKFLOW_GITEA_SECRET,
+      },
+      ingest: new IngestService({ catalog, starter: runStarter(base) }),
+      log: base.log,
+    }),
     log: base.log,
   };
 }
