@@ -114,7 +114,8 @@ export class RunService {
     await Promise.all(
       effects.map(async (effect) => {
         try {
-          const handler = this.handlers[effect.type] as Handler<typeof effect.type>;
+          // The map's type pairs each handler with its effect type; TypeScript cannot follow that through a union.
+          const handler = this.handlers[effect.type] as Handler<RunEffect["type"]>;
           const outcome = await handler(run, effect as never);
           followUps.push(...outcome.followUps);
           if (outcome.done) delivered.push(outcome.done);
