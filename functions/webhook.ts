@@ -1,17 +1,32 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { handle } from "hono/aws-lambda";
-import { MethodNotAllowedError } from "../core/errors.js";
+import { MethodNotAllowedError, TooLargeError } from "../core/errors.js";
+import { jsonStringBytes, WEBHOOK_BODY_LIMITS } from "../core/model/index.js";
 import type { Logger } from "../core/ports.js";
 import type { DeliveryIntake } from "../core/services/intake.js";
 import { lazyHandler, webhookDeps } from "../core/wiring.js";
 import { headersOf, installErrorHandler, limitBody } from "./http.js";
 
-export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
-
 export interface WebhookDeps {
   intake: DeliveryIntake;
   log: Logger;
 }
+
+const streamedLimit = limitBody(WEBHOOK_BODY_LIMITS.server, "a delivery");
+
+/**
+ * WEBHOOK_BODY_LIMITS where it runs: on Lambda the body as the event carries it (already in memory, and within
+ * Lambda's own limit), elsewhere the raw body, refused while it streams in.
+ */
+const deliveryLimit: MiddlewareHandler = async (c, next) => {
+  const event = (c.env as { event?: { body?: string | null } } | undefined)?.event;
+  if (!event) return streamedLimit(c, next);
+  if (jsonStringBytes(event.body ?? "") > WEBHOOK_BODY_LIMITS.lambda)
+    throw new TooLargeError(
+      `deliveries are at most ${WEBHOOK_BODY_LIMITS.lambda} bytes as Lambda receives them (the body JSON-escaped)`,
+    );
+  await next();
+};
 
 /** `POST /webhooks/{github|gitlab|gitea}`: verify, normalise, start the matching pipelines. */
 export function createWebhookApp(deps: WebhookDeps): Hono {
@@ -23,7 +38,7 @@ export function createWebhookApp(deps: WebhookDeps): Hono {
       "POST",
     ]);
   });
-  app.post("/webhooks/:provider", limitBody(MAX_WEBHOOK_BYTES, "a delivery"), async (c) => {
+  app.post("/webhooks/:provider", deliveryLimit, async (c) => {
     const request = { headers: headersOf(c), body: await c.req.text() };
     const result = await deps.intake.receive(c.req.param("provider"), request);
     return result.outcome === "ignored"
