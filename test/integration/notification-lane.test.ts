@@ -120,3 +120,40 @@ describe("notifications off the scheduling path", () => {
     expect(target.received()).toBe(2);
   });
 });
+
+describe("a target's time budget", () => {
+  it("gives a target that never answers up after its budget, once, and records why on the run", async () => {
+    const hanging = await startHangingTarget();
+    try {
+      const system = await testSystem({
+        runner: instantRunner(),
+        sender: createNotificationSender({ timeoutMs: 10 * 60_000 }),
+        notifyBudgetSeconds: 0.2,
+      });
+      const run = newRun({
+        id: "budgeted",
+        pipeline: pipeline({
+          name: "budgeted",
+          notify: [{ kind: "webhook", url: hanging.url, on: ["run.succeeded"] }],
+          stages: [{ name: "build", tasks: [runTask("compile")] }],
+        }),
+      });
+      await system.store.saveRun(run);
+      await system.queue.send([
+        { runId: run.id, event: { type: "run.created" }, dedupKey: `created:${run.id}` },
+      ]);
+      const done = await driveRun(system, run.id, {
+        done: (r) => r.status === "succeeded" && r.outbox.length === 0,
+      });
+      expect(done.deliveryFailures).toEqual([
+        expect.objectContaining({
+          target: "webhook",
+          error: expect.stringMatching(/no answer within the 0.2 s/),
+        }),
+      ]);
+      expect(hanging.received()).toBe(1);
+    } finally {
+      await hanging.close();
+    }
+  });
+});
