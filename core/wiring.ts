@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoStore } from "./adapters/dynamo/store.js";
+import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
@@ -37,7 +37,7 @@ import { TaskTokens } from "./services/tokens.js";
 /** What every function shares: configuration, state, the queue, time, ids and logs. */
 export interface Base {
   config: Config;
-  store: DynamoStore;
+  stores: Stores;
   queue: SqsWorkQueue;
   clock: Clock;
   ids: IdSource;
@@ -72,7 +72,7 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
   const clock = overrides.clock ?? systemClock;
   return {
     config,
-    store: new DynamoStore({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
+    stores: dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
     queue: new SqsWorkQueue(sqs, config.HOOKFLOW_QUEUE_URL),
     clock,
     ids: overrides.ids ?? randomIds,
@@ -114,7 +114,7 @@ export async function buildRunner(config: Config, clock: Clock): Promise<TaskRun
 /** The one way runs come to be (webhook deliveries and manual runs). */
 export function runStarter(base: Base): RunStarter {
   return new RunStarter({
-    store: base.store,
+    store: base.stores.deliveries,
     queue: base.queue,
     clock: base.clock,
     commitStatus: commitStatusEnabled(base.config),
@@ -132,7 +132,12 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
         gitlab: config.HOOKFLOW_GITLAB_TOKEN,
         gitea: config.HOOKFLOW_GITEA_SECRET,
       },
-      ingest: new IngestService({ catalog, starter: runStarter(base) }),
+      ingest: new IngestService({
+        deliveries: base.stores.deliveries,
+        catalog,
+        starter: runStarter(base),
+        clock: base.clock,
+      }),
       log: base.log,
     }),
     log: base.log,
@@ -140,11 +145,15 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
 }
 
 export function definitionCatalog(base: Base): DefinitionCatalog {
-  return new DefinitionCatalog(base.store, base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000, base.clock);
+  return new DefinitionCatalog(
+    base.stores.definitions,
+    base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000,
+    base.clock,
+  );
 }
 
 export function recorder(base: Base): RunRecorder {
-  return new RunRecorder({ runs: base.store, clock: base.clock });
+  return new RunRecorder({ runs: base.stores.runs, clock: base.clock });
 }
 
 /** The one seam every command on a run goes through, whoever sends it. */
@@ -176,8 +185,8 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
         gitlabApiUrl: config.HOOKFLOW_GITLAB_URL,
         clock: base.clock,
       }),
-    ledger: base.store,
-    limiter: base.store,
+    ledger: base.stores.ledger,
+    limiter: base.stores.limiter,
     rateLimits: RATE_LIMITS,
     clock: base.clock,
     log: base.log,
@@ -186,7 +195,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   });
   const service = new RunService({
     commands: runCommands(base),
-    runs: base.store,
+    runs: base.stores.runs,
     queue: base.queue,
     runner,
     tokens: taskTokens(config),
@@ -195,7 +204,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     log: base.log,
   });
   return {
-    scheduler: new Scheduler({ service, runs: base.store, runner, deliveries: base.store }),
+    scheduler: new Scheduler({ service, runs: base.stores.runs, runner, deliveries: base.stores.deliveries }),
     service,
     runner,
     log: base.log,
@@ -206,10 +215,10 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
   const { config } = base;
   let runner: Promise<TaskRunner> | undefined;
   return {
-    definitions: new DefinitionService({ store: base.store, clock: base.clock, catalog }),
+    definitions: new DefinitionService({ store: base.stores.definitions, clock: base.clock, catalog }),
     runs: new RunControl({
-      runs: base.store,
-      definitions: base.store,
+      runs: base.stores.runs,
+      definitions: base.stores.definitions,
       commands: runCommands(base),
       starter: runStarter(base),
       ids: base.ids,
@@ -232,7 +241,7 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
 }
 
 export function reconcilerDeps(base: Base) {
-  return { runs: base.store, queue: base.queue, clock: base.clock, log: base.log };
+  return { runs: base.stores.runs, queue: base.queue, clock: base.clock, log: base.log };
 }
 
 /**

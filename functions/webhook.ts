@@ -41,9 +41,10 @@ export function createWebhookApp(deps: WebhookDeps): Hono {
   app.post("/webhooks/:provider", deliveryLimit, async (c) => {
     const request = { headers: headersOf(c), body: await c.req.text() };
     const result = await deps.intake.receive(c.req.param("provider"), request);
-    return result.outcome === "ignored"
-      ? c.json({ delivery: result.delivery, ignored: result.reason }, 200)
-      : c.json({ delivery: result.delivery, runs: result.runs }, 202);
+    if (result.outcome === "ignored")
+      return c.json({ delivery: result.delivery, ignored: result.reason }, 200);
+    const replayOf = result.outcome === "replayed" ? { replayOf: result.replayOf } : {};
+    return c.json({ delivery: result.delivery, runs: result.runs, ...replayOf }, 202);
   });
   return app;
 }

@@ -26,7 +26,12 @@ export class DeliveryIntake {
     const delivery = provider.parse(request);
     if (delivery.kind === "ignored")
       return { outcome: "ignored", delivery: delivery.deliveryId, reason: delivery.reason };
-    const result = await this.deps.ingest.ingest(provider.provider, delivery.deliveryId, delivery.context);
+    const result = await this.deps.ingest.ingest(
+      provider.provider,
+      delivery.deliveryId,
+      delivery.context,
+      request.body,
+    );
     if (result.outcome !== "ignored")
       this.deps.log.info("delivery accepted", {
         provider: provider.provider,

@@ -86,7 +86,7 @@ describe("notifications off the scheduling path", () => {
     });
     const other = newRun({ id: "hangother", pipeline: gated("quiet", []) });
     for (const run of [slow, other]) {
-      await system.store.saveRun(run);
+      await system.stores.runs.saveRun(run);
       await system.queue.send([
         { runId: run.id, event: { type: "run.created" }, dedupKey: `created:${run.id}` },
       ]);
@@ -138,7 +138,7 @@ describe("a target's time budget", () => {
           stages: [{ name: "build", tasks: [runTask("compile")] }],
         }),
       });
-      await system.store.saveRun(run);
+      await system.stores.runs.saveRun(run);
       await system.queue.send([
         { runId: run.id, event: { type: "run.created" }, dedupKey: `created:${run.id}` },
       ]);

@@ -48,11 +48,11 @@ beforeAll(async () => {
   callback = createCallbackApp(system.callback);
   api = createApiApp(system.api);
   webhook = createWebhookApp(system.webhook);
-  await system.store.putPipeline(gated, new Date().toISOString());
+  await system.stores.definitions.putPipeline(gated, new Date().toISOString());
 });
 
 async function startRun(id: string) {
-  await system.store.saveRun(newRun({ id, pipeline: gated }));
+  await system.stores.runs.saveRun(newRun({ id, pipeline: gated }));
   await system.queue.send([{ runId: id, event: { type: "run.created" }, dedupKey: `created:${id}` }]);
   await driveRun(system, id, { done: (r) => taskState(r, "unit").submittedAt !== undefined });
 }
@@ -82,19 +82,19 @@ describe("a task's report, through the one seam", () => {
     const done = { status: "succeeded", outputs: { VERSION: "1.2.3" } };
     const first = await report("rcsame", done);
     expect(first.status).toBe(200);
-    const after = await system.store.getRun("rcsame");
+    const after = await system.stores.runs.getRun("rcsame");
 
     const again = await report("rcsame", done);
     expect(again.status).toBe(200);
     expect(await again.json()).toEqual({ run: "rcsame", task: "unit", attempt: 1, status: "succeeded" });
-    expect((await system.store.getRun("rcsame"))?.version).toBe(after?.version);
+    expect((await system.stores.runs.getRun("rcsame"))?.version).toBe(after?.version);
 
     const other = await report("rcsame", { status: "succeeded", outputs: { VERSION: "9.9.9" } });
     expect(other.status).toBe(409);
     expect(await other.json()).toMatchObject({ reason: "TaskTerminal", status: "succeeded" });
     const failed = await report("rcsame", { status: "failed", message: "exit 1" });
     expect(failed.status).toBe(409);
-    expect((await system.store.getRun("rcsame"))?.version).toBe(after?.version);
+    expect((await system.stores.runs.getRun("rcsame"))?.version).toBe(after?.version);
   });
 });
 
@@ -144,18 +144,18 @@ describe("refusals are answered by the one error handler", () => {
     ],
     ["a rerun of a run still going", 409, "/rerun", {}, "RunActive", "rcrefuse"],
   ])("refuses %s with %i, changing nothing", async (_, status, path, body, reason, runId) => {
-    if (!(await system.store.getRun(runId))) {
+    if (!(await system.stores.runs.getRun(runId))) {
       await startRun(runId);
       if (runId === "rcwaiting") {
         expect((await report(runId, { status: "succeeded" })).status).toBe(200);
         await driveRun(system, runId, { done: (r) => taskState(r, "deploy").status === "waiting" });
       }
     }
-    const before = await system.store.getRun(runId);
+    const before = await system.stores.runs.getRun(runId);
     const res = await call("POST", `/api/runs/${runId}${path}`, body);
     expect(res.status).toBe(status);
     expect(((await res.json()) as { error: string }).error.length).toBeGreaterThan(5);
-    expect((await system.store.getRun(runId))?.version).toBe(before?.version);
+    expect((await system.stores.runs.getRun(runId))?.version).toBe(before?.version);
     expect(lines.some((l) => l.fields.runId === runId && l.fields.outcome === `refused: ${reason}`)).toBe(
       true,
     );
@@ -183,7 +183,7 @@ describe("every /api body is bounded before it is parsed", () => {
       const res = await call(method, path, body);
       expect(res.status).toBe(413);
       expect(await res.json()).toEqual({ error: `an /api body is at most ${MAX_API_BODY_BYTES / 1024} KB` });
-      expect(await system.store.getPipeline("huge")).toBeUndefined();
+      expect(await system.stores.definitions.getPipeline("huge")).toBeUndefined();
     },
   );
 
@@ -205,7 +205,7 @@ describe("what a command leaves owed is queued", () => {
       notify: [{ kind: "webhook", url: "http://127.0.0.1:9/hook", on: ["run.canceled"] }],
       stages: [{ name: "build", tasks: [runTask("unit")] }],
     });
-    await own.store.saveRun(newRun({ id: "rcqueued", pipeline: told }));
+    await own.stores.runs.saveRun(newRun({ id: "rcqueued", pipeline: told }));
     await own.commands.handle("rcqueued", { type: "run.created" }, { kind: "scheduler" });
     await drain(own);
 
