@@ -9,9 +9,20 @@
  *   fake.requests;                          // every request: method, path, query, body, status
  *   await fake.close();
  */
-export type { AutoOutcome, CompleteOptions, FailOptions, FailReason, FakeJobView } from "./cluster.js";
+export type {
+  AutoOutcome,
+  CompleteOptions,
+  FailOptions,
+  FailReason,
+  FakeJobView,
+  PodAdmission,
+  WaitingOptions,
+  WaitingReason,
+} from "./cluster.js";
 export { FakeCluster, lastLines } from "./cluster.js";
 export { expandEnvValue } from "./env.js";
+export { type Authorization, readManifests, serviceAccountUser } from "./rbac.js";
+export { schemaProblems } from "./schema.js";
 export {
   FakeKubernetes,
   type FakeKubernetesOptions,
