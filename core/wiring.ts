@@ -169,7 +169,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     log: base.log,
   });
   return {
-    scheduler: new Scheduler({ service, runs: base.store, runner, deliveries: base.store }),
+    scheduler: new Scheduler({ service, runs: base.store, runner, deliveries: base.store, log: base.log }),
     service,
     runner,
     log: base.log,
