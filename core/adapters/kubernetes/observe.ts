@@ -120,7 +120,8 @@ function failureMessage(job: V1Job, pod: V1Pod | undefined, taskContainer: strin
       const terminated = container?.state?.terminated;
       if (!container || !terminated)
         return "the task's container failed (its pod is gone, so the exit code is unknown)";
-      return `container "${container.name}" failed with exit code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ""}`;
+      const init = pod?.status?.initContainerStatuses?.includes(container) ? "init " : "";
+      return `${init}container "${container.name}" failed with exit code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ""}`;
     }
     default:
       return `the Job failed: ${failed?.reason ?? "unknown reason"}${failed?.message ? `: ${failed.message}` : ""}`;
