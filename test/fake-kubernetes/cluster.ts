@@ -334,8 +334,11 @@ export class FakeCluster {
       if (event.metadata.namespace !== namespace) return false;
       const fields: Record<string, string> = {
         "metadata.name": event.metadata.name,
+        "metadata.namespace": event.metadata.namespace,
         reason: event.reason,
         type: event.type,
+        source: event.source?.component ?? "",
+        reportingComponent: event.reportingComponent ?? "",
       };
       for (const [k, v] of Object.entries(event.involvedObject)) fields[`involvedObject.${k}`] = String(v);
       return matches(fields);
@@ -968,11 +971,15 @@ export class FakeCluster {
   }
 }
 
-/** The fields the API server lets events be selected by (a subset: those a runner would use). */
+/** The fields the API server lets core/v1 events be selected by. */
 const EVENT_FIELDS = [
   "metadata.name",
+  "metadata.namespace",
   "reason",
   "type",
+  "source",
+  "reportingComponent",
+  "involvedObject.fieldPath",
   "involvedObject.kind",
   "involvedObject.name",
   "involvedObject.namespace",
