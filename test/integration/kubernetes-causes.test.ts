@@ -88,7 +88,7 @@ describe("a pod that can never start fails its attempt at once, with the cause",
 
     expect(seen.state).toBe("failed");
     expect(seen.message).toMatch(
-      /^container "task" cannot start: ImagePullBackOff: Back-off pulling image "node:nope" \(still failing after \d+ s\)$/,
+      /^container "task" cannot start: ImagePullBackOff: Back-off pulling image "node:nope" \(its pod was created \d+ s ago\)$/,
     );
     expect(fake.jobs()).toEqual([]);
     expect(fake.requestsTo("DELETE", "/jobs/")).toHaveLength(1);

@@ -177,7 +177,7 @@ function waitingCause(pod: V1Pod, jobName: string, settings: ObserveSettings): s
   if (!container) return undefined;
   const waiting = container.state?.waiting;
   const pulling = PULL_FAILING.has(waiting?.reason ?? "")
-    ? ` (still failing after ${Math.round(age / 1000)} s)`
+    ? ` (its pod was created ${Math.round(age / 1000)} s ago)`
     : "";
   return `${init ? "init container" : "container"} "${container.name}" cannot start: ${waiting?.reason}${waiting?.message ? `: ${waiting.message}` : ""}${pulling}`;
 }
