@@ -120,6 +120,12 @@ function schemaCauses(object: Json): Cause[] {
   });
 }
 
+/** The schema and the rules below may both fault a field (a string backoffLimit): the API names it once. */
+function onePerField(causes: Cause[]): Cause[] {
+  const seen = new Set<string>();
+  return causes.filter((cause) => !seen.has(cause.field) && seen.add(cause.field));
+}
+
 export function validateJob(job: Json, namespace: string): Cause[] {
   const causes: Cause[] = schemaCauses({ apiVersion: "batch/v1", kind: "Job", ...job });
   const metadata = asObject(job.metadata) ?? {};
@@ -171,7 +177,7 @@ export function validateJob(job: Json, namespace: string): Cause[] {
         message: `Unsupported value: "${String(spec.podReplacementPolicy)}": supported values: "Failed"`,
       });
   }
-  return causes;
+  return onePerField(causes);
 }
 
 export function validateSecret(secret: Json, namespace: string): Cause[] {
@@ -193,5 +199,5 @@ export function validateSecret(secret: Json, namespace: string): Cause[] {
         );
       if (typeof value !== "string") causes.push(bad(`${field}[${key}]`, value, "must be a string"));
     }
-  return causes;
+  return onePerField(causes);
 }

@@ -305,3 +305,29 @@ describe("an observation the cluster refuses", () => {
     expect((await system.store.getRun(run.id))?.stages[0]?.tasks[0]?.status).toBe("running");
   });
 });
+
+describe("the fake API server refuses what the real one would", () => {
+  it("a Job with a wrong type or an unknown field: 422 naming each field, and nothing is created", async () => {
+    const fake = await startFakeKubernetes({ token: "admin" });
+    onTestFinished(() => fake.close());
+    const job = buildJob(launch(), { namespace: "ci", ttlSecondsAfterFinished: 60 }) as Manifest;
+    job.spec.backoffLimit = "0";
+    job.spec.template.spec.containers[0].imagePullPolicy = ["Always"];
+    job.spec.template.spec.containers[0].imagge = "node:22";
+
+    const answer = await fetch(`${fake.url}/apis/batch/v1/namespaces/ci/jobs`, {
+      method: "POST",
+      headers: { authorization: "Bearer admin", "content-type": "application/json" },
+      body: JSON.stringify(job),
+    });
+
+    expect(answer.status).toBe(422);
+    const status = (await answer.json()) as { details: { causes: Array<{ field: string }> } };
+    expect(status.details.causes.map((c) => c.field).sort()).toEqual([
+      "spec.backoffLimit",
+      "spec.template.spec.containers[0].imagePullPolicy",
+      "spec.template.spec.containers[0].imagge",
+    ]);
+    expect(fake.jobs()).toEqual([]);
+  });
+});
