@@ -272,7 +272,7 @@ describe("an observation the cluster refuses", () => {
       id: "rbac403",
       pipeline: pipeline({ stages: [{ name: "s", tasks: [runTask("a")] }] }),
     });
-    await system.store.saveRun(run);
+    await system.stores.runs.saveRun(run);
     await system.queue.send([
       { runId: run.id, event: { type: "run.created" }, dedupKey: `created:${run.id}` },
     ]);
@@ -302,7 +302,7 @@ describe("an observation the cluster refuses", () => {
         ],
       },
     });
-    expect((await system.store.getRun(run.id))?.stages[0]?.tasks[0]?.status).toBe("running");
+    expect((await system.stores.runs.getRun(run.id))?.stages[0]?.tasks[0]?.status).toBe("running");
   });
 });
 
