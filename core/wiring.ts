@@ -204,7 +204,13 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     log: base.log,
   });
   return {
-    scheduler: new Scheduler({ service, runs: base.stores.runs, runner, deliveries: base.stores.deliveries }),
+    scheduler: new Scheduler({
+      service,
+      runs: base.stores.runs,
+      runner,
+      deliveries: base.stores.deliveries,
+      log: base.log,
+    }),
     service,
     runner,
     log: base.log,
