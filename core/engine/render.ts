@@ -12,6 +12,7 @@ import {
   UNTRUSTED_VARIABLES,
 } from "../model/index.js";
 import { declaredNames, outputRefusal } from "./outputs.js";
+import { enumProblem } from "./params.js";
 
 type RenderFailure = { ok: false; reason: "MissingVariable" | "InvalidSpec"; message: string };
 export type RenderResult = { ok: true; launch: TaskLaunch } | RenderFailure;
@@ -29,10 +30,12 @@ interface Variable {
  * `run` task's `secrets` (validated at apply to be declared sensitive somewhere; counted here too, so that the
  * value stays secret even when that template is not part of the run).
  */
-export function sensitiveNames(run: Pick<Run, "jobs" | "definition">): Set<string> {
+export function sensitiveNames(
+  run: Pick<Run, "jobs"> & { definition?: Pick<Run["definition"], "stages"> },
+): Set<string> {
   const names = new Set<string>();
   for (const job of Object.values(run.jobs)) for (const p of job.params) if (p.sensitive) names.add(p.name);
-  for (const stage of run.definition.stages)
+  for (const stage of run.definition?.stages ?? [])
     for (const task of stage.tasks) for (const name of task.secrets ?? []) names.add(name);
   return names;
 }
@@ -131,8 +134,8 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
     const value = vars.get(param.name)?.value;
     if (param.required && (value === undefined || value === ""))
       return missingVariable(`required param ${param.name} of job "${job?.name}" is not set`);
-    if (param.enum && value !== undefined && !param.enum.includes(value))
-      return invalid(`param ${param.name} is "${value}"; it must be one of ${param.enum.join(", ")}`);
+    const problem = value === undefined ? undefined : enumProblem(param, value);
+    if (problem) return invalid(`param ${param.name} is "${value}"; it ${problem}`);
   }
 
   const env: Record<string, string> = {};

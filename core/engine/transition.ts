@@ -1,9 +1,11 @@
 import {
+  clipText,
   type Effect,
   type IgnoredReason,
   isActiveTask,
   isTerminalRun,
   isTerminalTask,
+  LIMITS,
   type OutputsInput,
   type Run,
   type RunEvent,
@@ -119,17 +121,13 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
   if (event.type === "task.succeeded" && ranThroughCancel(task)) {
     // The cancel came too late to stop this attempt: it ran to success, so that is what is recorded.
     if (event.outputs !== undefined && !recordOutputs(d, task, event.outputs)) return undefined;
-    finishTask(
-      d,
-      task,
-      "succeeded",
-      "Succeeded",
-      withRefusals(task, event.message ?? "succeeded before the cancel reached it"),
-    );
+    finishTask(d, task, "succeeded", "Succeeded", withRefusals(task, event.message));
     return undefined;
   }
   if (isTerminalTask(task.status))
-    return ignore("TaskTerminal", `task ${task.name} is already ${task.status}`);
+    return repeatsEnd(d.run, task, event)
+      ? ignore("Duplicate", `task ${task.name} already ${task.status} with this report`)
+      : ignore("TaskTerminal", `task ${task.name} is already ${task.status}`);
   if (!isActiveTask(task.status)) return ignore("StaleAttempt", `task ${task.name} is ${task.status}`);
 
   switch (event.type) {
@@ -176,6 +174,31 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
  */
 function ranThroughCancel(task: TaskState): boolean {
   return task.status === "canceled" && task.reason === "Canceled" && task.jobName !== undefined;
+}
+
+/**
+ * Whether a report about an ended task says again exactly how it ended (a callback retried after its answer was
+ * lost): the same status and reason, the same message, outputs it already has. Any other report conflicts.
+ */
+function repeatsEnd(run: Run, task: TaskState, event: TaskEvent): boolean {
+  if (event.type === "task.succeeded") {
+    // Compared as they were recorded: outputs screened, the message with the refusals it was given.
+    const { kept } = screenOutputs(parseOutputs(event.outputs ?? {}), declaredNames(run));
+    const message = withRefusals(task, event.message);
+    return (
+      task.status === "succeeded" &&
+      task.reason === "Succeeded" &&
+      (message === undefined ? undefined : clipText(message, LIMITS.messageBytes)) === task.message &&
+      Object.entries(kept).every(([name, value]) => task.outputs[name] === value)
+    );
+  }
+  if (event.type === "task.failed")
+    return (
+      task.status === "failed" &&
+      task.reason === (event.reason ?? "Failed") &&
+      clipText(event.message, LIMITS.messageBytes) === task.message
+    );
+  return false;
 }
 
 function markRunning(d: Draft, task: TaskState): void {

@@ -93,6 +93,6 @@ describe("a cancel that races an approved task's success", () => {
 
   it("records the success once: the same report again changes nothing", () => {
     const { run } = play(deploying(), [cancel, success]);
-    expect(transition(run, success, T0).ignored?.reason).toBe("TaskTerminal");
+    expect(transition(run, success, T0).ignored?.reason).toBe("Duplicate");
   });
 });

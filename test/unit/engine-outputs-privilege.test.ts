@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderTask } from "../../core/engine/index.js";
+import { renderTask, transition } from "../../core/engine/index.js";
 import { isProcessControlName, type JobTemplate, type Run, type TaskLaunch } from "../../core/model/index.js";
 import { parseJobTemplate, parsePipeline } from "../../core/model/parse.js";
 import {
@@ -12,6 +12,7 @@ import {
   runTask,
   started,
   succeed,
+  T0,
   taskState,
   trigger,
 } from "../helpers/factories.js";
@@ -88,6 +89,15 @@ describe("an earlier task's outputs in the approved-deploy example", () => {
     for (const name of ["IMAGE", "NAMESPACE", "SERVICE_ACCOUNT", "PATH", "LD_PRELOAD", "APP_VERSION"])
       expect(image.message).toContain(name);
     expect(image.message).toMatch(/^outputs refused: IMAGE is declared by the run's definitions; /);
+  });
+
+  it("refused, leave a retried report of the same end a duplicate (a retried curl gets 200), a different one not", () => {
+    const run = approvedDeploy(ATTACK);
+    const again = { type: "task.succeeded" as const, task: "image", attempt: 1, outputs: ATTACK };
+    expect(transition(run, again, T0).ignored?.reason).toBe("Duplicate");
+    expect(transition(run, { ...again, outputs: "IMAGE_DIGEST=sha256:other" }, T0).ignored?.reason).toBe(
+      "TaskTerminal",
+    );
   });
 
   it("are refused under a container's `env` name, and kept under a name nothing declares", () => {
