@@ -134,11 +134,7 @@ function keepMaskedValues(next: Pipeline, stored: Pipeline): Pipeline {
   return {
     ...next,
     params: keep(next.params, stored.params),
-    notify: next.notify.map((n) => {
-      const old = stored.notify.find((o) => o.kind === n.kind && (o.url === n.url || shownUrl(o) === n.url));
-      if (!old) return n;
-      return { ...n, url: old.url, ...(n.secret === MASK && old.secret && { secret: old.secret }) };
-    }),
+    notify: keepMaskedNotifiers(next.notify, stored.notify),
     stages: next.stages.map((s) => ({
       ...s,
       tasks: s.tasks.map((t) =>
@@ -148,11 +144,31 @@ function keepMaskedValues(next: Pipeline, stored: Pipeline): Pipeline {
   };
 }
 
-/** A robot's URL is its credential (an access token in the path or query): shown as its origin and the mask. */
-const URL_IS_CREDENTIAL: ReadonlySet<Notifier["kind"]> = new Set(["feishu", "dingtalk", "wecom", "slack"]);
+/**
+ * Each target written back takes the stored one it was shown as: the same kind and URL (or the mask of it), in
+ * order, so two targets behind one origin keep their own URLs and secrets.
+ */
+function keepMaskedNotifiers(next: Notifier[], stored: Notifier[]): Notifier[] {
+  const unclaimed = [...stored];
+  const claim = (matches: (old: Notifier) => boolean) => {
+    const at = unclaimed.findIndex(matches);
+    return at < 0 ? undefined : unclaimed.splice(at, 1)[0];
+  };
+  return next.map((n) => {
+    const old =
+      claim((o) => o.kind === n.kind && o.url === n.url) ??
+      claim((o) => o.kind === n.kind && shownUrl(o) === n.url);
+    if (!old) return n;
+    return { ...n, url: old.url, ...(n.secret === MASK && old.secret && { secret: old.secret }) };
+  });
+}
 
+/**
+ * A notify URL is shown as its origin and the mask: a robot's URL is its credential (an access token in the
+ * path or query), and a webhook's path or query often carries one too.
+ */
 function shownUrl(notifier: Notifier): string {
-  return URL_IS_CREDENTIAL.has(notifier.kind) ? `${new URL(notifier.url).origin}/${MASK}` : notifier.url;
+  return `${new URL(notifier.url).origin}/${MASK}`;
 }
 
 /** A mask written back where nothing stored is behind it would become the value: refused instead. */
