@@ -8,7 +8,7 @@
  */
 const MARKUP = /[[\]<>*_~`]/g;
 // C0 and C1 controls and the line and paragraph separators; a tab is a space too.
-const BREAKS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+const BREAKS = /[\p{Cc}\u2028\u2029]+/gu;
 const FULL_WIDTH_OFFSET = 0xfee0;
 
 export function inertMarkdown(text: string): string {
