@@ -11,7 +11,7 @@ import { webhookProviders } from "./adapters/git/index.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
 import { type Config, loadConfig, runnerKind } from "./config.js";
-import type { Provider } from "./model/index.js";
+import type { Provider, TargetRules } from "./model/index.js";
 import type {
   Clock,
   CommitStatusReporter,
@@ -82,6 +82,11 @@ export function commitStatusEnabled(config: Config): Pick<CommitStatusReporter, 
   };
 }
 
+/** Where notifications may be sent: public addresses, and loopback where the local stack allows it. */
+export function notifyTargets(config: Config): TargetRules {
+  return { allowLoopback: config.HOOKFLOW_ALLOW_LOOPBACK_TARGETS && !config.AWS_LAMBDA_RUNTIME_API };
+}
+
 export function taskTokens(config: Config): TaskTokens {
   if (!config.HOOKFLOW_TOKEN_SECRET)
     throw new Error(
@@ -142,7 +147,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
   const { createCommitStatusReporter } = await import("./adapters/commit-status/index.js");
   const outbox = new NotificationDelivery({
-    sender: overrides.sender ?? createNotificationSender(),
+    sender: overrides.sender ?? createNotificationSender({ targets: notifyTargets(config) }),
     commitStatus:
       overrides.commitStatus ??
       createCommitStatusReporter({
@@ -180,7 +185,12 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
   const { config } = base;
   let runner: Promise<TaskRunner> | undefined;
   return {
-    definitions: new DefinitionService({ store: base.store, clock: base.clock, catalog }),
+    definitions: new DefinitionService({
+      store: base.store,
+      clock: base.clock,
+      catalog,
+      targets: notifyTargets(base.config),
+    }),
     runs: new RunControl({
       runs: base.store,
       definitions: base.store,

@@ -5,7 +5,9 @@ import {
   type Issue,
   type JobTemplate,
   type Notifier,
+  notifyUrlProblem,
   type Pipeline,
+  type TargetRules,
 } from "../model/index.js";
 import { parseJobTemplate, parsePipeline } from "../model/parse.js";
 import type { Clock, DefinitionStore } from "../ports.js";
@@ -19,7 +21,15 @@ export interface Saved<T> {
 
 /** Pipelines and job templates as the API manages them: validated in full, never shown with sensitive values. */
 export class DefinitionService {
-  constructor(private readonly deps: { store: DefinitionStore; clock: Clock; catalog?: DefinitionCatalog }) {}
+  constructor(
+    private readonly deps: {
+      store: DefinitionStore;
+      clock: Clock;
+      catalog?: DefinitionCatalog;
+      /** Where notifications may go; loopback only where the deployment allows it (default: nowhere). */
+      targets?: TargetRules;
+    },
+  ) {}
 
   async putPipeline(name: string, text: string): Promise<Saved<Pipeline>> {
     const parsed = parsePipeline(text);
@@ -29,7 +39,9 @@ export class DefinitionService {
         { path: "name", message: `"${parsed.value.name}" does not match the URL's "${name}"` },
       ]);
     const jobs = new Map((await this.deps.store.listJobs()).map((j) => [j.value.name, j.value]));
-    const { issues, warnings } = checkPipelineJobs(parsed.value, jobs);
+    const checked = checkPipelineJobs(parsed.value, jobs);
+    const issues = [...checked.issues, ...this.targetIssues(parsed.value)];
+    const { warnings } = checked;
     if (issues.length > 0) throw new ValidationError(`pipeline ${name} is invalid`, issues);
     const existed = await this.deps.store.getPipeline(name);
     const pipeline = existed ? keepMaskedValues(parsed.value, existed.value) : parsed.value;
@@ -89,6 +101,15 @@ export class DefinitionService {
       throw new ConflictError(`job template ${name} is used by ${users.join(", ")}`, { pipelines: users });
     if (!(await this.deps.store.deleteJob(name))) throw new NotFoundError(`no job template ${name}`);
     this.deps.catalog?.invalidate();
+  }
+
+  /** The schema admits loopback URLs; this deployment may not (core/model/addresses.ts). */
+  private targetIssues(pipeline: Pipeline): Issue[] {
+    const rules = this.deps.targets ?? { allowLoopback: false };
+    return pipeline.notify.flatMap((n, i) => {
+      const problem = notifyUrlProblem(n.url, rules);
+      return problem ? [{ path: `notify[${i}].url`, message: problem }] : [];
+    });
   }
 
   private async jobMap(): Promise<Map<string, JobTemplate>> {

@@ -102,6 +102,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
     const config = loadConfig({
       HOOKFLOW_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      // Receivers on this machine are what a local stack's notifications are tried against (0 refuses them).
+      HOOKFLOW_ALLOW_LOOPBACK_TARGETS: "1",
       ...env,
       HOOKFLOW_DATA_DIR: dataDir,
       HOOKFLOW_TABLE: table,
