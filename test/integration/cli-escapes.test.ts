@@ -80,7 +80,9 @@ const json = (value: unknown, status = 200) =>
 
 /** Control characters a terminal acts on; a line feed and the CLI's own colours are counted apart. */
 const CONTROLS = /[^\P{Cc}\n]|[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
-const withoutOwnColours = (text: string) => text.replace(/\u001b\[(?:\d+(?:;\d+)*)?m/g, "");
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the CLI's colour codes start with ESC.
+const OWN_COLOURS = /\u001b\[(?:\d+(?:;\d+)*)?m/g;
+const withoutOwnColours = (text: string) => text.replace(OWN_COLOURS, "");
 
 describe("the CLI shows outside text with its control characters escaped", () => {
   it("status: branch, messages and author are escaped, nothing reaches the terminal raw", async () => {
