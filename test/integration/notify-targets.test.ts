@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCommitStatusReporter } from "../../core/adapters/commit-status/index.js";
 import { createNotificationSender } from "../../core/adapters/notify/index.js";
 import { PermanentError, RetryableError } from "../../core/errors.js";
 import type { Notifier, NotifierKind } from "../../core/model/index.js";
@@ -71,6 +72,27 @@ describe("a target's answer is read a few KB at most, then the connection is dro
     if (!stream) throw new Error("the target saw no request");
     await stream.closed;
     // The kernel's socket buffers on loopback hold a few MB; what was accepted stops there, far below 300 MB.
+    expect(stream.accepted).toBeLessThan(32 * 1024 * 1024);
+  });
+
+  it("commit statuses: a 300 MB error answer from the host's API", async () => {
+    const before = streams.length;
+    const reporter = createCommitStatusReporter({ githubToken: "t", githubApiUrl: target.origin });
+    const error = await caught(
+      reporter.report({
+        provider: "github",
+        repository: "acme/web-app",
+        commit: "9fceb02d0ae598e95dc970b74767f19372d61af8",
+        state: "failure",
+        context: "hookflow/web-app",
+        description: "run failed",
+        targetUrl: "https://hookflow.example.com/runs/r1",
+      }),
+    );
+    expect(error).toBeInstanceOf(RetryableError);
+    const stream = streams[before];
+    if (!stream) throw new Error("the target saw no request");
+    await stream.closed;
     expect(stream.accepted).toBeLessThan(32 * 1024 * 1024);
   });
 });
