@@ -222,7 +222,7 @@ describe("notify URLs are checked when a definition is written", () => {
       expect(status).toBe(400);
       expect(body.issues?.map((i) => i.path)).toEqual(urls.map((_, i) => `notify[${i}].url`));
     }
-    expect(await system.store.getPipeline("targets")).toBeUndefined();
+    expect(await system.stores.definitions.getPipeline("targets")).toBeUndefined();
     expect((await put(app, pipeline(["https://hooks.example.com/a"]))).status).toBe(201);
   });
 
@@ -262,7 +262,7 @@ describe("notify URLs are checked when a definition is written", () => {
       "https://hooks.example.com/******",
     ]);
     expect((await put(app, shown)).status).toBe(200);
-    const stored = (await system.store.getPipeline("targets"))?.value.notify;
+    const stored = (await system.stores.definitions.getPipeline("targets"))?.value.notify;
     expect(stored?.map((n) => [n.url, n.secret])).toEqual([
       [first.url, first.secret],
       [second.url, second.secret],
