@@ -1,3 +1,4 @@
+export * from "./actor.js";
 export * from "./addresses.js";
 export * from "./events.js";
 export * from "./issues.js";
