@@ -9,6 +9,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoStore } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
+import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
 import { type Config, loadConfig, runnerKind } from "./config.js";
 import type { Provider } from "./model/index.js";
@@ -34,6 +35,8 @@ export interface Base {
   config: Config;
   store: DynamoStore;
   queue: SqsWorkQueue;
+  /** Delayed wake-ups, when HOOKFLOW_WAKE_QUEUE_URL is set. */
+  wakeUps?: SqsWakeUps;
   clock: Clock;
   ids: IdSource;
   log: Logger;
@@ -67,6 +70,9 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
     config,
     store: new DynamoStore({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
     queue: new SqsWorkQueue(sqs, config.HOOKFLOW_QUEUE_URL),
+    ...(config.HOOKFLOW_WAKE_QUEUE_URL && {
+      wakeUps: new SqsWakeUps(sqs, config.HOOKFLOW_WAKE_QUEUE_URL, clock),
+    }),
     clock,
     ids: overrides.ids ?? randomIds,
     log: overrides.log ?? jsonLogger(),
@@ -169,7 +175,13 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     log: base.log,
   });
   return {
-    scheduler: new Scheduler({ service, runs: base.store, runner, deliveries: base.store }),
+    scheduler: new Scheduler({
+      service,
+      runs: base.store,
+      runner,
+      deliveries: base.store,
+      ...(base.wakeUps && { followUps: { wakeUps: base.wakeUps, clock: base.clock, log: base.log } }),
+    }),
     service,
     runner,
     log: base.log,
@@ -199,6 +211,13 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
     apiToken: config.HOOKFLOW_API_TOKEN,
     log: base.log,
   };
+}
+
+/** The wake-up consumer: it only forwards due wake-ups to the work queue, so it loads no runner. */
+export function wakeUpDeps(base: Base) {
+  if (!base.wakeUps)
+    throw new Error("HOOKFLOW_WAKE_QUEUE_URL is not set: the standard SQS queue of delayed wake-ups");
+  return { queue: base.queue, wakeUps: base.wakeUps, clock: base.clock, log: base.log };
 }
 
 export function reconcilerDeps(base: Base) {

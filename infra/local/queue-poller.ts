@@ -1,7 +1,12 @@
 import type { Message } from "@aws-sdk/client-sqs";
-import type { SqsWorkQueue } from "../../core/adapters/sqs/queue.js";
 import type { Logger } from "../../core/ports.js";
 import type { BatchResponse, QueueRecord } from "../../core/services/batch.js";
+
+/** A queue the poller reads: the FIFO work queue or the standard wake-up queue. */
+export interface PolledQueue {
+  receive(options: { max?: number; waitSeconds?: number }): Promise<Message[]>;
+  delete(receiptHandle: string): Promise<void>;
+}
 
 export type BatchHandler = (event: { Records: QueueRecord[] }) => Promise<BatchResponse>;
 
@@ -21,7 +26,7 @@ function toRecord(message: Message): QueueRecord {
  * delete what succeeded. Failed messages stay, to come back after their visibility timeout.
  */
 export async function pollOnce(
-  queue: SqsWorkQueue,
+  queue: PolledQueue,
   handler: BatchHandler,
   options: { waitSeconds?: number; max?: number } = {},
 ): Promise<{ received: number; failed: number }> {
@@ -36,7 +41,7 @@ export async function pollOnce(
 }
 
 /** Polls until stopped; `stop` waits for the batch in hand to finish. */
-export function startQueuePoller(queue: SqsWorkQueue, handler: BatchHandler, log: Logger, waitSeconds = 2) {
+export function startQueuePoller(queue: PolledQueue, handler: BatchHandler, log: Logger, waitSeconds = 2) {
   let running = true;
   const loop = (async () => {
     while (running) {
