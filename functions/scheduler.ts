@@ -1,8 +1,7 @@
 import type { Logger } from "../core/ports.js";
 import { type BatchResponse, processBatch, type QueueRecord } from "../core/services/batch.js";
 import type { Scheduler } from "../core/services/scheduler.js";
-import { handleWakeUps, type WakeUpDeps } from "../core/services/wake-ups.js";
-import { lazyHandler, schedulerDeps, wakeUpDeps } from "../core/wiring.js";
+import { lazyHandler, schedulerDeps } from "../core/wiring.js";
 
 export interface SchedulerDeps {
   scheduler: Scheduler;
@@ -16,10 +15,3 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
 }
 
 export const handler = lazyHandler(async (base) => createSchedulerHandler(await schedulerDeps(base)));
-
-/** The wake-up queue's handler: each due wake-up becomes a reconcile on the work queue (partial batch). */
-export function createWakeUpHandler(deps: WakeUpDeps) {
-  return (event: { Records: QueueRecord[] }): Promise<BatchResponse> => handleWakeUps(event.Records, deps);
-}
-
-export const wakeUpHandler = lazyHandler((base) => createWakeUpHandler(wakeUpDeps(base)));

@@ -22,7 +22,8 @@ import {
 } from "../../core/wiring.js";
 import { createApiApp } from "../../functions/api.js";
 import { createCallbackApp } from "../../functions/callback.js";
-import { createSchedulerHandler, createWakeUpHandler } from "../../functions/scheduler.js";
+import { createSchedulerHandler } from "../../functions/scheduler.js";
+import { createWakeUpHandler } from "../../functions/wake-ups.js";
 import { createWebhookApp } from "../../functions/webhook.js";
 import {
   LOCAL_CREDENTIALS,

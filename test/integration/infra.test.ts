@@ -134,7 +134,8 @@ describe("the bundles esbuild makes", () => {
       const module = (await import(bundle.entry)) as Record<string, unknown>;
       expect(typeof module.handler, name).toBe("function");
     }
-  });
+    // Six esbuild runs, CPU-bound: a hang guard that holds on a machine whose cores are busy elsewhere.
+  }, 90_000);
 
   it("answers an API Gateway request in a fresh process, configured only by SST's encrypted links", async () => {
     const { table } = await freshStore();
