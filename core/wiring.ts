@@ -12,6 +12,7 @@ import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
 import { type Config, loadConfig, runnerKind } from "./config.js";
+import { ValidationError } from "./errors.js";
 import type { Provider } from "./model/index.js";
 import type {
   Clock,
@@ -202,7 +203,13 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       clock: base.clock,
       commitStatus: commitStatusEnabled(config),
       runner: () => {
-        runner ??= overrides.runner ? Promise.resolve(overrides.runner) : buildRunner(config);
+        // A bad kubeconfig found here is the deployment's fault, not the caller's: a 500, logged with the reason.
+        runner ??= overrides.runner
+          ? Promise.resolve(overrides.runner)
+          : buildRunner(config).catch((error: unknown) => {
+              runner = undefined;
+              throw error instanceof ValidationError ? new Error(error.explain()) : error;
+            });
         return runner;
       },
       ...(config.HOOKFLOW_TOKEN_SECRET && { tokens: taskTokens(config) }),
@@ -233,7 +240,20 @@ export function lazyHandler<A extends unknown[], R>(
 ): (...args: A) => Promise<Awaited<R>> {
   let handler: Promise<(...args: A) => R> | undefined;
   return async (...args: A): Promise<Awaited<R>> => {
-    handler ??= Promise.resolve(build(buildBase(loadConfig())));
+    handler ??= (async () => build(buildBase(loadConfig())))().catch((error: unknown) => {
+      handler = undefined;
+      throw startFailure(error);
+    });
     return await (await handler)(...args);
   };
+}
+
+/**
+ * What Lambda logs for an error thrown at start is its name and message (`errorType`, `errorMessage`): for a
+ * configuration problem, the message is the whole explanation, every problem with its setting.
+ */
+function startFailure(error: unknown): unknown {
+  return error instanceof ValidationError && error.issues.length > 0
+    ? new ValidationError(error.explain())
+    : error;
 }
