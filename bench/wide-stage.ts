@@ -148,7 +148,7 @@ async function measure(emulators: Emulators, scenario: Scenario) {
   counter.reset();
   Object.assign(writes, { conflicts: 0, writes: 0, writeUnits: 0, tableWriteUnits: 0 });
   const started = performance.now();
-  await Promise.all(runs.map((run) => base.store.createRuns([run])));
+  await Promise.all(runs.map((run) => base.stores.deliveries.createRuns([run])));
   await base.queue.send(
     runs.map((r) => ({ runId: r.id, event: { type: "run.created" }, dedupKey: `created:${r.id}` })),
   );
@@ -169,13 +169,13 @@ async function measure(emulators: Emulators, scenario: Scenario) {
         // Quiet for a while: what a reconciler tick would do (a refused callback is then seen by observing).
         idle = 0;
         reconciles++;
-        done = (await reconcileAll({ runs: base.store, queue: base.queue, clock: base.clock })) === 0;
+        done = (await reconcileAll({ runs: base.stores.runs, queue: base.queue, clock: base.clock })) === 0;
       }
     }),
   );
   const elapsedMs = performance.now() - started;
 
-  const finished = await Promise.all(runs.map((r) => base.store.getRun(r.id)));
+  const finished = await Promise.all(runs.map((r) => base.stores.runs.getRun(r.id)));
   const succeeded = finished.filter((r) => r?.status === "succeeded").length;
   const onceEach = finished.every((r) =>
     r?.stages.every((s) => s.tasks.every((t) => t.status === "succeeded" && t.attempt === 1)),

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoStore } from "./adapters/dynamo/store.js";
+import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
@@ -34,7 +34,7 @@ import { TaskTokens } from "./services/tokens.js";
 /** What every function shares: configuration, state, the queue, time, ids and logs. */
 export interface Base {
   config: Config;
-  store: DynamoStore;
+  stores: Stores;
   queue: SqsWorkQueue;
   /** Delayed wake-ups, when HOOKFLOW_WAKE_QUEUE_URL is set. */
   wakeUps?: SqsWakeUps;
@@ -69,7 +69,7 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
   const clock = overrides.clock ?? systemClock;
   return {
     config,
-    store: new DynamoStore({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
+    stores: dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
     queue: new SqsWorkQueue(sqs, config.HOOKFLOW_QUEUE_URL),
     ...(config.HOOKFLOW_WAKE_QUEUE_URL && {
       wakeUps: new SqsWakeUps(sqs, config.HOOKFLOW_WAKE_QUEUE_URL, clock),
@@ -115,7 +115,7 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
   const { config } = base;
   return {
     ingest: new IngestService({
-      deliveries: base.store,
+      deliveries: base.stores.deliveries,
       catalog,
       queue: base.queue,
       clock: base.clock,
@@ -132,11 +132,11 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
 }
 
 export function definitionCatalog(base: Base): DefinitionCatalog {
-  return new DefinitionCatalog(base.store, base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000);
+  return new DefinitionCatalog(base.stores.definitions, base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000);
 }
 
 export function recorder(base: Base): RunRecorder {
-  return new RunRecorder({ runs: base.store, clock: base.clock });
+  return new RunRecorder({ runs: base.stores.runs, clock: base.clock });
 }
 
 export function callbackDeps(base: Base) {
@@ -158,8 +158,8 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
         githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
         gitlabApiUrl: config.HOOKFLOW_GITLAB_URL,
       }),
-    ledger: base.store,
-    limiter: base.store,
+    ledger: base.stores.ledger,
+    limiter: base.stores.limiter,
     rateLimits: RATE_LIMITS,
     clock: base.clock,
     log: base.log,
@@ -167,7 +167,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   });
   const service = new RunService({
     recorder: recorder(base),
-    runs: base.store,
+    runs: base.stores.runs,
     queue: base.queue,
     runner,
     tokens: taskTokens(config),
@@ -178,9 +178,9 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   return {
     scheduler: new Scheduler({
       service,
-      runs: base.store,
+      runs: base.stores.runs,
       runner,
-      deliveries: base.store,
+      deliveries: base.stores.deliveries,
       ...(base.wakeUps && { followUps: { wakeUps: base.wakeUps, clock: base.clock, log: base.log } }),
     }),
     service,
@@ -193,10 +193,10 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
   const { config } = base;
   let runner: Promise<TaskRunner> | undefined;
   return {
-    definitions: new DefinitionService({ store: base.store, clock: base.clock, catalog }),
+    definitions: new DefinitionService({ store: base.stores.definitions, clock: base.clock, catalog }),
     runs: new RunControl({
-      runs: base.store,
-      definitions: base.store,
+      runs: base.stores.runs,
+      definitions: base.stores.definitions,
       recorder: recorder(base),
       queue: base.queue,
       ids: base.ids,
@@ -228,7 +228,7 @@ export function wakeUpDeps(base: Base) {
 }
 
 export function reconcilerDeps(base: Base) {
-  return { runs: base.store, queue: base.queue, clock: base.clock, log: base.log };
+  return { runs: base.stores.runs, queue: base.queue, clock: base.clock, log: base.log };
 }
 
 /**

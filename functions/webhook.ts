@@ -68,7 +68,12 @@ export function createWebhookApp(deps: WebhookDeps): Hono {
     const delivery = provider.parse(request);
     if (delivery.kind === "ignored")
       return c.json({ delivery: delivery.deliveryId, ignored: delivery.reason }, 200);
-    const result = await deps.ingest.ingest(provider.provider, delivery.deliveryId, delivery.context);
+    const result = await deps.ingest.ingest(
+      provider.provider,
+      delivery.deliveryId,
+      delivery.context,
+      request.body,
+    );
     if (result.outcome === "ignored")
       return c.json({ delivery: result.delivery, ignored: result.reason }, 200);
     deps.log.info("delivery accepted", {
@@ -77,7 +82,14 @@ export function createWebhookApp(deps: WebhookDeps): Hono {
       outcome: result.outcome,
       runs: result.runs,
     });
-    return c.json({ delivery: result.delivery, runs: result.runs }, 202);
+    return c.json(
+      {
+        delivery: result.delivery,
+        runs: result.runs,
+        ...(result.outcome === "replayed" && { replayOf: result.replayOf }),
+      },
+      202,
+    );
   });
   return app;
 }

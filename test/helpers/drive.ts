@@ -27,12 +27,15 @@ export async function driveRun(
   const every = options.reconcileEveryMs ?? 200;
   let lastReconcile = 0;
   for (;;) {
-    const run = await system.store.getRun(runId);
+    const run = await system.stores.runs.getRun(runId);
     if (run && done(run)) return run;
     if (Date.now() > deadline)
       throw new Error(`run ${runId} did not get there in time: ${JSON.stringify(summary(run))}`);
     if (Date.now() - lastReconcile >= every) {
-      await reconcileAll({ runs: system.store, queue: system.queue, clock: system.clock }, every / 1000);
+      await reconcileAll(
+        { runs: system.stores.runs, queue: system.queue, clock: system.clock },
+        every / 1000,
+      );
       lastReconcile = Date.now();
     }
     const { received } = await pollOnce(system.queues.queue, handler, { waitSeconds: 0 });

@@ -520,7 +520,7 @@ describe("the hookflow binary", () => {
       expect.stringMatching(new RegExp(`^${file}:14: stages\\[0\\]\\.tasks\\[0\\]\\.retries: `)),
       `${file}:15: stages[0].tasks[1]: a task has exactly one of \`run\` or \`job\``,
     ]);
-    expect(await system.store.getPipeline("broken")).toBeUndefined();
+    expect(await system.stores.definitions.getPipeline("broken")).toBeUndefined();
 
     const dir = mkdtempSync(join(tmpdir(), "hookflow-cli-bad-"));
     writeFileSync(join(dir, "a.yaml"), "name: fine\ntemplate: {}\n---\nname: x\nstages: [\n");
@@ -529,7 +529,7 @@ describe("the hookflow binary", () => {
     expect(local.stdout).toBe("");
     expect(local.stderr).toMatch(new RegExp(`^${dir}/a\\.yaml:5: YAML syntax error`));
     expect(local.stderr).toContain("error: nothing applied");
-    expect(await system.store.getJob("fine")).toBeUndefined();
+    expect(await system.stores.definitions.getJob("fine")).toBeUndefined();
     rmSync(dir, { recursive: true, force: true });
     expect(await cli(["apply", "-f", "no/such/dir"])).toMatchObject({
       code: 1,
@@ -565,7 +565,7 @@ describe("the hookflow binary", () => {
     expect(res.stdout).toBe(
       `started run ${helloRun} of hello on refs/heads/release\nfollow it: hookflow status ${helloRun} --watch\n`,
     );
-    expect((await system.store.getRun(helloRun))?.params).toEqual({ WHO: "world", GREETING: "hi" });
+    expect((await system.stores.runs.getRun(helloRun))?.params).toEqual({ WHO: "world", GREETING: "hi" });
 
     const runs = await cli(["runs", "--pipeline", "hello"]);
     expect(runs.code).toBe(0);
@@ -645,7 +645,7 @@ describe("the hookflow binary", () => {
       code: 0,
       stdout: `cancel requested: run ${doomedRun} (doomed) is canceled\n`,
     });
-    expect((await system.store.getRun(doomedRun))?.message).toBe("canceled by carol");
+    expect((await system.stores.runs.getRun(doomedRun))?.message).toBe("canceled by carol");
     expect(await cli(["cancel", doomedRun])).toMatchObject({
       code: 1,
       stderr: "error: run is already canceled\n",

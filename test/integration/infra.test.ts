@@ -95,6 +95,18 @@ describe("the table SST creates", () => {
     expect(args.primaryIndex.hashKey).toBe(hash);
   });
 
+  it("keeps the first release's index names and key attributes: renaming one rebuilds it on AWS", () => {
+    const indexes = (tableDefinition("hookflow").GlobalSecondaryIndexes ?? []).map((i) => [
+      i.IndexName,
+      ...(i.KeySchema ?? []).map((k) => k.AttributeName),
+    ]);
+    expect(indexes).toEqual([
+      ["byPipeline", "gsi1pk", "gsi1sk"],
+      ["byTime", "gsi2pk", "gsi2sk"],
+      ["active", "activePk", "activeSk"],
+    ]);
+  });
+
   it("refuses what sst.aws.Dynamo cannot express instead of dropping it", () => {
     const definition = tableDefinition("hookflow");
     expect(() => tableArgs({ ...definition, BillingMode: "PROVISIONED" })).toThrow(/on-demand/);

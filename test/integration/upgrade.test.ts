@@ -69,7 +69,7 @@ describe(`upgrading from ${fixture.release} with a run in flight`, () => {
     const scheduling = await schedulerDeps(base, overrides);
 
     // The old release's items read as they are.
-    const before = await base.store.getRun(fixture.runId);
+    const before = await base.stores.runs.getRun(fixture.runId);
     expect(before?.stages[0]?.tasks.map((t) => [t.name, t.status])).toEqual([
       ["reported", "queued"],
       ["observed", "queued"],

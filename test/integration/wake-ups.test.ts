@@ -133,7 +133,7 @@ describe("follow-up observations of a submitted task", () => {
   it("looks again 1, 2 and 4 s after submission while the task runs, and stops once it ended", async () => {
     const sys = await system();
     const run = newRun({ id: "quiet1", pipeline: oneTask });
-    await sys.store.saveRun(run);
+    await sys.stores.runs.saveRun(run);
     await sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } });
     const submittedAt = "2026-01-01T00:00:00.000Z";
     const seconds = (n: number) => new Date(Date.parse(submittedAt) + n * 1000).toISOString();
@@ -151,18 +151,18 @@ describe("follow-up observations of a submitted task", () => {
         (sys.runner as MemoryRunner).set(jobOf(sys.runner as MemoryRunner), { state: "succeeded" });
       await sys.scheduler.handle(JSON.parse(work?.Body ?? "{}"));
     }
-    expect((await sys.store.getRun(run.id))?.status).toBe("succeeded");
+    expect((await sys.stores.runs.getRun(run.id))?.status).toBe("succeeded");
     expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 0 });
   });
 
   it("a message that neither observed nor submitted (a callback's) asks for no wake-up", async () => {
     const sys = await system();
     const run = newRun({ id: "quiet2", pipeline: oneTask });
-    await sys.store.saveRun(run);
+    await sys.stores.runs.saveRun(run);
     await sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } });
     await nextWakeUp(sys.wakeUps); // the one the submission asked for
     sys.clock.set("2026-01-01T00:00:00.500Z");
-    const stored = await sys.store.getRun(run.id);
+    const stored = await sys.stores.runs.getRun(run.id);
     const { dedupKey: _, ...owed } = owedMessage(run.id, stored?.version ?? 0);
     await sys.scheduler.handle(owed);
     expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 0 });
