@@ -16,6 +16,7 @@ import type {
   TriggerContext,
 } from "./model/index.js";
 
+/** The one source of time outside the engine: `systemClock` (core/adapters/system.ts), injected by the wiring. */
 export interface Clock {
   /** ISO-8601 time. */
   now(): string;
@@ -137,16 +138,29 @@ export interface RateLimiter {
 
 // ---------------------------------------------------------------- queue
 
-/** The only message on the work queue: "apply this event to this run, then do what it needs". */
-export interface WorkMessage {
+/**
+ * The messages on the work queue. A run message applies an event to its run and carries out what the run owes
+ * (message group = the run id, so one run's messages are handled one at a time, in order). A delivery message
+ * carries out one notification or commit status the run owes (message group = `notify:<run id>`, so a slow
+ * outside service never holds up the run's own group, and a run's notices still go out in order).
+ */
+export type WorkMessage = RunMessage | DeliveryMessage;
+
+export interface RunMessage {
   runId: string;
   event: RunEvent;
   /** For a reconcile: look at the run's Jobs first (default). False when only owed effects need carrying out. */
   observe?: boolean;
 }
 
+export interface DeliveryMessage {
+  runId: string;
+  /** The key of the notify or commitStatus effect in the run's outbox. */
+  deliver: string;
+}
+
 export interface WorkQueue {
-  /** Sends messages; FIFO per run (message group = run id), deduplicated by `dedupKey` for five minutes. */
+  /** Sends messages in the groups above, deduplicated by `dedupKey` for five minutes. */
   send(messages: Array<WorkMessage & { dedupKey: string }>): Promise<void>;
 }
 
@@ -191,7 +205,9 @@ export interface JobObservation {
  * - submit: safe to call twice; an attempt that already exists counts as submitted. Throws PermanentError when
  *   it can never be accepted (the message names the field or the API's reason), RetryableError otherwise.
  * - observe: never reports success for something it cannot see ("missing" is not "succeeded").
- * - cancel: stops and deletes the attempt; safe when it is already gone.
+ * - cancel: stops the attempt; safe when it has ended or is already gone. What is left differs: the Kubernetes
+ *   runner deletes the Job (observed as "missing" after, its Pod's logs gone with it); the local runner stops
+ *   the process group and keeps the attempt's files (observed as failed "canceled", its logs still readable).
  */
 export interface TaskRunner {
   submit(launch: TaskLaunch): Promise<void>;

@@ -54,7 +54,8 @@ export const FUNCTIONS = {
     presenceOf: COMMIT_STATUS_TOKENS,
     environment: KUBERNETES,
   },
-  // A batch of up to 10 messages, runs in parallel; each may submit Jobs and notify robots (10 s timeout each).
+  // A batch of up to 10 messages, groups in parallel; a run's message may submit Jobs, a delivery message notifies
+  // robots (side by side, at most 20 s per target: NotificationDelivery's budget), well inside the timeout.
   scheduler: {
     handler: "functions/scheduler.handler",
     memoryMb: 1024,

@@ -10,6 +10,7 @@ import {
   type TaskLaunch,
   UNTRUSTED_VARIABLES,
 } from "../model/index.js";
+import { enumProblem } from "./params.js";
 
 type RenderFailure = { ok: false; reason: "MissingVariable" | "InvalidSpec"; message: string };
 export type RenderResult = { ok: true; launch: TaskLaunch } | RenderFailure;
@@ -107,8 +108,8 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
     const value = vars.get(param.name)?.value;
     if (param.required && (value === undefined || value === ""))
       return missingVariable(`required param ${param.name} of job "${job?.name}" is not set`);
-    if (param.enum && value !== undefined && !param.enum.includes(value))
-      return invalid(`param ${param.name} is "${value}"; it must be one of ${param.enum.join(", ")}`);
+    const problem = value === undefined ? undefined : enumProblem(param, value);
+    if (problem) return invalid(`param ${param.name} is "${value}"; it ${problem}`);
   }
 
   const env: Record<string, string> = {};

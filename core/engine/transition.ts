@@ -1,9 +1,11 @@
 import {
+  clipText,
   type Effect,
   type IgnoredReason,
   isActiveTask,
   isTerminalRun,
   isTerminalTask,
+  LIMITS,
   type OutputsInput,
   type Run,
   type RunEvent,
@@ -117,7 +119,9 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
       `attempt ${event.attempt} of ${task.name} is not its current attempt (${task.attempt})`,
     );
   if (isTerminalTask(task.status))
-    return ignore("TaskTerminal", `task ${task.name} is already ${task.status}`);
+    return repeatsEnd(task, event)
+      ? ignore("Duplicate", `task ${task.name} already ${task.status} with this report`)
+      : ignore("TaskTerminal", `task ${task.name} is already ${task.status}`);
   if (!isActiveTask(task.status)) return ignore("StaleAttempt", `task ${task.name} is ${task.status}`);
 
   switch (event.type) {
@@ -155,6 +159,28 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
       return undefined;
     }
   }
+}
+
+/**
+ * Whether a report about an ended task says again exactly how it ended (a callback retried after its answer was
+ * lost): the same status and reason, the same message, outputs it already has. Any other report conflicts.
+ */
+function repeatsEnd(task: TaskState, event: TaskEvent): boolean {
+  if (event.type === "task.succeeded")
+    return (
+      task.status === "succeeded" &&
+      task.reason === "Succeeded" &&
+      (event.message === undefined ? undefined : clipText(event.message, LIMITS.messageBytes)) ===
+        task.message &&
+      Object.entries(parseOutputs(event.outputs ?? {})).every(([name, value]) => task.outputs[name] === value)
+    );
+  if (event.type === "task.failed")
+    return (
+      task.status === "failed" &&
+      task.reason === (event.reason ?? "Failed") &&
+      clipText(event.message, LIMITS.messageBytes) === task.message
+    );
+  return false;
 }
 
 function markRunning(d: Draft, task: TaskState): void {

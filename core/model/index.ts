@@ -1,3 +1,4 @@
+export * from "./actor.js";
 export * from "./events.js";
 export * from "./issues.js";
 export * from "./job-template.js";

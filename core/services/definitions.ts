@@ -1,4 +1,4 @@
-import { MASK } from "../engine/index.js";
+import { MASK, sensitiveNames } from "../engine/index.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import {
   checkPipelineJobs,
@@ -98,8 +98,7 @@ export class DefinitionService {
   /** Params a job template declares sensitive are shown masked wherever a pipeline sets them. */
   private async maskPipeline(pipeline: Pipeline, jobs?: Map<string, JobTemplate>): Promise<Pipeline> {
     const known = jobs ?? (await this.jobMap());
-    const sensitive = new Set<string>();
-    for (const job of known.values()) for (const p of job.params) if (p.sensitive) sensitive.add(p.name);
+    const sensitive = sensitiveNames({ jobs: Object.fromEntries(known) });
     const mask = (params: Record<string, string>) =>
       Object.fromEntries(Object.entries(params).map(([k, v]) => [k, sensitive.has(k) ? MASK : v]));
     return {

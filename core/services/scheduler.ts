@@ -7,6 +7,7 @@ import type {
   DeliveryStore,
   JobObservation,
   Logger,
+  RunMessage,
   RunStore,
   TaskRunner,
   WakeUps,
@@ -20,19 +21,28 @@ export interface SchedulerDeps {
   runs: RunStore;
   runner: TaskRunner;
   deliveries: DeliveryStore;
+  /** Where observation failures are told (once per reconcile), with what to fix. */
+  log?: Logger;
   /** Follow-up observations of submitted tasks; without it, only the reconciler's tick looks again. */
   followUps?: { wakeUps: WakeUps; clock: Clock; log: Logger };
 }
 
 /**
  * Handles work messages. A reconcile message observes the run's Jobs first and folds what it finds into the run
- * (events are hints; the cluster is the truth), then lets the engine apply timeouts and plan.
+ * (events are hints; the cluster is the truth), then lets the engine apply timeouts and plan. A delivery message
+ * carries out one notification or commit status.
  */
 export class Scheduler {
   constructor(private readonly deps: SchedulerDeps) {}
 
   /** Throws RetryableError when something the run needs could not be done now: the message comes back later. */
-  async handle(message: WorkMessage): Promise<Applied> {
+  async handle(message: WorkMessage): Promise<Applied | undefined> {
+    if (!("deliver" in message)) return this.apply(message);
+    await this.deps.service.deliver(message);
+    return undefined;
+  }
+
+  private async apply(message: RunMessage): Promise<Applied> {
     const startedAt = this.deps.followUps?.clock.now();
     const observe = message.event.type === "reconcile" && message.observe !== false;
     const { events, run } = observe
@@ -79,6 +89,7 @@ export class Scheduler {
     const run = await this.deps.runs.getRun(runId);
     if (!run) return { events: [{ type: "reconcile" }] };
     const tasks = run.stages.flatMap((s) => s.tasks).filter((t) => isActiveTask(t.status) && t.jobName);
+    const failures: Array<{ task: string; jobName: string; error: string }> = [];
     const observed = await Promise.all(
       tasks.map(async (task) => {
         const ref = {
@@ -90,12 +101,18 @@ export class Scheduler {
         // An observation that fails now (the cluster's API is down) is skipped: the reconcile still applies
         // timeouts, so a task cannot stay running forever behind an unreachable API.
         const seen = await this.deps.runner.observe(ref).catch((error: unknown) => {
-          if (error instanceof RetryableError || error instanceof PermanentError) return undefined;
-          throw error;
+          if (!(error instanceof RetryableError || error instanceof PermanentError)) throw error;
+          failures.push({ task: ref.task, jobName: ref.jobName, error: error.message });
+          return undefined;
         });
         return seen && observationEvent(run, task, seen);
       }),
     );
+    if (failures.length > 0)
+      this.deps.log?.warn(`could not observe ${failures.length} Job(s) of run ${run.id}`, {
+        runId: run.id,
+        failures,
+      });
     return { events: [...observed.flatMap((e) => (e ? [e] : [])), { type: "reconcile" }], run };
   }
 }
@@ -140,14 +157,4 @@ export async function reconcileAll(
     })),
   );
   return active.length;
-}
-
-/** Tells the scheduler a run owes effects (after a callback or an API call recorded a fact). */
-export function owedMessage(runId: string, version: number) {
-  return {
-    runId,
-    event: { type: "reconcile" } as const,
-    observe: false,
-    dedupKey: `owed:${runId}:${version}`,
-  };
 }

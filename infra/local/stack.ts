@@ -125,7 +125,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       PORT: String(port),
     });
     const base = buildBase(config, { log });
-    const runner = await buildRunner(config);
+    const runner = await buildRunner(config, base.clock);
     if ("stopAll" in runner && typeof runner.stopAll === "function") {
       const stopTasks = runner.stopAll.bind(runner) as () => Promise<void>;
       stoppers.push(stopTasks);

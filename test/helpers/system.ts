@@ -9,6 +9,7 @@ import {
   definitionCatalog,
   type Overrides,
   recorder,
+  runCommands,
   schedulerDeps,
   webhookDeps,
 } from "../../core/wiring.js";
@@ -57,6 +58,7 @@ export async function testSystem(
     ...base,
     queues,
     recorder: recorder(base),
+    commands: runCommands(base),
     catalog,
     webhook: webhookDeps(base, catalog),
     api: apiDeps(base, overrides, catalog),

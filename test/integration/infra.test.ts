@@ -10,7 +10,13 @@ import { signedWebhookRequest } from "../../core/adapters/git/index.js";
 import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js";
 import { ensureWakeQueue } from "../../core/adapters/sqs/wake-ups.js";
 import { loadConfig, runtimeEnvironment, SST_LINKS } from "../../core/config.js";
-import { LAMBDA_PAYLOAD_BYTES, LIMITS, LOG_CUT_NOTICE, WEBHOOK_BODY_LIMITS } from "../../core/model/index.js";
+import {
+  BOOTSTRAP_TOKEN,
+  LAMBDA_PAYLOAD_BYTES,
+  LIMITS,
+  LOG_CUT_NOTICE,
+  WEBHOOK_BODY_LIMITS,
+} from "../../core/model/index.js";
 import { type Bundle, bundleFunction } from "../../infra/bundle.js";
 import {
   deploySettings,
@@ -434,7 +440,7 @@ stages:
         run: { image: alpine, command: ["true"] }
 `,
       );
-      runId = (await system.api.runs.start("noisy", {})).id;
+      runId = (await system.api.runs.start("noisy", {}, BOOTSTRAP_TOKEN)).id;
       expect((await driveRun(system, runId, { timeoutMs: 20_000 })).status).toBe("succeeded");
       state = {
         HookflowTable: { name: system.config.HOOKFLOW_TABLE },

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { delaySecondsUntil, ensureWakeQueue, SqsWakeUps } from "../../core/adapters/sqs/wake-ups.js";
 import { silentLogger } from "../../core/adapters/system.js";
 import type { Clock } from "../../core/ports.js";
-import { owedMessage } from "../../core/services/scheduler.js";
+import { owedMessage } from "../../core/services/commands.js";
 import { handleWakeUps } from "../../core/services/wake-ups.js";
 import { freshQueue, sqsClient } from "../helpers/aws.js";
 import { newRun, pipeline, runTask } from "../helpers/factories.js";

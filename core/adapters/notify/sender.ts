@@ -1,6 +1,7 @@
 import { PermanentError } from "../../errors.js";
 import type { Notifier, NotifierKind } from "../../model/index.js";
 import type { Clock, NotificationSender, RunNotice } from "../../ports.js";
+import { systemClock } from "../system.js";
 import type { Channel } from "./channel.js";
 import { dingtalk } from "./dingtalk.js";
 import { feishu } from "./feishu.js";
@@ -35,8 +36,6 @@ export const RATE_LIMITS: Record<NotifierKind, { perSeconds: number; max: number
 };
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
-
-const systemClock: Clock = { now: () => new Date().toISOString() };
 
 /**
  * Sends one notice to one target, dispatching on its kind. Throws RetryableError (network, timeout, 429, 5xx,
