@@ -160,10 +160,4 @@ describe("refusals", () => {
     expect(error.message).toContain("spec.template.spec.containers[0].image: required");
     expect(fake.requests).toEqual([]);
   });
-
-  it("refuses a namespace that is not a valid name when the runner is created", () => {
-    expect(() => createKubernetesRunner({ kubeconfig: "", namespace: "Bad_Namespace" })).toThrow(
-      PermanentError,
-    );
-  });
 });

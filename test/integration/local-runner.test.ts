@@ -10,7 +10,6 @@ import { JOB_FILES, type JobSpec } from "../../core/adapters/local-runner/state.
 import { createLocalRunner, type LocalRunner } from "../../core/adapters/local-runner.js";
 import { PermanentError } from "../../core/errors.js";
 import type { TaskLaunch } from "../../core/model/index.js";
-import { lastLines } from "../../core/model/index.js";
 import type { JobObservation, JobRef } from "../../core/ports.js";
 
 let dataDir: string;
@@ -334,16 +333,6 @@ describe("local runner: logs", () => {
     expect(Buffer.byteLength(log)).toBeLessThanOrEqual(4096);
     expect(log).toMatch(/^\[hookflow: earlier output was cut\]\nline \d+\n/);
     expect(log.endsWith("line 1998\nline 1999\n")).toBe(true);
-  });
-
-  it.each([
-    ["a\nb\nc\n", 2, "b\nc\n"],
-    ["a\nb\nc", 2, "b\nc"],
-    ["a\nb\nc\n", 3, "a\nb\nc\n"],
-    ["\n\nx\n", 5, "\n\nx\n"],
-    ["", 3, ""],
-  ])("lastLines(%j, %i) = %j", (text, count, expected) => {
-    expect(lastLines(text, count)).toBe(expected);
   });
 });
 
