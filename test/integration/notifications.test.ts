@@ -256,7 +256,6 @@ describe("rate limits", () => {
       publicUrl: PUBLIC_URL,
     });
     const feishu = robots(["run.succeeded"]).filter((n) => n.kind === "feishu");
-    const started = Date.now();
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) => {
         const run = transition(
@@ -277,8 +276,9 @@ describe("rate limits", () => {
     const times = receivers.feishu.accepted.map((r) => JSON.parse(r.body).timestamp as string);
     const perSecond = new Map<string, number>();
     for (const t of times) perSecond.set(t, (perSecond.get(t) ?? 0) + 1);
+    // Eight messages, at most five a second: they waited into the next window instead of being deferred.
     expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(5);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(perSecond.size).toBeGreaterThanOrEqual(2);
   });
 });
 
