@@ -25,7 +25,8 @@ describe("the bundles esbuild makes", () => {
       const module = (await import(bundle.entry)) as Record<string, unknown>;
       expect(typeof module.handler, name).toBe("function");
     }
-  });
+    // esbuild bundles and imports five functions: CPU-bound, so a budget that holds on a loaded 2-core machine.
+  }, 180_000);
 
   it("answers an API Gateway request in a fresh process, configured only by SST's encrypted links", async () => {
     const { table } = await freshStore();

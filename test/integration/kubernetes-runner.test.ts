@@ -23,7 +23,8 @@ async function setUp(
     kubeconfig: fake.kubeconfig,
     namespace: NAMESPACE,
     retryBudgetMs: 300,
-    requestTimeoutMs: 200,
+    // Far above a healthy answer on a loaded machine: only injected faults fail a request.
+    requestTimeoutMs: 5000,
     retryBaseDelayMs: 10,
     ...runnerOptions,
   });

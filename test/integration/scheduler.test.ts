@@ -63,7 +63,8 @@ async function withFakeCluster() {
     kubeconfig: fake.kubeconfig,
     namespace: "ci",
     retryBudgetMs: 500,
-    requestTimeoutMs: 500,
+    // Far above a healthy answer on a loaded machine: only injected faults fail a request.
+    requestTimeoutMs: 5000,
     retryBaseDelayMs: 10,
   });
   return testSystem({ runner });
