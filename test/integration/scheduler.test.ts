@@ -156,7 +156,7 @@ describe("the scheduler on a Kubernetes cluster", () => {
       stages: [{ name: "s", tasks: [runTask("hang-forever", { timeoutSeconds: 1 })] }],
     });
     await started(system, newRun({ id: "ktimeout", pipeline: p }));
-    const run = await driveRun(system, "ktimeout", { timeoutMs: 20_000 });
+    const run = await driveRun(system, "ktimeout", { timeoutMs: 45_000 });
     expect(run.status).toBe("failed");
     expect(taskState(run, "hang-forever").message).toMatch(/deadline|timed out/);
   });

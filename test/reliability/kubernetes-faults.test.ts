@@ -72,7 +72,7 @@ describe("Kubernetes API faults", () => {
     expect(
       run.stages.flatMap((s) => s.tasks).some((t) => t.status === "running" || t.status === "queued"),
     ).toBe(false);
-  }, 40_000);
+  }, 60_000);
 
   it("while observing leave timeouts working: a task behind an unreachable API still ends", async () => {
     fake.clearFaults();
@@ -89,5 +89,5 @@ describe("Kubernetes API faults", () => {
     fake.clearFaults();
     expect(["succeeded", "failed"]).toContain(run.status);
     if (run.status === "failed") expect(taskState(run, "build").message).toMatch(/timed out/);
-  }, 40_000);
+  }, 60_000);
 });
