@@ -104,7 +104,7 @@ try {
   // As the webhook would: one conditional write and one message per run.
   counter.reset();
   const started = performance.now();
-  await Promise.all(runs.map((run) => base.store.createRuns([run])));
+  await Promise.all(runs.map((run) => base.stores.deliveries.createRuns([run])));
   await base.queue.send(
     runs.map((r) => ({ runId: r.id, event: { type: "run.created" }, dedupKey: `created:${r.id}` })),
   );
@@ -117,12 +117,12 @@ try {
         idle = received === 0 ? idle + 1 : 0;
         if (received === 0) await new Promise((r) => setTimeout(r, 10));
         await Promise.all(inflight);
-        finished = (await base.store.activeRuns()).length === 0 ? RUNS : finished;
+        finished = (await base.stores.runs.activeRuns()).length === 0 ? RUNS : finished;
       }
     }),
   );
   const elapsed = performance.now() - started;
-  const done = await Promise.all(runs.map((r) => base.store.getRun(r.id)));
+  const done = await Promise.all(runs.map((r) => base.stores.runs.getRun(r.id)));
   const succeeded = done.filter((r) => r?.status === "succeeded").length;
   if (done.some((r) => !r || !isTerminalRun(r.status))) throw new Error("some runs did not finish");
   counter.counts.set("DynamoDB.GetItem", (counter.counts.get("DynamoDB.GetItem") ?? 0) - RUNS); // the check above

@@ -1,7 +1,7 @@
 import { Resource } from "sst/resource";
 import * as z from "zod";
 import { ValidationError } from "./errors.js";
-import { issuesFromZod } from "./model/index.js";
+import { type Issue, issuesFromZod } from "./model/index.js";
 
 const optionalSecret = z
   .string()
@@ -76,17 +76,49 @@ type Environment = Record<string, string | undefined>;
  * function's bundle (`SST_KEY_FILE`, so a kubeconfig does not count against Lambda's 4 KB of environment) and
  * reads `SST_RESOURCE_*`; without SST it holds nothing and this returns nothing.
  */
-function linkedEnvironment(resources: object = Resource): Record<LinkedSetting, string | undefined> {
-  const env = {} as Record<LinkedSetting, string | undefined>;
+function linkedEnvironment(
+  resources: object = Resource,
+  env: Environment = process.env,
+): Record<LinkedSetting, string | undefined> {
+  const linked = {} as Record<LinkedSetting, string | undefined>;
   for (const [setting, { link, property }] of Object.entries(SST_LINKS) as Array<
     [LinkedSetting, (typeof SST_LINKS)[LinkedSetting]]
   >) {
-    // `in` first: SST's Resource throws on a read of a component that is not linked.
-    if (!(link in resources)) continue;
+    // `in` first: SST's Resource throws on a read of a component that is not linked. It decrypts and parses
+    // every link on that first read, so a broken one fails here, whichever setting is asked for.
+    let present: boolean;
+    try {
+      present = link in resources;
+    } catch (error) {
+      throw new ValidationError("invalid configuration", [unreadableLinks(error, env)]);
+    }
+    if (!present) continue;
     const value = (resources as Record<string, Record<string, unknown> | undefined>)[link]?.[property];
-    if (typeof value === "string") env[setting] = value;
+    if (typeof value === "string") linked[setting] = value;
   }
-  return env;
+  return linked;
+}
+
+/** Which setting a failure to read SST's links concerns: the one whose `SST_RESOURCE_*` variable is not JSON, else all. */
+function unreadableLinks(error: unknown, env: Environment): Issue {
+  const reason = error instanceof Error ? error.message : String(error);
+  for (const [setting, { link }] of Object.entries(SST_LINKS)) {
+    const variable = `SST_RESOURCE_${link}`;
+    const text = env[variable];
+    if (!text) continue;
+    try {
+      JSON.parse(text);
+    } catch {
+      return {
+        path: setting,
+        message: `its SST link ${variable} is not JSON (${reason}): redeploy with \`sst deploy\``,
+      };
+    }
+  }
+  return {
+    path: "SST_KEY_FILE",
+    message: `SST's links could not be read (${reason}): the function's bundle and SST_KEY must come from the same \`sst deploy\``,
+  };
 }
 
 /** SST links under the contract's names, overridden by the plain environment (an empty variable counts as unset). */
@@ -94,7 +126,7 @@ export function runtimeEnvironment(
   env: Environment = process.env,
   resources: object = Resource,
 ): Environment {
-  const merged: Environment = { ...linkedEnvironment(resources) };
+  const merged: Environment = { ...linkedEnvironment(resources, env) };
   for (const [name, value] of Object.entries(env))
     if (value !== undefined && value !== "") merged[name] = value;
   return merged;
@@ -107,7 +139,18 @@ export function runtimeEnvironment(
 export function loadConfig(env: Environment = runtimeEnvironment()): Config {
   const result = ConfigSchema.safeParse(env);
   if (!result.success) throw new ValidationError("invalid configuration", issuesFromZod(result.error));
-  return result.data;
+  const config = result.data;
+  // Without a kubeconfig the Kubernetes client quietly talks to localhost:8080, where every submission fails as
+  // retryable until its message is dead-lettered: on Lambda that is an empty HOOKFLOW_KUBECONFIG secret.
+  if (runnerKind(config) === "kubernetes" && !config.HOOKFLOW_KUBECONFIG && !config.KUBECONFIG)
+    throw new ValidationError("invalid configuration", [
+      {
+        path: "HOOKFLOW_KUBECONFIG",
+        message:
+          "the Kubernetes runner needs a kubeconfig and this is empty: give the kubeconfig's text (or KUBECONFIG, a file)",
+      },
+    ]);
+  return config;
 }
 
 /** The runner `npm start` and Lambda use: Kubernetes when a kubeconfig is given, else local processes. */

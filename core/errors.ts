@@ -3,19 +3,22 @@ import { describeIssues, type Issue } from "./model/issues.js";
 /**
  * Errors grouped by what happens next. `functions/` maps them: Permanent fails the task (or answers 4xx),
  * Retryable leaves the message to SQS redelivery (or answers 503), Conflict reloads and re-applies.
+ *
+ * Each class spells out its `name`: a minifier renames classes, and the name is what a log shows (Lambda logs a
+ * thrown error as `errorType`), so it must not come from the class's own identifier.
  */
 export class HookflowError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-  }
+  override name = "HookflowError";
 }
 
 /** Will fail the same way if tried again: an invalid manifest, a 4xx from an API, a forbidden action. */
-export class PermanentError extends HookflowError {}
+export class PermanentError extends HookflowError {
+  override name = "PermanentError";
+}
 
 /** May pass if tried later: a 5xx, a 429, a timeout, a dropped connection. */
 export class RetryableError extends HookflowError {
+  override name = "RetryableError";
   constructor(
     message: string,
     readonly retryAfterSeconds?: number,
@@ -27,6 +30,7 @@ export class RetryableError extends HookflowError {
 
 /** Input that breaks the contract; carries every problem with its path. */
 export class ValidationError extends HookflowError {
+  override name = "ValidationError";
   constructor(
     message: string,
     readonly issues: Issue[] = [],
@@ -42,6 +46,7 @@ export class ValidationError extends HookflowError {
 
 /** A conditional write lost a race; carries what is stored now. */
 export class VersionConflictError<T = unknown> extends HookflowError {
+  override name = "VersionConflictError";
   constructor(
     message: string,
     readonly current: T | undefined,
@@ -50,10 +55,13 @@ export class VersionConflictError<T = unknown> extends HookflowError {
   }
 }
 
-export class NotFoundError extends HookflowError {}
+export class NotFoundError extends HookflowError {
+  override name = "NotFoundError";
+}
 
 /** The request conflicts with the state of what it addresses (a terminal task, a template in use). */
 export class ConflictError extends HookflowError {
+  override name = "ConflictError";
   constructor(
     message: string,
     readonly details?: Record<string, unknown>,
@@ -62,5 +70,9 @@ export class ConflictError extends HookflowError {
   }
 }
 
-export class UnauthorizedError extends HookflowError {}
-export class ForbiddenError extends HookflowError {}
+export class UnauthorizedError extends HookflowError {
+  override name = "UnauthorizedError";
+}
+export class ForbiddenError extends HookflowError {
+  override name = "ForbiddenError";
+}

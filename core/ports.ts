@@ -72,6 +72,13 @@ export interface DeliveryRecord {
   receivedAt: string;
 }
 
+/** The delivery that brought a body, and the runs it made. */
+export interface DeliveredBody {
+  id: string;
+  runs: Array<{ id: string; pipeline: string }>;
+  receivedAt: string;
+}
+
 export interface DeliveryStore {
   /** Stores each new run only if no run has its id (webhook runs have ids derived from their delivery). */
   createRuns(runs: Run[]): Promise<boolean[]>;
@@ -83,6 +90,13 @@ export interface DeliveryStore {
     run: { id: string; pipeline: string },
     receivedAt: string,
   ): Promise<void>;
+  /**
+   * Claims the body with this SHA-256 (hex) for `delivery`, for the delivery TTL, and returns its holder: `delivery`
+   * itself when the body is new to the store or already held by the same delivery id (whose runs it then
+   * replaces), else the earlier delivery that brought it, unchanged. Atomic: of two deliveries racing with one
+   * body, one holds it.
+   */
+  claimBody(provider: Provider, sha256: string, delivery: DeliveredBody): Promise<DeliveredBody>;
 }
 
 export interface StoredDefinition<T> {

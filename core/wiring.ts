@@ -6,11 +6,12 @@
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoStore } from "./adapters/dynamo/store.js";
+import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
 import { type Config, loadConfig, runnerKind } from "./config.js";
+import { ValidationError } from "./errors.js";
 import type { Provider } from "./model/index.js";
 import type {
   Clock,
@@ -32,7 +33,7 @@ import { TaskTokens } from "./services/tokens.js";
 /** What every function shares: configuration, state, the queue, time, ids and logs. */
 export interface Base {
   config: Config;
-  store: DynamoStore;
+  stores: Stores;
   queue: SqsWorkQueue;
   clock: Clock;
   ids: IdSource;
@@ -65,7 +66,7 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
   const clock = overrides.clock ?? systemClock;
   return {
     config,
-    store: new DynamoStore({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
+    stores: dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
     queue: new SqsWorkQueue(sqs, config.HOOKFLOW_QUEUE_URL),
     clock,
     ids: overrides.ids ?? randomIds,
@@ -108,7 +109,7 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
   const { config } = base;
   return {
     ingest: new IngestService({
-      deliveries: base.store,
+      deliveries: base.stores.deliveries,
       catalog,
       queue: base.queue,
       clock: base.clock,
@@ -125,11 +126,11 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
 }
 
 export function definitionCatalog(base: Base): DefinitionCatalog {
-  return new DefinitionCatalog(base.store, base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000);
+  return new DefinitionCatalog(base.stores.definitions, base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000);
 }
 
 export function recorder(base: Base): RunRecorder {
-  return new RunRecorder({ runs: base.store, clock: base.clock });
+  return new RunRecorder({ runs: base.stores.runs, clock: base.clock });
 }
 
 export function callbackDeps(base: Base) {
@@ -151,8 +152,8 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
         githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
         gitlabApiUrl: config.HOOKFLOW_GITLAB_URL,
       }),
-    ledger: base.store,
-    limiter: base.store,
+    ledger: base.stores.ledger,
+    limiter: base.stores.limiter,
     rateLimits: RATE_LIMITS,
     clock: base.clock,
     log: base.log,
@@ -160,7 +161,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   });
   const service = new RunService({
     recorder: recorder(base),
-    runs: base.store,
+    runs: base.stores.runs,
     queue: base.queue,
     runner,
     tokens: taskTokens(config),
@@ -169,7 +170,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     log: base.log,
   });
   return {
-    scheduler: new Scheduler({ service, runs: base.store, runner, deliveries: base.store }),
+    scheduler: new Scheduler({ service, runs: base.stores.runs, runner, deliveries: base.stores.deliveries }),
     service,
     runner,
     log: base.log,
@@ -180,17 +181,23 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
   const { config } = base;
   let runner: Promise<TaskRunner> | undefined;
   return {
-    definitions: new DefinitionService({ store: base.store, clock: base.clock, catalog }),
+    definitions: new DefinitionService({ store: base.stores.definitions, clock: base.clock, catalog }),
     runs: new RunControl({
-      runs: base.store,
-      definitions: base.store,
+      runs: base.stores.runs,
+      definitions: base.stores.definitions,
       recorder: recorder(base),
       queue: base.queue,
       ids: base.ids,
       clock: base.clock,
       commitStatus: commitStatusEnabled(config),
       runner: () => {
-        runner ??= overrides.runner ? Promise.resolve(overrides.runner) : buildRunner(config);
+        // A bad kubeconfig found here is the deployment's fault, not the caller's: a 500, logged with the reason.
+        runner ??= overrides.runner
+          ? Promise.resolve(overrides.runner)
+          : buildRunner(config).catch((error: unknown) => {
+              runner = undefined;
+              throw error instanceof ValidationError ? new Error(error.explain()) : error;
+            });
         return runner;
       },
       ...(config.HOOKFLOW_TOKEN_SECRET && { tokens: taskTokens(config) }),
@@ -202,7 +209,7 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
 }
 
 export function reconcilerDeps(base: Base) {
-  return { runs: base.store, queue: base.queue, clock: base.clock, log: base.log };
+  return { runs: base.stores.runs, queue: base.queue, clock: base.clock, log: base.log };
 }
 
 /**
@@ -214,7 +221,20 @@ export function lazyHandler<A extends unknown[], R>(
 ): (...args: A) => Promise<Awaited<R>> {
   let handler: Promise<(...args: A) => R> | undefined;
   return async (...args: A): Promise<Awaited<R>> => {
-    handler ??= Promise.resolve(build(buildBase(loadConfig())));
+    handler ??= (async () => build(buildBase(loadConfig())))().catch((error: unknown) => {
+      handler = undefined;
+      throw startFailure(error);
+    });
     return await (await handler)(...args);
   };
+}
+
+/**
+ * What Lambda logs for an error thrown at start is its name and message (`errorType`, `errorMessage`): for a
+ * configuration problem, the message is the whole explanation, every problem with its setting.
+ */
+function startFailure(error: unknown): unknown {
+  return error instanceof ValidationError && error.issues.length > 0
+    ? new ValidationError(error.explain())
+    : error;
 }

@@ -1,13 +1,13 @@
 /**
- * Bundles each Lambda function the way SST does (esbuild, ESM, minified, split so that dynamically imported
- * adapters become chunks loaded on first use): CI proves every handler bundles, bench/cold-start.ts measures them.
+ * Bundles each Lambda function the way SST does (esbuild with infra/functions.ts BUNDLING): CI proves every
+ * handler bundles, bench/cold-start.ts measures them, test/integration/lambda.test.ts invokes them.
  *
  *   npm run bundle            → dist/functions/<name>/, and a table of sizes
  */
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { FUNCTION_NAMES, FUNCTIONS, type FunctionName, handlerSource } from "./functions.js";
+import { BUNDLING, FUNCTION_NAMES, FUNCTIONS, type FunctionName, handlerSource } from "./functions.js";
 
 export interface Bundle {
   name: string;
@@ -27,11 +27,9 @@ export async function bundleEntry(name: string, source: string, outdir: string):
     outdir,
     absWorkingDir: ROOT,
     bundle: true,
-    splitting: true,
-    format: "esm",
+    ...BUNDLING,
     platform: "node",
     target: "node22",
-    minify: true,
     metafile: true,
     outExtension: { ".js": ".mjs" },
     // Bundled CommonJS dependencies call require(): give ESM output one, as SST's own banner does.

@@ -77,6 +77,14 @@ export const FUNCTIONS = {
   },
 } as const satisfies Record<FunctionName, FunctionPlan>;
 
+/**
+ * How every function is bundled, by SST on deploy and by infra/bundle.ts: ESM, minified, split so that what a
+ * function imports dynamically (the Kubernetes client, robots, the SDK's rarely used credential providers) is in
+ * chunks loaded on first use, out of every cold start. `keepNames`, because minifying renames classes and
+ * functions, and a name is what a log shows (Lambda logs a thrown error's name as its `errorType`).
+ */
+export const BUNDLING = { format: "esm", minify: true, splitting: true, keepNames: true } as const;
+
 export const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];
 
 /** The HTTP routes of API Gateway and the function each reaches (the apps answer exactly these paths). */

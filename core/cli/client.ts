@@ -3,18 +3,20 @@ import type { Issue, JobTemplate, Pipeline, RunStatus } from "../model/index.js"
 
 /** A failure the CLI reports in one message and turns into its exit code (1: it failed, 2: misuse). */
 export class CliError extends Error {
+  override name = "CliError";
   constructor(
     message: string,
     readonly exitCode = 1,
     options?: ErrorOptions,
   ) {
     super(message, options);
-    this.name = new.target.name;
   }
 }
 
 /** Nothing answered at the URL: the one failure worth retrying while watching. */
-export class UnreachableError extends CliError {}
+export class UnreachableError extends CliError {
+  override name = "UnreachableError";
+}
 
 /** What may pass by itself: no answer, or a gateway's 502/503/504 while a function starts or is throttled. */
 export function isTransient(error: unknown): boolean {

@@ -16,9 +16,28 @@ export const LIMITS = {
   /** A task's message (an error, a reason): display text, cut with a marker beyond this. */
   messageBytes: 512,
   paramsPerRunBytes: 16 * 1024,
-  /** A log the API answers with: its newest part (a Lambda answer may be 6 MB at most). */
+  /**
+   * A log the API answers with: its newest part, counted as JSON-escaped bytes (`jsonStringBytes`). Lambda sends
+   * the answer as a JSON string, where a control character takes 6 bytes, and refuses answers over 6 MB.
+   */
   logBytes: 1024 * 1024,
   itemBytes: 400 * 1024,
+} as const;
+
+/** Lambda refuses a synchronous invocation whose event, or answer, is over this many bytes (6 MiB). */
+export const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+/**
+ * The largest webhook delivery hookflow takes, by where it runs; one rule for the limit it enforces and states.
+ * - `server` (the local stack): GitHub's own maximum, counted in raw bytes.
+ * - `lambda`: a request reaches the function inside an event of at most LAMBDA_PAYLOAD_BYTES, its body a JSON
+ *   string (or base64), so the body is counted as the event carries it (`jsonStringBytes`), leaving 64 KiB for
+ *   the event's headers (API Gateway allows 10 KB of them, 60 KB at worst once escaped) and request context. A
+ *   body within it always reaches hookflow; a larger one never gets further than the 413 below, or than Lambda.
+ */
+export const WEBHOOK_BODY_LIMITS = {
+  server: 25 * 1024 * 1024,
+  lambda: LAMBDA_PAYLOAD_BYTES - 64 * 1024,
 } as const;
 
 export const DEFAULT_TASK_TIMEOUT_SECONDS = 3600;
@@ -53,13 +72,59 @@ export function lastLines(text: string, count: number): string {
 /** The first line `logTail` adds when it left something out: a reader following a log skips it. */
 export const LOG_CUT_NOTICE = /^\[… \d+ bytes before this are not shown[^\n]*\n/;
 
-/** The newest part of a log within `maxBytes`, from a line start, saying how much was left out before it. */
+/**
+ * The bytes `text` takes inside a JSON string, as JSON.stringify writes it (and Lambda sends an answer's body):
+ * UTF-8, with `"`, `\` and the short escapes (`\n`, `\t`…) taking 2 bytes, other control characters and lone
+ * surrogates 6 (`\u0001`).
+ */
+export function jsonStringBytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const cost = jsonCharBytes(text, i);
+    bytes += cost.bytes;
+    i += cost.units - 1;
+  }
+  return bytes;
+}
+
+const SHORT_ESCAPES = new Set([0x08, 0x09, 0x0a, 0x0c, 0x0d, 0x22, 0x5c]);
+const isHigh = (code: number) => code >= 0xd800 && code <= 0xdbff;
+const isLow = (code: number) => code >= 0xdc00 && code <= 0xdfff;
+
+/** The JSON bytes of the character starting at `i`, and how many UTF-16 units it spans (2 for a surrogate pair). */
+function jsonCharBytes(text: string, i: number): { bytes: number; units: number } {
+  const code = text.charCodeAt(i);
+  if (SHORT_ESCAPES.has(code)) return { bytes: 2, units: 1 };
+  if (code < 0x20) return { bytes: 6, units: 1 };
+  if (code < 0x80) return { bytes: 1, units: 1 };
+  if (code < 0x800) return { bytes: 2, units: 1 };
+  if (isHigh(code) && isLow(text.charCodeAt(i + 1))) return { bytes: 4, units: 2 };
+  if (isHigh(code) || isLow(code)) return { bytes: 6, units: 1 };
+  return { bytes: 3, units: 1 };
+}
+
+const cutNotice = (omittedBytes: number) =>
+  `[… ${omittedBytes} bytes before this are not shown: use ?tail=N]\n`;
+
+/**
+ * The newest part of a log within `maxBytes` as a JSON string (`jsonStringBytes`, the notice included), from a
+ * line start, saying how many bytes were left out before it. Raw bytes never exceed the JSON-escaped count, so
+ * the bound holds for a plain HTTP answer too.
+ */
 export function logTail(text: string, maxBytes: number): string {
-  const size = byteLength(text);
-  if (size <= maxBytes) return text;
-  const kept = Buffer.from(text, "utf8")
-    .subarray(size - maxBytes)
-    .toString("utf8");
-  const fromLine = kept.slice(kept.indexOf("\n") + 1);
-  return `[… ${size - byteLength(fromLine)} bytes before this are not shown: use ?tail=N]\n${fromLine}`;
+  if (jsonStringBytes(text) <= maxBytes) return text;
+  // Room for the notice at its longest: it cannot leave out more bytes than the whole log has.
+  let budget = maxBytes - jsonStringBytes(cutNotice(byteLength(text)));
+  let start = text.length;
+  while (start > 0) {
+    const units =
+      start >= 2 && isLow(text.charCodeAt(start - 1)) && isHigh(text.charCodeAt(start - 2)) ? 2 : 1;
+    const { bytes } = jsonCharBytes(text, start - units);
+    if (bytes > budget) break;
+    budget -= bytes;
+    start -= units;
+  }
+  const kept = text.slice(start);
+  const fromLine = text[start - 1] === "\n" ? kept : kept.slice(kept.indexOf("\n") + 1);
+  return cutNotice(byteLength(text) - byteLength(fromLine)) + fromLine;
 }

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createRun, deliveryRunId, pipelineMatches } from "../engine/index.js";
 import type { Provider, Run, TriggerContext } from "../model/index.js";
 import type { Clock, CommitStatusReporter, DeliveryStore, WorkQueue } from "../ports.js";
@@ -13,6 +14,8 @@ export interface IngestDeps {
 
 export type Ingested =
   | { outcome: "created" | "repeated"; delivery: string; runs: Array<{ id: string; pipeline: string }> }
+  /** The body was accepted before under another delivery id: `runs` are the ones it made then. */
+  | { outcome: "replayed"; delivery: string; replayOf: string; runs: Array<{ id: string; pipeline: string }> }
   | { outcome: "ignored"; delivery: string; reason: string };
 
 /**
@@ -22,11 +25,22 @@ export type Ingested =
  * them again, which is harmless (applying an event twice changes nothing), so a failure before the answer never
  * blocks the git host's retry. Runs are per (delivery, pipeline): a pipeline added since the first delivery gets
  * its run from a repeat. The delivery's record (kept for a TTL) is written by the scheduler as it starts each run.
+ *
+ * A delivery id is not signed, so a signed body resent under a new id would start its runs again: the body's
+ * SHA-256 is claimed for its first delivery id (for the delivery TTL) before any run is stored, and a body
+ * already claimed by another id is a replay, answered with the runs it made. A reopened pull request, a schedule
+ * or a manual run never arrive as an identical body.
  */
 export class IngestService {
   constructor(private readonly deps: IngestDeps) {}
 
-  async ingest(provider: Provider, deliveryId: string, context: TriggerContext): Promise<Ingested> {
+  /** `body`: the delivery's body as verified (the signature covers its UTF-8 bytes). */
+  async ingest(
+    provider: Provider,
+    deliveryId: string,
+    context: TriggerContext,
+    body: string,
+  ): Promise<Ingested> {
     const { pipelines, jobs } = await this.deps.catalog.snapshot();
     const matching = pipelines.filter((p) => pipelineMatches(p, context));
     if (matching.length === 0)
@@ -44,6 +58,13 @@ export class IngestService {
         now,
       }),
     );
+    const holder = await this.deps.deliveries.claimBody(provider, sha256(body), {
+      id: deliveryId,
+      runs: runs.map((r) => ({ id: r.id, pipeline: r.pipeline })),
+      receivedAt: now,
+    });
+    if (holder.id !== deliveryId)
+      return { outcome: "replayed", delivery: deliveryId, replayOf: holder.id, runs: holder.runs };
     const created = await this.deps.deliveries.createRuns(runs);
     await this.deps.queue.send(
       runs.map((r) => ({ runId: r.id, event: { type: "run.created" }, dedupKey: `created:${r.id}` })),
@@ -55,6 +76,8 @@ export class IngestService {
     };
   }
 }
+
+const sha256 = (body: string) => createHash("sha256").update(body, "utf8").digest("hex");
 
 function describe(ctx: TriggerContext): string {
   const what = ctx.event === "tag" ? `tag ${ctx.tag}` : `push to ${ctx.branch}`;

@@ -41,7 +41,7 @@ export class RunRecorder {
 
   /**
    * `known`: the run as this caller last saw it, saving a read; if it is stale, the conditional write fails and
-   * the run is read afresh, as after any conflict.
+   * the events are applied again to the run the refusal carries, as after a first conflict.
    */
   async record(runId: string, events: RunEvent[], known?: Run): Promise<Recorded> {
     let cached = known?.id === runId ? known : undefined;
@@ -64,7 +64,11 @@ export class RunRecorder {
         return { run: await this.deps.runs.saveRun(run), effects: [...effects.values()], ignored };
       } catch (error) {
         if (!(error instanceof VersionConflictError) || attempt > this.maxConflictRetries) throw error;
-        await jitteredPause(attempt);
+        // The refusal carries the run as the winning write left it: the first retry re-applies on that at once,
+        // with no read. Losing again means many writers at once: later retries spread out and read afresh (what a
+        // refusal carried is stale after a wait).
+        if (attempt === 1) cached = (error as VersionConflictError<Run>).current;
+        else await jitteredPause(attempt);
       }
     }
   }

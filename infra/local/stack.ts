@@ -149,7 +149,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
     const every = options.reconcileSeconds ?? 3;
     const reconcile = () =>
-      reconcileAll({ runs: base.store, queue: base.queue, clock: base.clock }, every).catch((error) =>
+      reconcileAll({ runs: base.stores.runs, queue: base.queue, clock: base.clock }, every).catch((error) =>
         log.error("reconcile failed", { error: String(error) }),
       );
     void reconcile();

@@ -8,6 +8,7 @@
 import { type LinkedSetting, loadConfig, SST_LINKS } from "../../core/config.js";
 import { ValidationError } from "../../core/errors.js";
 import {
+  BUNDLING,
   deploySettings,
   FUNCTIONS,
   type FunctionName,
@@ -88,9 +89,12 @@ export function hookflow() {
       timeout: `${plan.timeoutSeconds} seconds` as const,
       link: plan.links.map((setting) => components[setting]),
       environment: { ...settings, ...plan.environment, ...presence },
-      // Splitting keeps what a function imports dynamically (the Kubernetes client, robots, the SDK's rarely
-      // used credential providers) in chunks loaded on first use, out of every cold start.
-      nodejs: { format: "esm" as const, minify: true, splitting: true },
+      nodejs: {
+        format: BUNDLING.format,
+        minify: BUNDLING.minify,
+        splitting: BUNDLING.splitting,
+        esbuild: { keepNames: BUNDLING.keepNames },
+      },
     };
   };
 

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { inject } from "vitest";
-import { DynamoStore } from "../../core/adapters/dynamo/store.js";
+import { dynamoStores } from "../../core/adapters/dynamo/store.js";
 import { ensureTable } from "../../core/adapters/dynamo/table.js";
 import { ensureQueues, SqsWorkQueue } from "../../core/adapters/sqs/queue.js";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
@@ -30,7 +30,7 @@ export async function freshStore(options: { deliveryTtlSeconds?: number } = {}) 
   const client = dynamoClient();
   const table = unique("hookflow-test");
   await ensureTable(client, table);
-  return { client, table, store: new DynamoStore({ client, table, ...options }) };
+  return { client, table, stores: dynamoStores({ client, table, ...options }) };
 }
 
 /** New FIFO work and dead-letter queues on the SQS emulator. */
@@ -53,4 +53,18 @@ export async function freshQueue(
     queue: new SqsWorkQueue(client, urls.workUrl),
     dead: new SqsWorkQueue(client, urls.deadUrl),
   };
+}
+
+/** Records the name of every request `client` sends from now on ("GetItem", "PutItem", …). */
+export function recordRequests(client: DynamoDBClient): string[] {
+  const sent: string[] = [];
+  type Next = (args: unknown) => Promise<unknown>;
+  client.middlewareStack.add(
+    ((next: Next, context: { commandName?: string }) => async (args: unknown) => {
+      sent.push(context.commandName?.replace(/Command$/, "") ?? "?");
+      return next(args);
+    }) as never,
+    { step: "initialize", name: "recordRequests" } as never,
+  );
+  return sent;
 }

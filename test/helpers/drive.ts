@@ -29,10 +29,13 @@ export async function driveRun(
   let last: Run | undefined;
   const reached = await waitFor(
     async () => {
-      last = await system.store.getRun(runId);
+      last = await system.stores.runs.getRun(runId);
       if (last && done(last)) return last;
       if (performance.now() - lastReconcile >= every) {
-        await reconcileAll({ runs: system.store, queue: system.queue, clock: system.clock }, every / 1000);
+        await reconcileAll(
+          { runs: system.stores.runs, queue: system.queue, clock: system.clock },
+          every / 1000,
+        );
         lastReconcile = performance.now();
       }
       await pollOnce(system.queues.queue, handler, { waitSeconds: 0 });

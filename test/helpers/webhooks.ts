@@ -29,3 +29,11 @@ export function deliver(
     body: request.body,
   });
 }
+
+/**
+ * `payload` with one more top-level field that no parser reads: another body, so another push rather than a
+ * replay of the same bytes (which hookflow answers with the runs the first one made).
+ */
+export function distinctBody(payload: Record<string, unknown>, marker: string): Record<string, unknown> {
+  return { ...payload, hookflow_test_marker: marker };
+}

@@ -110,7 +110,7 @@ describe("definitions", () => {
     ]);
     // Written back as read, the stored secrets stay.
     expect((await call("PUT", "/api/pipelines/shop", shown)).status).toBe(200);
-    const stored = await system.store.getPipeline("shop");
+    const stored = await system.stores.definitions.getPipeline("shop");
     expect(stored?.value.params.REGISTRY_PASSWORD).toBe("pipeline-secret-456");
     expect(stored?.value.notify[0]?.secret).toBe("robot-secret");
     expect(stored?.value.notify[1]?.url).toBe("https://hooks.slack.com/services/T0/B0/slack-path-secret");
@@ -148,7 +148,7 @@ describe("definitions", () => {
     expect((await call("PUT", "/api/pipelines/other", PIPELINE_YAML, "application/yaml")).status).toBe(400);
     const syntax = await call("PUT", "/api/pipelines/shop", "name: shop\nstages: [", "application/yaml");
     expect(syntax.status).toBe(400);
-    expect((await system.store.getPipeline("shop"))?.value.stages).toHaveLength(2);
+    expect((await system.stores.definitions.getPipeline("shop"))?.value.stages).toHaveLength(2);
   });
 
   it("refuses to delete a job template in use, naming the pipelines", async () => {
@@ -220,6 +220,74 @@ describe("runs", () => {
     expect((await call("GET", "/api/runs?limit=1000")).status).toBe(400);
     expect((await call("GET", "/api/runs?cursor=garbage")).status).toBe(400);
     expect((await call("GET", "/api/runs/nope")).status).toBe(404);
+  });
+
+  it.each([
+    ["another shape", { pk: { S: "x" } }],
+    ["not an object", ["RUN"]],
+    ["null", null],
+    [
+      "a number attribute",
+      { pk: { N: "1" }, sk: { S: "RUN" }, gsi1pk: { S: "PIPELINE#shop" }, gsi1sk: { S: "x" } },
+    ],
+    [
+      "another pipeline's partition",
+      {
+        pk: { S: "RUN#r1" },
+        sk: { S: "RUN" },
+        gsi1pk: { S: "PIPELINE#other" },
+        gsi1sk: { S: "2026-01-01T00:00:00.000Z#r1" },
+      },
+    ],
+    [
+      "the all-runs index's key",
+      {
+        pk: { S: "RUN#r1" },
+        sk: { S: "RUN" },
+        gsi2pk: { S: "RUNS" },
+        gsi2sk: { S: "2026-01-01T00:00:00.000Z#r1" },
+      },
+    ],
+    [
+      "an order key of another run",
+      {
+        pk: { S: "RUN#r1" },
+        sk: { S: "RUN" },
+        gsi1pk: { S: "PIPELINE#shop" },
+        gsi1sk: { S: "2026-01-01T00:00:00.000Z#r2" },
+      },
+    ],
+    [
+      "an extra attribute",
+      {
+        pk: { S: "RUN#r1" },
+        sk: { S: "RUN" },
+        gsi1pk: { S: "PIPELINE#shop" },
+        gsi1sk: { S: "2026-01-01T00:00:00.000Z#r1" },
+        doc: { S: "{}" },
+      },
+    ],
+  ])("answers 400, never 500, for a tampered cursor: %s", async (_, key) => {
+    const cursor = Buffer.from(JSON.stringify(key)).toString("base64url");
+    const res = await call("GET", `/api/runs?pipeline=shop&limit=1&cursor=${cursor}`);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; issues: Array<{ path: string; message: string }> };
+    expect(body.error).toMatch(/^invalid cursor/);
+    expect(body.issues).toEqual([
+      { path: "cursor", message: expect.stringMatching(/list again without one/) },
+    ]);
+  });
+
+  it.each([
+    ["too long", "A".repeat(1025), /at most 1024 characters/],
+    ["not base64url", "ab+/cd==", /base64url/],
+    ["not JSON", Buffer.from("{not json").toString("base64url"), /not a cursor this API returned/],
+  ])("answers 400 for a cursor that is %s", async (_, cursor, message) => {
+    const res = await call("GET", `/api/runs?cursor=${encodeURIComponent(cursor)}`);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { issues: Array<{ message: string }> }).issues[0]?.message).toMatch(
+      message,
+    );
   });
 
   it("cancels, refuses to cancel twice, re-runs failed-only, and denies with a comment", async () => {

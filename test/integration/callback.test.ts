@@ -28,7 +28,7 @@ beforeAll(async () => {
 });
 
 async function startRun(id: string) {
-  await system.store.saveRun(newRun({ id, pipeline: wide }));
+  await system.stores.runs.saveRun(newRun({ id, pipeline: wide }));
   await system.queue.send([{ runId: id, event: { type: "run.created" }, dedupKey: `created:${id}` }]);
   await driveRun(system, id, { done: (r) => r.stages[0]?.tasks.every((t) => t.submittedAt) ?? false });
 }
@@ -53,7 +53,7 @@ describe("POST /callbacks/tasks/{taskId}", () => {
     expect((await report("cbok", "t0", 1, { status: "running", outputs: { EARLY: "yes" } })).status).toBe(
       200,
     );
-    let run = await system.store.getRun("cbok");
+    let run = await system.stores.runs.getRun("cbok");
     expect(run && taskState(run, "t0")).toMatchObject({ status: "running", outputs: { EARLY: "yes" } });
 
     const answers = await Promise.all(
@@ -71,11 +71,11 @@ describe("POST /callbacks/tasks/{taskId}", () => {
   it("answers 409 for a task already finished, and changes nothing", async () => {
     await startRun("cbterm");
     expect((await report("cbterm", "t1", 1, { status: "failed", message: "exit 1" })).status).toBe(200);
-    const before = await system.store.getRun("cbterm");
+    const before = await system.stores.runs.getRun("cbterm");
     const again = await report("cbterm", "t1", 1, { status: "succeeded" });
     expect(again.status).toBe(409);
     expect(((await again.json()) as { error: string }).error).toMatch(/already failed/);
-    expect((await system.store.getRun("cbterm"))?.version).toBe(before?.version);
+    expect((await system.stores.runs.getRun("cbterm"))?.version).toBe(before?.version);
   });
 
   it.each([
@@ -125,12 +125,12 @@ describe("POST /callbacks/tasks/{taskId}", () => {
       413,
     ],
   ])("refuses %s, changing nothing", async (_, send, status) => {
-    if (!(await system.store.getRun("cbbad"))) await startRun("cbbad");
-    const before = await system.store.getRun("cbbad");
+    if (!(await system.stores.runs.getRun("cbbad"))) await startRun("cbbad");
+    const before = await system.stores.runs.getRun("cbbad");
     const res = await send("cbbad");
     expect(res.status).toBe(status);
     expect(((await res.json()) as { error: string }).error.length).toBeGreaterThan(5);
-    expect((await system.store.getRun("cbbad"))?.version).toBe(before?.version);
+    expect((await system.stores.runs.getRun("cbbad"))?.version).toBe(before?.version);
   });
 
   it("names the path of each invalid field", async () => {

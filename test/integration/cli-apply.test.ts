@@ -47,7 +47,7 @@ describe("hookflow apply", () => {
       expect.stringMatching(new RegExp(`^${file}:14: stages\\[0\\]\\.tasks\\[0\\]\\.retries: `)),
       `${file}:15: stages[0].tasks[1]: a task has exactly one of \`run\` or \`job\``,
     ]);
-    expect(await system.store.getPipeline("broken")).toBeUndefined();
+    expect(await system.stores.definitions.getPipeline("broken")).toBeUndefined();
 
     const dir = mkdtempSync(join(tmpdir(), "hookflow-cli-bad-"));
     try {
@@ -57,7 +57,7 @@ describe("hookflow apply", () => {
       expect(local.stdout).toBe("");
       expect(local.stderr).toMatch(new RegExp(`^${dir}/a\\.yaml:5: YAML syntax error`));
       expect(local.stderr).toContain("error: nothing applied");
-      expect(await system.store.getJob("fine")).toBeUndefined();
+      expect(await system.stores.definitions.getJob("fine")).toBeUndefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -22,7 +22,7 @@ describe("hookflow run, runs and status", () => {
     expect(res.stdout).toBe(
       `started run ${id} of hello on refs/heads/release\nfollow it: hookflow status ${id} --watch\n`,
     );
-    expect((await system.store.getRun(id))?.params).toEqual({ WHO: "world", GREETING: "hi" });
+    expect((await system.stores.runs.getRun(id))?.params).toEqual({ WHO: "world", GREETING: "hi" });
 
     const runs = await cli(["runs", "--pipeline", "hello"]);
     expect(runs.code).toBe(0);
@@ -136,7 +136,7 @@ describe("hookflow rerun and cancel", () => {
     expect(lines(rerun.stdout)[0]).toBe(`rerun started (round 1): run ${id} (doomed) is running`);
     const cancel = await cli(["cancel", id], { HOOKFLOW_USER: "carol" });
     expect(cancel).toMatchObject({ code: 0, stdout: `cancel requested: run ${id} (doomed) is canceled\n` });
-    expect((await system.store.getRun(id))?.message).toBe("canceled by carol");
+    expect((await system.stores.runs.getRun(id))?.message).toBe("canceled by carol");
     expect(await cli(["cancel", id])).toMatchObject({ code: 1, stderr: "error: run is already canceled\n" });
     expect((await cli(["status", id, "--watch"])).code).toBe(1);
   });

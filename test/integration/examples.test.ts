@@ -26,7 +26,7 @@ describe("examples/report.sh", () => {
         resolve();
       });
     });
-    await system.store.saveRun(
+    await system.stores.runs.saveRun(
       newRun({
         id: "report",
         pipeline: pipeline({ stages: [{ name: "s", tasks: [runTask("a"), runTask("b")] }] }),
@@ -48,7 +48,7 @@ describe("examples/report.sh", () => {
   it("reports outputs, quotes and all, then success, in one line each", async () => {
     await report("a", "running", 'NOTE=say "hi"\\there', "EMPTY=");
     await report("a", "succeeded", "IMAGE_DIGEST=sha256:0123");
-    const run = await system.store.getRun("report");
+    const run = await system.stores.runs.getRun("report");
     expect(run && taskState(run, "a")).toMatchObject({
       status: "succeeded",
       outputs: { NOTE: 'say "hi"\\there', EMPTY: "", IMAGE_DIGEST: "sha256:0123" },
@@ -57,7 +57,7 @@ describe("examples/report.sh", () => {
 
   it("reports a failure with its message, and exits non-zero when hookflow refuses", async () => {
     await report("b", "failed", "tests failed: 3 of 12");
-    const run = await system.store.getRun("report");
+    const run = await system.stores.runs.getRun("report");
     expect(run && taskState(run, "b")).toMatchObject({ status: "failed", message: "tests failed: 3 of 12" });
     await expect(report("b", "succeeded")).rejects.toMatchObject({ code: 22 });
   });

@@ -1,92 +1,362 @@
 import { execFile } from "node:child_process";
 import { createCipheriv, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { bundleFunction } from "../../infra/bundle.js";
-import { FUNCTION_NAMES } from "../../infra/functions.js";
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from "vitest";
+import { signedWebhookRequest } from "../../core/adapters/git/index.js";
+import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js";
+import { LAMBDA_PAYLOAD_BYTES, LIMITS, LOG_CUT_NOTICE, WEBHOOK_BODY_LIMITS } from "../../core/model/index.js";
+import { type Bundle, bundleFunction } from "../../infra/bundle.js";
+import { FUNCTION_NAMES, FUNCTIONS, type FunctionName, ROUTES } from "../../infra/functions.js";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
+import { type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
 import { freshQueue, freshStore } from "../helpers/aws.js";
+import { driveRun } from "../helpers/drive.js";
+import { PUBLIC_URL, SECRETS, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
+import { fixture as webhookFixture } from "../helpers/webhooks.js";
 
-describe("the bundles esbuild makes", () => {
+const ROOT = join(import.meta.dirname, "../..");
+const lambdaFixture = (name: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(join(ROOT, "test/fixtures/lambda", `${name}.json`), "utf8"));
+
+describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
   let outRoot: string;
-  beforeAll(() => {
+  const bundles = {} as Record<FunctionName, Bundle>;
+  beforeAll(async () => {
     outRoot = mkdtempSync(join(tmpdir(), "hookflow-bundle-"));
-  });
+    for (const name of FUNCTION_NAMES) bundles[name] = await bundleFunction(name, outRoot);
+  }, 120_000);
   afterAll(() => rmSync(outRoot, { recursive: true, force: true }));
 
-  it("bundles every function into a module that exports its handler", async () => {
-    for (const name of FUNCTION_NAMES) {
-      const bundle = await bundleFunction(name, outRoot);
-      expect(bundle.startupBytes).toBeGreaterThan(0);
-      expect(bundle.totalBytes).toBeGreaterThanOrEqual(bundle.startupBytes);
-      const module = (await import(bundle.entry)) as Record<string, unknown>;
-      expect(typeof module.handler, name).toBe("function");
-    }
-    // esbuild bundles and imports five functions: CPU-bound, so a budget that holds on a loaded 2-core machine.
-  }, 180_000);
-
-  it("answers an API Gateway request in a fresh process, configured only by SST's encrypted links", async () => {
-    const { table } = await freshStore();
-    const { workUrl } = await freshQueue();
-    const bundle = await bundleFunction("api", outRoot);
-
+  let invocations = 0;
+  /** Runs `events` through a function's bundled handler in one fresh process, as one warm container would. */
+  async function invoke(
+    name: FunctionName,
+    events: unknown[],
+    settings: { links: Record<string, Record<string, string>>; env?: Record<string, string> },
+  ): Promise<
+    Array<{ result?: unknown; errorType?: string; errorMessage?: string; bytes: number }> & { output: string }
+  > {
+    const dir = join(outRoot, `invocation-${++invocations}`);
+    mkdirSync(dir);
     // What SST does on deploy: the links, encrypted with AES-256-GCM under a per-function key, in a file.
     const key = randomBytes(32);
-    const links = {
-      HookflowTable: { name: table },
-      HookflowQueue: { url: workUrl },
-      HookflowApiToken: { value: "linked-token" },
-    };
     const cipher = createCipheriv("aes-256-gcm", key, Buffer.alloc(12, 0));
     const encrypted = Buffer.concat([
-      cipher.update(JSON.stringify(links)),
+      cipher.update(JSON.stringify(settings.links)),
       cipher.final(),
       cipher.getAuthTag(),
     ]);
-    const keyFile = join(outRoot, "resource.enc");
-    writeFileSync(keyFile, encrypted);
-
-    const event = (path: string, token: string) => ({
-      version: "2.0",
-      routeKey: "ANY /api/{proxy+}",
-      rawPath: path,
-      rawQueryString: "",
-      headers: { authorization: `Bearer ${token}`, host: "api.example" },
-      requestContext: { http: { method: "GET", path, protocol: "HTTP/1.1", sourceIp: "203.0.113.1" } },
-      isBase64Encoded: false,
-    });
+    writeFileSync(join(dir, "resource.enc"), encrypted);
+    writeFileSync(join(dir, "events.json"), JSON.stringify(events));
     const script = `
-      const { handler } = await import(${JSON.stringify(bundle.entry)});
+      import { readFileSync, writeFileSync } from "node:fs";
+      const { handler } = await import(${JSON.stringify(bundles[name].entry)});
+      const context = { functionName: ${JSON.stringify(name)}, awsRequestId: "c6af9ac6-7b61-11e6-9a41-93e812345678",
+        getRemainingTimeInMillis: () => 10000 };
       const answers = [];
-      for (const event of JSON.parse(process.argv[1])) answers.push(await handler(event, {}));
-      console.log(JSON.stringify(answers));`;
-    const { stdout } = await promisify(execFile)(
+      for (const event of JSON.parse(readFileSync(${JSON.stringify(join(dir, "events.json"))}, "utf8"))) {
+        try {
+          const result = await handler(event, context);
+          answers.push({ result, bytes: Buffer.byteLength(JSON.stringify(result) ?? "") });
+        } catch (error) {
+          answers.push({ errorType: error.name, errorMessage: error.message, bytes: 0 });
+        }
+      }
+      writeFileSync(${JSON.stringify(join(dir, "answers.json"))}, JSON.stringify(answers));`;
+    const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
-      [
-        "--input-type=module",
-        "-e",
-        script,
-        JSON.stringify([event("/api/pipelines", "linked-token"), event("/api/pipelines", "wrong")]),
-      ],
+      ["--input-type=module", "-e", script],
       {
         env: {
           PATH: process.env.PATH,
           SST_KEY: key.toString("base64"),
-          SST_KEY_FILE: keyFile,
+          SST_KEY_FILE: join(dir, "resource.enc"),
           HOOKFLOW_DYNAMODB_ENDPOINT: inject("dynamoEndpoint"),
           HOOKFLOW_SQS_ENDPOINT: inject("sqsEndpoint"),
           AWS_REGION: LOCAL_REGION,
           AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
           AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+          AWS_LAMBDA_FUNCTION_NAME: name,
+          ...settings.env,
         },
       },
     );
-    const [allowed, refused] = JSON.parse(stdout) as Array<{ statusCode: number; body: string }>;
-    expect(allowed?.statusCode).toBe(200);
-    expect(JSON.parse(allowed?.body ?? "{}")).toEqual({ items: [] });
+    // The answers, and what the function logged (Lambda sends both streams to CloudWatch).
+    return Object.assign(JSON.parse(readFileSync(join(dir, "answers.json"), "utf8")), {
+      output: stdout + stderr,
+    });
+  }
+
+  async function stateLinks() {
+    const { table } = await freshStore();
+    const { workUrl } = await freshQueue();
+    return { HookflowTable: { name: table }, HookflowQueue: { url: workUrl } };
+  }
+
+  /** The API Gateway HTTP API sample event, addressed to one of hookflow's routes. */
+  function httpEvent(
+    sample: "apigw-v2-powertools" | "apigw-v2-aws-lambda-go",
+    request: { method: string; path: string; headers?: Record<string, string>; body?: string },
+  ) {
+    const event = lambdaFixture(sample) as {
+      headers: Record<string, string>;
+      requestContext: { http: Record<string, string> } & Record<string, unknown>;
+    } & Record<string, unknown>;
+    const route = Object.keys(ROUTES).find((r) => {
+      const [method = "", pattern = ""] = r.split(" ");
+      const regex = new RegExp(`^${pattern.replace(/\{[^}]+\+\}/g, ".+").replace(/\{[^}]+\}/g, "[^/]+")}$`);
+      return (method === "ANY" || method === request.method) && regex.test(request.path);
+    });
+    return {
+      ...event,
+      routeKey: route,
+      rawPath: request.path,
+      headers: {
+        ...event.headers,
+        ...request.headers,
+        "content-length": String(Buffer.byteLength(request.body ?? "")),
+      },
+      requestContext: {
+        ...event.requestContext,
+        routeKey: route,
+        http: { ...event.requestContext.http, method: request.method, path: request.path },
+      },
+      ...(request.body !== undefined && { body: request.body }),
+    };
+  }
+
+  it("bundles every function into a module that exports its handler", async () => {
+    for (const name of FUNCTION_NAMES) {
+      const bundle = bundles[name];
+      expect(bundle.startupBytes).toBeGreaterThan(0);
+      expect(bundle.totalBytes).toBeGreaterThanOrEqual(bundle.startupBytes);
+      const module = (await import(bundle.entry)) as Record<string, unknown>;
+      expect(typeof module.handler, name).toBe("function");
+    }
+  });
+
+  it("answers API Gateway requests, configured only by SST's encrypted links", async () => {
+    const links = { ...(await stateLinks()), HookflowApiToken: { value: "linked-token" } };
+    const get = (sample: "apigw-v2-powertools" | "apigw-v2-aws-lambda-go", token: string) =>
+      httpEvent(sample, {
+        method: "GET",
+        path: "/api/pipelines",
+        headers: { authorization: `Bearer ${token}` },
+      });
+    const answers = await invoke(
+      "api",
+      [
+        get("apigw-v2-powertools", "linked-token"),
+        get("apigw-v2-aws-lambda-go", "linked-token"),
+        get("apigw-v2-powertools", "wrong"),
+      ],
+      { links },
+    );
+    const [powertools, lambdaGo, refused] = answers.map(
+      (a) => a.result as { statusCode: number; body: string },
+    );
+    expect(powertools?.statusCode).toBe(200);
+    expect(JSON.parse(powertools?.body ?? "{}")).toEqual({ items: [] });
+    expect(lambdaGo?.statusCode).toBe(200);
     expect(refused?.statusCode).toBe(401);
+  });
+
+  it("reports bad settings at start under the error's own name, every problem in the message", async () => {
+    const { HookflowTable } = await stateLinks();
+    const [answer] = await invoke(
+      "webhook",
+      [httpEvent("apigw-v2-powertools", { method: "POST", path: "/webhooks/github", body: "{}" })],
+      {
+        links: { HookflowTable, HookflowQueue: { url: "not a url" } },
+        env: { HOOKFLOW_NAMESPACE: "Not_A_Namespace" },
+      },
+    );
+    expect(answer?.errorType).toBe("ValidationError");
+    expect(answer?.errorMessage).toMatch(/^invalid configuration\n/);
+    expect(answer?.errorMessage).toMatch(/^HOOKFLOW_QUEUE_URL: /m);
+    expect(answer?.errorMessage).toMatch(/^HOOKFLOW_NAMESPACE: /m);
+  });
+
+  describe("the scheduler's kubeconfig", () => {
+    const schedulerSettings = async (kubeconfig: string, env: Record<string, string> = {}) => ({
+      links: {
+        ...(await stateLinks()),
+        HookflowTokenSecret: { value: TEST_TOKEN_SECRET },
+        HookflowApi: { url: PUBLIC_URL },
+        HookflowKubeconfig: { value: kubeconfig },
+      },
+      env: { ...FUNCTIONS.scheduler.environment, ...env },
+    });
+    const batch = () => [lambdaFixture("sqs-fifo-lambda-guide")];
+
+    it("starts with a readable one: the guide's FIFO record, not a work message, fails on its own", async () => {
+      const fake = await startFakeKubernetes();
+      onTestFinished(() => fake.close());
+      const [answer] = await invoke("scheduler", batch(), await schedulerSettings(fake.kubeconfig));
+      expect(answer?.result).toEqual({
+        batchItemFailures: [{ itemIdentifier: "11d6ee51-4cc7-4302-9e22-7cd8afdaadf5" }],
+      });
+    });
+
+    it.each([
+      ["empty", "", /^HOOKFLOW_KUBECONFIG: the Kubernetes runner needs a kubeconfig and this is empty/m],
+      [
+        "not YAML",
+        "clusters: [",
+        /^HOOKFLOW_KUBECONFIG: is not a kubeconfig the Kubernetes client can read/m,
+      ],
+      [
+        "without a cluster",
+        "apiVersion: v1\nkind: Config\n",
+        /^HOOKFLOW_KUBECONFIG: names no cluster with a server/m,
+      ],
+    ])(
+      "refuses to start with a kubeconfig that is %s, naming HOOKFLOW_KUBECONFIG",
+      async (_, kubeconfig, problem) => {
+        const answers = await invoke(
+          "scheduler",
+          [...batch(), ...batch()],
+          await schedulerSettings(kubeconfig),
+        );
+        expect(answers).toHaveLength(2);
+        for (const answer of answers) {
+          expect(answer.errorType).toBe("ValidationError");
+          expect(answer.errorMessage).toMatch(problem);
+        }
+      },
+    );
+
+    it("names the setting whose SST link is broken", async () => {
+      const fake = await startFakeKubernetes();
+      onTestFinished(() => fake.close());
+      const [answer] = await invoke(
+        "scheduler",
+        batch(),
+        await schedulerSettings(fake.kubeconfig, {
+          SST_RESOURCE_HookflowKubeconfig: '{"value": "apiVersion',
+        }),
+      );
+      expect(answer?.errorType).toBe("ValidationError");
+      expect(answer?.errorMessage).toMatch(
+        /^HOOKFLOW_KUBECONFIG: its SST link SST_RESOURCE_HookflowKubeconfig is not JSON/m,
+      );
+    });
+  });
+
+  it("answers a webhook larger than Lambda carries with a 413 saying the limit, and takes one within it", async () => {
+    const links = { ...(await stateLinks()), HookflowGithubSecret: { value: SECRETS.github } };
+    const delivery = (deliveryId: string, padding: string) => {
+      const request = signedWebhookRequest(
+        "github",
+        { ...webhookFixture("github-push"), padding },
+        {
+          secret: SECRETS.github,
+          deliveryId,
+        },
+      );
+      return httpEvent("apigw-v2-powertools", {
+        method: "POST",
+        path: "/webhooks/github",
+        headers: request.headers,
+        body: request.body,
+      });
+    };
+    // Quotes: 2 bytes each in the raw JSON (\"), 4 once the body is itself a JSON string in the event.
+    const quotes = '"'.repeat(WEBHOOK_BODY_LIMITS.lambda / 3);
+    const [within, tooLarge] = await invoke("webhook", [delivery("small", "x"), delivery("quoted", quotes)], {
+      links,
+    });
+    const small = within?.result as { statusCode: number; body: string };
+    expect(small.statusCode).toBe(200);
+    expect(JSON.parse(small.body)).toMatchObject({ delivery: "small" });
+
+    const refused = tooLarge?.result as { statusCode: number; body: string };
+    expect(Buffer.byteLength(JSON.stringify({ padding: quotes }))).toBeLessThan(WEBHOOK_BODY_LIMITS.lambda);
+    expect(refused.statusCode).toBe(413);
+    expect(JSON.parse(refused.body)).toEqual({
+      error: `deliveries are at most ${WEBHOOK_BODY_LIMITS.lambda} bytes as Lambda receives them (the body JSON-escaped)`,
+    });
+  });
+
+  describe("a task's log, read from the cluster", () => {
+    const line = `${"\u0001".repeat(1023)}\n`;
+    const log = `first\n${line.repeat((2 * LIMITS.logBytes) / line.length)}last\n`;
+    let fake: FakeKubernetes;
+    let runId: string;
+    let state: Record<string, Record<string, string>>;
+    beforeAll(async () => {
+      fake = await startFakeKubernetes({
+        startDelayMs: 0,
+        autoCompleteDelayMs: 0,
+        autoComplete: () => ({ log }),
+      });
+      const system = await testSystem({
+        runner: createKubernetesRunner({ kubeconfig: fake.kubeconfig, namespace: "default" }),
+      });
+      await system.api.definitions.putPipeline(
+        "noisy",
+        `name: noisy
+triggers: [{ provider: github, repository: acme/noisy }]
+stages:
+  - name: talk
+    tasks:
+      - name: talk
+        run: { image: alpine, command: ["true"] }
+`,
+      );
+      runId = (await system.api.runs.start("noisy", {})).id;
+      expect((await driveRun(system, runId, { timeoutMs: 45_000 })).status).toBe("succeeded");
+      state = {
+        HookflowTable: { name: system.config.HOOKFLOW_TABLE },
+        HookflowQueue: { url: system.config.HOOKFLOW_QUEUE_URL ?? "" },
+        HookflowApiToken: { value: "linked-token" },
+        HookflowTokenSecret: { value: TEST_TOKEN_SECRET },
+      };
+    }, 60_000);
+    afterAll(() => fake?.close());
+
+    const get = (path: string) =>
+      httpEvent("apigw-v2-powertools", {
+        method: "GET",
+        path,
+        headers: { authorization: "Bearer linked-token" },
+      });
+
+    it("answers a log of control characters within Lambda's 6 MiB answer, its newest lines", async () => {
+      const [answer] = await invoke("api", [get(`/api/runs/${runId}/tasks/talk/logs`)], {
+        links: { ...state, HookflowKubeconfig: { value: fake.kubeconfig } },
+        env: FUNCTIONS.api.environment,
+      });
+      const result = answer?.result as { statusCode: number; body: string };
+      expect(result.statusCode).toBe(200);
+      expect(answer?.bytes).toBeLessThanOrEqual(LAMBDA_PAYLOAD_BYTES);
+      expect(result.body).toMatch(LOG_CUT_NOTICE);
+      expect(result.body.endsWith(`${line.repeat(100)}last\n`)).toBe(true);
+    });
+
+    it("answers 500 for a log when the API's kubeconfig cannot be read, logging the setting; the rest answers", async () => {
+      const answers = await invoke(
+        "api",
+        [get(`/api/runs/${runId}/tasks/talk/logs`), get(`/api/runs/${runId}`)],
+        { links: { ...state, HookflowKubeconfig: { value: "clusters: [" } }, env: FUNCTIONS.api.environment },
+      );
+      const [logs, view] = answers.map((a) => a.result as { statusCode: number; body: string });
+      expect(logs?.statusCode).toBe(500);
+      expect(JSON.parse(logs?.body ?? "{}")).toEqual({ error: "internal error" });
+      expect(answers.output).toMatch(
+        /HOOKFLOW_KUBECONFIG: is not a kubeconfig the Kubernetes client can read/,
+      );
+      expect(view?.statusCode).toBe(200);
+    });
+  });
+
+  it("reconciles on the scheduled event", async () => {
+    const [answer] = await invoke("reconciler", [lambdaFixture("scheduled-event")], {
+      links: await stateLinks(),
+    });
+    expect(answer?.result).toEqual({ reconciled: 0 });
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCommitStatusReporter } from "../../core/adapters/commit-status/index.js";
-import { DynamoStore } from "../../core/adapters/dynamo/store.js";
+import { dynamoStores } from "../../core/adapters/dynamo/store.js";
 import { createNotificationSender, RATE_LIMITS } from "../../core/adapters/notify/index.js";
 import { silentLogger } from "../../core/adapters/system.js";
 import { transition } from "../../core/engine/index.js";
@@ -61,7 +61,7 @@ async function systemWithRobots() {
 }
 
 async function start(system: Awaited<ReturnType<typeof testSystem>>, run: Run) {
-  await system.store.saveRun(run);
+  await system.stores.runs.saveRun(run);
   await system.queue.send([{ runId: run.id, event: { type: "run.created" }, dedupKey: `created:${run.id}` }]);
 }
 
@@ -204,12 +204,12 @@ describe("rate limits", () => {
     let now = Math.floor(Date.now() / 60_000) * 60_000 + 5000;
     const clock = { now: () => new Date(now).toISOString() };
     const { client, table } = await freshStore();
-    const store = new DynamoStore({ client, table, clock });
+    const { ledger, limiter } = dynamoStores({ client, table, clock });
     const delivery = new NotificationDelivery({
       sender: createNotificationSender({ clock }),
       commitStatus: { enabledFor: () => false, report: async () => {} },
-      ledger: store,
-      limiter: store,
+      ledger,
+      limiter,
       rateLimits: RATE_LIMITS,
       clock,
       log: silentLogger,
@@ -245,12 +245,12 @@ describe("rate limits", () => {
   it("waits briefly for Feishu's 5 a second rather than deferring", async () => {
     receivers.reset();
     const { client, table } = await freshStore();
-    const store = new DynamoStore({ client, table });
+    const stores = dynamoStores({ client, table });
     // The windows the limiter granted, counted where it decides: a send's own timestamp may fall a second later.
     const granted: string[] = [];
     const limiter: RateLimiter = {
       acquire: async (key, limit, now) => {
-        const taken = await store.acquire(key, limit, now);
+        const taken = await stores.limiter.acquire(key, limit, now);
         if (taken.ok) granted.push(now.slice(0, 19));
         return taken;
       },
@@ -258,7 +258,7 @@ describe("rate limits", () => {
     const delivery = new NotificationDelivery({
       sender: createNotificationSender(),
       commitStatus: { enabledFor: () => false, report: async () => {} },
-      ledger: store,
+      ledger: stores.ledger,
       limiter,
       rateLimits: RATE_LIMITS,
       clock: { now: () => new Date().toISOString() },

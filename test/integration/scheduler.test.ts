@@ -71,7 +71,7 @@ async function withFakeCluster() {
 }
 
 async function started(system: Awaited<ReturnType<typeof testSystem>>, run: Run) {
-  await system.store.saveRun(run);
+  await system.stores.runs.saveRun(run);
   await system.queue.send([{ runId: run.id, event: { type: "run.created" }, dedupKey: `created:${run.id}` }]);
 }
 

@@ -7,21 +7,21 @@ import { TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
 
 describe("the run service", () => {
   it("keeps both facts when two writers change one run at once", async () => {
-    const { service, store } = await testSystem();
-    await store.saveRun(newRun({ id: "two" }));
+    const { service, stores } = await testSystem();
+    await stores.runs.saveRun(newRun({ id: "two" }));
     await service.apply("two", [{ type: "run.created" }]);
     await Promise.all([
       service.apply("two", [{ type: "task.started", task: "unit", attempt: 1 }]),
       service.apply("two", [{ type: "task.outputs", task: "lint", attempt: 1, outputs: { LINT: "clean" } }]),
     ]);
-    const run = await store.getRun("two");
+    const run = await stores.runs.getRun("two");
     expect(run && taskState(run, "unit").status).toBe("running");
     expect(run && taskState(run, "lint")).toMatchObject({ status: "running", outputs: { LINT: "clean" } });
   });
 
   it("advances a stage exactly once when 20 parallel tasks complete at the same moment", async () => {
     const runner = new MemoryRunner();
-    const { service, store } = await testSystem({ runner });
+    const { service, stores } = await testSystem({ runner });
     const wide = pipeline({
       name: "wide",
       stages: [
@@ -29,7 +29,7 @@ describe("the run service", () => {
         { name: "after", tasks: [runTask("next")] },
       ],
     });
-    await store.saveRun(newRun({ id: "wide", pipeline: wide }));
+    await stores.runs.saveRun(newRun({ id: "wide", pipeline: wide }));
     await service.apply("wide", [{ type: "run.created" }]);
     expect(runner.jobs.size).toBe(20);
 
@@ -39,7 +39,7 @@ describe("the run service", () => {
       ),
     );
     expect(results.every((r) => r.ignored[0] === undefined)).toBe(true);
-    const run = await store.getRun("wide");
+    const run = await stores.runs.getRun("wide");
     expect(run?.stages[0]?.tasks.every((t) => t.status === "succeeded")).toBe(true);
     expect(run && taskState(run, "next")).toMatchObject({
       status: "queued",
@@ -55,9 +55,9 @@ describe("the run service", () => {
 
   it("gives a callback URL and a token of its own to every attempt", async () => {
     const runner = new MemoryRunner();
-    const { service, store } = await testSystem({ runner });
+    const { service, stores } = await testSystem({ runner });
     const tokens = new TaskTokens(TEST_TOKEN_SECRET);
-    await store.saveRun(newRun({ id: "tok" }));
+    await stores.runs.saveRun(newRun({ id: "tok" }));
     await service.apply("tok", [{ type: "run.created" }]);
     const launch = runner.launchesOf("unit")[0];
     expect(launch?.env.HOOKFLOW_CALLBACK_URL).toBe("http://127.0.0.1:8787/callbacks/tasks/tok.unit.1");

@@ -1,17 +1,20 @@
-import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, GetItemCommand, PutItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { DynamoStore } from "../../core/adapters/dynamo/store.js";
+import { sha256Hex } from "../../core/adapters/dynamo/items.js";
+import { runItem } from "../../core/adapters/dynamo/runs.js";
+import type { Stores } from "../../core/adapters/dynamo/store.js";
 import { transition } from "../../core/engine/index.js";
-import { ValidationError, VersionConflictError } from "../../core/errors.js";
+import { RetryableError, ValidationError, VersionConflictError } from "../../core/errors.js";
 import type { Run } from "../../core/model/index.js";
-import { freshStore } from "../helpers/aws.js";
+import { RunRecorder } from "../../core/services/runs.js";
+import { freshStore, recordRequests } from "../helpers/aws.js";
 import { at, jobTemplate, newRun, pipeline, T0 } from "../helpers/factories.js";
 
-let store: DynamoStore;
+let stores: Stores;
 let ctx: Awaited<ReturnType<typeof freshStore>>;
 beforeAll(async () => {
   ctx = await freshStore({ deliveryTtlSeconds: 3600 });
-  store = ctx.store;
+  stores = ctx.stores;
 });
 
 const runAt = (id: string, seconds: number, name = "web-app"): Run => ({
@@ -21,40 +24,40 @@ const runAt = (id: string, seconds: number, name = "web-app"): Run => ({
 
 describe("runs", () => {
   it("are created once and then saved only on the version they were read at", async () => {
-    const created = await store.saveRun(newRun({ id: "v1" }));
+    const created = await stores.runs.saveRun(newRun({ id: "v1" }));
     expect(created.version).toBe(1);
-    await expect(store.saveRun(newRun({ id: "v1" }))).rejects.toBeInstanceOf(VersionConflictError);
+    await expect(stores.runs.saveRun(newRun({ id: "v1" }))).rejects.toBeInstanceOf(VersionConflictError);
 
     const started = transition(created, { type: "run.created" }, T0).run;
-    const saved = await store.saveRun(started);
+    const saved = await stores.runs.saveRun(started);
     expect(saved.version).toBe(2);
     const stale = transition(created, { type: "cancel.requested" }, T0).run;
-    const conflict = await store.saveRun(stale).catch((e: unknown) => e);
+    const conflict = await stores.runs.saveRun(stale).catch((e: unknown) => e);
     expect(conflict).toBeInstanceOf(VersionConflictError);
     expect((conflict as VersionConflictError<Run>).current?.status).toBe("running");
-    expect(await store.getRun("v1")).toEqual(saved);
+    expect(await stores.runs.getRun("v1")).toEqual(saved);
   });
 
   it("page by pipeline, newest first, with opaque cursors and a status filter", async () => {
-    for (let i = 0; i < 7; i++) await store.saveRun(runAt(`p${i}`, i, "paged"));
-    await store.saveRun(runAt("other", 100, "other-pipeline"));
+    for (let i = 0; i < 7; i++) await stores.runs.saveRun(runAt(`p${i}`, i, "paged"));
+    await stores.runs.saveRun(runAt("other", 100, "other-pipeline"));
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await store.listRuns({ pipeline: "paged", limit: 3, cursor });
+      const page = await stores.runs.listRuns({ pipeline: "paged", limit: 3, cursor });
       expect(page.items.length).toBeLessThanOrEqual(3);
       seen.push(...page.items.map((r) => r.id));
       cursor = page.cursor;
     } while (cursor);
     expect(seen).toEqual(["p6", "p5", "p4", "p3", "p2", "p1", "p0"]);
 
-    const running = transition((await store.getRun("p2")) as Run, { type: "run.created" }, T0).run;
-    await store.saveRun(running);
-    const filtered = await store.listRuns({ pipeline: "paged", status: "running", limit: 5 });
+    const running = transition((await stores.runs.getRun("p2")) as Run, { type: "run.created" }, T0).run;
+    await stores.runs.saveRun(running);
+    const filtered = await stores.runs.listRuns({ pipeline: "paged", status: "running", limit: 5 });
     expect(filtered.items.map((r) => r.id)).toEqual(["p2"]);
-    const all = await store.listRuns({ limit: 2 });
+    const all = await stores.runs.listRuns({ limit: 2 });
     expect(all.items[0]?.id).toBe("other");
-    await expect(store.listRuns({ limit: 2, cursor: "not-a-cursor" })).rejects.toBeInstanceOf(
+    await expect(stores.runs.listRuns({ limit: 2, cursor: "not-a-cursor" })).rejects.toBeInstanceOf(
       ValidationError,
     );
   });
@@ -64,31 +67,34 @@ describe("runs", () => {
       ...newRun({ id: "g1", pipeline: pipeline({ concurrency: { group: "deploy-${GIT_BRANCH}" } }) }),
       createdAt: at(500),
     };
-    const saved = await store.saveRun(grouped);
-    expect((await store.activeRuns("deploy-main")).map((r) => r.id)).toEqual(["g1"]);
+    const saved = await stores.runs.saveRun(grouped);
+    expect((await stores.runs.activeRuns("deploy-main")).map((r) => r.id)).toEqual(["g1"]);
     const canceled = transition(saved, { type: "cancel.requested" }, T0).run;
-    await store.saveRun(canceled);
-    expect(await store.activeRuns("deploy-main")).toEqual([]);
-    expect((await store.activeRuns()).map((r) => r.id)).not.toContain("g1");
+    await stores.runs.saveRun(canceled);
+    expect(await stores.runs.activeRuns("deploy-main")).toEqual([]);
+    expect((await stores.runs.activeRuns()).map((r) => r.id)).not.toContain("g1");
   });
 });
 
 describe("webhook deliveries", () => {
   it("create each run once: a run whose id exists is not written again", async () => {
     const runs = [newRun({ id: "d1a" }), newRun({ id: "d1b", pipeline: pipeline({ name: "second" }) })];
-    expect(await store.createRuns(runs)).toEqual([true, true]);
-    const started = transition((await store.getRun("d1a")) as Run, { type: "run.created" }, T0).run;
-    await store.saveRun(started);
-    expect(await store.createRuns([newRun({ id: "d1a" }), newRun({ id: "d1c" })])).toEqual([false, true]);
-    expect((await store.getRun("d1a"))?.status).toBe("running");
+    expect(await stores.deliveries.createRuns(runs)).toEqual([true, true]);
+    const started = transition((await stores.runs.getRun("d1a")) as Run, { type: "run.created" }, T0).run;
+    await stores.runs.saveRun(started);
+    expect(await stores.deliveries.createRuns([newRun({ id: "d1a" }), newRun({ id: "d1c" })])).toEqual([
+      false,
+      true,
+    ]);
+    expect((await stores.runs.getRun("d1a"))?.status).toBe("running");
   });
 
   it("are recorded run by run, any number of times, and read back", async () => {
     const now = new Date().toISOString();
-    await store.noteDelivery("github", "abc", { id: "r2", pipeline: "second" }, now);
-    await store.noteDelivery("github", "abc", { id: "r1", pipeline: "first" }, now);
-    await store.noteDelivery("github", "abc", { id: "r1", pipeline: "first" }, now);
-    expect(await store.getDelivery("github", "abc")).toEqual({
+    await stores.deliveries.noteDelivery("github", "abc", { id: "r2", pipeline: "second" }, now);
+    await stores.deliveries.noteDelivery("github", "abc", { id: "r1", pipeline: "first" }, now);
+    await stores.deliveries.noteDelivery("github", "abc", { id: "r1", pipeline: "first" }, now);
+    expect(await stores.deliveries.getDelivery("github", "abc")).toEqual({
       provider: "github",
       id: "abc",
       receivedAt: now,
@@ -97,11 +103,16 @@ describe("webhook deliveries", () => {
         { id: "r2", pipeline: "second" },
       ],
     });
-    expect(await store.getDelivery("gitlab", "abc")).toBeUndefined();
+    expect(await stores.deliveries.getDelivery("gitlab", "abc")).toBeUndefined();
   });
 
   it("expire: a TTL attribute is set, and an expired record no longer counts", async () => {
-    await store.noteDelivery("github", "old", { id: "x", pipeline: "p" }, "2026-01-01T00:00:00.000Z");
+    await stores.deliveries.noteDelivery(
+      "github",
+      "old",
+      { id: "x", pipeline: "p" },
+      "2026-01-01T00:00:00.000Z",
+    );
     const { Item } = await ctx.client.send(
       new GetItemCommand({
         TableName: ctx.table,
@@ -109,41 +120,227 @@ describe("webhook deliveries", () => {
       }),
     );
     expect(Number(Item?.expiresAt?.N)).toBe(Date.parse("2026-01-01T00:00:00.000Z") / 1000 + 3600);
-    expect(await store.getDelivery("github", "old")).toBeUndefined();
+    expect(await stores.deliveries.getDelivery("github", "old")).toBeUndefined();
   });
 });
 
 describe("definitions", () => {
   it("are stored, listed and deleted by name", async () => {
-    await store.putPipeline(pipeline({ name: "defs-a" }), T0);
-    await store.putJob(jobTemplate({ name: "defs-job" }), T0);
-    expect((await store.getPipeline("defs-a"))?.value.name).toBe("defs-a");
-    expect((await store.listPipelines()).map((p) => p.value.name)).toContain("defs-a");
-    expect((await store.listJobs()).map((j) => j.value.name)).toEqual(["defs-job"]);
-    expect(await store.deleteJob("defs-job")).toBe(true);
-    expect(await store.deleteJob("defs-job")).toBe(false);
-    expect(await store.getJob("defs-job")).toBeUndefined();
+    await stores.definitions.putPipeline(pipeline({ name: "defs-a" }), T0);
+    await stores.definitions.putJob(jobTemplate({ name: "defs-job" }), T0);
+    expect((await stores.definitions.getPipeline("defs-a"))?.value.name).toBe("defs-a");
+    expect((await stores.definitions.listPipelines()).map((p) => p.value.name)).toContain("defs-a");
+    expect((await stores.definitions.listJobs()).map((j) => j.value.name)).toEqual(["defs-job"]);
+    expect(await stores.definitions.deleteJob("defs-job")).toBe(true);
+    expect(await stores.definitions.deleteJob("defs-job")).toBe(false);
+    expect(await stores.definitions.getJob("defs-job")).toBeUndefined();
   });
 });
 
 describe("the sent ledger and rate limits", () => {
   it("lets one sender claim a key, and another only after the first's lease ran out", async () => {
-    expect(await store.claim("k1", T0, 60)).toBe(true);
-    expect(await store.claim("k1", at(30), 60)).toBe(false);
-    expect(await store.claim("k1", at(61), 60)).toBe(true);
-    await store.complete("k1", at(62));
-    expect(await store.claim("k1", at(10_000), 60)).toBe(false);
-    expect(await store.claim("k2", T0, 60)).toBe(true);
-    await store.release("k2");
-    expect(await store.claim("k2", T0, 60)).toBe(true);
+    expect(await stores.ledger.claim("k1", T0, 60)).toBe(true);
+    expect(await stores.ledger.claim("k1", at(30), 60)).toBe(false);
+    expect(await stores.ledger.claim("k1", at(61), 60)).toBe(true);
+    await stores.ledger.complete("k1", at(62));
+    expect(await stores.ledger.claim("k1", at(10_000), 60)).toBe(false);
+    expect(await stores.ledger.claim("k2", T0, 60)).toBe(true);
+    await stores.ledger.release("k2");
+    expect(await stores.ledger.claim("k2", T0, 60)).toBe(true);
   });
 
   it("counts per window", async () => {
     const limit = { max: 2, perSeconds: 60 };
     const results = [];
-    for (let i = 0; i < 3; i++) results.push(await store.acquire("robot", limit, at(i)));
+    for (let i = 0; i < 3; i++) results.push(await stores.limiter.acquire("robot", limit, at(i)));
     expect(results.map((r) => r.ok)).toEqual([true, true, false]);
     expect(results[2]).toMatchObject({ retryAfterSeconds: 58 });
-    expect((await store.acquire("robot", limit, at(60))).ok).toBe(true);
+    expect((await stores.limiter.acquire("robot", limit, at(60))).ok).toBe(true);
+  });
+});
+
+describe("a conflicting write", () => {
+  it("carries the run as stored, so re-applying after it costs no read", async () => {
+    const { client, stores: counted } = await freshStore();
+    const created = await counted.runs.saveRun(newRun({ id: "cf1" }));
+    const started = await counted.runs.saveRun(transition(created, { type: "run.created" }, T0).run);
+    const sent = recordRequests(client);
+
+    const conflict = await counted.runs
+      .saveRun(transition(created, { type: "cancel.requested" }, T0).run)
+      .catch((e: unknown) => e);
+    expect(conflict).toBeInstanceOf(VersionConflictError);
+    expect((conflict as VersionConflictError<Run>).current).toEqual(started);
+    expect(sent).toEqual(["PutItem"]);
+
+    sent.length = 0;
+    const recorder = new RunRecorder({ runs: counted.runs, clock: { now: () => at(5) } });
+    const recorded = await recorder.record("cf1", [{ type: "cancel.requested" }], created);
+    // Version 3: the events were applied to version 2, the run as the refusal carried it.
+    expect(recorded.run.version).toBe(3);
+    // The stale write, then the write on the run the refusal carried: no GetItem between them.
+    expect(sent).toEqual(["PutItem", "PutItem"]);
+  });
+});
+
+describe("rate-limit counters", () => {
+  it("are keyed by a hash of the key: no item's key holds the robot URL or its token", async () => {
+    const url = "https://oapi.dingtalk.com/robot/send?access_token=tok-5ecret-value";
+    expect((await stores.limiter.acquire(`rate:${url}`, { max: 1, perSeconds: 60 }, T0)).ok).toBe(true);
+    expect((await stores.limiter.acquire(`rate:${url}`, { max: 1, perSeconds: 60 }, at(1))).ok).toBe(false);
+    const { Items = [] } = await ctx.client.send(new ScanCommand({ TableName: ctx.table }));
+    const rate = Items.filter((i) => i.pk?.S?.startsWith("RATE#"));
+    expect(rate.map((i) => i.pk?.S)).toContain(`RATE#${sha256Hex(`rate:${url}`)}`);
+    for (const item of Items) expect(JSON.stringify(item)).not.toMatch(/tok-5ecret-value|dingtalk/);
+  });
+});
+
+describe("delivered bodies", () => {
+  const refs = (...ids: string[]) => ids.map((id) => ({ id, pipeline: `p-${id}` }));
+
+  it("are held by the first delivery id that brought them, until the delivery TTL passes", async () => {
+    const first = { id: "first", runs: refs("r1"), receivedAt: T0 };
+    expect(await stores.deliveries.claimBody("github", "a".repeat(64), first)).toEqual(first);
+    const second = { id: "second", runs: refs("r2"), receivedAt: at(10) };
+    expect(await stores.deliveries.claimBody("github", "a".repeat(64), second)).toEqual(first);
+    // The same body on another provider's endpoint is another body.
+    expect(await stores.deliveries.claimBody("gitea", "a".repeat(64), second)).toEqual(second);
+    // The first delivery id again (the git host's redelivery) holds it still, with the runs it names now.
+    const again = { id: "first", runs: refs("r1", "r3"), receivedAt: at(20) };
+    expect(await stores.deliveries.claimBody("github", "a".repeat(64), again)).toEqual(again);
+    expect(await stores.deliveries.claimBody("github", "a".repeat(64), second)).toEqual(again);
+    // Past the TTL (3600 s here), the body is new again.
+    const later = { id: "later", runs: refs("r4"), receivedAt: at(20 + 3601) };
+    expect(await stores.deliveries.claimBody("github", "a".repeat(64), later)).toEqual(later);
+  });
+});
+
+describe("upgrades", () => {
+  it("writes schema 2 on every item", async () => {
+    const { client, table, stores: fresh } = await freshStore();
+    const run = await fresh.runs.saveRun(newRun({ id: "s1" }));
+    await fresh.runs.saveRun(transition(run, { type: "run.created" }, T0).run);
+    await fresh.deliveries.createRuns([newRun({ id: "s2" })]);
+    await fresh.deliveries.noteDelivery("github", "d", { id: "s2", pipeline: "web-app" }, T0);
+    await fresh.deliveries.claimBody("github", "b".repeat(64), { id: "d", runs: [], receivedAt: T0 });
+    await fresh.definitions.putPipeline(pipeline({ name: "s-pipe" }), T0);
+    await fresh.definitions.putJob(jobTemplate({ name: "s-job" }), T0);
+    await fresh.ledger.claim("s-sent", T0, 60);
+    await fresh.ledger.complete("s-sent", T0);
+    await fresh.ledger.claim("s-claimed", T0, 60);
+    await fresh.limiter.acquire("s-rate", { max: 5, perSeconds: 60 }, T0);
+    const { Items = [] } = await client.send(new ScanCommand({ TableName: table }));
+    expect(Items.map((i) => i.pk?.S?.replace(/#.*/, "")).sort()).toEqual(
+      ["BODY", "DELIVERY", "JOB", "PIPELINE", "RATE", "RUN", "RUN", "SENT", "SENT"].sort(),
+    );
+    for (const item of Items) expect(item.schema, item.pk?.S).toEqual({ N: "2" });
+  });
+
+  it("reads items the first release wrote (no schema attribute), and writes them back as schema 2", async () => {
+    const { client, table, stores: old } = await freshStore({ deliveryTtlSeconds: 3600 });
+    const put = (Item: Record<string, AttributeValue>) =>
+      client.send(new PutItemCommand({ TableName: table, Item }));
+    const S = (s: string) => ({ S: s });
+    const N = (n: number) => ({ N: String(n) });
+    // Exactly what the first release's DynamoStore wrote.
+    const run = {
+      ...newRun({ id: "old1", pipeline: pipeline({ concurrency: { group: "old-group" } }) }),
+      createdAt: T0,
+    };
+    const { version: _, ...doc } = { ...run, version: 4 };
+    const order = `${T0}#old1`;
+    await put({
+      pk: S("RUN#old1"),
+      sk: S("RUN"),
+      doc: S(JSON.stringify(doc)),
+      version: N(4),
+      id: S("old1"),
+      pipeline: S(run.pipeline),
+      status: S(run.status),
+      createdAt: S(T0),
+      gsi1pk: S(`PIPELINE#${run.pipeline}`),
+      gsi1sk: S(order),
+      gsi2pk: S("RUNS"),
+      gsi2sk: S(order),
+      activePk: S("ACTIVE"),
+      activeSk: S(order),
+      concurrencyGroup: S("old-group"),
+    });
+    const oldPipeline = pipeline({ name: "old-pipe" });
+    await put({
+      pk: S("PIPELINE#old-pipe"),
+      sk: S("PIPELINE"),
+      doc: S(JSON.stringify(oldPipeline)),
+      updatedAt: S(T0),
+      gsi1pk: S("PIPELINES"),
+      gsi1sk: S("old-pipe"),
+    });
+    const oldJob = jobTemplate({ name: "old-job" });
+    await put({
+      pk: S("JOB#old-job"),
+      sk: S("JOB"),
+      doc: S(JSON.stringify(oldJob)),
+      updatedAt: S(T0),
+      gsi1pk: S("JOBS"),
+      gsi1sk: S("old-job"),
+    });
+    const received = new Date().toISOString();
+    await put({
+      pk: S("DELIVERY#gitlab#old-d"),
+      sk: S("DELIVERY"),
+      run_old1: S(run.pipeline),
+      receivedAt: S(received),
+      expiresAt: N(Math.floor(Date.parse(received) / 1000) + 3600),
+    });
+    const nowSeconds = Math.floor(Date.parse(T0) / 1000);
+    await put({
+      pk: S("SENT#old-claim"),
+      sk: S("SENT"),
+      state: S("claimed"),
+      leaseUntil: N(nowSeconds + 60),
+      expiresAt: N(nowSeconds + 3600),
+    });
+
+    expect(await old.runs.getRun("old1")).toEqual({ ...run, version: 4 });
+    expect((await old.runs.listRuns({ pipeline: run.pipeline, limit: 5 })).items).toEqual([
+      { ...run, version: 4 },
+    ]);
+    expect((await old.runs.listRuns({ limit: 5 })).items.map((r) => r.id)).toEqual(["old1"]);
+    expect(await old.runs.activeRuns("old-group")).toEqual([
+      {
+        id: "old1",
+        pipeline: run.pipeline,
+        status: run.status,
+        createdAt: T0,
+        concurrencyGroup: "old-group",
+      },
+    ]);
+    expect(await old.definitions.getPipeline("old-pipe")).toEqual({ value: oldPipeline, updatedAt: T0 });
+    expect(await old.definitions.listJobs()).toEqual([{ value: oldJob, updatedAt: T0 }]);
+    expect(await old.deliveries.getDelivery("gitlab", "old-d")).toEqual({
+      provider: "gitlab",
+      id: "old-d",
+      receivedAt: received,
+      runs: [{ id: "old1", pipeline: run.pipeline }],
+    });
+    expect(await old.ledger.claim("old-claim", at(30), 60)).toBe(false);
+    expect(await old.ledger.claim("old-claim", at(61), 60)).toBe(true);
+
+    const saved = await old.runs.saveRun(transition({ ...run, version: 4 }, { type: "run.created" }, T0).run);
+    expect(saved.version).toBe(5);
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName: table, Key: { pk: S("RUN#old1"), sk: S("RUN") } }),
+    );
+    expect(Item?.schema).toEqual({ N: "2" });
+  });
+
+  it("refuses an item of a newer schema than it reads, rather than misread it", async () => {
+    const { client, table, stores: fresh } = await freshStore();
+    const item = { ...runItem({ ...newRun({ id: "future" }), version: 1 }), schema: { N: "3" } };
+    await client.send(new PutItemCommand({ TableName: table, Item: item }));
+    const refused = fresh.runs.getRun("future");
+    await expect(refused).rejects.toThrow(/schema 3; this release reads 1 and 2/);
+    // Retryable: while a deploy is under way, the work comes back once every function runs the newer code.
+    await expect(refused).rejects.toBeInstanceOf(RetryableError);
   });
 });

@@ -4,9 +4,10 @@ import { silentLogger } from "../../core/adapters/system.js";
 import { RetryableError } from "../../core/errors.js";
 import { parseWorkMessage } from "../../core/services/batch.js";
 import { createWebhookApp } from "../../functions/webhook.js";
+import { dynamoClient, recordRequests } from "../helpers/aws.js";
 import { pipeline } from "../helpers/factories.js";
 import { testSystem } from "../helpers/system.js";
-import { deliver, fixture } from "../helpers/webhooks.js";
+import { deliver, distinctBody, fixture } from "../helpers/webhooks.js";
 
 type System = Awaited<ReturnType<typeof testSystem>>;
 let system: System;
@@ -16,28 +17,28 @@ beforeAll(async () => {
   system = await testSystem();
   app = createWebhookApp(system.webhook);
   const now = new Date().toISOString();
-  await system.store.putPipeline(
+  await system.stores.definitions.putPipeline(
     pipeline({
       name: "web",
       triggers: [{ provider: "github", repository: "acme/web-app", events: ["push", "tag"] }],
     }),
     now,
   );
-  await system.store.putPipeline(
+  await system.stores.definitions.putPipeline(
     pipeline({
       name: "web-docs",
       triggers: [{ provider: "github", repository: "acme/web-app", branches: ["main"], paths: ["docs/**"] }],
     }),
     now,
   );
-  await system.store.putPipeline(
+  await system.stores.definitions.putPipeline(
     pipeline({
       name: "platform",
       triggers: [{ provider: "gitlab", repository: "acme/platform/web-app", events: ["tag"], tags: ["v*"] }],
     }),
     now,
   );
-  await system.store.putPipeline(
+  await system.stores.definitions.putPipeline(
     pipeline({
       name: "deploy-tools",
       triggers: [{ provider: "gitea", repository: "infra/deploy-tools", branches: ["develop"] }],
@@ -59,7 +60,7 @@ describe("POST /webhooks/github", () => {
     const body = (await res.json()) as { delivery: string; runs: Array<{ id: string; pipeline: string }> };
     expect(body.delivery).toBe("gh-1");
     expect(body.runs.map((r) => r.pipeline)).toEqual(["web"]);
-    const run = await system.store.getRun(body.runs[0]?.id ?? "");
+    const run = await system.stores.runs.getRun(body.runs[0]?.id ?? "");
     expect(run).toMatchObject({
       status: "pending",
       version: 1,
@@ -83,36 +84,40 @@ describe("POST /webhooks/github", () => {
     ).json()) as {
       runs: unknown[];
     };
-    const before = (await system.store.listRuns({ limit: 100 })).items.length;
+    const before = (await system.stores.runs.listRuns({ limit: 100 })).items.length;
     const again = await deliver(app, "github", fixture("github-tag-push"), { deliveryId: "gh-2" });
     expect(again.status).toBe(202);
     expect(((await again.json()) as { runs: unknown[] }).runs).toEqual(first.runs);
-    expect((await system.store.listRuns({ limit: 100 })).items.length).toBe(before);
+    expect((await system.stores.runs.listRuns({ limit: 100 })).items.length).toBe(before);
     await queued();
   });
 
   it("records the delivery with its runs once the scheduler starts them; a repeat after a new pipeline appeared starts only that one", async () => {
-    const first = await deliver(app, "github", fixture("github-push"), { deliveryId: "gh-noted" });
+    const first = await deliver(app, "github", distinctBody(fixture("github-push"), "noted"), {
+      deliveryId: "gh-noted",
+    });
     const { runs } = (await first.json()) as { runs: Array<{ id: string; pipeline: string }> };
     for (const message of await queued()) await system.scheduler.handle(message);
-    expect((await system.store.getDelivery("github", "gh-noted"))?.runs).toEqual(runs);
-    await system.store.putPipeline(
+    expect((await system.stores.deliveries.getDelivery("github", "gh-noted"))?.runs).toEqual(runs);
+    await system.stores.definitions.putPipeline(
       pipeline({ name: "newcomer", triggers: [{ provider: "github", repository: "acme/web-app" }] }),
       new Date().toISOString(),
     );
-    const again = await deliver(app, "github", fixture("github-push"), { deliveryId: "gh-noted" });
+    const again = await deliver(app, "github", distinctBody(fixture("github-push"), "noted"), {
+      deliveryId: "gh-noted",
+    });
     const repeated = ((await again.json()) as { runs: Array<{ id: string; pipeline: string }> }).runs;
     expect(repeated.filter((r) => r.pipeline === "web")).toEqual(runs);
-    expect((await system.store.getRun(runs[0]?.id ?? ""))?.status).toBe("running");
-    expect((await system.store.listRuns({ pipeline: "newcomer", limit: 10 })).items).toHaveLength(1);
-    await system.store.deletePipeline("newcomer");
+    expect((await system.stores.runs.getRun(runs[0]?.id ?? ""))?.status).toBe("running");
+    expect((await system.stores.runs.listRuns({ pipeline: "newcomer", limit: 10 })).items).toHaveLength(1);
+    await system.stores.definitions.deletePipeline("newcomer");
     await queued();
   });
 
   it("starts a tag pipeline with APP_VERSION set to the tag", async () => {
     const res = await deliver(app, "github", fixture("github-tag-push"), { deliveryId: "gh-3" });
     const { runs } = (await res.json()) as { runs: Array<{ id: string }> };
-    const run = await system.store.getRun(runs[0]?.id ?? "");
+    const run = await system.stores.runs.getRun(runs[0]?.id ?? "");
     expect(run?.variables).toMatchObject({ GIT_TAG: "v1.4.0", GIT_BRANCH: "", APP_VERSION: "v1.4.0" });
     await queued();
   });
@@ -149,7 +154,7 @@ describe("GitLab and Gitea", () => {
     expect(tag.status).toBe(202);
     const { runs } = (await tag.json()) as { runs: Array<{ id: string; pipeline: string }> };
     expect(runs.map((r) => r.pipeline)).toEqual(["platform"]);
-    expect((await system.store.getRun(runs[0]?.id ?? ""))?.variables).toMatchObject({
+    expect((await system.stores.runs.getRun(runs[0]?.id ?? ""))?.variables).toMatchObject({
       GIT_PROVIDER: "gitlab",
       GIT_TAG: "v2.0.0",
     });
@@ -163,7 +168,7 @@ describe("GitLab and Gitea", () => {
     expect(res.status).toBe(202);
     const { runs } = (await res.json()) as { runs: Array<{ id: string; pipeline: string }> };
     expect(runs.map((r) => r.pipeline)).toEqual(["deploy-tools"]);
-    expect((await system.store.getRun(runs[0]?.id ?? ""))?.variables).toMatchObject({
+    expect((await system.stores.runs.getRun(runs[0]?.id ?? ""))?.variables).toMatchObject({
       GIT_BRANCH: "develop",
       GIT_PROVIDER: "gitea",
     });
@@ -171,9 +176,89 @@ describe("GitLab and Gitea", () => {
   });
 });
 
+describe("a body replayed under a new delivery id", () => {
+  type Answer = { delivery: string; runs: Array<{ id: string; pipeline: string }>; replayOf?: string };
+  const runCount = async () => (await system.stores.runs.listRuns({ limit: 1000 })).items.length;
+
+  it.each([
+    ["github", "github-push"],
+    ["gitlab", "gitlab-tag-push"],
+    ["gitea", "gitea-push"],
+  ] as const)(
+    "%s: answers 202 with the runs the body made first, and starts nothing",
+    async (provider, name) => {
+      const body = distinctBody(fixture(name), `replay-${provider}`);
+      const first = await deliver(app, provider, body, { deliveryId: `${provider}-original` });
+      expect(first.status).toBe(202);
+      const made = ((await first.json()) as Answer).runs;
+      expect(made).toHaveLength(1);
+      await queued();
+      const before = await runCount();
+
+      const replay = await deliver(app, provider, body, { deliveryId: `${provider}-replayed` });
+      expect(replay.status).toBe(202);
+      expect(await replay.json()).toEqual({
+        delivery: `${provider}-replayed`,
+        runs: made,
+        replayOf: `${provider}-original`,
+      });
+      expect(await runCount()).toBe(before);
+      expect(await queued()).toEqual([]);
+
+      // The git host's own redelivery (same id) still answers as before.
+      const redelivered = await deliver(app, provider, body, { deliveryId: `${provider}-original` });
+      expect(((await redelivered.json()) as Answer).runs).toEqual(made);
+      // Another body is another push.
+      const other = await deliver(app, provider, distinctBody(body, "other"), {
+        deliveryId: `${provider}-other`,
+      });
+      expect(((await other.json()) as Answer).runs).not.toEqual(made);
+      expect(await runCount()).toBe(before + 1);
+      await queued();
+    },
+  );
+
+  it("costs one conditional write for the body beside the run's; a replay costs that write alone", async () => {
+    const client = dynamoClient();
+    const sent = recordRequests(client);
+    const counted = await testSystem({ dynamoClient: client });
+    await counted.stores.definitions.putPipeline(
+      pipeline({ name: "web", triggers: [{ provider: "github", repository: "acme/web-app" }] }),
+      new Date().toISOString(),
+    );
+    const countedApp = createWebhookApp(counted.webhook);
+    const body = distinctBody(fixture("github-push"), "costs");
+    // Queries are the definition catalog's (its cache is off in tests).
+    const writes = () => sent.splice(0).filter((name) => name !== "Query");
+    writes();
+    expect((await deliver(countedApp, "github", body, { deliveryId: "cost-1" })).status).toBe(202);
+    expect(writes()).toEqual(["PutItem", "PutItem"]);
+    expect((await deliver(countedApp, "github", body, { deliveryId: "cost-2" })).status).toBe(202);
+    expect(writes()).toEqual(["PutItem"]);
+  });
+
+  it("makes runs once when the same body arrives under many ids at the same time", async () => {
+    const body = distinctBody(fixture("gitea-push"), "replay-race");
+    const before = await runCount();
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => deliver(app, "gitea", body, { deliveryId: `race-${i}` })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(202));
+    const bodies = (await Promise.all(answers.map((a) => a.json()))) as Answer[];
+    const firsts = bodies.filter((b) => b.replayOf === undefined);
+    expect(firsts).toHaveLength(1);
+    for (const b of bodies) expect(b.runs).toEqual(firsts[0]?.runs);
+    expect(bodies.filter((b) => b.replayOf !== undefined).map((b) => b.replayOf)).toEqual(
+      Array(7).fill(firsts[0]?.delivery),
+    );
+    expect(await runCount()).toBe(before + 1);
+    expect(await queued()).toHaveLength(1);
+  });
+});
+
 describe("bad input changes nothing", () => {
   async function runCount() {
-    return (await system.store.listRuns({ limit: 1000 })).items.length;
+    return (await system.stores.runs.listRuns({ limit: 1000 })).items.length;
   }
 
   it.each([
@@ -255,16 +340,20 @@ describe("202 means durable", () => {
       ingest: new (
         system.webhook.ingest.constructor as typeof import("../../core/services/ingest.js").IngestService
       )({
-        deliveries: system.store,
+        deliveries: system.stores.deliveries,
         catalog: system.catalog,
         queue: { send: async () => Promise.reject(new RetryableError("SQS is unavailable")) },
         clock: system.clock,
         commitStatus: { enabledFor: () => false },
       }),
     });
-    const failed = await deliver(failing, "gitea", fixture("gitea-push"), { deliveryId: "durable-1" });
+    const failed = await deliver(failing, "gitea", distinctBody(fixture("gitea-push"), "durable-1"), {
+      deliveryId: "durable-1",
+    });
     expect(failed.status).toBe(503);
-    const retried = await deliver(app, "gitea", fixture("gitea-push"), { deliveryId: "durable-1" });
+    const retried = await deliver(app, "gitea", distinctBody(fixture("gitea-push"), "durable-1"), {
+      deliveryId: "durable-1",
+    });
     expect(retried.status).toBe(202);
     const { runs } = (await retried.json()) as { runs: Array<{ id: string }> };
     expect(runs).toHaveLength(1);
@@ -279,7 +368,8 @@ describe("202 means durable", () => {
         system.webhook.ingest.constructor as typeof import("../../core/services/ingest.js").IngestService
       )({
         deliveries: {
-          ...system.store,
+          claimBody: (provider, sha256, delivery) =>
+            system.stores.deliveries.claimBody(provider, sha256, delivery),
           createRuns: () => Promise.reject(new Error("DynamoDB is down")),
           getDelivery: () => Promise.resolve(undefined),
           noteDelivery: () => Promise.resolve(),
@@ -290,9 +380,11 @@ describe("202 means durable", () => {
         commitStatus: { enabledFor: () => false },
       }),
     });
-    const res = await deliver(failing, "gitea", fixture("gitea-push"), { deliveryId: "durable-2" });
+    const res = await deliver(failing, "gitea", distinctBody(fixture("gitea-push"), "durable-2"), {
+      deliveryId: "durable-2",
+    });
     expect(res.status).toBe(500);
     expect(await queued()).toEqual([]);
-    expect(await system.store.getDelivery("gitea", "durable-2")).toBeUndefined();
+    expect(await system.stores.deliveries.getDelivery("gitea", "durable-2")).toBeUndefined();
   });
 });

@@ -29,15 +29,15 @@ describe("a scheduler that dies", () => {
         { name: "two", tasks: [runTask("ship")] },
       ],
     });
-    await system.store.saveRun(newRun({ id: "crash1", pipeline: p }));
+    await system.stores.runs.saveRun(newRun({ id: "crash1", pipeline: p }));
     await system.queue.send([
       { runId: "crash1", event: { type: "run.created" }, dedupKey: "created:crash1" },
     ]);
 
     // The process "dies" at the first save after a Job was submitted: that save never happens.
-    const save = system.store.saveRun.bind(system.store);
+    const save = system.stores.runs.saveRun.bind(system.stores.runs);
     let died = false;
-    system.store.saveRun = async (run: Run) => {
+    system.stores.runs.saveRun = async (run: Run) => {
       if (!died && fake.jobs().length > 0) {
         died = true;
         throw new Error("killed: the scheduler's process ended here");

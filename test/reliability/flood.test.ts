@@ -61,7 +61,7 @@ function plan(total: number): Array<{ kind: Kind; delivery: string; body: string
 describe("a flood of deliveries", () => {
   it("creates exactly one run per unique valid delivery, answers every bad one correctly, and loses nothing", async () => {
     const system = await testSystem();
-    await system.store.putPipeline(
+    await system.stores.definitions.putPipeline(
       pipeline({ name: "flooded", triggers: [{ provider: "github", repository: "acme/web-app" }] }),
       new Date().toISOString(),
     );
@@ -99,7 +99,7 @@ describe("a flood of deliveries", () => {
     expect(answers.filter((a) => a.status >= 500)).toEqual([]);
 
     const unique = new Set(answers.filter((a) => a.kind === "valid").map((a) => a.delivery));
-    const stored = await system.store.listRuns({ pipeline: "flooded", limit: 2000 });
+    const stored = await system.stores.runs.listRuns({ pipeline: "flooded", limit: 2000 });
     expect(stored.items).toHaveLength(unique.size);
     expect(new Set(stored.items.map((r) => r.id))).toEqual(
       new Set([...unique].map((d) => deliveryRunId("github", d, "flooded"))),

@@ -15,11 +15,11 @@ type System = Awaited<ReturnType<typeof testSystem>>;
 let system: System;
 beforeAll(async () => {
   system = await testSystem();
-  await system.store.putPipeline(
+  await system.stores.definitions.putPipeline(
     pipeline({ name: "fuzzed", triggers: [{ provider: "github", repository: "acme/web-app" }] }),
     new Date().toISOString(),
   );
-  await system.store.saveRun(
+  await system.stores.runs.saveRun(
     newRun({ id: "fuzz", pipeline: pipeline({ stages: [{ name: "s", tasks: [runTask("t")] }] }) }),
   );
   await system.recorder.record("fuzz", [{ type: "run.created" }]);

@@ -28,7 +28,7 @@ async function start(system: Awaited<ReturnType<typeof systemOnFake>>, id: strin
     name: id,
     stages: [{ name: "s", tasks: [runTask("build", timeoutSeconds ? { timeoutSeconds } : {})] }],
   });
-  await system.store.saveRun(newRun({ id, pipeline: p }));
+  await system.stores.runs.saveRun(newRun({ id, pipeline: p }));
   await system.queue.send([{ runId: id, event: { type: "run.created" }, dedupKey: `created:${id}` }]);
 }
 

@@ -56,7 +56,7 @@ describe("lost callbacks and messages", () => {
       ],
     });
     const ids = Array.from({ length: 20 }, (_, i) => `lossy${i}`);
-    for (const id of ids) await system.store.saveRun(newRun({ id, pipeline: p }));
+    for (const id of ids) await system.stores.runs.saveRun(newRun({ id, pipeline: p }));
     await system.queue.send(
       ids.map((id) => ({ runId: id, event: { type: "run.created" }, dedupKey: `created:${id}` })),
     );

@@ -180,7 +180,7 @@ describe("tokens and signatures", () => {
     const callbacks = createCallbackApp(system.callback);
     const tokens = new TaskTokens(TEST_TOKEN_SECRET);
     const { newRun, pipeline, runTask } = await import("../helpers/factories.js");
-    await system.store.saveRun(
+    await system.stores.runs.saveRun(
       newRun({
         id: "reuse",
         pipeline: pipeline({ stages: [{ name: "s", tasks: [runTask("t", { retries: 1 })] }] }),

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TTL_ATTRIBUTE, tableDefinition } from "../../core/adapters/dynamo/table.js";
@@ -15,6 +15,8 @@ import {
 import { tableArgs } from "../../infra/table.js";
 
 const ROOT = join(import.meta.dirname, "../..");
+const lambdaFixture = (name: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(join(ROOT, "test/fixtures/lambda", `${name}.json`), "utf8"));
 
 describe("the functions infra/ deploys", () => {
   it.each(FUNCTION_NAMES)("%s: the handler infra/functions.ts names exists and exports it", async (name) => {
@@ -77,6 +79,18 @@ describe("the table SST creates", () => {
     expect(args.primaryIndex.hashKey).toBe(hash);
   });
 
+  it("keeps the first release's index names and key attributes: renaming one rebuilds it on AWS", () => {
+    const indexes = (tableDefinition("hookflow").GlobalSecondaryIndexes ?? []).map((i) => [
+      i.IndexName,
+      ...(i.KeySchema ?? []).map((k) => k.AttributeName),
+    ]);
+    expect(indexes).toEqual([
+      ["byPipeline", "gsi1pk", "gsi1sk"],
+      ["byTime", "gsi2pk", "gsi2sk"],
+      ["active", "activePk", "activeSk"],
+    ]);
+  });
+
   it("refuses what sst.aws.Dynamo cannot express instead of dropping it", () => {
     const definition = tableDefinition("hookflow");
     expect(() => tableArgs({ ...definition, BillingMode: "PROVISIONED" })).toThrow(/on-demand/);
@@ -111,3 +125,10 @@ describe("configuration from SST links", () => {
       for (const setting of FUNCTIONS[name].links) expect(SST_LINKS[setting].link).toMatch(/^Hookflow/);
   });
 });
+
+/**
+ * The handlers as Lambda runs them: bundled as SST bundles them (once per file, into a temporary directory), each
+ * invocation in a fresh Node process configured the way SST configures a function (encrypted links in a file,
+ * plain settings in the environment), given the sample events in test/fixtures/lambda. An error is reported as
+ * the Lambda runtime reports it: its name as `errorType`, its message as `errorMessage`.
+ */

@@ -1,6 +1,15 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { transition } from "../../core/engine/index.js";
-import { byteLength, LIMITS, Pipeline } from "../../core/model/index.js";
+import {
+  byteLength,
+  jsonStringBytes,
+  LAMBDA_PAYLOAD_BYTES,
+  LIMITS,
+  LOG_CUT_NOTICE,
+  logTail,
+  Pipeline,
+} from "../../core/model/index.js";
 import { jobTemplate, newRun, trigger } from "../helpers/factories.js";
 
 describe("the largest valid run", () => {
@@ -59,5 +68,48 @@ describe("the largest valid run", () => {
       }
     const size = byteLength(JSON.stringify(run));
     expect(size).toBeLessThan(LIMITS.itemBytes - 8 * 1024); // room for the item's key and index attributes
+  });
+});
+
+describe("a log answer's size as Lambda sends it (a JSON string)", () => {
+  const encoded = (text: string) => Buffer.byteLength(JSON.stringify(text)) - 2;
+
+  it("counts each character as JSON.stringify writes it", () => {
+    fc.assert(fc.property(fc.string({ unit: "binary" }), (text) => jsonStringBytes(text) === encoded(text)));
+    // The costly ones, and lone surrogates (escaped by a well-formed JSON.stringify).
+    for (const text of ["\u0001", "\n", '"', "\\", "\u007f", "é", "€", "😀", "\ud800", "\udc00x"])
+      expect(jsonStringBytes(text), JSON.stringify(text)).toBe(encoded(text));
+  });
+
+  it("keeps the newest whole lines within the bound, the notice included, saying how much it left out", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: "binary", maxLength: 40 }), { maxLength: 60 }),
+        fc.integer({ min: 80, max: 600 }),
+        (lines, maxBytes) => {
+          const text = lines.map((line) => `${line.replaceAll("\n", " ")}\n`).join("");
+          const answer = logTail(text, maxBytes);
+          if (jsonStringBytes(text) <= maxBytes) return answer === text;
+          const shown = answer.replace(LOG_CUT_NOTICE, "");
+          const omitted = Number(/\d+/.exec(answer)?.[0]);
+          return (
+            jsonStringBytes(answer) <= maxBytes &&
+            shown !== answer &&
+            text.endsWith(shown) &&
+            (shown === "" || text.length === shown.length || text[text.length - shown.length - 1] === "\n") &&
+            omitted === byteLength(text) - byteLength(shown)
+          );
+        },
+      ),
+    );
+  });
+
+  it("answers a log of control characters, over 6 MiB once escaped, within the bound", () => {
+    const line = `${"\u0001".repeat(1023)}\n`;
+    const text = line.repeat((2 * LIMITS.logBytes) / line.length);
+    expect(encoded(text)).toBeGreaterThan(LAMBDA_PAYLOAD_BYTES);
+    const answer = logTail(text, LIMITS.logBytes);
+    expect(encoded(answer)).toBeLessThanOrEqual(LIMITS.logBytes);
+    expect(answer.replace(LOG_CUT_NOTICE, "").endsWith(line.repeat(100))).toBe(true);
   });
 });

@@ -6,31 +6,64 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
+import { TTL_ATTRIBUTE } from "./items.js";
+
+export { TTL_ATTRIBUTE };
 
 /**
- * One table holds everything. Items and their keys:
+ * One table holds everything. Items, their keys and indexes (GSI: partition / sort key):
  *
- * | item            | pk                        | sk          | indexed as                                        |
- * | --------------- | ------------------------- | ----------- | ------------------------------------------------- |
- * | run             | RUN#<id>                  | RUN         | byPipeline: PIPELINE#<name> / <createdAt>#<id>     |
- * |                 |                           |             | byTime: RUNS / <createdAt>#<id>                   |
- * |                 |                           |             | active (only while unfinished): ACTIVE / <createdAt>#<id> |
- * | pipeline        | PIPELINE#<name>           | PIPELINE    | byPipeline: PIPELINES / <name>                    |
- * | job template    | JOB#<name>                | JOB         | byPipeline: JOBS / <name>                         |
- * | delivery record | DELIVERY#<provider>#<id>  | DELIVERY    | expires (TTL on expiresAt)                        |
- * | sent record     | SENT#<key>                | SENT        | expires (TTL on expiresAt)                        |
+ * | item            | pk                           | sk         | indexed as                                           |
+ * | --------------- | ---------------------------- | ---------- | ---------------------------------------------------- |
+ * | run             | RUN#<id>                     | RUN        | byCollection: PIPELINE#<name> / <createdAt>#<id>     |
+ * |                 |                              |            | byTime: RUNS / <createdAt>#<id>                      |
+ * |                 |                              |            | active (while unfinished): ACTIVE / <createdAt>#<id> |
+ * | pipeline        | PIPELINE#<name>              | PIPELINE   | byCollection: PIPELINES / <name>                     |
+ * | job template    | JOB#<name>                   | JOB        | byCollection: JOBS / <name>                          |
+ * | delivery record | DELIVERY#<provider>#<id>     | DELIVERY   | TTL: the delivery TTL (7 days)                       |
+ * | delivered body  | BODY#<provider>#<sha256 hex> | BODY       | TTL: the delivery TTL                                |
+ * | sent record     | SENT#<key>                   | SENT       | TTL: the ledger TTL (30 days)                        |
+ * | rate counter    | RATE#<sha256 hex of its key> | W#<window> | TTL: an hour after its last count                    |
  *
- * Access patterns: a run by id (GetItem, consistent); runs of a pipeline newest first (Query byPipeline,
+ * What else each holds (besides `schema`, and `expiresAt` on TTL'd items):
+ * - run: `doc` (the run as JSON, without its version), `version`, and for the indexes and conditions `id`,
+ *   `pipeline`, `status`, `createdAt`, `concurrencyGroup` (the active index projects just these).
+ * - pipeline, job template: `doc` (the definition as JSON), `updatedAt`.
+ * - delivery record: `run_<run id>` = pipeline, one attribute per run the delivery made; `receivedAt`.
+ * - delivered body: `deliveryId` (the first delivery that brought it), `runs` (JSON), `receivedAt`.
+ * - sent record: `state` (claimed or sent), `leaseUntil` (epoch seconds), `sentAt`.
+ * - rate counter: `used`.
+ *
+ * Access patterns: a run by id (GetItem, consistent); runs of a pipeline newest first (Query byCollection,
  * descending); all runs newest first (Query byTime); unfinished runs for the reconciler and concurrency groups
- * (Query active, a sparse index: a run leaves it when it finishes); a delivery by provider and id; a
- * notification's sent record by its idempotency key; pipelines and job templates by name or all of them.
+ * (Query active, a sparse index: a run leaves it when it finishes); pipelines and job templates by name (GetItem)
+ * or all of them (Query byCollection); a delivery by provider and id (GetItem); the delivery that first brought a
+ * body, by the body's SHA-256 (a conditional PutItem that returns the holder when it fails); a notification's
+ * sent record by its idempotency key (conditional PutItem); a robot's counter for the current window (a
+ * conditional ADD). Rate keys are robot URLs, whose query carries the robot's access token: only their hash is
+ * stored. TTL'd items count as gone once expired, even before DynamoDB deletes them (within days).
+ *
+ * byCollection is an ordered list of members: the runs of one pipeline, all pipelines, all job templates. Its
+ * physical name stays `byPipeline` (and its attributes gsi1pk/gsi1sk), as the first release created it:
+ * renaming a GSI on AWS builds a new index online and deletes the old one, and until the new one is backfilled
+ * every listing (the catalog each webhook delivery reads) fails. A name in code costs nothing.
+ *
+ * Upgrades: every item this release writes carries `schema: 2`. Items without `schema` were written by the
+ * first release and are version 1; this release reads both (they differ in no attribute it reads; a counter's
+ * version 1 key held the URL itself and is simply no longer looked up, so a robot's budget restarts once, and
+ * expires within the hour). A release reads the previous version's items as they are and writes its own version;
+ * an item of a version newer than the reader's is refused (items.ts: schemaOf), never misread.
  *
  * A run is one item holding its tasks, so a transition is one conditional write (on `version`). Items are at
  * most 400 KB; core/model/limits.ts keeps the largest valid run under that, and test/unit/limits.test.ts
  * measures it. The RUNS and ACTIVE partitions are single keys: fine for the write rates of CI (a few per
  * second); shard them by a suffix if that ever changes.
  */
-export const INDEX = { byPipeline: "byPipeline", byTime: "byTime", active: "active" } as const;
+export const INDEX = {
+  byCollection: { name: "byPipeline", pk: "gsi1pk", sk: "gsi1sk" },
+  byTime: { name: "byTime", pk: "gsi2pk", sk: "gsi2sk" },
+  active: { name: "active", pk: "activePk", sk: "activeSk" },
+} as const;
 
 export function tableDefinition(name: string): CreateTableCommandInput {
   const keys = (hash: string, range: string) => [
@@ -40,23 +73,25 @@ export function tableDefinition(name: string): CreateTableCommandInput {
   return {
     TableName: name,
     BillingMode: "PAY_PER_REQUEST",
-    AttributeDefinitions: ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "activePk", "activeSk"].map(
-      (n) => ({
-        AttributeName: n,
-        AttributeType: "S" as const,
-      }),
-    ),
+    AttributeDefinitions: ["pk", "sk", ...Object.values(INDEX).flatMap((i) => [i.pk, i.sk])].map((n) => ({
+      AttributeName: n,
+      AttributeType: "S" as const,
+    })),
     KeySchema: keys("pk", "sk"),
     GlobalSecondaryIndexes: [
       {
-        IndexName: INDEX.byPipeline,
-        KeySchema: keys("gsi1pk", "gsi1sk"),
+        IndexName: INDEX.byCollection.name,
+        KeySchema: keys(INDEX.byCollection.pk, INDEX.byCollection.sk),
         Projection: { ProjectionType: "ALL" },
       },
-      { IndexName: INDEX.byTime, KeySchema: keys("gsi2pk", "gsi2sk"), Projection: { ProjectionType: "ALL" } },
       {
-        IndexName: INDEX.active,
-        KeySchema: keys("activePk", "activeSk"),
+        IndexName: INDEX.byTime.name,
+        KeySchema: keys(INDEX.byTime.pk, INDEX.byTime.sk),
+        Projection: { ProjectionType: "ALL" },
+      },
+      {
+        IndexName: INDEX.active.name,
+        KeySchema: keys(INDEX.active.pk, INDEX.active.sk),
         Projection: {
           ProjectionType: "INCLUDE",
           NonKeyAttributes: ["id", "pipeline", "status", "createdAt", "concurrencyGroup"],
@@ -65,8 +100,6 @@ export function tableDefinition(name: string): CreateTableCommandInput {
     ],
   };
 }
-
-export const TTL_ATTRIBUTE = "expiresAt";
 
 /** Creates the table (and its TTL) unless it exists; used by tests and the local stack, not on AWS (SST is). */
 export async function ensureTable(client: DynamoDBClient, name: string): Promise<void> {

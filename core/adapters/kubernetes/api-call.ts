@@ -24,6 +24,7 @@ export const DEFAULT_CALL_POLICY: CallPolicy = {
  * HTTP code and the Status reason so that callers can treat 404 and 409 as the answers they expect.
  */
 export class KubernetesRejection extends PermanentError {
+  override name = "KubernetesRejection";
   constructor(
     message: string,
     readonly code: number,
@@ -36,6 +37,7 @@ export class KubernetesRejection extends PermanentError {
 
 /** A request that got no answer within the policy's `requestTimeoutMs`. */
 class RequestTimeout extends Error {
+  override name = "RequestTimeout";
   constructor(ms: number) {
     super(`no answer within ${ms} ms`);
   }

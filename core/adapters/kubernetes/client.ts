@@ -6,6 +6,7 @@ import {
   type Middleware,
   ServerConfiguration,
 } from "@kubernetes/client-node";
+import { ValidationError } from "../../errors.js";
 
 export interface KubeconfigSource {
   /** Kubeconfig text (HOOKFLOW_KUBECONFIG). */
@@ -19,12 +20,32 @@ export interface KubernetesApis {
   core: CoreV1Api;
 }
 
+/**
+ * The kubeconfig, checked at start: one the client cannot read, or without a current cluster, is a configuration
+ * error naming its setting (the client's own YAMLException names nothing, and without a cluster it would quietly
+ * talk to localhost:8080).
+ */
 export function loadKubeconfig(source: KubeconfigSource): KubeConfig {
+  const setting = source.kubeconfig ? "HOOKFLOW_KUBECONFIG" : "KUBECONFIG";
+  const invalid = (message: string) =>
+    new ValidationError("invalid configuration", [{ path: setting, message }]);
   const config = new KubeConfig();
-  if (source.kubeconfig) config.loadFromString(source.kubeconfig);
-  else if (source.kubeconfigPath) config.loadFromFile(source.kubeconfigPath);
-  else config.loadFromDefault();
+  try {
+    if (source.kubeconfig) config.loadFromString(source.kubeconfig);
+    else if (source.kubeconfigPath) config.loadFromFile(source.kubeconfigPath);
+    else config.loadFromDefault();
+  } catch (error) {
+    throw invalid(`is not a kubeconfig the Kubernetes client can read: ${firstLine(error)}`);
+  }
+  if (!config.getCurrentCluster()?.server)
+    throw invalid(
+      `names no cluster with a server: its current-context ("${config.getCurrentContext() ?? ""}") must name a context whose cluster has a server URL`,
+    );
   return config;
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 }
 
 /**

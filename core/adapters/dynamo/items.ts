@@ -1,0 +1,60 @@
+import { createHash } from "node:crypto";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { RetryableError } from "../../errors.js";
+import type { Provider } from "../../model/index.js";
+
+/** Attribute helpers and every item's key, in one place beside the layout in table.ts. */
+export type Item = Record<string, AttributeValue>;
+export const S = (value: string): AttributeValue => ({ S: value });
+export const N = (value: number): AttributeValue => ({ N: String(value) });
+export const str = (item: Item, name: string): string => item[name]?.S ?? "";
+export const num = (item: Item, name: string): number | undefined =>
+  item[name]?.N === undefined ? undefined : Number(item[name]?.N);
+
+/**
+ * The layout version this release writes on every item (`schema`). Version 1 is the first release's, which wrote
+ * no `schema` attribute at all; its items are read as they are (see table.ts for what each version means).
+ */
+export const SCHEMA_VERSION = 2;
+export const SCHEMA_ATTRIBUTE = "schema";
+export const schemaAttribute = (): Item => ({ [SCHEMA_ATTRIBUTE]: N(SCHEMA_VERSION) });
+
+/**
+ * The layout version an item was written in. One written by a newer release is refused, never misread: during a
+ * deploy, functions of both releases run side by side, so it is retryable (the work comes back once all run the
+ * new code).
+ */
+export function schemaOf(item: Item): 1 | 2 {
+  const version = num(item, SCHEMA_ATTRIBUTE) ?? 1;
+  if (version !== 1 && version !== 2)
+    throw new RetryableError(
+      `item ${str(item, "pk")} has schema ${version}; this release reads 1 and 2: deploy the release that wrote it`,
+    );
+  return version;
+}
+
+/** When a TTL'd item stops counting: DynamoDB deletes expired items lazily (within days), so reads check too. */
+export const TTL_ATTRIBUTE = "expiresAt";
+export const isExpired = (item: Item, nowIso: string): boolean =>
+  (num(item, TTL_ATTRIBUTE) ?? Number.POSITIVE_INFINITY) * 1000 < Date.parse(nowIso);
+
+export const sha256Hex = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
+
+export type DefinitionKind = "PIPELINE" | "JOB";
+
+export const KEYS = {
+  run: (id: string): Item => ({ pk: S(`RUN#${id}`), sk: S("RUN") }),
+  definition: (kind: DefinitionKind, name: string): Item => ({ pk: S(`${kind}#${name}`), sk: S(kind) }),
+  delivery: (provider: Provider, id: string): Item => ({
+    pk: S(`DELIVERY#${provider}#${id}`),
+    sk: S("DELIVERY"),
+  }),
+  /** The SHA-256 of a delivery's body, hex. */
+  body: (provider: Provider, sha256: string): Item => ({
+    pk: S(`BODY#${provider}#${sha256}`),
+    sk: S("BODY"),
+  }),
+  sent: (key: string): Item => ({ pk: S(`SENT#${key}`), sk: S("SENT") }),
+  /** A counter's key is hashed: rate keys carry robot URLs, whose query holds the robot's access token. */
+  rate: (key: string, window: number): Item => ({ pk: S(`RATE#${sha256Hex(key)}`), sk: S(`W#${window}`) }),
+};

@@ -1,0 +1,124 @@
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { type Expression, expressionInput } from "./conditions.js";
+import type { Item } from "./items.js";
+
+/** A conditional write's outcome: done, or refused with the item as it was when the condition failed. */
+export type Written = { ok: true } | { ok: false; current: Item | undefined };
+
+export type Query = Omit<QueryCommandInput, "TableName" | "ExclusiveStartKey" | "Limit">;
+
+/**
+ * The DynamoDB I/O the repositories share, one request each: the repositories hold the logic. A failed condition
+ * is an answer, not an exception, and carries the stored item (ReturnValuesOnConditionCheckFailure: ALL_OLD), so
+ * a caller never reads it again to learn what won.
+ */
+export class TableIO {
+  constructor(
+    private readonly client: DynamoDBClient,
+    readonly table: string,
+  ) {}
+
+  /** Strongly consistent. */
+  async get(key: Item): Promise<Item | undefined> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
+    );
+    return Item;
+  }
+
+  async put(item: Item, condition?: Expression): Promise<Written> {
+    return outcome(
+      await conditional(() =>
+        this.client.send(
+          new PutItemCommand({
+            TableName: this.table,
+            Item: item,
+            ...expressionInput({ condition }),
+            ...(condition && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
+          }),
+        ),
+      ),
+    );
+  }
+
+  async update(key: Item, update: Expression, condition?: Expression): Promise<Written> {
+    return outcome(
+      await conditional(() =>
+        this.client.send(
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: key,
+            ...expressionInput({ update, condition }),
+            ...(condition && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
+          }),
+        ),
+      ),
+    );
+  }
+
+  /** Deletes `key` (if `condition` holds); `existed` says whether there was an item to delete. */
+  async delete(
+    key: Item,
+    condition?: Expression,
+  ): Promise<{ ok: true; existed: boolean } | { ok: false; current: Item | undefined }> {
+    const deleted = await conditional(() =>
+      this.client.send(
+        new DeleteItemCommand({
+          TableName: this.table,
+          Key: key,
+          ...expressionInput({ condition }),
+          ReturnValues: "ALL_OLD",
+          ...(condition && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
+        }),
+      ),
+    );
+    return deleted.ok ? { ok: true, existed: deleted.value.Attributes !== undefined } : deleted;
+  }
+
+  /**
+   * Queries from `start` until `limit` items came back (a filter applies after DynamoDB's own page limit, so a
+   * page may hold fewer); `last` is where the next page starts, absent at the end.
+   */
+  async query(input: Query, limit: number, start?: Item): Promise<{ items: Item[]; last?: Item }> {
+    const items: Item[] = [];
+    let exclusiveStartKey = start;
+    do {
+      const remaining = limit - items.length;
+      const page = await this.client.send(
+        new QueryCommand({
+          ...input,
+          TableName: this.table,
+          ExclusiveStartKey: exclusiveStartKey,
+          ...(Number.isFinite(remaining) && { Limit: remaining }),
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      exclusiveStartKey = page.LastEvaluatedKey;
+    } while (exclusiveStartKey && items.length < limit);
+    return { items, ...(exclusiveStartKey && { last: exclusiveStartKey }) };
+  }
+}
+
+const outcome = (result: { ok: true } | { ok: false; current: Item | undefined }): Written =>
+  result.ok ? { ok: true } : result;
+
+/** Runs a conditional write: a failed condition is an answer carrying the stored item, not an exception. */
+async function conditional<T>(
+  write: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; current: Item | undefined }> {
+  try {
+    return { ok: true, value: await write() };
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return { ok: false, current: error.Item };
+    throw error;
+  }
+}
