@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TTL_ATTRIBUTE, tableDefinition } from "../../core/adapters/dynamo/table.js";
@@ -15,8 +15,6 @@ import {
 import { tableArgs } from "../../infra/table.js";
 
 const ROOT = join(import.meta.dirname, "../..");
-const lambdaFixture = (name: string): Record<string, unknown> =>
-  JSON.parse(readFileSync(join(ROOT, "test/fixtures/lambda", `${name}.json`), "utf8"));
 
 describe("the functions infra/ deploys", () => {
   it.each(FUNCTION_NAMES)("%s: the handler infra/functions.ts names exists and exports it", async (name) => {
