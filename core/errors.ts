@@ -2,7 +2,8 @@ import { describeIssues, type Issue } from "./model/issues.js";
 
 /**
  * Errors grouped by what happens next. `functions/` maps them: Permanent fails the task (or answers 4xx),
- * Retryable leaves the message to SQS redelivery (or answers 503), Conflict reloads and re-applies.
+ * Retryable leaves the message to SQS redelivery (or answers 503), Conflict reloads and re-applies. An HTTP
+ * status is chosen for them in one place only: `statusOf` in functions/http.ts.
  *
  * Each class spells out its `name`: a minifier renames classes, and the name is what a log shows (Lambda logs a
  * thrown error as `errorType`), so it must not come from the class's own identifier.
@@ -70,9 +71,32 @@ export class ConflictError extends HookflowError {
   }
 }
 
+/** No credentials, or credentials that prove nothing; `challenge` is what a client should present instead. */
 export class UnauthorizedError extends HookflowError {
   override name = "UnauthorizedError";
+  constructor(
+    message: string,
+    readonly challenge?: string,
+  ) {
+    super(message);
+  }
 }
 export class ForbiddenError extends HookflowError {
   override name = "ForbiddenError";
+}
+
+/** A body or a value over its limit. */
+export class TooLargeError extends HookflowError {
+  override name = "TooLargeError";
+}
+
+/** A route that exists, asked with a method it does not take; `allow` lists the ones it does. */
+export class MethodNotAllowedError extends HookflowError {
+  override name = "MethodNotAllowedError";
+  constructor(
+    message: string,
+    readonly allow: string[],
+  ) {
+    super(message);
+  }
 }

@@ -16,6 +16,7 @@ import type {
   TriggerContext,
 } from "./model/index.js";
 
+/** The one source of time outside the engine: `systemClock` (core/adapters/system.ts), injected by the wiring. */
 export interface Clock {
   /** ISO-8601 time. */
   now(): string;
@@ -137,17 +138,46 @@ export interface RateLimiter {
 
 // ---------------------------------------------------------------- queue
 
-/** The only message on the work queue: "apply this event to this run, then do what it needs". */
-export interface WorkMessage {
+/**
+ * The messages on the work queue. A run message applies an event to its run and carries out what the run owes
+ * (message group = the run id, so one run's messages are handled one at a time, in order). A delivery message
+ * carries out one notification or commit status the run owes (message group = `notify:<run id>`, so a slow
+ * outside service never holds up the run's own group, and a run's notices still go out in order).
+ */
+export type WorkMessage = RunMessage | DeliveryMessage;
+
+export interface RunMessage {
   runId: string;
   event: RunEvent;
   /** For a reconcile: look at the run's Jobs first (default). False when only owed effects need carrying out. */
   observe?: boolean;
 }
 
+export interface DeliveryMessage {
+  runId: string;
+  /** The key of the notify or commitStatus effect in the run's outbox. */
+  deliver: string;
+}
+
 export interface WorkQueue {
-  /** Sends messages; FIFO per run (message group = run id), deduplicated by `dedupKey` for five minutes. */
+  /** Sends messages in the groups above, deduplicated by `dedupKey` for five minutes. */
   send(messages: Array<WorkMessage & { dedupKey: string }>): Promise<void>;
+}
+
+/** Why a run asked to be looked at again; for logs and metrics only: every wake-up means "reconcile this run". */
+export type WakeReason = "observe" | "approvalTimeout" | "retryBackoff" | "runTimeout" | "schedule";
+
+/**
+ * The one delayed wake-up: "look at this run again at time T". Every feature that waits for a moment (follow-up
+ * observations of running tasks, approval and run timeouts, retry backoff, schedules) asks through it, and every
+ * wake-up only reconciles the run, so a duplicate, an early or a late one is harmless: the engine decides from
+ * the run and the clock what, if anything, is due. The reconciler's periodic tick stays the safety net for a
+ * wake-up that is lost.
+ * - schedule: delivers a reconcile of `runId` at `at` (ISO time) or a little after, never much before; a time in
+ *   the past means now. Safe to call twice (two reconciles). Throws RetryableError when it cannot be queued.
+ */
+export interface WakeUps {
+  schedule(runId: string, at: string, reason: WakeReason): Promise<void>;
 }
 
 // ---------------------------------------------------------------- runners

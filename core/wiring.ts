@@ -9,10 +9,11 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
+import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
 import { type Config, loadConfig, runnerKind } from "./config.js";
 import { ValidationError } from "./errors.js";
-import type { Provider } from "./model/index.js";
+import type { Provider, TargetRules } from "./model/index.js";
 import type {
   Clock,
   CommitStatusReporter,
@@ -22,12 +23,16 @@ import type {
   TaskRunner,
 } from "./ports.js";
 import { DefinitionCatalog } from "./services/catalog.js";
+import { RunCommands, RunRecorder } from "./services/commands.js";
 import { RunControl } from "./services/control.js";
 import { DefinitionService } from "./services/definitions.js";
 import { IngestService } from "./services/ingest.js";
+import { DeliveryIntake } from "./services/intake.js";
 import { NotificationDelivery } from "./services/outbox-delivery.js";
-import { RunRecorder, RunService } from "./services/runs.js";
+import { TaskReports } from "./services/reports.js";
+import { RunService } from "./services/runs.js";
 import { Scheduler } from "./services/scheduler.js";
+import { RunStarter } from "./services/start-runs.js";
 import { TaskTokens } from "./services/tokens.js";
 
 /** What every function shares: configuration, state, the queue, time, ids and logs. */
@@ -35,6 +40,8 @@ export interface Base {
   config: Config;
   stores: Stores;
   queue: SqsWorkQueue;
+  /** Delayed wake-ups, when HOOKFLOW_WAKE_QUEUE_URL is set. */
+  wakeUps?: SqsWakeUps;
   clock: Clock;
   ids: IdSource;
   log: Logger;
@@ -48,6 +55,8 @@ export interface Overrides {
   runner?: TaskRunner;
   sender?: NotificationSender;
   commitStatus?: CommitStatusReporter;
+  /** How long one notification target may take, all tries together (NotificationDelivery's default else). */
+  notifyBudgetSeconds?: number;
   /** SDK clients of one's own, e.g. with middleware that counts requests. */
   dynamoClient?: DynamoDBClient;
   sqsClient?: SQSClient;
@@ -68,6 +77,9 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
     config,
     stores: dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
     queue: new SqsWorkQueue(sqs, config.HOOKFLOW_QUEUE_URL),
+    ...(config.HOOKFLOW_WAKE_QUEUE_URL && {
+      wakeUps: new SqsWakeUps(sqs, config.HOOKFLOW_WAKE_QUEUE_URL, clock),
+    }),
     clock,
     ids: overrides.ids ?? randomIds,
     log: overrides.log ?? jsonLogger(),
@@ -83,6 +95,11 @@ export function commitStatusEnabled(config: Config): Pick<CommitStatusReporter, 
   };
 }
 
+/** Where notifications may be sent: public addresses, and loopback where the local stack allows it. */
+export function notifyTargets(config: Config): TargetRules {
+  return { allowLoopback: config.HOOKFLOW_ALLOW_LOOPBACK_TARGETS && !config.AWS_LAMBDA_RUNTIME_API };
+}
+
 export function taskTokens(config: Config): TaskTokens {
   if (!config.HOOKFLOW_TOKEN_SECRET)
     throw new Error(
@@ -91,10 +108,10 @@ export function taskTokens(config: Config): TaskTokens {
   return new TaskTokens(config.HOOKFLOW_TOKEN_SECRET);
 }
 
-export async function buildRunner(config: Config): Promise<TaskRunner> {
+export async function buildRunner(config: Config, clock: Clock): Promise<TaskRunner> {
   if (runnerKind(config) === "local") {
     const { createLocalRunner } = await import("./adapters/local-runner.js");
-    return createLocalRunner({ dataDir: join(config.HOOKFLOW_DATA_DIR, "runner") });
+    return createLocalRunner({ dataDir: join(config.HOOKFLOW_DATA_DIR, "runner"), clock });
   }
   const { createKubernetesRunner } = await import("./adapters/kubernetes/index.js");
   return createKubernetesRunner({
@@ -105,45 +122,72 @@ export async function buildRunner(config: Config): Promise<TaskRunner> {
   });
 }
 
+/** The one way runs come to be (webhook deliveries and manual runs). */
+export function runStarter(base: Base): RunStarter {
+  return new RunStarter({
+    store: base.stores.deliveries,
+    queue: base.queue,
+    clock: base.clock,
+    commitStatus: commitStatusEnabled(base.config),
+    log: base.log,
+  });
+}
+
 export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
   const { config } = base;
   return {
-    ingest: new IngestService({
-      deliveries: base.stores.deliveries,
-      catalog,
-      queue: base.queue,
-      clock: base.clock,
-      commitStatus: commitStatusEnabled(config),
+    intake: new DeliveryIntake({
+      providers: webhookProviders,
+      secrets: {
+        github: config.HOOKFLOW_GITHUB_SECRET,
+        gitlab: config.HOOKFLOW_GITLAB_TOKEN,
+        gitea: config.HOOKFLOW_GITEA_SECRET,
+      },
+      ingest: new IngestService({
+        deliveries: base.stores.deliveries,
+        catalog,
+        starter: runStarter(base),
+        clock: base.clock,
+      }),
+      log: base.log,
     }),
-    providers: webhookProviders,
-    secrets: {
-      github: config.HOOKFLOW_GITHUB_SECRET,
-      gitlab: config.HOOKFLOW_GITLAB_TOKEN,
-      gitea: config.HOOKFLOW_GITEA_SECRET,
-    },
     log: base.log,
   };
 }
 
 export function definitionCatalog(base: Base): DefinitionCatalog {
-  return new DefinitionCatalog(base.stores.definitions, base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000);
+  return new DefinitionCatalog(
+    base.stores.definitions,
+    base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000,
+    base.clock,
+  );
 }
 
 export function recorder(base: Base): RunRecorder {
   return new RunRecorder({ runs: base.stores.runs, clock: base.clock });
 }
 
+/** The one seam every command on a run goes through, whoever sends it. */
+export function runCommands(base: Base): RunCommands {
+  return new RunCommands({ recorder: recorder(base), queue: base.queue, log: base.log });
+}
+
 export function callbackDeps(base: Base) {
-  return { recorder: recorder(base), tokens: taskTokens(base.config), queue: base.queue, log: base.log };
+  return {
+    reports: new TaskReports({ commands: runCommands(base) }),
+    tokens: taskTokens(base.config),
+    log: base.log,
+  };
 }
 
 export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   const { config } = base;
-  const runner = overrides.runner ?? (await buildRunner(config));
+  const runner = overrides.runner ?? (await buildRunner(config, base.clock));
   const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
   const { createCommitStatusReporter } = await import("./adapters/commit-status/index.js");
   const outbox = new NotificationDelivery({
-    sender: overrides.sender ?? createNotificationSender(),
+    sender:
+      overrides.sender ?? createNotificationSender({ clock: base.clock, targets: notifyTargets(config) }),
     commitStatus:
       overrides.commitStatus ??
       createCommitStatusReporter({
@@ -151,6 +195,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
         gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
         githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
         gitlabApiUrl: config.HOOKFLOW_GITLAB_URL,
+        clock: base.clock,
       }),
     ledger: base.stores.ledger,
     limiter: base.stores.limiter,
@@ -158,9 +203,10 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     clock: base.clock,
     log: base.log,
     publicUrl: config.HOOKFLOW_PUBLIC_URL,
+    ...(overrides.notifyBudgetSeconds !== undefined && { budgetSeconds: overrides.notifyBudgetSeconds }),
   });
   const service = new RunService({
-    recorder: recorder(base),
+    commands: runCommands(base),
     runs: base.stores.runs,
     queue: base.queue,
     runner,
@@ -170,7 +216,14 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     log: base.log,
   });
   return {
-    scheduler: new Scheduler({ service, runs: base.stores.runs, runner, deliveries: base.stores.deliveries }),
+    scheduler: new Scheduler({
+      service,
+      runs: base.stores.runs,
+      runner,
+      deliveries: base.stores.deliveries,
+      log: base.log,
+      ...(base.wakeUps && { followUps: { wakeUps: base.wakeUps, clock: base.clock, log: base.log } }),
+    }),
     service,
     runner,
     log: base.log,
@@ -181,20 +234,23 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
   const { config } = base;
   let runner: Promise<TaskRunner> | undefined;
   return {
-    definitions: new DefinitionService({ store: base.stores.definitions, clock: base.clock, catalog }),
+    definitions: new DefinitionService({
+      store: base.stores.definitions,
+      clock: base.clock,
+      catalog,
+      targets: notifyTargets(base.config),
+    }),
     runs: new RunControl({
       runs: base.stores.runs,
       definitions: base.stores.definitions,
-      recorder: recorder(base),
-      queue: base.queue,
+      commands: runCommands(base),
+      starter: runStarter(base),
       ids: base.ids,
-      clock: base.clock,
-      commitStatus: commitStatusEnabled(config),
       runner: () => {
         // A bad kubeconfig found here is the deployment's fault, not the caller's: a 500, logged with the reason.
         runner ??= overrides.runner
           ? Promise.resolve(overrides.runner)
-          : buildRunner(config).catch((error: unknown) => {
+          : buildRunner(config, base.clock).catch((error: unknown) => {
               runner = undefined;
               throw error instanceof ValidationError ? new Error(error.explain()) : error;
             });
@@ -206,6 +262,13 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
     apiToken: config.HOOKFLOW_API_TOKEN,
     log: base.log,
   };
+}
+
+/** The wake-up consumer: it only forwards due wake-ups to the work queue, so it loads no runner. */
+export function wakeUpDeps(base: Base) {
+  if (!base.wakeUps)
+    throw new Error("HOOKFLOW_WAKE_QUEUE_URL is not set: the standard SQS queue of delayed wake-ups");
+  return { queue: base.queue, wakeUps: base.wakeUps, clock: base.clock, log: base.log };
 }
 
 export function reconcilerDeps(base: Base) {

@@ -2,14 +2,21 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { handle } from "hono/aws-lambda";
 import * as z from "zod";
 import { ValidationError } from "../core/errors.js";
-import { formatPath, JobTemplate, Pipeline } from "../core/model/index.js";
+import { type Actor, formatPath, JobTemplate, LIMITS, Pipeline } from "../core/model/index.js";
 import type { Logger } from "../core/ports.js";
 import type { RunControl } from "../core/services/control.js";
 import type { DefinitionService } from "../core/services/definitions.js";
 import { apiDeps, lazyHandler } from "../core/wiring.js";
 import * as S from "./api-schemas.js";
 import { bearerToken } from "./auth.js";
-import { installErrorHandler } from "./http.js";
+import { installErrorHandler, limitBody } from "./http.js";
+
+/**
+ * Every /api body is read only up to this: a definition is at most 48 KB as JSON (LIMITS.pipelineBytes), and the
+ * same definition as YAML, with comments and indentation, takes more; twice that leaves room for it while
+ * bounding what the parsers ever see.
+ */
+export const MAX_API_BODY_BYTES = 2 * LIMITS.pipelineBytes;
 
 export interface ApiDeps {
   definitions: DefinitionService;
@@ -26,6 +33,7 @@ const errors = {
   400: json(S.ErrorResponse, "invalid input, with the path of each problem"),
   401: json(S.ErrorResponse, "missing or wrong bearer token"),
   404: json(S.ErrorResponse, "not found"),
+  413: json(S.ErrorResponse, `a body over ${MAX_API_BODY_BYTES / 1024} KB`),
 };
 const definitionBody = (schema: z.ZodType, what: string) => ({
   required: true,
@@ -35,8 +43,8 @@ const definitionBody = (schema: z.ZodType, what: string) => ({
 const security = [{ bearer: [] }];
 
 /** Every /api route of the contract, and its OpenAPI 3.1 document generated from the same schemas. */
-export function createApiApp(deps: ApiDeps): OpenAPIHono {
-  const app = new OpenAPIHono({
+export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: Actor } }> {
+  const app = new OpenAPIHono<{ Variables: { actor: Actor } }>({
     defaultHook: (result) => {
       if (!result.success)
         throw new ValidationError(
@@ -48,6 +56,7 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono {
   installErrorHandler(app, deps.log);
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.use("/api/*", bearerToken(deps.apiToken, "HOOKFLOW_API_TOKEN"));
+  app.use("/api/*", limitBody(MAX_API_BODY_BYTES, "an /api body"));
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
 
   // ---------------------------------------------------------------- pipelines and job templates
@@ -160,7 +169,7 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono {
     }),
     async (c) => {
       const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
-      return c.json(await deps.runs.start(c.req.valid("param").name, body), 201);
+      return c.json(await deps.runs.start(c.req.valid("param").name, body, c.get("actor")), 201);
     },
   );
   app.openapi(
@@ -197,7 +206,7 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono {
     }),
     async (c) => {
       const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
-      return c.json(await deps.runs.cancel(c.req.valid("param").id, body.by), 200);
+      return c.json(await deps.runs.cancel(c.req.valid("param").id, c.get("actor"), body.by), 200);
     },
   );
   app.openapi(
@@ -213,7 +222,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono {
     }),
     async (c) => {
       const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
-      return c.json(await deps.runs.rerun(c.req.valid("param").id, body.failedOnly ?? false), 200);
+      const { id } = c.req.valid("param");
+      return c.json(await deps.runs.rerun(id, body.failedOnly ?? false, c.get("actor")), 200);
     },
   );
   for (const decision of ["approve", "deny"] as const)
@@ -238,8 +248,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono {
       }),
       async (c) => {
         const { id, task } = c.req.valid("param");
-        const { by, comment } = c.req.valid("json");
-        return c.json(await deps.runs.decide(id, task, decision, by, comment), 200);
+        const body = { kind: decision, ...c.req.valid("json") };
+        return c.json(await deps.runs.decide(id, task, body, c.get("actor")), 200);
       },
     );
   app.openapi(

@@ -1,14 +1,18 @@
-import type { Context, Hono } from "hono";
+import type { Context, Hono, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import {
   ConflictError,
   ForbiddenError,
+  MethodNotAllowedError,
   NotFoundError,
   PermanentError,
   RetryableError,
+  TooLargeError,
   UnauthorizedError,
   ValidationError,
+  VersionConflictError,
 } from "../core/errors.js";
 import type { Issue } from "../core/model/index.js";
 import type { Logger } from "../core/ports.js";
@@ -28,16 +32,22 @@ export function errorBody(error: string, issues?: Issue[], extra: Record<string,
   };
 }
 
-/** The one place errors become answers: a client's mistake is a 4xx with its reason, never a 500. */
+/**
+ * The one place errors become answers: every function's app installs it, and routes throw domain errors
+ * (core/errors.ts) instead of choosing a status. A client's mistake is a 4xx with its reason, never a 500.
+ */
 export function statusOf(error: unknown): ContentfulStatusCode {
   if (error instanceof HTTPException) return error.status as ContentfulStatusCode;
   if (error instanceof ValidationError) return 400;
   if (error instanceof UnauthorizedError) return 401;
   if (error instanceof ForbiddenError) return 403;
   if (error instanceof NotFoundError) return 404;
+  if (error instanceof MethodNotAllowedError) return 405;
   if (error instanceof ConflictError) return 409;
+  if (error instanceof TooLargeError) return 413;
   if (error instanceof PermanentError) return 422;
-  if (error instanceof RetryableError) return 503;
+  // A run so contended that every optimistic retry lost: nothing was recorded, and trying again will pass.
+  if (error instanceof RetryableError || error instanceof VersionConflictError) return 503;
   return 500;
 }
 
@@ -58,9 +68,28 @@ export function respondWithError(c: Context, error: unknown, log: Logger) {
   const message = status === 500 ? "internal error" : error instanceof Error ? error.message : String(error);
   const issues = error instanceof ValidationError ? error.issues : undefined;
   const extra = error instanceof ConflictError ? (error.details ?? {}) : {};
+  if (error instanceof VersionConflictError) c.header("Retry-After", "1");
   if (error instanceof RetryableError && error.retryAfterSeconds !== undefined)
     c.header("Retry-After", String(Math.ceil(error.retryAfterSeconds)));
+  if (error instanceof UnauthorizedError && error.challenge) c.header("WWW-Authenticate", error.challenge);
+  if (error instanceof MethodNotAllowedError) c.header("Allow", error.allow.join(", "));
   return c.json(errorBody(message, issues, extra), status);
+}
+
+/** Refuses a body over `maxBytes` before anything reads it: a TooLargeError saying `what` is limited. */
+export function limitBody(maxBytes: number, what: string): MiddlewareHandler {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new TooLargeError(`${what} is at most ${describeBytes(maxBytes)}`);
+    },
+  });
+}
+
+function describeBytes(bytes: number): string {
+  if (bytes % (1024 * 1024) === 0) return `${bytes / 1024 / 1024} MB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KB`;
+  return `${bytes} bytes`;
 }
 
 /** Lowercase header names, as providers are read. */

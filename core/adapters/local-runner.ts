@@ -34,6 +34,7 @@ import {
   writeOnce,
 } from "./local-runner/state.js";
 import { WRAPPER_SOURCE, type WrapperInput, wrapperFileName } from "./local-runner/wrapper.js";
+import { systemClock } from "./system.js";
 
 export interface LocalRunnerOptions {
   /** Where attempts keep their state; the same directory after a restart finds them again. */
@@ -70,8 +71,6 @@ const TERMINATION_MESSAGE_MAX_BYTES = 64 * 1024;
 /** The part of the control plane's environment a task sees: nothing that could hold its secrets. */
 const BASE_ENV_NAMES = ["PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ"];
 const DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin";
-
-const systemClock: Clock = { now: () => new Date().toISOString() };
 
 export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
   const dataDir = resolve(options.dataDir);

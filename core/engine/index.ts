@@ -1,6 +1,7 @@
 export * from "./create-run.js";
 export * from "./names.js";
 export * from "./outputs.js";
+export * from "./params.js";
 export * from "./render.js";
 export * from "./status.js";
 export * from "./transition.js";

@@ -14,11 +14,11 @@ export interface BatchResponse {
   batchItemFailures: Array<{ itemIdentifier: string }>;
 }
 
-export const WorkMessageSchema = z.strictObject({
-  runId: z.string().regex(/^[a-z0-9]{1,64}$/),
-  event: RunEvent,
-  observe: z.boolean().optional(),
-});
+const RunId = z.string().regex(/^[a-z0-9]{1,64}$/);
+export const WorkMessageSchema = z.union([
+  z.strictObject({ runId: RunId, event: RunEvent, observe: z.boolean().optional() }),
+  z.strictObject({ runId: RunId, deliver: z.string().min(1).max(512) }),
+]);
 
 export function parseWorkMessage(body: string): WorkMessage {
   let json: unknown;
@@ -40,7 +40,9 @@ export function parseWorkMessage(body: string): WorkMessage {
  * Message groups (runs) are processed in parallel, each group's records in order; as SQS FIFO requires, once a
  * record fails, the later records of its group are reported failed without being processed. A malformed record
  * fails on its own and, after maxReceiveCount tries, moves to the dead-letter queue. When every record fails,
- * the response says so and SQS backs off the whole batch.
+ * the response lists them all: Lambda deletes none and each comes back once its visibility timeout ends. Neither
+ * SQS nor Lambda backs off beyond that (with ReportBatchItemFailures, Lambda keeps polling at the same rate); a
+ * group stays blocked behind its failed record until it comes back.
  */
 export async function processBatch(
   records: QueueRecord[],

@@ -1,5 +1,5 @@
 import type { JobTemplate, Pipeline } from "../model/index.js";
-import type { DefinitionStore } from "../ports.js";
+import type { Clock, DefinitionStore } from "../ports.js";
 
 /**
  * Pipelines and job templates as the webhook reads them on every delivery: cached for a few seconds, so a push
@@ -12,8 +12,12 @@ export class DefinitionCatalog {
   constructor(
     private readonly store: DefinitionStore,
     private readonly ttlMs: number,
-    private readonly nowMs: () => number = Date.now,
+    private readonly clock: Clock,
   ) {}
+
+  private nowMs(): number {
+    return Date.parse(this.clock.now());
+  }
 
   async snapshot(): Promise<{ pipelines: Pipeline[]; jobs: Map<string, JobTemplate> }> {
     if (this.cached && this.nowMs() - this.cached.at < this.ttlMs) return this.cached;

@@ -1,20 +1,20 @@
-import { createRun, type Ignored, maskText, type RunView, runView, secretValues } from "../engine/index.js";
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../errors.js";
+import { enumProblem, maskText, type RunView, runView, secretValues } from "../engine/index.js";
+import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import {
+  type Actor,
   byteLength,
   LIMITS,
   logTail,
   type Pipeline,
-  type Provider,
-  type RunEvent,
+  type Run,
   type RunStatus,
   type TriggerContext,
   VARIABLE_NAME,
 } from "../model/index.js";
-import type { Clock, DefinitionStore, IdSource, Page, RunStore, TaskRunner, WorkQueue } from "../ports.js";
+import type { DefinitionStore, IdSource, Page, RunStore, TaskRunner } from "../ports.js";
 import { DefinitionCatalog } from "./catalog.js";
-import type { RunRecorder } from "./runs.js";
-import { owedMessage } from "./scheduler.js";
+import type { RunCommands } from "./commands.js";
+import type { RunStarter } from "./start-runs.js";
 import type { TaskTokens } from "./tokens.js";
 
 export interface ManualRun {
@@ -26,11 +26,9 @@ export interface ManualRun {
 export interface RunControlDeps {
   runs: RunStore;
   definitions: DefinitionStore;
-  recorder: RunRecorder;
-  queue: WorkQueue;
+  commands: RunCommands;
+  starter: RunStarter;
   ids: IdSource;
-  clock: Clock;
-  commitStatus: { enabledFor(provider: Provider): boolean };
   /** Loaded on first use: only the logs route needs a runner. */
   runner: () => Promise<TaskRunner>;
   /** To mask a task's own callback token in its logs, when known. */
@@ -38,33 +36,33 @@ export interface RunControlDeps {
   gitlabUrl: string;
 }
 
-/** What people do to runs through the API: start, look, cancel, re-run, approve, read logs. */
+/**
+ * What people do to runs through the API: start, look, cancel, re-run, approve, read logs. Every change is a
+ * command through RunCommands, with who asked; a refusal is thrown as the error for its reason.
+ */
 export class RunControl {
   constructor(private readonly deps: RunControlDeps) {}
 
-  async start(pipelineName: string, request: ManualRun): Promise<RunView> {
+  async start(pipelineName: string, request: ManualRun, actor: Actor): Promise<RunView> {
     const stored = await this.deps.definitions.getPipeline(pipelineName);
     if (!stored) throw new NotFoundError(`no pipeline ${pipelineName}`);
     const pipeline = stored.value;
     const jobs = new Map((await this.deps.definitions.listJobs()).map((j) => [j.value.name, j.value]));
     const used = DefinitionCatalog.jobsOf(pipeline, jobs);
     checkParams(request.params ?? {}, Object.values(used));
-    const trigger = manualTrigger(pipeline, request, this.deps.gitlabUrl);
-    const run = createRun({
-      id: this.deps.ids.runId(),
-      pipeline,
-      jobs: used,
-      trigger,
-      params: request.params ?? {},
-      commitStatus:
-        this.deps.commitStatus.enabledFor(trigger.provider) && /^[0-9a-f]{40}$/.test(trigger.commit),
-      now: this.deps.clock.now(),
-    });
-    const saved = await this.deps.runs.saveRun(run);
-    await this.deps.queue.send([
-      { runId: run.id, event: { type: "run.created" }, dedupKey: `created:${run.id}` },
-    ]);
-    return runView(saved);
+    const { runs } = await this.deps.starter.start(
+      [
+        {
+          id: this.deps.ids.runId(),
+          pipeline,
+          jobs: used,
+          trigger: manualTrigger(pipeline, request, this.deps.gitlabUrl),
+          params: request.params ?? {},
+        },
+      ],
+      actor,
+    );
+    return runView(runs[0] as Run);
   }
 
   async get(id: string): Promise<RunView> {
@@ -83,23 +81,28 @@ export class RunControl {
     return { items: page.items.map(runView), ...(page.cursor && { cursor: page.cursor }) };
   }
 
-  cancel(id: string, by?: string): Promise<RunView> {
-    return this.control(id, { type: "cancel.requested", ...(by && { by }) });
+  async cancel(id: string, actor: Actor, by?: string): Promise<RunView> {
+    return runView(
+      await this.deps.commands.require(id, { type: "cancel.requested", ...(by && { by }) }, actor),
+    );
   }
 
-  rerun(id: string, failedOnly: boolean): Promise<RunView> {
-    return this.control(id, { type: "rerun.requested", failedOnly });
+  async rerun(id: string, failedOnly: boolean, actor: Actor): Promise<RunView> {
+    return runView(await this.deps.commands.require(id, { type: "rerun.requested", failedOnly }, actor));
   }
 
-  decide(
+  /** `by` is recorded as the decider, as the body names them (roles will check it against the actor). */
+  async decide(
     id: string,
     task: string,
-    decision: "approve" | "deny",
-    by: string,
-    comment?: string,
+    decision: { kind: "approve" | "deny"; by: string; comment?: string },
+    actor: Actor,
   ): Promise<RunView> {
-    const type = decision === "approve" ? "approval.granted" : "approval.denied";
-    return this.control(id, { type, task, by, ...(comment && { comment }) });
+    const { by, comment } = decision;
+    const type = decision.kind === "approve" ? "approval.granted" : "approval.denied";
+    return runView(
+      await this.deps.commands.require(id, { type, task, by, ...(comment && { comment }) }, actor),
+    );
   }
 
   async logs(id: string, taskName: string, tail?: number): Promise<string> {
@@ -117,25 +120,6 @@ export class RunControl {
     // Masked before it is cut, so that a cut never splits a secret into a part the mask misses.
     return logTail(maskText(text, [...secretValues(run), ...(token ? [token] : [])]), LIMITS.logBytes);
   }
-
-  private async control(id: string, event: RunEvent): Promise<RunView> {
-    const recorded = await this.deps.recorder.record(id, [event]);
-    const ignored = recorded.ignored[0];
-    if (ignored) throw errorFor(ignored);
-    if (recorded.effects.length > 0) await this.deps.queue.send([owedMessage(id, recorded.run.version)]);
-    return runView(recorded.run);
-  }
-}
-
-function errorFor(ignored: Ignored): Error {
-  switch (ignored.reason) {
-    case "UnknownTask":
-      return new NotFoundError(ignored.message);
-    case "NotAnApprover":
-      return new ForbiddenError(ignored.message);
-    default:
-      return new ConflictError(ignored.message, { reason: ignored.reason });
-  }
 }
 
 function checkParams(
@@ -145,10 +129,9 @@ function checkParams(
   const issues = Object.entries(params).flatMap(([name, value]) => {
     if (!VARIABLE_NAME.test(name))
       return [{ path: `params.${name}`, message: "a param name is letters, digits and '_'" }];
-    const allowed = jobs.flatMap((j) => j.params).find((p) => p.name === name && p.enum)?.enum;
-    return allowed && !allowed.includes(value)
-      ? [{ path: `params.${name}`, message: `must be one of ${allowed.join(", ")}` }]
-      : [];
+    const declared = jobs.flatMap((j) => j.params).find((p) => p.name === name && p.enum);
+    const problem = declared && enumProblem(declared, value);
+    return problem ? [{ path: `params.${name}`, message: problem }] : [];
   });
   const bytes = byteLength(JSON.stringify(params));
   if (bytes > LIMITS.paramsPerRunBytes)

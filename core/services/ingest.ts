@@ -1,15 +1,15 @@
 import { createHash } from "node:crypto";
-import { createRun, deliveryRunId, pipelineMatches } from "../engine/index.js";
-import type { Provider, Run, TriggerContext } from "../model/index.js";
-import type { Clock, CommitStatusReporter, DeliveryStore, WorkQueue } from "../ports.js";
+import { deliveryRunId, pipelineMatches } from "../engine/index.js";
+import type { Provider, TriggerContext } from "../model/index.js";
+import type { Clock, DeliveryStore } from "../ports.js";
 import { DefinitionCatalog } from "./catalog.js";
+import type { RunStarter } from "./start-runs.js";
 
 export interface IngestDeps {
-  deliveries: DeliveryStore;
+  deliveries: Pick<DeliveryStore, "claimBody">;
   catalog: DefinitionCatalog;
-  queue: WorkQueue;
+  starter: RunStarter;
   clock: Clock;
-  commitStatus: Pick<CommitStatusReporter, "enabledFor">;
 }
 
 export type Ingested =
@@ -46,29 +46,24 @@ export class IngestService {
     if (matching.length === 0)
       return { outcome: "ignored", delivery: deliveryId, reason: `no pipeline matches ${describe(context)}` };
 
-    const now = this.deps.clock.now();
-    const commitStatus = this.deps.commitStatus.enabledFor(provider);
-    const runs: Run[] = matching.map((pipeline) =>
-      createRun({
-        id: deliveryRunId(provider, deliveryId, pipeline.name),
-        pipeline,
-        jobs: DefinitionCatalog.jobsOf(pipeline, jobs),
-        trigger: { ...context, deliveryId },
-        commitStatus,
-        now,
-      }),
-    );
+    const requests = matching.map((pipeline) => ({
+      id: deliveryRunId(provider, deliveryId, pipeline.name),
+      pipeline,
+      jobs: DefinitionCatalog.jobsOf(pipeline, jobs),
+      trigger: { ...context, deliveryId },
+    }));
     const holder = await this.deps.deliveries.claimBody(provider, sha256(body), {
       id: deliveryId,
-      runs: runs.map((r) => ({ id: r.id, pipeline: r.pipeline })),
-      receivedAt: now,
+      runs: requests.map((r) => ({ id: r.id, pipeline: r.pipeline.name })),
+      receivedAt: this.deps.clock.now(),
     });
     if (holder.id !== deliveryId)
       return { outcome: "replayed", delivery: deliveryId, replayOf: holder.id, runs: holder.runs };
-    const created = await this.deps.deliveries.createRuns(runs);
-    await this.deps.queue.send(
-      runs.map((r) => ({ runId: r.id, event: { type: "run.created" }, dedupKey: `created:${r.id}` })),
-    );
+    const { runs, created } = await this.deps.starter.start(requests, {
+      kind: "gitHost",
+      provider,
+      delivery: deliveryId,
+    });
     return {
       outcome: created.every(Boolean) ? "created" : "repeated",
       delivery: deliveryId,

@@ -1,5 +1,5 @@
 import { PermanentError, RetryableError } from "../errors.js";
-import type { CommitState, NotifierKind, OutboxEffect, Run } from "../model/index.js";
+import type { CommitState, NotifierKind, Run } from "../model/index.js";
 import type {
   Clock,
   CommitStatusReporter,
@@ -8,6 +8,7 @@ import type {
   NotificationSender,
   RateLimiter,
 } from "../ports.js";
+import type { NotificationEffect } from "./commands.js";
 import { buildNotice, runLink } from "./notices.js";
 import type { OutboxDelivery } from "./runs.js";
 
@@ -23,12 +24,18 @@ export interface OutboxDeliveryDeps {
   /** Tries per target within one handler, with backoff in between. */
   attempts?: number;
   backoffMs?: number;
-  /** A rate limit that frees up within this long is waited for; a longer one defers to the next reconcile. */
+  /** A rate limit that frees up within this long is waited for; a longer one defers the effect. */
   maxWaitSeconds?: number;
+  /**
+   * How long one target may take, all its tries together (default 20 s): past it, the target is given up and
+   * the failure recorded on the run. Targets are tried side by side, so a delivery message ends within about
+   * this long, well inside the scheduler's timeout, however many targets hang.
+   */
+  budgetSeconds?: number;
 }
 
 type Result = Array<{ key: string; target?: string; error?: string }>;
-type Deliverable = Extract<OutboxEffect, { type: "notify" | "commitStatus" }>;
+type Deliverable = NotificationEffect;
 
 /** How long a sender may hold a claim before another may assume it died and send instead. */
 const CLAIM_LEASE_SECONDS = 120;
@@ -42,9 +49,9 @@ const COMMIT_DESCRIPTION: Record<CommitState, string> = {
 
 /**
  * Sends what the run owes the outside world, once per (run, event, target): each target is claimed in the
- * ledger before sending and marked sent after. Failures are retried a bounded number of times, then recorded
- * on the run; nothing here can fail a pipeline. Rate limits are respected by waiting briefly or deferring the
- * whole effect to the next reconcile: never by dropping.
+ * ledger before sending and marked sent after. Failures are retried a bounded number of times within a bounded
+ * time per target, then recorded on the run; nothing here can fail a pipeline. Rate limits are respected by
+ * waiting briefly or deferring the whole effect until its message comes back: never by dropping.
  */
 export class NotificationDelivery implements OutboxDelivery {
   constructor(private readonly deps: OutboxDeliveryDeps) {}
@@ -58,18 +65,21 @@ export class NotificationDelivery implements OutboxDelivery {
     effect: Extract<Deliverable, { type: "notify" }>,
   ): Promise<Result | "deferred"> {
     const notice = buildNotice(run, effect.event, effect.task, this.deps.publicUrl);
-    const targets = run.definition.notify.map((target, i) => ({ target, key: `${effect.key}#${i}` }));
-    const errors: Result = [];
-    let deferred = false;
-    for (const { target, key } of targets) {
-      if (!target.on.includes(effect.event)) continue;
-      const outcome = await this.once(key, `rate:${target.url}`, this.deps.rateLimits[target.kind], () =>
-        this.deps.sender.send(target, notice),
-      );
-      if (outcome === "deferred") deferred = true;
-      else if (outcome) errors.push({ key: effect.key, target: target.kind, error: outcome });
-    }
-    if (deferred) return "deferred";
+    const targets = run.definition.notify
+      .map((target, i) => ({ target, key: `${effect.key}#${i}` }))
+      .filter(({ target }) => target.on.includes(effect.event));
+    const outcomes = await Promise.all(
+      targets.map(({ target, key }) =>
+        this.once(key, `rate:${target.url}`, this.deps.rateLimits[target.kind], () =>
+          this.deps.sender.send(target, notice),
+        ),
+      ),
+    );
+    if (outcomes.includes("deferred")) return "deferred";
+    const errors: Result = targets.flatMap(({ target }, i) => {
+      const error = outcomes[i];
+      return error ? [{ key: effect.key, target: target.kind, error }] : [];
+    });
     return [{ key: effect.key }, ...errors];
   }
 
@@ -109,17 +119,20 @@ export class NotificationDelivery implements OutboxDelivery {
       return "deferred";
     }
     const attempts = this.deps.attempts ?? 3;
+    const budgetMs = (this.deps.budgetSeconds ?? 20) * 1000;
+    const budget = new Budget(budgetMs);
     for (let attempt = 1; ; attempt++) {
       try {
-        await send();
+        await budget.race(send(), `no answer within the ${budgetMs / 1000} s a target may take`);
         await ledger.complete(key, clock.now());
         return undefined;
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         const retryable = error instanceof RetryableError || !(error instanceof PermanentError);
-        if (retryable && attempt < attempts) {
-          const hint = error instanceof RetryableError ? (error.retryAfterSeconds ?? 0) * 1000 : 0;
-          await pause(Math.max(hint, (this.deps.backoffMs ?? 250) * 2 ** (attempt - 1)));
+        const hint = error instanceof RetryableError ? (error.retryAfterSeconds ?? 0) * 1000 : 0;
+        const backoff = Math.max(hint, (this.deps.backoffMs ?? 250) * 2 ** (attempt - 1));
+        if (retryable && attempt < attempts && backoff < budget.leftMs()) {
+          await pause(backoff);
           continue;
         }
         this.deps.log.warn("delivery failed", { key, attempts: attempt, error: message });
@@ -142,3 +155,31 @@ export class NotificationDelivery implements OutboxDelivery {
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Time one target may take, all its tries together; a try still waiting when it runs out counts as failed. */
+class Budget {
+  private readonly endsAt: number;
+
+  constructor(ms: number) {
+    this.endsAt = performance.now() + ms;
+  }
+
+  leftMs(): number {
+    return Math.max(0, this.endsAt - performance.now());
+  }
+
+  /** `work`'s result, or a PermanentError saying `exhausted` when the budget runs out first. */
+  async race<T>(work: Promise<T>, exhausted: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const out = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new PermanentError(exhausted)), this.leftMs());
+    });
+    // The losing try may still settle later: its outcome is no longer wanted.
+    work.catch(() => {});
+    try {
+      return await Promise.race([work, out]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

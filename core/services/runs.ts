@@ -1,100 +1,25 @@
-import { callbackTaskId, type Ignored, transition } from "../engine/index.js";
-import { NotFoundError, PermanentError, VersionConflictError } from "../errors.js";
-import type { Effect, OutboxEffect, Run, RunEvent, SubmitEffect, TaskLaunch } from "../model/index.js";
-import type { Clock, Logger, RunStore, TaskRunner, WorkQueue } from "../ports.js";
+import { callbackTaskId, type Ignored } from "../engine/index.js";
+import { NotFoundError, PermanentError, RetryableError } from "../errors.js";
+import { type Actor, type Run, type RunEvent, SCHEDULER } from "../model/index.js";
+import type { DeliveryMessage, Logger, RunStore, TaskRunner, WorkQueue } from "../ports.js";
+import {
+  isNotificationEffect,
+  type NotificationEffect,
+  type RunCommands,
+  type RunEffect,
+} from "./commands.js";
 import type { TaskTokens } from "./tokens.js";
 
 /** Delivers notify and commitStatus effects; "deferred" leaves the effect owed (a rate limit is in the way). */
 export interface OutboxDelivery {
   deliver(
     run: Run,
-    effect: Extract<OutboxEffect, { type: "notify" | "commitStatus" }>,
+    effect: NotificationEffect,
   ): Promise<Array<{ key: string; target?: string; error?: string }> | "deferred">;
 }
 
-export interface RecorderDeps {
-  runs: RunStore;
-  clock: Clock;
-  /** Conflicting writers: reload and re-apply at most this many times. */
-  maxConflictRetries?: number;
-}
-
-export interface Recorded {
-  run: Run;
-  /** Per event given, why it did not apply (undefined when it did). */
-  ignored: Array<Ignored | undefined>;
-  /** What the run now owes: carried out by the scheduler (RunService.apply). */
-  effects: Effect[];
-}
-
-/**
- * The only way a run changes: load it, apply events through the engine, save on its version, and when another
- * writer won, reload and apply again. Light on purpose (a store and a clock): the callback and API functions
- * record facts with it and leave the effects to the scheduler.
- */
-export class RunRecorder {
-  private readonly maxConflictRetries: number;
-
-  constructor(private readonly deps: RecorderDeps) {
-    this.maxConflictRetries = deps.maxConflictRetries ?? 12;
-  }
-
-  /**
-   * `known`: the run as this caller last saw it, saving a read; if it is stale, the conditional write fails and
-   * the events are applied again to the run the refusal carries, as after a first conflict.
-   */
-  async record(runId: string, events: RunEvent[], known?: Run): Promise<Recorded> {
-    let cached = known?.id === runId ? known : undefined;
-    for (let attempt = 1; ; attempt++) {
-      const stored = cached ?? (await this.deps.runs.getRun(runId));
-      cached = undefined;
-      if (!stored) throw new NotFoundError(`no run ${runId}`);
-      const now = this.deps.clock.now();
-      let run = stored;
-      const effects = new Map<string, Effect>();
-      const ignored: Array<Ignored | undefined> = [];
-      for (const event of events) {
-        const result = transition(run, await this.withGroupFacts(run, event), now);
-        run = result.run;
-        for (const effect of result.effects) effects.set(effect.key, effect);
-        ignored.push(result.ignored);
-      }
-      if (run === stored) return { run, effects: [...effects.values()], ignored };
-      try {
-        return { run: await this.deps.runs.saveRun(run), effects: [...effects.values()], ignored };
-      } catch (error) {
-        if (!(error instanceof VersionConflictError) || attempt > this.maxConflictRetries) throw error;
-        // The refusal carries the run as the winning write left it: the first retry re-applies on that at once,
-        // with no read. Losing again means many writers at once: later retries spread out and read afresh (what a
-        // refusal carried is stale after a wait).
-        if (attempt === 1) cached = (error as VersionConflictError<Run>).current;
-        else await jitteredPause(attempt);
-      }
-    }
-  }
-
-  /**
-   * Events that may start a run learn which older runs of its concurrency group are still active. A reconcile
-   * starts a run that never started, so a lost "run.created" message only delays it.
-   */
-  private async withGroupFacts(run: Run, event: RunEvent): Promise<RunEvent> {
-    const startable =
-      event.type === "run.created" || event.type === "reconcile" || event.type === "rerun.requested";
-    const waiting = run.status === "pending" && !run.startedAt;
-    if (!startable || (event.type !== "rerun.requested" && !waiting)) return event;
-    if (run.concurrencyGroup === undefined) return { ...event, groupAhead: [] };
-    const active = await this.deps.runs.activeRuns(run.concurrencyGroup);
-    const ahead = active
-      .filter(
-        (other) => other.id !== run.id && `${other.createdAt}#${other.id}` < `${run.createdAt}#${run.id}`,
-      )
-      .map((other) => other.id);
-    return { ...event, groupAhead: ahead };
-  }
-}
-
 export interface RunServiceDeps {
-  recorder: RunRecorder;
+  commands: RunCommands;
   runs: RunStore;
   queue: WorkQueue;
   runner: TaskRunner;
@@ -112,24 +37,51 @@ export interface Applied {
   retryLater: Error[];
 }
 
-type Outcome = { followUps: RunEvent[]; retryLater: Error[] };
+/** What carrying out one effect adds: facts to fold back into the run, and the effect's key when it is done. */
+interface Outcome {
+  followUps: RunEvent[];
+  done?: { key: string; target?: string; error?: string };
+}
+
+type Handler<T extends RunEffect["type"]> = (
+  run: Run,
+  effect: Extract<RunEffect, { type: T }>,
+) => Promise<Outcome>;
+
 const FOLLOW_UP_ROUNDS = 10;
 
-/** Records events, then carries out what the run owes and folds the results back in (the scheduler's part). */
+/**
+ * The scheduler's part of a run command: after RunCommands has recorded it, carry out what the run owes in its
+ * own message group (submit and cancel attempts, cancel older runs of its group, wake the group's waiting runs)
+ * and fold the results back in, until nothing follows. Notifications are not among them: RunCommands queues
+ * each as a message of its own, carried out by `deliver`.
+ */
 export class RunService {
-  constructor(private readonly deps: RunServiceDeps) {}
+  private readonly handlers: { [T in RunEffect["type"]]: Handler<T> };
 
-  async apply(runId: string, events: RunEvent[], known?: Run): Promise<Applied> {
+  constructor(private readonly deps: RunServiceDeps) {
+    this.handlers = {
+      submitTask: (_run, effect) => this.submitTask(effect),
+      cancelTask: async (_run, effect) => {
+        await this.deps.runner.cancel(effect);
+        return { followUps: [], done: { key: effect.key } };
+      },
+      cancelRun: (run, effect) => this.cancelRun(run, effect),
+      wakeGroup: (_run, effect) => this.wakeGroup(effect),
+    };
+  }
+
+  async apply(runId: string, events: RunEvent[], known?: Run, actor: Actor = SCHEDULER): Promise<Applied> {
     let pending = events;
     let result: Applied | undefined;
     let latest = known;
     for (let round = 0; pending.length > 0 && round < FOLLOW_UP_ROUNDS; round++) {
-      const recorded = await this.deps.recorder.record(runId, pending, latest);
-      latest = recorded.run;
-      const outcome = await this.carryOut(recorded.run, recorded.effects);
+      const handled = await this.deps.commands.handle(runId, pending, actor, { known: latest, inline: true });
+      latest = handled.run;
+      const outcome = await this.carryOut(handled.run, handled.effects.filter(isRunEffect));
       result = {
-        run: recorded.run,
-        ignored: result?.ignored ?? recorded.ignored,
+        run: handled.run,
+        ignored: result?.ignored ?? handled.ignored,
         retryLater: [...(result?.retryLater ?? []), ...outcome.retryLater],
       };
       pending = outcome.followUps;
@@ -137,46 +89,50 @@ export class RunService {
     return result as Applied;
   }
 
-  private async carryOut(run: Run, effects: Effect[]): Promise<Outcome> {
+  /**
+   * Carries out one notification or commit status the run owes, from its own message: the run's scheduling
+   * never waits for an outside service. Delivered already (or the run gone): nothing to do. A rate limit in the
+   * way: the message comes back later.
+   */
+  async deliver(message: DeliveryMessage): Promise<void> {
+    const run = await this.deps.runs.getRun(message.runId);
+    const effect = run?.outbox.find((e) => e.key === message.deliver);
+    if (!run || !effect || !isNotificationEffect(effect)) return;
+    const results = await this.deps.outbox.deliver(run, effect);
+    if (results === "deferred")
+      throw new RetryableError(`${effect.key}: deferred by a rate limit, sent when the message comes back`);
+    await this.deps.commands.handle(run.id, { type: "outbox.delivered", results }, SCHEDULER, {
+      known: run,
+      inline: true,
+    });
+  }
+
+  private async carryOut(run: Run, effects: RunEffect[]) {
     const followUps: RunEvent[] = [];
     const delivered: Array<{ key: string; target?: string; error?: string }> = [];
     const retryLater: Error[] = [];
     await Promise.all(
       effects.map(async (effect) => {
         try {
+          // The map's type pairs each handler with its effect type; TypeScript cannot follow that through a union.
+          const handler = this.handlers[effect.type] as Handler<RunEffect["type"]>;
+          const outcome = await handler(run, effect as never);
+          followUps.push(...outcome.followUps);
+          if (outcome.done) delivered.push(outcome.done);
+        } catch (error) {
           if (effect.type === "submitTask") {
-            await this.submit(effect);
-            followUps.push({
-              type: "task.submitted",
-              task: effect.launch.task,
-              attempt: effect.launch.attempt,
-            });
+            followUps.push(submitFailure(effect.launch, error));
+            if (error instanceof PermanentError) return;
+          } else if (error instanceof PermanentError) {
+            delivered.push({ key: effect.key, target: effect.type, error: error.message });
             return;
           }
-          const results = await this.deliverOutboxEffect(run, effect);
-          if (results !== "deferred") delivered.push(...results);
-        } catch (error) {
-          if (!(error instanceof PermanentError)) {
-            this.deps.log.warn("effect will be retried", {
-              runId: run.id,
-              key: effect.key,
-              error: String(error),
-            });
-            retryLater.push(error as Error);
-            if (effect.type === "submitTask") {
-              const { task, attempt } = effect.launch;
-              followUps.push({ type: "task.submitFailed", task, attempt, message: errorMessage(error) });
-            }
-          } else if (effect.type === "submitTask") {
-            const { task, attempt } = effect.launch;
-            followUps.push({
-              type: "task.failed",
-              task,
-              attempt,
-              reason: "SubmitRejected",
-              message: error.message,
-            });
-          } else delivered.push({ key: effect.key, target: effect.type, error: error.message });
+          this.deps.log.warn("effect will be retried", {
+            runId: run.id,
+            key: effect.key,
+            error: String(error),
+          });
+          retryLater.push(error as Error);
         }
       }),
     );
@@ -184,59 +140,55 @@ export class RunService {
     return { followUps, retryLater };
   }
 
-  private async submit(effect: SubmitEffect): Promise<void> {
-    const launch: TaskLaunch = effect.launch;
+  private async submitTask(effect: Extract<RunEffect, { type: "submitTask" }>): Promise<Outcome> {
+    const { launch } = effect;
     const taskId = callbackTaskId(launch.runId, launch.task, launch.attempt);
     await this.deps.runner.submit({
       ...launch,
       env: { ...launch.env, HOOKFLOW_CALLBACK_URL: `${this.deps.publicUrl}/callbacks/tasks/${taskId}` },
       secretEnv: { ...launch.secretEnv, HOOKFLOW_TASK_TOKEN: this.deps.tokens.tokenFor(launch.jobName) },
     });
+    return { followUps: [{ type: "task.submitted", task: launch.task, attempt: launch.attempt }] };
   }
 
-  private async deliverOutboxEffect(run: Run, effect: OutboxEffect) {
-    switch (effect.type) {
-      case "cancelTask":
-        await this.deps.runner.cancel(effect);
-        return [{ key: effect.key }];
-      case "notify":
-      case "commitStatus":
-        return this.deps.outbox.deliver(run, effect);
-      case "cancelRun": {
-        const target = await this.apply(effect.target, [{ type: "cancel.requested", byRun: run.id }]).catch(
-          (error) => {
-            if (error instanceof NotFoundError) return undefined; // nothing left to cancel
-            throw error;
-          },
-        );
-        this.deps.log.info("canceled older run of the group", {
-          runId: run.id,
-          target: effect.target,
-          status: target?.run.status,
-        });
-        return [{ key: effect.key }];
-      }
-      case "wakeGroup": {
-        const waiting = (await this.deps.runs.activeRuns(effect.group)).filter((r) => r.status === "pending");
-        await this.deps.queue.send(
-          waiting.map((r) => ({
-            runId: r.id,
-            event: { type: "reconcile" },
-            dedupKey: `${effect.key}:${r.id}`,
-          })),
-        );
-        return [{ key: effect.key }];
-      }
-    }
+  /** A newer run of a concurrency group cancels an older one: a command on that run, in its own group. */
+  private async cancelRun(run: Run, effect: Extract<RunEffect, { type: "cancelRun" }>): Promise<Outcome> {
+    const target = await this.deps.commands
+      .handle(
+        effect.target,
+        { type: "cancel.requested", byRun: run.id },
+        { kind: "scheduler", forRun: run.id },
+      )
+      .catch((error) => {
+        if (error instanceof NotFoundError) return undefined; // nothing left to cancel
+        throw error;
+      });
+    this.deps.log.info("canceled older run of the group", {
+      runId: run.id,
+      target: effect.target,
+      status: target?.run.status,
+    });
+    return { followUps: [], done: { key: effect.key } };
+  }
+
+  private async wakeGroup(effect: Extract<RunEffect, { type: "wakeGroup" }>): Promise<Outcome> {
+    const waiting = (await this.deps.runs.activeRuns(effect.group)).filter((r) => r.status === "pending");
+    await this.deps.queue.send(
+      waiting.map((r) => ({ runId: r.id, event: { type: "reconcile" }, dedupKey: `${effect.key}:${r.id}` })),
+    );
+    return { followUps: [], done: { key: effect.key } };
   }
 }
 
-/** Exponential backoff with full jitter, so racing writers spread out instead of colliding again. */
-function jitteredPause(attempt: number): Promise<void> {
-  const ceiling = Math.min(20 * 2 ** attempt, 1000);
-  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+function isRunEffect(effect: RunEffect | NotificationEffect): effect is RunEffect {
+  return !isNotificationEffect(effect);
 }
 
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** A submission that may pass later is retried (and shown); one that never can fails the task. */
+function submitFailure(launch: { task: string; attempt: number }, error: unknown): RunEvent {
+  const { task, attempt } = launch;
+  const message = error instanceof Error ? error.message : String(error);
+  return error instanceof PermanentError
+    ? { type: "task.failed", task, attempt, reason: "SubmitRejected", message }
+    : { type: "task.submitFailed", task, attempt, message };
 }

@@ -2,7 +2,7 @@ import type { Run } from "../../core/model/index.js";
 import { isTerminalRun } from "../../core/model/index.js";
 import { reconcileAll } from "../../core/services/scheduler.js";
 import { createSchedulerHandler } from "../../functions/scheduler.js";
-import { type BatchHandler, pollOnce } from "../../infra/local/queue-poller.js";
+import { type BatchHandler, type NotificationLane, pollOnce } from "../../infra/local/queue-poller.js";
 import type { testSystem } from "./system.js";
 import { waitFor } from "./wait.js";
 
@@ -20,6 +20,8 @@ export async function driveRun(
     timeoutMs?: number;
     reconcileEveryMs?: number;
     handler?: BatchHandler;
+    /** Hand notification messages to this lane, as the local stack does, instead of waiting for them. */
+    lane?: NotificationLane;
   } = {},
 ): Promise<Run> {
   const handler = options.handler ?? createSchedulerHandler(system);
@@ -38,7 +40,10 @@ export async function driveRun(
         );
         lastReconcile = performance.now();
       }
-      await pollOnce(system.queues.queue, handler, { waitSeconds: 0 });
+      await pollOnce(system.queues.queue, handler, {
+        waitSeconds: 0,
+        ...(options.lane && { lane: options.lane }),
+      });
       return undefined;
     },
     {

@@ -53,6 +53,9 @@ describe("examples/report.sh", () => {
       status: "succeeded",
       outputs: { NOTE: 'say "hi"\\there', EMPTY: "", IMAGE_DIGEST: "sha256:0123" },
     });
+    // Sent again, as curl --retry-all-errors does after a lost answer: accepted, and nothing changes.
+    await report("a", "succeeded", "IMAGE_DIGEST=sha256:0123");
+    expect((await system.stores.runs.getRun("report"))?.version).toBe(run?.version);
   });
 
   it("reports a failure with its message, and exits non-zero when hookflow refuses", async () => {

@@ -5,8 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js";
 import { createLocalRunner } from "../../core/adapters/local-runner.js";
 import { jobNameFor } from "../../core/engine/index.js";
-import type { Pipeline, Run } from "../../core/model/index.js";
-import { owedMessage } from "../../core/services/scheduler.js";
+import { BOOTSTRAP_TOKEN, type Pipeline, type Run } from "../../core/model/index.js";
 import { createSchedulerHandler } from "../../functions/scheduler.js";
 import { type FakeJobView, type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
 import { driveRun, summary } from "../helpers/drive.js";
@@ -172,8 +171,7 @@ describe("the scheduler on a Kubernetes cluster", () => {
       done: (r) => r.stages[0]?.tasks.every((t) => t.status === "running") ?? false,
     });
     expect(jobsOf("kcancel")).toHaveLength(2);
-    const recorded = await system.recorder.record("kcancel", [{ type: "cancel.requested", by: "carol" }]);
-    await system.queue.send([owedMessage("kcancel", recorded.run.version)]);
+    await system.commands.handle("kcancel", { type: "cancel.requested", by: "carol" }, BOOTSTRAP_TOKEN);
     const run = await driveRun(system, "kcancel", { done: (r) => r.outbox.length === 0 });
     expect(run.status).toBe("canceled");
     expect(jobsOf("kcancel")).toHaveLength(0);
@@ -256,9 +254,7 @@ describe("concurrency groups through the scheduler", () => {
     expect((await driveRun(system, "wother", { done: (r) => r.status === "running" })).status).toBe(
       "running",
     );
-    await system.recorder
-      .record("wold", [{ type: "cancel.requested" }])
-      .then((r) => system.queue.send([owedMessage("wold", r.run.version)]));
+    await system.commands.handle("wold", { type: "cancel.requested" }, BOOTSTRAP_TOKEN);
     const now = await driveRun(system, "wnew", { done: (r) => r.status === "running" });
     expect(now.startedAt).toBeDefined();
   });

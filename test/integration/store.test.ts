@@ -6,7 +6,7 @@ import type { Stores } from "../../core/adapters/dynamo/store.js";
 import { transition } from "../../core/engine/index.js";
 import { RetryableError, ValidationError, VersionConflictError } from "../../core/errors.js";
 import type { Run } from "../../core/model/index.js";
-import { RunRecorder } from "../../core/services/runs.js";
+import { RunRecorder } from "../../core/services/commands.js";
 import { freshStore, recordRequests } from "../helpers/aws.js";
 import { at, jobTemplate, newRun, pipeline, T0 } from "../helpers/factories.js";
 

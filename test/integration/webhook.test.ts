@@ -1,12 +1,15 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { signGithub } from "../../core/adapters/git/index.js";
+import { signGithub, webhookProviders } from "../../core/adapters/git/index.js";
 import { silentLogger } from "../../core/adapters/system.js";
 import { RetryableError } from "../../core/errors.js";
 import { parseWorkMessage } from "../../core/services/batch.js";
+import { IngestService } from "../../core/services/ingest.js";
+import { DeliveryIntake } from "../../core/services/intake.js";
+import { RunStarter } from "../../core/services/start-runs.js";
 import { createWebhookApp } from "../../functions/webhook.js";
 import { dynamoClient, recordRequests } from "../helpers/aws.js";
 import { pipeline } from "../helpers/factories.js";
-import { testSystem } from "../helpers/system.js";
+import { SECRETS, testSystem } from "../helpers/system.js";
 import { deliver, distinctBody, fixture } from "../helpers/webhooks.js";
 
 type System = Awaited<ReturnType<typeof testSystem>>;
@@ -310,7 +313,7 @@ describe("bad input changes nothing", () => {
   });
 
   it("refuses every delivery for a provider whose secret is not set, naming the variable", async () => {
-    const bare = createWebhookApp({ ...system.webhook, secrets: {} });
+    const bare = createWebhookApp({ ...system.webhook, intake: intakeWith({ secrets: {} }) });
     const res = await deliver(bare, "github", fixture("github-push"), { deliveryId: "bad-8" });
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: string }).error).toMatch(/set HOOKFLOW_GITHUB_SECRET/);
@@ -332,19 +335,39 @@ describe("bad input changes nothing", () => {
   });
 });
 
+/** The webhook's intake with a store, a queue or secrets of the test's choosing. */
+function intakeWith(
+  parts: Partial<Pick<ConstructorParameters<typeof RunStarter>[0], "store" | "queue">> & {
+    secrets?: Partial<typeof SECRETS>;
+  },
+) {
+  const starter = new RunStarter({
+    store: parts.store ?? system.stores.deliveries,
+    queue: parts.queue ?? system.queue,
+    clock: system.clock,
+    commitStatus: { enabledFor: () => false },
+    log: silentLogger,
+  });
+  return new DeliveryIntake({
+    providers: webhookProviders,
+    secrets: parts.secrets ?? SECRETS,
+    ingest: new IngestService({
+      deliveries: system.stores.deliveries,
+      catalog: system.catalog,
+      starter,
+      clock: system.clock,
+    }),
+    log: silentLogger,
+  });
+}
+
 describe("202 means durable", () => {
   it("answers 5xx when the message cannot be queued, and a redelivery then succeeds with the same runs", async () => {
     const failing = createWebhookApp({
       ...system.webhook,
       log: silentLogger,
-      ingest: new (
-        system.webhook.ingest.constructor as typeof import("../../core/services/ingest.js").IngestService
-      )({
-        deliveries: system.stores.deliveries,
-        catalog: system.catalog,
+      intake: intakeWith({
         queue: { send: async () => Promise.reject(new RetryableError("SQS is unavailable")) },
-        clock: system.clock,
-        commitStatus: { enabledFor: () => false },
       }),
     });
     const failed = await deliver(failing, "gitea", distinctBody(fixture("gitea-push"), "durable-1"), {
@@ -364,20 +387,9 @@ describe("202 means durable", () => {
     const failing = createWebhookApp({
       ...system.webhook,
       log: silentLogger,
-      ingest: new (
-        system.webhook.ingest.constructor as typeof import("../../core/services/ingest.js").IngestService
-      )({
-        deliveries: {
-          claimBody: (provider, sha256, delivery) =>
-            system.stores.deliveries.claimBody(provider, sha256, delivery),
-          createRuns: () => Promise.reject(new Error("DynamoDB is down")),
-          getDelivery: () => Promise.resolve(undefined),
-          noteDelivery: () => Promise.resolve(),
-        },
-        catalog: system.catalog,
+      intake: intakeWith({
+        store: { createRuns: () => Promise.reject(new Error("DynamoDB is down")) },
         queue: system.queue,
-        clock: system.clock,
-        commitStatus: { enabledFor: () => false },
       }),
     });
     const res = await deliver(failing, "gitea", distinctBody(fixture("gitea-push"), "durable-2"), {

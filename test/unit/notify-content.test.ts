@@ -12,7 +12,7 @@ import {
 import { PermanentError } from "../../core/errors.js";
 import type { Notifier, NotifierKind } from "../../core/model/index.js";
 import type { RunNotice } from "../../core/ports.js";
-import { caught, runNotice, waitingNotice } from "../receivers/fixtures.js";
+import { caught, RECEIVER_TARGETS, runNotice, waitingNotice } from "../receivers/fixtures.js";
 
 const RENDERERS: Record<NotifierKind, (notice: RunNotice) => unknown> = {
   feishu: renderFeishu,
@@ -212,6 +212,8 @@ describe("what each service is sent", () => {
       url: "https://example.com/hook",
       on: ["run.failed"],
     } as unknown as Notifier;
-    expect(await caught(createNotificationSender().send(bogus, runNotice()))).toBeInstanceOf(PermanentError);
+    expect(
+      await caught(createNotificationSender({ targets: RECEIVER_TARGETS }).send(bogus, runNotice())),
+    ).toBeInstanceOf(PermanentError);
   });
 });

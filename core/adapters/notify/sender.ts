@@ -1,16 +1,21 @@
 import { PermanentError } from "../../errors.js";
-import type { Notifier, NotifierKind } from "../../model/index.js";
+import type { Notifier, NotifierKind, TargetRules } from "../../model/index.js";
 import type { Clock, NotificationSender, RunNotice } from "../../ports.js";
+import { systemClock } from "../system.js";
 import type { Channel } from "./channel.js";
 import { dingtalk } from "./dingtalk.js";
 import { feishu } from "./feishu.js";
-import { credentialsIn, deliver, type Fetch, hostOf } from "./http.js";
+import { guardedSend, type Resolve } from "./guard.js";
+import { credentialsIn, deliver, hostOf } from "./http.js";
 import { slack } from "./slack.js";
 import { webhook } from "./webhook.js";
 import { wecom } from "./wecom.js";
 
 export interface NotificationSenderOptions {
-  fetch?: Fetch;
+  /** Where targets may be (core/model/addresses.ts); default: public addresses only. */
+  targets?: TargetRules;
+  /** How names are resolved; a test gives its own to play a DNS server. */
+  resolve?: Resolve;
   /** Per request; a service that has not answered by then is retried later. Default 10 s. */
   timeoutMs?: number;
   /** Feishu and DingTalk sign the current time; services refuse signatures an hour off. */
@@ -36,15 +41,13 @@ export const RATE_LIMITS: Record<NotifierKind, { perSeconds: number; max: number
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
-const systemClock: Clock = { now: () => new Date().toISOString() };
-
 /**
  * Sends one notice to one target, dispatching on its kind. Throws RetryableError (network, timeout, 429, 5xx,
  * a service's rate-limit code) or PermanentError (any other refusal, including a bad signature). No error
  * message contains the target's secret or the credential in its URL.
  */
 export function createNotificationSender(options: NotificationSenderOptions = {}): NotificationSender {
-  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const send = guardedSend(options.targets ?? { allowLoopback: false }, options.resolve);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const clock = options.clock ?? systemClock;
   return {
@@ -55,12 +58,14 @@ export function createNotificationSender(options: NotificationSenderOptions = {}
       const nowMs = Date.parse(clock.now());
       const request = channel.request(target, notice, nowMs);
       await deliver(request, {
-        fetch: fetchImpl,
+        send,
         timeoutMs,
         nowMs,
         target: name,
         secrets: credentialsIn(request.url, target.url, target.secret),
         refusal: channel.refusal,
+        // A robot's answer is its service's JSON; a generic webhook's is anything its server says.
+        quoteReplies: target.kind !== "webhook",
       });
     },
   };

@@ -14,10 +14,22 @@ import type { WorkMessage, WorkQueue } from "../../ports.js";
 
 const BATCH = 10;
 
+const NOTIFICATION_GROUP = "notify:";
+
+/** The message group of a message, as the WorkQueue port states it: the run's own, or its notifications'. */
+export function messageGroup(message: WorkMessage): string {
+  return "deliver" in message ? NOTIFICATION_GROUP + message.runId : message.runId;
+}
+
+/** Whether a message group holds notifications (the local poller handles those beside the runs' groups). */
+export function isNotificationGroup(group: string | undefined): boolean {
+  return group?.startsWith(NOTIFICATION_GROUP) ?? false;
+}
+
 /**
  * The work queue on SQS FIFO: one message group per run, so a run's messages are handled one at a time and in
- * order, while different runs proceed in parallel. The deduplication id is a hash of the effect's idempotency
- * key (SQS allows 128 characters of a limited alphabet).
+ * order, while different runs proceed in parallel; a run's notifications have a group of their own. The
+ * deduplication id is a hash of the effect's idempotency key (SQS allows 128 characters of a limited alphabet).
  */
 export class SqsWorkQueue implements WorkQueue {
   constructor(
@@ -28,12 +40,12 @@ export class SqsWorkQueue implements WorkQueue {
   async send(messages: Array<WorkMessage & { dedupKey: string }>): Promise<void> {
     const entries = messages.map((m, n) => ({
       Id: String(n % BATCH),
-      MessageBody: JSON.stringify({
-        runId: m.runId,
-        event: m.event,
-        ...(m.observe === false && { observe: false }),
-      }),
-      MessageGroupId: m.runId,
+      MessageBody: JSON.stringify(
+        "deliver" in m
+          ? { runId: m.runId, deliver: m.deliver }
+          : { runId: m.runId, event: m.event, ...(m.observe === false && { observe: false }) },
+      ),
+      MessageGroupId: messageGroup(m),
       MessageDeduplicationId: createHash("sha256").update(m.dedupKey).digest("hex"),
     }));
     if (entries.length === 1) {

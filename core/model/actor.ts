@@ -1,0 +1,24 @@
+import * as z from "zod";
+import { Provider } from "./pipeline.js";
+
+/**
+ * Who asked for a command on a run. Every command carries one, so that the roles that come later (who may
+ * cancel, rerun, approve) have something to decide on, and the log says who did what. Approvals still record
+ * the `by` their body names; the actor is who sent it.
+ */
+export const Actor = z.discriminatedUnion("kind", [
+  /** A person signed in (none yet: the API knows only its bootstrap token). */
+  z.object({ kind: z.literal("person"), name: z.string() }),
+  /** An API bearer token; `id` names which ("bootstrap" for HOOKFLOW_API_TOKEN). */
+  z.object({ kind: z.literal("token"), id: z.string() }),
+  /** A verified webhook delivery. */
+  z.object({ kind: z.literal("gitHost"), provider: Provider, delivery: z.string() }),
+  /** hookflow itself: a reconcile, an observation, a run cancelling an older one of its group (`forRun`). */
+  z.object({ kind: z.literal("scheduler"), forRun: z.string().optional() }),
+  /** A task attempt reporting with its own token. */
+  z.object({ kind: z.literal("task"), runId: z.string(), task: z.string(), attempt: z.number().int() }),
+]);
+export type Actor = z.infer<typeof Actor>;
+
+export const SCHEDULER: Actor = { kind: "scheduler" };
+export const BOOTSTRAP_TOKEN: Actor = { kind: "token", id: "bootstrap" };

@@ -1,0 +1,204 @@
+import { type Ignored, transition } from "../engine/index.js";
+import {
+  ConflictError,
+  ForbiddenError,
+  type HookflowError,
+  NotFoundError,
+  VersionConflictError,
+} from "../errors.js";
+import type { Actor, Effect, OutboxEffect, Run, RunEvent } from "../model/index.js";
+import type { Clock, Logger, RunStore, WorkMessage, WorkQueue } from "../ports.js";
+
+/** A command on a run is a fact for the engine to fold in: a report, a decision, a request, an observation. */
+export type RunCommand = RunEvent;
+
+/** Effects carried out from their own messages, off the run's own queue group (see `deliveryMessage`). */
+export type NotificationEffect = Extract<OutboxEffect, { type: "notify" | "commitStatus" }>;
+/** Effects the scheduler carries out in the run's own message group. */
+export type RunEffect = Exclude<Effect, NotificationEffect>;
+
+export function isNotificationEffect(effect: Effect): effect is NotificationEffect {
+  return effect.type === "notify" || effect.type === "commitStatus";
+}
+
+export interface RecorderDeps {
+  runs: RunStore;
+  clock: Clock;
+  /** Conflicting writers: reload and re-apply at most this many times. */
+  maxConflictRetries?: number;
+}
+
+export interface Recorded {
+  run: Run;
+  /** Per event given, why it did not apply (undefined when it did). */
+  ignored: Array<Ignored | undefined>;
+  /** What the run now owes. */
+  effects: Effect[];
+}
+
+/**
+ * Loads a run, applies events through the engine, saves on its version, and when another writer won, reloads
+ * and applies again. RunCommands is its one user in the product; tests use it to set a run up.
+ */
+export class RunRecorder {
+  private readonly maxConflictRetries: number;
+
+  constructor(private readonly deps: RecorderDeps) {
+    this.maxConflictRetries = deps.maxConflictRetries ?? 12;
+  }
+
+  /**
+   * `known`: the run as this caller last saw it, saving a read; if it is stale, the conditional write fails and
+   * the events are applied again to the run the refusal carries, as after a first conflict.
+   */
+  async record(runId: string, events: RunEvent[], known?: Run): Promise<Recorded> {
+    let cached = known?.id === runId ? known : undefined;
+    for (let attempt = 1; ; attempt++) {
+      const stored = cached ?? (await this.deps.runs.getRun(runId));
+      cached = undefined;
+      if (!stored) throw new NotFoundError(`no run ${runId}`);
+      const now = this.deps.clock.now();
+      let run = stored;
+      const effects = new Map<string, Effect>();
+      const ignored: Array<Ignored | undefined> = [];
+      for (const event of events) {
+        const result = transition(run, await this.withGroupFacts(run, event), now);
+        run = result.run;
+        for (const effect of result.effects) effects.set(effect.key, effect);
+        ignored.push(result.ignored);
+      }
+      if (run === stored) return { run, effects: [...effects.values()], ignored };
+      try {
+        return { run: await this.deps.runs.saveRun(run), effects: [...effects.values()], ignored };
+      } catch (error) {
+        if (!(error instanceof VersionConflictError) || attempt > this.maxConflictRetries) throw error;
+        // The refusal carries the run as the winning write left it: the first retry re-applies on that at once,
+        // with no read. Losing again means many writers at once: later retries spread out and read afresh (what a
+        // refusal carried is stale after a wait).
+        if (attempt === 1) cached = (error as VersionConflictError<Run>).current;
+        else await jitteredPause(attempt);
+      }
+    }
+  }
+
+  /**
+   * Events that may start a run learn which older runs of its concurrency group are still active. A reconcile
+   * starts a run that never started, so a lost "run.created" message only delays it.
+   */
+  private async withGroupFacts(run: Run, event: RunEvent): Promise<RunEvent> {
+    const startable =
+      event.type === "run.created" || event.type === "reconcile" || event.type === "rerun.requested";
+    const waiting = run.status === "pending" && !run.startedAt;
+    if (!startable || (event.type !== "rerun.requested" && !waiting)) return event;
+    if (run.concurrencyGroup === undefined) return { ...event, groupAhead: [] };
+    const active = await this.deps.runs.activeRuns(run.concurrencyGroup);
+    const ahead = active
+      .filter(
+        (other) => other.id !== run.id && `${other.createdAt}#${other.id}` < `${run.createdAt}#${run.id}`,
+      )
+      .map((other) => other.id);
+    return { ...event, groupAhead: ahead };
+  }
+}
+
+export type Handled =
+  | { outcome: "accepted"; run: Run; effects: Effect[]; ignored: Array<Ignored | undefined> }
+  /** The engine refused the (first refused) command, saying why; the run is as stored. */
+  | {
+      outcome: "refused";
+      run: Run;
+      effects: Effect[];
+      ignored: Array<Ignored | undefined>;
+      refusal: Ignored;
+    };
+
+export interface HandleOptions {
+  /** The run as the caller last saw it (saves a read when still current). */
+  known?: Run;
+  /**
+   * The caller carries out the run's own effects itself (the scheduler does); only notifications are queued.
+   * Otherwise one message tells the scheduler the run owes something.
+   */
+  inline?: boolean;
+}
+
+export interface RunCommandsDeps {
+  recorder: RunRecorder;
+  queue: WorkQueue;
+  log: Logger;
+}
+
+/**
+ * The one way a command reaches a run, whoever sends it (a task's callback, the API, a run cancelling an older
+ * one, the scheduler's observations): record it under optimistic concurrency, queue what the run now owes, and
+ * answer accepted or refused with the engine's reason. Notifications and commit statuses are queued as messages
+ * of their own (`deliveryMessage`), so no outside service can hold up the run's scheduling.
+ */
+export class RunCommands {
+  constructor(private readonly deps: RunCommandsDeps) {}
+
+  async handle(
+    runId: string,
+    command: RunCommand | RunCommand[],
+    actor: Actor,
+    options: HandleOptions = {},
+  ): Promise<Handled> {
+    const commands = Array.isArray(command) ? command : [command];
+    const recorded = await this.deps.recorder.record(runId, commands, options.known);
+    await this.deps.queue.send(owedMessages(recorded.run, recorded.effects, options.inline ?? false));
+    const refusal = recorded.ignored.find((i) => i !== undefined);
+    if (actor.kind !== "scheduler")
+      this.deps.log.info("run command", {
+        runId,
+        commands: commands.map((c) => c.type),
+        actor,
+        outcome: refusal ? `refused: ${refusal.reason}` : "accepted",
+      });
+    return refusal ? { outcome: "refused", ...recorded, refusal } : { outcome: "accepted", ...recorded };
+  }
+
+  /** Like `handle`, but a refusal is thrown as the domain error for its reason; the run as stored otherwise. */
+  async require(runId: string, command: RunCommand, actor: Actor): Promise<Run> {
+    const handled = await this.handle(runId, command, actor);
+    if (handled.outcome === "refused") throw refusalError(handled.refusal);
+    return handled.run;
+  }
+}
+
+/**
+ * A refusal as the error the callers' one error handler renders: a task the run does not have is not found, an
+ * approver who is not one is forbidden, and every other reason conflicts with the run's state.
+ */
+export function refusalError(refusal: Ignored, details: Record<string, unknown> = {}): HookflowError {
+  switch (refusal.reason) {
+    case "UnknownTask":
+      return new NotFoundError(refusal.message);
+    case "NotAnApprover":
+      return new ForbiddenError(refusal.message);
+    default:
+      return new ConflictError(refusal.message, { reason: refusal.reason, ...details });
+  }
+}
+
+/** What a recorded change needs queued: each notification on its own, and (unless inline) one owed message. */
+function owedMessages(run: Run, effects: Effect[], inline: boolean) {
+  const notifications = effects.filter(isNotificationEffect).map((e) => deliveryMessage(run.id, e.key));
+  const owesMore = !inline && effects.some((e) => !isNotificationEffect(e));
+  return owesMore ? [owedMessage(run.id, run.version), ...notifications] : notifications;
+}
+
+/** Tells the scheduler a run owes effects (after a callback or an API call recorded a fact). */
+export function owedMessage(runId: string, version: number): WorkMessage & { dedupKey: string } {
+  return { runId, event: { type: "reconcile" }, observe: false, dedupKey: `owed:${runId}:${version}` };
+}
+
+/** Carry out the notification or commit status `key` of a run: a message of its own, deduplicated by the key. */
+export function deliveryMessage(runId: string, key: string): WorkMessage & { dedupKey: string } {
+  return { runId, deliver: key, dedupKey: `deliver:${key}` };
+}
+
+/** Exponential backoff with full jitter, so racing writers spread out instead of colliding again. */
+function jitteredPause(attempt: number): Promise<void> {
+  const ceiling = Math.min(20 * 2 ** attempt, 1000);
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+}
