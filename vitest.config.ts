@@ -33,6 +33,7 @@ export default defineConfig({
           globalSetup: ["test/global-setup.ts"],
           // A budget for a test that waits on conditions under load, never a measure of speed.
           testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
     ],
