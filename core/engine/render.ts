@@ -1,6 +1,7 @@
 import {
   DEFAULT_TASK_TIMEOUT_SECONDS,
   formatPath,
+  isUntrustedRun,
   type JobTemplate,
   OUTPUT_VARIABLE_NAME,
   type Run,
@@ -68,10 +69,17 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
     return { ok: false, reason: "InvalidSpec", message: `job template "${def.job}" is not part of this run` };
 
   const sensitive = sensitiveNames(run);
+  // A fork's pull request run gets no sensitive value at all until it is trusted: not as env, not via a param.
+  const withheld = isUntrustedRun(run);
   const raw = new Map<string, Variable & { isParam: boolean }>();
   const layer = (values: Record<string, string>, untrusted: boolean, isParam: boolean) => {
-    for (const [name, value] of Object.entries(values))
+    for (const [name, value] of Object.entries(values)) {
+      if (withheld && sensitive.has(name)) {
+        raw.delete(name);
+        continue;
+      }
       raw.set(name, { value, untrusted, sensitive: sensitive.has(name), isParam });
+    }
   };
   layer(
     Object.fromEntries(
@@ -96,7 +104,12 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
     }
     const refs = referencesIn(v.value);
     const missing = refs.find((ref) => !raw.has(ref));
-    if (missing) return missingVariable(`param ${name} references \${${missing}}, which is not set`);
+    if (missing)
+      return missingVariable(
+        withheld && sensitive.has(missing)
+          ? `param ${name} references \${${missing}}, which is sensitive and withheld from a fork's pull request until the run is trusted`
+          : `param ${name} references \${${missing}}, which is not set`,
+      );
     vars.set(name, {
       value: substitute(v.value, (ref) => raw.get(ref)?.value),
       untrusted: v.untrusted || refs.some((ref) => raw.get(ref)?.untrusted),
@@ -107,7 +120,11 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
   for (const param of job?.params ?? []) {
     const value = vars.get(param.name)?.value;
     if (param.required && (value === undefined || value === ""))
-      return missingVariable(`required param ${param.name} of job "${job?.name}" is not set`);
+      return missingVariable(
+        withheld && param.sensitive
+          ? `required param ${param.name} of job "${job?.name}" is sensitive and withheld from a fork's pull request until the run is trusted`
+          : `required param ${param.name} of job "${job?.name}" is not set`,
+      );
     const problem = value === undefined ? undefined : enumProblem(param, value);
     if (problem) return invalid(`param ${param.name} is "${value}"; it ${problem}`);
   }
