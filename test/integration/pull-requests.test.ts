@@ -2,13 +2,18 @@ import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCommitStatusReporter } from "../../core/adapters/commit-status/index.js";
 import { webhookProviders } from "../../core/adapters/git/index.js";
+import { silentLogger } from "../../core/adapters/system.js";
 import type { Pipeline, Provider, Run, TaskLaunch } from "../../core/model/index.js";
+import type { PullRequestFiles, PullRequestRef } from "../../core/ports.js";
+import { IngestService } from "../../core/services/ingest.js";
+import { DeliveryIntake } from "../../core/services/intake.js";
+import { RunStarter } from "../../core/services/start-runs.js";
 import { createApiApp } from "../../functions/api.js";
 import { createWebhookApp } from "../../functions/webhook.js";
 import { driveRun } from "../helpers/drive.js";
 import { jobTemplate, pipeline, runTask } from "../helpers/factories.js";
 import type { MemoryRunner } from "../helpers/memory-runner.js";
-import { PUBLIC_URL, testSystem } from "../helpers/system.js";
+import { PUBLIC_URL, SECRETS, testSystem } from "../helpers/system.js";
 import { deliver, fixture } from "../helpers/webhooks.js";
 import { type Receiver, startGiteaReceiver } from "../receivers/index.js";
 
@@ -130,6 +135,15 @@ beforeAll(async () => {
       ],
       concurrency: { group: "pr-${GIT_PULL_REQUEST}", cancelInProgress: true },
       stages: [{ name: "lint", tasks: [runTask("lint")] }],
+    }),
+  );
+  await put(
+    pipeline({
+      name: "docs-preview",
+      triggers: [
+        { provider: "github", repository: "octo-docs/site", events: ["pull_request"], paths: ["docs/**"] },
+      ],
+      stages: [{ name: "build", tasks: [runTask("preview")] }],
     }),
   );
   await put(
@@ -412,5 +426,88 @@ describe("Gitea pull requests and statuses", () => {
       context: { pullRequest: { headRepository: "grace/deploy-tools", fork: true } },
     });
     expect(parse({ ...payload, action: "closed" })).toMatchObject({ kind: "ignored" });
+  });
+});
+
+describe("a pull request's changed files", () => {
+  /** The port as the hosts' API adapter fills it; here it answers from a table and counts the questions. */
+  function filesFrom(table: Record<string, string[] | undefined>) {
+    const asked: PullRequestRef[] = [];
+    const port: PullRequestFiles = {
+      async changedFiles(pr) {
+        asked.push(pr);
+        return table[pr.repository];
+      },
+    };
+    const starter = new RunStarter({
+      store: system.stores.deliveries,
+      queue: system.queue,
+      clock: system.clock,
+      commitStatus: { enabledFor: () => false },
+      log: silentLogger,
+    });
+    const intake = new DeliveryIntake({
+      providers: webhookProviders,
+      secrets: SECRETS,
+      ingest: new IngestService({
+        deliveries: system.stores.deliveries,
+        catalog: system.catalog,
+        starter,
+        clock: system.clock,
+        pullRequestFiles: port,
+      }),
+      log: silentLogger,
+    });
+    return { asked, app: createWebhookApp({ intake, log: silentLogger }) };
+  }
+  const send = async (app: ReturnType<typeof createWebhookApp>, payload: unknown) => {
+    const response = await deliver(app, "github", payload, {
+      deliveryId: `files-${++deliveries}`,
+      event: "pull_request",
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it("are asked of the host only when a matching pipeline filters on paths, and decide it", async () => {
+    const { asked, app } = filesFrom({ "octo-docs/site": ["src/app.ts"] });
+    const skipped = await send(app, {
+      ...inRepository(example("opened"), "octo-docs/site"),
+      hookflow_test_marker: "a",
+    });
+    expect(skipped.status).toBe(200);
+    expect(skipped.body.ignored).toMatch(
+      /no pipeline matches github octo-docs\/site pull request #2 into master/,
+    );
+    expect(asked).toEqual([{ provider: "github", repository: "octo-docs/site", number: 2 }]);
+
+    // A pipeline without `paths` asks nothing of the host.
+    await send(app, { ...inRepository(example("opened"), "octo-a/shop"), hookflow_test_marker: "b" });
+    expect(asked).toHaveLength(1);
+  });
+
+  it("that touch a watched path start the pipeline, and unknown ones run it rather than skip it", async () => {
+    const touched = filesFrom({ "octo-docs/site": ["docs/intro.md"] });
+    const started = await send(touched.app, {
+      ...inRepository(example("opened"), "octo-docs/site"),
+      hookflow_test_marker: "c",
+    });
+    expect(started.status).toBe(202);
+    const unknown = filesFrom({});
+    const ran = await send(unknown.app, {
+      ...inRepository(example("opened"), "octo-docs/site"),
+      hookflow_test_marker: "d",
+    });
+    expect(ran.status).toBe(202);
+    expect(unknown.asked).toHaveLength(1);
+  });
+});
+
+describe("malformed pull request deliveries", () => {
+  it("answer 400 with the path of each missing field, and start nothing", async () => {
+    const broken = example("opened") as unknown as { pull_request: { head: Record<string, unknown> } };
+    delete broken.pull_request.head.sha;
+    const answer = await post("github", broken, "pull_request");
+    expect(answer.status).toBe(400);
+    expect(answer.body.issues).toEqual([expect.objectContaining({ path: "pull_request.head.sha" })]);
   });
 });
