@@ -243,7 +243,7 @@ export interface RunNotice {
   failedTask?: { name: string; message?: string };
   /** The task the event is about (task.* events). */
   task?: { name: string; status: string; message?: string; approvers?: string[] };
-  /** The run's page (HOOKFLOW_PUBLIC_URL + /api/runs/{id}). */
+  /** The run's page (HOOKFLOW_PUBLIC_URL + /runs/{id}). */
   url: string;
 }
 
@@ -291,6 +291,28 @@ export interface WebhookProvider {
   verify(request: WebhookRequest, secret: string): Promise<boolean>;
   /** Normalises a verified delivery. Throws ValidationError (with each problem's path) for a malformed one. */
   parse(request: WebhookRequest): ParsedDelivery;
+}
+
+/** A pull (merge) request as the host's API addresses it. */
+export interface PullRequestRef {
+  provider: Provider;
+  /** The base repository (owner/name, GitLab's path_with_namespace). */
+  repository: string;
+  /** The number (GitLab: the IID). */
+  number: number;
+}
+
+/**
+ * The files a pull request changes against its base, from the git host's API: asked only when a matching
+ * pipeline filters pull requests on `paths` and the delivery lists no files (no host's does today).
+ */
+export interface PullRequestFiles {
+  /**
+   * Every changed path, or undefined when the host cannot say (no token for it, a list it cut short): a `paths`
+   * filter then runs the pipeline rather than skip it on partial knowledge. Throws RetryableError when the host
+   * could answer later (the delivery then fails and the host redelivers it).
+   */
+  changedFiles(pr: PullRequestRef): Promise<string[] | undefined>;
 }
 
 // ---------------------------------------------------------------- operations

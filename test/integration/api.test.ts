@@ -339,9 +339,14 @@ describe("the OpenAPI document", () => {
         "POST /api/runs/{id}/rerun",
         "POST /api/runs/{id}/tasks/{task}/approve",
         "POST /api/runs/{id}/tasks/{task}/deny",
+        "POST /api/runs/{id}/trust",
         "GET /api/runs/{id}/tasks/{task}/logs",
       ].sort(),
     );
+    const trust = (doc as { paths: Record<string, { post?: { description?: string } }> }).paths[
+      "/api/runs/{id}/trust"
+    ];
+    expect(trust?.post?.description).toContain("fork");
     expect(JSON.stringify(doc)).toContain('"Run"');
   });
 });

@@ -99,7 +99,7 @@ describe("notifications through the scheduler", () => {
       const waiting = robot.accepted[1]?.body ?? "";
       expect(waiting).toMatch(/alice/);
       expect(waiting).toMatch(/bob/);
-      expect(waiting).toContain(`${PUBLIC_URL}/api/runs/nwait`);
+      expect(waiting).toContain(`${PUBLIC_URL}/runs/nwait`);
       expect(waiting).toContain("ship-it");
     }
 
@@ -134,7 +134,7 @@ describe("notifications through the scheduler", () => {
     expect(statuses.map((s) => s.state)).toEqual(["pending", "success"]);
     expect(statuses[0]).toMatchObject({
       context: "hookflow/ship-it",
-      target_url: `${PUBLIC_URL}/api/runs/nwait`,
+      target_url: `${PUBLIC_URL}/runs/nwait`,
     });
     expect(receivers.github.accepted[0]?.path).toBe(`/repos/acme/web-app/statuses/${trigger().commit}`);
     const everything = receivers
