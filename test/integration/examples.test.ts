@@ -70,7 +70,7 @@ describe("examples/report.sh", () => {
       env: {
         PATH: process.env.PATH,
         HOOKFLOW_CALLBACK_URL: `${url}/callbacks/tasks/report.${task}.1`,
-        HOOKFLOW_TASK_TOKEN: tokens.tokenFor(jobNameFor("report", task, 1)),
+        HOOKFLOW_TASK_TOKEN: tokens.tokenFor({ runId: "report", task: task, attempt: 1 }),
       },
     });
 

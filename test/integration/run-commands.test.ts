@@ -61,7 +61,7 @@ function report(runId: string, body: unknown) {
   return callback.request(`/callbacks/tasks/${runId}.unit.1`, {
     method: "POST",
     headers: {
-      authorization: `Bearer ${tokens.tokenFor(jobNameFor(runId, "unit", 1))}`,
+      authorization: `Bearer ${tokens.tokenFor({ runId: runId, task: "unit", attempt: 1 })}`,
       "content-type": "application/json",
     },
     body: JSON.stringify(body),

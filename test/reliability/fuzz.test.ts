@@ -144,7 +144,7 @@ describe("fuzzing", () => {
 
   it("the callback body: never a 5xx", async () => {
     const app = createCallbackApp(system.callback);
-    const token = new TaskTokens(TEST_TOKEN_SECRET).tokenFor(jobNameFor("fuzz", "t", 1));
+    const token = new TaskTokens(TEST_TOKEN_SECRET).tokenFor({ runId: "fuzz", task: "t", attempt: 1 });
     const shaped = fc.record(
       {
         status: fc.oneof(fc.constantFrom("running", "succeeded", "failed"), fc.anything()),
