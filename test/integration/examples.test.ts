@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobNameFor } from "../../core/engine/index.js";
 import { checkPipelineJobs, type JobTemplate } from "../../core/model/index.js";
 import { parseJobTemplate, parsePipeline } from "../../core/model/parse.js";
 import { TaskTokens } from "../../core/services/tokens.js";

@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { jobNameFor } from "../../core/engine/index.js";
 import { type Actor, BOOTSTRAP_TOKEN } from "../../core/model/index.js";
 import type { Logger } from "../../core/ports.js";
 import { parseWorkMessage } from "../../core/services/batch.js";

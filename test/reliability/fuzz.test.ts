@@ -1,7 +1,6 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signGitea, signGithub } from "../../core/adapters/git/index.js";
-import { jobNameFor } from "../../core/engine/index.js";
 import { parseJobTemplate, parsePipeline } from "../../core/model/parse.js";
 import { TaskTokens } from "../../core/services/tokens.js";
 import { createApiApp } from "../../functions/api.js";

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signGithub } from "../../core/adapters/git/index.js";
 import { createLocalRunner } from "../../core/adapters/local-runner.js";
 import { createNotificationSender } from "../../core/adapters/notify/index.js";
-import { jobNameFor } from "../../core/engine/index.js";
 import type { Logger } from "../../core/ports.js";
 import { TaskTokens } from "../../core/services/tokens.js";
 import { createApiApp } from "../../functions/api.js";
