@@ -62,6 +62,7 @@ export function createRun(input: CreateRunInput): Run {
     deliveryFailures: [],
     createdAt: now,
     updatedAt: now,
+    tokens: "attempt",
     version: 0,
   };
 }

@@ -178,6 +178,12 @@ export const Run = z.object({
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
   updatedAt: z.string(),
+  /**
+   * The callback token form this run's attempts were given: "attempt" (an HMAC of run id, task and attempt) for
+   * every run created since; absent on runs the previous release created, whose tasks hold a token of their Job
+   * name (decision 4 in docs/decisions.md: accepted until no such run is active).
+   */
+  tokens: z.literal("attempt").optional(),
   /** Optimistic-concurrency version, set by the store. */
   version: z.number().int(),
 });

@@ -128,9 +128,12 @@ export class RunControl {
       { runId: id, task: task.name, attempt: task.attempt, jobName: task.jobName },
       tail === undefined ? {} : { tail },
     );
-    const token = this.deps.tokens?.tokenFor(task.jobName);
+    const ref = { runId: id, task: task.name, attempt: task.attempt };
+    const tokens = this.deps.tokens
+      ? [this.deps.tokens.tokenFor(ref), this.deps.tokens.previousReleaseTokenFor(ref)]
+      : [];
     // Masked before it is cut, so that a cut never splits a secret into a part the mask misses.
-    return logTail(maskText(text, [...secretValues(run), ...(token ? [token] : [])]), LIMITS.logBytes);
+    return logTail(maskText(text, [...secretValues(run), ...tokens]), LIMITS.logBytes);
   }
 }
 

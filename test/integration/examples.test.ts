@@ -3,7 +3,6 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobNameFor } from "../../core/engine/index.js";
 import { TaskTokens } from "../../core/services/tokens.js";
 import { createCallbackApp } from "../../functions/callback.js";
 import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
@@ -41,7 +40,7 @@ describe("examples/report.sh", () => {
       env: {
         PATH: process.env.PATH,
         HOOKFLOW_CALLBACK_URL: `${url}/callbacks/tasks/report.${task}.1`,
-        HOOKFLOW_TASK_TOKEN: tokens.tokenFor(jobNameFor("report", task, 1)),
+        HOOKFLOW_TASK_TOKEN: tokens.tokenFor({ runId: "report", task: task, attempt: 1 }),
       },
     });
 
