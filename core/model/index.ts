@@ -1,5 +1,6 @@
 export * from "./actor.js";
 export * from "./events.js";
+export * from "./graph.js";
 export * from "./issues.js";
 export * from "./job-template.js";
 export * from "./limits.js";
