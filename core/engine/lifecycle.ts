@@ -140,9 +140,15 @@ export function keepAttempt(
   while (bytes > LIMITS.historyBytesPerRun) {
     const oldest = tasks
       .filter((t) => (t.history ?? []).length > 0)
-      .reduce((a, b) => ((a.history?.[0]?.finishedAt ?? "") <= (b.history?.[0]?.finishedAt ?? "") ? a : b));
+      .reduce((a, b) => (olderRecord(a.history?.[0], b.history?.[0]) ? a : b));
     bytes -= byteLength(JSON.stringify(oldest.history?.shift())) + 1;
   }
+}
+
+/** Whether record `a` is older than (or as old as) `b`: an earlier round, or earlier within one. */
+function olderRecord(a: AttemptRecord | undefined, b: AttemptRecord | undefined): boolean {
+  if (!a || !b) return a !== undefined;
+  return a.round !== b.round ? a.round < b.round : (a.finishedAt ?? "") <= (b.finishedAt ?? "");
 }
 
 /** Starts the next attempt: renders it, and either queues it for submission or fails it (a spec error repeats). */
