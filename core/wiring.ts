@@ -12,7 +12,7 @@ import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
 import { type Config, loadConfig, runnerKind } from "./config.js";
 import { ValidationError } from "./errors.js";
-import type { Provider } from "./model/index.js";
+import type { Provider, TargetRules } from "./model/index.js";
 import type {
   Clock,
   CommitStatusReporter,
@@ -87,6 +87,11 @@ export function commitStatusEnabled(config: Config): Pick<CommitStatusReporter, 
       (provider === "github" && !!config.HOOKFLOW_GITHUB_TOKEN) ||
       (provider === "gitlab" && !!config.HOOKFLOW_GITLAB_API_TOKEN),
   };
+}
+
+/** Where notifications may be sent: public addresses, and loopback where the local stack allows it. */
+export function notifyTargets(config: Config): TargetRules {
+  return { allowLoopback: config.HOOKFLOW_ALLOW_LOOPBACK_TARGETS && !config.AWS_LAMBDA_RUNTIME_API };
 }
 
 export function taskTokens(config: Config): TaskTokens {
@@ -175,7 +180,8 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
   const { createCommitStatusReporter } = await import("./adapters/commit-status/index.js");
   const outbox = new NotificationDelivery({
-    sender: overrides.sender ?? createNotificationSender({ clock: base.clock }),
+    sender:
+      overrides.sender ?? createNotificationSender({ clock: base.clock, targets: notifyTargets(config) }),
     commitStatus:
       overrides.commitStatus ??
       createCommitStatusReporter({
@@ -204,7 +210,13 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     log: base.log,
   });
   return {
-    scheduler: new Scheduler({ service, runs: base.stores.runs, runner, deliveries: base.stores.deliveries }),
+    scheduler: new Scheduler({
+      service,
+      runs: base.stores.runs,
+      runner,
+      deliveries: base.stores.deliveries,
+      log: base.log,
+    }),
     service,
     runner,
     log: base.log,
@@ -215,7 +227,12 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
   const { config } = base;
   let runner: Promise<TaskRunner> | undefined;
   return {
-    definitions: new DefinitionService({ store: base.stores.definitions, clock: base.clock, catalog }),
+    definitions: new DefinitionService({
+      store: base.stores.definitions,
+      clock: base.clock,
+      catalog,
+      targets: notifyTargets(base.config),
+    }),
     runs: new RunControl({
       runs: base.stores.runs,
       definitions: base.stores.definitions,

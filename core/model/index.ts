@@ -1,4 +1,5 @@
 export * from "./actor.js";
+export * from "./addresses.js";
 export * from "./events.js";
 export * from "./graph.js";
 export * from "./issues.js";

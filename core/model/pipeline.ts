@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { notifyUrlProblem } from "./addresses.js";
 import { needsProblems } from "./graph.js";
 import {
   byteLength,
@@ -70,16 +71,16 @@ export const Concurrency = z.strictObject({
   max: z.number().int().min(1).max(MAX_CONCURRENT_RUNS).default(1),
 });
 
-const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 export const Notifier = z.strictObject({
   kind: NotifierKind,
   url: z
     .string()
     .url("a URL")
-    .refine((raw) => {
-      const url = new URL(raw);
-      return url.protocol === "https:" || (url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname));
-    }, "must be https (http only for localhost or 127.0.0.1)"),
+    // Whether loopback is allowed is the deployment's setting: the definition service applies it.
+    .superRefine((raw, ctx) => {
+      const problem = notifyUrlProblem(raw, { allowLoopback: true });
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
   secret: z.string().min(1).optional(),
   on: z.array(NotifyEvent).min(1).default(["run.succeeded", "run.failed", "run.canceled", "task.waiting"]),
 });

@@ -5,6 +5,7 @@ import type {
   Clock,
   DeliveryStore,
   JobObservation,
+  Logger,
   RunMessage,
   RunStore,
   TaskRunner,
@@ -18,6 +19,8 @@ export interface SchedulerDeps {
   runs: RunStore;
   runner: TaskRunner;
   deliveries: DeliveryStore;
+  /** Where observation failures are told (once per reconcile), with what to fix. */
+  log?: Logger;
 }
 
 /**
@@ -60,6 +63,7 @@ export class Scheduler {
     const run = await this.deps.runs.getRun(runId);
     if (!run) return { events: [{ type: "reconcile" }] };
     const tasks = run.stages.flatMap((s) => s.tasks).filter((t) => isActiveTask(t.status) && t.jobName);
+    const failures: Array<{ task: string; jobName: string; error: string }> = [];
     const observed = await Promise.all(
       tasks.map(async (task) => {
         const ref = {
@@ -71,12 +75,18 @@ export class Scheduler {
         // An observation that fails now (the cluster's API is down) is skipped: the reconcile still applies
         // timeouts, so a task cannot stay running forever behind an unreachable API.
         const seen = await this.deps.runner.observe(ref).catch((error: unknown) => {
-          if (error instanceof RetryableError || error instanceof PermanentError) return undefined;
-          throw error;
+          if (!(error instanceof RetryableError || error instanceof PermanentError)) throw error;
+          failures.push({ task: ref.task, jobName: ref.jobName, error: error.message });
+          return undefined;
         });
         return seen && observationEvent(run, task, seen);
       }),
     );
+    if (failures.length > 0)
+      this.deps.log?.warn(`could not observe ${failures.length} Job(s) of run ${run.id}`, {
+        runId: run.id,
+        failures,
+      });
     return { events: [...observed.flatMap((e) => (e ? [e] : [])), { type: "reconcile" }], run };
   }
 }

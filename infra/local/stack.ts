@@ -1,4 +1,3 @@
-import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -29,6 +28,7 @@ import {
   startDynamoLocal,
   startSqsEmulator,
 } from "./emulators.js";
+import { privateDir } from "./private-files.js";
 import { startQueuePoller } from "./queue-poller.js";
 import { loadOrCreateSecrets } from "./secrets.js";
 
@@ -63,8 +63,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   const { env, log } = options;
   // Checked before anything starts, so that a bad setting leaves no emulator behind.
   const requested = loadConfig(env);
-  const dataDir = resolve(env.HOOKFLOW_DATA_DIR ?? ".hookflow");
-  mkdirSync(dataDir, { recursive: true });
+  const dataDir = privateDir(resolve(env.HOOKFLOW_DATA_DIR ?? ".hookflow"));
   const secrets = loadOrCreateSecrets(dataDir);
   const stoppers: Array<() => Promise<void>> = [];
   const stop = async () => {
@@ -103,6 +102,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
     const config = loadConfig({
       HOOKFLOW_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      // Receivers on this machine are what a local stack's notifications are tried against (0 refuses them).
+      HOOKFLOW_ALLOW_LOOPBACK_TARGETS: "1",
       ...env,
       HOOKFLOW_DATA_DIR: dataDir,
       HOOKFLOW_TABLE: table,
