@@ -17,7 +17,7 @@ export const LIMITS = {
   messageBytes: 512,
   paramsPerRunBytes: 16 * 1024,
   /** Earlier attempts kept on a run, together (their messages and outputs); the oldest go first beyond it. */
-  historyBytesPerRun: 48 * 1024,
+  historyBytesPerRun: 32 * 1024,
   /**
    * A log the API answers with: its newest part, counted as JSON-escaped bytes (`jsonStringBytes`). Lambda sends
    * the answer as a JSON string, where a control character takes 6 bytes, and refuses answers over 6 MB.
