@@ -339,10 +339,15 @@ describe("the OpenAPI document", () => {
         "POST /api/runs/{id}/rerun",
         "POST /api/runs/{id}/tasks/{task}/approve",
         "POST /api/runs/{id}/tasks/{task}/deny",
+        "POST /api/runs/{id}/tasks/{task}/cancel",
         "GET /api/runs/{id}/tasks/{task}/logs",
       ].sort(),
     );
     expect(JSON.stringify(doc)).toContain('"Run"');
+    const rerun = JSON.stringify(
+      (doc as { components?: { schemas?: Record<string, unknown> } }).components?.schemas?.Rerun,
+    );
+    for (const field of ["failedOnly", "task", "downstream"]) expect(rerun).toContain(`"${field}"`);
   });
 });
 
