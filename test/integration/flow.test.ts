@@ -146,4 +146,37 @@ describe("flow through the API", () => {
     expect(taskState(done, "report").history?.map((h) => h.round)).toEqual([0]);
     expect((await call("GET", "/api/runs/flowcancel/tasks/unit/logs?attempt=9")).status).toBe(404);
   });
+
+  it("treats a finally task's job template like any task's: masked, kept when written back, snapshotted, in use", async () => {
+    const job = {
+      name: "announce",
+      params: [{ name: "TOKEN", sensitive: true }],
+      template: {
+        apiVersion: "batch/v1",
+        kind: "Job",
+        spec: {
+          template: {
+            spec: { restartPolicy: "Never", containers: [{ name: "a", image: "alpine", command: ["true"] }] },
+          },
+        },
+      },
+    };
+    expect((await call("PUT", "/api/jobs/announce", job)).status).toBe(201);
+    const definition = {
+      name: "flowjobs",
+      stages: [{ name: "s", tasks: [runTask("unit")] }],
+      finally: [{ name: "tell", job: "announce", params: { TOKEN: "s3cret-value" } }],
+    };
+    expect((await call("PUT", "/api/pipelines/flowjobs", definition)).status).toBe(201);
+    const shown = (await (await call("GET", "/api/pipelines/flowjobs")).json()) as typeof definition;
+    expect(shown.finally[0]?.params.TOKEN).toBe("******");
+    expect((await call("PUT", "/api/pipelines/flowjobs", shown)).status).toBe(200);
+    const stored = await system.stores.definitions.getPipeline("flowjobs");
+    expect(stored?.value.finally[0]?.params?.TOKEN).toBe("s3cret-value");
+    expect((await call("DELETE", "/api/jobs/announce")).status).toBe(409);
+    const started = await call("POST", "/api/pipelines/flowjobs/runs", {});
+    expect(started.status).toBe(201);
+    const { id } = (await started.json()) as { id: string };
+    expect(Object.keys((await system.stores.runs.getRun(id))?.jobs ?? {})).toEqual(["announce"]);
+  });
 });
