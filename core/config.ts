@@ -15,6 +15,11 @@ const optionalSecret = z
 const ConfigSchema = z.object({
   HOOKFLOW_TABLE: z.string().min(1).default("hookflow"),
   HOOKFLOW_QUEUE_URL: z.string().url().optional(),
+  /**
+   * Extension: the standard SQS queue of delayed wake-ups ("look at this run again at time T"). Unset, only the
+   * reconciler's tick looks at a run again (a task that does not call back is seen to end at the next tick).
+   */
+  HOOKFLOW_WAKE_QUEUE_URL: z.string().url().optional(),
   HOOKFLOW_API_TOKEN: optionalSecret,
   HOOKFLOW_PUBLIC_URL: z
     .string()
@@ -67,6 +72,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 export const SST_LINKS = {
   HOOKFLOW_TABLE: { link: "HookflowTable", property: "name" },
   HOOKFLOW_QUEUE_URL: { link: "HookflowQueue", property: "url" },
+  HOOKFLOW_WAKE_QUEUE_URL: { link: "HookflowWakeQueue", property: "url" },
   HOOKFLOW_PUBLIC_URL: { link: "HookflowApi", property: "url" },
   HOOKFLOW_API_TOKEN: { link: "HookflowApiToken", property: "value" },
   HOOKFLOW_TOKEN_SECRET: { link: "HookflowTokenSecret", property: "value" },

@@ -9,6 +9,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
+import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
 import { type Config, loadConfig, runnerKind } from "./config.js";
 import { ValidationError } from "./errors.js";
@@ -39,6 +40,8 @@ export interface Base {
   config: Config;
   stores: Stores;
   queue: SqsWorkQueue;
+  /** Delayed wake-ups, when HOOKFLOW_WAKE_QUEUE_URL is set. */
+  wakeUps?: SqsWakeUps;
   clock: Clock;
   ids: IdSource;
   log: Logger;
@@ -74,6 +77,9 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
     config,
     stores: dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
     queue: new SqsWorkQueue(sqs, config.HOOKFLOW_QUEUE_URL),
+    ...(config.HOOKFLOW_WAKE_QUEUE_URL && {
+      wakeUps: new SqsWakeUps(sqs, config.HOOKFLOW_WAKE_QUEUE_URL, clock),
+    }),
     clock,
     ids: overrides.ids ?? randomIds,
     log: overrides.log ?? jsonLogger(),
@@ -216,6 +222,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
       runner,
       deliveries: base.stores.deliveries,
       log: base.log,
+      ...(base.wakeUps && { followUps: { wakeUps: base.wakeUps, clock: base.clock, log: base.log } }),
     }),
     service,
     runner,
@@ -255,6 +262,13 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
     apiToken: config.HOOKFLOW_API_TOKEN,
     log: base.log,
   };
+}
+
+/** The wake-up consumer: it only forwards due wake-ups to the work queue, so it loads no runner. */
+export function wakeUpDeps(base: Base) {
+  if (!base.wakeUps)
+    throw new Error("HOOKFLOW_WAKE_QUEUE_URL is not set: the standard SQS queue of delayed wake-ups");
+  return { queue: base.queue, wakeUps: base.wakeUps, clock: base.clock, log: base.log };
 }
 
 export function reconcilerDeps(base: Base) {

@@ -126,6 +126,8 @@ export const TaskState = z.object({
   finishedAt: z.string().optional(),
   deadline: z.string().optional(),
   outputs: z.record(z.string(), z.string()),
+  /** Outputs this attempt reported that may not become variables, each saying why (shown in its message). */
+  refusedOutputs: z.array(z.string()).optional(),
   approval: Approval.optional(),
   /** When a failed attempt's retry may start (its backoff); the task waits, pending, until then. */
   retryAt: z.string().optional(),

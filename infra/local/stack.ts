@@ -5,6 +5,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { ensureTable } from "../../core/adapters/dynamo/table.js";
 import { ensureQueues } from "../../core/adapters/sqs/queue.js";
+import { ensureWakeQueue } from "../../core/adapters/sqs/wake-ups.js";
 import { type Config, loadConfig, runnerKind } from "../../core/config.js";
 import type { Logger } from "../../core/ports.js";
 import { reconcileAll } from "../../core/services/scheduler.js";
@@ -15,11 +16,13 @@ import {
   callbackDeps,
   definitionCatalog,
   schedulerDeps,
+  wakeUpDeps,
   webhookDeps,
 } from "../../core/wiring.js";
 import { createApiApp } from "../../functions/api.js";
 import { createCallbackApp } from "../../functions/callback.js";
 import { createSchedulerHandler } from "../../functions/scheduler.js";
+import { createWakeUpHandler } from "../../functions/wake-ups.js";
 import { createWebhookApp } from "../../functions/webhook.js";
 import {
   LOCAL_CREDENTIALS,
@@ -51,12 +54,13 @@ export interface RunningStack {
 }
 
 const QUEUE_NAMES = { work: "hookflow-work.fifo", dead: "hookflow-dead.fifo" };
+const WAKE_QUEUE_NAME = "hookflow-wake";
 /** Locally a scheduler batch runs in this process with no Lambda timeout; this only bounds a stuck one. */
 const VISIBILITY_TIMEOUT_SECONDS = 60;
 
 /**
  * The whole product on one machine: DynamoDB Local (persisted in the data directory), the SQS emulator, one HTTP
- * server for webhooks, callbacks and the API, the scheduler as a long-poll loop calling the Lambda handler, the
+ * server for webhooks, callbacks and the API, the scheduler as long-poll loops (work queue, wake-up queue) calling the Lambda handlers, the
  * reconciler on a timer, and the local process runner (Kubernetes when a kubeconfig is given).
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
@@ -97,6 +101,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const { workUrl } = await ensureQueues(sqsClient, QUEUE_NAMES, {
       visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
     });
+    const wakeUrl = await ensureWakeQueue(sqsClient, WAKE_QUEUE_NAME, {
+      visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
+    });
     dynamoClient.destroy();
     sqsClient.destroy();
 
@@ -108,6 +115,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       HOOKFLOW_DATA_DIR: dataDir,
       HOOKFLOW_TABLE: table,
       HOOKFLOW_QUEUE_URL: workUrl,
+      HOOKFLOW_WAKE_QUEUE_URL: wakeUrl,
       HOOKFLOW_DYNAMODB_ENDPOINT: dynamo.endpoint,
       HOOKFLOW_SQS_ENDPOINT: sqs.endpoint,
       HOOKFLOW_API_TOKEN: env.HOOKFLOW_API_TOKEN || secrets.apiToken,
@@ -147,6 +155,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
     const poller = startQueuePoller(base.queue, createSchedulerHandler(scheduling), log, 1);
     stoppers.push(poller.stop);
+    const wakeUps = wakeUpDeps(base);
+    const wakePoller = startQueuePoller(wakeUps.wakeUps, createWakeUpHandler(wakeUps), log, 1);
+    stoppers.push(wakePoller.stop);
 
     const every = options.reconcileSeconds ?? 3;
     const reconcile = () =>

@@ -223,8 +223,10 @@ function brokenFlow(run: Run): string | undefined {
     if (!t) return `${name} missing`;
     // Exactly once a round: no retries, so never a second attempt in one round...
     if (t.attempt - t.roundStart > 1) return `${name} ran twice in round ${run.round}`;
-    // ...and once the run ended (not canceled), each ran, unless what it needs did not succeed.
-    if ((run.status === "succeeded" || run.status === "failed") && t.attempt - t.roundStart !== 1) {
+    // ...and once the run ended (not canceled), each ran, unless someone canceled it alone before it started or
+    // what it needs did not succeed.
+    const ended = run.status === "succeeded" || run.status === "failed";
+    if (ended && t.attempt - t.roundStart !== 1 && t.status !== "canceled") {
       const needsMet = (defs.get(name)?.needs ?? []).every((n) => byName.get(n)?.status === "succeeded");
       if (needsMet) return `${name} did not run in a ${run.status} round`;
     }
