@@ -182,8 +182,8 @@ const RETRYABLE: ReadonlySet<TaskReason> = new Set(["Failed", "TimedOut", "Lost"
 
 /**
  * An attempt ended badly: retry while `retries` allow and the cause may pass, else fail the task. With a backoff,
- * the task waits, pending, until `retryAt`; the next look at the run after it (any event, or the reconciler's
- * tick) starts the retry. A WakeUps port would make that prompt; without it the wait rounds up to that tick.
+ * the task waits, pending, until `retryAt`; the next look at the run after it starts the retry: the wake-up the
+ * scheduler asks for at `retryAt` (`dueMoments`), any other event, or at the latest the reconciler's tick.
  */
 export function failAttempt(d: Draft, task: TaskState, reason: TaskReason, message: string): void {
   const policy = retryPolicy(taskDef(d.run, task.name).retries);

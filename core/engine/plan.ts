@@ -67,7 +67,7 @@ export function settle(d: Draft): void {
 /**
  * Past the run's `timeoutSeconds` (from its start, per round), every unfinished task of its stages fails, its Job
  * canceled; the finally tasks still run, each within its own timeout. Decided on any look at the run, like a
- * task's timeout: the reconciler's tick at the latest (a WakeUps port would make it prompt).
+ * task's timeout: the wake-up the scheduler asks for at the deadline (`dueMoments`), or the reconciler's tick.
  */
 function timeOutRun(d: Draft): void {
   const run = d.run;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { dueMoments } from "../../core/engine/follow-up.js";
 import { transition } from "../../core/engine/index.js";
 import {
   ATTEMPTS_KEPT_PER_TASK,
@@ -293,6 +294,8 @@ describe("limits", () => {
     run = play(run, [[fail(run, "flaky"), at(11)]]).run;
     expect(taskState(run, "flaky").retryAt).toBe(at(31));
     expect(taskState(run, "flaky").history?.map((h) => h.attempt)).toEqual([1, 2]);
+    expect(dueMoments(run, at(11))).toEqual([{ at: at(31), reason: "retryBackoff" }]);
+    expect(dueMoments(run, at(31))).toEqual([]);
   });
 
   it("fails a run past its timeoutSeconds whatever ignoreFailed says, cancels its Jobs, then runs finally", () => {
@@ -304,6 +307,7 @@ describe("limits", () => {
       finally: [runTask("cleanup")],
     });
     const run = drive(newRun({ pipeline: p }), [started, (r) => succeed(r, "quick")]);
+    expect(dueMoments(run, at(1))).toEqual([{ at: at(60), reason: "runTimeout" }]);
     expect(transition(run, { type: "reconcile" }, at(59)).run).toBe(run);
     const { run: late, effects } = transition(run, { type: "reconcile" }, at(60));
     expect(taskState(late, "slow")).toMatchObject({ status: "failed", reason: "RunTimedOut" });
