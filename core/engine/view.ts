@@ -63,6 +63,8 @@ export interface RunView {
   appVersion: string;
   params: Record<string, string>;
   concurrencyGroup?: string;
+  /** A fork's pull request run: who trusted it, once someone has. */
+  trustedBy?: Run["trustedBy"];
   round: number;
   stages: Array<{
     name: string;
@@ -97,6 +99,7 @@ export function runView(run: Run): RunView {
     appVersion: run.variables.APP_VERSION ?? "",
     params: maskValues(run.params),
     concurrencyGroup: run.concurrencyGroup,
+    ...(run.trustedBy && { trustedBy: run.trustedBy }),
     round: run.round,
     stages: run.stages.map((stage, s) => {
       const defs = runStagesOf(run.definition)[s]?.tasks ?? [];
