@@ -24,6 +24,7 @@ describe("the run service", () => {
     const { service, stores } = await testSystem({ runner });
     const wide = pipeline({
       name: "wide",
+      maxRunningTasks: 20, // all at once: above the default of 10
       stages: [
         { name: "fan", parallel: true, tasks: Array.from({ length: 20 }, (_, i) => runTask(`t${i}`)) },
         { name: "after", tasks: [runTask("next")] },
