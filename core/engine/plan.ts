@@ -45,8 +45,11 @@ export function admit(d: Draft, groupAhead: readonly string[]): void {
 export function settle(d: Draft): void {
   const run = d.run;
   if (isTerminalRun(run.status) || !run.startedAt) return;
-  for (const task of run.stages.flatMap((s) => s.tasks))
-    if (isActiveTask(task.status) && task.deadline && task.deadline <= d.now) timeOut(d, task);
+  for (const task of run.stages.flatMap((s) => s.tasks)) {
+    if (!task.deadline || task.deadline > d.now) continue;
+    if (isActiveTask(task.status)) timeOut(d, task);
+    else if (task.status === "waiting") approvalTimedOut(d, task);
+  }
   while (step(d)) {}
   const verdict = runStatus(run);
   if (verdict.status === "succeeded" || verdict.status === "failed") {
@@ -56,6 +59,18 @@ export function settle(d: Draft): void {
   run.status = verdict.status;
   run.reason = verdict.reason;
   run.message = verdict.message;
+}
+
+/**
+ * Nobody decided in `approval.timeoutSeconds`: `deny` fails the task (the run fails unless it ignores failures),
+ * `skip` skips it and the run goes on. Either way the task ends, so its run can finish and free its concurrency
+ * group. Decided on any event, as task timeouts are, so the reconciler's tick is enough to see it.
+ */
+function approvalTimedOut(d: Draft, task: TaskState): void {
+  const gate = taskDef(d.run, task.name).approval;
+  const message = `no approval within ${gate?.timeoutSeconds}s`;
+  if (gate?.onTimeout === "skip") finishTask(d, task, "skipped", "ApprovalTimedOut", `${message}: skipped`);
+  else finishTask(d, task, "failed", "ApprovalTimedOut", `${message}: denied`);
 }
 
 export function timeOut(d: Draft, task: TaskState): void {
@@ -125,6 +140,8 @@ function startTask(d: Draft, task: TaskState, def: Task): void {
     task.status = "waiting";
     task.reason = "AwaitingApproval";
     task.message = `waiting for approval by ${def.approval.approvers.join(" or ")}`;
+    if (def.approval.timeoutSeconds !== undefined)
+      task.deadline = new Date(Date.parse(d.now) + def.approval.timeoutSeconds * 1000).toISOString();
     notify(d, "task.waiting", task);
     return;
   }

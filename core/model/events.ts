@@ -37,13 +37,19 @@ export const RunEvent = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("approval.granted"),
     task: z.string(),
+    /** The deciding principal's username. */
     by: z.string(),
+    /** The principal's email, when the provider verified it: an approver may be listed by either. */
+    email: z.string().optional(),
     comment: z.string().optional(),
   }),
   z.object({
     type: z.literal("approval.denied"),
     task: z.string(),
+    /** The deciding principal's username. */
     by: z.string(),
+    /** The principal's email, when the provider verified it: an approver may be listed by either. */
+    email: z.string().optional(),
     comment: z.string().optional(),
   }),
   z.object({ type: z.literal("cancel.requested"), by: z.string().optional(), byRun: z.string().optional() }),
@@ -72,6 +78,7 @@ export const IgnoredReason = z.enum([
   "RunActive",
   "NotWaitingForApproval",
   "NotAnApprover",
+  "SelfApproval",
   "NothingToRerun",
 ]);
 export type IgnoredReason = z.infer<typeof IgnoredReason>;

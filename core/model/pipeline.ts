@@ -88,6 +88,23 @@ export const RunSpec = z.strictObject({
 });
 export type RunSpec = z.infer<typeof RunSpec>;
 
+/** The longest a task may wait for its approval before `onTimeout` decides: 30 days. */
+export const MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600;
+
+/**
+ * Who may let a task run, and what happens when nobody decides. `approvers` are usernames or verified emails of
+ * signed-in people (or of a person's token). `allowSelfApproval: false` refuses whoever pushed the change (or
+ * started the run by hand). After `timeoutSeconds` a waiting task is denied (it fails) or skipped (the run goes
+ * on without it), as `onTimeout` says.
+ */
+export const ApprovalGate = z.strictObject({
+  approvers: z.array(z.string().min(1).max(256)).min(1, "at least one approver").max(100),
+  allowSelfApproval: z.boolean().default(true),
+  timeoutSeconds: z.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_SECONDS).optional(),
+  onTimeout: z.enum(["deny", "skip"]).default("deny"),
+});
+export type ApprovalGate = z.infer<typeof ApprovalGate>;
+
 export const Task = z
   .strictObject({
     name: ResourceName,
@@ -96,9 +113,7 @@ export const Task = z
     params: Params.optional(),
     ignoreFailed: z.boolean().default(false),
     when: When.optional(),
-    approval: z
-      .strictObject({ approvers: z.array(z.string().min(1)).min(1, "at least one approver") })
-      .optional(),
+    approval: ApprovalGate.optional(),
     timeoutSeconds: z.number().int().min(1).max(MAX_TASK_TIMEOUT_SECONDS).optional(),
     retries: z.number().int().min(0).max(MAX_RETRIES).default(0),
   })

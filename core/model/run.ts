@@ -50,6 +50,7 @@ export const TaskReason = z.enum([
   "AwaitingApproval",
   "Approved",
   "Denied",
+  "ApprovalTimedOut",
   "Queued",
   "Running",
   "Succeeded",
@@ -79,15 +80,22 @@ export const TriggerContext = z.object({
   commit: z.string(),
   message: z.string(),
   author: z.string(),
+  /**
+   * Who pushed the change (or started the run by hand), as usernames and emails: the people
+   * `approval.allowSelfApproval: false` refuses, besides `author`.
+   */
+  pushedBy: z.array(z.string()).optional(),
   deliveryId: z.string().optional(),
   /** Files added, modified or removed by the push; used to match `paths`, not stored with the run. */
   changedFiles: z.array(z.string()).optional(),
 });
 export type TriggerContext = z.infer<typeof TriggerContext>;
 
+/** A decision on an approval: who decided (the principal's username, and email when verified), when, and why. */
 export const Approval = z.object({
   decision: z.enum(["approved", "denied"]),
   by: z.string(),
+  email: z.string().optional(),
   comment: z.string().optional(),
   at: z.string(),
 });
