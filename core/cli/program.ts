@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { CliError } from "./client.js";
 import { registerControl } from "./commands/control.js";
 import { registerDefinitions } from "./commands/definitions.js";
+import { registerLogin } from "./commands/login.js";
 import { registerLogs } from "./commands/logs.js";
 import { registerRuns } from "./commands/runs.js";
 import { DEFAULT_URL } from "./config.js";
@@ -62,5 +63,6 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   registerRuns(program, env);
   registerLogs(program, env);
   registerControl(program, env);
+  registerLogin(program, env);
   return program;
 }

@@ -413,18 +413,27 @@ let server: ServerType;
 let url: string;
 let dataDir: string;
 let emptyDir: string;
+let aliceToken: string;
 const everything: string[] = [];
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "hookflow-cli-"));
   emptyDir = mkdtempSync(join(tmpdir(), "hookflow-cli-empty-"));
   runner = createLocalRunner({ dataDir });
-  system = await testSystem({ runner });
+  system = await testSystem({ runner, env: { HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }) } });
   const app = createApiApp(system.api);
   const port = await new Promise<number>((done) => {
     server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => done(info.port));
   });
   url = `http://127.0.0.1:${port}`;
+  // Approvals are a person's: no sign-in here, so the bootstrap token makes alice a token (as an admin would).
+  const made = await app.request("/api/tokens", {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "alice cli", for: "alice" }),
+  });
+  aliceToken = ((await made.json()) as { token: string }).token;
+  everything.push(aliceToken);
 });
 afterAll(async () => {
   await new Promise((done) => server?.close(done));
@@ -451,6 +460,7 @@ function start(args: string[], env: Record<string, string | undefined> = {}) {
       HOOKFLOW_API_TOKEN: TOKEN,
       // So that no secrets.json of a local stack in this checkout stands in for the token.
       HOOKFLOW_DATA_DIR: emptyDir,
+      HOOKFLOW_CONFIG_DIR: emptyDir,
       ...env,
     },
   });
@@ -586,13 +596,21 @@ describe("the hookflow binary", () => {
     await driveRun(system, helloRun, { done: (r) => r.status === "waiting", timeoutMs: 20_000 });
     await until(() => watch.output.stdout.includes("ship/deploy waiting"), "the watch to see the approval");
 
-    const stranger = await cli(["approve", helloRun, "deploy", "--by", "mallory"]);
-    expect(stranger).toMatchObject({
+    const service = await cli(["approve", helloRun, "deploy"]);
+    expect(service).toMatchObject({
       code: 1,
-      stderr: "error: mallory may not approve deploy; approvers: alice\n",
+      stderr:
+        "error: bootstrap is a service token, not a person: approve signed in, or with a personal token\n",
+    });
+    const impersonating = await cli(["approve", helloRun, "deploy", "--by", "mallory"], {
+      HOOKFLOW_API_TOKEN: aliceToken,
+    });
+    expect(impersonating).toMatchObject({
+      code: 1,
+      stderr: `error: "by" says mallory, but this request is alice's; leave "by" out\n`,
     });
     const approved = await cli(["approve", helloRun, "deploy", "--comment", "ship it"], {
-      HOOKFLOW_USER: "alice",
+      HOOKFLOW_API_TOKEN: aliceToken,
     });
     expect(approved.code).toBe(0);
     expect(approved.stdout).toMatch(
@@ -645,7 +663,8 @@ describe("the hookflow binary", () => {
       code: 0,
       stdout: `cancel requested: run ${doomedRun} (doomed) is canceled\n`,
     });
-    expect((await system.stores.runs.getRun(doomedRun))?.message).toBe("canceled by carol");
+    // The canceler recorded is the caller (here the bootstrap token), whatever --by says.
+    expect((await system.stores.runs.getRun(doomedRun))?.message).toBe("canceled by bootstrap");
     expect(await cli(["cancel", doomedRun])).toMatchObject({
       code: 1,
       stderr: "error: run is already canceled\n",
@@ -656,7 +675,9 @@ describe("the hookflow binary", () => {
   it("denies with a comment; runs filters by status and prints JSON", async () => {
     const id = startedId((await cli(["run", "hello", "--param", "WHO=you"])).stdout);
     await driveRun(system, id, { done: (r) => r.status === "waiting", timeoutMs: 20_000 });
-    const denied = await cli(["deny", id, "deploy", "--by", "alice", "--comment", "not today"]);
+    const denied = await cli(["deny", id, "deploy", "--by", "alice", "--comment", "not today"], {
+      HOOKFLOW_API_TOKEN: aliceToken,
+    });
     expect(denied).toMatchObject({
       code: 0,
       stdout: `denied deploy as alice: run ${id} (hello) is failed\n`,
@@ -677,7 +698,8 @@ describe("the hookflow binary", () => {
     expect(refused).toMatchObject({
       code: 1,
       stdout: "",
-      stderr: "error: the API refused the token: set HOOKFLOW_API_TOKEN (npm start prints it)\n",
+      stderr:
+        "error: the API refused the token: run `hookflow login`, or set HOOKFLOW_API_TOKEN (npm start prints it) (it said: the token is neither HOOKFLOW_API_TOKEN nor a token from POST /api/tokens)\n",
     });
     expect((await cli(["pipelines"], { HOOKFLOW_API_TOKEN: undefined })).code).toBe(1);
 

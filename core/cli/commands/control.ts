@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import type { RunView } from "../../engine/view.js";
-import { CliError } from "../client.js";
 import { type CommandEnv, type Context, whoAmI } from "../context.js";
 import { startedRun } from "../watch.js";
 import { jsonOption } from "./options.js";
@@ -16,23 +15,22 @@ export function registerControl(program: Command, env: CommandEnv): void {
       )
       .argument("<run>", "the run's id")
       .argument("<task>", "the task's name")
-      .option("--by <name>", "who decides (default: $HOOKFLOW_USER, then the OS user)")
+      .option("--by <name>", "accepted for older scripts: it must name you (the token's or sign-in's person)")
       .option("-m, --comment <text>", "why, shown with the decision")
       .addOption(jsonOption())
       .action(
         async (id: string, task: string, options: { by?: string; comment?: string; json?: boolean }) => {
           const ctx = env.context();
-          const by = whoAmI(ctx.io, options.by);
-          if (!by) throw new CliError("who decides? pass --by or set HOOKFLOW_USER", 2);
           const view = await ctx.client.decide(id, task, decision, {
-            by,
+            ...(options.by && { by: options.by }),
             ...(options.comment && { comment: options.comment }),
           });
+          const decided = view.stages.flatMap((s) => s.tasks).find((t) => t.name === task)?.approval?.by;
           report(
             ctx,
             view,
             options.json,
-            `${decision === "approve" ? "approved" : "denied"} ${task} as ${by}`,
+            `${decision === "approve" ? "approved" : "denied"} ${task}${decided ? ` as ${decided}` : ""}`,
           );
         },
       );
