@@ -83,6 +83,11 @@ export async function signInAs(
   const back = await app.request(`${next.pathname}${next.search}`, {
     headers: { cookie: hookflow.header() },
   });
+  if (back.status === 200 && query.includes("cli_challenge")) {
+    // `hookflow login --paste`: the page shows the one-time code.
+    const code = /<pre id="code">([^<]+)<\/pre>/.exec(await back.text())?.[1] ?? "";
+    return { jar: hookflow, csrf: "", landed: `code:${code}` };
+  }
   if (back.status !== 302) throw new Error(`/auth/callback answered ${back.status}: ${await back.text()}`);
   hookflow.take(back);
   return {

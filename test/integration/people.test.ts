@@ -1,3 +1,10 @@
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunView } from "../../core/engine/index.js";
 import { SCHEDULER } from "../../core/model/index.js";
@@ -15,6 +22,7 @@ import { type SignedIn, signInAs } from "../helpers/signin.js";
 import { PUBLIC_URL, testSystem } from "../helpers/system.js";
 
 const BOOTSTRAP = "test-api-token";
+const BIN = join(import.meta.dirname, "../../core/cli/bin.js");
 const ROLES = { admin: ["alice@example.com"], operator: ["group:dev"], viewer: ["*"] };
 
 /** The test's clock: real time plus what a test moves it on by (an approval's timeout, a session's expiry). */
@@ -289,7 +297,7 @@ describe("tokens", () => {
     expect(((await me.json()) as { name: string }).name).toBe("bob");
     const listed = JSON.stringify(await (await as("bob", "GET", "/api/tokens")).json());
     expect(listed).toContain(id);
-    expect(listed).not.toContain(token.split("_")[2]);
+    expect(listed).not.toContain(token.slice("hft_".length + 17));
     expect((await withToken(token, "PUT", "/api/pipelines/gated", {})).status).toBe(403);
     expect((await as("carol", "DELETE", `/api/tokens/${id}`)).status).toBe(404);
     expect((await as("bob", "DELETE", `/api/tokens/${id}`)).status).toBe(200);
@@ -370,5 +378,77 @@ describe("audit", () => {
     expect(seen("bob", "token.revoke", "allowed")).toBe(true);
     expect(seen("carol", "token.revoke", "refused")).toBe(true);
     expect((await as("alice", "GET", "/api/audit?cursor=bm9wZQ")).status).toBe(400);
+  });
+});
+
+describe("hookflow login", () => {
+  it("signs the CLI in through the loopback redirect and keeps a token that acts as the person", async () => {
+    const configDir = mkdtempSync(join(tmpdir(), "hookflow-login-"));
+    const server = await new Promise<ServerType>((done) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => done(s));
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const child = spawn(process.execPath, [BIN, "login"], {
+        env: { PATH: process.env.PATH, HOOKFLOW_URL: url, HOOKFLOW_CONFIG_DIR: configDir },
+      });
+      let stderr = "";
+      let stdout = "";
+      child.stdout.on("data", (c: Buffer) => {
+        stdout += c.toString();
+      });
+      const link = await new Promise<URL>((resolve, reject) => {
+        child.stderr.on("data", (c: Buffer) => {
+          stderr += c.toString();
+          const found = /(http:\/\/\S+\/auth\/login\?\S+)/.exec(stderr)?.[1];
+          if (found) resolve(new URL(found));
+        });
+        child.on("exit", () => reject(new Error(`hookflow login ended: ${stderr}`)));
+      });
+      expect(link.searchParams.get("cli_port")).toMatch(/^\d+$/);
+      const signedIn = await signInAs(app as never, "bob", users.bob?.password as string, link.search);
+      expect(signedIn.landed).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/callback\?code=/);
+      expect((await fetch(signedIn.landed)).status).toBe(200);
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      expect({ code, stdout }).toMatchObject({ code: 0, stdout: expect.stringMatching(/^signed in; token/) });
+      const stored = JSON.parse(readFileSync(join(configDir, "credentials.json"), "utf8")) as Record<
+        string,
+        { token: string }
+      >;
+      expect(statSync(join(configDir, "credentials.json")).mode & 0o777).toBe(0o600);
+      const me = await withToken(stored[url]?.token as string, "GET", "/api/me");
+      expect(((await me.json()) as { name: string }).name).toBe("bob");
+    } finally {
+      server.close();
+      rmSync(configDir, { recursive: true, force: true });
+    }
+  });
+
+  it("falls back to a one-time code shown to paste, worth a token only once and only with the verifier", async () => {
+    const verifier = randomBytes(32).toString("base64url");
+    const challenge = createHash("sha256").update(verifier).digest("base64url");
+    const signedIn = await signInAs(
+      app as never,
+      "carol",
+      users.carol?.password as string,
+      `?cli_challenge=${challenge}&cli_state=pastepaste`,
+    );
+    const code = signedIn.landed.replace(/^code:/, "");
+    const exchange = (v: string) => send("POST", "/auth/cli/token", {}, { code, verifier: v });
+    expect((await exchange(randomBytes(32).toString("base64url"))).status).toBe(401);
+    const signedOut = await signInAs(
+      app as never,
+      "carol",
+      users.carol?.password as string,
+      `?cli_challenge=${challenge}&cli_state=pastepaste`,
+    );
+    const second = signedOut.landed.replace(/^code:/, "");
+    const made = await send("POST", "/auth/cli/token", {}, { code: second, verifier });
+    expect(made.status).toBe(201);
+    const { token } = (await made.json()) as { token: string };
+    expect(((await (await withToken(token, "GET", "/api/me")).json()) as { name: string }).name).toBe(
+      "carol",
+    );
+    expect((await send("POST", "/auth/cli/token", {}, { code: second, verifier })).status).toBe(401);
   });
 });
