@@ -40,9 +40,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 const ENVIRONMENT_HELP = `
 Environment:
   HOOKFLOW_URL        the API (default ${DEFAULT_URL})
-  HOOKFLOW_API_TOKEN  its bearer token (default: the one \`npm start\` keeps in
-                      \${HOOKFLOW_DATA_DIR:-.hookflow}/secrets.json)
-  HOOKFLOW_USER       who approves, denies and cancels (default: the OS user)
+  HOOKFLOW_API_TOKEN  its bearer token (default: the one \`hookflow login\` kept for
+                      HOOKFLOW_URL, else the one \`npm start\` keeps in
+                      \${HOOKFLOW_DATA_DIR:-.hookflow}/secrets.json); it says who acts
+  HOOKFLOW_CONFIG_DIR where \`hookflow login\` keeps tokens (default ~/.config/hookflow)
   NO_COLOR            no colours even on a terminal
 
 Exit codes: 0 done, 1 failed (refused, unreachable, a watched run that failed), 2 usage.`;

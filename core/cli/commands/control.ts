@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { RunView } from "../../engine/view.js";
-import { type CommandEnv, type Context, whoAmI } from "../context.js";
+import type { CommandEnv, Context } from "../context.js";
 import { startedRun } from "../watch.js";
 import { jsonOption } from "./options.js";
 
@@ -39,11 +39,14 @@ export function registerControl(program: Command, env: CommandEnv): void {
     .command("cancel")
     .description("cancel a run: running tasks are stopped, the rest will not start")
     .argument("<run>", "the run's id")
-    .option("--by <name>", "who cancels, for the record (default: $HOOKFLOW_USER, then the OS user)")
+    .option(
+      "--by <name>",
+      "accepted for older scripts; the canceler recorded is the token's or sign-in's person",
+    )
     .addOption(jsonOption())
     .action(async (id: string, options: { by?: string; json?: boolean }) => {
       const ctx = env.context();
-      const view = await ctx.client.cancel(id, whoAmI(ctx.io, options.by));
+      const view = await ctx.client.cancel(id, options.by);
       report(ctx, view, options.json, "cancel requested");
     });
 
