@@ -64,7 +64,9 @@ export function settle(d: Draft): void {
 /**
  * Nobody decided in `approval.timeoutSeconds`: `deny` fails the task (the run fails unless it ignores failures),
  * `skip` skips it and the run goes on. Either way the task ends, so its run can finish and free its concurrency
- * group. Decided on any event, as task timeouts are, so the reconciler's tick is enough to see it.
+ * group. Decided on any event, as task timeouts are, so the reconciler's tick is enough to see it (within a
+ * minute on AWS). A wake-up at `task.deadline` (WakeUps, as the scheduler's follow-ups use) would end it on
+ * the second; not asked for yet.
  */
 function approvalTimedOut(d: Draft, task: TaskState): void {
   const gate = taskDef(d.run, task.name).approval;
