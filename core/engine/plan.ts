@@ -3,6 +3,7 @@ import {
   isActiveTask,
   isTerminalRun,
   isTerminalTask,
+  isUntrustedRun,
   type Task,
   type TaskState,
 } from "../model/index.js";
@@ -140,8 +141,13 @@ function startTask(d: Draft, task: TaskState, def: Task): void {
   }
   if (def.approval && task.approval?.decision !== "approved") {
     task.status = "waiting";
-    task.reason = "AwaitingApproval";
-    task.message = `waiting for approval by ${def.approval.approvers.join(" or ")}`;
+    if (isUntrustedRun(d.run)) {
+      task.reason = "HeldUntrusted";
+      task.message = `held: a pull request from a fork; trust the run before ${def.approval.approvers.join(" or ")} can approve`;
+    } else {
+      task.reason = "AwaitingApproval";
+      task.message = `waiting for approval by ${def.approval.approvers.join(" or ")}`;
+    }
     if (def.approval.timeoutSeconds !== undefined)
       task.deadline = new Date(Date.parse(d.now) + def.approval.timeoutSeconds * 1000).toISOString();
     notify(d, "task.waiting", task);
