@@ -7,5 +7,6 @@ export * from "./issues.js";
 export * from "./job-template.js";
 export * from "./limits.js";
 export * from "./pipeline.js";
+export * from "./principal.js";
 export * from "./run.js";
 export * from "./variables.js";
