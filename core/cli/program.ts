@@ -3,6 +3,7 @@ import { CliError } from "./client.js";
 import { registerControl } from "./commands/control.js";
 import { registerDefinitions } from "./commands/definitions.js";
 import { registerLogs } from "./commands/logs.js";
+import { registerRelay } from "./commands/relay.js";
 import { registerRuns } from "./commands/runs.js";
 import { DEFAULT_URL } from "./config.js";
 import { type CliIo, createContext } from "./context.js";
@@ -65,5 +66,6 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   registerRuns(program, env);
   registerLogs(program, env);
   registerControl(program, env);
+  registerRelay(program, env);
   return program;
 }
