@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createKubernetesRunner, loadKubeconfig } from "../../core/adapters/kubernetes/index.js";
 import { silentLogger } from "../../core/adapters/system.js";
@@ -9,7 +10,7 @@ import { httpReporter } from "../../core/relay/report.js";
 import { TaskTokens } from "../../core/services/tokens.js";
 import { createApiApp } from "../../functions/api.js";
 import { createCallbackApp } from "../../functions/callback.js";
-import { type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
+import { type FakeKubernetes, readManifests, startFakeKubernetes } from "../fake-kubernetes/index.js";
 import { driveRun } from "../helpers/drive.js";
 import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
 import { PUBLIC_URL, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
@@ -187,6 +188,65 @@ describe("hookflow relay", () => {
         .filter((c) => c.outcome === "accepted")
         .flatMap((c) => c.commands),
     ).toEqual(["task.started", "task.succeeded"]);
+  });
+});
+
+describe("the relay's Role (infra/kubernetes/relay.yaml)", () => {
+  it("is enough to watch and report a Job's end, and grants no Secret, no write", async () => {
+    const scheduler = "scheduler-token-1";
+    const relayAccount = "relay-account-token-1";
+    const rbacFake = await startFakeKubernetes({
+      startDelayMs: "manual",
+      namespace: "hookflow",
+      authorization: {
+        objects: readManifests(join(import.meta.dirname, "..", "..", "infra", "kubernetes")),
+        serviceAccounts: {
+          [scheduler]: "hookflow/hookflow-scheduler",
+          [relayAccount]: "hookflow/hookflow-relay",
+        },
+      },
+    });
+    onTestFinished(() => rbacFake.close());
+    const runner = createKubernetesRunner({
+      kubeconfig: rbacFake.kubeconfigWith(scheduler),
+      namespace: "hookflow",
+    });
+    const seen: RelayReport[] = [];
+    const relay = new Relay({
+      kubeconfig: loadKubeconfig({ kubeconfig: rbacFake.kubeconfigWith(relayAccount) }),
+      namespace: "hookflow",
+      log: silentLogger,
+      report: async (r) => {
+        seen.push(r);
+      },
+    });
+    await relay.start();
+    onTestFinished(() => relay.stop());
+    const jobName = jobNameFor("rbacrun", "build", 1);
+    await runner.submit({
+      runId: "rbacrun",
+      pipeline: "p",
+      task: "build",
+      attempt: 1,
+      jobName,
+      timeoutSeconds: 600,
+      env: {},
+      secretEnv: { HOOKFLOW_TASK_TOKEN: "t" },
+      source: { kind: "run", image: "node:22", command: ["true"] },
+    });
+    rbacFake.start(jobName);
+    rbacFake.complete(jobName, { terminationMessage: "A=1" });
+    await expect.poll(() => seen.map((r) => r.observation.state), { timeout: 10_000 }).toContain("succeeded");
+    expect(seen.find((r) => r.observation.state === "succeeded")?.observation.terminationMessage).toBe("A=1");
+    expect(rbacFake.requests.filter((r) => r.status === 403)).toEqual([]);
+    const asRelay = createKubernetesRunner({
+      kubeconfig: rbacFake.kubeconfigWith(relayAccount),
+      namespace: "hookflow",
+      retryBudgetMs: 100,
+    });
+    await expect(asRelay.cancel({ runId: "rbacrun", task: "build", attempt: 1, jobName })).rejects.toThrow(
+      /403|forbidden|Forbidden/,
+    );
   });
 });
 
