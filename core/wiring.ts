@@ -20,6 +20,7 @@ import type {
   IdSource,
   Logger,
   NotificationSender,
+  RunStore,
   TaskRunner,
 } from "./ports.js";
 import { DefinitionCatalog } from "./services/catalog.js";
@@ -92,7 +93,8 @@ export function commitStatusEnabled(config: Config): Pick<CommitStatusReporter, 
   return {
     enabledFor: (provider: Provider) =>
       (provider === "github" && !!config.HOOKFLOW_GITHUB_TOKEN) ||
-      (provider === "gitlab" && !!config.HOOKFLOW_GITLAB_API_TOKEN),
+      (provider === "gitlab" && !!config.HOOKFLOW_GITLAB_API_TOKEN) ||
+      (provider === "gitea" && !!config.HOOKFLOW_GITEA_TOKEN && !!config.HOOKFLOW_GITEA_URL),
   };
 }
 
@@ -101,12 +103,13 @@ export function notifyTargets(config: Config): TargetRules {
   return { allowLoopback: config.HOOKFLOW_ALLOW_LOOPBACK_TARGETS && !config.AWS_LAMBDA_RUNTIME_API };
 }
 
-export function taskTokens(config: Config): TaskTokens {
+/** Task tokens; with `runs`, also verifies the previous release's tokens for the runs it created. */
+export function taskTokens(config: Config, runs?: RunStore): TaskTokens {
   if (!config.HOOKFLOW_TOKEN_SECRET)
     throw new Error(
       "HOOKFLOW_TOKEN_SECRET is not set: the key task callback tokens are derived from (32+ random characters)",
     );
-  return new TaskTokens(config.HOOKFLOW_TOKEN_SECRET);
+  return new TaskTokens(config.HOOKFLOW_TOKEN_SECRET, runs);
 }
 
 export async function buildRunner(config: Config, clock: Clock): Promise<TaskRunner> {
@@ -176,7 +179,7 @@ export function runCommands(base: Base): RunCommands {
 export function callbackDeps(base: Base) {
   return {
     reports: new TaskReports({ commands: runCommands(base) }),
-    tokens: taskTokens(base.config),
+    tokens: taskTokens(base.config, base.stores.runs),
     log: base.log,
     relay: new RelayReports({ commands: runCommands(base), runs: base.stores.runs }),
     relayToken: base.config.HOOKFLOW_RELAY_TOKEN,
@@ -198,6 +201,8 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
         gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
         githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
         gitlabApiUrl: config.HOOKFLOW_GITLAB_URL,
+        giteaToken: config.HOOKFLOW_GITEA_TOKEN,
+        giteaUrl: config.HOOKFLOW_GITEA_URL,
         clock: base.clock,
       }),
     ledger: base.stores.ledger,
