@@ -287,7 +287,10 @@ describe("the relay's token", () => {
   it("alone opens the relay's route: a task's token is refused there", async () => {
     const id = "relaytok2";
     await startRun(id);
-    const answer = await relayReport(report(id, "build", 1), tokens.tokenFor({ runId: id, task: "build", attempt: 1 }));
+    const answer = await relayReport(
+      report(id, "build", 1),
+      tokens.tokenFor({ runId: id, task: "build", attempt: 1 }),
+    );
     expect(answer.status).toBe(401);
     expect((await relayReport(report(id, "build", 1), "")).status).toBe(401);
   });
