@@ -123,6 +123,7 @@ export const SST_LINKS = {
   HOOKFLOW_GITLAB_API_TOKEN: { link: "HookflowGitlabApiToken", property: "value" },
   HOOKFLOW_GITEA_TOKEN: { link: "HookflowGiteaToken", property: "value" },
   HOOKFLOW_KUBECONFIG: { link: "HookflowKubeconfig", property: "value" },
+  HOOKFLOW_OIDC_CLIENT_SECRET: { link: "HookflowOidcClientSecret", property: "value" },
 } as const satisfies Partial<Record<keyof Config, { link: string; property: string }>>;
 export type LinkedSetting = keyof typeof SST_LINKS;
 

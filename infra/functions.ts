@@ -54,7 +54,13 @@ export const FUNCTIONS = {
     handler: "functions/api.handler",
     memoryMb: 1024,
     timeoutSeconds: 29,
-    links: [...SHARED, "HOOKFLOW_API_TOKEN", "HOOKFLOW_TOKEN_SECRET", "HOOKFLOW_KUBECONFIG"],
+    links: [
+      ...SHARED,
+      "HOOKFLOW_API_TOKEN",
+      "HOOKFLOW_TOKEN_SECRET",
+      "HOOKFLOW_KUBECONFIG",
+      "HOOKFLOW_OIDC_CLIENT_SECRET",
+    ],
     presenceOf: COMMIT_STATUS_TOKENS,
     environment: KUBERNETES,
   },
@@ -105,7 +111,9 @@ export const ROUTES = {
   // ANY, so that a wrong method reaches the app and gets its 405 rather than API Gateway's 404.
   "ANY /webhooks/{provider}": "webhook",
   "POST /callbacks/tasks/{taskId}": "callback",
+  "POST /callbacks/relay": "callback",
   "ANY /api/{proxy+}": "api",
+  "ANY /auth/{proxy+}": "api",
   "GET /healthz": "api",
 } as const satisfies Record<string, FunctionName>;
 
@@ -147,6 +155,10 @@ export const DEPLOY_SETTINGS = [
   "HOOKFLOW_GITLAB_URL",
   "HOOKFLOW_GITEA_URL",
   "HOOKFLOW_DEFINITION_CACHE_SECONDS",
+  "HOOKFLOW_OIDC_ISSUER",
+  "HOOKFLOW_OIDC_CLIENT_ID",
+  "HOOKFLOW_ROLES",
+  "HOOKFLOW_AUDIT_RETENTION_DAYS",
 ] as const;
 
 export function deploySettings(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

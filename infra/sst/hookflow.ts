@@ -73,6 +73,7 @@ export function hookflow() {
     HOOKFLOW_GITHUB_TOKEN: secret("HOOKFLOW_GITHUB_TOKEN", ""),
     HOOKFLOW_GITLAB_API_TOKEN: secret("HOOKFLOW_GITLAB_API_TOKEN", ""),
     HOOKFLOW_GITEA_TOKEN: secret("HOOKFLOW_GITEA_TOKEN", ""),
+    HOOKFLOW_OIDC_CLIENT_SECRET: secret("HOOKFLOW_OIDC_CLIENT_SECRET", ""),
   };
 
   // No browser calls hookflow (the API takes a bearer token, git hosts and jobs call server to server).

@@ -27,8 +27,10 @@ describe("the functions infra/ deploys", () => {
   it("routes every HTTP path of the contract to a function API Gateway can wait for", () => {
     expect(Object.keys(ROUTES).sort()).toEqual([
       "ANY /api/{proxy+}",
+      "ANY /auth/{proxy+}",
       "ANY /webhooks/{provider}",
       "GET /healthz",
+      "POST /callbacks/relay",
       "POST /callbacks/tasks/{taskId}",
     ]);
     for (const name of new Set(Object.values(ROUTES)))
