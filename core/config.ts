@@ -30,6 +30,9 @@ const ConfigSchema = z.object({
   /** Extension: API base URLs, for GitHub Enterprise and self-managed GitLab. */
   HOOKFLOW_GITHUB_API_URL: z.string().url().default("https://api.github.com"),
   HOOKFLOW_GITLAB_URL: z.string().url().default("https://gitlab.com"),
+  /** Extension: the Gitea instance's base URL (without /api/v1) and a token that may read its repositories. */
+  HOOKFLOW_GITEA_URL: z.string().url().optional(),
+  HOOKFLOW_GITEA_TOKEN: optionalSecret,
   HOOKFLOW_RUNNER: z.enum(["kubernetes", "local"]).optional(),
   HOOKFLOW_KUBECONFIG: optionalSecret,
   KUBECONFIG: z.string().optional(),

@@ -268,6 +268,40 @@ export interface WebhookProvider {
   parse(request: WebhookRequest): ParsedDelivery;
 }
 
+/** A branch's newest commit, as the git host's API tells it. */
+export interface BranchHead {
+  commit: string;
+  message: string;
+  author: string;
+}
+
+export interface DirectoryEntry {
+  name: string;
+  /** From the repository's root. */
+  path: string;
+  kind: "file" | "directory" | "other";
+}
+
+/**
+ * One git host's API, read with the host token (GitHub, GitLab, Gitea). Every call is bounded in time and in the
+ * bytes it reads; reads are safe to repeat. "Not there" (no such repository, branch, commit or file) is
+ * `undefined`; a refused token or an unusable answer is a PermanentError naming the setting or the field; a
+ * timeout, a rate limit or a 5xx is a RetryableError.
+ */
+export interface GitHostApi {
+  provider: Provider;
+  branchHead(repository: string, branch: string): Promise<BranchHead | undefined>;
+  /** A file's text at a commit; a file over the read bound is a PermanentError saying so. */
+  readFile(repository: string, commit: string, path: string): Promise<string | undefined>;
+  /** A directory's entries at a commit (at most the read bound's count). */
+  listDirectory(repository: string, commit: string, path: string): Promise<DirectoryEntry[] | undefined>;
+  /** The URL a task clones the repository from. */
+  cloneUrl(repository: string): string;
+}
+
+/** The host APIs hookflow may call: one per provider whose token is configured. */
+export type GitHostApis = Partial<Record<Provider, GitHostApi>>;
+
 // ---------------------------------------------------------------- operations
 
 /** Structured logs: one JSON object per line on Lambda and locally. Never pass secrets. */
