@@ -90,9 +90,10 @@ export class FakeGitHosts {
     const url = new URL(req.url ?? "/", "http://fake");
     const [, prefix, ...rest] = url.pathname.split("/");
     const provider = (["github", "gitlab", "gitea"] as const).find((p) => p === prefix);
-    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}): undefined => {
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(JSON.stringify(body));
+      return undefined;
     };
     if (!provider) return send(404, { message: "Not Found" });
     const rawPath = `/${rest.join("/")}`;
@@ -104,9 +105,9 @@ export class FakeGitHosts {
       query: Object.fromEntries(url.searchParams),
     };
     this.requests.push(request);
-    const reject = (reason: string) => {
+    const reject = (reason: string): undefined => {
       this.rejected.push({ ...request, reason });
-      send(400, { message: reason });
+      return send(400, { message: reason });
     };
     if (!rawPath.startsWith(`${apiRoot}/`)) return reject(`not under ${apiRoot}/`);
     const path = rawPath.slice(apiRoot.length);
