@@ -86,7 +86,7 @@ export class FakeGitHosts {
     return this.requests.filter((r) => r.provider === provider).length;
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  private handle(req: IncomingMessage, res: ServerResponse): undefined {
     const url = new URL(req.url ?? "/", "http://fake");
     const [, prefix, ...rest] = url.pathname.split("/");
     const provider = (["github", "gitlab", "gitea"] as const).find((p) => p === prefix);
