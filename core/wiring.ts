@@ -8,6 +8,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
+import { createGitHostApis } from "./adapters/git-api/index.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
 import { type Config, loadConfig, runnerKind } from "./config.js";
@@ -16,6 +17,7 @@ import type { Provider } from "./model/index.js";
 import type {
   Clock,
   CommitStatusReporter,
+  GitHostApis,
   IdSource,
   Logger,
   NotificationSender,
@@ -23,7 +25,7 @@ import type {
 } from "./ports.js";
 import { DefinitionCatalog } from "./services/catalog.js";
 import { RunCommands, RunRecorder } from "./services/commands.js";
-import { RunControl } from "./services/control.js";
+import { RunControl, type WebUrls } from "./services/control.js";
 import { DefinitionService } from "./services/definitions.js";
 import { IngestService } from "./services/ingest.js";
 import { DeliveryIntake } from "./services/intake.js";
@@ -57,6 +59,8 @@ export interface Overrides {
   /** SDK clients of one's own, e.g. with middleware that counts requests. */
   dynamoClient?: DynamoDBClient;
   sqsClient?: SQSClient;
+  /** The fetch the git hosts' APIs are called with. */
+  fetch?: typeof fetch;
 }
 
 const EMULATOR_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
@@ -86,6 +90,31 @@ export function commitStatusEnabled(config: Config): Pick<CommitStatusReporter, 
     enabledFor: (provider: Provider) =>
       (provider === "github" && !!config.HOOKFLOW_GITHUB_TOKEN) ||
       (provider === "gitlab" && !!config.HOOKFLOW_GITLAB_API_TOKEN),
+  };
+}
+
+/** The git hosts' APIs hookflow may call: those whose token is configured. */
+export function gitHostApis(base: Base, overrides: Overrides = {}): GitHostApis {
+  const { config } = base;
+  return createGitHostApis({
+    githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
+    githubToken: config.HOOKFLOW_GITHUB_TOKEN,
+    gitlabUrl: config.HOOKFLOW_GITLAB_URL,
+    gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
+    giteaUrl: config.HOOKFLOW_GITEA_URL,
+    giteaToken: config.HOOKFLOW_GITEA_TOKEN,
+    clock: base.clock,
+    ...(overrides.fetch && { fetch: overrides.fetch }),
+  });
+}
+
+/** The hosts' web addresses, for clone URLs; GitHub Enterprise's is its API URL without /api/v3. */
+export function webUrls(config: Config): WebUrls {
+  const api = config.HOOKFLOW_GITHUB_API_URL.replace(/\/+$/, "");
+  return {
+    github: api === "https://api.github.com" ? "https://github.com" : api.replace(/\/api\/v3$/, ""),
+    gitlab: config.HOOKFLOW_GITLAB_URL,
+    ...(config.HOOKFLOW_GITEA_URL && { gitea: config.HOOKFLOW_GITEA_URL }),
   };
 }
 
@@ -233,7 +262,8 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
         return runner;
       },
       ...(config.HOOKFLOW_TOKEN_SECRET && { tokens: taskTokens(config) }),
-      gitlabUrl: config.HOOKFLOW_GITLAB_URL,
+      hosts: gitHostApis(base, overrides),
+      webUrls: webUrls(config),
     }),
     apiToken: config.HOOKFLOW_API_TOKEN,
     log: base.log,

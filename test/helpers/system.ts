@@ -13,6 +13,7 @@ import {
   schedulerDeps,
   webhookDeps,
 } from "../../core/wiring.js";
+import type { FakeGitHosts } from "../fake-git-hosts/index.js";
 import { freshQueue, freshStore } from "./aws.js";
 import { MemoryRunner } from "./memory-runner.js";
 
@@ -26,7 +27,12 @@ export const SECRETS = { github: "gh-secret", gitlab: "gl-token", gitea: "gt-sec
  * subject (the fake Kubernetes API, local receivers).
  */
 export async function testSystem(
-  options: Overrides & { env?: Record<string, string>; visibilityTimeoutSeconds?: number } = {},
+  options: Overrides & {
+    env?: Record<string, string>;
+    visibilityTimeoutSeconds?: number;
+    /** Git hosts' APIs to call (test/fake-git-hosts); none by default, so no host is asked. */
+    gitHosts?: FakeGitHosts;
+  } = {},
 ) {
   const { table } = await freshStore();
   const queues = await freshQueue({ visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
@@ -42,6 +48,7 @@ export async function testSystem(
     HOOKFLOW_GITLAB_TOKEN: SECRETS.gitlab,
     HOOKFLOW_GITEA_SECRET: SECRETS.gitea,
     HOOKFLOW_DEFINITION_CACHE_SECONDS: "0",
+    ...options.gitHosts?.settings(),
     ...options.env,
   });
   const overrides: Overrides = {

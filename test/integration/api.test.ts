@@ -6,6 +6,7 @@ import { createLocalRunner } from "../../core/adapters/local-runner.js";
 import type { RunView } from "../../core/engine/index.js";
 import { LIMITS } from "../../core/model/index.js";
 import { createApiApp } from "../../functions/api.js";
+import { FakeGitHosts } from "../fake-git-hosts/index.js";
 import { driveRun } from "../helpers/drive.js";
 import { testSystem } from "../helpers/system.js";
 
@@ -13,16 +14,21 @@ const TOKEN = "test-api-token";
 type System = Awaited<ReturnType<typeof testSystem>>;
 let system: System;
 let app: ReturnType<typeof createApiApp>;
+const gitHosts = new FakeGitHosts();
 let dataDir: string;
 let runner: ReturnType<typeof createLocalRunner>;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "hookflow-api-"));
   runner = createLocalRunner({ dataDir });
-  system = await testSystem({ runner });
+  await gitHosts.start();
+  for (const repository of ["acme/shop", "acme/chatty"])
+    gitHosts.push("github", repository, "main", { message: "head of main", author: "Ada", files: {} });
+  system = await testSystem({ runner, gitHosts });
   app = createApiApp(system.api);
 });
 afterAll(async () => {
+  await gitHosts.stop();
   await runner.stopAll();
   rmSync(dataDir, { recursive: true, force: true });
 });

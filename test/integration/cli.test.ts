@@ -27,6 +27,7 @@ import type { RunView } from "../../core/engine/view.js";
 import type { Pipeline } from "../../core/model/index.js";
 import { createApiApp } from "../../functions/api.js";
 import { driveRun } from "../helpers/drive.js";
+import { FakeGitHosts } from "../fake-git-hosts/index.js";
 import { testSystem } from "../helpers/system.js";
 
 const TOKEN = "test-api-token";
@@ -414,12 +415,16 @@ let url: string;
 let dataDir: string;
 let emptyDir: string;
 const everything: string[] = [];
+const gitHosts = new FakeGitHosts();
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "hookflow-cli-"));
   emptyDir = mkdtempSync(join(tmpdir(), "hookflow-cli-empty-"));
   runner = createLocalRunner({ dataDir });
-  system = await testSystem({ runner });
+  await gitHosts.start();
+  for (const branch of ["main", "release"])
+    gitHosts.push("github", "acme/hello", branch, { message: `head of ${branch}`, author: "Ada", files: {} });
+  system = await testSystem({ runner, gitHosts });
   const app = createApiApp(system.api);
   const port = await new Promise<number>((done) => {
     server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => done(info.port));
@@ -427,6 +432,7 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${port}`;
 });
 afterAll(async () => {
+  await gitHosts.stop();
   await new Promise((done) => server?.close(done));
   await runner?.stopAll();
   rmSync(dataDir, { recursive: true, force: true });
