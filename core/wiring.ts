@@ -33,6 +33,7 @@ import { NotificationDelivery } from "./services/outbox-delivery.js";
 import { TaskReports } from "./services/reports.js";
 import { RunService } from "./services/runs.js";
 import { Scheduler } from "./services/scheduler.js";
+import { ScheduleService } from "./services/schedules.js";
 import { RunStarter } from "./services/start-runs.js";
 import { TaskTokens } from "./services/tokens.js";
 
@@ -270,8 +271,22 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
   };
 }
 
-export function reconcilerDeps(base: Base) {
-  return { runs: base.stores.runs, queue: base.queue, clock: base.clock, log: base.log };
+export function reconcilerDeps(base: Base, overrides: Overrides = {}) {
+  return {
+    runs: base.stores.runs,
+    queue: base.queue,
+    clock: base.clock,
+    log: base.log,
+    schedules: new ScheduleService({
+      definitions: base.stores.definitions,
+      ledger: base.stores.ledger,
+      starter: runStarter(base),
+      hosts: gitHostApis(base, overrides),
+      webUrls: webUrls(base.config),
+      clock: base.clock,
+      log: base.log,
+    }),
+  };
 }
 
 /**

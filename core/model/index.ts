@@ -5,4 +5,5 @@ export * from "./job-template.js";
 export * from "./limits.js";
 export * from "./pipeline.js";
 export * from "./run.js";
+export * from "./schedule.js";
 export * from "./variables.js";

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { byteLength, LIMITS, MAX_RETRIES, MAX_TASK_TIMEOUT_SECONDS } from "./limits.js";
+import { Schedule } from "./schedule.js";
 import { RUN_VARIABLES, referencesIn, SYSTEM_VARIABLES, VARIABLE_NAME } from "./variables.js";
 
 export const RESOURCE_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -13,7 +14,7 @@ export type Provider = z.infer<typeof Provider>;
 export const GitEvent = z.enum(["push", "tag"]);
 export type GitEvent = z.infer<typeof GitEvent>;
 /** What started a run: a git event, or a person through the API. */
-export const TriggerEvent = z.enum(["push", "tag", "manual"]);
+export const TriggerEvent = z.enum(["push", "tag", "manual", "schedule"]);
 export type TriggerEvent = z.infer<typeof TriggerEvent>;
 
 export const NotifyEvent = z.enum([
@@ -123,6 +124,8 @@ export const Pipeline = z
     concurrency: Concurrency.optional(),
     params: Params.default({}),
     notify: z.array(Notifier).default([]),
+    /** Runs on a clock; each builds the head of its branch in the repository of the first trigger. */
+    schedules: z.array(Schedule).max(10, "at most 10 schedules").optional(),
     stages: z.array(Stage).min(1, "a pipeline has at least one stage"),
   })
   .superRefine(checkPipeline);
@@ -159,6 +162,12 @@ function checkPipeline(p: z.output<typeof Pipeline>, ctx: z.RefinementCtx): void
     for (const [t, task] of stage.tasks.entries())
       for (const field of ["branches", "tags"] as const)
         checkGlobs(task.when?.[field], ["stages", s, "tasks", t, "when", field], issue);
+
+  if (p.schedules?.length && !p.triggers[0])
+    issue(
+      ["schedules"],
+      "a schedule builds the repository of the pipeline's first trigger, and there is none",
+    );
 
   if (p.concurrency) {
     const known = new Set<string>([...RUN_VARIABLES, ...Object.keys(p.params)]);

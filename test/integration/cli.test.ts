@@ -26,8 +26,8 @@ import type { TaskView } from "../../core/engine/index.js";
 import type { RunView } from "../../core/engine/view.js";
 import type { Pipeline } from "../../core/model/index.js";
 import { createApiApp } from "../../functions/api.js";
-import { driveRun } from "../helpers/drive.js";
 import { FakeGitHosts } from "../fake-git-hosts/index.js";
+import { driveRun } from "../helpers/drive.js";
 import { testSystem } from "../helpers/system.js";
 
 const TOKEN = "test-api-token";

@@ -489,6 +489,6 @@ stages:
     const [answer] = await invoke("reconciler", [lambdaFixture("scheduled-event")], {
       links: await stateLinks(),
     });
-    expect(answer?.result).toEqual({ reconciled: 0 });
+    expect(answer?.result).toEqual({ reconciled: 0, scheduled: 0 });
   });
 });
