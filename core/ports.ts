@@ -116,6 +116,24 @@ export interface DefinitionStore {
   deleteJob(name: string): Promise<boolean>;
 }
 
+/** A repository whose pipelines hookflow reads from its files (`.hookflow.yaml`, `.hookflow/*.yaml`). */
+export interface EnabledRepository {
+  provider: Provider;
+  /** owner/name; GitLab: path_with_namespace, subgroups included. */
+  repository: string;
+  enabledAt: string;
+}
+
+/** The repositories an admin enabled; none by default, and no host API is called for any other. */
+export interface RepositoryStore {
+  /** Enables it, or returns it as first enabled (safe to repeat). */
+  enable(provider: Provider, repository: string, now: string): Promise<EnabledRepository>;
+  get(provider: Provider, repository: string): Promise<EnabledRepository | undefined>;
+  list(): Promise<EnabledRepository[]>;
+  /** False when it was not enabled. */
+  disable(provider: Provider, repository: string): Promise<boolean>;
+}
+
 /** Records of things sent to the outside world, so that each is sent once per key. */
 export interface DeliveryLedger {
   /** Claims `key` for sending; false when it was already sent or another sender holds a fresh claim. */

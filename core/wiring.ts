@@ -31,6 +31,7 @@ import { IngestService } from "./services/ingest.js";
 import { DeliveryIntake } from "./services/intake.js";
 import { NotificationDelivery } from "./services/outbox-delivery.js";
 import { TaskReports } from "./services/reports.js";
+import { RepositoryService } from "./services/repositories.js";
 import { RunService } from "./services/runs.js";
 import { Scheduler } from "./services/scheduler.js";
 import { ScheduleService } from "./services/schedules.js";
@@ -266,6 +267,7 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       hosts: gitHostApis(base, overrides),
       webUrls: webUrls(config),
     }),
+    repositories: new RepositoryService({ store: base.stores.repositories, clock: base.clock }),
     apiToken: config.HOOKFLOW_API_TOKEN,
     log: base.log,
   };

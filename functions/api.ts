@@ -6,6 +6,7 @@ import { type Actor, formatPath, JobTemplate, LIMITS, Pipeline } from "../core/m
 import type { Logger } from "../core/ports.js";
 import type { RunControl } from "../core/services/control.js";
 import type { DefinitionService } from "../core/services/definitions.js";
+import type { RepositoryService } from "../core/services/repositories.js";
 import { apiDeps, lazyHandler } from "../core/wiring.js";
 import * as S from "./api-schemas.js";
 import { bearerToken } from "./auth.js";
@@ -21,6 +22,7 @@ export const MAX_API_BODY_BYTES = 2 * LIMITS.pipelineBytes;
 export interface ApiDeps {
   definitions: DefinitionService;
   runs: RunControl;
+  repositories: RepositoryService;
   apiToken: string | undefined;
   log: Logger;
 }
@@ -151,6 +153,65 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
     }),
     async (c) => {
       await deps.definitions.deleteJob(c.req.valid("param").name);
+      return c.body(null, 204);
+    },
+  );
+
+  // ---------------------------------------------------------------- repositories with pipelines in their files
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/api/repositories/{provider}/{path}",
+      security,
+      description:
+        "Enables reading the repository's pipelines from `.hookflow.yaml` and `.hookflow/*.yaml`. `path` is the " +
+        "repository's path URL-encoded as one segment (`acme%2Fweb`, GitLab subgroups included).",
+      request: { params: S.RepositoryParam },
+      responses: {
+        200: json(S.EnabledRepository, "already enabled"),
+        201: json(S.EnabledRepository, "enabled"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { provider, path } = c.req.valid("param");
+      const { repository, created } = await deps.repositories.enable(provider, path);
+      return c.json(repository, created ? 201 : 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/repositories",
+      security,
+      responses: { 200: json(S.RepositoryList, "every enabled repository"), ...errors },
+    }),
+    async (c) => c.json({ items: await deps.repositories.list() }, 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/repositories/{provider}/{path}",
+      security,
+      request: { params: S.RepositoryParam },
+      responses: { 200: json(S.EnabledRepository, "enabled"), ...errors },
+    }),
+    async (c) => {
+      const { provider, path } = c.req.valid("param");
+      return c.json(await deps.repositories.get(provider, path), 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/repositories/{provider}/{path}",
+      security,
+      request: { params: S.RepositoryParam },
+      responses: { 204: { description: "disabled: its files are no longer read" }, ...errors },
+    }),
+    async (c) => {
+      const { provider, path } = c.req.valid("param");
+      await deps.repositories.disable(provider, path);
       return c.body(null, 204);
     },
   );

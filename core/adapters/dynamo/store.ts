@@ -5,6 +5,7 @@ import type {
   DeliveryLedger,
   DeliveryStore,
   RateLimiter,
+  RepositoryStore,
   RunStore,
 } from "../../ports.js";
 import { systemClock } from "../system.js";
@@ -12,6 +13,7 @@ import { DefinitionRepository } from "./definitions.js";
 import { DeliveryRepository } from "./deliveries.js";
 import { SentLedger } from "./ledger.js";
 import { RateLimitRepository } from "./rate-limits.js";
+import { RepositoryRepository } from "./repositories.js";
 import { RunRepository } from "./runs.js";
 import { TableIO } from "./table-io.js";
 
@@ -32,6 +34,7 @@ export interface Stores {
   definitions: DefinitionStore;
   ledger: DeliveryLedger;
   limiter: RateLimiter;
+  repositories: RepositoryStore;
 }
 
 export const DEFAULT_DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
@@ -52,5 +55,6 @@ export function dynamoStores(options: DynamoStoreOptions): Stores {
     definitions: new DefinitionRepository(io),
     ledger: new SentLedger(io, options.ledgerTtlSeconds ?? DEFAULT_LEDGER_TTL_SECONDS),
     limiter: new RateLimitRepository(io),
+    repositories: new RepositoryRepository(io),
   };
 }

@@ -20,6 +20,7 @@ export { TTL_ATTRIBUTE };
  * |                 |                              |            | active (while unfinished): ACTIVE / <createdAt>#<id> |
  * | pipeline        | PIPELINE#<name>              | PIPELINE   | byCollection: PIPELINES / <name>                     |
  * | job template    | JOB#<name>                   | JOB        | byCollection: JOBS / <name>                          |
+ * | enabled repo    | REPO#<provider>#<path>       | REPO       | byCollection: REPOSITORIES / <provider>/<path>       |
  * | delivery record | DELIVERY#<provider>#<id>     | DELIVERY   | TTL: the delivery TTL (7 days)                       |
  * | delivered body  | BODY#<provider>#<sha256 hex> | BODY       | TTL: the delivery TTL                                |
  * | sent record     | SENT#<key>                   | SENT       | TTL: the ledger TTL (30 days)                        |
@@ -29,6 +30,7 @@ export { TTL_ATTRIBUTE };
  * - run: `doc` (the run as JSON, without its version), `version`, and for the indexes and conditions `id`,
  *   `pipeline`, `status`, `createdAt`, `concurrencyGroup` (the active index projects just these).
  * - pipeline, job template: `doc` (the definition as JSON), `updatedAt`.
+ * - enabled repository: `provider`, `repository`, `enabledAt` (its pipelines are read from its files).
  * - delivery record: `run_<run id>` = pipeline, one attribute per run the delivery made; `receivedAt`.
  * - delivered body: `deliveryId` (the first delivery that brought it), `runs` (JSON), `receivedAt`.
  * - sent record: `state` (claimed or sent), `leaseUntil` (epoch seconds), `sentAt`.
