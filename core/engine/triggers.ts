@@ -1,5 +1,5 @@
 import picomatch from "picomatch";
-import type { Pipeline, Task, Trigger, TriggerContext } from "../model/index.js";
+import type { JobTemplate, Pipeline, Task, Trigger, TriggerContext } from "../model/index.js";
 
 const GLOB_OPTIONS = { dot: true } as const;
 const matches = (globs: string[] | undefined, value: string | undefined): boolean =>
@@ -34,4 +34,40 @@ export function whenMatches(task: Task, ctx: Pick<TriggerContext, "event" | "bra
   if (when.branches && !matches(when.branches, ctx.branch)) return false;
   if (when.tags && !matches(when.tags, ctx.tag)) return false;
   return true;
+}
+
+/**
+ * Why a task may not run here by its job template's `requires.branches` (a tag or a manual run of no branch
+ * matches none), or undefined. Checked besides the task's own `when`, so a pipeline cannot widen it.
+ */
+export function requiredBranchProblem(
+  task: Task,
+  jobs: Readonly<Record<string, JobTemplate>>,
+  ctx: Pick<TriggerContext, "branch">,
+): string | undefined {
+  const branches = task.job === undefined ? undefined : jobs[task.job]?.requires?.branches;
+  if (!branches || matches(branches, ctx.branch)) return undefined;
+  return `job template ${task.job} runs only on branches ${branches.join(", ")}`;
+}
+
+/**
+ * A pipeline with its job templates' `requires.approval` applied: a task using such a template waits for the
+ * template's approvers, whatever the task itself says (its own list could add anyone, or be removed).
+ */
+export function withJobRequirements(
+  pipeline: Pipeline,
+  jobs: Readonly<Record<string, JobTemplate>>,
+): Pipeline {
+  const required = (task: Task) => (task.job === undefined ? undefined : jobs[task.job]?.requires?.approval);
+  if (!pipeline.stages.some((stage) => stage.tasks.some(required))) return pipeline;
+  return {
+    ...pipeline,
+    stages: pipeline.stages.map((stage) => ({
+      ...stage,
+      tasks: stage.tasks.map((task) => {
+        const approval = required(task);
+        return approval ? { ...task, approval: { approvers: [...approval.approvers] } } : task;
+      }),
+    })),
+  };
 }

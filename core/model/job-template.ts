@@ -2,7 +2,7 @@ import * as z from "zod";
 import type { Issue } from "./issues.js";
 import { formatPath } from "./issues.js";
 import { byteLength, LIMITS } from "./limits.js";
-import { type Pipeline, ResourceName, tasksOf } from "./pipeline.js";
+import { globProblem, type Pipeline, ResourceName, tasksOf } from "./pipeline.js";
 import { referencesIn, SYSTEM_VARIABLES, stringsIn, VARIABLE_NAME } from "./variables.js";
 
 export const JobParam = z.strictObject({
@@ -41,6 +41,20 @@ export const JobTemplate = z
     name: ResourceName,
     description: z.string().max(1024).optional(),
     params: z.array(JobParam).default([]),
+    /**
+     * Rules every task using this template gets, from the API or a repository's file, which no pipeline can
+     * loosen: its approvers replace the task's own, it runs only on these branches (skipped elsewhere), and
+     * `forks: false` keeps it from pull requests whose head is a fork.
+     */
+    requires: z
+      .strictObject({
+        approval: z
+          .strictObject({ approvers: z.array(z.string().min(1)).min(1, "at least one approver") })
+          .optional(),
+        branches: z.array(z.string().min(1, "an empty pattern matches nothing")).min(1).optional(),
+        forks: z.boolean().optional(),
+      })
+      .optional(),
     template: JobManifest,
   })
   .superRefine((job, ctx) => {
@@ -59,6 +73,10 @@ export const JobTemplate = z
           path: ["params", i, "default"],
           message: `"${param.default}" is not one of ${param.enum.join(", ")}`,
         });
+    }
+    for (const [i, glob] of (job.requires?.branches ?? []).entries()) {
+      const problem = globProblem(glob);
+      if (problem) ctx.addIssue({ code: "custom", path: ["requires", "branches", i], message: problem });
     }
     const bytes = byteLength(JSON.stringify(job));
     if (bytes > LIMITS.jobTemplateBytes)
