@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { createCommitStatusReporter } from "./adapters/commit-status/index.js";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { createGitHostApis } from "./adapters/git-api/index.js";
@@ -32,6 +33,7 @@ import { DeliveryIntake } from "./services/intake.js";
 import { NotificationDelivery } from "./services/outbox-delivery.js";
 import { TaskReports } from "./services/reports.js";
 import { RepositoryService } from "./services/repositories.js";
+import { RepositoryPipelines } from "./services/repository-pipelines.js";
 import { RunService } from "./services/runs.js";
 import { Scheduler } from "./services/scheduler.js";
 import { ScheduleService } from "./services/schedules.js";
@@ -120,6 +122,17 @@ export function webUrls(config: Config): WebUrls {
   };
 }
 
+/** Commit statuses on the hosts whose token is configured (a light adapter: fetch only). */
+export function commitStatusReporter(config: Config, clock: Clock): CommitStatusReporter {
+  return createCommitStatusReporter({
+    githubToken: config.HOOKFLOW_GITHUB_TOKEN,
+    gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
+    githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
+    gitlabApiUrl: config.HOOKFLOW_GITLAB_URL,
+    clock,
+  });
+}
+
 export function taskTokens(config: Config): TaskTokens {
   if (!config.HOOKFLOW_TOKEN_SECRET)
     throw new Error(
@@ -153,7 +166,7 @@ export function runStarter(base: Base): RunStarter {
   });
 }
 
-export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
+export function webhookDeps(base: Base, catalog = definitionCatalog(base), overrides: Overrides = {}) {
   const { config } = base;
   return {
     intake: new DeliveryIntake({
@@ -168,6 +181,13 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
         catalog,
         starter: runStarter(base),
         clock: base.clock,
+        repositoryPipelines: new RepositoryPipelines({
+          repositories: base.stores.repositories,
+          hosts: gitHostApis(base, overrides),
+        }),
+        commitStatus: overrides.commitStatus ?? commitStatusReporter(config, base.clock),
+        publicUrl: config.HOOKFLOW_PUBLIC_URL,
+        log: base.log,
       }),
       log: base.log,
     }),
@@ -204,18 +224,9 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   const { config } = base;
   const runner = overrides.runner ?? (await buildRunner(config, base.clock));
   const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
-  const { createCommitStatusReporter } = await import("./adapters/commit-status/index.js");
   const outbox = new NotificationDelivery({
     sender: overrides.sender ?? createNotificationSender({ clock: base.clock }),
-    commitStatus:
-      overrides.commitStatus ??
-      createCommitStatusReporter({
-        githubToken: config.HOOKFLOW_GITHUB_TOKEN,
-        gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
-        githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
-        gitlabApiUrl: config.HOOKFLOW_GITLAB_URL,
-        clock: base.clock,
-      }),
+    commitStatus: overrides.commitStatus ?? commitStatusReporter(config, base.clock),
     ledger: base.stores.ledger,
     limiter: base.stores.limiter,
     rateLimits: RATE_LIMITS,

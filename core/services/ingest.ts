@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
 import { deliveryRunId, pipelineMatches } from "../engine/index.js";
+import { PermanentError } from "../errors.js";
 import type { Provider, TriggerContext } from "../model/index.js";
-import type { Clock, DeliveryStore } from "../ports.js";
+import type { Clock, CommitStatusReporter, DeliveryStore, Logger } from "../ports.js";
 import { DefinitionCatalog } from "./catalog.js";
+import { type DefinitionProblem, describeProblem, type RepositoryPipelines } from "./repository-pipelines.js";
 import type { RunStarter } from "./start-runs.js";
 
 export interface IngestDeps {
@@ -10,7 +12,16 @@ export interface IngestDeps {
   catalog: DefinitionCatalog;
   starter: RunStarter;
   clock: Clock;
+  /** Pipelines from the files of enabled repositories; without it, only the API's. */
+  repositoryPipelines?: RepositoryPipelines;
+  /** Where a definition error in a repository's file is reported, as a failed status on the commit. */
+  commitStatus?: CommitStatusReporter;
+  publicUrl?: string;
+  log?: Logger;
 }
+
+/** The commit status context under which a repository's definition errors are reported. */
+export const DEFINITIONS_CONTEXT = "hookflow/definitions";
 
 export type Ingested =
   | { outcome: "created" | "repeated"; delivery: string; runs: Array<{ id: string; pipeline: string }> }
@@ -42,9 +53,25 @@ export class IngestService {
     body: string,
   ): Promise<Ingested> {
     const { pipelines, jobs } = await this.deps.catalog.snapshot();
-    const matching = pipelines.filter((p) => pipelineMatches(p, context));
-    if (matching.length === 0)
-      return { outcome: "ignored", delivery: deliveryId, reason: `no pipeline matches ${describe(context)}` };
+    const fromRepository = await this.deps.repositoryPipelines?.at(
+      provider,
+      context.repository,
+      context.commit,
+      jobs,
+    );
+    if (fromRepository && fromRepository.problems.length > 0)
+      await this.reportProblems(context, fromRepository.problems);
+    const matching = [...pipelines, ...(fromRepository?.pipelines.map((p) => p.pipeline) ?? [])].filter((p) =>
+      pipelineMatches(p, context),
+    );
+    if (matching.length === 0) {
+      const problem = fromRepository?.problems[0];
+      return {
+        outcome: "ignored",
+        delivery: deliveryId,
+        reason: `no pipeline matches ${describe(context)}${problem ? `; the repository's definitions are invalid: ${describeProblem(problem)}` : ""}`,
+      };
+    }
 
     const requests = matching.map((pipeline) => ({
       id: deliveryRunId(provider, deliveryId, pipeline.name),
@@ -69,6 +96,38 @@ export class IngestService {
       delivery: deliveryId,
       runs: runs.map((r) => ({ id: r.id, pipeline: r.pipeline })),
     };
+  }
+
+  /**
+   * A broken definition is never a silent skip: a failed status on the commit says what and where. A status
+   * the host refuses for good is logged (a retry would not help); a passing failure fails the delivery, which
+   * the host then redelivers.
+   */
+  private async reportProblems(context: TriggerContext, problems: DefinitionProblem[]): Promise<void> {
+    const { commitStatus, publicUrl, log } = this.deps;
+    const first = problems[0] as DefinitionProblem;
+    const description = `${describeProblem(first)}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}`;
+    log?.warn("repository definitions invalid", {
+      provider: context.provider,
+      repository: context.repository,
+      commit: context.commit,
+      problems: problems.map(describeProblem),
+    });
+    if (!commitStatus?.enabledFor(context.provider) || !/^[0-9a-f]{40}$/.test(context.commit)) return;
+    try {
+      await commitStatus.report({
+        provider: context.provider,
+        repository: context.repository,
+        commit: context.commit,
+        state: "failure",
+        context: DEFINITIONS_CONTEXT,
+        description,
+        targetUrl: `${publicUrl ?? ""}/api/repositories/${context.provider}/${encodeURIComponent(context.repository)}`,
+      });
+    } catch (error) {
+      if (!(error instanceof PermanentError)) throw error;
+      log?.error("definition error status refused", { repository: context.repository, error: error.message });
+    }
   }
 }
 

@@ -67,11 +67,13 @@ export class FakeGitHosts {
     };
   }
 
-  /** Adds a commit on top of `branch` (its sha derived from its content) and returns the sha. */
-  push(provider: Provider, repository: string, branch: string, commit: FakeCommit): string {
-    const sha = createHash("sha1")
-      .update(JSON.stringify([provider, repository, branch, this.commits.size, commit]))
-      .digest("hex");
+  /** Adds a commit on top of `branch` (its sha `at`, else derived from its content) and returns the sha. */
+  push(provider: Provider, repository: string, branch: string, commit: FakeCommit, at?: string): string {
+    const sha =
+      at ??
+      createHash("sha1")
+        .update(JSON.stringify([provider, repository, branch, this.commits.size, commit]))
+        .digest("hex");
     this.commits.set(`${provider}:${repository}:${sha}`, commit);
     this.branches.set(`${provider}:${repository}:${branch}`, sha);
     return sha;

@@ -67,7 +67,7 @@ export async function testSystem(
     recorder: recorder(base),
     commands: runCommands(base),
     catalog,
-    webhook: webhookDeps(base, catalog),
+    webhook: webhookDeps(base, catalog, overrides),
     api: apiDeps(base, overrides, catalog),
     callback: callbackDeps(base),
     ...scheduling,
