@@ -1,3 +1,4 @@
+import { nextObservationAt } from "../engine/follow-up.js";
 import { PermanentError, RetryableError } from "../errors.js";
 import type { Run, RunEvent, TaskState } from "../model/index.js";
 import { isActiveTask } from "../model/index.js";
@@ -5,9 +6,11 @@ import type {
   Clock,
   DeliveryStore,
   JobObservation,
+  Logger,
   RunMessage,
   RunStore,
   TaskRunner,
+  WakeUps,
   WorkMessage,
   WorkQueue,
 } from "../ports.js";
@@ -18,6 +21,10 @@ export interface SchedulerDeps {
   runs: RunStore;
   runner: TaskRunner;
   deliveries: DeliveryStore;
+  /** Where observation failures are told (once per reconcile), with what to fix. */
+  log?: Logger;
+  /** Follow-up observations of submitted tasks; without it, only the reconciler's tick looks again. */
+  followUps?: { wakeUps: WakeUps; clock: Clock; log: Logger };
 }
 
 /**
@@ -36,6 +43,7 @@ export class Scheduler {
   }
 
   private async apply(message: RunMessage): Promise<Applied> {
+    const startedAt = this.deps.followUps?.clock.now();
     const observe = message.event.type === "reconcile" && message.observe !== false;
     const { events, run } = observe
       ? await this.observe(message.runId)
@@ -49,6 +57,7 @@ export class Scheduler {
         { id: applied.run.id, pipeline: applied.run.pipeline },
         applied.run.createdAt,
       );
+    if (startedAt) await this.followUp(applied.run, observe, startedAt);
     if (applied.retryLater.length > 0)
       throw new RetryableError(
         `run ${message.runId}: ${applied.retryLater.map((e) => e.message).join("; ")}`,
@@ -56,10 +65,31 @@ export class Scheduler {
     return applied;
   }
 
+  /**
+   * Asks for the next look at the run's submitted tasks after a reconcile that observed them or a message that
+   * submitted one: each such look asks for the next, so a chain follows every task until it ends. Other messages
+   * (a callback's) ask for nothing, so chains do not multiply; those that do meet on the same instants.
+   */
+  private async followUp(run: Run, observed: boolean, startedAt: string): Promise<void> {
+    const { wakeUps, clock, log } = this.deps.followUps as NonNullable<SchedulerDeps["followUps"]>;
+    const submitted = run.stages.some((s) =>
+      s.tasks.some((t) => t.submittedAt && t.submittedAt >= startedAt),
+    );
+    const at = (observed || submitted) && nextObservationAt(run, clock.now());
+    if (!at) return;
+    // A lost wake-up only delays the task's end until the reconciler's tick: not worth failing the message.
+    await wakeUps
+      .schedule(run.id, at, "observe")
+      .catch((error: unknown) =>
+        log.warn("follow-up wake-up not scheduled", { runId: run.id, error: String(error) }),
+      );
+  }
+
   private async observe(runId: string): Promise<{ events: RunEvent[]; run?: Run }> {
     const run = await this.deps.runs.getRun(runId);
     if (!run) return { events: [{ type: "reconcile" }] };
     const tasks = run.stages.flatMap((s) => s.tasks).filter((t) => isActiveTask(t.status) && t.jobName);
+    const failures: Array<{ task: string; jobName: string; error: string }> = [];
     const observed = await Promise.all(
       tasks.map(async (task) => {
         const ref = {
@@ -71,12 +101,18 @@ export class Scheduler {
         // An observation that fails now (the cluster's API is down) is skipped: the reconcile still applies
         // timeouts, so a task cannot stay running forever behind an unreachable API.
         const seen = await this.deps.runner.observe(ref).catch((error: unknown) => {
-          if (error instanceof RetryableError || error instanceof PermanentError) return undefined;
-          throw error;
+          if (!(error instanceof RetryableError || error instanceof PermanentError)) throw error;
+          failures.push({ task: ref.task, jobName: ref.jobName, error: error.message });
+          return undefined;
         });
         return seen && observationEvent(run, task, seen);
       }),
     );
+    if (failures.length > 0)
+      this.deps.log?.warn(`could not observe ${failures.length} Job(s) of run ${run.id}`, {
+        runId: run.id,
+        failures,
+      });
     return { events: [...observed.flatMap((e) => (e ? [e] : [])), { type: "reconcile" }], run };
   }
 }

@@ -34,6 +34,8 @@ export interface FailOptions extends CompleteOptions {
   exitCode?: number;
   /** The container's termination reason; default "Error" (say "OOMKilled" to play an out-of-memory kill). */
   containerReason?: string;
+  /** An init container that failed instead of the task container (BackoffLimitExceeded only): the task never ran. */
+  initContainer?: string;
 }
 
 /** What an automatic Job does once its pod runs; undefined leaves it running for the test to drive. */
@@ -61,6 +63,29 @@ export interface ClusterOptions {
   autoCompleteDelayMs: number;
   /** Fails Jobs that run past spec.activeDeadlineSeconds, as the Job controller does. */
   enforceDeadlines: boolean;
+  /**
+   * Admission of the pods the Job controller creates: a message refuses the pod (Pod Security Admission, a
+   * ResourceQuota, a missing ServiceAccount), and the Job gets a FailedCreate event instead of a pod.
+   */
+  admitPod?: PodAdmission;
+}
+
+/** Undefined admits the pod; a message refuses it, worded as the admission plugin words it. */
+export type PodAdmission = (pod: Readonly<Obj>) => string | undefined;
+
+/** Reasons a container waits for; those after ContainerCreating are what a kubelet reports when it cannot start. */
+export type WaitingReason =
+  | "ContainerCreating"
+  | "ErrImagePull"
+  | "ImagePullBackOff"
+  | "InvalidImageName"
+  | "CreateContainerConfigError";
+
+export interface WaitingOptions {
+  reason: WaitingReason;
+  message?: string;
+  /** The container that waits (an init container's name too); default the task container. */
+  container?: string;
 }
 
 interface PodRecord {
@@ -87,6 +112,7 @@ export class FakeCluster {
   private readonly jobs = new Map<string, Obj>();
   private readonly pods = new Map<string, PodRecord>();
   private readonly secrets = new Map<string, Obj>();
+  private readonly events: Obj[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly jobTimers = new Map<string, NodeJS.Timeout[]>();
   private resourceVersion = 1000;
@@ -95,6 +121,12 @@ export class FakeCluster {
   readonly autoCompleteErrors: unknown[] = [];
 
   constructor(private readonly options: ClusterOptions) {}
+
+  /** Replaces the pod admission (see ClusterOptions.admitPod); undefined admits every pod. */
+  setPodAdmission(admit: PodAdmission | undefined): void {
+    if (admit) this.options.admitPod = admit;
+    else delete this.options.admitPod;
+  }
 
   // ------------------------------------------------------------------ API: jobs
 
@@ -127,7 +159,7 @@ export class FakeCluster {
       parallelism: 1,
       completionMode: "NonIndexed",
       suspend: false,
-      podReplacementPolicy: "TerminatingOrFailed",
+      podReplacementPolicy: job.spec?.podFailurePolicy ? "Failed" : "TerminatingOrFailed",
       ...job.spec,
       selector: { matchLabels: { "batch.kubernetes.io/controller-uid": uid } },
     };
@@ -143,8 +175,10 @@ export class FakeCluster {
         this.failJob(job, { reason: "DeadlineExceeded" }),
       );
     const start = this.options.startDelayMs;
-    if (start === 0) this.requestStart(record);
-    else if (start !== "manual") this.after(start, job, () => this.requestStart(record));
+    if (record) {
+      if (start === 0) this.requestStart(record);
+      else if (start !== "manual") this.after(start, job, () => this.requestStart(record));
+    }
     return copy(job);
   }
 
@@ -196,26 +230,44 @@ export class FakeCluster {
     return copy(record.pod);
   }
 
-  podLog(namespace: string, name: string, query: { container?: string; tailLines?: string }): string {
+  /** A container's log; `tailLines` picks the last lines, then `limitBytes` cuts what is sent at that size. */
+  podLog(
+    namespace: string,
+    name: string,
+    query: { container?: string; tailLines?: string; limitBytes?: string },
+  ): string {
     const record = this.pods.get(key(namespace, name));
     if (!record) throw notFound(PODS, name);
-    const names: string[] = record.pod.spec.containers.map((c: Obj) => c.name);
+    const { pod } = record;
+    const names: string[] = pod.spec.containers.map((c: Obj) => c.name);
+    const initNames: string[] = (pod.spec.initContainers ?? []).map((c: Obj) => c.name);
     const container = query.container ?? (names.length === 1 ? names[0] : undefined);
     if (container === undefined)
       throw badRequest(
-        `a container name must be specified for pod ${name}, choose one of: [${names.join(" ")}]`,
+        `a container name must be specified for pod ${name}, choose one of: [${names.join(" ")}] or one of the init containers: [${initNames.join(" ")}]`,
       );
-    const status = record.pod.status.containerStatuses.find((s: Obj) => s.name === container);
-    if (!status) throw badRequest(`container ${container} is not valid for pod ${name}`);
-    if (status.state.waiting)
+    const status = [...(pod.status.initContainerStatuses ?? []), ...pod.status.containerStatuses].find(
+      (s: Obj) => s.name === container,
+    );
+    if (!names.includes(container) && !initNames.includes(container))
+      throw badRequest(`container ${container} is not valid for pod ${name}`);
+    if (!status || status.state.waiting)
       throw badRequest(
-        `container "${container}" in pod "${name}" is waiting to start: ${status.state.waiting.reason}`,
+        `container "${container}" in pod "${name}" is waiting to start: ${status?.state.waiting.reason ?? "PodInitializing"}`,
       );
-    const log = record.logs.get(container) ?? "";
-    if (query.tailLines === undefined) return log;
-    const tail = Number(query.tailLines);
-    if (!Number.isInteger(tail) || tail < 0) throw badRequest(`invalid tailLines "${query.tailLines}"`);
-    return lastLines(log, tail);
+    let log = record.logs.get(container) ?? "";
+    if (query.tailLines !== undefined) {
+      const tail = Number(query.tailLines);
+      if (!Number.isInteger(tail) || tail < 0) throw badRequest(`invalid tailLines "${query.tailLines}"`);
+      log = lastLines(log, tail);
+    }
+    if (query.limitBytes !== undefined) {
+      const limit = Number(query.limitBytes);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw badRequest(`limitBytes: Invalid value: ${query.limitBytes}: must be greater than 0`);
+      log = Buffer.from(log).subarray(0, limit).toString("utf8");
+    }
+    return log;
   }
 
   // ------------------------------------------------------------------ API: secrets
@@ -268,7 +320,145 @@ export class FakeCluster {
     return successStatus({ name, kind: "secrets", uid: secret.metadata.uid });
   }
 
+  // ------------------------------------------------------------------ API: events
+
+  /** Core/v1 Events; `fieldSelector` takes the fields the API server indexes events by (equality only). */
+  listEvents(namespace: string, fieldSelector?: string): Obj {
+    const matches = parseLabelSelector(fieldSelector);
+    for (const term of fieldSelector ? fieldSelector.split(",") : []) {
+      const field = term.trim().replace(/^!/, "").split(/!?==?/)[0] ?? "";
+      if (!EVENT_FIELDS.includes(field))
+        throw badRequest(`"${field}" is not a known field selector: only "${EVENT_FIELDS.join('", "')}"`);
+    }
+    const items = this.events.filter((event) => {
+      if (event.metadata.namespace !== namespace) return false;
+      const fields: Record<string, string> = {
+        "metadata.name": event.metadata.name,
+        "metadata.namespace": event.metadata.namespace,
+        reason: event.reason,
+        type: event.type,
+        source: event.source?.component ?? "",
+        reportingComponent: event.reportingComponent ?? "",
+      };
+      for (const [k, v] of Object.entries(event.involvedObject)) fields[`involvedObject.${k}`] = String(v);
+      return matches(fields);
+    });
+    return this.list("EventList", "v1", items);
+  }
+
   // ------------------------------------------------------------------ controls
+
+  /**
+   * A container of a Job's pod waits for a reason the kubelet reports (ErrImagePull, ImagePullBackOff,
+   * InvalidImageName, CreateContainerConfigError): the pod stays Pending, the Job active and not ready.
+   */
+  containerWaiting(jobName: string, options: WaitingOptions): void {
+    const job = this.runningJob(jobName);
+    const record = this.podOf(job);
+    if (!record) throw new Error(`Job ${jobName} has no pod`);
+    const { pod } = record;
+    const name = options.container ?? pod.spec.containers[0].name;
+    const isInit = (pod.spec.initContainers ?? []).some((c: Obj) => c.name === name);
+    const list = isInit ? "initContainerStatuses" : "containerStatuses";
+    const specs: Obj[] = isInit ? pod.spec.initContainers : pod.spec.containers;
+    const container = specs.find((c) => c.name === name);
+    if (!container) throw new Error(`Job ${jobName}'s pod has no container ${name}`);
+    pod.status.phase = "Pending";
+    pod.status.conditions = [{ type: "PodScheduled", status: "True", lastTransitionTime: timestamp() }];
+    pod.status[list] = specs.map((c) =>
+      c.name === name
+        ? waitingStatus(c, options.reason, options.message ?? defaultWaitingMessage(options.reason, c.image))
+        : waitingStatus(c, "PodInitializing"),
+    );
+    if (isInit)
+      pod.status.containerStatuses = pod.spec.containers.map((c: Obj) => waitingStatus(c, "PodInitializing"));
+    pod.metadata.resourceVersion = this.nextVersion();
+    job.status.ready = 0;
+    job.metadata.resourceVersion = this.nextVersion();
+  }
+
+  /**
+   * The first step of a Job's failure since Kubernetes 1.31: the controller decided (the pod failed, its node was
+   * lost, a pod failure policy matched) but the pod is still terminating, so only FailureTarget is set; `fail`
+   * later adds Failed. On a lost node the pod can stay terminating for minutes.
+   */
+  markFailureTarget(jobName: string, reason: string, message: string): void {
+    const job = this.runningJob(jobName);
+    job.status = {
+      ...job.status,
+      terminating: 1,
+      conditions: [
+        ...(job.status.conditions ?? []),
+        condition("FailureTarget", reason, message, timestamp()),
+      ],
+    };
+    job.metadata.resourceVersion = this.nextVersion();
+  }
+
+  /** The first step of a success since 1.31: the pod succeeded (outputs written), Complete follows with `complete`. */
+  markSuccessCriteriaMet(jobName: string, options: CompleteOptions = {}): void {
+    const job = this.runningJob(jobName);
+    this.finishPod(this.startedPod(job), 0, "Completed", options);
+    const message = "Reached expected number of succeeded pods";
+    job.status = {
+      ...job.status,
+      active: 0,
+      ready: 0,
+      terminating: 0,
+      succeeded: 1,
+      conditions: [condition("SuccessCriteriaMet", "CompletionsReached", message, timestamp())],
+    };
+    job.metadata.resourceVersion = this.nextVersion();
+  }
+
+  /**
+   * A drain or eviction: the pod fails with the DisruptionTarget condition. The Job controller applies the Job's
+   * podFailurePolicy: a matching Ignore rule replaces the pod without counting the failure; otherwise the failure
+   * counts, and with backoffLimit 0 the Job fails.
+   */
+  evict(jobName: string): void {
+    const job = this.runningJob(jobName);
+    const record = this.podOf(job);
+    if (!record) throw new Error(`Job ${jobName} has no pod`);
+    const { pod } = record;
+    const now = timestamp();
+    pod.status.phase = "Failed";
+    pod.status.conditions = [
+      {
+        type: "DisruptionTarget",
+        status: "True",
+        reason: "EvictionByEvictionAPI",
+        message: "Eviction API: evicting",
+        lastTransitionTime: now,
+      },
+    ];
+    pod.metadata.resourceVersion = this.nextVersion();
+    const ignored = (job.spec.podFailurePolicy?.rules ?? []).some(
+      (rule: Obj) =>
+        rule.action === "Ignore" &&
+        (rule.onPodConditions ?? []).some(
+          (p: Obj) => p.type === "DisruptionTarget" && (p.status ?? "True") === "True",
+        ),
+    );
+    if (ignored) {
+      // Not counted: the controller replaces the pod.
+      this.pods.delete(key(pod.metadata.namespace, pod.metadata.name));
+      const replacement = this.createPod(job);
+      job.status.active = replacement ? 1 : 0;
+      job.status.ready = 0;
+      if (replacement) this.requestStart(replacement);
+      job.metadata.resourceVersion = this.nextVersion();
+      return;
+    }
+    const failures = (job.status.failed ?? 0) + 1;
+    job.status.failed = failures;
+    if (failures > (job.spec.backoffLimit ?? 6)) this.failJob(job, { reason: "BackoffLimitExceeded" });
+  }
+
+  /** The Events recorded so far, oldest first. */
+  allEvents(): Obj[] {
+    return this.events.map(copy);
+  }
 
   /** Lets a Job's pod start (with `startDelayMs: "manual"`); it waits if a Secret it needs is missing. */
   start(jobName: string): void {
@@ -303,18 +493,20 @@ export class FakeCluster {
 
   fail(jobName: string, options: FailOptions): void {
     const job = this.runningJob(jobName);
-    if (options.reason === "BackoffLimitExceeded") {
+    if (options.reason === "BackoffLimitExceeded" && options.initContainer !== undefined)
+      this.failInitContainer(job, options.initContainer, options);
+    else if (options.reason === "BackoffLimitExceeded") {
       const record = this.startedPod(job);
       this.finishPod(record, options.exitCode ?? 1, options.containerReason ?? "Error", options);
     }
     this.failJob(job, options);
   }
 
-  /** Appends to the log of a Job's task container. */
-  writeLog(jobName: string, text: string): void {
+  /** Appends to the log of a container (an init container too) of a Job's pod; the task container by default. */
+  writeLog(jobName: string, text: string, containerName?: string): void {
     const record = this.podOf(this.findJob(jobName));
     if (!record) throw new Error(`Job ${jobName} has no pod`);
-    const container = record.pod.spec.containers[0].name;
+    const container = containerName ?? record.pod.spec.containers[0].name;
     record.logs.set(container, (record.logs.get(container) ?? "") + text);
   }
 
@@ -386,7 +578,8 @@ export class FakeCluster {
 
   // ------------------------------------------------------------------ the controllers
 
-  private createPod(job: Obj): PodRecord {
+  /** The Job controller creating the Job's pod, or recording a FailedCreate event when admission refuses it. */
+  private createPod(job: Obj): PodRecord | undefined {
     const name = `${job.metadata.name}-${this.suffix()}`;
     const template = copy(job.spec.template);
     const containers = template.spec.containers.map((c: Obj) => ({
@@ -424,8 +617,20 @@ export class FakeCluster {
         containerStatuses: containers.map((c: Obj) => waitingStatus(c, "ContainerCreating")),
       },
     };
+    const refusal = this.options.admitPod?.(pod);
+    if (refusal !== undefined) {
+      job.status.active = 0;
+      this.recordEvent(
+        job,
+        "Warning",
+        "FailedCreate",
+        `Error creating: pods "${name}" is forbidden: ${refusal}`,
+      );
+      return undefined;
+    }
     const record: PodRecord = { pod, logs: new Map(), startRequested: false };
     this.pods.set(key(pod.metadata.namespace, name), record);
+    this.recordEvent(job, "Normal", "SuccessfulCreate", `Created pod: ${name}`);
     return record;
   }
 
@@ -454,6 +659,16 @@ export class FakeCluster {
         { type: "PodScheduled", status: "True", lastTransitionTime: now },
         { type: "Ready", status: "True", lastTransitionTime: now },
       ],
+      ...(pod.spec.initContainers && {
+        initContainerStatuses: pod.spec.initContainers.map((c: Obj) => ({
+          name: c.name,
+          image: c.image,
+          ready: true,
+          started: false,
+          restartCount: 0,
+          state: { terminated: { exitCode: 0, reason: "Completed", startedAt: now, finishedAt: now } },
+        })),
+      }),
       containerStatuses: pod.spec.containers.map((c: Obj) => ({
         name: c.name,
         image: c.image,
@@ -521,6 +736,43 @@ export class FakeCluster {
       manifest: copy(job),
       env: this.envOf(job.metadata.name, undefined),
     };
+  }
+
+  /** The kubelet running init containers in order: those before `name` succeed, `name` fails, the rest never run. */
+  private failInitContainer(job: Obj, name: string, options: FailOptions) {
+    const record = this.podOf(job);
+    if (!record) throw new Error(`Job ${job.metadata.name} has no pod`);
+    const { pod } = record;
+    const inits: Obj[] = pod.spec.initContainers ?? [];
+    const index = inits.findIndex((c) => c.name === name);
+    if (index < 0) throw new Error(`Job ${job.metadata.name} has no init container ${name}`);
+    if (options.log !== undefined) record.logs.set(name, (record.logs.get(name) ?? "") + options.log);
+    const now = timestamp();
+    const terminated = (exitCode: number, reason: string) => ({
+      terminated: {
+        exitCode,
+        reason,
+        startedAt: now,
+        finishedAt: now,
+        containerID: `containerd://${randomUUID()}`,
+      },
+    });
+    pod.status.phase = "Failed";
+    pod.status.initContainerStatuses = inits.map((c, i) => ({
+      name: c.name,
+      image: c.image,
+      ready: false,
+      started: false,
+      restartCount: 0,
+      state:
+        i < index
+          ? terminated(0, "Completed")
+          : i === index
+            ? terminated(options.exitCode ?? 1, options.containerReason ?? "Error")
+            : { waiting: { reason: "PodInitializing" } },
+    }));
+    pod.status.containerStatuses = pod.spec.containers.map((c: Obj) => waitingStatus(c, "PodInitializing"));
+    pod.metadata.resourceVersion = this.nextVersion();
   }
 
   /** The kubelet writing a terminated container's status, with the termination message rules it applies. */
@@ -615,6 +867,38 @@ export class FakeCluster {
     for (const [k, secret] of this.secrets) if (orphaned(secret)) this.secrets.delete(k);
   }
 
+  private recordEvent(job: Obj, type: "Normal" | "Warning", reason: string, message: string) {
+    const now = timestamp();
+    this.events.push({
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: {
+        name: `${job.metadata.name}.${randomUUID().replace(/-/g, "").slice(0, 16)}`,
+        namespace: job.metadata.namespace,
+        uid: randomUUID(),
+        resourceVersion: this.nextVersion(),
+        creationTimestamp: now,
+      },
+      involvedObject: {
+        apiVersion: "batch/v1",
+        kind: "Job",
+        name: job.metadata.name,
+        namespace: job.metadata.namespace,
+        uid: job.metadata.uid,
+        resourceVersion: job.metadata.resourceVersion,
+      },
+      reason,
+      message,
+      type,
+      source: { component: "job-controller" },
+      reportingComponent: "job-controller",
+      reportingInstance: "",
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    });
+  }
+
   private runningJob(name: string): Obj {
     const job = this.findJob(name);
     if (!this.isRunning(job)) throw new Error(`Job ${name} has already finished`);
@@ -684,6 +968,36 @@ export class FakeCluster {
       n = Math.floor(n / NAME_SUFFIX_ALPHABET.length);
     }
     return out;
+  }
+}
+
+/** The fields the API server lets core/v1 events be selected by. */
+const EVENT_FIELDS = [
+  "metadata.name",
+  "metadata.namespace",
+  "reason",
+  "type",
+  "source",
+  "reportingComponent",
+  "involvedObject.fieldPath",
+  "involvedObject.kind",
+  "involvedObject.name",
+  "involvedObject.namespace",
+  "involvedObject.uid",
+  "involvedObject.apiVersion",
+  "involvedObject.resourceVersion",
+];
+
+function defaultWaitingMessage(reason: WaitingReason, image: string): string | undefined {
+  switch (reason) {
+    case "ErrImagePull":
+      return `failed to pull and unpack image "${image}": not found`;
+    case "ImagePullBackOff":
+      return `Back-off pulling image "${image}"`;
+    case "InvalidImageName":
+      return `Failed to apply default image tag "${image}": couldn't parse image name "${image}": invalid reference format`;
+    default:
+      return undefined;
   }
 }
 

@@ -1,12 +1,26 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { stringify } from "yaml";
-import { type ClusterOptions, type CompleteOptions, type FailOptions, FakeCluster } from "./cluster.js";
+import {
+  type ClusterOptions,
+  type CompleteOptions,
+  type FailOptions,
+  FakeCluster,
+  type PodAdmission,
+  type WaitingOptions,
+} from "./cluster.js";
+import { type Authorization, attributesOf, authorize } from "./rbac.js";
+import { loadSchema } from "./schema.js";
 import { ApiError, badRequest, failureStatus } from "./status.js";
 
 export interface FakeKubernetesOptions extends Partial<ClusterOptions> {
-  /** The bearer token the kubeconfig carries and the server requires. */
+  /** The bearer token the kubeconfig carries and the server requires (without `authorization`). */
   token?: string;
+  /**
+   * RBAC: only the listed ServiceAccounts' tokens are accepted, each allowed what its bound Roles grant. Without
+   * it, `token` may do anything.
+   */
+  authorization?: Authorization;
   /** The kubeconfig context's namespace. */
   namespace?: string;
 }
@@ -53,6 +67,7 @@ interface Answer {
 const JOBS = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs(?:\/([^/]+)(\/status)?)?$/;
 const PODS = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+)(\/log)?)?$/;
 const SECRETS = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/;
+const EVENTS = /^\/api\/v1\/namespaces\/([^/]+)\/events$/;
 
 /**
  * A Kubernetes API server for tests, on 127.0.0.1, that the real @kubernetes/client-node talks to through
@@ -73,18 +88,27 @@ export class FakeKubernetes {
     private readonly token: string,
     private readonly namespace: string,
     clusterOptions: ClusterOptions,
+    private readonly authorization?: Authorization,
   ) {
     this.cluster = new FakeCluster(clusterOptions);
   }
 
   static async start(options: FakeKubernetesOptions = {}): Promise<FakeKubernetes> {
+    loadSchema();
     const server = createServer();
-    const fake = new FakeKubernetes(server, options.token ?? "fake-token", options.namespace ?? "default", {
-      startDelayMs: options.startDelayMs ?? 0,
-      autoCompleteDelayMs: options.autoCompleteDelayMs ?? 5,
-      enforceDeadlines: options.enforceDeadlines ?? true,
-      ...(options.autoComplete && { autoComplete: options.autoComplete }),
-    });
+    const fake = new FakeKubernetes(
+      server,
+      options.token ?? "fake-token",
+      options.namespace ?? "default",
+      {
+        startDelayMs: options.startDelayMs ?? 0,
+        autoCompleteDelayMs: options.autoCompleteDelayMs ?? 5,
+        enforceDeadlines: options.enforceDeadlines ?? true,
+        ...(options.autoComplete && { autoComplete: options.autoComplete }),
+        ...(options.admitPod && { admitPod: options.admitPod }),
+      },
+      options.authorization,
+    );
     server.on("request", (req, res) => void fake.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     fake.url_ = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -97,11 +121,16 @@ export class FakeKubernetes {
 
   /** A kubeconfig for this server: plain HTTP (which client-node allows only with insecure-skip-tls-verify). */
   get kubeconfig(): string {
+    return this.kubeconfigWith(this.token);
+  }
+
+  /** A kubeconfig carrying another bearer token (one of `authorization.serviceAccounts`). */
+  kubeconfigWith(token: string): string {
     return stringify({
       apiVersion: "v1",
       kind: "Config",
       clusters: [{ name: "fake", cluster: { server: this.url, "insecure-skip-tls-verify": true } }],
-      users: [{ name: "fake", user: { token: this.token } }],
+      users: [{ name: "fake", user: { token } }],
       contexts: [{ name: "fake", context: { cluster: "fake", user: "fake", namespace: this.namespace } }],
       "current-context": "fake",
     });
@@ -128,7 +157,17 @@ export class FakeKubernetes {
   start = (jobName: string) => this.cluster.start(jobName);
   complete = (jobName: string, options?: CompleteOptions) => this.cluster.complete(jobName, options);
   fail = (jobName: string, options: FailOptions) => this.cluster.fail(jobName, options);
-  writeLog = (jobName: string, text: string) => this.cluster.writeLog(jobName, text);
+  writeLog = (jobName: string, text: string, container?: string) =>
+    this.cluster.writeLog(jobName, text, container);
+  containerWaiting = (jobName: string, options: WaitingOptions) =>
+    this.cluster.containerWaiting(jobName, options);
+  markFailureTarget = (jobName: string, reason: string, message: string) =>
+    this.cluster.markFailureTarget(jobName, reason, message);
+  markSuccessCriteriaMet = (jobName: string, options?: CompleteOptions) =>
+    this.cluster.markSuccessCriteriaMet(jobName, options);
+  evict = (jobName: string) => this.cluster.evict(jobName);
+  setPodAdmission = (admit: PodAdmission | undefined) => this.cluster.setPodAdmission(admit);
+  events = () => this.cluster.allEvents();
   envOf = (jobName: string, container?: string) => this.cluster.envOf(jobName, container);
   job = (name: string, namespace?: string) => this.cluster.findJob(name, namespace);
   jobs = () => this.cluster.allJobs();
@@ -191,8 +230,7 @@ export class FakeKubernetes {
     }
     let answer: Answer;
     try {
-      if (req.headers.authorization !== `Bearer ${this.token}`)
-        throw new ApiError(401, "Unauthorized", "Unauthorized");
+      this.authenticateAndAuthorize(req.headers.authorization, method, url);
       if (rawBody !== "" && !contentType?.includes("json"))
         throw badRequest(`unsupported media type ${contentType}`);
       if (typeof record.body === "string") throw badRequest("the request body is not valid JSON");
@@ -212,6 +250,18 @@ export class FakeKubernetes {
       }
     }
     this.send(res, record, answer);
+  }
+
+  private authenticateAndAuthorize(header: string | undefined, method: string, url: URL) {
+    const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
+    if (!this.authorization) {
+      if (token !== this.token) throw new ApiError(401, "Unauthorized", "Unauthorized");
+      return;
+    }
+    const account = token === undefined ? undefined : this.authorization.serviceAccounts[token];
+    if (account === undefined) throw new ApiError(401, "Unauthorized", "Unauthorized");
+    const attributes = attributesOf(method, url.pathname, url.searchParams);
+    if (attributes) authorize(this.authorization, account, attributes);
   }
 
   private route(method: string, url: URL, body: unknown): Answer {
@@ -240,12 +290,14 @@ export class FakeKubernetes {
       if (!log) return ok(c.getPod(ns, name));
       const container = query.get("container") ?? undefined;
       const tailLines = query.get("tailLines") ?? undefined;
+      const limitBytes = query.get("limitBytes") ?? undefined;
       return {
         status: 200,
         contentType: "text/plain",
         body: c.podLog(ns, name, {
           ...(container !== undefined && { container }),
           ...(tailLines !== undefined && { tailLines }),
+          ...(limitBytes !== undefined && { limitBytes }),
         }),
       };
     }
@@ -258,6 +310,11 @@ export class FakeKubernetes {
       } else if (method === "GET") return ok(c.getSecret(ns, name));
       else if (method === "DELETE") return ok(c.deleteSecret(ns, name));
       throw methodNotAllowed(method);
+    }
+    const events = EVENTS.exec(url.pathname);
+    if (events) {
+      if (method !== "GET") throw methodNotAllowed(method);
+      return ok(c.listEvents(events[1] ?? "", query.get("fieldSelector") ?? undefined));
     }
     throw new ApiError(404, "NotFound", "the server could not find the requested resource");
   }

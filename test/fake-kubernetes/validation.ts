@@ -1,3 +1,4 @@
+import { schemaProblems } from "./schema.js";
 import type { Cause } from "./status.js";
 
 /** The checks the API server makes that a runner could get wrong; worded as the API server words them. */
@@ -107,8 +108,26 @@ function checkContainers(list: unknown, field: string, causes: Cause[], atLeastO
   }
 }
 
+/** The official schema's verdict (types, required fields, no unknown field), as causes. */
+function schemaCauses(object: Json): Cause[] {
+  return schemaProblems(object).map((problem) => {
+    const colon = problem.lastIndexOf(": ");
+    const field = problem.slice(0, colon);
+    const what = problem.slice(colon + 2);
+    return what === "required"
+      ? required(field)
+      : { field, reason: "FieldValueInvalid", message: `Invalid value: ${what}` };
+  });
+}
+
+/** The schema and the rules below may both fault a field (a string backoffLimit): the API names it once. */
+function onePerField(causes: Cause[]): Cause[] {
+  const seen = new Set<string>();
+  return causes.filter((cause) => !seen.has(cause.field) && seen.add(cause.field));
+}
+
 export function validateJob(job: Json, namespace: string): Cause[] {
-  const causes: Cause[] = [];
+  const causes: Cause[] = schemaCauses({ apiVersion: "batch/v1", kind: "Job", ...job });
   const metadata = asObject(job.metadata) ?? {};
   checkName(metadata.name, "metadata.name", causes, true);
   if (metadata.namespace !== undefined && metadata.namespace !== namespace)
@@ -142,11 +161,27 @@ export function validateJob(job: Json, namespace: string): Cause[] {
       reason: "FieldValueNotSupported",
       message: `Unsupported value: "${String(restartPolicy)}": supported values: "OnFailure", "Never"`,
     });
-  return causes;
+  if (spec.podFailurePolicy !== undefined) {
+    if (restartPolicy !== "Never")
+      causes.push(
+        bad(
+          "spec.template.spec.restartPolicy",
+          restartPolicy,
+          'only "Never" is supported when podFailurePolicy is specified',
+        ),
+      );
+    if (spec.podReplacementPolicy !== undefined && spec.podReplacementPolicy !== "Failed")
+      causes.push({
+        field: "spec.podReplacementPolicy",
+        reason: "FieldValueNotSupported",
+        message: `Unsupported value: "${String(spec.podReplacementPolicy)}": supported values: "Failed"`,
+      });
+  }
+  return onePerField(causes);
 }
 
 export function validateSecret(secret: Json, namespace: string): Cause[] {
-  const causes: Cause[] = [];
+  const causes: Cause[] = schemaCauses({ apiVersion: "v1", kind: "Secret", ...secret });
   const metadata = asObject(secret.metadata) ?? {};
   checkName(metadata.name, "metadata.name", causes, false);
   if (metadata.namespace !== undefined && metadata.namespace !== namespace)
@@ -164,5 +199,5 @@ export function validateSecret(secret: Json, namespace: string): Cause[] {
         );
       if (typeof value !== "string") causes.push(bad(`${field}[${key}]`, value, "must be a string"));
     }
-  return causes;
+  return onePerField(causes);
 }

@@ -48,6 +48,8 @@ export async function testSystem(
     HOOKFLOW_GITLAB_TOKEN: SECRETS.gitlab,
     HOOKFLOW_GITEA_SECRET: SECRETS.gitea,
     HOOKFLOW_DEFINITION_CACHE_SECONDS: "0",
+    // The test receivers listen on loopback, as the local stack's do.
+    HOOKFLOW_ALLOW_LOOPBACK_TARGETS: "1",
     ...options.gitHosts?.settings(),
     ...options.env,
   });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } fro
 import { TTL_ATTRIBUTE, tableDefinition } from "../../core/adapters/dynamo/table.js";
 import { signedWebhookRequest } from "../../core/adapters/git/index.js";
 import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js";
+import { ensureWakeQueue } from "../../core/adapters/sqs/wake-ups.js";
 import { loadConfig, runtimeEnvironment, SST_LINKS } from "../../core/config.js";
 import {
   BOOTSTRAP_TOKEN,
@@ -30,7 +31,7 @@ import {
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
 import { tableArgs } from "../../infra/table.js";
 import { type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
-import { freshQueue, freshStore } from "../helpers/aws.js";
+import { freshQueue, freshStore, sqsClient } from "../helpers/aws.js";
 import { driveRun } from "../helpers/drive.js";
 import { PUBLIC_URL, SECRETS, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
 import { fixture as webhookFixture } from "../helpers/webhooks.js";
@@ -490,5 +491,28 @@ stages:
       links: await stateLinks(),
     });
     expect(answer?.result).toEqual({ reconciled: 0, scheduled: 0 });
+  });
+
+  it("turns a due wake-up from the wake-up queue into a reconcile of its run on the work queue", async () => {
+    const { table } = await freshStore();
+    const { workUrl, queue } = await freshQueue();
+    const wakeUrl = await ensureWakeQueue(sqsClient(), `hookflow-wake-${randomBytes(4).toString("hex")}`, {
+      visibilityTimeoutSeconds: 30,
+    });
+    const sample = lambdaFixture("sqs-fifo-lambda-guide") as { Records: Array<Record<string, unknown>> };
+    const wakeUp = { runId: "r1", at: "2026-01-01T00:00:00.000Z", reason: "observe" };
+    const event = { Records: sample.Records.map((r) => ({ ...r, body: JSON.stringify(wakeUp) })) };
+    const [answer] = await invoke("wakeUps", [event], {
+      links: {
+        HookflowTable: { name: table },
+        HookflowQueue: { url: workUrl },
+        HookflowWakeQueue: { url: wakeUrl },
+      },
+    });
+    expect(answer?.result).toEqual({ batchItemFailures: [] });
+    const received = await queue.receive({ waitSeconds: 1 });
+    expect(received.map((m) => JSON.parse(m.Body ?? "{}"))).toEqual([
+      { runId: "r1", event: { type: "reconcile" } },
+    ]);
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { buildJob, buildTaskSecret, labelValue } from "../../core/adapters/kubernetes/index.js";
+import {
+  buildJob,
+  buildTaskSecret,
+  DISRUPTIONS_DO_NOT_COUNT,
+  labelValue,
+} from "../../core/adapters/kubernetes/index.js";
 import { renderTask, transition } from "../../core/engine/index.js";
 import { PermanentError } from "../../core/errors.js";
 import type { TaskLaunch } from "../../core/model/index.js";
@@ -82,6 +87,7 @@ describe("buildJob", () => {
         backoffLimit: 0,
         activeDeadlineSeconds: 900,
         ttlSecondsAfterFinished: 86_400,
+        podFailurePolicy: DISRUPTIONS_DO_NOT_COUNT,
         template: {
           metadata: { labels: labels("unit", "2"), annotations: annotations("unit", "2") },
           spec: {
@@ -131,6 +137,7 @@ describe("buildJob", () => {
         backoffLimit: 0,
         activeDeadlineSeconds: 3600,
         ttlSecondsAfterFinished: 600,
+        podFailurePolicy: DISRUPTIONS_DO_NOT_COUNT,
         template: {
           metadata: { labels: labels("image", "1"), annotations: annotations("image", "1", "kaniko-build") },
           spec: {

@@ -287,7 +287,11 @@ describe("logs", () => {
     fake.writeLog(task.jobName, "one\ntwo\nthree\nfour\n");
     expect(await runner.logs(refOf(task))).toBe("one\ntwo\nthree\nfour\n");
     expect(await runner.logs(refOf(task), { tail: 2 })).toBe("three\nfour\n");
-    expect(fake.requestsTo("GET", "/log").at(-1)?.query).toEqual({ container: "task", tailLines: "2" });
+    expect(fake.requestsTo("GET", "/log").at(-1)?.query).toEqual({
+      container: "task",
+      tailLines: "2",
+      limitBytes: String(1024 * 1024),
+    });
   });
 
   it("is empty before the container starts and when there is no pod", async () => {

@@ -71,7 +71,7 @@ export async function callKubernetes<T>(
       if (!failure) throw error;
       if (!failure.transient)
         throw new KubernetesRejection(
-          `Kubernetes refused to ${what}: ${failure.message} (${failure.code})`,
+          `Kubernetes refused to ${what}: ${failure.message} (${failure.code})${failure.code === 403 ? forbiddenHint(failure.message) : ""}`,
           failure.code ?? 0,
           failure.reason,
           { cause: error },
@@ -90,6 +90,21 @@ export async function callKubernetes<T>(
       await delay(wait);
     }
   }
+}
+
+/**
+ * What to fix for a 403, from the authorizer's words (`User "u" cannot list resource "pods" in API group "" in
+ * the namespace "ns"`): the verb and resource to grant, and to whom.
+ */
+function forbiddenHint(message: string): string {
+  const denied =
+    /User "([^"]+)" cannot (\S+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)")?/.exec(
+      message,
+    );
+  if (!denied)
+    return "; the kubeconfig's credentials lack a right this call needs (see infra/kubernetes/scheduler.yaml)";
+  const [, user, verb, resource, group, namespace] = denied;
+  return `; to fix: grant the verb "${verb}" on resource "${resource}" (API group "${group}")${namespace ? ` in namespace "${namespace}"` : ""} to ${user}, in its Role (the rules hookflow needs: infra/kubernetes/scheduler.yaml)`;
 }
 
 function classify(error: unknown): Failure | undefined {

@@ -1,6 +1,12 @@
 export { type CallPolicy, DEFAULT_CALL_POLICY, KubernetesRejection } from "./api-call.js";
 export { type KubeconfigSource, type KubernetesApis, loadKubeconfig, makeApis } from "./client.js";
-export { buildJob, DEFAULT_TTL_SECONDS_AFTER_FINISHED, type JobOptions, RUN_CONTAINER_NAME } from "./job.js";
+export {
+  buildJob,
+  DEFAULT_TTL_SECONDS_AFTER_FINISHED,
+  DISRUPTIONS_DO_NOT_COUNT,
+  type JobOptions,
+  RUN_CONTAINER_NAME,
+} from "./job.js";
 export { HOOKFLOW_KEYS, JOB_NAME_LABEL, labelValue } from "./labels.js";
 export { jobState, observationOf } from "./observe.js";
 export {

@@ -17,6 +17,16 @@ export const RUN_CONTAINER_NAME = "task";
 
 type JsonObject = Record<string, unknown>;
 
+/**
+ * The pod failure policy of every Job whose template sets none: a pod that fails because it was disrupted (a
+ * drain, an eviction, preemption, its node lost: the DisruptionTarget condition) is replaced instead of
+ * counting against backoffLimit 0, which would fail the task. The API accepts it only with restartPolicy Never
+ * and podReplacementPolicy Failed (its default then).
+ */
+export const DISRUPTIONS_DO_NOT_COUNT = {
+  rules: [{ action: "Ignore", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] }],
+};
+
 /** Metadata the API server sets; a template copied from an existing Job may carry them, a new Job must not. */
 const SERVER_SET_METADATA = [
   "uid",
@@ -49,6 +59,7 @@ export function buildJob(launch: TaskLaunch, options: JobOptions): V1Job {
   const podSpec = objectAt(template, "spec");
   const labels = hookflowLabels(launch);
   const annotations = hookflowAnnotations(launch);
+  const restartPolicy = podSpec.restartPolicy ?? "Never";
 
   const job: JsonObject = {
     ...base,
@@ -64,6 +75,11 @@ export function buildJob(launch: TaskLaunch, options: JobOptions): V1Job {
       backoffLimit: 0,
       activeDeadlineSeconds: launch.timeoutSeconds,
       ttlSecondsAfterFinished: options.ttlSecondsAfterFinished,
+      ...(spec.podFailurePolicy === undefined &&
+        restartPolicy === "Never" &&
+        (spec.podReplacementPolicy ?? "Failed") === "Failed" && {
+          podFailurePolicy: structuredClone(DISRUPTIONS_DO_NOT_COUNT),
+        }),
       template: {
         ...template,
         metadata: {
@@ -73,7 +89,7 @@ export function buildJob(launch: TaskLaunch, options: JobOptions): V1Job {
         },
         spec: {
           ...podSpec,
-          restartPolicy: podSpec.restartPolicy ?? "Never",
+          restartPolicy,
           containers: withTaskEnv(podSpec.containers, launch),
           ...(podSpec.initContainers !== undefined && {
             initContainers: withTaskEnv(podSpec.initContainers, launch),

@@ -1,19 +1,41 @@
-import type { V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
+import type { CoreV1Event, V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
 import type { JobObservation, JobState } from "../../ports.js";
 import { type CallPolicy, callKubernetes, KubernetesRejection } from "./api-call.js";
 import type { KubernetesApis } from "./client.js";
 import { findJobPod } from "./pods.js";
+import { secretNameFor } from "./secret.js";
+
+/** How observations judge a Job that has not started. */
+export interface ObserveSettings {
+  /**
+   * How long an image pull may keep failing (ErrImagePull, ImagePullBackOff) before the attempt fails: a registry
+   * hiccup clears within it, a wrong tag or missing pull secret does not.
+   */
+  imagePullGraceMs: number;
+  /** The clock the grace is measured with (a pod's creationTimestamp is the server's). */
+  now: () => number;
+}
+
+export const DEFAULT_IMAGE_PULL_GRACE_MS = 60_000;
+
+/** An observation, and whether the Job is stuck for good (it will never start, so it should be deleted). */
+export interface Observed {
+  observation: JobObservation;
+  stuck: boolean;
+}
 
 /**
- * What became of one task attempt's Job. A Job that is not there is "missing", never a success; the pod is
- * read only once the Job has finished, for its termination message (outputs) and what ended it.
+ * What became of one task attempt's Job. A Job that is not there is "missing", never a success. The pods are
+ * listed once the Job has finished (its termination message, what ended it) and while it has not started (a
+ * waiting reason that will not clear); the Job's events only when it has no pod (FailedCreate says why).
  */
 export async function observeJob(
   apis: KubernetesApis,
   namespace: string,
   jobName: string,
   policy: CallPolicy,
-): Promise<JobObservation> {
+  settings: ObserveSettings,
+): Promise<Observed> {
   let job: V1Job;
   try {
     job = await callKubernetes(
@@ -22,24 +44,36 @@ export async function observeJob(
       policy,
     );
   } catch (error) {
-    if (error instanceof KubernetesRejection && error.code === 404) return { state: "missing" };
+    if (error instanceof KubernetesRejection && error.code === 404)
+      return { observation: { state: "missing" }, stuck: false };
     throw error;
   }
   const state = jobState(job);
-  if (state !== "succeeded" && state !== "failed") return { state };
-  return observationOf(job, await findJobPod(apis, namespace, jobName, policy));
+  if (state === "succeeded" || state === "failed")
+    return {
+      observation: observationOf(job, await findJobPod(apis, namespace, jobName, policy)),
+      stuck: false,
+    };
+  if (state !== "pending") return { observation: { state }, stuck: false };
+  const pod = await findJobPod(apis, namespace, jobName, policy);
+  const cause =
+    pod && isLive(pod) ? waitingCause(pod, jobName, settings) : await failedCreate(apis, job, policy);
+  return cause
+    ? { observation: { state: "failed", message: cause }, stuck: true }
+    : { observation: { state }, stuck: false };
 }
 
 /**
  * A Job's state from its status:
  * - a Complete or SuccessCriteriaMet condition: succeeded;
- * - a Failed condition: failed (FailureTarget alone is not final: the pod may still be terminating);
+ * - a Failed or FailureTarget condition: failed. Since 1.31 the controller sets FailureTarget as soon as it has
+ *   decided, and Failed only once the pod has terminated, which on a lost node takes minutes;
  * - a ready pod, or an active one where the API does not count ready pods: running;
  * - otherwise pending: created, scheduling, pulling its image, waiting for its Secret.
  */
 export function jobState(job: V1Job): JobState {
   if (hasCondition(job, "Complete") || hasCondition(job, "SuccessCriteriaMet")) return "succeeded";
-  if (hasCondition(job, "Failed")) return "failed";
+  if (hasCondition(job, "Failed") || hasCondition(job, "FailureTarget")) return "failed";
   const { active = 0, ready } = job.status ?? {};
   if (ready === undefined ? active > 0 : ready > 0) return "running";
   return "pending";
@@ -63,7 +97,10 @@ function hasCondition(job: V1Job, type: string) {
 }
 
 function failureMessage(job: V1Job, pod: V1Pod | undefined, taskContainer: string | undefined): string {
-  const failed = (job.status?.conditions ?? []).find((c) => c.type === "Failed" && c.status === "True");
+  const conditions = job.status?.conditions ?? [];
+  const failed =
+    conditions.find((c) => c.type === "Failed" && c.status === "True") ??
+    conditions.find((c) => c.type === "FailureTarget" && c.status === "True");
   switch (failed?.reason) {
     case "DeadlineExceeded": {
       const seconds = job.spec?.activeDeadlineSeconds;
@@ -83,7 +120,8 @@ function failureMessage(job: V1Job, pod: V1Pod | undefined, taskContainer: strin
       const terminated = container?.state?.terminated;
       if (!container || !terminated)
         return "the task's container failed (its pod is gone, so the exit code is unknown)";
-      return `container "${container.name}" failed with exit code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ""}`;
+      const init = pod?.status?.initContainerStatuses?.includes(container) ? "init " : "";
+      return `${init}container "${container.name}" failed with exit code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ""}`;
     }
     default:
       return `the Job failed: ${failed?.reason ?? "unknown reason"}${failed?.message ? `: ${failed.message}` : ""}`;
@@ -108,4 +146,67 @@ function terminationMessageOf(pod: V1Pod | undefined, taskContainer: string | un
   const status = pod?.status?.containerStatuses?.find((s) => s.name === taskContainer);
   const message = status?.state?.terminated?.message ?? status?.lastState?.terminated?.message;
   return message === undefined || message === "" ? undefined : message;
+}
+
+/** Waiting reasons that do not clear by waiting: the attempt fails at once (pulls after a grace). */
+const NEVER_STARTS = new Set(["InvalidImageName", "CreateContainerConfigError", "ErrImageNeverPull"]);
+const PULL_FAILING = new Set(["ErrImagePull", "ImagePullBackOff"]);
+
+const isLive = (pod: V1Pod) => pod.status?.phase === "Pending" || pod.status?.phase === "Running";
+
+/** Why a pending pod will never start, if it will not: the first container stuck for good, named. */
+function waitingCause(pod: V1Pod, jobName: string, settings: ObserveSettings): string | undefined {
+  const age = settings.now() - new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
+  const stuck = (statuses: V1ContainerStatus[] | undefined) =>
+    statuses?.find((s) => {
+      const waiting = s.state?.waiting;
+      if (!waiting?.reason) return false;
+      // The attempt's own Secret is created right after its Job: until then its pod waits for it.
+      if (
+        waiting.reason === "CreateContainerConfigError" &&
+        waiting.message?.includes(`"${secretNameFor(jobName)}"`)
+      )
+        return false;
+      return (
+        NEVER_STARTS.has(waiting.reason) ||
+        (PULL_FAILING.has(waiting.reason) && age >= settings.imagePullGraceMs)
+      );
+    });
+  const init = stuck(pod.status?.initContainerStatuses);
+  const container = init ?? stuck(pod.status?.containerStatuses);
+  if (!container) return undefined;
+  const waiting = container.state?.waiting;
+  const pulling = PULL_FAILING.has(waiting?.reason ?? "")
+    ? ` (its pod was created ${Math.round(age / 1000)} s ago)`
+    : "";
+  return `${init ? "init container" : "container"} "${container.name}" cannot start: ${waiting?.reason}${waiting?.message ? `: ${waiting.message}` : ""}${pulling}`;
+}
+
+/**
+ * Why the Job controller could not create the Job's pod, from its newest FailedCreate event: Pod Security
+ * Admission, a ResourceQuota, a missing ServiceAccount.
+ */
+async function failedCreate(
+  apis: KubernetesApis,
+  job: V1Job,
+  policy: CallPolicy,
+): Promise<string | undefined> {
+  const { name, namespace, uid } = job.metadata ?? {};
+  if (!name || !namespace || !uid) return undefined;
+  const events = await callKubernetes(
+    `list the events of Job "${name}"`,
+    () =>
+      apis.core.listNamespacedEvent({
+        namespace,
+        fieldSelector: `involvedObject.uid=${uid},reason=FailedCreate`,
+      }),
+    policy,
+  );
+  const time = (e: CoreV1Event) =>
+    new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime();
+  const newest = events.items.reduce<CoreV1Event | undefined>(
+    (best, e) => (!best || time(e) >= time(best) ? e : best),
+    undefined,
+  );
+  return newest && `the Job could not create its pod: ${newest.message ?? "FailedCreate"}`;
 }

@@ -28,8 +28,3 @@ function newest(pods: V1Pod[]): V1Pod | undefined {
     undefined,
   );
 }
-
-/** The task's own container: the first one, whose termination message carries outputs. */
-export function taskContainerOf(pod: V1Pod): string | undefined {
-  return pod.spec?.containers[0]?.name;
-}

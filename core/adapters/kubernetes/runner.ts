@@ -5,9 +5,9 @@ import type { JobObservation, JobRef, TaskRunner } from "../../ports.js";
 import { type CallPolicy, callKubernetes, DEFAULT_CALL_POLICY, KubernetesRejection } from "./api-call.js";
 import { type KubeconfigSource, type KubernetesApis, loadKubeconfig, makeApis } from "./client.js";
 import { buildJob, DEFAULT_TTL_SECONDS_AFTER_FINISHED } from "./job.js";
-import { readTaskLog } from "./logs.js";
+import { LOG_DEFAULT_TAIL_LINES, LOG_REQUEST_MAX_BYTES, type LogLimits, readTaskLog } from "./logs.js";
 import { isDnsLabel } from "./manifest-schema.js";
-import { observeJob } from "./observe.js";
+import { DEFAULT_IMAGE_PULL_GRACE_MS, type ObserveSettings, observeJob } from "./observe.js";
 import { buildTaskSecret, type JobOwner } from "./secret.js";
 
 export interface KubernetesRunnerOptions extends KubeconfigSource {
@@ -20,12 +20,18 @@ export interface KubernetesRunnerOptions extends KubeconfigSource {
   requestTimeoutMs?: number;
   /** The first retry's delay, doubled for each further one (up to 2 s). Default 100. */
   retryBaseDelayMs?: number;
+  /** How long a failing image pull is given before its attempt fails. Default 60 000. */
+  imagePullGraceMs?: number;
+  /** The most one log request downloads per container (`limitBytes`). Default 1 MiB. */
+  logRequestMaxBytes?: number;
 }
 
 export interface KubernetesRunnerSettings {
   namespace: string;
   ttlSecondsAfterFinished: number;
   policy: CallPolicy;
+  observe?: Partial<ObserveSettings>;
+  logs?: Partial<LogLimits>;
 }
 
 /** A Kubernetes runner from a kubeconfig (text, file, or the default lookup) and a namespace. */
@@ -47,6 +53,10 @@ export function createKubernetesRunner(options: KubernetesRunnerOptions): Kubern
     namespace: options.namespace,
     ttlSecondsAfterFinished: ttl,
     policy,
+    ...(options.imagePullGraceMs !== undefined && {
+      observe: { imagePullGraceMs: options.imagePullGraceMs },
+    }),
+    ...(options.logRequestMaxBytes !== undefined && { logs: { maxBytes: options.logRequestMaxBytes } }),
   });
 }
 
@@ -55,17 +65,32 @@ export function createKubernetesRunner(options: KubernetesRunnerOptions): Kubern
  * that Job. Every call is safe to repeat: AlreadyExists on create and NotFound on delete mean the work is done.
  */
 export class KubernetesRunner implements TaskRunner {
+  private readonly observeSettings: ObserveSettings;
+  private readonly logLimits: LogLimits;
+
   constructor(
     private readonly apis: KubernetesApis,
     private readonly settings: KubernetesRunnerSettings,
-  ) {}
+  ) {
+    this.observeSettings = {
+      imagePullGraceMs: DEFAULT_IMAGE_PULL_GRACE_MS,
+      now: Date.now,
+      ...settings.observe,
+    };
+    this.logLimits = {
+      maxBytes: LOG_REQUEST_MAX_BYTES,
+      defaultTailLines: LOG_DEFAULT_TAIL_LINES,
+      ...settings.logs,
+    };
+  }
 
   /**
    * The Job first, then its Secret with an owner reference to the Job's uid, which exists only once the Job
    * does. The pod waits (CreateContainerConfigError) until the Secret is there, and Kubernetes deletes the
    * Secret with the Job. The other order would leave a Secret behind whenever the Job's creation failed, and
    * would need a second write to add the owner. A redelivered submit finds the Job (409), reads its uid and
-   * creates the Secret if the first try stopped before it.
+   * creates the Secret if the first try stopped before it. A Secret the API refuses for good deletes the Job,
+   * whose pod would otherwise wait for it until the deadline.
    */
   async submit(launch: TaskLaunch): Promise<void> {
     const { namespace, ttlSecondsAfterFinished } = this.settings;
@@ -79,20 +104,44 @@ export class KubernetesRunner implements TaskRunner {
       );
     } catch (error) {
       // Created by an earlier delivery of this submit.
-      if (!isRejection(error, 409)) throw error;
+      if (isRejection(error, 409)) return;
+      if (error instanceof PermanentError) await this.withdraw(launch.jobName, error);
+      throw error;
     }
   }
 
-  observe(ref: JobRef): Promise<JobObservation> {
-    return observeJob(this.apis, this.settings.namespace, ref.jobName, this.settings.policy);
+  /**
+   * A Job that will never start (an image that cannot be pulled, a pod that admission refuses) is deleted as
+   * soon as it is seen, so that it holds no quota or node and its controller stops retrying; the observation says
+   * why. Its pod never ran, so no log is lost with it.
+   */
+  async observe(ref: JobRef): Promise<JobObservation> {
+    const { observation, stuck } = await observeJob(
+      this.apis,
+      this.settings.namespace,
+      ref.jobName,
+      this.settings.policy,
+      this.observeSettings,
+    );
+    if (!stuck) return observation;
+    try {
+      await this.deleteJob(ref.jobName);
+    } catch (error) {
+      observation.message += `; its Job could not be deleted: ${messageOf(error)}`;
+    }
+    return observation;
+  }
+
+  cancel(ref: JobRef): Promise<void> {
+    return this.deleteJob(ref.jobName);
   }
 
   /** Background propagation: the Job goes now, its pod and Secret right after, by the garbage collector. */
-  async cancel(ref: JobRef): Promise<void> {
+  private async deleteJob(jobName: string): Promise<void> {
     try {
-      await this.call(`delete Job "${ref.jobName}"`, () =>
+      await this.call(`delete Job "${jobName}"`, () =>
         this.apis.batch.deleteNamespacedJob({
-          name: ref.jobName,
+          name: jobName,
           namespace: this.settings.namespace,
           propagationPolicy: "Background",
         }),
@@ -104,7 +153,23 @@ export class KubernetesRunner implements TaskRunner {
   }
 
   logs(ref: JobRef, options: { tail?: number } = {}): Promise<string> {
-    return readTaskLog(this.apis, this.settings.namespace, ref.jobName, this.settings.policy, options.tail);
+    return readTaskLog(
+      this.apis,
+      this.settings.namespace,
+      ref.jobName,
+      this.settings.policy,
+      options.tail,
+      this.logLimits,
+    );
+  }
+
+  /** Deletes the Job of a submit that failed for good; the submit's own error is what the caller sees. */
+  private async withdraw(jobName: string, cause: Error): Promise<void> {
+    try {
+      await this.deleteJob(jobName);
+    } catch (error) {
+      cause.message += `; its Job could not be deleted: ${messageOf(error)}`;
+    }
   }
 
   private async createJob(job: V1Job, name: string): Promise<JobOwner> {
@@ -138,6 +203,8 @@ export class KubernetesRunner implements TaskRunner {
     return callKubernetes(what, request, this.settings.policy);
   }
 }
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 function isRejection(error: unknown, code: number): boolean {
   return error instanceof KubernetesRejection && error.code === code;
