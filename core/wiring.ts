@@ -192,10 +192,7 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base), overr
         catalog,
         starter: runStarter(base),
         clock: base.clock,
-        repositoryPipelines: new RepositoryPipelines({
-          repositories: base.stores.repositories,
-          hosts: gitHostApis(base, overrides),
-        }),
+        repositoryPipelines: new RepositoryPipelines({ hosts: gitHostApis(base, overrides) }),
         commitStatus: overrides.commitStatus ?? commitStatusReporter(config, base.clock),
         publicUrl: config.HOOKFLOW_PUBLIC_URL,
         log: base.log,
@@ -211,6 +208,7 @@ export function definitionCatalog(base: Base): DefinitionCatalog {
     base.stores.definitions,
     base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000,
     base.clock,
+    base.stores.repositories,
   );
 }
 
@@ -302,7 +300,7 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       hosts: gitHostApis(base, overrides),
       webUrls: webUrls(config),
     }),
-    repositories: new RepositoryService({ store: base.stores.repositories, clock: base.clock }),
+    repositories: new RepositoryService({ store: base.stores.repositories, clock: base.clock, catalog }),
     apiToken: config.HOOKFLOW_API_TOKEN,
     log: base.log,
   };

@@ -3,7 +3,7 @@ import { deliveryRunId, pipelineMatches } from "../engine/index.js";
 import { PermanentError } from "../errors.js";
 import type { Provider, TriggerContext } from "../model/index.js";
 import type { Clock, CommitStatusReporter, DeliveryStore, Logger } from "../ports.js";
-import { DefinitionCatalog } from "./catalog.js";
+import { DefinitionCatalog, repositoryKey } from "./catalog.js";
 import { type DefinitionProblem, describeProblem, type RepositoryPipelines } from "./repository-pipelines.js";
 import type { RunStarter } from "./start-runs.js";
 
@@ -52,13 +52,10 @@ export class IngestService {
     context: TriggerContext,
     body: string,
   ): Promise<Ingested> {
-    const { pipelines, jobs } = await this.deps.catalog.snapshot();
-    const fromRepository = await this.deps.repositoryPipelines?.at(
-      provider,
-      context.repository,
-      context.commit,
-      jobs,
-    );
+    const { pipelines, jobs, enabledRepositories } = await this.deps.catalog.snapshot();
+    const fromRepository = enabledRepositories.has(repositoryKey(provider, context.repository))
+      ? await this.deps.repositoryPipelines?.at(provider, context.repository, context.commit, jobs)
+      : undefined;
     if (fromRepository && fromRepository.problems.length > 0)
       await this.reportProblems(context, fromRepository.problems);
     const matching = [...pipelines, ...(fromRepository?.pipelines.map((p) => p.pipeline) ?? [])].filter((p) =>

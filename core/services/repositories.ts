@@ -1,18 +1,26 @@
 import { NotFoundError, ValidationError } from "../errors.js";
 import { Provider, repositoryPathProblem } from "../model/index.js";
 import type { Clock, EnabledRepository, RepositoryStore } from "../ports.js";
+import type { DefinitionCatalog } from "./catalog.js";
 
 /**
  * Which repositories carry their pipelines in their files: an admin enables each (none by default). For every
  * other repository a delivery works as before and no host API is called.
  */
 export class RepositoryService {
-  constructor(private readonly deps: { store: RepositoryStore; clock: Clock }) {}
+  constructor(
+    private readonly deps: {
+      store: RepositoryStore;
+      clock: Clock;
+      catalog?: Pick<DefinitionCatalog, "invalidate">;
+    },
+  ) {}
 
   async enable(provider: string, path: string): Promise<{ repository: EnabledRepository; created: boolean }> {
     const checked = check(provider, path);
     const now = this.deps.clock.now();
     const repository = await this.deps.store.enable(checked.provider, checked.path, now);
+    this.deps.catalog?.invalidate();
     return { repository, created: repository.enabledAt === now };
   }
 
@@ -31,6 +39,7 @@ export class RepositoryService {
     const checked = check(provider, path);
     if (!(await this.deps.store.disable(checked.provider, checked.path)))
       throw new NotFoundError(`${checked.provider} repository ${checked.path} is not enabled`);
+    this.deps.catalog?.invalidate();
   }
 }
 

@@ -1,6 +1,6 @@
 import { checkPipelineJobs, type Issue, type JobTemplate, Pipeline, type Provider } from "../model/index.js";
 import { parseText, validate } from "../model/parse.js";
-import type { GitHostApis, RepositoryStore } from "../ports.js";
+import type { GitHostApis } from "../ports.js";
 
 /** A pipeline read from a repository's file: named `<repository>/<name>`, with where it came from. */
 export interface RepositoryPipeline {
@@ -29,21 +29,23 @@ const CACHED_COMMITS = 100;
  * validated exactly as the API validates a pipeline (schema, then the job templates it uses; job templates stay
  * in the API). A trigger may omit `repository`, meaning this one; a trigger naming another repository is a
  * problem (a repository defines its own pipelines only). Cached by commit in this process: a commit's files
- * never change. For a repository that is not enabled, nothing is read and no host is asked.
+ * never change.
  */
 export class RepositoryPipelines {
   private readonly cache = new Map<string, RepositoryDefinitions>();
 
-  constructor(private readonly deps: { repositories: RepositoryStore; hosts: GitHostApis }) {}
+  constructor(private readonly deps: { hosts: GitHostApis }) {}
 
-  /** undefined when the repository is not enabled (or its host has no token: said by `enabledWithoutToken`). */
+  /**
+   * The definitions of an enabled repository at `commit` (the caller knows it is enabled: the catalogue reads
+   * the enabled list with the definitions, so a delivery for any other repository costs no read and no request).
+   */
   async at(
     provider: Provider,
     repository: string,
     commit: string,
     jobs: ReadonlyMap<string, JobTemplate>,
-  ): Promise<RepositoryDefinitions | undefined> {
-    if (!(await this.deps.repositories.get(provider, repository))) return undefined;
+  ): Promise<RepositoryDefinitions> {
     const api = this.deps.hosts[provider];
     if (!api)
       return {

@@ -346,6 +346,10 @@ describe("the OpenAPI document", () => {
         "POST /api/runs/{id}/tasks/{task}/approve",
         "POST /api/runs/{id}/tasks/{task}/deny",
         "GET /api/runs/{id}/tasks/{task}/logs",
+        "PUT /api/repositories/{provider}/{path}",
+        "GET /api/repositories/{provider}/{path}",
+        "DELETE /api/repositories/{provider}/{path}",
+        "GET /api/repositories",
       ].sort(),
     );
     expect(JSON.stringify(doc)).toContain('"Run"');

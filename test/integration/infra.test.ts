@@ -440,7 +440,7 @@ stages:
         run: { image: alpine, command: ["true"] }
 `,
       );
-      runId = (await system.api.runs.start("noisy", {}, BOOTSTRAP_TOKEN)).id;
+      runId = (await system.api.runs.start("noisy", { commit: "a".repeat(40) }, BOOTSTRAP_TOKEN)).id;
       expect((await driveRun(system, runId, { timeoutMs: 20_000 })).status).toBe("succeeded");
       state = {
         HookflowTable: { name: system.config.HOOKFLOW_TABLE },
