@@ -300,7 +300,17 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       hosts: gitHostApis(base, overrides),
       webUrls: webUrls(config),
     }),
-    repositories: new RepositoryService({ store: base.stores.repositories, clock: base.clock, catalog }),
+    repositories: new RepositoryService({
+      store: base.stores.repositories,
+      clock: base.clock,
+      catalog,
+      files: {
+        pipelines: new RepositoryPipelines({ hosts: gitHostApis(base, overrides) }),
+        hosts: gitHostApis(base, overrides),
+        jobs: async () =>
+          new Map((await base.stores.definitions.listJobs()).map((j) => [j.value.name, j.value])),
+      },
+    }),
     apiToken: config.HOOKFLOW_API_TOKEN,
     log: base.log,
   };

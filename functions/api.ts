@@ -203,6 +203,25 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
   );
   app.openapi(
     createRoute({
+      method: "get",
+      path: "/api/repositories/{provider}/{path}/pipelines",
+      security,
+      description:
+        "The repository's pipelines at the head of `ref` (a branch, default main), each with the file it came " +
+        "from, and what is wrong in its files.",
+      request: { params: S.RepositoryParam, query: S.RepositoryPipelinesQuery },
+      responses: { 200: json(S.RepositoryPipelineList, "its pipelines and problems"), ...errors },
+    }),
+    async (c) => {
+      const { provider, path } = c.req.valid("param");
+      return c.json(
+        await deps.repositories.pipelines(provider, path, c.req.valid("query").ref ?? "main"),
+        200,
+      );
+    },
+  );
+  app.openapi(
+    createRoute({
       method: "delete",
       path: "/api/repositories/{provider}/{path}",
       security,

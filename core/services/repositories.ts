@@ -1,7 +1,10 @@
 import { NotFoundError, ValidationError } from "../errors.js";
+import type { JobTemplate } from "../model/index.js";
 import { Provider, repositoryPathProblem } from "../model/index.js";
-import type { Clock, EnabledRepository, RepositoryStore } from "../ports.js";
+import type { Clock, EnabledRepository, GitHostApis, RepositoryStore } from "../ports.js";
 import type { DefinitionCatalog } from "./catalog.js";
+import { branchHead } from "./control.js";
+import type { RepositoryPipelines } from "./repository-pipelines.js";
 
 /**
  * Which repositories carry their pipelines in their files: an admin enables each (none by default). For every
@@ -13,8 +16,33 @@ export class RepositoryService {
       store: RepositoryStore;
       clock: Clock;
       catalog?: Pick<DefinitionCatalog, "invalidate">;
+      /** To list an enabled repository's pipelines at a branch's head. */
+      files?: {
+        pipelines: RepositoryPipelines;
+        hosts: GitHostApis;
+        jobs: () => Promise<Map<string, JobTemplate>>;
+      };
     },
   ) {}
+
+  /** An enabled repository's pipelines at the head of `branch`, each with the file it came from, and its problems. */
+  async pipelines(provider: string, path: string, branch: string) {
+    const enabled = await this.get(provider, path);
+    const files = this.deps.files;
+    if (!files) throw new NotFoundError("reading repositories' files is not configured");
+    const head = await branchHead(files.hosts, enabled.provider, enabled.repository, branch);
+    const found = await files.pipelines.at(
+      enabled.provider,
+      enabled.repository,
+      head.commit,
+      await files.jobs(),
+    );
+    return {
+      commit: head.commit,
+      items: found.pipelines.map((p) => ({ name: p.pipeline.name, file: p.file, pipeline: p.pipeline })),
+      problems: found.problems,
+    };
+  }
 
   async enable(provider: string, path: string): Promise<{ repository: EnabledRepository; created: boolean }> {
     const checked = check(provider, path);

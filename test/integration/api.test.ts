@@ -350,6 +350,7 @@ describe("the OpenAPI document", () => {
         "GET /api/repositories/{provider}/{path}",
         "DELETE /api/repositories/{provider}/{path}",
         "GET /api/repositories",
+        "GET /api/repositories/{provider}/{path}/pipelines",
       ].sort(),
     );
     expect(JSON.stringify(doc)).toContain('"Run"');

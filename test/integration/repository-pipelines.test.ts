@@ -103,4 +103,31 @@ describe("pipelines in the repository", () => {
       }),
     ]);
   });
+
+  it("are listed through the API at a branch's head, each with the file it came from, and the problems", async () => {
+    const res = await api.request("/api/repositories/github/acme%2Fweb-app/pipelines?ref=main", {
+      headers: { authorization: "Bearer test-api-token" },
+    });
+    expect(res.status).toBe(200);
+    const listed = (await res.json()) as {
+      commit: string;
+      items: Array<{ name: string; file: string }>;
+      problems: Array<{ file: string; line?: number; path: string }>;
+    };
+    expect(listed.commit).toBe("7b831e64d1445ede4987d1c1092c4480c215fc9e");
+    expect(listed.items.map(({ name, file }) => ({ name, file }))).toEqual([
+      { name: "acme/web-app/ci", file: ".hookflow.yaml" },
+    ]);
+    expect(listed.problems).toEqual([
+      expect.objectContaining({
+        file: ".hookflow/deploy.yaml",
+        line: 7,
+        path: "stages[0].tasks[0].run.command",
+      }),
+    ]);
+    const notEnabled = await api.request("/api/repositories/github/acme%2Fother/pipelines", {
+      headers: { authorization: "Bearer test-api-token" },
+    });
+    expect(notEnabled.status).toBe(404);
+  });
 });
