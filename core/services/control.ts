@@ -117,6 +117,18 @@ export class RunControl {
     );
   }
 
+  /**
+   * Trusts a fork's pull request run: attempts queued from now on get sensitive values, and its held tasks wait
+   * for their approvers. Recorded on the run with who trusted it (the actor), and logged with the actor as every
+   * command is. Allowed to whoever may approve: today the API's bearer token guards it; the role check of signed-in
+   * principals belongs here, before the command.
+   */
+  async trust(id: string, actor: Actor): Promise<RunView> {
+    return runView(
+      await this.deps.commands.require(id, { type: "run.trusted", by: actorName(actor) }, actor),
+    );
+  }
+
   async logs(id: string, taskName: string, tail?: number): Promise<string> {
     const run = await this.deps.runs.getRun(id);
     if (!run) throw new NotFoundError(`no run ${id}`);
@@ -131,6 +143,18 @@ export class RunControl {
     const token = this.deps.tokens?.tokenFor(task.jobName);
     // Masked before it is cut, so that a cut never splits a secret into a part the mask misses.
     return logTail(maskText(text, [...secretValues(run), ...(token ? [token] : [])]), LIMITS.logBytes);
+  }
+}
+
+/** The name a decision made by `actor` is recorded under. */
+function actorName(actor: Actor): string {
+  switch (actor.kind) {
+    case "person":
+      return actor.name;
+    case "token":
+      return `token:${actor.id}`;
+    default:
+      return actor.kind;
   }
 }
 

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { deliveryRunId, pipelineMatches } from "../engine/index.js";
+import { deliveryRunId, pipelineMatches, skipCiMarker, watchesPullRequestPaths } from "../engine/index.js";
 import { PermanentError } from "../errors.js";
-import type { Provider, TriggerContext } from "../model/index.js";
-import type { Clock, CommitStatusReporter, DeliveryStore, Logger } from "../ports.js";
+import type { Pipeline, Provider, TriggerContext } from "../model/index.js";
+import type { Clock, CommitStatusReporter, DeliveryStore, Logger, PullRequestFiles } from "../ports.js";
 import { DefinitionCatalog, repositoryKey } from "./catalog.js";
 import { type DefinitionProblem, describeProblem, type RepositoryPipelines } from "./repository-pipelines.js";
 import type { RunStarter } from "./start-runs.js";
@@ -12,6 +12,8 @@ export interface IngestDeps {
   catalog: DefinitionCatalog;
   starter: RunStarter;
   clock: Clock;
+  /** A pull request's changed files from the host's API, when a `paths` filter needs them; unknown by default. */
+  pullRequestFiles?: PullRequestFiles;
   /** Pipelines from the files of enabled repositories; without it, only the API's. */
   repositoryPipelines?: RepositoryPipelines;
   /** Where a definition error in a repository's file is reported, as a failed status on the commit. */
@@ -52,14 +54,27 @@ export class IngestService {
     context: TriggerContext,
     body: string,
   ): Promise<Ingested> {
+    const skip = skipCiMarker(context.message);
+    if (skip)
+      return { outcome: "ignored", delivery: deliveryId, reason: `the head commit's message says ${skip}` };
     const { pipelines, jobs, enabledRepositories } = await this.deps.catalog.snapshot();
     const fromRepository = enabledRepositories.has(repositoryKey(provider, context.repository))
-      ? await this.deps.repositoryPipelines?.at(provider, context.repository, context.commit, jobs)
+      ? // A pull request runs the base branch's definitions, never its head's: the head may be anyone's fork.
+        await (context.pullRequest
+          ? this.deps.repositoryPipelines?.at(
+              provider,
+              context.repository,
+              context.pullRequest.baseBranch,
+              jobs,
+              false,
+            )
+          : this.deps.repositoryPipelines?.at(provider, context.repository, context.commit, jobs))
       : undefined;
     if (fromRepository && fromRepository.problems.length > 0)
       await this.reportProblems(context, fromRepository.problems);
-    const matching = [...pipelines, ...(fromRepository?.pipelines.map((p) => p.pipeline) ?? [])].filter((p) =>
-      pipelineMatches(p, context),
+    const { matching } = await this.matchingPipelines(
+      [...pipelines, ...(fromRepository?.pipelines.map((p) => p.pipeline) ?? [])],
+      context,
     );
     if (matching.length === 0) {
       const problem = fromRepository?.problems[0];
@@ -96,6 +111,27 @@ export class IngestService {
   }
 
   /**
+   * The pipelines the event starts. A pull request's changed files are asked of the host only when a pipeline
+   * that matches on everything else filters on `paths`, so other deliveries call no host API.
+   */
+  private async matchingPipelines(
+    pipelines: Pipeline[],
+    context: TriggerContext,
+  ): Promise<{ matching: Pipeline[]; context: TriggerContext }> {
+    const matching = pipelines.filter((p) => pipelineMatches(p, context));
+    const pr = context.pullRequest;
+    if (!pr || context.changedFiles || !matching.some(watchesPullRequestPaths)) return { matching, context };
+    const changedFiles = await (this.deps.pullRequestFiles ?? unknownPullRequestFiles).changedFiles({
+      provider: context.provider,
+      repository: context.repository,
+      number: pr.number,
+    });
+    if (changedFiles === undefined) return { matching, context };
+    const known = { ...context, changedFiles };
+    return { matching: matching.filter((p) => pipelineMatches(p, known)), context: known };
+  }
+
+  /**
    * A broken definition is never a silent skip: a failed status on the commit says what and where. A status
    * the host refuses for good is logged (a retry would not help); a passing failure fails the delivery, which
    * the host then redelivers.
@@ -128,9 +164,17 @@ export class IngestService {
   }
 }
 
+/** Until a host API adapter is wired: files unknown, so `paths` filters run the pipeline. */
+export const unknownPullRequestFiles: PullRequestFiles = { changedFiles: async () => undefined };
+
 const sha256 = (body: string) => createHash("sha256").update(body, "utf8").digest("hex");
 
 function describe(ctx: TriggerContext): string {
-  const what = ctx.event === "tag" ? `tag ${ctx.tag}` : `push to ${ctx.branch}`;
+  const what =
+    ctx.event === "tag"
+      ? `tag ${ctx.tag}`
+      : ctx.pullRequest
+        ? `pull request #${ctx.pullRequest.number} into ${ctx.pullRequest.baseBranch}`
+        : `push to ${ctx.branch}`;
   return `${ctx.provider} ${ctx.repository} ${what}`;
 }

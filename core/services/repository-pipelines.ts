@@ -45,6 +45,8 @@ export class RepositoryPipelines {
     repository: string,
     commit: string,
     jobs: ReadonlyMap<string, JobTemplate>,
+    /** False when `commit` is a branch name (a pull request's base): a branch moves, so it is not cached. */
+    cacheable = true,
   ): Promise<RepositoryDefinitions> {
     const api = this.deps.hosts[provider];
     if (!api)
@@ -59,7 +61,7 @@ export class RepositoryPipelines {
         ],
       };
     const key = `${provider}\n${repository}\n${commit}`;
-    const cached = this.cache.get(key);
+    const cached = cacheable ? this.cache.get(key) : undefined;
     if (cached) return cached;
 
     const files: Array<{ file: string; text: string }> = [];
@@ -100,7 +102,7 @@ export class RepositoryPipelines {
     }
     const definitions = { pipelines, problems };
     if (this.cache.size >= CACHED_COMMITS) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(key, definitions);
+    if (cacheable) this.cache.set(key, definitions);
     return definitions;
   }
 }

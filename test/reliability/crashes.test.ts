@@ -45,7 +45,7 @@ describe("a scheduler that dies", () => {
       return save(run);
     };
 
-    const run = await driveRun(system, "crash1", { timeoutMs: 20_000 });
+    const run = await driveRun(system, "crash1", { timeoutMs: 45_000 });
     expect(died).toBe(true);
     expect(run.status).toBe("succeeded");
     const created = fake
@@ -57,5 +57,5 @@ describe("a scheduler that dies", () => {
     );
     expect(jobs).toHaveLength(2);
     expect(taskState(run, "build")).toMatchObject({ attempt: 1, outputs: { DONE: "yes" } });
-  }, 30_000);
+  }, 60_000);
 });
