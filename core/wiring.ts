@@ -23,6 +23,7 @@ import type {
   IdSource,
   Logger,
   NotificationSender,
+  RunStore,
   TaskRunner,
 } from "./ports.js";
 import { DefinitionCatalog } from "./services/catalog.js";
@@ -147,12 +148,13 @@ export function notifyTargets(config: Config): TargetRules {
   return { allowLoopback: config.HOOKFLOW_ALLOW_LOOPBACK_TARGETS && !config.AWS_LAMBDA_RUNTIME_API };
 }
 
-export function taskTokens(config: Config): TaskTokens {
+/** Task tokens; with `runs`, also verifies the previous release's tokens for the runs it created. */
+export function taskTokens(config: Config, runs?: RunStore): TaskTokens {
   if (!config.HOOKFLOW_TOKEN_SECRET)
     throw new Error(
       "HOOKFLOW_TOKEN_SECRET is not set: the key task callback tokens are derived from (32+ random characters)",
     );
-  return new TaskTokens(config.HOOKFLOW_TOKEN_SECRET);
+  return new TaskTokens(config.HOOKFLOW_TOKEN_SECRET, runs);
 }
 
 export async function buildRunner(config: Config, clock: Clock): Promise<TaskRunner> {
@@ -227,7 +229,7 @@ export function runCommands(base: Base): RunCommands {
 export function callbackDeps(base: Base) {
   return {
     reports: new TaskReports({ commands: runCommands(base) }),
-    tokens: taskTokens(base.config),
+    tokens: taskTokens(base.config, base.stores.runs),
     log: base.log,
   };
 }

@@ -42,6 +42,23 @@ export const TaskView = z.object({
     })
     .optional(),
   approvers: z.array(z.string()).optional(),
+  retryAt: z.string().optional().describe("when a retry waiting for its backoff may start"),
+  history: z
+    .array(
+      z.object({
+        attempt: z.number().int(),
+        round: z.number().int(),
+        status: TaskStatus,
+        reason: TaskReason,
+        message: z.string().optional(),
+        jobName: z.string().optional(),
+        startedAt: z.string().optional(),
+        finishedAt: z.string().optional(),
+        outputs: z.record(z.string(), z.string()),
+      }),
+    )
+    .optional()
+    .describe("earlier attempts, oldest first, as each ended (logs: ?attempt=N); a bounded number is kept"),
 });
 
 export const RunView = z
@@ -61,6 +78,7 @@ export const RunView = z
       z.object({
         name: z.string(),
         parallel: z.boolean(),
+        finally: z.boolean().optional().describe("the pipeline's finally tasks, run after every other stage"),
         status: z.enum([...RunStatus.options, "skipped"]),
         tasks: z.array(TaskView),
       }),
@@ -93,7 +111,30 @@ export const ManualRunBody = z
     params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
   })
   .openapi("ManualRun");
-export const RerunBody = z.strictObject({ failedOnly: z.boolean().optional() });
+export const RerunBody = z
+  .strictObject({
+    failedOnly: z
+      .boolean()
+      .optional()
+      .describe("only what failed, was canceled or skipped, and what follows"),
+    task: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a task name")
+      .optional()
+      .describe("rerun this task alone"),
+    downstream: z.boolean().optional().describe("with `task`: also what runs after it"),
+  })
+  .superRefine((body, ctx) => {
+    if (body.downstream !== undefined && body.task === undefined)
+      ctx.addIssue({ code: "custom", path: ["downstream"], message: "only with `task`" });
+    if (body.failedOnly !== undefined && body.task !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["failedOnly"],
+        message: "not with `task`: give one or the other",
+      });
+  })
+  .openapi("Rerun");
 export const CancelBody = z.strictObject({ by: z.string().min(1).max(128).optional() });
 export const DecisionBody = z.strictObject({
   by: z.string().min(1).max(128),
@@ -129,4 +170,13 @@ export const RunQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(2048).optional(),
 });
-export const LogQuery = z.object({ tail: z.coerce.number().int().min(1).max(100_000).optional() });
+export const LogQuery = z.object({
+  tail: z.coerce.number().int().min(1).max(100_000).optional(),
+  attempt: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe("an earlier attempt's log; default the current"),
+});

@@ -303,7 +303,28 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
     async (c) => {
       const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
       const { id } = c.req.valid("param");
-      return c.json(await deps.runs.rerun(id, body.failedOnly ?? false, c.get("actor")), 200);
+      return c.json(await deps.runs.rerun(id, body, c.get("actor")), 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/runs/{id}/tasks/{task}/cancel",
+      security,
+      request: {
+        params: S.TaskParam,
+        body: { required: false, content: { "application/json": { schema: S.CancelBody } } },
+      },
+      responses: {
+        200: json(S.RunView, "the task canceled: a failure its ignoreFailed absorbs"),
+        ...conflict,
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
+      const { id, task } = c.req.valid("param");
+      return c.json(await deps.runs.cancelTask(id, task, c.get("actor"), body.by), 200);
     },
   );
   app.openapi(
@@ -366,7 +387,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
     }),
     async (c) => {
       const { id, task } = c.req.valid("param");
-      return c.text(await deps.runs.logs(id, task, c.req.valid("query").tail), 200);
+      const { tail, attempt } = c.req.valid("query");
+      return c.text(await deps.runs.logs(id, task, tail, attempt), 200);
     },
   );
 

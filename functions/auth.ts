@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
-import { jobNameFor, parseCallbackTaskId } from "../core/engine/index.js";
+import { parseCallbackTaskId } from "../core/engine/index.js";
 import { ForbiddenError, NotFoundError, UnauthorizedError } from "../core/errors.js";
 import { type Actor, BOOTSTRAP_TOKEN } from "../core/model/index.js";
 import type { TaskAttempt } from "../core/services/reports.js";
@@ -37,7 +37,7 @@ export function taskToken(tokens: TaskTokens): MiddlewareHandler<{ Variables: { 
     if (!ref) throw new NotFoundError("no such task; use the URL in HOOKFLOW_CALLBACK_URL");
     const token = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
     if (!token) throw new UnauthorizedError("missing Authorization: Bearer <HOOKFLOW_TASK_TOKEN>", "Bearer");
-    if (!tokens.verify(jobNameFor(ref.runId, ref.task, ref.attempt), token))
+    if (!(await tokens.verify(ref, token)))
       throw new ForbiddenError("this token does not belong to this task attempt");
     c.set("attempt", ref);
     await next();

@@ -110,12 +110,19 @@ export class HookflowClient {
     return this.json("GET", `/api/runs/${encodeURIComponent(id)}`);
   }
 
-  async cancel(id: string, by?: string): Promise<RunView> {
-    return this.json("POST", `/api/runs/${encodeURIComponent(id)}/cancel`, by ? { by } : {});
+  /** Cancels the run, or with `task` that task alone. */
+  async cancel(id: string, by?: string, task?: string): Promise<RunView> {
+    const path = task
+      ? `/api/runs/${encodeURIComponent(id)}/tasks/${encodeURIComponent(task)}/cancel`
+      : `/api/runs/${encodeURIComponent(id)}/cancel`;
+    return this.json("POST", path, by ? { by } : {});
   }
 
-  async rerun(id: string, failedOnly: boolean): Promise<RunView> {
-    return this.json("POST", `/api/runs/${encodeURIComponent(id)}/rerun`, { failedOnly });
+  async rerun(
+    id: string,
+    request: { failedOnly?: boolean; task?: string; downstream?: boolean },
+  ): Promise<RunView> {
+    return this.json("POST", `/api/runs/${encodeURIComponent(id)}/rerun`, request);
   }
 
   async decide(

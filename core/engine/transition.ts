@@ -10,8 +10,10 @@ import {
   type OutputsInput,
   type Run,
   type RunEvent,
+  runStagesOf,
   type SubmitEffect,
   type TaskState,
+  upstreamOf,
 } from "../model/index.js";
 import {
   cancelJob,
@@ -19,6 +21,7 @@ import {
   failAttempt,
   findTaskState,
   finishTask,
+  keepAttempt,
   recordDeliveryFailure,
   taskDef,
 } from "./lifecycle.js";
@@ -89,9 +92,11 @@ function apply(d: Draft, event: RunEvent): Ignored | undefined {
       if (event.groupAhead) admit(d, event.groupAhead);
       return undefined;
     case "cancel.requested":
-      return cancel(d, event.by, event.byRun);
+      return event.task === undefined
+        ? cancel(d, event.by, event.byRun)
+        : cancelTask(d, event.task, event.by);
     case "rerun.requested":
-      return rerun(d, event.failedOnly ?? false, event.groupAhead ?? []);
+      return rerun(d, event, event.groupAhead ?? []);
     case "approval.granted":
     case "approval.denied":
       return decide(d, event);
@@ -313,24 +318,40 @@ function cancel(d: Draft, by: string | undefined, byRun: string | undefined): Ig
   return undefined;
 }
 
-/**
- * Re-run a finished run in place. All: every task again. Failed-only: from the first stage with a failed or
- * canceled task, its failed, canceled and skipped tasks and every task of later stages run again; tasks that
- * succeeded before it keep their outputs.
- */
-function rerun(d: Draft, failedOnly: boolean, groupAhead: readonly string[]): Ignored | undefined {
+/** Cancel one task of an active run: its Job is canceled and it ends canceled, a failure `ignoreFailed` absorbs. */
+function cancelTask(d: Draft, name: string, by: string | undefined): Ignored | undefined {
   const run = d.run;
+  const task = findTaskState(run, name);
+  if (!task) return ignore("UnknownTask", `no task "${name}" in this run`);
+  if (isTerminalRun(run.status)) return ignore("RunTerminal", `run is already ${run.status}`);
+  if (isTerminalTask(task.status))
+    return ignore("TaskTerminal", `task ${task.name} is already ${task.status}`);
+  if (isActiveTask(task.status)) cancelJob(d, task);
+  finishTask(d, task, "canceled", "Canceled", `canceled${by ? ` by ${by}` : ""}`);
+  return undefined;
+}
+
+type RerunRequest = Extract<RunEvent, { type: "rerun.requested" }>;
+
+/**
+ * Re-run a finished run in place, as a new round; what ran before stays readable in each task's history.
+ * - all: every task again;
+ * - failed-only: from the first stage with a failed or canceled task, its failed, canceled and skipped tasks and
+ *   every task of later stages; tasks that succeeded before it keep their outputs;
+ * - one task: that task alone, or with `downstream` also what runs after it (what needs it, directly or not; the
+ *   later tasks of its serial stage; every task of later stages).
+ * The finally tasks run again in every round.
+ */
+function rerun(d: Draft, request: RerunRequest, groupAhead: readonly string[]): Ignored | undefined {
+  const run = d.run;
+  if (request.task !== undefined && !findTaskState(run, request.task))
+    return ignore("UnknownTask", `no task "${request.task}" in this run`);
   if (!isTerminalRun(run.status))
     return ignore("RunActive", `run is ${run.status}; only a finished run can be re-run`);
-  const again = (t: TaskState) => t.status === "failed" || t.status === "canceled" || t.status === "skipped";
-  const from = failedOnly
-    ? run.stages.findIndex((s) => s.tasks.some((t) => t.status === "failed" || t.status === "canceled"))
-    : 0;
-  if (from < 0) return ignore("NothingToRerun", "no task failed or was canceled");
-  for (const [s, stage] of run.stages.entries()) {
-    if (s < from) continue;
-    for (const task of stage.tasks) if (!failedOnly || s > from || again(task)) resetTask(task);
-  }
+  const again = rerunSet(run, request);
+  if (!again) return ignore("NothingToRerun", "no task failed or was canceled");
+  for (const stage of run.stages)
+    for (const task of stage.tasks) if (stage.finally || again.has(task.name)) resetTask(d, task);
   run.round += 1;
   run.status = "pending";
   run.reason = "Created";
@@ -341,7 +362,41 @@ function rerun(d: Draft, failedOnly: boolean, groupAhead: readonly string[]): Ig
   return undefined;
 }
 
-function resetTask(task: TaskState): void {
+/** The names of the tasks a rerun request runs again (finally tasks aside); undefined when there are none. */
+function rerunSet(run: Run, request: RerunRequest): Set<string> | undefined {
+  const main = run.stages.filter((s) => !s.finally);
+  if (request.task !== undefined) {
+    const name = request.task;
+    const s = main.findIndex((stage) => stage.tasks.some((t) => t.name === name));
+    if (s < 0) return new Set([name]);
+    if (!request.downstream) return new Set([name]);
+    const stage = main[s] as (typeof main)[number];
+    const defs = runStagesOf(run.definition);
+    const after = stage.parallel
+      ? stage.tasks.filter((t) => upstreamOf(defs.slice(s, s + 1), t.name).has(name))
+      : stage.tasks.slice(stage.tasks.findIndex((t) => t.name === name) + 1);
+    return new Set([
+      name,
+      ...after.map((t) => t.name),
+      ...main.slice(s + 1).flatMap((st) => st.tasks.map((t) => t.name)),
+    ]);
+  }
+  if (!request.failedOnly) return new Set(main.flatMap((st) => st.tasks.map((t) => t.name)));
+  const ended = (t: TaskState) => t.status === "failed" || t.status === "canceled";
+  const from = main.findIndex((st) => st.tasks.some(ended));
+  if (from < 0) return run.stages.some((st) => st.finally && st.tasks.some(ended)) ? new Set() : undefined;
+  return new Set(
+    main.flatMap((st, s) =>
+      s < from
+        ? []
+        : st.tasks.filter((t) => s > from || ended(t) || t.status === "skipped").map((t) => t.name),
+    ),
+  );
+}
+
+/** Back to pending for a new round, keeping the attempt that ran in the task's history. */
+function resetTask(d: Draft, task: TaskState): void {
+  if (task.jobName) keepAttempt(d, task, { status: task.status, reason: task.reason, message: task.message });
   Object.assign(task, {
     status: "pending",
     reason: "Pending",
@@ -356,6 +411,7 @@ function resetTask(task: TaskState): void {
     outputs: {},
     refusedOutputs: undefined,
     approval: undefined,
+    retryAt: undefined,
   } satisfies Partial<TaskState>);
 }
 

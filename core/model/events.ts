@@ -48,10 +48,19 @@ export const RunEvent = z.discriminatedUnion("type", [
   }),
   /** Someone allowed to approve trusts a fork's pull request run: later attempts get sensitive values. */
   z.object({ type: z.literal("run.trusted"), by: z.string() }),
-  z.object({ type: z.literal("cancel.requested"), by: z.string().optional(), byRun: z.string().optional() }),
+  /** Cancel the run, or with `task` that task alone (a failure its `ignoreFailed` may absorb). */
+  z.object({
+    type: z.literal("cancel.requested"),
+    by: z.string().optional(),
+    byRun: z.string().optional(),
+    task: z.string().optional(),
+  }),
+  /** Run a finished run again: all of it, its failed part, or one `task` (with what runs after it: `downstream`). */
   z.object({
     type: z.literal("rerun.requested"),
     failedOnly: z.boolean().optional(),
+    task: z.string().optional(),
+    downstream: z.boolean().optional(),
     groupAhead: z.array(z.string()).optional(),
   }),
   /** Outbox effects carried out (or given up on, with the error recorded on the run). */

@@ -70,6 +70,10 @@ export const TaskReason = z.enum([
   "OutputsTooLarge",
   "SubmitRejected",
   "Canceled",
+  /** A failed attempt waits for its retry's backoff to pass. */
+  "RetryWaiting",
+  /** The run's own `timeoutSeconds` passed before the task ended: fails the run, whatever `ignoreFailed` says. */
+  "RunTimedOut",
 ]);
 export type TaskReason = z.infer<typeof TaskReason>;
 
@@ -115,6 +119,20 @@ export const Approval = z.object({
   at: z.string(),
 });
 
+/** An attempt as it ended, kept when a retry or a rerun replaces it: readable, never overwritten. */
+export const AttemptRecord = z.object({
+  attempt: z.number().int(),
+  round: z.number().int(),
+  status: TaskStatus,
+  reason: TaskReason,
+  message: z.string().optional(),
+  jobName: z.string().optional(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  outputs: z.record(z.string(), z.string()),
+});
+export type AttemptRecord = z.infer<typeof AttemptRecord>;
+
 export const TaskState = z.object({
   name: z.string(),
   status: TaskStatus,
@@ -134,10 +152,20 @@ export const TaskState = z.object({
   /** Outputs this attempt reported that may not become variables, each saying why (shown in its message). */
   refusedOutputs: z.array(z.string()).optional(),
   approval: Approval.optional(),
+  /** When a failed attempt's retry may start (its backoff); the task waits, pending, until then. */
+  retryAt: z.string().optional(),
+  /** Earlier attempts, oldest first (a bounded number: see ATTEMPTS_KEPT_PER_TASK, LIMITS.historyBytesPerRun). */
+  history: z.array(AttemptRecord).optional(),
 });
 export type TaskState = z.infer<typeof TaskState>;
 
-export const StageState = z.object({ name: z.string(), parallel: z.boolean(), tasks: z.array(TaskState) });
+export const StageState = z.object({
+  name: z.string(),
+  parallel: z.boolean(),
+  tasks: z.array(TaskState),
+  /** The pipeline's `finally` tasks: always the last stage, run whatever the stages before it did. */
+  finally: z.boolean().optional(),
+});
 export type StageState = z.infer<typeof StageState>;
 
 /** A failure to deliver something the run owed the outside world (a notification, a commit status). */
@@ -178,6 +206,12 @@ export const Run = z.object({
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
   updatedAt: z.string(),
+  /**
+   * The callback token form this run's attempts were given: "attempt" (an HMAC of run id, task and attempt) for
+   * every run created since; absent on runs the previous release created, whose tasks hold a token of their Job
+   * name (decision 4 in docs/decisions.md: accepted until no such run is active).
+   */
+  tokens: z.literal("attempt").optional(),
   /** Optimistic-concurrency version, set by the store. */
   version: z.number().int(),
 });

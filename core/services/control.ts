@@ -26,6 +26,12 @@ import type { RunCommands } from "./commands.js";
 import type { RunStarter } from "./start-runs.js";
 import type { TaskTokens } from "./tokens.js";
 
+export interface RerunRequest {
+  failedOnly?: boolean;
+  task?: string;
+  downstream?: boolean;
+}
+
 export interface ManualRun {
   ref?: string;
   commit?: string;
@@ -99,8 +105,22 @@ export class RunControl {
     );
   }
 
-  async rerun(id: string, failedOnly: boolean, actor: Actor): Promise<RunView> {
-    return runView(await this.deps.commands.require(id, { type: "rerun.requested", failedOnly }, actor));
+  /** Cancel one task of an active run: a failure its `ignoreFailed` absorbs. */
+  async cancelTask(id: string, task: string, actor: Actor, by?: string): Promise<RunView> {
+    return runView(
+      await this.deps.commands.require(id, { type: "cancel.requested", task, ...(by && { by }) }, actor),
+    );
+  }
+
+  /** All of a finished run again, its failed part, or one task (with `downstream`, what runs after it too). */
+  async rerun(id: string, request: RerunRequest, actor: Actor): Promise<RunView> {
+    const { failedOnly, task, downstream } = request;
+    const command = {
+      type: "rerun.requested" as const,
+      failedOnly: failedOnly ?? false,
+      ...(task !== undefined && { task, downstream: downstream ?? false }),
+    };
+    return runView(await this.deps.commands.require(id, command, actor));
   }
 
   /** `by` is recorded as the decider, as the body names them (roles will check it against the actor). */
@@ -129,20 +149,30 @@ export class RunControl {
     );
   }
 
-  async logs(id: string, taskName: string, tail?: number): Promise<string> {
+  /** A task's log: its current attempt's, or an earlier `attempt` still in its history. */
+  async logs(id: string, taskName: string, tail?: number, attempt?: number): Promise<string> {
     const run = await this.deps.runs.getRun(id);
     if (!run) throw new NotFoundError(`no run ${id}`);
     const task = run.stages.flatMap((s) => s.tasks).find((t) => t.name === taskName);
     if (!task) throw new NotFoundError(`no task ${taskName} in run ${id}`);
-    if (!task.jobName) throw new ConflictError(`task ${taskName} has not run yet (${task.status})`);
+    const chosen =
+      attempt === undefined || attempt === task.attempt
+        ? task
+        : (task.history ?? []).findLast((h) => h.attempt === attempt);
+    if (!chosen) throw new NotFoundError(`attempt ${attempt} of ${taskName} is not kept in run ${id}`);
+    const jobName = chosen.jobName;
+    if (!jobName) throw new ConflictError(`task ${taskName} has not run yet (${task.status})`);
     const runner = await this.deps.runner();
     const text = await runner.logs(
-      { runId: id, task: task.name, attempt: task.attempt, jobName: task.jobName },
+      { runId: id, task: task.name, attempt: attempt ?? task.attempt, jobName },
       tail === undefined ? {} : { tail },
     );
-    const token = this.deps.tokens?.tokenFor(task.jobName);
+    const ref = { runId: id, task: task.name, attempt: attempt ?? task.attempt };
+    const tokens = this.deps.tokens
+      ? [this.deps.tokens.tokenFor(ref), this.deps.tokens.previousReleaseTokenFor(ref)]
+      : [];
     // Masked before it is cut, so that a cut never splits a secret into a part the mask misses.
-    return logTail(maskText(text, [...secretValues(run), ...(token ? [token] : [])]), LIMITS.logBytes);
+    return logTail(maskText(text, [...secretValues(run), ...tokens]), LIMITS.logBytes);
   }
 }
 

@@ -2,12 +2,14 @@ import { MASK, sensitiveNames } from "../engine/index.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import {
   checkPipelineJobs,
+  formatPath,
   type Issue,
   type JobTemplate,
   type Notifier,
   notifyUrlProblem,
   type Pipeline,
   type TargetRules,
+  tasksOf,
 } from "../model/index.js";
 import { parseJobTemplate, parsePipeline } from "../model/parse.js";
 import type { Clock, DefinitionStore } from "../ports.js";
@@ -95,7 +97,7 @@ export class DefinitionService {
   /** Refused while a pipeline uses the template: its runs could not start. */
   async deleteJob(name: string): Promise<void> {
     const users = (await this.deps.store.listPipelines())
-      .filter((p) => p.value.stages.some((s) => s.tasks.some((t) => t.job === name)))
+      .filter((p) => tasksOf(p.value).some(({ task }) => task.job === name))
       .map((p) => p.value.name);
     if (users.length > 0)
       throw new ConflictError(`job template ${name} is used by ${users.join(", ")}`, { pipelines: users });
@@ -130,6 +132,7 @@ export class DefinitionService {
         ...s,
         tasks: s.tasks.map((t) => ({ ...t, ...(t.params && { params: mask(t.params) }) })),
       })),
+      finally: (pipeline.finally ?? []).map((t) => ({ ...t, ...(t.params && { params: mask(t.params) }) })),
     };
   }
 }
@@ -150,17 +153,15 @@ function keepMaskedValues(next: Pipeline, stored: Pipeline): Pipeline {
     Object.fromEntries(
       Object.entries(params).map(([k, v]) => [k, v === MASK && old?.[k] !== undefined ? old[k] : v]),
     );
-  const oldTasks = new Map(stored.stages.flatMap((s) => s.tasks).map((t) => [t.name, t]));
+  const oldTasks = new Map(tasksOf(stored).map(({ task }) => [task.name, task]));
+  const keepTask = (t: Pipeline["stages"][number]["tasks"][number]) =>
+    t.params ? { ...t, params: keep(t.params, oldTasks.get(t.name)?.params) } : t;
   return {
     ...next,
     params: keep(next.params, stored.params),
     notify: keepMaskedNotifiers(next.notify, stored.notify),
-    stages: next.stages.map((s) => ({
-      ...s,
-      tasks: s.tasks.map((t) =>
-        t.params ? { ...t, params: keep(t.params, oldTasks.get(t.name)?.params) } : t,
-      ),
-    })),
+    stages: next.stages.map((s) => ({ ...s, tasks: s.tasks.map(keepTask) })),
+    finally: (next.finally ?? []).map(keepTask),
   };
 }
 
@@ -205,9 +206,7 @@ function stillMasked(pipeline: Pipeline): Issue[] {
       ...(n.url.endsWith(`/${MASK}`) ? [refused(`notify[${i}].url`, "full URL")] : []),
       ...(n.secret === MASK ? [refused(`notify[${i}].secret`, "secret")] : []),
     ]),
-    ...pipeline.stages.flatMap((stage, i) =>
-      stage.tasks.flatMap((task, j) => params(`stages[${i}].tasks[${j}].params`, task.params)),
-    ),
+    ...tasksOf(pipeline).flatMap(({ task, path }) => params(`${formatPath(path)}.params`, task.params)),
   ];
 }
 

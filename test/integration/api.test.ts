@@ -345,6 +345,7 @@ describe("the OpenAPI document", () => {
         "POST /api/runs/{id}/rerun",
         "POST /api/runs/{id}/tasks/{task}/approve",
         "POST /api/runs/{id}/tasks/{task}/deny",
+        "POST /api/runs/{id}/tasks/{task}/cancel",
         "POST /api/runs/{id}/trust",
         "GET /api/runs/{id}/tasks/{task}/logs",
         "PUT /api/repositories/{provider}/{path}",
@@ -359,6 +360,10 @@ describe("the OpenAPI document", () => {
     ];
     expect(trust?.post?.description).toContain("fork");
     expect(JSON.stringify(doc)).toContain('"Run"');
+    const rerun = JSON.stringify(
+      (doc as { components?: { schemas?: Record<string, unknown> } }).components?.schemas?.Rerun,
+    );
+    for (const field of ["failedOnly", "task", "downstream"]) expect(rerun).toContain(`"${field}"`);
   });
 });
 

@@ -659,6 +659,34 @@ describe("the hookflow binary", () => {
     expect((await cli(["status", doomedRun, "--watch"])).code).toBe(1);
   });
 
+  it("reruns one task with what follows it, cancels that task alone, and keeps every earlier attempt", async () => {
+    expect(await cli(["rerun", doomedRun, "--downstream"])).toMatchObject({
+      code: 2,
+      stderr: "error: --downstream needs --task\n",
+    });
+    const rerun = await cli(["rerun", doomedRun, "--task", "unit", "--downstream"]);
+    expect(rerun.code).toBe(0);
+    expect(lines(rerun.stdout)[0]).toBe(
+      `rerun of unit started (round 2): run ${doomedRun} (doomed) is running`,
+    );
+    expect(await cli(["cancel", doomedRun, "--task", "unit"], { HOOKFLOW_USER: "carol" })).toMatchObject({
+      code: 0,
+      stdout: `task unit canceled: run ${doomedRun} (doomed) is failed\n`,
+    });
+    expect(await cli(["cancel", doomedRun, "--task", "unit"])).toMatchObject({
+      code: 1,
+      stderr: "error: run is already failed\n",
+    });
+    const [unit, summary] =
+      (await system.stores.runs.getRun(doomedRun))?.stages.flatMap((s) => s.tasks) ?? [];
+    expect(unit).toMatchObject({ status: "canceled", attempt: 3, message: "canceled by carol" });
+    expect(summary).toMatchObject({ status: "skipped", reason: "UpstreamFailed" });
+    expect(unit?.history?.map((h) => [h.attempt, h.round, h.status, h.message])).toEqual([
+      [1, 0, "failed", "exited with code 3"],
+      [2, 1, "canceled", "canceled by carol"],
+    ]);
+  });
+
   it("denies with a comment; runs filters by status and prints JSON", async () => {
     const id = startedId((await cli(["run", "hello", "--param", "WHO=you"])).stdout);
     await driveRun(system, id, { done: (r) => r.status === "waiting", timeoutMs: 20_000 });
@@ -669,7 +697,9 @@ describe("the hookflow binary", () => {
     });
     const status = await cli(["status", id]);
     expect(status.stdout).toContain("message task deploy failed: denied by alice: not today");
-    const page = JSON.parse((await cli(["runs", "--status", "failed", "--json"])).stdout) as {
+    const page = JSON.parse(
+      (await cli(["runs", "--status", "failed", "--pipeline", "hello", "--json"])).stdout,
+    ) as {
       items: RunView[];
     };
     expect(page.items.map((r) => r.id)).toEqual([id]);

@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { jobNameFor } from "../../core/engine/index.js";
 import { type Actor, BOOTSTRAP_TOKEN } from "../../core/model/index.js";
 import type { Logger } from "../../core/ports.js";
 import { parseWorkMessage } from "../../core/services/batch.js";
@@ -61,7 +60,7 @@ function report(runId: string, body: unknown) {
   return callback.request(`/callbacks/tasks/${runId}.unit.1`, {
     method: "POST",
     headers: {
-      authorization: `Bearer ${tokens.tokenFor(jobNameFor(runId, "unit", 1))}`,
+      authorization: `Bearer ${tokens.tokenFor({ runId: runId, task: "unit", attempt: 1 })}`,
       "content-type": "application/json",
     },
     body: JSON.stringify(body),

@@ -40,28 +40,52 @@ export function registerControl(program: Command, env: CommandEnv): void {
 
   program
     .command("cancel")
-    .description("cancel a run: running tasks are stopped, the rest will not start")
+    .description("cancel a run: running tasks are stopped, the rest will not start; or one task with --task")
     .argument("<run>", "the run's id")
+    .option("--task <name>", "cancel this task alone: a failure its ignoreFailed absorbs")
     .option("--by <name>", "who cancels, for the record (default: $HOOKFLOW_USER, then the OS user)")
     .addOption(jsonOption())
-    .action(async (id: string, options: { by?: string; json?: boolean }) => {
+    .action(async (id: string, options: { task?: string; by?: string; json?: boolean }) => {
       const ctx = env.context();
-      const view = await ctx.client.cancel(id, whoAmI(ctx.io, options.by));
-      report(ctx, view, options.json, "cancel requested");
+      const view = await ctx.client.cancel(id, whoAmI(ctx.io, options.by), options.task);
+      report(ctx, view, options.json, options.task ? `task ${options.task} canceled` : "cancel requested");
     });
 
   program
     .command("rerun")
-    .description("run an ended run again: every task, or with --failed-only the failed and canceled ones")
+    .description(
+      "run an ended run again: every task, with --failed-only the failed and canceled ones, or one --task",
+    )
     .argument("<run>", "the run's id")
     .option("--failed-only", "keep the tasks that succeeded")
+    .option("--task <name>", "rerun this task alone (the finally tasks run again too)")
+    .option("--downstream", "with --task: also what runs after it")
     .option("-w, --watch", "follow the run until it ends; exit 0 only when it succeeds")
     .addOption(jsonOption())
-    .action(async (id: string, options: { failedOnly?: boolean; watch?: boolean; json?: boolean }) => {
-      const ctx = env.context();
-      const view = await ctx.client.rerun(id, options.failedOnly ?? false);
-      await startedRun(env, ctx, view, options, reportLine(ctx, view, `rerun started (round ${view.round})`));
-    });
+    .action(
+      async (
+        id: string,
+        options: {
+          failedOnly?: boolean;
+          task?: string;
+          downstream?: boolean;
+          watch?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        if (options.downstream && !options.task) throw new CliError("--downstream needs --task", 2);
+        if (options.failedOnly && options.task) throw new CliError("--failed-only or --task, not both", 2);
+        const ctx = env.context();
+        const view = await ctx.client.rerun(
+          id,
+          options.task
+            ? { task: options.task, downstream: options.downstream ?? false }
+            : { failedOnly: options.failedOnly ?? false },
+        );
+        const what = options.task ? `rerun of ${options.task} started` : "rerun started";
+        await startedRun(env, ctx, view, options, reportLine(ctx, view, `${what} (round ${view.round})`));
+      },
+    );
 }
 
 function report(ctx: Context, view: RunView, json: boolean | undefined, what: string): void {
