@@ -10,6 +10,7 @@ import { createCommitStatusReporter } from "./adapters/commit-status/index.js";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { createGitHostApis } from "./adapters/git-api/index.js";
+import { createOidcProvider } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
@@ -24,8 +25,10 @@ import type {
   Logger,
   NotificationSender,
   RunStore,
+  SignInProvider,
   TaskRunner,
 } from "./ports.js";
+import { AccessControl } from "./services/access.js";
 import { DefinitionCatalog } from "./services/catalog.js";
 import { RunCommands, RunRecorder } from "./services/commands.js";
 import { RunControl, type WebUrls } from "./services/control.js";
@@ -33,12 +36,15 @@ import { DefinitionService } from "./services/definitions.js";
 import { IngestService } from "./services/ingest.js";
 import { DeliveryIntake } from "./services/intake.js";
 import { NotificationDelivery } from "./services/outbox-delivery.js";
+import { PersonalTokens } from "./services/people.js";
+import { RelayReports } from "./services/relay-reports.js";
 import { TaskReports } from "./services/reports.js";
 import { RepositoryService } from "./services/repositories.js";
 import { RepositoryPipelines } from "./services/repository-pipelines.js";
 import { RunService } from "./services/runs.js";
 import { Scheduler } from "./services/scheduler.js";
 import { ScheduleService } from "./services/schedules.js";
+import { SignIn } from "./services/signin.js";
 import { RunStarter } from "./services/start-runs.js";
 import { TaskTokens } from "./services/tokens.js";
 
@@ -64,6 +70,8 @@ export interface Overrides {
   commitStatus?: CommitStatusReporter;
   /** How long one notification target may take, all tries together (NotificationDelivery's default else). */
   notifyBudgetSeconds?: number;
+  /** The OpenID provider sign-in talks to (else built from HOOKFLOW_OIDC_*). */
+  signInProvider?: SignInProvider;
   /** SDK clients of one's own, e.g. with middleware that counts requests. */
   dynamoClient?: DynamoDBClient;
   sqsClient?: SQSClient;
@@ -84,7 +92,12 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
   const clock = overrides.clock ?? systemClock;
   return {
     config,
-    stores: dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
+    stores: dynamoStores({
+      client: dynamo,
+      table: config.HOOKFLOW_TABLE,
+      clock,
+      auditRetentionSeconds: config.HOOKFLOW_AUDIT_RETENTION_DAYS * 86_400,
+    }),
     queue: new SqsWorkQueue(sqs, config.HOOKFLOW_QUEUE_URL),
     ...(config.HOOKFLOW_WAKE_QUEUE_URL && {
       wakeUps: new SqsWakeUps(sqs, config.HOOKFLOW_WAKE_QUEUE_URL, clock),
@@ -231,6 +244,8 @@ export function callbackDeps(base: Base) {
     reports: new TaskReports({ commands: runCommands(base) }),
     tokens: taskTokens(base.config, base.stores.runs),
     log: base.log,
+    relay: new RelayReports({ commands: runCommands(base), runs: base.stores.runs }),
+    relayToken: base.config.HOOKFLOW_RELAY_TOKEN,
   };
 }
 
@@ -317,7 +332,47 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       },
     }),
     apiToken: config.HOOKFLOW_API_TOKEN,
+    ...peopleDeps(base, overrides),
     log: base.log,
+  };
+}
+
+/** Who may do what: roles, tokens, sessions, the audit; sign-in when HOOKFLOW_OIDC_ISSUER is set. */
+export function peopleDeps(base: Base, overrides: Overrides = {}) {
+  const { config } = base;
+  const signInConfigured = !!config.HOOKFLOW_OIDC_ISSUER;
+  const tokens = new PersonalTokens({
+    store: base.stores.tokens,
+    clock: base.clock,
+    roles: config.HOOKFLOW_ROLES,
+    signInConfigured,
+  });
+  const provider =
+    overrides.signInProvider ??
+    (config.HOOKFLOW_OIDC_ISSUER && config.HOOKFLOW_OIDC_CLIENT_ID
+      ? createOidcProvider({
+          issuer: config.HOOKFLOW_OIDC_ISSUER,
+          clientId: config.HOOKFLOW_OIDC_CLIENT_ID,
+          ...(config.HOOKFLOW_OIDC_CLIENT_SECRET && { clientSecret: config.HOOKFLOW_OIDC_CLIENT_SECRET }),
+        })
+      : undefined);
+  return {
+    access: new AccessControl({ audit: base.stores.audit, clock: base.clock }),
+    tokens,
+    roles: config.HOOKFLOW_ROLES,
+    audit: base.stores.audit,
+    // Sessions are signed with a key derived from HOOKFLOW_TOKEN_SECRET (loadConfig requires it with sign-in).
+    ...(provider &&
+      config.HOOKFLOW_TOKEN_SECRET && {
+        signIn: new SignIn({
+          provider,
+          secret: config.HOOKFLOW_TOKEN_SECRET,
+          clock: base.clock,
+          publicUrl: config.HOOKFLOW_PUBLIC_URL,
+          sessionSeconds: config.HOOKFLOW_SESSION_HOURS * 3600,
+          tokens,
+        }),
+      }),
   };
 }
 

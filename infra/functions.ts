@@ -47,7 +47,7 @@ export const FUNCTIONS = {
     handler: "functions/callback.handler",
     memoryMb: 512,
     timeoutSeconds: 20,
-    links: [...SHARED, "HOOKFLOW_TOKEN_SECRET"],
+    links: [...SHARED, "HOOKFLOW_TOKEN_SECRET", "HOOKFLOW_RELAY_TOKEN"],
   },
   // Logs are read from the cluster, so the API loads the Kubernetes client (lazily, only for logs).
   api: {

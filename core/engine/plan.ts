@@ -51,8 +51,11 @@ export function admit(d: Draft, groupAhead: readonly string[]): void {
 export function settle(d: Draft): void {
   const run = d.run;
   if (isTerminalRun(run.status) || !run.startedAt) return;
-  for (const task of run.stages.flatMap((s) => s.tasks))
-    if (isActiveTask(task.status) && task.deadline && task.deadline <= d.now) timeOut(d, task);
+  for (const task of run.stages.flatMap((s) => s.tasks)) {
+    if (!task.deadline || task.deadline > d.now) continue;
+    if (isActiveTask(task.status)) timeOut(d, task);
+    else if (task.status === "waiting") approvalTimedOut(d, task);
+  }
   timeOutRun(d);
   while (step(d)) {}
   const verdict = runStatus(run);
@@ -80,6 +83,20 @@ function timeOutRun(d: Draft): void {
     if (isActiveTask(task.status)) cancelJob(d, task);
     finishTask(d, task, "failed", "RunTimedOut", `the run timed out after ${seconds}s`);
   }
+}
+
+/**
+ * Nobody decided in `approval.timeoutSeconds`: `deny` fails the task (the run fails unless it ignores failures),
+ * `skip` skips it and the run goes on. Either way the task ends, so its run can finish and free its concurrency
+ * group. Decided on any event, as task timeouts are, so the reconciler's tick is enough to see it (within a
+ * minute on AWS). A wake-up at `task.deadline` (WakeUps, as the scheduler's follow-ups use) would end it on
+ * the second; not asked for yet.
+ */
+function approvalTimedOut(d: Draft, task: TaskState): void {
+  const gate = taskDef(d.run, task.name).approval;
+  const message = `no approval within ${gate?.timeoutSeconds}s`;
+  if (gate?.onTimeout === "skip") finishTask(d, task, "skipped", "ApprovalTimedOut", `${message}: skipped`);
+  else finishTask(d, task, "failed", "ApprovalTimedOut", `${message}: denied`);
 }
 
 export function timeOut(d: Draft, task: TaskState): void {
@@ -212,6 +229,8 @@ function startTask(d: Draft, task: TaskState, def: Task): void {
       task.reason = "AwaitingApproval";
       task.message = `waiting for approval by ${def.approval.approvers.join(" or ")}`;
     }
+    if (def.approval.timeoutSeconds !== undefined)
+      task.deadline = new Date(Date.parse(d.now) + def.approval.timeoutSeconds * 1000).toISOString();
     notify(d, "task.waiting", task);
     return;
   }

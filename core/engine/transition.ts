@@ -272,13 +272,21 @@ function decide(
 ): Ignored | undefined {
   const task = findTaskState(d.run, event.task);
   if (!task) return ignore("UnknownTask", `no task "${event.task}" in this run`);
-  const approvers = taskDef(d.run, task.name).approval?.approvers ?? [];
-  if (task.status !== "waiting")
+  const gate = taskDef(d.run, task.name).approval;
+  if (task.status !== "waiting" || !gate)
     return ignore("NotWaitingForApproval", `task ${task.name} is ${task.status}, not waiting for approval`);
-  if (!approvers.some((a) => a.toLowerCase() === event.by.toLowerCase()))
+  const identities = [event.by, ...(event.email ? [event.email] : [])];
+  if (!matchesAny(identities, gate.approvers))
     return ignore(
       "NotAnApprover",
-      `${event.by} may not approve ${task.name}; approvers: ${approvers.join(", ")}`,
+      `${event.by} may not approve ${task.name}; approvers: ${gate.approvers.join(", ")}`,
+    );
+  const trigger = d.run.trigger;
+  const pushers = [trigger.author, ...(trigger.pushedBy ?? [])].filter((p) => p !== "");
+  if (!gate.allowSelfApproval && matchesAny(identities, pushers))
+    return ignore(
+      "SelfApproval",
+      `${event.by} pushed this change (or started this run) and ${task.name} refuses self-approval; ask another approver`,
     );
   // Denying is always safe; approving a fork's task waits until its run is trusted (POST /api/runs/{id}/trust).
   if (event.type === "approval.granted" && isUntrustedRun(d.run))
@@ -286,7 +294,13 @@ function decide(
       "UntrustedRun",
       `run ${d.run.id} is a pull request from a fork: trust it (POST /api/runs/${d.run.id}/trust) before approving ${task.name}`,
     );
-  const approval = { by: event.by, at: d.now, ...(event.comment && { comment: event.comment }) };
+  const approval = {
+    by: event.by,
+    ...(event.email && { email: event.email }),
+    at: d.now,
+    ...(event.comment && { comment: event.comment }),
+  };
+  task.deadline = undefined;
   if (event.type === "approval.granted") {
     task.approval = { decision: "approved", ...approval };
     task.status = "pending";
@@ -303,6 +317,12 @@ function decide(
     `denied by ${event.by}${event.comment ? `: ${event.comment}` : ""}`,
   );
   return undefined;
+}
+
+/** Usernames and emails compare without case (providers differ in how they spell them). */
+function matchesAny(identities: readonly string[], listed: readonly string[]): boolean {
+  const wanted = new Set(listed.map((l) => l.toLowerCase()));
+  return identities.some((i) => wanted.has(i.toLowerCase()));
 }
 
 function cancel(d: Draft, by: string | undefined, byRun: string | undefined): Ignored | undefined {

@@ -131,7 +131,10 @@ export function withJobRequirements(
       ...stage,
       tasks: stage.tasks.map((task) => {
         const approval = required(task);
-        return approval ? { ...task, approval: { approvers: [...approval.approvers] } } : task;
+        if (!approval) return task;
+        // The task's own self-approval and timeout rules stay; only who approves is the template's.
+        const own = task.approval ?? { allowSelfApproval: true, onTimeout: "deny" as const };
+        return { ...task, approval: { ...own, approvers: [...approval.approvers] } };
       }),
     })),
   };

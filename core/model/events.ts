@@ -37,13 +37,19 @@ export const RunEvent = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("approval.granted"),
     task: z.string(),
+    /** The deciding principal's username. */
     by: z.string(),
+    /** The principal's email, when the provider verified it: an approver may be listed by either. */
+    email: z.string().optional(),
     comment: z.string().optional(),
   }),
   z.object({
     type: z.literal("approval.denied"),
     task: z.string(),
+    /** The deciding principal's username. */
     by: z.string(),
+    /** The principal's email, when the provider verified it: an approver may be listed by either. */
+    email: z.string().optional(),
     comment: z.string().optional(),
   }),
   /** Someone allowed to approve trusts a fork's pull request run: later attempts get sensitive values. */
@@ -83,6 +89,7 @@ export const IgnoredReason = z.enum([
   "RunActive",
   "NotWaitingForApproval",
   "NotAnApprover",
+  "SelfApproval",
   "NothingToRerun",
   /** An approval asked of a fork's run before it is trusted. */
   "UntrustedRun",

@@ -7,6 +7,7 @@ export * from "./issues.js";
 export * from "./job-template.js";
 export * from "./limits.js";
 export * from "./pipeline.js";
+export * from "./principal.js";
 export * from "./repository.js";
 export * from "./run.js";
 export * from "./schedule.js";

@@ -125,6 +125,22 @@ export type Retries = z.infer<typeof Retries>;
 export function retryPolicy(retries: Retries): { limit: number; backoffSeconds: number } {
   return typeof retries === "number" ? { limit: retries, backoffSeconds: 0 } : retries;
 }
+/** The longest a task may wait for its approval before `onTimeout` decides: 30 days. */
+export const MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600;
+
+/**
+ * Who may let a task run, and what happens when nobody decides. `approvers` are usernames or verified emails of
+ * signed-in people (or of a person's token). `allowSelfApproval: false` refuses whoever pushed the change (or
+ * started the run by hand). After `timeoutSeconds` a waiting task is denied (it fails) or skipped (the run goes
+ * on without it), as `onTimeout` says.
+ */
+export const ApprovalGate = z.strictObject({
+  approvers: z.array(z.string().min(1).max(256)).min(1, "at least one approver").max(100),
+  allowSelfApproval: z.boolean().default(true),
+  timeoutSeconds: z.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_SECONDS).optional(),
+  onTimeout: z.enum(["deny", "skip"]).default("deny"),
+});
+export type ApprovalGate = z.infer<typeof ApprovalGate>;
 
 export const Task = z
   .strictObject({
@@ -134,9 +150,7 @@ export const Task = z
     params: Params.optional(),
     ignoreFailed: z.boolean().default(false),
     when: When.optional(),
-    approval: z
-      .strictObject({ approvers: z.array(z.string().min(1)).min(1, "at least one approver") })
-      .optional(),
+    approval: ApprovalGate.optional(),
     timeoutSeconds: z.number().int().min(1).max(MAX_TASK_TIMEOUT_SECONDS).optional(),
     retries: Retries.default(0),
     /** Tasks that must succeed before this one starts: of its own stage, or of earlier ones. */

@@ -59,6 +59,7 @@ export const TaskReason = z.enum([
   "HeldUntrusted",
   "Approved",
   "Denied",
+  "ApprovalTimedOut",
   "Queued",
   "Running",
   "Succeeded",
@@ -92,6 +93,11 @@ export const TriggerContext = z.object({
   commit: z.string(),
   message: z.string(),
   author: z.string(),
+  /**
+   * Who pushed the change (or started the run by hand), as usernames and emails: the people
+   * `approval.allowSelfApproval: false` refuses, besides `author`.
+   */
+  pushedBy: z.array(z.string()).optional(),
   deliveryId: z.string().optional(),
   /** Set for a pull (merge) request: `branch` and `commit` are then its head's, `cloneUrl` the head repository's. */
   pullRequest: z
@@ -112,9 +118,11 @@ export const TriggerContext = z.object({
 });
 export type TriggerContext = z.infer<typeof TriggerContext>;
 
+/** A decision on an approval: who decided (the principal's username, and email when verified), when, and why. */
 export const Approval = z.object({
   decision: z.enum(["approved", "denied"]),
   by: z.string(),
+  email: z.string().optional(),
   comment: z.string().optional(),
   at: z.string(),
 });

@@ -61,7 +61,13 @@ export interface RunControlDeps {
 export class RunControl {
   constructor(private readonly deps: RunControlDeps) {}
 
-  async start(pipelineName: string, request: ManualRun, actor: Actor): Promise<RunView> {
+  /** `startedBy`: the person's username and email, the run's author (whom self-approval refuses). */
+  async start(
+    pipelineName: string,
+    request: ManualRun,
+    actor: Actor,
+    startedBy: string[] = [],
+  ): Promise<RunView> {
     const stored = await this.deps.definitions.getPipeline(pipelineName);
     if (!stored) throw new NotFoundError(`no pipeline ${pipelineName}`);
     const pipeline = stored.value;
@@ -74,7 +80,10 @@ export class RunControl {
           id: this.deps.ids.runId(),
           pipeline,
           jobs: used,
-          trigger: await manualTrigger(pipeline, request, this.deps.hosts, this.deps.webUrls),
+          trigger: {
+            ...(await manualTrigger(pipeline, request, this.deps.hosts, this.deps.webUrls)),
+            ...(startedBy[0] !== undefined && { author: startedBy[0], pushedBy: startedBy }),
+          },
           params: request.params ?? {},
         },
       ],
@@ -123,17 +132,21 @@ export class RunControl {
     return runView(await this.deps.commands.require(id, command, actor));
   }
 
-  /** `by` is recorded as the decider, as the body names them (roles will check it against the actor). */
+  /** `by` (and `email`) name the deciding principal, as the API proved them (people.ts: approverOf). */
   async decide(
     id: string,
     task: string,
-    decision: { kind: "approve" | "deny"; by: string; comment?: string },
+    decision: { kind: "approve" | "deny"; by: string; email?: string; comment?: string },
     actor: Actor,
   ): Promise<RunView> {
-    const { by, comment } = decision;
+    const { by, email, comment } = decision;
     const type = decision.kind === "approve" ? "approval.granted" : "approval.denied";
     return runView(
-      await this.deps.commands.require(id, { type, task, by, ...(comment && { comment }) }, actor),
+      await this.deps.commands.require(
+        id,
+        { type, task, by, ...(email && { email }), ...(comment && { comment }) },
+        actor,
+      ),
     );
   }
 

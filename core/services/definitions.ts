@@ -19,6 +19,9 @@ export interface Saved<T> {
   value: T;
   created: boolean;
   warnings: Issue[];
+  version: number;
+  /** The version it replaced (0: one saved before versions were kept). */
+  previous?: number;
 }
 
 /** Pipelines and job templates as the API manages them: validated in full, never shown with sensitive values. */
@@ -49,14 +52,19 @@ export class DefinitionService {
     const pipeline = existed ? keepMaskedValues(parsed.value, existed.value) : parsed.value;
     const masked = stillMasked(pipeline);
     if (masked.length > 0) throw new ValidationError(`pipeline ${name} is invalid`, masked);
-    await this.deps.store.putPipeline(pipeline, this.deps.clock.now());
+    const saved = await this.deps.store.putPipeline(pipeline, this.deps.clock.now());
     this.deps.catalog?.invalidate();
-    return { value: await this.maskPipeline(pipeline, jobs), created: !existed, warnings };
+    return { value: await this.maskPipeline(pipeline, jobs), created: !existed, warnings, ...saved };
   }
 
-  async getPipeline(name: string): Promise<Pipeline> {
-    const stored = await this.deps.store.getPipeline(name);
-    if (!stored) throw new NotFoundError(`no pipeline ${name}`);
+  /** The current definition, or an earlier `version` (kept after changes and deletes, to apply again). */
+  async getPipeline(name: string, version?: number): Promise<Pipeline> {
+    const stored =
+      version === undefined
+        ? await this.deps.store.getPipeline(name)
+        : await this.deps.store.getPipelineVersion(name, version);
+    if (!stored)
+      throw new NotFoundError(`no pipeline ${name}${version === undefined ? "" : ` version ${version}`}`);
     return this.maskPipeline(stored.value);
   }
 
@@ -65,9 +73,13 @@ export class DefinitionService {
     return Promise.all((await this.deps.store.listPipelines()).map((p) => this.maskPipeline(p.value, jobs)));
   }
 
-  async deletePipeline(name: string): Promise<void> {
-    if (!(await this.deps.store.deletePipeline(name))) throw new NotFoundError(`no pipeline ${name}`);
+  /** Deletes the current definition; its versions stay readable. Returns the version deleted. */
+  async deletePipeline(name: string): Promise<{ previous: number }> {
+    const existing = await this.deps.store.getPipeline(name);
+    if (!existing || !(await this.deps.store.deletePipeline(name)))
+      throw new NotFoundError(`no pipeline ${name}`);
     this.deps.catalog?.invalidate();
+    return { previous: existing.version };
   }
 
   async putJob(name: string, text: string): Promise<Saved<JobTemplate>> {
@@ -79,14 +91,18 @@ export class DefinitionService {
       ]);
     const existed = await this.deps.store.getJob(name);
     const job = existed ? keepMaskedDefaults(parsed.value, existed.value) : parsed.value;
-    await this.deps.store.putJob(job, this.deps.clock.now());
+    const saved = await this.deps.store.putJob(job, this.deps.clock.now());
     this.deps.catalog?.invalidate();
-    return { value: maskJob(job), created: !existed, warnings: parsed.warnings };
+    return { value: maskJob(job), created: !existed, warnings: parsed.warnings, ...saved };
   }
 
-  async getJob(name: string): Promise<JobTemplate> {
-    const stored = await this.deps.store.getJob(name);
-    if (!stored) throw new NotFoundError(`no job template ${name}`);
+  async getJob(name: string, version?: number): Promise<JobTemplate> {
+    const stored =
+      version === undefined
+        ? await this.deps.store.getJob(name)
+        : await this.deps.store.getJobVersion(name, version);
+    if (!stored)
+      throw new NotFoundError(`no job template ${name}${version === undefined ? "" : ` version ${version}`}`);
     return maskJob(stored.value);
   }
 
@@ -95,14 +111,17 @@ export class DefinitionService {
   }
 
   /** Refused while a pipeline uses the template: its runs could not start. */
-  async deleteJob(name: string): Promise<void> {
+  async deleteJob(name: string): Promise<{ previous: number }> {
     const users = (await this.deps.store.listPipelines())
       .filter((p) => tasksOf(p.value).some(({ task }) => task.job === name))
       .map((p) => p.value.name);
     if (users.length > 0)
       throw new ConflictError(`job template ${name} is used by ${users.join(", ")}`, { pipelines: users });
-    if (!(await this.deps.store.deleteJob(name))) throw new NotFoundError(`no job template ${name}`);
+    const existing = await this.deps.store.getJob(name);
+    if (!existing || !(await this.deps.store.deleteJob(name)))
+      throw new NotFoundError(`no job template ${name}`);
     this.deps.catalog?.invalidate();
+    return { previous: existing.version };
   }
 
   /** The schema admits loopback URLs; this deployment may not (core/model/addresses.ts). */

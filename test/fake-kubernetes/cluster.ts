@@ -119,6 +119,8 @@ export class FakeCluster {
   private podCount = 0;
   /** Errors thrown by `autoComplete`; the Job fails with the error in its log. */
   readonly autoCompleteErrors: unknown[] = [];
+  /** Told after anything may have changed (the watch feed diffs Jobs and pods then). */
+  onChange: (() => void) | undefined;
 
   constructor(private readonly options: ClusterOptions) {}
 
@@ -443,6 +445,7 @@ export class FakeCluster {
     if (ignored) {
       // Not counted: the controller replaces the pod.
       this.pods.delete(key(pod.metadata.namespace, pod.metadata.name));
+      this.onChange?.();
       const replacement = this.createPod(job);
       job.status.active = replacement ? 1 : 0;
       job.status.ready = 0;
@@ -822,6 +825,7 @@ export class FakeCluster {
       for (const [k, record] of this.pods)
         if (isOwnedBy(record.pod, job.metadata.uid) && record.pod.status.phase !== "Succeeded")
           this.pods.delete(k);
+    this.onChange?.();
     job.status = {
       ...job.status,
       active: 0,
@@ -854,6 +858,7 @@ export class FakeCluster {
     }
     this.jobTimers.delete(job.metadata.uid);
     if (remove) this.jobs.delete(key(job.metadata.namespace, job.metadata.name));
+    this.onChange?.();
   }
 
   /** The garbage collector: an object whose owners are all gone (by uid) goes too. */
@@ -865,6 +870,7 @@ export class FakeCluster {
     };
     for (const [k, record] of this.pods) if (orphaned(record.pod)) this.pods.delete(k);
     for (const [k, secret] of this.secrets) if (orphaned(secret)) this.secrets.delete(k);
+    this.onChange?.();
   }
 
   private recordEvent(job: Obj, type: "Normal" | "Warning", reason: string, message: string) {
@@ -955,7 +961,14 @@ export class FakeCluster {
     };
   }
 
-  private nextVersion(): string {
+  /** The latest resourceVersion given out. */
+  currentVersion(): number {
+    return this.resourceVersion;
+  }
+
+  /** The next resourceVersion, as the API server's etcd revision: one counter for every object. */
+  nextVersion(): string {
+    this.onChange?.();
     this.resourceVersion += 1;
     return String(this.resourceVersion);
   }

@@ -16,6 +16,7 @@ let system: System;
 let app: ReturnType<typeof createApiApp>;
 const gitHosts = new FakeGitHosts();
 let dataDir: string;
+let aliceToken: string;
 let runner: ReturnType<typeof createLocalRunner>;
 
 beforeAll(async () => {
@@ -24,8 +25,16 @@ beforeAll(async () => {
   await gitHosts.start();
   for (const repository of ["acme/shop", "acme/chatty"])
     gitHosts.push("github", repository, "main", { message: "head of main", author: "Ada", files: {} });
-  system = await testSystem({ runner, gitHosts });
+  system = await testSystem({
+    runner,
+    gitHosts,
+    env: { HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }) },
+  });
   app = createApiApp(system.api);
+  // No sign-in here: an admin (the bootstrap token) makes alice a token, which approves as her.
+  const made = await call("POST", "/api/tokens", { name: "alice laptop", for: "alice" });
+  expect(made.status).toBe(201);
+  aliceToken = ((await made.json()) as { token: string }).token;
 });
 afterAll(async () => {
   await gitHosts.stop();
@@ -33,8 +42,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function call(method: string, path: string, body?: unknown, contentType = "application/json") {
-  const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
+function call(method: string, path: string, body?: unknown, contentType = "application/json", token = TOKEN) {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers["content-type"] = contentType;
   return app.request(path, {
     method,
@@ -191,14 +200,13 @@ describe("runs", () => {
 
   it("runs it on the local runner; approvals by listed approvers only; logs with tail, masked", async () => {
     await driveRun(system, runId, { done: (r) => r.status === "waiting", timeoutMs: 45_000 });
-    const stranger = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, { by: "mallory" });
-    expect(stranger.status).toBe(403);
-    const missingBy = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, {});
-    expect(missingBy.status).toBe(400);
-    const approved = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, {
-      by: "alice",
-      comment: "ship it",
-    });
+    const bootstrap = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, { by: "alice" });
+    expect(bootstrap.status).toBe(403);
+    const asAlice = (body: unknown) =>
+      call("POST", `/api/runs/${runId}/tasks/deploy/approve`, body, "application/json", aliceToken);
+    expect((await asAlice({ by: "mallory" })).status).toBe(403);
+    expect((await asAlice({ by: 7 })).status).toBe(400);
+    const approved = await asAlice({ by: "alice", comment: "ship it" });
     expect(approved.status).toBe(200);
     const done = await driveRun(system, runId, { timeoutMs: 45_000 });
     expect(done.status).toBe("succeeded");
@@ -308,10 +316,13 @@ describe("runs", () => {
     expect(again.status).toBe(200);
     expect(((await again.json()) as RunView).round).toBe(1);
     await driveRun(system, run.id, { done: (r) => r.status === "waiting", timeoutMs: 45_000 });
-    const denied = await call("POST", `/api/runs/${run.id}/tasks/deploy/deny`, {
-      by: "alice",
-      comment: "not today",
-    });
+    const denied = await call(
+      "POST",
+      `/api/runs/${run.id}/tasks/deploy/deny`,
+      { comment: "not today" },
+      "application/json",
+      aliceToken,
+    );
     const view = (await denied.json()) as RunView;
     expect(view.status).toBe("failed");
     expect(view.message).toBe("task deploy failed: denied by alice: not today");
@@ -353,6 +364,11 @@ describe("the OpenAPI document", () => {
         "DELETE /api/repositories/{provider}/{path}",
         "GET /api/repositories",
         "GET /api/repositories/{provider}/{path}/pipelines",
+        "GET /api/me",
+        "POST /api/tokens",
+        "GET /api/tokens",
+        "DELETE /api/tokens/{id}",
+        "GET /api/audit",
       ].sort(),
     );
     const trust = (doc as { paths: Record<string, { post?: { description?: string } }> }).paths[

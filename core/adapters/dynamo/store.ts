@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type {
+  AuditLog,
   Clock,
   DefinitionStore,
   DeliveryLedger,
@@ -7,8 +8,10 @@ import type {
   RateLimiter,
   RepositoryStore,
   RunStore,
+  TokenStore,
 } from "../../ports.js";
 import { systemClock } from "../system.js";
+import { AuditRepository } from "./audit.js";
 import { DefinitionRepository } from "./definitions.js";
 import { DeliveryRepository } from "./deliveries.js";
 import { SentLedger } from "./ledger.js";
@@ -16,6 +19,7 @@ import { RateLimitRepository } from "./rate-limits.js";
 import { RepositoryRepository } from "./repositories.js";
 import { RunRepository } from "./runs.js";
 import { TableIO } from "./table-io.js";
+import { TokenRepository } from "./tokens.js";
 
 export interface DynamoStoreOptions {
   client: DynamoDBClient;
@@ -24,6 +28,8 @@ export interface DynamoStoreOptions {
   deliveryTtlSeconds?: number;
   /** How long sent records are kept. */
   ledgerTtlSeconds?: number;
+  /** How long audit entries are kept (HOOKFLOW_AUDIT_RETENTION_DAYS). */
+  auditRetentionSeconds?: number;
   clock?: Clock;
 }
 
@@ -35,10 +41,13 @@ export interface Stores {
   ledger: DeliveryLedger;
   limiter: RateLimiter;
   repositories: RepositoryStore;
+  tokens: TokenStore;
+  audit: AuditLog;
 }
 
 export const DEFAULT_DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
 export const DEFAULT_LEDGER_TTL_SECONDS = 30 * 24 * 3600;
+export const DEFAULT_AUDIT_RETENTION_SECONDS = 365 * 24 * 3600;
 
 /** Builds every repository from one client and table name. */
 export function dynamoStores(options: DynamoStoreOptions): Stores {
@@ -56,5 +65,7 @@ export function dynamoStores(options: DynamoStoreOptions): Stores {
     ledger: new SentLedger(io, options.ledgerTtlSeconds ?? DEFAULT_LEDGER_TTL_SECONDS),
     limiter: new RateLimitRepository(io),
     repositories: new RepositoryRepository(io),
+    tokens: new TokenRepository(io),
+    audit: new AuditRepository(io, options.auditRetentionSeconds ?? DEFAULT_AUDIT_RETENTION_SECONDS),
   };
 }

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { RunView } from "../../engine/view.js";
 import { CliError } from "../client.js";
-import { type CommandEnv, type Context, whoAmI } from "../context.js";
+import type { CommandEnv, Context } from "../context.js";
 import { visible, visibleDeep } from "../visible.js";
 import { startedRun } from "../watch.js";
 import { jsonOption } from "./options.js";
@@ -17,23 +17,22 @@ export function registerControl(program: Command, env: CommandEnv): void {
       )
       .argument("<run>", "the run's id")
       .argument("<task>", "the task's name")
-      .option("--by <name>", "who decides (default: $HOOKFLOW_USER, then the OS user)")
+      .option("--by <name>", "accepted for older scripts: it must name you (the token's or sign-in's person)")
       .option("-m, --comment <text>", "why, shown with the decision")
       .addOption(jsonOption())
       .action(
         async (id: string, task: string, options: { by?: string; comment?: string; json?: boolean }) => {
           const ctx = env.context();
-          const by = whoAmI(ctx.io, options.by);
-          if (!by) throw new CliError("who decides? pass --by or set HOOKFLOW_USER", 2);
           const view = await ctx.client.decide(id, task, decision, {
-            by,
+            ...(options.by && { by: options.by }),
             ...(options.comment && { comment: options.comment }),
           });
+          const decided = view.stages.flatMap((s) => s.tasks).find((t) => t.name === task)?.approval?.by;
           report(
             ctx,
             view,
             options.json,
-            `${decision === "approve" ? "approved" : "denied"} ${task} as ${by}`,
+            `${decision === "approve" ? "approved" : "denied"} ${task}${decided ? ` as ${decided}` : ""}`,
           );
         },
       );
@@ -43,11 +42,14 @@ export function registerControl(program: Command, env: CommandEnv): void {
     .description("cancel a run: running tasks are stopped, the rest will not start; or one task with --task")
     .argument("<run>", "the run's id")
     .option("--task <name>", "cancel this task alone: a failure its ignoreFailed absorbs")
-    .option("--by <name>", "who cancels, for the record (default: $HOOKFLOW_USER, then the OS user)")
+    .option(
+      "--by <name>",
+      "accepted for older scripts; the canceler recorded is the token's or sign-in's person",
+    )
     .addOption(jsonOption())
     .action(async (id: string, options: { task?: string; by?: string; json?: boolean }) => {
       const ctx = env.context();
-      const view = await ctx.client.cancel(id, whoAmI(ctx.io, options.by), options.task);
+      const view = await ctx.client.cancel(id, options.by, options.task);
       report(ctx, view, options.json, options.task ? `task ${options.task} canceled` : "cancel requested");
     });
 
