@@ -217,6 +217,36 @@ describe("runs", () => {
     expect((await call("GET", `/api/runs/${runId}/tasks/nope/logs`)).status).toBe(404);
   });
 
+  it("lets only an admin enable or disable a repository, audited either way; a viewer reads them", async () => {
+    const path = "/api/repositories/github/acme%2Fshop";
+    const refused = await call("PUT", path, undefined, "application/json", aliceToken);
+    expect(refused.status).toBe(403);
+    expect((await call("GET", path, undefined, "application/json", aliceToken)).status).toBe(404);
+    expect((await call("PUT", path)).status).toBe(201);
+    expect((await call("GET", path, undefined, "application/json", aliceToken)).status).toBe(200);
+    const listed = await call("GET", "/api/repositories", undefined, "application/json", aliceToken);
+    expect(
+      ((await listed.json()) as { items: { repository: string }[] }).items.map((r) => r.repository),
+    ).toContain("acme/shop");
+    expect((await call("DELETE", path, undefined, "application/json", aliceToken)).status).toBe(403);
+    expect((await call("DELETE", path)).status).toBe(204);
+    const audit = (await (await call("GET", "/api/audit?limit=100")).json()) as {
+      items: { actor: string; action: string; target: string; outcome: string }[];
+    };
+    const seen = (actor: string, action: string, outcome: string) =>
+      audit.items.some(
+        (e) =>
+          e.actor === actor &&
+          e.action === action &&
+          e.target === "repository/github/acme/shop" &&
+          e.outcome === outcome,
+      );
+    expect(seen("alice", "repository.enable", "refused")).toBe(true);
+    expect(seen("alice", "repository.disable", "refused")).toBe(true);
+    expect(seen("bootstrap", "repository.enable", "allowed")).toBe(true);
+    expect(seen("bootstrap", "repository.disable", "allowed")).toBe(true);
+  });
+
   it("reads runs one by one and in pages with opaque cursors", async () => {
     const second = (await (await call("POST", "/api/pipelines/shop/runs", {})).json()) as RunView;
     const one = (await (await call("GET", `/api/runs/${second.id}`)).json()) as RunView;
