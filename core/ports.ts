@@ -131,6 +131,24 @@ export interface DefinitionStore {
   deleteJob(name: string): Promise<boolean>;
 }
 
+/** A repository whose pipelines hookflow reads from its files (`.hookflow.yaml`, `.hookflow/*.yaml`). */
+export interface EnabledRepository {
+  provider: Provider;
+  /** owner/name; GitLab: path_with_namespace, subgroups included. */
+  repository: string;
+  enabledAt: string;
+}
+
+/** The repositories an admin enabled; none by default, and no host API is called for any other. */
+export interface RepositoryStore {
+  /** Enables it, or returns it as first enabled (safe to repeat). */
+  enable(provider: Provider, repository: string, now: string): Promise<EnabledRepository>;
+  get(provider: Provider, repository: string): Promise<EnabledRepository | undefined>;
+  list(): Promise<EnabledRepository[]>;
+  /** False when it was not enabled. */
+  disable(provider: Provider, repository: string): Promise<boolean>;
+}
+
 /**
  * A personal or service token as stored: its secret only as a SHA-256 hash. A revoked or expired token is kept
  * (until a while after its expiry) so that using it is answered with the reason.
@@ -371,6 +389,40 @@ export interface WebhookProvider {
   /** Normalises a verified delivery. Throws ValidationError (with each problem's path) for a malformed one. */
   parse(request: WebhookRequest): ParsedDelivery;
 }
+
+/** A branch's newest commit, as the git host's API tells it. */
+export interface BranchHead {
+  commit: string;
+  message: string;
+  author: string;
+}
+
+export interface DirectoryEntry {
+  name: string;
+  /** From the repository's root. */
+  path: string;
+  kind: "file" | "directory" | "other";
+}
+
+/**
+ * One git host's API, read with the host token (GitHub, GitLab, Gitea). Every call is bounded in time and in the
+ * bytes it reads; reads are safe to repeat. "Not there" (no such repository, branch, commit or file) is
+ * `undefined`; a refused token or an unusable answer is a PermanentError naming the setting or the field; a
+ * timeout, a rate limit or a 5xx is a RetryableError.
+ */
+export interface GitHostApi {
+  provider: Provider;
+  branchHead(repository: string, branch: string): Promise<BranchHead | undefined>;
+  /** A file's text at a commit; a file over the read bound is a PermanentError saying so. */
+  readFile(repository: string, commit: string, path: string): Promise<string | undefined>;
+  /** A directory's entries at a commit (at most the read bound's count). */
+  listDirectory(repository: string, commit: string, path: string): Promise<DirectoryEntry[] | undefined>;
+  /** The URL a task clones the repository from. */
+  cloneUrl(repository: string): string;
+}
+
+/** The host APIs hookflow may call: one per provider whose token is configured. */
+export type GitHostApis = Partial<Record<Provider, GitHostApi>>;
 
 /** A pull (merge) request as the host's API addresses it. */
 export interface PullRequestRef {

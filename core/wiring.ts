@@ -6,8 +6,10 @@
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { createCommitStatusReporter } from "./adapters/commit-status/index.js";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
+import { createGitHostApis } from "./adapters/git-api/index.js";
 import { createOidcProvider } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
@@ -18,6 +20,7 @@ import type { Provider, TargetRules } from "./model/index.js";
 import type {
   Clock,
   CommitStatusReporter,
+  GitHostApis,
   IdSource,
   Logger,
   NotificationSender,
@@ -28,7 +31,7 @@ import type {
 import { AccessControl } from "./services/access.js";
 import { DefinitionCatalog } from "./services/catalog.js";
 import { RunCommands, RunRecorder } from "./services/commands.js";
-import { RunControl } from "./services/control.js";
+import { RunControl, type WebUrls } from "./services/control.js";
 import { DefinitionService } from "./services/definitions.js";
 import { IngestService } from "./services/ingest.js";
 import { DeliveryIntake } from "./services/intake.js";
@@ -36,8 +39,11 @@ import { NotificationDelivery } from "./services/outbox-delivery.js";
 import { PersonalTokens } from "./services/people.js";
 import { RelayReports } from "./services/relay-reports.js";
 import { TaskReports } from "./services/reports.js";
+import { RepositoryService } from "./services/repositories.js";
+import { RepositoryPipelines } from "./services/repository-pipelines.js";
 import { RunService } from "./services/runs.js";
 import { Scheduler } from "./services/scheduler.js";
+import { ScheduleService } from "./services/schedules.js";
 import { SignIn } from "./services/signin.js";
 import { RunStarter } from "./services/start-runs.js";
 import { TaskTokens } from "./services/tokens.js";
@@ -69,6 +75,8 @@ export interface Overrides {
   /** SDK clients of one's own, e.g. with middleware that counts requests. */
   dynamoClient?: DynamoDBClient;
   sqsClient?: SQSClient;
+  /** The fetch the git hosts' APIs are called with. */
+  fetch?: typeof fetch;
 }
 
 const EMULATOR_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
@@ -110,6 +118,44 @@ export function commitStatusEnabled(config: Config): Pick<CommitStatusReporter, 
   };
 }
 
+/** The git hosts' APIs hookflow may call: those whose token is configured. */
+export function gitHostApis(base: Base, overrides: Overrides = {}): GitHostApis {
+  const { config } = base;
+  return createGitHostApis({
+    githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
+    githubToken: config.HOOKFLOW_GITHUB_TOKEN,
+    gitlabUrl: config.HOOKFLOW_GITLAB_URL,
+    gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
+    giteaUrl: config.HOOKFLOW_GITEA_URL,
+    giteaToken: config.HOOKFLOW_GITEA_TOKEN,
+    clock: base.clock,
+    ...(overrides.fetch && { fetch: overrides.fetch }),
+  });
+}
+
+/** The hosts' web addresses, for clone URLs; GitHub Enterprise's is its API URL without /api/v3. */
+export function webUrls(config: Config): WebUrls {
+  const api = config.HOOKFLOW_GITHUB_API_URL.replace(/\/+$/, "");
+  return {
+    github: api === "https://api.github.com" ? "https://github.com" : api.replace(/\/api\/v3$/, ""),
+    gitlab: config.HOOKFLOW_GITLAB_URL,
+    ...(config.HOOKFLOW_GITEA_URL && { gitea: config.HOOKFLOW_GITEA_URL }),
+  };
+}
+
+/** Commit statuses on the hosts whose token is configured (a light adapter: fetch only). */
+export function commitStatusReporter(config: Config, clock: Clock): CommitStatusReporter {
+  return createCommitStatusReporter({
+    githubToken: config.HOOKFLOW_GITHUB_TOKEN,
+    gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
+    githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
+    gitlabApiUrl: config.HOOKFLOW_GITLAB_URL,
+    giteaToken: config.HOOKFLOW_GITEA_TOKEN,
+    giteaUrl: config.HOOKFLOW_GITEA_URL,
+    clock,
+  });
+}
+
 /** Where notifications may be sent: public addresses, and loopback where the local stack allows it. */
 export function notifyTargets(config: Config): TargetRules {
   return { allowLoopback: config.HOOKFLOW_ALLOW_LOOPBACK_TARGETS && !config.AWS_LAMBDA_RUNTIME_API };
@@ -149,7 +195,7 @@ export function runStarter(base: Base): RunStarter {
   });
 }
 
-export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
+export function webhookDeps(base: Base, catalog = definitionCatalog(base), overrides: Overrides = {}) {
   const { config } = base;
   return {
     intake: new DeliveryIntake({
@@ -164,6 +210,10 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base)) {
         catalog,
         starter: runStarter(base),
         clock: base.clock,
+        repositoryPipelines: new RepositoryPipelines({ hosts: gitHostApis(base, overrides) }),
+        commitStatus: overrides.commitStatus ?? commitStatusReporter(config, base.clock),
+        publicUrl: config.HOOKFLOW_PUBLIC_URL,
+        log: base.log,
       }),
       log: base.log,
     }),
@@ -176,6 +226,7 @@ export function definitionCatalog(base: Base): DefinitionCatalog {
     base.stores.definitions,
     base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000,
     base.clock,
+    base.stores.repositories,
   );
 }
 
@@ -202,21 +253,10 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   const { config } = base;
   const runner = overrides.runner ?? (await buildRunner(config, base.clock));
   const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
-  const { createCommitStatusReporter } = await import("./adapters/commit-status/index.js");
   const outbox = new NotificationDelivery({
     sender:
       overrides.sender ?? createNotificationSender({ clock: base.clock, targets: notifyTargets(config) }),
-    commitStatus:
-      overrides.commitStatus ??
-      createCommitStatusReporter({
-        githubToken: config.HOOKFLOW_GITHUB_TOKEN,
-        gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
-        githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
-        gitlabApiUrl: config.HOOKFLOW_GITLAB_URL,
-        giteaToken: config.HOOKFLOW_GITEA_TOKEN,
-        giteaUrl: config.HOOKFLOW_GITEA_URL,
-        clock: base.clock,
-      }),
+    commitStatus: overrides.commitStatus ?? commitStatusReporter(config, base.clock),
     ledger: base.stores.ledger,
     limiter: base.stores.limiter,
     rateLimits: RATE_LIMITS,
@@ -277,7 +317,19 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
         return runner;
       },
       ...(config.HOOKFLOW_TOKEN_SECRET && { tokens: taskTokens(config) }),
-      gitlabUrl: config.HOOKFLOW_GITLAB_URL,
+      hosts: gitHostApis(base, overrides),
+      webUrls: webUrls(config),
+    }),
+    repositories: new RepositoryService({
+      store: base.stores.repositories,
+      clock: base.clock,
+      catalog,
+      files: {
+        pipelines: new RepositoryPipelines({ hosts: gitHostApis(base, overrides) }),
+        hosts: gitHostApis(base, overrides),
+        jobs: async () =>
+          new Map((await base.stores.definitions.listJobs()).map((j) => [j.value.name, j.value])),
+      },
     }),
     apiToken: config.HOOKFLOW_API_TOKEN,
     ...peopleDeps(base, overrides),
@@ -331,8 +383,22 @@ export function wakeUpDeps(base: Base) {
   return { queue: base.queue, wakeUps: base.wakeUps, clock: base.clock, log: base.log };
 }
 
-export function reconcilerDeps(base: Base) {
-  return { runs: base.stores.runs, queue: base.queue, clock: base.clock, log: base.log };
+export function reconcilerDeps(base: Base, overrides: Overrides = {}) {
+  return {
+    runs: base.stores.runs,
+    queue: base.queue,
+    clock: base.clock,
+    log: base.log,
+    schedules: new ScheduleService({
+      definitions: base.stores.definitions,
+      ledger: base.stores.ledger,
+      starter: runStarter(base),
+      hosts: gitHostApis(base, overrides),
+      webUrls: webUrls(base.config),
+      clock: base.clock,
+      log: base.log,
+    }),
+  };
 }
 
 /**

@@ -217,6 +217,22 @@ export const CliExchangeBody = z.strictObject({
 export const NameParam = z.object({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a pipeline or job name"),
 });
+export const RepositoryParam = z.object({
+  provider: z.string().max(16),
+  path: z.string().min(1).max(300),
+});
+export const EnabledRepository = z
+  .object({ provider: z.enum(["github", "gitlab", "gitea"]), repository: z.string(), enabledAt: z.string() })
+  .openapi("EnabledRepository");
+export const RepositoryList = z.object({ items: z.array(EnabledRepository) });
+export const RepositoryPipelinesQuery = z.object({ ref: z.string().min(1).max(255).optional() });
+export const RepositoryPipelineList = z.object({
+  commit: z.string(),
+  items: z.array(z.object({ name: z.string(), file: z.string(), pipeline: Pipeline })),
+  problems: z.array(
+    z.object({ file: z.string(), path: z.string(), message: z.string(), line: z.number().optional() }),
+  ),
+});
 export const RunParam = z.object({ id: z.string().regex(/^[a-z0-9]{1,64}$/, "a run id") });
 export const TaskParam = RunParam.extend({
   task: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a task name"),

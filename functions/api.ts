@@ -9,6 +9,7 @@ import type { AccessControl, Attempt } from "../core/services/access.js";
 import type { RunControl } from "../core/services/control.js";
 import type { DefinitionService } from "../core/services/definitions.js";
 import { approverOf, type PersonalTokens } from "../core/services/people.js";
+import type { RepositoryService } from "../core/services/repositories.js";
 import type { SignIn } from "../core/services/signin.js";
 import { apiDeps, lazyHandler } from "../core/wiring.js";
 import * as S from "./api-schemas.js";
@@ -26,6 +27,7 @@ export const MAX_API_BODY_BYTES = 2 * LIMITS.pipelineBytes;
 export interface ApiDeps {
   definitions: DefinitionService;
   runs: RunControl;
+  repositories: RepositoryService;
   apiToken: string | undefined;
   access: AccessControl;
   tokens: PersonalTokens;
@@ -227,6 +229,97 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
         { action: "job.delete", target: `job/${name}`, role: "admin" },
         () => deps.definitions.deleteJob(name),
         (r) => ({ previousVersion: r.previous }),
+      );
+      return c.body(null, 204);
+    },
+  );
+
+  // ---------------------------------------------------------------- repositories with pipelines in their files
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/api/repositories/{provider}/{path}",
+      security,
+      description:
+        "Enables reading the repository's pipelines from `.hookflow.yaml` and `.hookflow/*.yaml`. `path` is the " +
+        "repository's path URL-encoded as one segment (`acme%2Fweb`, GitLab subgroups included).",
+      request: { params: S.RepositoryParam },
+      responses: {
+        200: json(S.EnabledRepository, "already enabled"),
+        201: json(S.EnabledRepository, "enabled"),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { provider, path } = c.req.valid("param");
+      const { repository, created } = await act(
+        c,
+        { action: "repository.enable", target: `repository/${provider}/${path}`, role: "admin" },
+        () => deps.repositories.enable(provider, path),
+      );
+      return c.json(repository, created ? 201 : 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/repositories",
+      security,
+      responses: { 200: json(S.RepositoryList, "every enabled repository"), ...errors },
+    }),
+    async (c) => {
+      read(c);
+      return c.json({ items: await deps.repositories.list() }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/repositories/{provider}/{path}",
+      security,
+      request: { params: S.RepositoryParam },
+      responses: { 200: json(S.EnabledRepository, "enabled"), ...errors },
+    }),
+    async (c) => {
+      read(c);
+      const { provider, path } = c.req.valid("param");
+      return c.json(await deps.repositories.get(provider, path), 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/repositories/{provider}/{path}/pipelines",
+      security,
+      description:
+        "The repository's pipelines at the head of `ref` (a branch, default main), each with the file it came " +
+        "from, and what is wrong in its files.",
+      request: { params: S.RepositoryParam, query: S.RepositoryPipelinesQuery },
+      responses: { 200: json(S.RepositoryPipelineList, "its pipelines and problems"), ...errors },
+    }),
+    async (c) => {
+      read(c);
+      const { provider, path } = c.req.valid("param");
+      return c.json(
+        await deps.repositories.pipelines(provider, path, c.req.valid("query").ref ?? "main"),
+        200,
+      );
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/repositories/{provider}/{path}",
+      security,
+      request: { params: S.RepositoryParam },
+      responses: { 204: { description: "disabled: its files are no longer read" }, ...errors },
+    }),
+    async (c) => {
+      const { provider, path } = c.req.valid("param");
+      await act(
+        c,
+        { action: "repository.disable", target: `repository/${provider}/${path}`, role: "admin" },
+        () => deps.repositories.disable(provider, path),
       );
       return c.body(null, 204);
     },

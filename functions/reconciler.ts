@@ -1,18 +1,25 @@
 import type { Clock, Logger, RunStore, WorkQueue } from "../core/ports.js";
 import { reconcileAll } from "../core/services/scheduler.js";
+import type { ScheduleService } from "../core/services/schedules.js";
 import { lazyHandler, reconcilerDeps } from "../core/wiring.js";
 
-/** Every minute: a reconcile message for every unfinished run, so nothing lost can strand a run. */
+/**
+ * Every minute: a reconcile message for every unfinished run, so nothing lost can strand a run; then the runs
+ * the pipelines' schedules owe for this minute (or the latest one a missed tick left owed).
+ */
 export function createReconcilerHandler(deps: {
   runs: RunStore;
   queue: WorkQueue;
   clock: Clock;
   log: Logger;
+  schedules?: Pick<ScheduleService, "tick">;
 }) {
-  return async (): Promise<{ reconciled: number }> => {
+  return async (): Promise<{ reconciled: number; scheduled: number }> => {
     const reconciled = await reconcileAll(deps);
     deps.log.info("reconcile messages sent", { runs: reconciled });
-    return { reconciled };
+    const fired = (await deps.schedules?.tick()) ?? [];
+    if (fired.length > 0) deps.log.info("scheduled runs started", { runs: fired });
+    return { reconciled, scheduled: fired.length };
   };
 }
 

@@ -8,6 +8,7 @@ import {
   substitute,
   type TriggerContext,
 } from "../model/index.js";
+import { withJobRequirements } from "./triggers.js";
 
 export interface CreateRunInput {
   id: string;
@@ -40,7 +41,8 @@ export function createRun(input: CreateRunInput): Run {
     status: "pending",
     reason: "Created",
     trigger: storedTrigger,
-    definition: pipeline,
+    // The snapshot carries the job templates' required approvals, so every later decision sees them.
+    definition: withJobRequirements(pipeline, input.jobs),
     jobs: input.jobs,
     params: input.params ?? {},
     variables,

@@ -41,3 +41,19 @@ export function parseCallbackTaskId(
 export function deliveryRunId(provider: string, deliveryId: string, pipeline: string): string {
   return createHash("sha256").update(`${provider}\n${deliveryId}\n${pipeline}`).digest("hex").slice(0, 24);
 }
+
+/** A schedule's identity within its pipeline: what it runs and when, so editing one does not re-key the others. */
+export function scheduleKey(schedule: { cron: string; branch: string; timezone?: string }): string {
+  return createHash("sha256")
+    .update(`${schedule.cron}\n${schedule.branch}\n${schedule.timezone ?? "UTC"}`)
+    .digest("hex")
+    .slice(0, 12);
+}
+
+/** The run a schedule owes for one minute: derived, so that a repeated tick addresses the same run. */
+export function scheduleRunId(pipeline: string, schedule: string, minute: string): string {
+  return createHash("sha256")
+    .update(`schedule\n${pipeline}\n${schedule}\n${minute}`)
+    .digest("hex")
+    .slice(0, 24);
+}

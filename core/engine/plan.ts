@@ -22,7 +22,7 @@ import {
   taskDef,
 } from "./lifecycle.js";
 import { failsStage, runStatus, stageStatus } from "./status.js";
-import { whenMatches } from "./triggers.js";
+import { requiredBranchProblem, whenMatches } from "./triggers.js";
 
 /** Starts a run that its concurrency group lets through; otherwise says what it waits for. */
 export function admit(d: Draft, groupAhead: readonly string[]): void {
@@ -213,6 +213,11 @@ function hasRoom(d: Draft): boolean {
 function startTask(d: Draft, task: TaskState, def: Task): void {
   if (!whenMatches(def, d.run.trigger)) {
     finishTask(d, task, "skipped", "WhenNotMatched", "`when` does not match this run");
+    return;
+  }
+  const notHere = requiredBranchProblem(def, d.run.jobs, d.run.trigger);
+  if (notHere) {
+    finishTask(d, task, "skipped", "WhenNotMatched", notHere);
     return;
   }
   if (def.approval && task.approval?.decision !== "approved") {

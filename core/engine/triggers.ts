@@ -1,6 +1,7 @@
 import {
   type CompiledGlob,
   compileGlobList,
+  type JobTemplate,
   LIMITS,
   matchGlobs,
   type Pipeline,
@@ -98,4 +99,43 @@ export function whenMatches(
   if (when.branches && !matches(when.branches, branch)) return false;
   if (when.tags && !matches(when.tags, ctx.tag)) return false;
   return true;
+}
+
+/**
+ * Why a task may not run here by its job template's `requires.branches` (a tag or a manual run of no branch
+ * matches none), or undefined. Checked besides the task's own `when`, so a pipeline cannot widen it.
+ */
+export function requiredBranchProblem(
+  task: Task,
+  jobs: Readonly<Record<string, JobTemplate>>,
+  ctx: Pick<TriggerContext, "branch">,
+): string | undefined {
+  const branches = task.job === undefined ? undefined : jobs[task.job]?.requires?.branches;
+  if (!branches || matches(branches, ctx.branch)) return undefined;
+  return `job template ${task.job} runs only on branches ${branches.join(", ")}`;
+}
+
+/**
+ * A pipeline with its job templates' `requires.approval` applied: a task using such a template waits for the
+ * template's approvers, whatever the task itself says (its own list could add anyone, or be removed).
+ */
+export function withJobRequirements(
+  pipeline: Pipeline,
+  jobs: Readonly<Record<string, JobTemplate>>,
+): Pipeline {
+  const required = (task: Task) => (task.job === undefined ? undefined : jobs[task.job]?.requires?.approval);
+  if (!pipeline.stages.some((stage) => stage.tasks.some(required))) return pipeline;
+  return {
+    ...pipeline,
+    stages: pipeline.stages.map((stage) => ({
+      ...stage,
+      tasks: stage.tasks.map((task) => {
+        const approval = required(task);
+        if (!approval) return task;
+        // The task's own self-approval and timeout rules stay; only who approves is the template's.
+        const own = task.approval ?? { allowSelfApproval: true, onTimeout: "deny" as const };
+        return { ...task, approval: { ...own, approvers: [...approval.approvers] } };
+      }),
+    })),
+  };
 }

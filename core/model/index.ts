@@ -8,5 +8,7 @@ export * from "./job-template.js";
 export * from "./limits.js";
 export * from "./pipeline.js";
 export * from "./principal.js";
+export * from "./repository.js";
 export * from "./run.js";
+export * from "./schedule.js";
 export * from "./variables.js";

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { compileGlobList } from "./glob.js";
 import type { Issue } from "./issues.js";
 import { formatPath } from "./issues.js";
 import { byteLength, LIMITS } from "./limits.js";
@@ -70,6 +71,20 @@ export const JobTemplate = z
     name: ResourceName,
     description: z.string().max(1024).optional(),
     params: z.array(JobParam).default([]),
+    /**
+     * Rules every task using this template gets, from the API or a repository's file, which no pipeline can
+     * loosen: its approvers replace the task's own, it runs only on these branches (skipped elsewhere), and
+     * `forks: false` keeps it from pull requests whose head is a fork.
+     */
+    requires: z
+      .strictObject({
+        approval: z
+          .strictObject({ approvers: z.array(z.string().min(1)).min(1, "at least one approver") })
+          .optional(),
+        branches: z.array(z.string().min(1, "an empty pattern matches nothing")).min(1).optional(),
+        forks: z.boolean().optional(),
+      })
+      .optional(),
     template: JobManifest,
   })
   .superRefine((job, ctx) => {
@@ -97,6 +112,18 @@ export const JobTemplate = z
         path,
         message: `sensitive param ${name} cannot be written into a template field; the container gets it as env ${name} from a Secret (read it there, or in command/args as \${${name}} for the shell)`,
       });
+    if (job.requires?.branches) {
+      const compiled = compileGlobList(job.requires.branches);
+      if (!compiled.ok)
+        ctx.addIssue({
+          code: "custom",
+          path:
+            compiled.index === undefined
+              ? ["requires", "branches"]
+              : ["requires", "branches", compiled.index],
+          message: compiled.problem,
+        });
+    }
     const bytes = byteLength(JSON.stringify(job));
     if (bytes > LIMITS.jobTemplateBytes)
       ctx.addIssue({

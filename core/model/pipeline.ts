@@ -12,6 +12,7 @@ import {
   MAX_RUN_TIMEOUT_SECONDS,
   MAX_TASK_TIMEOUT_SECONDS,
 } from "./limits.js";
+import { Schedule } from "./schedule.js";
 import {
   controlCharactersIn,
   RUN_VARIABLES,
@@ -32,7 +33,7 @@ export type Provider = z.infer<typeof Provider>;
 export const GitEvent = z.enum(["push", "tag", "pull_request"]);
 export type GitEvent = z.infer<typeof GitEvent>;
 /** What started a run: a git event, or a person through the API. */
-export const TriggerEvent = z.enum(["push", "tag", "pull_request", "manual"]);
+export const TriggerEvent = z.enum(["push", "tag", "pull_request", "manual", "schedule"]);
 export type TriggerEvent = z.infer<typeof TriggerEvent>;
 
 export const NotifyEvent = z.enum([
@@ -193,6 +194,8 @@ export const Pipeline = z
     concurrency: Concurrency.optional(),
     params: Params.default({}),
     notify: z.array(Notifier).default([]),
+    /** Runs on a clock; each builds the head of its branch in the repository of the first trigger. */
+    schedules: z.array(Schedule).max(10, "at most 10 schedules").optional(),
     stages: z.array(Stage).min(1, "a pipeline has at least one stage"),
     /** Run after the stages whatever their outcome (side by side), once per round; they see HOOKFLOW_RUN_STATUS. */
     finally: z.array(Task).default([]),
@@ -251,6 +254,11 @@ function checkPipeline(p: z.output<typeof Pipeline>, ctx: z.RefinementCtx): void
     if (url && (url.username !== "" || url.password !== ""))
       issue(["notify", i, "url"], "may not carry user:password; a target's credential goes in `secret`");
   }
+  if (p.schedules?.length && !p.triggers[0])
+    issue(
+      ["schedules"],
+      "a schedule builds the repository of the pipeline's first trigger, and there is none",
+    );
 
   if (p.concurrency) {
     const known = new Set<string>([...RUN_VARIABLES, ...Object.keys(p.params)]);

@@ -6,12 +6,21 @@ import {
   LIMITS,
   logTail,
   type Pipeline,
+  type Provider,
   type Run,
   type RunStatus,
   type TriggerContext,
   VARIABLE_NAME,
 } from "../model/index.js";
-import type { DefinitionStore, IdSource, Page, RunStore, TaskRunner } from "../ports.js";
+import type {
+  BranchHead,
+  DefinitionStore,
+  GitHostApis,
+  IdSource,
+  Page,
+  RunStore,
+  TaskRunner,
+} from "../ports.js";
 import { DefinitionCatalog } from "./catalog.js";
 import type { RunCommands } from "./commands.js";
 import type { RunStarter } from "./start-runs.js";
@@ -39,7 +48,10 @@ export interface RunControlDeps {
   runner: () => Promise<TaskRunner>;
   /** To mask a task's own callback token in its logs, when known. */
   tokens?: TaskTokens;
-  gitlabUrl: string;
+  /** The APIs that resolve a branch's head, one per host with a token. */
+  hosts: GitHostApis;
+  /** Where tasks clone from, per host (Gitea's only when HOOKFLOW_GITEA_URL is set). */
+  webUrls: WebUrls;
 }
 
 /**
@@ -69,7 +81,7 @@ export class RunControl {
           pipeline,
           jobs: used,
           trigger: {
-            ...manualTrigger(pipeline, request, this.deps.gitlabUrl),
+            ...(await manualTrigger(pipeline, request, this.deps.hosts, this.deps.webUrls)),
             ...(startedBy[0] !== undefined && { author: startedBy[0], pushedBy: startedBy }),
           },
           params: request.params ?? {},
@@ -206,8 +218,37 @@ function checkParams(
   if (issues.length > 0) throw new ValidationError("invalid params", issues);
 }
 
-/** A manual run's trigger: the pipeline's first trigger names the repository; the ref defaults to main. */
-function manualTrigger(pipeline: Pipeline, request: ManualRun, gitlabUrl: string): TriggerContext {
+export interface WebUrls {
+  github: string;
+  gitlab: string;
+  gitea?: string;
+}
+
+const TOKEN_SETTINGS = {
+  github: "HOOKFLOW_GITHUB_TOKEN",
+  gitlab: "HOOKFLOW_GITLAB_API_TOKEN",
+  gitea: "HOOKFLOW_GITEA_TOKEN (with HOOKFLOW_GITEA_URL)",
+} as const;
+
+/** Where a task clones a repository from: the host's web address; empty only for Gitea without HOOKFLOW_GITEA_URL. */
+export function cloneUrlOf(provider: Provider, repository: string, urls: WebUrls): string {
+  const host = urls[provider];
+  return repository && host ? `${host.replace(/\/+$/, "")}/${repository}.git` : "";
+}
+
+/**
+ * A manual run's trigger: the pipeline's first trigger names the repository; the ref defaults to main. A branch
+ * run without `commit` builds the branch's head, resolved through the host's API, so GIT_COMMIT names what was
+ * built (and a rerun builds it again). Without the host's token that is refused, naming the setting: a run of
+ * "whatever the branch holds when the task clones it" could not be reported on, nor reproduced. A tag, or a
+ * pipeline with no repository, runs with its ref alone.
+ */
+async function manualTrigger(
+  pipeline: Pipeline,
+  request: ManualRun,
+  hosts: GitHostApis,
+  urls: WebUrls,
+): Promise<TriggerContext> {
   const first = pipeline.triggers[0];
   const provider = first?.provider ?? "github";
   const repository = first?.repository ?? "";
@@ -218,17 +259,43 @@ function manualTrigger(pipeline: Pipeline, request: ManualRun, gitlabUrl: string
       : `refs/heads/${request.ref}`;
   const tag = ref.startsWith("refs/tags/") ? ref.slice("refs/tags/".length) : undefined;
   const branch = ref.startsWith("refs/heads/") ? ref.slice("refs/heads/".length) : undefined;
-  const host = provider === "gitlab" ? gitlabUrl : provider === "github" ? "https://github.com" : "";
+  const head =
+    request.commit === undefined && repository && branch !== undefined
+      ? await branchHead(hosts, provider, repository, branch)
+      : undefined;
   return {
     provider,
     event: "manual",
     repository,
-    cloneUrl: repository && host ? `${host}/${repository}.git` : "",
+    cloneUrl: cloneUrlOf(provider, repository, urls),
     ref,
     ...(branch !== undefined && { branch }),
     ...(tag !== undefined && { tag }),
-    commit: request.commit ?? "",
-    message: "manual run",
-    author: "",
+    commit: request.commit ?? head?.commit ?? "",
+    message: head ? head.message : "manual run",
+    author: head?.author ?? "",
   };
+}
+
+/** A branch's head for a run, or a 400 that says what to do instead. */
+export async function branchHead(
+  hosts: GitHostApis,
+  provider: Provider,
+  repository: string,
+  branch: string,
+): Promise<BranchHead> {
+  const api = hosts[provider];
+  if (!api)
+    throw new ValidationError("the branch's head cannot be resolved", [
+      {
+        path: "commit",
+        message: `no commit given, and ${TOKEN_SETTINGS[provider]} is not set to ask ${provider} for the head of ${branch}: give \`commit\` or set it`,
+      },
+    ]);
+  const head = await api.branchHead(repository, branch);
+  if (!head)
+    throw new ValidationError("no such branch", [
+      { path: "ref", message: `${provider} has no branch ${branch} in ${repository}` },
+    ]);
+  return head;
 }

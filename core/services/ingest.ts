@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
 import { deliveryRunId, pipelineMatches, skipCiMarker, watchesPullRequestPaths } from "../engine/index.js";
+import { PermanentError } from "../errors.js";
 import type { Pipeline, Provider, TriggerContext } from "../model/index.js";
-import type { Clock, DeliveryStore, PullRequestFiles } from "../ports.js";
-import { DefinitionCatalog } from "./catalog.js";
+import type { Clock, CommitStatusReporter, DeliveryStore, Logger, PullRequestFiles } from "../ports.js";
+import { DefinitionCatalog, repositoryKey } from "./catalog.js";
+import { type DefinitionProblem, describeProblem, type RepositoryPipelines } from "./repository-pipelines.js";
 import type { RunStarter } from "./start-runs.js";
 
 export interface IngestDeps {
@@ -12,7 +14,16 @@ export interface IngestDeps {
   clock: Clock;
   /** A pull request's changed files from the host's API, when a `paths` filter needs them; unknown by default. */
   pullRequestFiles?: PullRequestFiles;
+  /** Pipelines from the files of enabled repositories; without it, only the API's. */
+  repositoryPipelines?: RepositoryPipelines;
+  /** Where a definition error in a repository's file is reported, as a failed status on the commit. */
+  commitStatus?: CommitStatusReporter;
+  publicUrl?: string;
+  log?: Logger;
 }
+
+/** The commit status context under which a repository's definition errors are reported. */
+export const DEFINITIONS_CONTEXT = "hookflow/definitions";
 
 export type Ingested =
   | { outcome: "created" | "repeated"; delivery: string; runs: Array<{ id: string; pipeline: string }> }
@@ -46,10 +57,33 @@ export class IngestService {
     const skip = skipCiMarker(context.message);
     if (skip)
       return { outcome: "ignored", delivery: deliveryId, reason: `the head commit's message says ${skip}` };
-    const { pipelines, jobs } = await this.deps.catalog.snapshot();
-    const { matching } = await this.matchingPipelines(pipelines, context);
-    if (matching.length === 0)
-      return { outcome: "ignored", delivery: deliveryId, reason: `no pipeline matches ${describe(context)}` };
+    const { pipelines, jobs, enabledRepositories } = await this.deps.catalog.snapshot();
+    const fromRepository = enabledRepositories.has(repositoryKey(provider, context.repository))
+      ? // A pull request runs the base branch's definitions, never its head's: the head may be anyone's fork.
+        await (context.pullRequest
+          ? this.deps.repositoryPipelines?.at(
+              provider,
+              context.repository,
+              context.pullRequest.baseBranch,
+              jobs,
+              false,
+            )
+          : this.deps.repositoryPipelines?.at(provider, context.repository, context.commit, jobs))
+      : undefined;
+    if (fromRepository && fromRepository.problems.length > 0)
+      await this.reportProblems(context, fromRepository.problems);
+    const { matching } = await this.matchingPipelines(
+      [...pipelines, ...(fromRepository?.pipelines.map((p) => p.pipeline) ?? [])],
+      context,
+    );
+    if (matching.length === 0) {
+      const problem = fromRepository?.problems[0];
+      return {
+        outcome: "ignored",
+        delivery: deliveryId,
+        reason: `no pipeline matches ${describe(context)}${problem ? `; the repository's definitions are invalid: ${describeProblem(problem)}` : ""}`,
+      };
+    }
 
     const requests = matching.map((pipeline) => ({
       id: deliveryRunId(provider, deliveryId, pipeline.name),
@@ -95,6 +129,38 @@ export class IngestService {
     if (changedFiles === undefined) return { matching, context };
     const known = { ...context, changedFiles };
     return { matching: matching.filter((p) => pipelineMatches(p, known)), context: known };
+  }
+
+  /**
+   * A broken definition is never a silent skip: a failed status on the commit says what and where. A status
+   * the host refuses for good is logged (a retry would not help); a passing failure fails the delivery, which
+   * the host then redelivers.
+   */
+  private async reportProblems(context: TriggerContext, problems: DefinitionProblem[]): Promise<void> {
+    const { commitStatus, publicUrl, log } = this.deps;
+    const first = problems[0] as DefinitionProblem;
+    const description = `${describeProblem(first)}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}`;
+    log?.warn("repository definitions invalid", {
+      provider: context.provider,
+      repository: context.repository,
+      commit: context.commit,
+      problems: problems.map(describeProblem),
+    });
+    if (!commitStatus?.enabledFor(context.provider) || !/^[0-9a-f]{40}$/.test(context.commit)) return;
+    try {
+      await commitStatus.report({
+        provider: context.provider,
+        repository: context.repository,
+        commit: context.commit,
+        state: "failure",
+        context: DEFINITIONS_CONTEXT,
+        description,
+        targetUrl: `${publicUrl ?? ""}/api/repositories/${context.provider}/${encodeURIComponent(context.repository)}`,
+      });
+    } catch (error) {
+      if (!(error instanceof PermanentError)) throw error;
+      log?.error("definition error status refused", { repository: context.repository, error: error.message });
+    }
   }
 }
 

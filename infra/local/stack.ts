@@ -16,6 +16,7 @@ import {
   buildRunner,
   callbackDeps,
   definitionCatalog,
+  reconcilerDeps,
   schedulerDeps,
   wakeUpDeps,
   webhookDeps,
@@ -186,10 +187,12 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     stoppers.push(wakePoller.stop);
 
     const every = options.reconcileSeconds ?? 3;
+    const { schedules } = reconcilerDeps(base);
+    // Schedules are evaluated on the same timer: a tick more often than once a minute finds each minute claimed.
     const reconcile = () =>
-      reconcileAll({ runs: base.stores.runs, queue: base.queue, clock: base.clock }, every).catch((error) =>
-        log.error("reconcile failed", { error: String(error) }),
-      );
+      reconcileAll({ runs: base.stores.runs, queue: base.queue, clock: base.clock }, every)
+        .then(() => schedules.tick())
+        .catch((error) => log.error("reconcile failed", { error: String(error) }));
     void reconcile();
     const timer = setInterval(reconcile, every * 1000);
     stoppers.push(async () => clearInterval(timer));

@@ -85,7 +85,7 @@ stages:
     const created = await api(first.url, "/api/pipelines/slow/runs", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: "{}",
+      body: JSON.stringify({ commit: "c".repeat(40) }),
     });
     const { id } = (await created.json()) as { id: string };
     const status = async (url: string) =>

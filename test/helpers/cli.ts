@@ -10,6 +10,7 @@ import type { CliIo } from "../../core/cli/context.js";
 import { runCli } from "../../core/cli/program.js";
 import type { Run } from "../../core/model/index.js";
 import { createApiApp } from "../../functions/api.js";
+import { FakeGitHosts } from "../fake-git-hosts/index.js";
 import { driveRun } from "./drive.js";
 import { testSystem } from "./system.js";
 
@@ -34,7 +35,15 @@ export async function cliStack() {
   const dataDir = mkdtempSync(join(tmpdir(), "hookflow-cli-"));
   const emptyDir = mkdtempSync(join(tmpdir(), "hookflow-cli-empty-"));
   const runner = createLocalRunner({ dataDir });
-  const system = await testSystem({ runner, env: { HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }) } });
+  // Manual runs resolve a branch's head through the host's API: the fixtures' repository on the fake hosts.
+  const gitHosts = await new FakeGitHosts().start();
+  for (const branch of ["main", "release"])
+    gitHosts.push("github", "acme/hello", branch, { message: `head of ${branch}`, author: "Ada", files: {} });
+  const system = await testSystem({
+    runner,
+    gitHosts,
+    env: { HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }) },
+  });
   const app = createApiApp(system.api);
   // Approvals are a person's: no sign-in here, so the bootstrap token makes alice a token (as an admin would).
   const made = await app.request("/api/tokens", {
@@ -49,6 +58,7 @@ export async function cliStack() {
   });
   onTestFinished(async () => {
     await new Promise((done) => server?.close(done));
+    await gitHosts.stop();
     await runner.stopAll();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(emptyDir, { recursive: true, force: true });

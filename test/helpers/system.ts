@@ -13,6 +13,7 @@ import {
   schedulerDeps,
   webhookDeps,
 } from "../../core/wiring.js";
+import type { FakeGitHosts } from "../fake-git-hosts/index.js";
 import { freshQueue, freshStore } from "./aws.js";
 import { MemoryRunner } from "./memory-runner.js";
 
@@ -26,7 +27,12 @@ export const SECRETS = { github: "gh-secret", gitlab: "gl-token", gitea: "gt-sec
  * subject (the fake Kubernetes API, local receivers).
  */
 export async function testSystem(
-  options: Overrides & { env?: Record<string, string>; visibilityTimeoutSeconds?: number } = {},
+  options: Overrides & {
+    env?: Record<string, string>;
+    visibilityTimeoutSeconds?: number;
+    /** Git hosts' APIs to call (test/fake-git-hosts); none by default, so no host is asked. */
+    gitHosts?: FakeGitHosts;
+  } = {},
 ) {
   const { table } = await freshStore();
   const queues = await freshQueue({ visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
@@ -44,6 +50,7 @@ export async function testSystem(
     HOOKFLOW_DEFINITION_CACHE_SECONDS: "0",
     // The test receivers listen on loopback, as the local stack's do.
     HOOKFLOW_ALLOW_LOOPBACK_TARGETS: "1",
+    ...options.gitHosts?.settings(),
     ...options.env,
   });
   const overrides: Overrides = {
@@ -62,7 +69,7 @@ export async function testSystem(
     recorder: recorder(base),
     commands: runCommands(base),
     catalog,
-    webhook: webhookDeps(base, catalog),
+    webhook: webhookDeps(base, catalog, overrides),
     api: apiDeps(base, overrides, catalog),
     callback: callbackDeps(base),
     ...scheduling,

@@ -6,6 +6,7 @@ import { createLocalRunner } from "../../core/adapters/local-runner.js";
 import type { RunView } from "../../core/engine/index.js";
 import { LIMITS } from "../../core/model/index.js";
 import { createApiApp } from "../../functions/api.js";
+import { FakeGitHosts } from "../fake-git-hosts/index.js";
 import { driveRun } from "../helpers/drive.js";
 import { testSystem } from "../helpers/system.js";
 
@@ -13,6 +14,7 @@ const TOKEN = "test-api-token";
 type System = Awaited<ReturnType<typeof testSystem>>;
 let system: System;
 let app: ReturnType<typeof createApiApp>;
+const gitHosts = new FakeGitHosts();
 let dataDir: string;
 let aliceToken: string;
 let runner: ReturnType<typeof createLocalRunner>;
@@ -20,7 +22,14 @@ let runner: ReturnType<typeof createLocalRunner>;
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "hookflow-api-"));
   runner = createLocalRunner({ dataDir });
-  system = await testSystem({ runner, env: { HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }) } });
+  await gitHosts.start();
+  for (const repository of ["acme/shop", "acme/chatty"])
+    gitHosts.push("github", repository, "main", { message: "head of main", author: "Ada", files: {} });
+  system = await testSystem({
+    runner,
+    gitHosts,
+    env: { HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }) },
+  });
   app = createApiApp(system.api);
   // No sign-in here: an admin (the bootstrap token) makes alice a token, which approves as her.
   const made = await call("POST", "/api/tokens", { name: "alice laptop", for: "alice" });
@@ -28,6 +37,7 @@ beforeAll(async () => {
   aliceToken = ((await made.json()) as { token: string }).token;
 });
 afterAll(async () => {
+  await gitHosts.stop();
   await runner.stopAll();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -207,6 +217,36 @@ describe("runs", () => {
     expect((await call("GET", `/api/runs/${runId}/tasks/nope/logs`)).status).toBe(404);
   });
 
+  it("lets only an admin enable or disable a repository, audited either way; a viewer reads them", async () => {
+    const path = "/api/repositories/github/acme%2Fshop";
+    const refused = await call("PUT", path, undefined, "application/json", aliceToken);
+    expect(refused.status).toBe(403);
+    expect((await call("GET", path, undefined, "application/json", aliceToken)).status).toBe(404);
+    expect((await call("PUT", path)).status).toBe(201);
+    expect((await call("GET", path, undefined, "application/json", aliceToken)).status).toBe(200);
+    const listed = await call("GET", "/api/repositories", undefined, "application/json", aliceToken);
+    expect(
+      ((await listed.json()) as { items: { repository: string }[] }).items.map((r) => r.repository),
+    ).toContain("acme/shop");
+    expect((await call("DELETE", path, undefined, "application/json", aliceToken)).status).toBe(403);
+    expect((await call("DELETE", path)).status).toBe(204);
+    const audit = (await (await call("GET", "/api/audit?limit=100")).json()) as {
+      items: { actor: string; action: string; target: string; outcome: string }[];
+    };
+    const seen = (actor: string, action: string, outcome: string) =>
+      audit.items.some(
+        (e) =>
+          e.actor === actor &&
+          e.action === action &&
+          e.target === "repository/github/acme/shop" &&
+          e.outcome === outcome,
+      );
+    expect(seen("alice", "repository.enable", "refused")).toBe(true);
+    expect(seen("alice", "repository.disable", "refused")).toBe(true);
+    expect(seen("bootstrap", "repository.enable", "allowed")).toBe(true);
+    expect(seen("bootstrap", "repository.disable", "allowed")).toBe(true);
+  });
+
   it("reads runs one by one and in pages with opaque cursors", async () => {
     const second = (await (await call("POST", "/api/pipelines/shop/runs", {})).json()) as RunView;
     const one = (await (await call("GET", `/api/runs/${second.id}`)).json()) as RunView;
@@ -349,6 +389,11 @@ describe("the OpenAPI document", () => {
         "POST /api/runs/{id}/tasks/{task}/cancel",
         "POST /api/runs/{id}/trust",
         "GET /api/runs/{id}/tasks/{task}/logs",
+        "PUT /api/repositories/{provider}/{path}",
+        "GET /api/repositories/{provider}/{path}",
+        "DELETE /api/repositories/{provider}/{path}",
+        "GET /api/repositories",
+        "GET /api/repositories/{provider}/{path}/pipelines",
         "GET /api/me",
         "POST /api/tokens",
         "GET /api/tokens",

@@ -314,7 +314,7 @@ stages:
         run: { image: alpine, command: ["true"] }
 `,
       );
-      runId = (await system.api.runs.start("noisy", {}, BOOTSTRAP_TOKEN)).id;
+      runId = (await system.api.runs.start("noisy", { commit: "a".repeat(40) }, BOOTSTRAP_TOKEN)).id;
       expect((await driveRun(system, runId, { timeoutMs: 45_000 })).status).toBe("succeeded");
       state = {
         HookflowTable: { name: system.config.HOOKFLOW_TABLE },
@@ -364,7 +364,7 @@ stages:
     const [answer] = await invoke("reconciler", [lambdaFixture("scheduled-event")], {
       links: await stateLinks(),
     });
-    expect(answer?.result).toEqual({ reconciled: 0 });
+    expect(answer?.result).toEqual({ reconciled: 0, scheduled: 0 });
   });
 
   it("turns a due wake-up from the wake-up queue into a reconcile of its run on the work queue", async () => {

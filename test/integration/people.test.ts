@@ -16,12 +16,15 @@ import {
   type LocalProvider,
   startLocalProvider,
 } from "../../infra/local/oidc-provider.js";
+import { FakeGitHosts } from "../fake-git-hosts/index.js";
 import { driveRun } from "../helpers/drive.js";
 import { MemoryRunner } from "../helpers/memory-runner.js";
 import { type SignedIn, signInAs } from "../helpers/signin.js";
 import { PUBLIC_URL, testSystem } from "../helpers/system.js";
 
 const BOOTSTRAP = "test-api-token";
+// Runs started by hand resolve the head of their branch on the host: acme/gated on the fake hosts.
+const gitHosts = new FakeGitHosts();
 const BIN = join(import.meta.dirname, "../../core/cli/bin.js");
 const ROLES = { admin: ["alice@example.com"], operator: ["group:dev"], viewer: ["*"] };
 
@@ -45,9 +48,12 @@ beforeAll(async () => {
     redirectUris: [`${PUBLIC_URL}/auth/callback`],
     users,
   });
+  await gitHosts.start();
+  gitHosts.push("github", "acme/gated", "main", { message: "head of main", author: "Ada", files: {} });
   system = await testSystem({
     runner,
     clock,
+    gitHosts,
     env: {
       HOOKFLOW_OIDC_ISSUER: provider.issuer,
       HOOKFLOW_OIDC_CLIENT_ID: "hookflow",
@@ -63,6 +69,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await provider?.close();
+  await gitHosts.stop();
 });
 
 const GATED = `

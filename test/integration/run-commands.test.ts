@@ -114,7 +114,7 @@ describe("who sent a command travels with it", () => {
     expect((await call("POST", "/api/runs/rcactor/cancel", {})).status).toBe(200);
     expect(actorsOf("run command", "rcactor")[1]).toEqual({ kind: "token", id: "bootstrap" });
 
-    const manual = await call("POST", "/api/pipelines/gated/runs", {});
+    const manual = await call("POST", "/api/pipelines/gated/runs", { commit: "a".repeat(40) });
     expect(manual.status).toBe(201);
     const { id } = (await manual.json()) as { id: string };
     expect(actorsOf("runs started", id)).toEqual([{ kind: "token", id: "bootstrap" }]);

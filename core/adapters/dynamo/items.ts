@@ -62,6 +62,10 @@ export const KEYS = {
     pk: S(`BODY#${provider}#${sha256}`),
     sk: S("BODY"),
   }),
+  repository: (provider: Provider, path: string): Item => ({
+    pk: S(`REPO#${provider}#${path}`),
+    sk: S("REPO"),
+  }),
   sent: (key: string): Item => ({ pk: S(`SENT#${key}`), sk: S("SENT") }),
   /** A counter's key is hashed: rate keys carry robot URLs, whose query holds the robot's access token. */
   rate: (key: string, window: number): Item => ({ pk: S(`RATE#${sha256Hex(key)}`), sk: S(`W#${window}`) }),

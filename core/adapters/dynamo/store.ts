@@ -6,6 +6,7 @@ import type {
   DeliveryLedger,
   DeliveryStore,
   RateLimiter,
+  RepositoryStore,
   RunStore,
   TokenStore,
 } from "../../ports.js";
@@ -15,6 +16,7 @@ import { DefinitionRepository } from "./definitions.js";
 import { DeliveryRepository } from "./deliveries.js";
 import { SentLedger } from "./ledger.js";
 import { RateLimitRepository } from "./rate-limits.js";
+import { RepositoryRepository } from "./repositories.js";
 import { RunRepository } from "./runs.js";
 import { TableIO } from "./table-io.js";
 import { TokenRepository } from "./tokens.js";
@@ -38,6 +40,7 @@ export interface Stores {
   definitions: DefinitionStore;
   ledger: DeliveryLedger;
   limiter: RateLimiter;
+  repositories: RepositoryStore;
   tokens: TokenStore;
   audit: AuditLog;
 }
@@ -61,6 +64,7 @@ export function dynamoStores(options: DynamoStoreOptions): Stores {
     definitions: new DefinitionRepository(io),
     ledger: new SentLedger(io, options.ledgerTtlSeconds ?? DEFAULT_LEDGER_TTL_SECONDS),
     limiter: new RateLimitRepository(io),
+    repositories: new RepositoryRepository(io),
     tokens: new TokenRepository(io),
     audit: new AuditRepository(io, options.auditRetentionSeconds ?? DEFAULT_AUDIT_RETENTION_SECONDS),
   };

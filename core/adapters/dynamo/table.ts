@@ -20,6 +20,7 @@ export { TTL_ATTRIBUTE };
  * |                 |                              |            | active (while unfinished): ACTIVE / <createdAt>#<id> |
  * | pipeline        | PIPELINE#<name>              | PIPELINE   | byCollection: PIPELINES / <name>                     |
  * | job template    | JOB#<name>                   | JOB        | byCollection: JOBS / <name>                          |
+ * | enabled repo    | REPO#<provider>#<path>       | REPO       | byCollection: REPOSITORIES / <provider>/<path>       |
  * | delivery record | DELIVERY#<provider>#<id>     | DELIVERY   | TTL: the delivery TTL (7 days)                       |
  * | delivered body  | BODY#<provider>#<sha256 hex> | BODY       | TTL: the delivery TTL                                |
  * | sent record     | SENT#<key>                   | SENT       | TTL: the ledger TTL (30 days)                        |
@@ -40,6 +41,7 @@ export { TTL_ATTRIBUTE };
  *   revoked `revokedAt`, `revokedBy`. The owner is the person's subject, or "service".
  * - pending login: `challenge` (SHA-256 of the CLI's verifier), `identity`; deleted when exchanged.
  * - audit entry: `doc` (the entry as JSON); written once with a condition that it is new, never updated.
+ * - enabled repository: `provider`, `repository`, `enabledAt` (its pipelines are read from its files).
  * - delivery record: `run_<run id>` = pipeline, one attribute per run the delivery made; `receivedAt`.
  * - delivered body: `deliveryId` (the first delivery that brought it), `runs` (JSON), `receivedAt`.
  * - sent record: `state` (claimed or sent), `leaseUntil` (epoch seconds), `sentAt`.
