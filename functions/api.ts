@@ -440,7 +440,7 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       },
     }),
     async (c) => {
-      const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
+      c.req.header("content-type")?.includes("json") && c.req.valid("json");
       const { id, task } = c.req.valid("param");
       const run = await act(
         c,

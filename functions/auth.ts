@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { jobNameFor, parseCallbackTaskId } from "../core/engine/index.js";
+import { parseCallbackTaskId } from "../core/engine/index.js";
 import { ForbiddenError, NotFoundError, UnauthorizedError } from "../core/errors.js";
 import { type Actor, BOOTSTRAP_TOKEN, type Principal, type RoleMap } from "../core/model/index.js";
 import { PersonalTokens, personPrincipal } from "../core/services/people.js";
