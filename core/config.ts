@@ -1,7 +1,7 @@
 import { Resource } from "sst/resource";
 import * as z from "zod";
 import { ValidationError } from "./errors.js";
-import { type Issue, issuesFromZod } from "./model/index.js";
+import { DEFAULT_ARCHIVED_LOG_MAX_BYTES, type Issue, issuesFromZod } from "./model/index.js";
 
 const optionalSecret = z
   .string()
@@ -44,6 +44,12 @@ const ConfigSchema = z.object({
   /** Extension: emulator endpoints (the local stack sets them); unset on AWS. */
   HOOKFLOW_DYNAMODB_ENDPOINT: z.string().url().optional(),
   HOOKFLOW_SQS_ENDPOINT: z.string().url().optional(),
+  /** Extension: the S3 endpoint of the log archive (s3rver locally); unset on AWS. */
+  HOOKFLOW_S3_ENDPOINT: z.string().url().optional(),
+  /** Extension: the bucket ended attempts' logs are kept in (on AWS, from the HookflowLogs link). */
+  HOOKFLOW_LOG_BUCKET: z.string().min(3).optional(),
+  /** Extension: the largest log kept per container, in bytes (then its newest part is kept, and the cut said). */
+  HOOKFLOW_LOG_MAX_BYTES: z.coerce.number().int().min(1024).default(DEFAULT_ARCHIVED_LOG_MAX_BYTES),
   AWS_REGION: z.string().default("us-east-1"),
   /** Extension: how long the webhook caches pipeline definitions (0 = read them on every delivery). */
   HOOKFLOW_DEFINITION_CACHE_SECONDS: z.coerce.number().min(0).default(5),
@@ -66,6 +72,7 @@ export const SST_LINKS = {
   HOOKFLOW_GITHUB_TOKEN: { link: "HookflowGithubToken", property: "value" },
   HOOKFLOW_GITLAB_API_TOKEN: { link: "HookflowGitlabApiToken", property: "value" },
   HOOKFLOW_KUBECONFIG: { link: "HookflowKubeconfig", property: "value" },
+  HOOKFLOW_LOG_BUCKET: { link: "HookflowLogs", property: "name" },
 } as const satisfies Partial<Record<keyof Config, { link: string; property: string }>>;
 export type LinkedSetting = keyof typeof SST_LINKS;
 

@@ -42,6 +42,12 @@ export const TaskView = z.object({
     })
     .optional(),
   approvers: z.array(z.string()).optional(),
+  logs: z
+    .array(
+      z.object({ attempt: z.number().int(), containers: z.array(z.string()), gone: z.boolean().optional() }),
+    )
+    .optional()
+    .describe("attempts whose logs the archive keeps, and their containers"),
 });
 
 export const RunView = z
@@ -112,4 +118,14 @@ export const RunQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(2048).optional(),
 });
-export const LogQuery = z.object({ tail: z.coerce.number().int().min(1).max(100_000).optional() });
+export const LogQuery = z.object({
+  attempt: z.coerce.number().int().min(1).max(100_000).optional(),
+  /** A container's name: a DNS label, as Kubernetes names them. */
+  container: z
+    .string()
+    .max(63)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a container name: lowercase letters, digits and '-'")
+    .optional(),
+  tail: z.coerce.number().int().min(1).max(100_000).optional(),
+  timestamps: z.enum(["true", "false"]).optional(),
+});

@@ -261,7 +261,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       responses: {
         200: {
           content: { "text/plain": { schema: z.string() } },
-          description: "the task's log, sensitive values masked",
+          description:
+            "an attempt's log (the current one by default), sensitive values masked: live while it runs, from the log archive after",
         },
         ...conflict,
         ...errors,
@@ -269,7 +270,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
     }),
     async (c) => {
       const { id, task } = c.req.valid("param");
-      return c.text(await deps.runs.logs(id, task, c.req.valid("query").tail), 200);
+      const { timestamps, ...query } = c.req.valid("query");
+      return c.text(await deps.runs.logs(id, task, { ...query, timestamps: timestamps === "true" }), 200);
     },
   );
 

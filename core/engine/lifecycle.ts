@@ -1,6 +1,8 @@
 import {
+  type ArchivedLog,
   type CommitState,
   clipText,
+  isActiveTask,
   LIMITS,
   type NotifyEvent,
   type OutboxEffect,
@@ -32,6 +34,8 @@ export interface Draft {
 export const TIMEOUT_GRACE_SECONDS = 30;
 const graceFor = (timeoutSeconds: number) => Math.min(TIMEOUT_GRACE_SECONDS, timeoutSeconds);
 const MAX_DELIVERY_FAILURES = 50;
+/** A run item stays small: the attempts listed per task are the newest ones (older archives are still kept). */
+const MAX_ARCHIVED_LOGS_LISTED = 50;
 
 export function taskDef(run: Run, name: string): Task {
   for (const stage of run.definition.stages)
@@ -83,6 +87,28 @@ export function cancelJob(d: Draft, task: TaskState): void {
   });
 }
 
+/**
+ * An attempt that was submitted has ended (succeeded, failed, timed out, canceled, lost): its log is owed to the
+ * archive, and its Job is deleted once the log is kept. Called before the task leaves the attempt.
+ */
+export function archiveLog(d: Draft, task: TaskState): void {
+  if (!task.jobName || !task.submittedAt || !isActiveTask(task.status)) return;
+  emit(d, {
+    type: "archiveLog",
+    key: `archive:${task.jobName}`,
+    runId: d.run.id,
+    task: task.name,
+    attempt: task.attempt,
+    jobName: task.jobName,
+  });
+}
+
+/** The archive kept an attempt's log (or recorded its pod gone): the task lists it; earlier entries stay. */
+export function recordArchivedLog(task: TaskState, log: ArchivedLog): void {
+  const kept = (task.logs ?? []).filter((l) => l.attempt !== log.attempt);
+  task.logs = [...kept, log].sort((a, b) => a.attempt - b.attempt).slice(-MAX_ARCHIVED_LOGS_LISTED);
+}
+
 export function recordDeliveryFailure(d: Draft, key: string, target: string, error: string): void {
   d.run.deliveryFailures.push({ key, target, error, at: d.now });
   d.run.deliveryFailures.splice(0, Math.max(0, d.run.deliveryFailures.length - MAX_DELIVERY_FAILURES));
@@ -95,6 +121,7 @@ export function finishTask(
   reason: TaskReason,
   message?: string,
 ): void {
+  archiveLog(d, task);
   task.status = status;
   task.reason = reason;
   task.message = message === undefined ? undefined : clipText(message, LIMITS.messageBytes);
@@ -137,6 +164,7 @@ export function failAttempt(d: Draft, task: TaskState, reason: TaskReason, messa
   const attemptsThisRound = task.attempt - task.roundStart;
   if (RETRYABLE.has(reason) && attemptsThisRound < def.retries + 1) {
     const failed = task.attempt;
+    archiveLog(d, task);
     queueAttempt(d, task);
     if (task.status === "queued")
       task.message = clipText(`attempt ${failed}: ${message}; retrying`, LIMITS.messageBytes);

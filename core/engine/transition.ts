@@ -18,6 +18,7 @@ import {
   failAttempt,
   findTaskState,
   finishTask,
+  recordArchivedLog,
   recordDeliveryFailure,
   taskDef,
 } from "./lifecycle.js";
@@ -94,6 +95,18 @@ function apply(d: Draft, event: RunEvent): Ignored | undefined {
     case "approval.granted":
     case "approval.denied":
       return decide(d, event);
+    case "log.archived": {
+      const owed = run.outbox.some((e) => e.key === event.key);
+      const task = findTaskState(run, event.task);
+      if (!owed || !task) return ignore("Duplicate", "already recorded");
+      run.outbox = run.outbox.filter((e) => e.key !== event.key);
+      recordArchivedLog(task, {
+        attempt: event.attempt,
+        containers: event.containers,
+        ...(event.gone && { gone: true }),
+      });
+      return undefined;
+    }
     case "outbox.delivered": {
       const keys = new Set(run.outbox.map((e) => e.key));
       const results = event.results.filter((r) => keys.has(r.key));

@@ -41,6 +41,8 @@ export interface TaskView {
   outputs: Record<string, string>;
   approval?: Run["stages"][number]["tasks"][number]["approval"];
   approvers?: string[];
+  /** The attempts whose logs the archive keeps, with their containers (the running attempt's is read live). */
+  logs?: Array<{ attempt: number; containers: string[]; gone?: boolean }>;
 }
 
 export interface RunView {
@@ -101,6 +103,7 @@ export function runView(run: Run): RunView {
           outputs: maskValues(task.outputs),
           approval: task.approval && { ...task.approval, comment: mask(task.approval.comment) },
           approvers: defs[t]?.approval?.approvers,
+          logs: task.logs,
         })),
       };
     }),

@@ -291,6 +291,7 @@ export class FakeKubernetes {
       const container = query.get("container") ?? undefined;
       const tailLines = query.get("tailLines") ?? undefined;
       const limitBytes = query.get("limitBytes") ?? undefined;
+      const timestamps = query.get("timestamps") ?? undefined;
       return {
         status: 200,
         contentType: "text/plain",
@@ -298,6 +299,7 @@ export class FakeKubernetes {
           ...(container !== undefined && { container }),
           ...(tailLines !== undefined && { tailLines }),
           ...(limitBytes !== undefined && { limitBytes }),
+          ...(timestamps !== undefined && { timestamps }),
         }),
       };
     }

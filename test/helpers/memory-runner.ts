@@ -1,5 +1,5 @@
 import type { TaskLaunch } from "../../core/model/index.js";
-import type { JobObservation, JobRef, TaskRunner } from "../../core/ports.js";
+import type { CollectedLog, JobObservation, JobRef, TaskRunner } from "../../core/ports.js";
 
 interface Job {
   launch: TaskLaunch;
@@ -37,6 +37,17 @@ export class MemoryRunner implements TaskRunner {
 
   async logs(ref: JobRef): Promise<string> {
     return this.jobs.has(ref.jobName) ? `log of ${ref.jobName}\n` : "";
+  }
+
+  async collectLogs(ref: JobRef): Promise<CollectedLog> {
+    const job = this.jobs.get(ref.jobName);
+    if (!job) return { state: "gone" };
+    const { state } = job.observation;
+    return {
+      state: "found",
+      ended: state === "succeeded" || state === "failed",
+      containers: [{ name: ref.task, init: false, text: `log of ${ref.jobName}\n`, timestamps: false }],
+    };
   }
 
   /** Sets how a Job will be observed from now on. */
