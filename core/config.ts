@@ -50,6 +50,8 @@ const ConfigSchema = z.object({
   HOOKFLOW_LOG_BUCKET: z.string().min(3).optional(),
   /** Extension: the largest log kept per container, in bytes (then its newest part is kept, and the cut said). */
   HOOKFLOW_LOG_MAX_BYTES: z.coerce.number().int().min(1024).default(DEFAULT_ARCHIVED_LOG_MAX_BYTES),
+  /** Extension: how many days the log bucket keeps a log (its lifecycle rule, set on deploy). */
+  HOOKFLOW_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
   AWS_REGION: z.string().default("us-east-1"),
   /** Extension: how long the webhook caches pipeline definitions (0 = read them on every delivery). */
   HOOKFLOW_DEFINITION_CACHE_SECONDS: z.coerce.number().min(0).default(5),

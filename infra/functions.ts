@@ -45,12 +45,19 @@ export const FUNCTIONS = {
     timeoutSeconds: 20,
     links: [...SHARED, "HOOKFLOW_TOKEN_SECRET"],
   },
-  // Logs are read from the cluster, so the API loads the Kubernetes client (lazily, only for logs).
+  // A running attempt's log is read from the cluster, so the API loads the Kubernetes client (lazily, only for
+  // logs); an ended one's from the log bucket.
   api: {
     handler: "functions/api.handler",
     memoryMb: 1024,
     timeoutSeconds: 29,
-    links: [...SHARED, "HOOKFLOW_API_TOKEN", "HOOKFLOW_TOKEN_SECRET", "HOOKFLOW_KUBECONFIG"],
+    links: [
+      ...SHARED,
+      "HOOKFLOW_API_TOKEN",
+      "HOOKFLOW_TOKEN_SECRET",
+      "HOOKFLOW_KUBECONFIG",
+      "HOOKFLOW_LOG_BUCKET",
+    ],
     presenceOf: COMMIT_STATUS_TOKENS,
     environment: KUBERNETES,
   },
@@ -65,6 +72,7 @@ export const FUNCTIONS = {
       "HOOKFLOW_PUBLIC_URL",
       "HOOKFLOW_TOKEN_SECRET",
       "HOOKFLOW_KUBECONFIG",
+      "HOOKFLOW_LOG_BUCKET",
       ...COMMIT_STATUS_TOKENS,
     ],
     environment: KUBERNETES,
@@ -123,6 +131,8 @@ export const DEPLOY_SETTINGS = [
   "HOOKFLOW_GITHUB_API_URL",
   "HOOKFLOW_GITLAB_URL",
   "HOOKFLOW_DEFINITION_CACHE_SECONDS",
+  "HOOKFLOW_LOG_MAX_BYTES",
+  "HOOKFLOW_LOG_RETENTION_DAYS",
 ] as const;
 
 export function deploySettings(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

@@ -1,5 +1,5 @@
 /**
- * hookflow on AWS: the table, the FIFO work queue and its dead-letter queue, the secrets, one HTTP API in front
+ * hookflow on AWS: the table, the FIFO work queue and its dead-letter queue, the log bucket, the secrets, one HTTP API in front
  * of the webhook, callback and API functions, the scheduler on the queue, the reconciler every minute. What each
  * function is (handler, memory, timeout, what it is linked to) is data in infra/functions.ts.
  *
@@ -21,13 +21,17 @@ import {
 import { tableArgs } from "../table.js";
 
 type Secret = InstanceType<typeof sst.Secret>;
-type SecretSetting = Exclude<LinkedSetting, "HOOKFLOW_TABLE" | "HOOKFLOW_QUEUE_URL" | "HOOKFLOW_PUBLIC_URL">;
+type SecretSetting = Exclude<
+  LinkedSetting,
+  "HOOKFLOW_TABLE" | "HOOKFLOW_QUEUE_URL" | "HOOKFLOW_PUBLIC_URL" | "HOOKFLOW_LOG_BUCKET"
+>;
 
 export function hookflow() {
   const settings = deploySettings(process.env);
   // A bad setting fails the deploy, listing its problems, rather than every function at its first start.
+  let retentionDays: number;
   try {
-    loadConfig(settings);
+    retentionDays = loadConfig(settings).HOOKFLOW_LOG_RETENTION_DAYS;
   } catch (error) {
     throw error instanceof ValidationError ? new Error(error.explain()) : error;
   }
@@ -45,6 +49,12 @@ export function hookflow() {
     fifo: true,
     visibilityTimeout: `${QUEUE.visibilityTimeoutSeconds} seconds`,
     dlq: { queue: deadLetters.arn, retry: QUEUE.maxReceiveCount },
+  });
+
+  // Ended attempts' logs: private (SST blocks public access), encrypted at rest (every object is written with
+  // SSE-S3, and HTTPS is enforced), kept HOOKFLOW_LOG_RETENTION_DAYS days.
+  const logs = new sst.aws.Bucket(SST_LINKS.HOOKFLOW_LOG_BUCKET.link, {
+    lifecycle: [{ id: "expire-logs", prefix: "logs/", expiresIn: `${retentionDays} days` }],
   });
 
   const secret = (setting: SecretSetting, placeholder?: string) =>
@@ -65,13 +75,15 @@ export function hookflow() {
   // No browser calls hookflow (the API takes a bearer token, git hosts and jobs call server to server).
   const http = new sst.aws.ApiGatewayV2(SST_LINKS.HOOKFLOW_PUBLIC_URL.link, { cors: false });
 
-  const components: Record<LinkedSetting, Secret | typeof table | typeof queue | typeof http> = {
-    HOOKFLOW_TABLE: table,
-    HOOKFLOW_QUEUE_URL: queue,
-    // The URL belongs to the API resource, not to its routes: linking it adds no cycle.
-    HOOKFLOW_PUBLIC_URL: http,
-    ...secrets,
-  };
+  const components: Record<LinkedSetting, Secret | typeof table | typeof queue | typeof http | typeof logs> =
+    {
+      HOOKFLOW_TABLE: table,
+      HOOKFLOW_LOG_BUCKET: logs,
+      HOOKFLOW_QUEUE_URL: queue,
+      // The URL belongs to the API resource, not to its routes: linking it adds no cycle.
+      HOOKFLOW_PUBLIC_URL: http,
+      ...secrets,
+    };
 
   const functionArgs = (name: FunctionName) => {
     const plan: FunctionPlan = FUNCTIONS[name];
@@ -118,5 +130,6 @@ export function hookflow() {
     table: table.name,
     queue: queue.url,
     deadLetterQueue: deadLetters.url,
+    logBucket: logs.name,
   };
 }

@@ -137,6 +137,7 @@ export class S3LogArchive implements LogArchive {
           Key: key,
           Body: body,
           ContentType: encoding ? "text/plain; charset=utf-8" : "application/json",
+          ServerSideEncryption: "AES256",
           ...(encoding && { ContentEncoding: encoding }),
         }),
       ),
