@@ -105,7 +105,7 @@ export async function benchSystem(
   counter.attach(ours.dynamoClient);
   counter.attach(ours.sqsClient);
   const base: Base = buildBase(config, { log: silentLogger, ...ours, ...overrides });
-  return { base, dynamo, sqs, queues, config, counter };
+  return { base, dynamo, sqs, queues, config, counter, clients: ours };
 }
 
 export function percentile(sorted: number[], p: number): number {

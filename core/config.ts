@@ -15,6 +15,11 @@ const optionalSecret = z
 const ConfigSchema = z.object({
   HOOKFLOW_TABLE: z.string().min(1).default("hookflow"),
   HOOKFLOW_QUEUE_URL: z.string().url().optional(),
+  /**
+   * Extension: the standard SQS queue of delayed wake-ups ("look at this run again at time T"). Unset, only the
+   * reconciler's tick looks at a run again (a task that does not call back is seen to end at the next tick).
+   */
+  HOOKFLOW_WAKE_QUEUE_URL: z.string().url().optional(),
   HOOKFLOW_API_TOKEN: optionalSecret,
   HOOKFLOW_PUBLIC_URL: z
     .string()
@@ -53,6 +58,16 @@ const ConfigSchema = z.object({
   /** Extension: how many days the log bucket keeps a log (its lifecycle rule, set on deploy). */
   HOOKFLOW_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
   AWS_REGION: z.string().default("us-east-1"),
+  /**
+   * Extension: notifications may go to loopback addresses (127.0.0.0/8, ::1, localhost). Only the local stack
+   * and tests set it; every other private, link-local or reserved address stays refused (core/model/addresses.ts).
+   */
+  HOOKFLOW_ALLOW_LOOPBACK_TARGETS: z
+    .enum(["", "0", "1", "false", "true"], "1 or true to allow, 0 or false (the default) to refuse")
+    .optional()
+    .transform((v) => v === "1" || v === "true"),
+  /** Set by Lambda itself: its runtime API listens on loopback there, so loopback is never allowed inside it. */
+  AWS_LAMBDA_RUNTIME_API: z.string().optional(),
   /** Extension: how long the webhook caches pipeline definitions (0 = read them on every delivery). */
   HOOKFLOW_DEFINITION_CACHE_SECONDS: z.coerce.number().min(0).default(5),
 });
@@ -65,6 +80,7 @@ export type Config = z.infer<typeof ConfigSchema>;
 export const SST_LINKS = {
   HOOKFLOW_TABLE: { link: "HookflowTable", property: "name" },
   HOOKFLOW_QUEUE_URL: { link: "HookflowQueue", property: "url" },
+  HOOKFLOW_WAKE_QUEUE_URL: { link: "HookflowWakeQueue", property: "url" },
   HOOKFLOW_PUBLIC_URL: { link: "HookflowApi", property: "url" },
   HOOKFLOW_API_TOKEN: { link: "HookflowApiToken", property: "value" },
   HOOKFLOW_TOKEN_SECRET: { link: "HookflowTokenSecret", property: "value" },

@@ -167,6 +167,22 @@ export interface WorkQueue {
   send(messages: Array<WorkMessage & { dedupKey: string }>): Promise<void>;
 }
 
+/** Why a run asked to be looked at again; for logs and metrics only: every wake-up means "reconcile this run". */
+export type WakeReason = "observe" | "approvalTimeout" | "retryBackoff" | "runTimeout" | "schedule";
+
+/**
+ * The one delayed wake-up: "look at this run again at time T". Every feature that waits for a moment (follow-up
+ * observations of running tasks, approval and run timeouts, retry backoff, schedules) asks through it, and every
+ * wake-up only reconciles the run, so a duplicate, an early or a late one is harmless: the engine decides from
+ * the run and the clock what, if anything, is due. The reconciler's periodic tick stays the safety net for a
+ * wake-up that is lost.
+ * - schedule: delivers a reconcile of `runId` at `at` (ISO time) or a little after, never much before; a time in
+ *   the past means now. Safe to call twice (two reconciles). Throws RetryableError when it cannot be queued.
+ */
+export interface WakeUps {
+  schedule(runId: string, at: string, reason: WakeReason): Promise<void>;
+}
+
 // ---------------------------------------------------------------- runners
 
 /** One attempt of one task, as a runner addresses it. */

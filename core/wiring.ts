@@ -10,10 +10,11 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
+import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
 import { type Config, loadConfig, runnerKind } from "./config.js";
 import { ValidationError } from "./errors.js";
-import type { Provider } from "./model/index.js";
+import type { Provider, TargetRules } from "./model/index.js";
 import type {
   Clock,
   CommitStatusReporter,
@@ -42,6 +43,8 @@ export interface Base {
   config: Config;
   stores: Stores;
   queue: SqsWorkQueue;
+  /** Delayed wake-ups, when HOOKFLOW_WAKE_QUEUE_URL is set. */
+  wakeUps?: SqsWakeUps;
   clock: Clock;
   ids: IdSource;
   log: Logger;
@@ -78,6 +81,9 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
     config,
     stores: dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
     queue: new SqsWorkQueue(sqs, config.HOOKFLOW_QUEUE_URL),
+    ...(config.HOOKFLOW_WAKE_QUEUE_URL && {
+      wakeUps: new SqsWakeUps(sqs, config.HOOKFLOW_WAKE_QUEUE_URL, clock),
+    }),
     clock,
     ids: overrides.ids ?? randomIds,
     log: overrides.log ?? jsonLogger(),
@@ -91,6 +97,11 @@ export function commitStatusEnabled(config: Config): Pick<CommitStatusReporter, 
       (provider === "github" && !!config.HOOKFLOW_GITHUB_TOKEN) ||
       (provider === "gitlab" && !!config.HOOKFLOW_GITLAB_API_TOKEN),
   };
+}
+
+/** Where notifications may be sent: public addresses, and loopback where the local stack allows it. */
+export function notifyTargets(config: Config): TargetRules {
+  return { allowLoopback: config.HOOKFLOW_ALLOW_LOOPBACK_TARGETS && !config.AWS_LAMBDA_RUNTIME_API };
 }
 
 export function taskTokens(config: Config): TaskTokens {
@@ -202,7 +213,8 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
   const { createCommitStatusReporter } = await import("./adapters/commit-status/index.js");
   const outbox = new NotificationDelivery({
-    sender: overrides.sender ?? createNotificationSender({ clock: base.clock }),
+    sender:
+      overrides.sender ?? createNotificationSender({ clock: base.clock, targets: notifyTargets(config) }),
     commitStatus:
       overrides.commitStatus ??
       createCommitStatusReporter({
@@ -246,6 +258,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
       runner,
       deliveries: base.stores.deliveries,
       log: base.log,
+      ...(base.wakeUps && { followUps: { wakeUps: base.wakeUps, clock: base.clock, log: base.log } }),
     }),
     service,
     runner,
@@ -258,7 +271,12 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
   let runner: Promise<TaskRunner> | undefined;
   let archive: Promise<LogArchive> | undefined;
   return {
-    definitions: new DefinitionService({ store: base.stores.definitions, clock: base.clock, catalog }),
+    definitions: new DefinitionService({
+      store: base.stores.definitions,
+      clock: base.clock,
+      catalog,
+      targets: notifyTargets(base.config),
+    }),
     runs: new RunControl({
       runs: base.stores.runs,
       definitions: base.stores.definitions,
@@ -288,6 +306,13 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
     apiToken: config.HOOKFLOW_API_TOKEN,
     log: base.log,
   };
+}
+
+/** The wake-up consumer: it only forwards due wake-ups to the work queue, so it loads no runner. */
+export function wakeUpDeps(base: Base) {
+  if (!base.wakeUps)
+    throw new Error("HOOKFLOW_WAKE_QUEUE_URL is not set: the standard SQS queue of delayed wake-ups");
+  return { queue: base.queue, wakeUps: base.wakeUps, clock: base.clock, log: base.log };
 }
 
 export function reconcilerDeps(base: Base) {

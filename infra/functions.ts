@@ -1,10 +1,10 @@
 /**
- * The five Lambda functions and the queue settings that follow from them, as plain data: infra/sst/hookflow.ts
+ * The Lambda functions and the queue settings that follow from them, as plain data: infra/sst/hookflow.ts
  * turns it into SST components, infra/bundle.ts bundles the same handlers, and the tests read it without SST.
  */
 import type { LinkedSetting } from "../core/config.js";
 
-export type FunctionName = "webhook" | "callback" | "api" | "scheduler" | "reconciler";
+export type FunctionName = "webhook" | "callback" | "api" | "scheduler" | "reconciler" | "wakeUps";
 
 export interface FunctionPlan {
   /** `path/file.export` from the repository root, as SST's `handler` takes it. */
@@ -69,6 +69,7 @@ export const FUNCTIONS = {
     timeoutSeconds: 60,
     links: [
       ...SHARED,
+      "HOOKFLOW_WAKE_QUEUE_URL",
       "HOOKFLOW_PUBLIC_URL",
       "HOOKFLOW_TOKEN_SECRET",
       "HOOKFLOW_KUBECONFIG",
@@ -76,6 +77,13 @@ export const FUNCTIONS = {
       ...COMMIT_STATUS_TOKENS,
     ],
     environment: KUBERNETES,
+  },
+  // On the wake-up queue: turns each due wake-up into a reconcile on the work queue (one send each).
+  wakeUps: {
+    handler: "functions/wake-ups.handler",
+    memoryMb: 512,
+    timeoutSeconds: 30,
+    links: [...SHARED, "HOOKFLOW_WAKE_QUEUE_URL"],
   },
   // Runs every minute: finishing well within the minute keeps two runs from overlapping.
   reconciler: {
@@ -118,6 +126,17 @@ export const QUEUE = {
   batchSize: 10,
   /** The dead-letter queue keeps messages as long as SQS allows, to be inspected and redriven. */
   deadLetterRetentionSeconds: 14 * 24 * 3600,
+} as const;
+
+/** The standard queue of delayed wake-ups (core/adapters/sqs/wake-ups.ts); SQS delays a message 15 minutes at most. */
+export const WAKE_QUEUE = {
+  visibilityTimeoutSeconds: 6 * FUNCTIONS.wakeUps.timeoutSeconds,
+  batchSize: 10,
+  /**
+   * A wake-up is a hint (the reconciler's tick still looks at every active run), so one that keeps failing is
+   * dropped after an hour instead of going to a dead-letter queue. Longer waits are re-sent, each hop afresh.
+   */
+  retentionSeconds: 3600,
 } as const;
 
 export const RECONCILE_SCHEDULE = "rate(1 minute)";

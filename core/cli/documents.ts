@@ -71,7 +71,8 @@ export async function splitFile(
   const lines = new LineCounter();
   const definitions: Definition[] = [];
   const problems: string[] = [];
-  for (const doc of parseAllDocuments(text, { lineCounter: lines })) {
+  // Only splits: each document is checked (duplicate keys included, linearly) by parseText below.
+  for (const doc of parseAllDocuments(text, { lineCounter: lines, uniqueKeys: false })) {
     const [start, , end] = doc.range;
     const firstLine = lines.linePos(start).line;
     const own = text.slice(start, end);

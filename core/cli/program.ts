@@ -6,6 +6,7 @@ import { registerLogs } from "./commands/logs.js";
 import { registerRuns } from "./commands/runs.js";
 import { DEFAULT_URL } from "./config.js";
 import { type CliIo, createContext } from "./context.js";
+import { visible } from "./visible.js";
 
 export type { CliIo } from "./context.js";
 
@@ -26,12 +27,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       // Help and version asked for exit 0; every other complaint of commander's is a usage error.
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
+    // An error may quote the API, which may quote a delivery: each line is shown with its controls escaped.
+    const shown = (text: string) => text.split("\n").map(visible).join("\n");
     if (error instanceof CliError) {
-      io.stderr.write(`error: ${error.message}\n`);
+      io.stderr.write(`error: ${shown(error.message)}\n`);
       return error.exitCode;
     }
     const detail = io.env.HOOKFLOW_DEBUG && error instanceof Error ? error.stack : String(error);
-    io.stderr.write(`error: ${detail}\n`);
+    io.stderr.write(`error: ${shown(detail ?? "")}\n`);
     return EXIT.failed;
   }
 }

@@ -2,6 +2,7 @@ import type { RunView } from "../engine/view.js";
 import { isTransient } from "./client.js";
 import type { CommandEnv, Context, Output } from "./context.js";
 import { fitWidth, isTerminalRunStatus, renderRun, runChanges } from "./render.js";
+import { visibleDeep } from "./visible.js";
 
 /** Polls in a row that may fail (a restarting local stack, a gateway busy) before the watch gives up. */
 const MAX_FAILED_POLLS = 10;
@@ -47,9 +48,11 @@ export async function watchRun(ctx: Context, id: string, options: { json?: boole
     if (options.json) {
       if (previous?.updatedAt !== view.updatedAt) ctx.io.stdout.write(`${JSON.stringify(view)}\n`);
     } else if (ctx.live) {
-      drawn = redraw(ctx.io.stdout, drawn, renderRun(view, ctx.io.now(), ctx.style));
+      drawn = redraw(ctx.io.stdout, drawn, renderRun(visibleDeep(view), ctx.io.now(), ctx.style));
     } else {
-      for (const line of runChanges(previous, view, ctx.io.now(), ctx.style)) ctx.out(line);
+      const shown = (v: RunView | undefined) => v && visibleDeep(v);
+      for (const line of runChanges(shown(previous), visibleDeep(view), ctx.io.now(), ctx.style))
+        ctx.out(line);
     }
     previous = view;
     if (isTerminalRunStatus(view.status)) return exitCodeOf(view);

@@ -152,6 +152,7 @@ export function queueAttempt(d: Draft, task: TaskState): void {
     finishedAt: undefined,
     deadline: new Date(Date.parse(d.now) + timeout * 1000).toISOString(),
     outputs: {},
+    refusedOutputs: undefined,
   } satisfies Partial<TaskState>);
   d.submits.push({ type: "submitTask", key: `submit:${jobName}`, runId: d.run.id, launch: rendered.launch });
 }

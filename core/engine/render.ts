@@ -1,4 +1,5 @@
 import {
+  COMMAND_LINE,
   DEFAULT_TASK_TIMEOUT_SECONDS,
   formatPath,
   type JobTemplate,
@@ -10,6 +11,7 @@ import {
   type TaskLaunch,
   UNTRUSTED_VARIABLES,
 } from "../model/index.js";
+import { declaredNames, outputRefusal } from "./outputs.js";
 import { enumProblem } from "./params.js";
 
 type RenderFailure = { ok: false; reason: "MissingVariable" | "InvalidSpec"; message: string };
@@ -23,11 +25,24 @@ interface Variable {
   sensitive: boolean;
 }
 
-/** Names declared `sensitive` by any job template of the run. */
-export function sensitiveNames(run: Pick<Run, "jobs">): Set<string> {
+/**
+ * Names whose values are sensitive in this run: declared `sensitive` by any of its job templates, or listed in a
+ * `run` task's `secrets` (validated at apply to be declared sensitive somewhere; counted here too, so that the
+ * value stays secret even when that template is not part of the run).
+ */
+export function sensitiveNames(
+  run: Pick<Run, "jobs"> & { definition?: Pick<Run["definition"], "stages"> },
+): Set<string> {
   const names = new Set<string>();
   for (const job of Object.values(run.jobs)) for (const p of job.params) if (p.sensitive) names.add(p.name);
+  for (const stage of run.definition?.stages ?? [])
+    for (const task of stage.tasks) for (const name of task.secrets ?? []) names.add(name);
   return names;
+}
+
+/** The sensitive names a task may receive: those its job template declares, or those its `secrets` list. */
+function sensitiveNamesFor(def: Task, job: JobTemplate | undefined): Set<string> {
+  return new Set(job ? job.params.map((p) => p.name) : (def.secrets ?? []));
 }
 
 export function findTask(run: Run, name: string): { stage: number; index: number; def: Task } | undefined {
@@ -43,13 +58,16 @@ export function findTask(run: Run, name: string): { stage: number; index: number
  * the stage is serial. Parallel siblings' outputs are not visible: their order is not defined.
  */
 export function visibleOutputs(run: Run, stage: number, index: number): Record<string, string> {
+  // Outputs are screened when recorded; screened again here for runs recorded before the rule (one rule, one
+  // function: `outputRefusal`).
+  const declared = declaredNames(run);
   const visible: Record<string, string> = {};
   for (const [s, state] of run.stages.entries()) {
     if (s > stage) break;
     for (const [t, task] of state.tasks.entries()) {
       if (s === stage && (state.parallel || t >= index)) break;
       for (const [key, value] of Object.entries(task.outputs))
-        if (OUTPUT_VARIABLE_NAME.test(key)) visible[key] = value;
+        if (OUTPUT_VARIABLE_NAME.test(key) && !outputRefusal(key, declared)) visible[key] = value;
     }
   }
   return visible;
@@ -57,7 +75,8 @@ export function visibleOutputs(run: Run, stage: number, index: number): Record<s
 
 /**
  * Everything a task's attempt needs, with the contract's precedence (low to high): job defaults < task params <
- * pipeline params < run params < outputs of earlier tasks < system variables.
+ * pipeline params < run params < system variables. Outputs of earlier tasks only take names none of these
+ * declare (see `outputRefusal`); they are layered first, so that even a slip could not override a declared name.
  */
 export function renderTask(run: Run, taskName: string, attempt: number, jobName: string): RenderResult {
   const found = findTask(run, taskName);
@@ -68,11 +87,15 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
     return { ok: false, reason: "InvalidSpec", message: `job template "${def.job}" is not part of this run` };
 
   const sensitive = sensitiveNames(run);
+  const allowed = sensitiveNamesFor(def, job);
+  // Sensitive values this task did not ask for never reach it, nor do values built from them.
+  const withheld = new Set([...sensitive].filter((name) => !allowed.has(name)));
   const raw = new Map<string, Variable & { isParam: boolean }>();
   const layer = (values: Record<string, string>, untrusted: boolean, isParam: boolean) => {
     for (const [name, value] of Object.entries(values))
-      raw.set(name, { value, untrusted, sensitive: sensitive.has(name), isParam });
+      if (!withheld.has(name)) raw.set(name, { value, untrusted, sensitive: sensitive.has(name), isParam });
   };
+  layer(visibleOutputs(run, found.stage, found.index), true, false);
   layer(
     Object.fromEntries(
       (job?.params ?? []).flatMap((p) => (p.default === undefined ? [] : [[p.name, p.default]])),
@@ -83,7 +106,6 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
   layer(def.params ?? {}, false, true);
   layer(run.definition.params, false, true);
   layer(run.params, false, true);
-  layer(visibleOutputs(run, found.stage, found.index), true, false);
   for (const [name, value] of Object.entries({ ...run.variables, HOOKFLOW_TASK: taskName }))
     raw.set(name, { value, untrusted: UNTRUSTED_VARIABLES.has(name), sensitive: false, isParam: false });
 
@@ -95,6 +117,7 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
       continue;
     }
     const refs = referencesIn(v.value);
+    if (refs.some((ref) => withheld.has(ref))) continue;
     const missing = refs.find((ref) => !raw.has(ref));
     if (missing) return missingVariable(`param ${name} references \${${missing}}, which is not set`);
     vars.set(name, {
@@ -104,6 +127,9 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
     });
   }
 
+  for (const name of def.secrets ?? [])
+    if (!vars.has(name))
+      return missingVariable(`secret ${name} is listed in secrets but no pipeline or run param sets it`);
   for (const param of job?.params ?? []) {
     const value = vars.get(param.name)?.value;
     if (param.required && (value === undefined || value === ""))
@@ -160,8 +186,6 @@ function escapeUntrustedExpansion(text: string, vars: Map<string, Variable>): st
 }
 
 const usableInSpec = (v: Variable | undefined): v is Variable => v !== undefined && !v.sensitive;
-
-const COMMAND_LINE = /^spec\.template\.spec\.(containers|initContainers)\[\d+\]\.(command|args)\[\d+\]$/;
 
 /**
  * Substitutes `${NAME}` inside the manifest's parsed string values, so no value can change its structure.

@@ -22,7 +22,7 @@ import {
   recordDeliveryFailure,
   taskDef,
 } from "./lifecycle.js";
-import { outputBytes, outputsProblem, parseOutputs } from "./outputs.js";
+import { declaredNames, outputBytes, outputsProblem, parseOutputs, screenOutputs } from "./outputs.js";
 import { admit, finishRun, settle, timeOut } from "./plan.js";
 import { renderTask } from "./render.js";
 
@@ -131,8 +131,14 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
       "StaleAttempt",
       `attempt ${event.attempt} of ${task.name} is not its current attempt (${task.attempt})`,
     );
+  if (event.type === "task.succeeded" && ranThroughCancel(task)) {
+    // The cancel came too late to stop this attempt: it ran to success, so that is what is recorded.
+    if (event.outputs !== undefined && !recordOutputs(d, task, event.outputs)) return undefined;
+    finishTask(d, task, "succeeded", "Succeeded", withRefusals(task, event.message));
+    return undefined;
+  }
   if (isTerminalTask(task.status))
-    return repeatsEnd(task, event)
+    return repeatsEnd(d.run, task, event)
       ? ignore("Duplicate", `task ${task.name} already ${task.status} with this report`)
       : ignore("TaskTerminal", `task ${task.name} is already ${task.status}`);
   if (!isActiveTask(task.status)) return ignore("StaleAttempt", `task ${task.name} is ${task.status}`);
@@ -153,7 +159,7 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
     }
     case "task.succeeded":
       if (event.outputs !== undefined && !recordOutputs(d, task, event.outputs)) return undefined;
-      finishTask(d, task, "succeeded", "Succeeded", event.message);
+      finishTask(d, task, "succeeded", "Succeeded", withRefusals(task, event.message));
       return undefined;
     case "task.failed":
       failAttempt(d, task, event.reason ?? "Failed", event.message);
@@ -175,18 +181,30 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
 }
 
 /**
+ * A task canceled while its attempt was queued or running (it has a Job name: tasks canceled before they were
+ * queued have none). Its process may still finish before the cancel reaches it; only a success overrides the
+ * cancel, since a failure after a cancel is most likely the cancel's doing.
+ */
+function ranThroughCancel(task: TaskState): boolean {
+  return task.status === "canceled" && task.reason === "Canceled" && task.jobName !== undefined;
+}
+
+/**
  * Whether a report about an ended task says again exactly how it ended (a callback retried after its answer was
  * lost): the same status and reason, the same message, outputs it already has. Any other report conflicts.
  */
-function repeatsEnd(task: TaskState, event: TaskEvent): boolean {
-  if (event.type === "task.succeeded")
+function repeatsEnd(run: Run, task: TaskState, event: TaskEvent): boolean {
+  if (event.type === "task.succeeded") {
+    // Compared as they were recorded: outputs screened, the message with the refusals it was given.
+    const { kept } = screenOutputs(parseOutputs(event.outputs ?? {}), declaredNames(run));
+    const message = withRefusals(task, event.message);
     return (
       task.status === "succeeded" &&
       task.reason === "Succeeded" &&
-      (event.message === undefined ? undefined : clipText(event.message, LIMITS.messageBytes)) ===
-        task.message &&
-      Object.entries(parseOutputs(event.outputs ?? {})).every(([name, value]) => task.outputs[name] === value)
+      (message === undefined ? undefined : clipText(message, LIMITS.messageBytes)) === task.message &&
+      Object.entries(kept).every(([name, value]) => task.outputs[name] === value)
     );
+  }
   if (event.type === "task.failed")
     return (
       task.status === "failed" &&
@@ -203,9 +221,17 @@ function markRunning(d: Draft, task: TaskState): void {
   task.submittedAt ??= d.now;
 }
 
-/** Merges reported outputs; over a limit, the task fails with a message saying so (never a silent cut). */
+/**
+ * Merges reported outputs; over a limit, the task fails with a message saying so (never a silent cut). An output
+ * under a name the run declares or a process-control name is refused, and the task's message names it.
+ */
 function recordOutputs(d: Draft, task: TaskState, input: OutputsInput): boolean {
-  const merged = { ...task.outputs, ...parseOutputs(input) };
+  const { kept, refused } = screenOutputs(parseOutputs(input), declaredNames(d.run));
+  if (refused.length > 0) {
+    task.refusedOutputs = [...new Set([...(task.refusedOutputs ?? []), ...refused])];
+    task.message = withRefusals(task, undefined);
+  }
+  const merged = { ...task.outputs, ...kept };
   const others = d.run.stages.flatMap((s) => s.tasks).filter((t) => t !== task);
   const runBytes = others.reduce((sum, t) => sum + outputBytes(t.outputs), outputBytes(merged));
   const problem = outputsProblem(merged, runBytes);
@@ -216,6 +242,13 @@ function recordOutputs(d: Draft, task: TaskState, input: OutputsInput): boolean 
   }
   task.outputs = merged;
   return true;
+}
+
+/** A task's message with the outputs it was refused, so that whoever reads the run sees why they are missing. */
+function withRefusals(task: TaskState, message: string | undefined): string | undefined {
+  if (!task.refusedOutputs?.length) return message;
+  const refusals = `outputs refused: ${task.refusedOutputs.join("; ")}`;
+  return message ? `${message} (${refusals})` : refusals;
 }
 
 function decide(
@@ -305,6 +338,7 @@ function resetTask(task: TaskState): void {
     finishedAt: undefined,
     deadline: undefined,
     outputs: {},
+    refusedOutputs: undefined,
     approval: undefined,
   } satisfies Partial<TaskState>);
 }

@@ -1,9 +1,44 @@
-import picomatch from "picomatch";
-import type { Pipeline, Task, Trigger, TriggerContext } from "../model/index.js";
+import {
+  type CompiledGlob,
+  compileGlobList,
+  LIMITS,
+  matchGlobs,
+  type Pipeline,
+  type Task,
+  type Trigger,
+  type TriggerContext,
+} from "../model/index.js";
 
-const GLOB_OPTIONS = { dot: true } as const;
+/**
+ * Each list of a definition compiled once while the definition object lives (the webhook's catalogue keeps its
+ * definitions for a while). A list refused by today's rules (stored before them) matches nothing.
+ */
+const compiledLists = new WeakMap<readonly string[], CompiledGlob[]>();
+function compiled(globs: readonly string[]): CompiledGlob[] {
+  let list = compiledLists.get(globs);
+  if (!list) {
+    const result = compileGlobList(globs);
+    list = result.ok ? result.globs : [];
+    compiledLists.set(globs, list);
+  }
+  return list;
+}
+
+/** A branch or tag name against a filter; a name over `LIMITS.refNameLength` matches no pattern, unread. */
 const matches = (globs: string[] | undefined, value: string | undefined): boolean =>
-  globs === undefined || (value !== undefined && picomatch.isMatch(value, globs, GLOB_OPTIONS));
+  globs === undefined ||
+  (value !== undefined && value.length <= LIMITS.refNameLength && matchGlobs(compiled(globs), value));
+
+/** Whether a push's file list is small enough to match; over a limit it counts as unknown. */
+function knownFiles(files: readonly string[] | undefined): files is readonly string[] {
+  if (files === undefined || files.length > LIMITS.changedFiles) return false;
+  let bytes = 0;
+  for (const file of files) {
+    if (file.length > LIMITS.changedPathLength) return false;
+    bytes += file.length;
+  }
+  return bytes <= LIMITS.changedPathsBytes;
+}
 
 /** Whether one trigger of a pipeline fires for a git event. */
 export function triggerMatches(trigger: Trigger, ctx: TriggerContext): boolean {
@@ -11,11 +46,12 @@ export function triggerMatches(trigger: Trigger, ctx: TriggerContext): boolean {
   if (trigger.repository.toLowerCase() !== ctx.repository.toLowerCase()) return false;
   if (ctx.event === "push") {
     if (!trigger.events.includes("push") || !matches(trigger.branches, ctx.branch)) return false;
-    // A push that names its files must touch one the trigger watches.
-    if (trigger.paths && ctx.changedFiles)
-      return ctx.changedFiles.some((file) =>
-        picomatch.isMatch(file, trigger.paths as string[], GLOB_OPTIONS),
-      );
+    // A push that names its files must touch one the trigger watches; one whose files are unknown (not listed,
+    // or too many to match) is not skipped.
+    if (trigger.paths && knownFiles(ctx.changedFiles)) {
+      const paths = compiled(trigger.paths);
+      return ctx.changedFiles.some((file) => matchGlobs(paths, file));
+    }
     return true;
   }
   if (ctx.event === "tag") return trigger.events.includes("tag") && matches(trigger.tags, ctx.tag);

@@ -1,5 +1,7 @@
 export * from "./actor.js";
+export * from "./addresses.js";
 export * from "./events.js";
+export * from "./glob.js";
 export * from "./issues.js";
 export * from "./job-template.js";
 export * from "./limits.js";

@@ -3,7 +3,13 @@ import type { Issue } from "./issues.js";
 import { formatPath } from "./issues.js";
 import { byteLength, LIMITS } from "./limits.js";
 import { type Pipeline, ResourceName, tasksOf } from "./pipeline.js";
-import { referencesIn, SYSTEM_VARIABLES, stringsIn, VARIABLE_NAME } from "./variables.js";
+import {
+  controlCharactersIn,
+  referencesIn,
+  SYSTEM_VARIABLES,
+  stringsIn,
+  VARIABLE_NAME,
+} from "./variables.js";
 
 export const JobParam = z.strictObject({
   name: z.string().regex(VARIABLE_NAME, "letters, digits and '_', not starting with a digit"),
@@ -36,6 +42,29 @@ export const JobManifest = z.looseObject({
 });
 export type JobManifest = z.infer<typeof JobManifest>;
 
+/**
+ * A container's command and args, where hookflow substitutes only trusted values and leaves other references as
+ * written for the container's shell (a path as `formatPath` writes it, from the manifest's root).
+ */
+export const COMMAND_LINE =
+  /^spec\.template\.spec\.(containers|initContainers)\[\d+\]\.(command|args)\[\d+\]$/;
+
+/**
+ * `${NAME}` references to sensitive names in a template's fields, as `[field, name, path]`. A sensitive value is
+ * given to the container as env from a Secret; written into a field it would sit in the Job's spec for anyone who
+ * can read Jobs. In a command or args it stays as written, for the shell, so those are not counted.
+ */
+function* sensitiveWrites(
+  job: { template: unknown },
+  sensitive: ReadonlySet<string>,
+): Generator<[string, string, PropertyKey[]]> {
+  if (sensitive.size === 0) return;
+  for (const [text, path] of stringsIn(job.template, ["template"])) {
+    if (COMMAND_LINE.test(formatPath(path.slice(1)))) continue;
+    for (const name of referencesIn(text)) if (sensitive.has(name)) yield [formatPath(path), name, path];
+  }
+}
+
 export const JobTemplate = z
   .strictObject({
     name: ResourceName,
@@ -60,6 +89,14 @@ export const JobTemplate = z
           message: `"${param.default}" is not one of ${param.enum.join(", ")}`,
         });
     }
+    for (const [path, message] of controlCharactersIn(job)) ctx.addIssue({ code: "custom", path, message });
+    const sensitive = new Set(job.params.filter((p) => p.sensitive).map((p) => p.name));
+    for (const [, name, path] of sensitiveWrites(job, sensitive))
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: `sensitive param ${name} cannot be written into a template field; the container gets it as env ${name} from a Secret (read it there, or in command/args as \${${name}} for the shell)`,
+      });
     const bytes = byteLength(JSON.stringify(job));
     if (bytes > LIMITS.jobTemplateBytes)
       ctx.addIssue({
@@ -101,12 +138,25 @@ export function checkPipelineJobs(
   const issues: Issue[] = [];
   const warnings: Issue[] = [];
   const used = new Set<string>();
+  // Built once; each task adds only its own names (the work grows with the definition, not tasks × params).
+  const pipelineKnown = new Set<string>([...SYSTEM_VARIABLES, ...Object.keys(pipeline.params)]);
+  const sensitiveAnywhere = new Set<string>();
+  for (const job of jobs.values()) for (const p of job.params) if (p.sensitive) sensitiveAnywhere.add(p.name);
   for (const { task, path } of tasksOf(pipeline)) {
-    const known = new Set<string>([
-      ...SYSTEM_VARIABLES,
-      ...Object.keys(pipeline.params),
-      ...Object.keys(task.params ?? {}),
-    ]);
+    for (const [i, name] of (task.secrets ?? []).entries())
+      if (!sensitiveAnywhere.has(name))
+        issues.push({
+          path: formatPath([...path, "secrets", i]),
+          message: `${name} is not declared sensitive by any job template; only sensitive params are listed here`,
+        });
+    if (task.run)
+      for (const name of referencesIn(task.run.image))
+        if (sensitiveAnywhere.has(name))
+          issues.push({
+            path: formatPath([...path, "run", "image"]),
+            message: `sensitive param ${name} cannot be written into run.image; list it in secrets and read it from the environment`,
+          });
+    const own = new Set<string>(Object.keys(task.params ?? {}));
     const job = task.job === undefined ? undefined : jobs.get(task.job);
     if (task.job !== undefined && !job) {
       issues.push({ path: formatPath([...path, "job"]), message: `unknown job template "${task.job}"` });
@@ -115,7 +165,7 @@ export function checkPipelineJobs(
     if (job) {
       used.add(job.name);
       for (const param of job.params) {
-        known.add(param.name);
+        own.add(param.name);
         const given = param.name in (task.params ?? {}) || param.name in pipeline.params;
         if (param.required && param.default === undefined && !given)
           warnings.push({
@@ -130,12 +180,30 @@ export function checkPipelineJobs(
     ];
     for (const [text, at] of checked)
       for (const name of referencesIn(text))
-        if (!known.has(name))
+        if (!pipelineKnown.has(name) && !own.has(name))
           warnings.push({
             path: formatPath(at),
             message: `\${${name}} is not a param or system variable; it must be an output of an earlier task`,
           });
   }
+  // A name sensitive anywhere in the run is sensitive for every template of it: one that declares the name plainly
+  // and writes it into a field would fail when its task is submitted, so it is refused here.
+  const runSensitive = new Set<string>();
+  for (const name of used)
+    for (const p of jobs.get(name)?.params ?? []) if (p.sensitive) runSensitive.add(p.name);
+  for (const { task } of tasksOf(pipeline)) for (const name of task.secrets ?? []) runSensitive.add(name);
+  const reported = new Set<string>();
+  if (runSensitive.size > 0)
+    for (const { task, path } of tasksOf(pipeline)) {
+      const job = task.job === undefined ? undefined : jobs.get(task.job);
+      if (!job || reported.has(job.name)) continue;
+      reported.add(job.name);
+      for (const [field, name] of sensitiveWrites(job, runSensitive))
+        issues.push({
+          path: formatPath([...path, "job"]),
+          message: `job template "${job.name}" writes ${name} into ${field}, and ${name} is sensitive in this pipeline; read it from the environment instead`,
+        });
+    }
   const templateBytes = [...used].reduce((sum, name) => sum + byteLength(JSON.stringify(jobs.get(name))), 0);
   if (templateBytes > LIMITS.jobTemplatesPerPipelineBytes)
     issues.push({

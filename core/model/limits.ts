@@ -22,6 +22,36 @@ export const LIMITS = {
    */
   logBytes: 1024 * 1024,
   itemBytes: 400 * 1024,
+  /**
+   * A definition's text (YAML or JSON), refused before it is parsed. Larger than `pipelineBytes` (which counts the
+   * definition as JSON) so that comments and layout fit; the API's body limit may be stricter.
+   */
+  definitionTextBytes: 64 * 1024,
+  /** Nesting of mappings and lists in a definition (a Job manifest needs about 12). */
+  definitionDepth: 64,
+  /** Problems reported for one definition: locating each in the text walks it, so the rest are only counted. */
+  issuesReported: 50,
+  /**
+   * Globs (`branches`, `tags`, `paths`, `when`). Matching a name costs at most (its length × the list's states),
+   * so these bound the work of every delivery against every trigger before any delivery arrives.
+   */
+  globsPerList: 32,
+  globLength: 128,
+  /** `*`, `**`, `?` and `[…]` in one pattern. */
+  wildcardsPerGlob: 8,
+  /** Alternatives of one pattern once its `{a,b}` groups are expanded. */
+  globAlternatives: 16,
+  /** Matching states of one list: about the total length of its patterns after expansion. */
+  globStatesPerList: 512,
+  /** A branch or tag name longer than this matches no pattern (git allows longer; no host shows them whole). */
+  refNameLength: 255,
+  /**
+   * Changed files a push lists: over any of these, the list counts as unknown and a `paths` filter does not skip
+   * the pipeline (as for a host that lists no files).
+   */
+  changedFiles: 1000,
+  changedPathLength: 1024,
+  changedPathsBytes: 32 * 1024,
 } as const;
 
 /** Lambda refuses a synchronous invocation whose event, or answer, is over this many bytes (6 MiB). */

@@ -1,6 +1,14 @@
 import * as z from "zod";
+import { notifyUrlProblem } from "./addresses.js";
+import { compileGlobList } from "./glob.js";
 import { byteLength, LIMITS, MAX_RETRIES, MAX_TASK_TIMEOUT_SECONDS } from "./limits.js";
-import { RUN_VARIABLES, referencesIn, SYSTEM_VARIABLES, VARIABLE_NAME } from "./variables.js";
+import {
+  controlCharactersIn,
+  RUN_VARIABLES,
+  referencesIn,
+  SYSTEM_VARIABLES,
+  VARIABLE_NAME,
+} from "./variables.js";
 
 export const RESOURCE_NAME = /^[a-z0-9][a-z0-9-]*$/;
 export const ResourceName = z
@@ -58,16 +66,16 @@ export const Concurrency = z.strictObject({
   cancelInProgress: z.boolean().default(false),
 });
 
-const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 export const Notifier = z.strictObject({
   kind: NotifierKind,
   url: z
     .string()
     .url("a URL")
-    .refine((raw) => {
-      const url = new URL(raw);
-      return url.protocol === "https:" || (url.protocol === "http:" && LOCAL_HOSTS.has(url.hostname));
-    }, "must be https (http only for localhost or 127.0.0.1)"),
+    // Whether loopback is allowed is the deployment's setting: the definition service applies it.
+    .superRefine((raw, ctx) => {
+      const problem = notifyUrlProblem(raw, { allowLoopback: true });
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
   secret: z.string().min(1).optional(),
   on: z.array(NotifyEvent).min(1).default(["run.succeeded", "run.failed", "run.canceled", "task.waiting"]),
 });
@@ -101,10 +109,27 @@ export const Task = z
       .optional(),
     timeoutSeconds: z.number().int().min(1).max(MAX_TASK_TIMEOUT_SECONDS).optional(),
     retries: z.number().int().min(0).max(MAX_RETRIES).default(0),
+    /**
+     * Sensitive params a `run` task receives (as env from a Secret). A sensitive value reaches only the tasks
+     * that ask for it: a job task through its template's params, a `run` task through this list.
+     */
+    secrets: z
+      .array(
+        z.string().regex(VARIABLE_NAME, "a param name: letters, digits and '_', not starting with a digit"),
+      )
+      .max(64)
+      .optional(),
   })
   .superRefine((task, ctx) => {
     if ((task.run === undefined) === (task.job === undefined))
       ctx.addIssue({ code: "custom", message: "a task has exactly one of `run` or `job`", path: [] });
+    if (task.secrets !== undefined && task.job !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "`secrets` is for `run` tasks; a job task receives the sensitive params its template declares",
+        path: ["secrets"],
+      });
   });
 export type Task = z.infer<typeof Task>;
 
@@ -160,6 +185,15 @@ function checkPipeline(p: z.output<typeof Pipeline>, ctx: z.RefinementCtx): void
       for (const field of ["branches", "tags"] as const)
         checkGlobs(task.when?.[field], ["stages", s, "tasks", t, "when", field], issue);
 
+  for (const [path, message] of controlCharactersIn(p)) issue(path, message);
+  // Credentials in a URL end up in logs and error messages; a target's credential goes in `secret`. (Which
+  // addresses a notify URL may name is checked with the URL itself.)
+  for (const [i, notifier] of p.notify.entries()) {
+    const url = URL.canParse(notifier.url) ? new URL(notifier.url) : undefined;
+    if (url && (url.username !== "" || url.password !== ""))
+      issue(["notify", i, "url"], "may not carry user:password; a target's credential goes in `secret`");
+  }
+
   if (p.concurrency) {
     const known = new Set<string>([...RUN_VARIABLES, ...Object.keys(p.params)]);
     for (const name of referencesIn(p.concurrency.group))
@@ -171,38 +205,15 @@ function checkPipeline(p: z.output<typeof Pipeline>, ctx: z.RefinementCtx): void
   }
 }
 
-const GLOB_PAIRS: Array<[string, string]> = [
-  ["[", "]"],
-  ["{", "}"],
-  ["(", ")"],
-];
-
-/** A glob is refused when its brackets do not balance: such a pattern would silently match nothing. */
-export function globProblem(glob: string): string | undefined {
-  for (const [open, close] of GLOB_PAIRS) {
-    let depth = 0;
-    for (let i = 0; i < glob.length; i++) {
-      if (glob[i] === "\\") {
-        i++;
-        continue;
-      }
-      if (glob[i] === open) depth++;
-      else if (glob[i] === close && --depth < 0) break;
-    }
-    if (depth !== 0) return `invalid glob "${glob}": unbalanced "${open}${close}"`;
-  }
-  return undefined;
-}
-
+/** A list of globs is refused when a pattern does not compile or the list is over a limit (see `glob.ts`). */
 function checkGlobs(
   globs: string[] | undefined,
   path: PropertyKey[],
   issue: (path: PropertyKey[], message: string) => void,
 ): void {
-  for (const [i, glob] of (globs ?? []).entries()) {
-    const problem = globProblem(glob);
-    if (problem) issue([...path, i], problem);
-  }
+  if (globs === undefined) return;
+  const compiled = compileGlobList(globs);
+  if (!compiled.ok) issue(compiled.index === undefined ? path : [...path, compiled.index], compiled.problem);
 }
 
 /** Every task of a pipeline with where it sits. */

@@ -108,6 +108,8 @@ export const TaskState = z.object({
   finishedAt: z.string().optional(),
   deadline: z.string().optional(),
   outputs: z.record(z.string(), z.string()),
+  /** Outputs this attempt reported that may not become variables, each saying why (shown in its message). */
+  refusedOutputs: z.array(z.string()).optional(),
   approval: Approval.optional(),
   /** The attempts whose logs are kept in the log archive, oldest first (kept across re-runs). */
   logs: z.array(z.lazy(() => ArchivedLog)).optional(),

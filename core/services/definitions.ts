@@ -5,7 +5,9 @@ import {
   type Issue,
   type JobTemplate,
   type Notifier,
+  notifyUrlProblem,
   type Pipeline,
+  type TargetRules,
 } from "../model/index.js";
 import { parseJobTemplate, parsePipeline } from "../model/parse.js";
 import type { Clock, DefinitionStore } from "../ports.js";
@@ -19,7 +21,15 @@ export interface Saved<T> {
 
 /** Pipelines and job templates as the API manages them: validated in full, never shown with sensitive values. */
 export class DefinitionService {
-  constructor(private readonly deps: { store: DefinitionStore; clock: Clock; catalog?: DefinitionCatalog }) {}
+  constructor(
+    private readonly deps: {
+      store: DefinitionStore;
+      clock: Clock;
+      catalog?: DefinitionCatalog;
+      /** Where notifications may go; loopback only where the deployment allows it (default: nowhere). */
+      targets?: TargetRules;
+    },
+  ) {}
 
   async putPipeline(name: string, text: string): Promise<Saved<Pipeline>> {
     const parsed = parsePipeline(text);
@@ -29,7 +39,9 @@ export class DefinitionService {
         { path: "name", message: `"${parsed.value.name}" does not match the URL's "${name}"` },
       ]);
     const jobs = new Map((await this.deps.store.listJobs()).map((j) => [j.value.name, j.value]));
-    const { issues, warnings } = checkPipelineJobs(parsed.value, jobs);
+    const checked = checkPipelineJobs(parsed.value, jobs);
+    const issues = [...checked.issues, ...this.targetIssues(parsed.value)];
+    const { warnings } = checked;
     if (issues.length > 0) throw new ValidationError(`pipeline ${name} is invalid`, issues);
     const existed = await this.deps.store.getPipeline(name);
     const pipeline = existed ? keepMaskedValues(parsed.value, existed.value) : parsed.value;
@@ -91,6 +103,15 @@ export class DefinitionService {
     this.deps.catalog?.invalidate();
   }
 
+  /** The schema admits loopback URLs; this deployment may not (core/model/addresses.ts). */
+  private targetIssues(pipeline: Pipeline): Issue[] {
+    const rules = this.deps.targets ?? { allowLoopback: false };
+    return pipeline.notify.flatMap((n, i) => {
+      const problem = notifyUrlProblem(n.url, rules);
+      return problem ? [{ path: `notify[${i}].url`, message: problem }] : [];
+    });
+  }
+
   private async jobMap(): Promise<Map<string, JobTemplate>> {
     return new Map((await this.deps.store.listJobs()).map((j) => [j.value.name, j.value]));
   }
@@ -133,11 +154,7 @@ function keepMaskedValues(next: Pipeline, stored: Pipeline): Pipeline {
   return {
     ...next,
     params: keep(next.params, stored.params),
-    notify: next.notify.map((n) => {
-      const old = stored.notify.find((o) => o.kind === n.kind && (o.url === n.url || shownUrl(o) === n.url));
-      if (!old) return n;
-      return { ...n, url: old.url, ...(n.secret === MASK && old.secret && { secret: old.secret }) };
-    }),
+    notify: keepMaskedNotifiers(next.notify, stored.notify),
     stages: next.stages.map((s) => ({
       ...s,
       tasks: s.tasks.map((t) =>
@@ -147,11 +164,31 @@ function keepMaskedValues(next: Pipeline, stored: Pipeline): Pipeline {
   };
 }
 
-/** A robot's URL is its credential (an access token in the path or query): shown as its origin and the mask. */
-const URL_IS_CREDENTIAL: ReadonlySet<Notifier["kind"]> = new Set(["feishu", "dingtalk", "wecom", "slack"]);
+/**
+ * Each target written back takes the stored one it was shown as: the same kind and URL (or the mask of it), in
+ * order, so two targets behind one origin keep their own URLs and secrets.
+ */
+function keepMaskedNotifiers(next: Notifier[], stored: Notifier[]): Notifier[] {
+  const unclaimed = [...stored];
+  const claim = (matches: (old: Notifier) => boolean) => {
+    const at = unclaimed.findIndex(matches);
+    return at < 0 ? undefined : unclaimed.splice(at, 1)[0];
+  };
+  return next.map((n) => {
+    const old =
+      claim((o) => o.kind === n.kind && o.url === n.url) ??
+      claim((o) => o.kind === n.kind && shownUrl(o) === n.url);
+    if (!old) return n;
+    return { ...n, url: old.url, ...(n.secret === MASK && old.secret && { secret: old.secret }) };
+  });
+}
 
+/**
+ * A notify URL is shown as its origin and the mask: a robot's URL is its credential (an access token in the
+ * path or query), and a webhook's path or query often carries one too.
+ */
 function shownUrl(notifier: Notifier): string {
-  return URL_IS_CREDENTIAL.has(notifier.kind) ? `${new URL(notifier.url).origin}/${MASK}` : notifier.url;
+  return `${new URL(notifier.url).origin}/${MASK}`;
 }
 
 /** A mask written back where nothing stored is behind it would become the value: refused instead. */

@@ -1,3 +1,4 @@
+import { nextObservationAt } from "../engine/follow-up.js";
 import { PermanentError, RetryableError } from "../errors.js";
 import type { Run, RunEvent, TaskState } from "../model/index.js";
 import { isActiveTask } from "../model/index.js";
@@ -9,6 +10,7 @@ import type {
   RunMessage,
   RunStore,
   TaskRunner,
+  WakeUps,
   WorkMessage,
   WorkQueue,
 } from "../ports.js";
@@ -21,6 +23,8 @@ export interface SchedulerDeps {
   deliveries: DeliveryStore;
   /** Where observation failures are told (once per reconcile), with what to fix. */
   log?: Logger;
+  /** Follow-up observations of submitted tasks; without it, only the reconciler's tick looks again. */
+  followUps?: { wakeUps: WakeUps; clock: Clock; log: Logger };
 }
 
 /**
@@ -39,6 +43,7 @@ export class Scheduler {
   }
 
   private async apply(message: RunMessage): Promise<Applied> {
+    const startedAt = this.deps.followUps?.clock.now();
     const observe = message.event.type === "reconcile" && message.observe !== false;
     const { events, run } = observe
       ? await this.observe(message.runId)
@@ -52,11 +57,32 @@ export class Scheduler {
         { id: applied.run.id, pipeline: applied.run.pipeline },
         applied.run.createdAt,
       );
+    if (startedAt) await this.followUp(applied.run, observe, startedAt);
     if (applied.retryLater.length > 0)
       throw new RetryableError(
         `run ${message.runId}: ${applied.retryLater.map((e) => e.message).join("; ")}`,
       );
     return applied;
+  }
+
+  /**
+   * Asks for the next look at the run's submitted tasks after a reconcile that observed them or a message that
+   * submitted one: each such look asks for the next, so a chain follows every task until it ends. Other messages
+   * (a callback's) ask for nothing, so chains do not multiply; those that do meet on the same instants.
+   */
+  private async followUp(run: Run, observed: boolean, startedAt: string): Promise<void> {
+    const { wakeUps, clock, log } = this.deps.followUps as NonNullable<SchedulerDeps["followUps"]>;
+    const submitted = run.stages.some((s) =>
+      s.tasks.some((t) => t.submittedAt && t.submittedAt >= startedAt),
+    );
+    const at = (observed || submitted) && nextObservationAt(run, clock.now());
+    if (!at) return;
+    // A lost wake-up only delays the task's end until the reconciler's tick: not worth failing the message.
+    await wakeUps
+      .schedule(run.id, at, "observe")
+      .catch((error: unknown) =>
+        log.warn("follow-up wake-up not scheduled", { runId: run.id, error: String(error) }),
+      );
   }
 
   private async observe(runId: string): Promise<{ events: RunEvent[]; run?: Run }> {

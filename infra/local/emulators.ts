@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { PRIVATE_FILE_MODE, privateDir } from "./private-files.js";
 
 export interface RunningEmulator {
   endpoint: string;
@@ -46,7 +47,7 @@ export async function startDynamoLocal(
   const port = options.port ?? (await freePort());
   const { jar, libraryPath } = dynamoJar();
   const storage = options.dataDir ? ["-dbPath", options.dataDir] : ["-inMemory"];
-  if (options.dataDir && !existsSync(options.dataDir)) mkdirSync(options.dataDir, { recursive: true });
+  if (options.dataDir) privateDir(options.dataDir);
   const pidFile = options.dataDir && join(options.dataDir, "dynamodb-local.pid");
   if (pidFile) stopLeftover(pidFile, options.dataDir as string);
   const child = spawn(
@@ -68,7 +69,7 @@ export async function startDynamoLocal(
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  if (pidFile && child.pid) writeFileSync(pidFile, String(child.pid));
+  if (pidFile && child.pid) writeFileSync(pidFile, String(child.pid), { mode: PRIVATE_FILE_MODE });
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
 
@@ -126,7 +127,7 @@ export async function startS3Emulator(options: {
   buckets?: string[];
 }): Promise<RunningS3> {
   const { default: S3rver } = await import("s3rver");
-  mkdirSync(options.dataDir, { recursive: true });
+  privateDir(options.dataDir);
   const port = options.port ?? (await freePort());
   let server: InstanceType<typeof S3rver> | undefined;
   const start = async () => {

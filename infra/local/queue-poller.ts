@@ -1,7 +1,13 @@
 import type { Message } from "@aws-sdk/client-sqs";
-import { isNotificationGroup, type SqsWorkQueue } from "../../core/adapters/sqs/queue.js";
+import { isNotificationGroup } from "../../core/adapters/sqs/queue.js";
 import type { Logger } from "../../core/ports.js";
 import type { BatchResponse, QueueRecord } from "../../core/services/batch.js";
+
+/** A queue the poller reads: the FIFO work queue or the standard wake-up queue. */
+export interface PolledQueue {
+  receive(options: { max?: number; waitSeconds?: number }): Promise<Message[]>;
+  delete(receiptHandle: string): Promise<void>;
+}
 
 export type BatchHandler = (event: { Records: QueueRecord[] }) => Promise<BatchResponse>;
 
@@ -50,7 +56,7 @@ export class NotificationLane {
  * notification messages are handed to it and this returns without waiting for them.
  */
 export async function pollOnce(
-  queue: SqsWorkQueue,
+  queue: PolledQueue,
   handler: BatchHandler,
   options: { waitSeconds?: number; max?: number; lane?: NotificationLane } = {},
 ): Promise<{ received: number; failed: number }> {
@@ -70,7 +76,7 @@ export async function pollOnce(
   return { received: messages.length, failed };
 }
 
-async function handleAndDelete(queue: SqsWorkQueue, handler: BatchHandler, messages: Message[]) {
+async function handleAndDelete(queue: PolledQueue, handler: BatchHandler, messages: Message[]) {
   const response = await handler({ Records: messages.map(toRecord) });
   const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
   await Promise.all(
@@ -80,7 +86,7 @@ async function handleAndDelete(queue: SqsWorkQueue, handler: BatchHandler, messa
 }
 
 /** Polls until stopped; `stop` waits for the batch in hand and the notifications in flight to finish. */
-export function startQueuePoller(queue: SqsWorkQueue, handler: BatchHandler, log: Logger, waitSeconds = 2) {
+export function startQueuePoller(queue: PolledQueue, handler: BatchHandler, log: Logger, waitSeconds = 2) {
   let running = true;
   const lane = new NotificationLane();
   const loop = (async () => {

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as z from "zod";
+import { PRIVATE_FILE_MODE, privateDir, tightenFile } from "./private-files.js";
 
 const LocalSecrets = z.object({
   apiToken: z.string().min(16),
@@ -27,7 +28,10 @@ export function readSecrets(dataDir: string): LocalSecrets | undefined {
 export function loadOrCreateSecrets(dataDir: string): LocalSecrets {
   const file = secretsFile(dataDir);
   const kept = readSecrets(dataDir);
-  if (kept) return kept;
+  if (kept) {
+    tightenFile(file);
+    return kept;
+  }
   const random = () => randomBytes(24).toString("base64url");
   const secrets: LocalSecrets = {
     apiToken: random(),
@@ -36,7 +40,7 @@ export function loadOrCreateSecrets(dataDir: string): LocalSecrets {
     gitlabToken: random(),
     giteaSecret: random(),
   };
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
+  privateDir(dataDir);
+  writeFileSync(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: PRIVATE_FILE_MODE });
   return secrets;
 }

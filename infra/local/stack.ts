@@ -1,4 +1,3 @@
-import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -6,6 +5,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { ensureTable } from "../../core/adapters/dynamo/table.js";
 import { ensureQueues } from "../../core/adapters/sqs/queue.js";
+import { ensureWakeQueue } from "../../core/adapters/sqs/wake-ups.js";
 import { type Config, loadConfig, runnerKind } from "../../core/config.js";
 import type { Logger } from "../../core/ports.js";
 import { reconcileAll } from "../../core/services/scheduler.js";
@@ -16,11 +16,13 @@ import {
   callbackDeps,
   definitionCatalog,
   schedulerDeps,
+  wakeUpDeps,
   webhookDeps,
 } from "../../core/wiring.js";
 import { createApiApp } from "../../functions/api.js";
 import { createCallbackApp } from "../../functions/callback.js";
 import { createSchedulerHandler } from "../../functions/scheduler.js";
+import { createWakeUpHandler } from "../../functions/wake-ups.js";
 import { createWebhookApp } from "../../functions/webhook.js";
 import {
   LOCAL_CREDENTIALS,
@@ -30,6 +32,7 @@ import {
   startS3Emulator,
   startSqsEmulator,
 } from "./emulators.js";
+import { privateDir } from "./private-files.js";
 import { startQueuePoller } from "./queue-poller.js";
 import { loadOrCreateSecrets } from "./secrets.js";
 
@@ -53,21 +56,21 @@ export interface RunningStack {
 
 const QUEUE_NAMES = { work: "hookflow-work.fifo", dead: "hookflow-dead.fifo" };
 const LOG_BUCKET = "hookflow-logs";
+const WAKE_QUEUE_NAME = "hookflow-wake";
 /** Locally a scheduler batch runs in this process with no Lambda timeout; this only bounds a stuck one. */
 const VISIBILITY_TIMEOUT_SECONDS = 60;
 
 /**
  * The whole product on one machine: DynamoDB Local and s3rver (the log archive), both persisted in the data
- * directory, the SQS emulator, one HTTP server for webhooks, callbacks and the API, the scheduler as a long-poll
- * loop calling the Lambda handler, the reconciler on a timer, and the local process runner (Kubernetes when a
- * kubeconfig is given).
+ * directory, the SQS emulator, one HTTP server for webhooks, callbacks and the API, the scheduler as long-poll
+ * loops (work queue, wake-up queue) calling the Lambda handlers, the reconciler on a timer, and the local process
+ * runner (Kubernetes when a kubeconfig is given).
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const { env, log } = options;
   // Checked before anything starts, so that a bad setting leaves no emulator behind.
   const requested = loadConfig(env);
-  const dataDir = resolve(env.HOOKFLOW_DATA_DIR ?? ".hookflow");
-  mkdirSync(dataDir, { recursive: true });
+  const dataDir = privateDir(resolve(env.HOOKFLOW_DATA_DIR ?? ".hookflow"));
   const secrets = loadOrCreateSecrets(dataDir);
   const stoppers: Array<() => Promise<void>> = [];
   const stop = async () => {
@@ -102,15 +105,21 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const { workUrl } = await ensureQueues(sqsClient, QUEUE_NAMES, {
       visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
     });
+    const wakeUrl = await ensureWakeQueue(sqsClient, WAKE_QUEUE_NAME, {
+      visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
+    });
     dynamoClient.destroy();
     sqsClient.destroy();
 
     const config = loadConfig({
       HOOKFLOW_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      // Receivers on this machine are what a local stack's notifications are tried against (0 refuses them).
+      HOOKFLOW_ALLOW_LOOPBACK_TARGETS: "1",
       ...env,
       HOOKFLOW_DATA_DIR: dataDir,
       HOOKFLOW_TABLE: table,
       HOOKFLOW_QUEUE_URL: workUrl,
+      HOOKFLOW_WAKE_QUEUE_URL: wakeUrl,
       HOOKFLOW_DYNAMODB_ENDPOINT: dynamo.endpoint,
       HOOKFLOW_SQS_ENDPOINT: sqs.endpoint,
       HOOKFLOW_S3_ENDPOINT: s3.endpoint,
@@ -152,6 +161,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
     const poller = startQueuePoller(base.queue, createSchedulerHandler(scheduling), log, 1);
     stoppers.push(poller.stop);
+    const wakeUps = wakeUpDeps(base);
+    const wakePoller = startQueuePoller(wakeUps.wakeUps, createWakeUpHandler(wakeUps), log, 1);
+    stoppers.push(wakePoller.stop);
 
     const every = options.reconcileSeconds ?? 3;
     const reconcile = () =>

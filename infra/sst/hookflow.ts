@@ -1,6 +1,7 @@
 /**
- * hookflow on AWS: the table, the FIFO work queue and its dead-letter queue, the log bucket, the secrets, one HTTP API in front
- * of the webhook, callback and API functions, the scheduler on the queue, the reconciler every minute. What each
+ * hookflow on AWS: the table, the FIFO work queue and its dead-letter queue, the standard wake-up queue, the
+ * log bucket, the secrets, one HTTP API in front of the webhook, callback and API functions, the scheduler on the
+ * work queue, the wake-up function on the wake-up queue, the reconciler every minute. What each
  * function is (handler, memory, timeout, what it is linked to) is data in infra/functions.ts.
  *
  * Only called from `run()` in sst.config.ts, where SST's globals (`sst`, `$app`) exist.
@@ -17,13 +18,18 @@ import {
   QUEUE,
   RECONCILE_SCHEDULE,
   ROUTES,
+  WAKE_QUEUE,
 } from "../functions.js";
 import { tableArgs } from "../table.js";
 
 type Secret = InstanceType<typeof sst.Secret>;
 type SecretSetting = Exclude<
   LinkedSetting,
-  "HOOKFLOW_TABLE" | "HOOKFLOW_QUEUE_URL" | "HOOKFLOW_PUBLIC_URL" | "HOOKFLOW_LOG_BUCKET"
+  | "HOOKFLOW_TABLE"
+  | "HOOKFLOW_QUEUE_URL"
+  | "HOOKFLOW_WAKE_QUEUE_URL"
+  | "HOOKFLOW_PUBLIC_URL"
+  | "HOOKFLOW_LOG_BUCKET"
 >;
 
 export function hookflow() {
@@ -49,6 +55,12 @@ export function hookflow() {
     fifo: true,
     visibilityTimeout: `${QUEUE.visibilityTimeoutSeconds} seconds`,
     dlq: { queue: deadLetters.arn, retry: QUEUE.maxReceiveCount },
+  });
+
+  // Standard, not FIFO: only a standard queue delays each message by its own DelaySeconds.
+  const wakeQueue = new sst.aws.Queue(SST_LINKS.HOOKFLOW_WAKE_QUEUE_URL.link, {
+    visibilityTimeout: `${WAKE_QUEUE.visibilityTimeoutSeconds} seconds`,
+    transform: { queue: { messageRetentionSeconds: WAKE_QUEUE.retentionSeconds } },
   });
 
   // Ended attempts' logs: private (SST blocks public access), encrypted at rest (every object is written with
@@ -78,8 +90,9 @@ export function hookflow() {
   const components: Record<LinkedSetting, Secret | typeof table | typeof queue | typeof http | typeof logs> =
     {
       HOOKFLOW_TABLE: table,
-      HOOKFLOW_LOG_BUCKET: logs,
       HOOKFLOW_QUEUE_URL: queue,
+      HOOKFLOW_WAKE_QUEUE_URL: wakeQueue,
+      HOOKFLOW_LOG_BUCKET: logs,
       // The URL belongs to the API resource, not to its routes: linking it adds no cycle.
       HOOKFLOW_PUBLIC_URL: http,
       ...secrets,
@@ -120,6 +133,9 @@ export function hookflow() {
   queue.subscribe(functionArgs("scheduler"), {
     batch: { size: QUEUE.batchSize, partialResponses: true },
   });
+  wakeQueue.subscribe(functionArgs("wakeUps"), {
+    batch: { size: WAKE_QUEUE.batchSize, partialResponses: true },
+  });
   new sst.aws.CronV2("HookflowReconciler", {
     function: functionArgs("reconciler"),
     schedule: RECONCILE_SCHEDULE,
@@ -129,6 +145,7 @@ export function hookflow() {
     url: http.url,
     table: table.name,
     queue: queue.url,
+    wakeQueue: wakeQueue.url,
     deadLetterQueue: deadLetters.url,
     logBucket: logs.name,
   };

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -20,8 +20,14 @@ function dataDir() {
 describe("the local stack", () => {
   it("starts with `npm start`, runs the example pipeline from a signed push, and stops on Ctrl-C leaving no JVM", async () => {
     const dir = dataDir();
+    // As a directory made by hand or by an earlier version would be: readable by every user.
+    chmodSync(dir, 0o755);
     const stack = await startStackProcess(["npm", "start"], { HOOKFLOW_DATA_DIR: dir });
     try {
+      const modeOf = (path: string) => statSync(path).mode & 0o777;
+      expect([modeOf(dir), modeOf(join(dir, "dynamodb")), modeOf(join(dir, "secrets.json"))]).toEqual([
+        0o700, 0o700, 0o600,
+      ]);
       expect(stack.output()).toContain("API token");
       expect(stack.output()).toContain("npm run demo");
       const demo = await promisify(execFile)("npm", ["run", "-s", "demo"], {

@@ -46,6 +46,8 @@ export async function testSystem(
     HOOKFLOW_DEFINITION_CACHE_SECONDS: "0",
     HOOKFLOW_S3_ENDPOINT: s3Endpoint,
     HOOKFLOW_LOG_BUCKET: bucket,
+    // The test receivers listen on loopback, as the local stack's do.
+    HOOKFLOW_ALLOW_LOOPBACK_TARGETS: "1",
     ...options.env,
   });
   const overrides: Overrides = {

@@ -105,7 +105,7 @@ describe("definitions", () => {
     const shown = await (await call("GET", "/api/pipelines/shop")).json();
     expect(JSON.stringify(shown)).not.toMatch(/pipeline-secret-456|robot-secret|slack-path-secret/);
     expect((shown as { notify: Array<{ url: string }> }).notify.map((n) => n.url)).toEqual([
-      "http://127.0.0.1:9/hook",
+      "http://127.0.0.1:9/******",
       "https://hooks.slack.com/******",
     ]);
     // Written back as read, the stored secrets stay.
@@ -113,13 +113,14 @@ describe("definitions", () => {
     const stored = await system.stores.definitions.getPipeline("shop");
     expect(stored?.value.params.REGISTRY_PASSWORD).toBe("pipeline-secret-456");
     expect(stored?.value.notify[0]?.secret).toBe("robot-secret");
+    expect(stored?.value.notify[0]?.url).toBe("http://127.0.0.1:9/hook");
     expect(stored?.value.notify[1]?.url).toBe("https://hooks.slack.com/services/T0/B0/slack-path-secret");
     // A mask with nothing stored behind it would become the value: refused, naming where.
     const copy = { ...(shown as object), name: "shop-copy" };
     const refused = await call("PUT", "/api/pipelines/shop-copy", copy);
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { issues: Array<{ path: string }> }).issues.map((i) => i.path)).toEqual(
-      ["params.REGISTRY_PASSWORD", "notify[0].secret", "notify[1].url"],
+      ["params.REGISTRY_PASSWORD", "notify[0].url", "notify[0].secret", "notify[1].url"],
     );
     const job = await (await call("GET", "/api/jobs/publish")).json();
     expect(JSON.stringify(job)).not.toContain("default-pass-123");

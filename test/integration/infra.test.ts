@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } fro
 import { TTL_ATTRIBUTE, tableDefinition } from "../../core/adapters/dynamo/table.js";
 import { signedWebhookRequest } from "../../core/adapters/git/index.js";
 import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js";
+import { ensureWakeQueue } from "../../core/adapters/sqs/wake-ups.js";
 import { loadConfig, runtimeEnvironment, SST_LINKS } from "../../core/config.js";
 import {
   BOOTSTRAP_TOKEN,
@@ -30,7 +31,7 @@ import {
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
 import { tableArgs } from "../../infra/table.js";
 import { type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
-import { freshQueue, freshStore } from "../helpers/aws.js";
+import { freshBucket, freshQueue, freshStore, sqsClient } from "../helpers/aws.js";
 import { driveRun } from "../helpers/drive.js";
 import { PUBLIC_URL, SECRETS, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
 import { fixture as webhookFixture } from "../helpers/webhooks.js";
@@ -208,6 +209,7 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
           SST_KEY_FILE: join(dir, "resource.enc"),
           HOOKFLOW_DYNAMODB_ENDPOINT: inject("dynamoEndpoint"),
           HOOKFLOW_SQS_ENDPOINT: inject("sqsEndpoint"),
+          HOOKFLOW_S3_ENDPOINT: inject("s3Endpoint"),
           AWS_REGION: LOCAL_REGION,
           AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
           AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -319,6 +321,7 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
         HookflowTokenSecret: { value: TEST_TOKEN_SECRET },
         HookflowApi: { url: PUBLIC_URL },
         HookflowKubeconfig: { value: kubeconfig },
+        HookflowLogs: { name: "hookflow-logs" },
       },
       env: { ...FUNCTIONS.scheduler.environment, ...env },
     });
@@ -446,6 +449,7 @@ stages:
         HookflowQueue: { url: system.config.HOOKFLOW_QUEUE_URL ?? "" },
         HookflowApiToken: { value: "linked-token" },
         HookflowTokenSecret: { value: TEST_TOKEN_SECRET },
+        HookflowLogs: { name: system.bucket },
       };
     }, 60_000);
     afterAll(() => fake?.close());
@@ -469,11 +473,26 @@ stages:
       expect(result.body.endsWith(`${line.repeat(100)}last\n`)).toBe(true);
     });
 
+    it("reads an ended attempt's log from the log bucket, with no need of the cluster", async () => {
+      const [answer] = await invoke("api", [get(`/api/runs/${runId}/tasks/talk/logs?tail=1`)], {
+        links: { ...state, HookflowKubeconfig: { value: "clusters: [" } },
+        env: FUNCTIONS.api.environment,
+      });
+      const result = answer?.result as { statusCode: number; body: string };
+      expect(result.statusCode).toBe(200);
+      expect(result.body).toBe("last\n");
+    });
+
     it("answers 500 for a log when the API's kubeconfig cannot be read, logging the setting; the rest answers", async () => {
+      // An empty bucket: the log is not archived, so the API reads it from the cluster.
+      const empty = await freshBucket();
       const answers = await invoke(
         "api",
         [get(`/api/runs/${runId}/tasks/talk/logs`), get(`/api/runs/${runId}`)],
-        { links: { ...state, HookflowKubeconfig: { value: "clusters: [" } }, env: FUNCTIONS.api.environment },
+        {
+          links: { ...state, HookflowLogs: { name: empty }, HookflowKubeconfig: { value: "clusters: [" } },
+          env: FUNCTIONS.api.environment,
+        },
       );
       const [logs, view] = answers.map((a) => a.result as { statusCode: number; body: string });
       expect(logs?.statusCode).toBe(500);
@@ -490,5 +509,28 @@ stages:
       links: await stateLinks(),
     });
     expect(answer?.result).toEqual({ reconciled: 0 });
+  });
+
+  it("turns a due wake-up from the wake-up queue into a reconcile of its run on the work queue", async () => {
+    const { table } = await freshStore();
+    const { workUrl, queue } = await freshQueue();
+    const wakeUrl = await ensureWakeQueue(sqsClient(), `hookflow-wake-${randomBytes(4).toString("hex")}`, {
+      visibilityTimeoutSeconds: 30,
+    });
+    const sample = lambdaFixture("sqs-fifo-lambda-guide") as { Records: Array<Record<string, unknown>> };
+    const wakeUp = { runId: "r1", at: "2026-01-01T00:00:00.000Z", reason: "observe" };
+    const event = { Records: sample.Records.map((r) => ({ ...r, body: JSON.stringify(wakeUp) })) };
+    const [answer] = await invoke("wakeUps", [event], {
+      links: {
+        HookflowTable: { name: table },
+        HookflowQueue: { url: workUrl },
+        HookflowWakeQueue: { url: wakeUrl },
+      },
+    });
+    expect(answer?.result).toEqual({ batchItemFailures: [] });
+    const received = await queue.receive({ waitSeconds: 1 });
+    expect(received.map((m) => JSON.parse(m.Body ?? "{}"))).toEqual([
+      { runId: "r1", event: { type: "reconcile" } },
+    ]);
   });
 });

@@ -8,6 +8,7 @@ import { driveRun } from "../helpers/drive.js";
 import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
 import { MemoryRunner } from "../helpers/memory-runner.js";
 import { testSystem } from "../helpers/system.js";
+import { RECEIVER_TARGETS } from "../receivers/fixtures.js";
 
 /** A notification target that takes every request and answers none until released: a robot that hangs. */
 async function startHangingTarget() {
@@ -75,7 +76,7 @@ describe("notifications off the scheduling path", () => {
     // target's release ends the hang.
     const system = await testSystem({
       runner: instantRunner(),
-      sender: createNotificationSender({ timeoutMs: 10 * 60_000 }),
+      sender: createNotificationSender({ targets: RECEIVER_TARGETS, timeoutMs: 10 * 60_000 }),
       notifyBudgetSeconds: 10 * 60,
       visibilityTimeoutSeconds: 10 * 60,
     });
@@ -127,7 +128,7 @@ describe("a target's time budget", () => {
     try {
       const system = await testSystem({
         runner: instantRunner(),
-        sender: createNotificationSender({ timeoutMs: 10 * 60_000 }),
+        sender: createNotificationSender({ targets: RECEIVER_TARGETS, timeoutMs: 10 * 60_000 }),
         notifyBudgetSeconds: 0.2,
       });
       const run = newRun({

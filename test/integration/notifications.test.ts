@@ -12,6 +12,7 @@ import { driveRun } from "../helpers/drive.js";
 import { jobTemplate, newRun, pipeline, runTask, taskState, trigger } from "../helpers/factories.js";
 import { MemoryRunner } from "../helpers/memory-runner.js";
 import { PUBLIC_URL, testSystem } from "../helpers/system.js";
+import { RECEIVER_TARGETS } from "../receivers/fixtures.js";
 import { RECEIVER_SECRETS, type Receivers, startReceivers } from "../receivers/index.js";
 
 let receivers: Receivers;
@@ -51,7 +52,7 @@ function instantRunner() {
 async function systemWithRobots() {
   return testSystem({
     runner: instantRunner(),
-    sender: createNotificationSender(),
+    sender: createNotificationSender({ targets: RECEIVER_TARGETS }),
     commitStatus: createCommitStatusReporter({
       githubToken: RECEIVER_SECRETS.githubToken,
       githubApiUrl: receivers.github.origin,
@@ -205,7 +206,7 @@ describe("rate limits", () => {
     const { client, table } = await freshStore();
     const { ledger, limiter } = dynamoStores({ client, table, clock });
     const delivery = new NotificationDelivery({
-      sender: createNotificationSender({ clock }),
+      sender: createNotificationSender({ targets: RECEIVER_TARGETS, clock }),
       commitStatus: { enabledFor: () => false, report: async () => {} },
       ledger,
       limiter,
@@ -246,7 +247,7 @@ describe("rate limits", () => {
     const { client, table } = await freshStore();
     const { ledger, limiter } = dynamoStores({ client, table });
     const delivery = new NotificationDelivery({
-      sender: createNotificationSender(),
+      sender: createNotificationSender({ targets: RECEIVER_TARGETS }),
       commitStatus: { enabledFor: () => false, report: async () => {} },
       ledger,
       limiter,

@@ -11,7 +11,13 @@ import {
 } from "../../core/adapters/notify/index.js";
 import { Notifier, type NotifierKind } from "../../core/model/index.js";
 import type { RunNotice } from "../../core/ports.js";
-import { FIXED_NOW_MS, fixedClock, runNotice, waitingNotice } from "../receivers/fixtures.js";
+import {
+  FIXED_NOW_MS,
+  fixedClock,
+  RECEIVER_TARGETS,
+  runNotice,
+  waitingNotice,
+} from "../receivers/fixtures.js";
 import { RECEIVER_SECRETS, type Receivers, startReceivers } from "../receivers/index.js";
 
 const RENDERERS: Record<NotifierKind, (notice: RunNotice) => unknown> = {
@@ -200,7 +206,7 @@ describe("one notice to every receiver", () => {
   beforeEach(() => receivers.reset());
 
   it("each service accepts it, and each body shows the approvers", async () => {
-    const sender = createNotificationSender({ clock: fixedClock() });
+    const sender = createNotificationSender({ targets: RECEIVER_TARGETS, clock: fixedClock() });
     const targets: Notifier[] = [
       { kind: "feishu", url: receivers.feishu.url, secret: RECEIVER_SECRETS.feishuSecret },
       { kind: "dingtalk", url: receivers.dingtalk.url, secret: RECEIVER_SECRETS.dingtalkSecret },

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createNotificationSender } from "../../core/adapters/notify/index.js";
 import { PermanentError, RetryableError } from "../../core/errors.js";
 import { Notifier } from "../../core/model/index.js";
-import { caught, FIXED_NOW_MS, fixedClock, runNotice } from "../receivers/fixtures.js";
+import { caught, FIXED_NOW_MS, fixedClock, RECEIVER_TARGETS, runNotice } from "../receivers/fixtures.js";
 import { type Receiver, startDingtalkReceiver } from "../receivers/index.js";
 
 const SECRET = "SECd1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f";
 let receiver: Receiver;
-const sender = createNotificationSender({ clock: fixedClock() });
+const sender = createNotificationSender({ targets: RECEIVER_TARGETS, clock: fixedClock() });
 const target = (secret?: string) =>
   Notifier.parse({ kind: "dingtalk", url: receiver.url, ...(secret ? { secret } : {}) });
 const accessToken = () => new URL(receiver.url).searchParams.get("access_token")!;
@@ -40,7 +40,10 @@ describe("DingTalk sender against a verifying receiver", () => {
   });
 
   it("a stale timestamp is refused", async () => {
-    const late = createNotificationSender({ clock: fixedClock(FIXED_NOW_MS + 2 * 3600 * 1000) });
+    const late = createNotificationSender({
+      targets: RECEIVER_TARGETS,
+      clock: fixedClock(FIXED_NOW_MS + 2 * 3600 * 1000),
+    });
     expect(await caught(late.send(target(SECRET), runNotice()))).toBeInstanceOf(PermanentError);
     expect(receiver.rejected.map((r) => r.reason)).toEqual(["timestamp not within one hour"]);
   });

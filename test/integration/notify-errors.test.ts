@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createNotificationSender } from "../../core/adapters/notify/index.js";
 import { PermanentError, RetryableError } from "../../core/errors.js";
 import { Notifier, type NotifierKind } from "../../core/model/index.js";
-import { caught, FIXED_NOW_MS, fixedClock, runNotice } from "../receivers/fixtures.js";
+import { caught, FIXED_NOW_MS, fixedClock, RECEIVER_TARGETS, runNotice } from "../receivers/fixtures.js";
 import { type Receivers, startReceivers } from "../receivers/index.js";
 
 const SECRET = "do-not-leak-this-secret-3f9a";
@@ -31,7 +31,7 @@ const credentials = (url: string) => {
 
 describe("errors never carry the secret or the URL's token", () => {
   it.each<NotifierKind>(["feishu", "dingtalk", "webhook"])("%s: refused for a wrong secret", async (kind) => {
-    const sender = createNotificationSender({ clock: fixedClock() });
+    const sender = createNotificationSender({ targets: RECEIVER_TARGETS, clock: fixedClock() });
     const error = await caught(sender.send(target(kind), runNotice()));
     for (const credential of credentials(receivers[kind].url))
       expect(error.message).not.toContain(credential);
@@ -41,10 +41,15 @@ describe("errors never carry the secret or the URL's token", () => {
     const url = receivers[kind].url;
     receivers[kind].failNext(1, { status: 400, body: `bad request to ${url} with ${SECRET}` });
     const error = await caught(
-      createNotificationSender({ clock: fixedClock() }).send(target(kind), runNotice()),
+      createNotificationSender({ targets: RECEIVER_TARGETS, clock: fixedClock() }).send(
+        target(kind),
+        runNotice(),
+      ),
     );
     expect(error).toBeInstanceOf(PermanentError);
-    expect(error.message).toContain("[redacted]");
+    // A generic webhook's answer is never quoted (it is stored on the run); a robot's is, with credentials cut.
+    if (kind === "webhook") expect(error.message).toMatch(/: HTTP 400$/);
+    else expect(error.message).toContain("[redacted]");
     for (const credential of credentials(url)) expect(error.message).not.toContain(credential);
   });
 });
@@ -56,7 +61,9 @@ describe("the network", () => {
     const { port } = closed.address() as AddressInfo;
     await new Promise((resolve) => closed.close(resolve));
     const url = `http://127.0.0.1:${port}/robot/send?access_token=tok-abcdef-123456`;
-    const error = await caught(createNotificationSender().send(target("dingtalk", url), runNotice()));
+    const error = await caught(
+      createNotificationSender({ targets: RECEIVER_TARGETS }).send(target("dingtalk", url), runNotice()),
+    );
     expect(error).toBeInstanceOf(RetryableError);
     expect(error.message).toContain(`127.0.0.1:${port}`);
     expect(error.message).not.toContain("tok-abcdef-123456");
@@ -78,7 +85,7 @@ describe("the network", () => {
 
     it("times out as retryable", async () => {
       const { port } = silent.address() as AddressInfo;
-      const sender = createNotificationSender({ timeoutMs: 200 });
+      const sender = createNotificationSender({ targets: RECEIVER_TARGETS, timeoutMs: 200 });
       const error = await caught(
         sender.send(target("slack", `http://127.0.0.1:${port}/services/T/B/xyz`), runNotice()),
       );
@@ -90,7 +97,7 @@ describe("the network", () => {
 
 describe("HTTP classification, the same for every kind", () => {
   it.each(KINDS)("%s: 500, 503 and 429 are retryable; 403 is permanent", async (kind) => {
-    const sender = createNotificationSender({ clock: fixedClock() });
+    const sender = createNotificationSender({ targets: RECEIVER_TARGETS, clock: fixedClock() });
     for (const status of [500, 503, 429]) {
       receivers[kind].failNext(1, { status, body: "no" });
       expect(await caught(sender.send(target(kind), runNotice())), `${kind} ${status}`).toBeInstanceOf(
@@ -104,7 +111,7 @@ describe("HTTP classification, the same for every kind", () => {
   it("Retry-After as an HTTP date becomes seconds from now", async () => {
     const at = new Date(FIXED_NOW_MS + 90_000).toUTCString();
     receivers.slack.failNext(1, { status: 429, body: "rate_limited", headers: { "retry-after": at } });
-    const sender = createNotificationSender({ clock: fixedClock() });
+    const sender = createNotificationSender({ targets: RECEIVER_TARGETS, clock: fixedClock() });
     const error = await caught(
       sender.send(Notifier.parse({ kind: "slack", url: receivers.slack.url }), runNotice()),
     );
@@ -117,6 +124,8 @@ describe("HTTP classification, the same for every kind", () => {
       url: "https://example.com/hook",
       on: ["run.failed"],
     } as unknown as Notifier;
-    expect(await caught(createNotificationSender().send(bogus, runNotice()))).toBeInstanceOf(PermanentError);
+    expect(
+      await caught(createNotificationSender({ targets: RECEIVER_TARGETS }).send(bogus, runNotice())),
+    ).toBeInstanceOf(PermanentError);
   });
 });

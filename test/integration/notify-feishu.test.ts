@@ -2,12 +2,19 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createNotificationSender } from "../../core/adapters/notify/index.js";
 import { PermanentError, RetryableError } from "../../core/errors.js";
 import { Notifier, type NotifyEvent, type RunStatus } from "../../core/model/index.js";
-import { caught, FIXED_NOW_MS, fixedClock, runNotice, waitingNotice } from "../receivers/fixtures.js";
+import {
+  caught,
+  FIXED_NOW_MS,
+  fixedClock,
+  RECEIVER_TARGETS,
+  runNotice,
+  waitingNotice,
+} from "../receivers/fixtures.js";
 import { type Receiver, startFeishuReceiver } from "../receivers/index.js";
 
 const SECRET = "feishu-signing-secret-7Qz";
 let receiver: Receiver;
-const sender = createNotificationSender({ clock: fixedClock() });
+const sender = createNotificationSender({ targets: RECEIVER_TARGETS, clock: fixedClock() });
 const target = (secret: string | undefined = SECRET) =>
   Notifier.parse({ kind: "feishu", url: receiver.url, ...(secret ? { secret } : {}) });
 const card = (index = 0) => JSON.parse(receiver.accepted[index]?.body ?? "{}").card;
@@ -41,7 +48,10 @@ describe("Feishu sender against a verifying receiver", () => {
   });
 
   it("a timestamp more than an hour off is refused like a bad signature", async () => {
-    const late = createNotificationSender({ clock: fixedClock(FIXED_NOW_MS - 3601 * 1000) });
+    const late = createNotificationSender({
+      targets: RECEIVER_TARGETS,
+      clock: fixedClock(FIXED_NOW_MS - 3601 * 1000),
+    });
     const error = await caught(late.send(target(), runNotice()));
     expect(receiver.rejected.map((r) => r.reason)).toEqual(["timestamp not within one hour"]);
     expect(error).toBeInstanceOf(PermanentError);

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createNotificationSender, renderSlack } from "../../core/adapters/notify/index.js";
 import { PermanentError, RetryableError } from "../../core/errors.js";
 import { Notifier } from "../../core/model/index.js";
-import { caught, runNotice } from "../receivers/fixtures.js";
+import { caught, RECEIVER_TARGETS, runNotice } from "../receivers/fixtures.js";
 import { type Receiver, startSlackReceiver } from "../receivers/index.js";
 
 let receiver: Receiver;
-const sender = createNotificationSender();
+const sender = createNotificationSender({ targets: RECEIVER_TARGETS });
 const target = () => Notifier.parse({ kind: "slack", url: receiver.url });
 
 beforeAll(async () => {

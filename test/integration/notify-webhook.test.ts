@@ -2,12 +2,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createNotificationSender } from "../../core/adapters/notify/index.js";
 import { PermanentError, RetryableError } from "../../core/errors.js";
 import { Notifier } from "../../core/model/index.js";
-import { caught, runNotice } from "../receivers/fixtures.js";
+import { caught, RECEIVER_TARGETS, runNotice } from "../receivers/fixtures.js";
 import { type Receiver, startWebhookReceiver } from "../receivers/index.js";
 
 const SECRET = "hookflow-webhook-secret-42";
 let receiver: Receiver;
-const sender = createNotificationSender();
+const sender = createNotificationSender({ targets: RECEIVER_TARGETS });
 const target = (secret?: string) =>
   Notifier.parse({ kind: "webhook", url: receiver.url, ...(secret ? { secret } : {}) });
 

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createNotificationSender, renderWecom } from "../../core/adapters/notify/index.js";
 import { PermanentError, RetryableError } from "../../core/errors.js";
 import { Notifier } from "../../core/model/index.js";
-import { caught, runNotice } from "../receivers/fixtures.js";
+import { caught, RECEIVER_TARGETS, runNotice } from "../receivers/fixtures.js";
 import { type Receiver, startWecomReceiver, WECOM_TOO_LONG } from "../receivers/index.js";
 
 let receiver: Receiver;
-const sender = createNotificationSender();
+const sender = createNotificationSender({ targets: RECEIVER_TARGETS });
 const target = () => Notifier.parse({ kind: "wecom", url: receiver.url });
 const content = (index = 0) => JSON.parse(receiver.accepted[index]?.body ?? "{}").markdown.content as string;
 const bytes = (text: string) => Buffer.byteLength(text, "utf8");

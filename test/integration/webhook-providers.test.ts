@@ -9,8 +9,9 @@ import {
   signGithub,
   webhookProviders,
 } from "../../core/adapters/git/index.js";
+import { triggerMatches } from "../../core/engine/triggers.js";
 import { ValidationError } from "../../core/errors.js";
-import type { Provider, TriggerContext } from "../../core/model/index.js";
+import { type Provider, Trigger, type TriggerContext } from "../../core/model/index.js";
 import type { WebhookRequest } from "../../core/ports.js";
 
 const SECRET = "s3cret-for-tests";
@@ -244,7 +245,7 @@ describe("normalising pushes", () => {
     });
   });
 
-  it("GitLab tag push: checkout_sha (the tagged commit), no head commit, the pushing user", () => {
+  it("GitLab tag push: checkout_sha (the tagged commit), the annotated tag's message, the pushing user", () => {
     expect(triggerOf("gitlab", fixtureText("gitlab-tag-push"))).toStrictEqual({
       provider: "gitlab",
       event: "tag",
@@ -253,7 +254,7 @@ describe("normalising pushes", () => {
       ref: "refs/tags/v2.0.0",
       tag: "v2.0.0",
       commit: "547c00b0ee530a8701e18f7a6fb291c4cab5fb18",
-      message: "",
+      message: "Release 2.0.0",
       author: "bivanov",
       deliveryId: DELIVERY,
     });
@@ -452,13 +453,18 @@ describe("malformed deliveries", () => {
   });
 
   it.each([
-    ["github", "x-github-delivery", "missing header x-github-delivery"],
-    ["gitea", "x-gitea-delivery", "missing header x-gitea-delivery"],
-  ] as const)("%s: a missing delivery id header is named", (provider, name, message) => {
+    ["github", "x-github-delivery", "missing header x-github-delivery", "required"],
+    [
+      "gitea",
+      "x-gitea-delivery",
+      "missing header x-gitea-delivery or x-gogs-delivery",
+      "required (or x-gogs-delivery)",
+    ],
+  ] as const)("%s: a missing delivery id header is named", (provider, name, message, issue) => {
     const req = without(request(provider, fixtureText(`${provider}-push`)), name);
     const error = validationError(() => webhookProviders[provider].parse(req));
     expect(error.message).toBe(message);
-    expect(error.issues).toEqual([{ path: `headers.${name}`, message: "required" }]);
+    expect(error.issues).toEqual([{ path: `headers.${name}`, message: issue }]);
   });
 
   it.each([
@@ -486,12 +492,12 @@ describe("malformed deliveries", () => {
   });
 
   it.each([
-    ["github", "x-github-event"],
-    ["gitea", "x-gitea-event"],
-  ] as const)("%s: a missing event header is named", (provider, name) => {
+    ["github", "x-github-event", "required"],
+    ["gitea", "x-gitea-event", "required (or x-gogs-event)"],
+  ] as const)("%s: a missing event header is named", (provider, name, issue) => {
     const req = without(request(provider, fixtureText(`${provider}-push`)), name);
     expect(validationError(() => webhookProviders[provider].parse(req)).issues).toEqual([
-      { path: `headers.${name}`, message: "required" },
+      { path: `headers.${name}`, message: issue },
     ]);
   });
 
@@ -575,5 +581,91 @@ describe("the registry", () => {
       gitlab: ["gitlab", "HOOKFLOW_GITLAB_TOKEN"],
       gitea: ["gitea", "HOOKFLOW_GITEA_SECRET"],
     });
+  });
+});
+
+describe("real payloads from the hosts' own documentation and test buttons (sources: test/fixtures/webhooks/SOURCES.md)", () => {
+  it("GitLab's documented Tag Push example, which has no user_username: the pusher's name", () => {
+    expect(triggerOf("gitlab", fixtureText("gitlab-docs-tag-push"), "Tag Push Hook")).toStrictEqual({
+      provider: "gitlab",
+      event: "tag",
+      repository: "jsmith/example",
+      cloneUrl: "http://example.com/jsmith/example.git",
+      ref: "refs/tags/v1.0.0",
+      tag: "v1.0.0",
+      commit: "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7",
+      message: "",
+      author: "John Smith",
+      deliveryId: DELIVERY,
+    });
+  });
+
+  it("GitLab's Test button sample: no user_username, no file lists (files unknown), head commit last", () => {
+    const context = triggerOf("gitlab", fixtureText("gitlab-test-button-push"), "Push Hook");
+    expect(context).toMatchObject({
+      event: "push",
+      branch: "master",
+      commit: "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+      message: "Add simple search to projects in public area\n\ncommit message body",
+      author: "Test User",
+    });
+    expect(context.changedFiles).toBeUndefined();
+  });
+
+  it("Gitea's documented push example, without head_commit: message and author from its commit", () => {
+    const context = triggerOf("gitea", fixtureText("gitea-docs-push"));
+    expect(context).toMatchObject({
+      repository: "gitea/webhooks",
+      branch: "develop",
+      commit: "bffeb74224043ba2feb48d137756c8a9331c449a",
+      message: "Webhooks Yay!",
+      author: "Gitea",
+    });
+    expect(context.changedFiles).toBeUndefined();
+  });
+
+  it("Gogs's documented push example, with X-Gogs-* headers and no head_commit", async () => {
+    const body = fixtureText("gogs-docs-push");
+    const req: WebhookRequest = {
+      headers: {
+        "content-type": "application/json",
+        "x-gogs-delivery": DELIVERY,
+        "x-gogs-event": "push",
+        "x-gogs-signature": signGitea(body, SECRET),
+      },
+      body,
+    };
+    expect(await giteaWebhooks.verify(req, SECRET)).toBe(true);
+    const parsed = giteaWebhooks.parse(req);
+    if (parsed.kind !== "trigger") throw new Error(`ignored: ${parsed.reason}`);
+    expect(parsed.context).toMatchObject({
+      repository: "unknwon/webhooks",
+      commit: "bffeb74224043ba2feb48d137756c8a9331c449a",
+      message: "!@#0^%>>>><<<<>>>>\n",
+      author: "Unknwon",
+    });
+  });
+
+  it("Gitea or Gogs without head_commit: the head is the listed commit `after` names, not the pusher", () => {
+    const payload = fixture("gitea-push");
+    const { head_commit: _, ...withoutHead } = payload;
+    const context = triggerOf("gitea", withoutHead);
+    expect(context.message).toBe("Deploy the worker with two replicas\n");
+    expect(context.author).toBe("Kwame Mensah");
+  });
+
+  it("GitHub: a commit listing no files (too large for GitHub to list) leaves the files unknown, so `paths` runs", () => {
+    const payload = fixture("github-push");
+    const commits = (payload.commits as Array<Record<string, unknown>>).map((c, i) =>
+      i === 0 ? { ...c, added: [], modified: [], removed: [] } : c,
+    );
+    const context = triggerOf("github", { ...payload, commits });
+    expect(context.changedFiles).toBeUndefined();
+    const trigger = Trigger.parse({
+      provider: "github",
+      repository: context.repository,
+      paths: ["nothing/**"],
+    });
+    expect(triggerMatches(trigger, context)).toBe(true);
   });
 });

@@ -48,3 +48,6 @@ export async function caught(promise: Promise<unknown>): Promise<Error> {
   }
   throw new Error("expected the call to fail, but it succeeded");
 }
+
+/** The receivers listen on loopback: a sender that tries them must be allowed to, as the local stack's is. */
+export const RECEIVER_TARGETS = { allowLoopback: true } as const;

@@ -14,6 +14,7 @@ import { createWebhookApp } from "../../functions/webhook.js";
 import { driveRun } from "../helpers/drive.js";
 import { SECRETS, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
 import { deliver, fixture } from "../helpers/webhooks.js";
+import { RECEIVER_TARGETS } from "../receivers/fixtures.js";
 import { RECEIVER_SECRETS, type Receivers, startReceivers } from "../receivers/index.js";
 
 const TOKEN = "test-api-token";
@@ -48,7 +49,11 @@ const api = (app: ReturnType<typeof createApiApp>, method: string, path: string,
 
 describe("injection through git and task values", () => {
   it("runs nothing hidden in branch names, commit messages and outputs, and keeps every secret out of answers, logs and notifications", async () => {
-    const system = await testSystem({ runner, log, sender: createNotificationSender() });
+    const system = await testSystem({
+      runner,
+      log,
+      sender: createNotificationSender({ targets: RECEIVER_TARGETS }),
+    });
     const webhook = createWebhookApp(system.webhook);
     const apiApp = createApiApp(system.api);
     const pwned = (what: string) => join(work, `pwned-${what}`);

@@ -119,9 +119,10 @@ describe("cancel", () => {
         .map((e) => (e.type === "cancelTask" ? e.task : "")),
     ).toEqual(["unit", "lint"]);
     expect(transition(run, { type: "cancel.requested" }, T0).ignored?.reason).toBe("RunTerminal");
-    expect(transition(run, { type: "task.succeeded", task: "unit", attempt: 1 }, T0).ignored?.reason).toBe(
-      "TaskTerminal",
-    );
+    expect(
+      transition(run, { type: "task.failed", task: "unit", attempt: 1, message: "killed" }, T0).ignored
+        ?.reason,
+    ).toBe("TaskTerminal");
   });
 });
 

@@ -7,7 +7,8 @@ import {
   transition,
   whenMatches,
 } from "../../core/engine/index.js";
-import type { Run, TaskLaunch } from "../../core/model/index.js";
+import type { JobTemplate, Run, TaskLaunch } from "../../core/model/index.js";
+import { parseJobTemplate } from "../../core/model/parse.js";
 import {
   jobTemplate,
   newRun,
@@ -39,7 +40,7 @@ const buildPipeline = (params: Record<string, string> = {}, taskParams: Record<s
   });
 
 describe("params", () => {
-  it("merge with the contract's precedence: job defaults < task < pipeline < run < outputs < system", () => {
+  it("merge with the contract's precedence: job defaults < task < pipeline < run < system; outputs take no declared name", () => {
     const p = buildPipeline(
       { IMAGE: "from-pipeline", LAYER: "pipeline", GIT_BRANCH: "spoofed" },
       { IMAGE: "from-task", DOCKERFILE: "task.Dockerfile", LAYER: "task", OUT: "task" },
@@ -50,13 +51,14 @@ describe("params", () => {
       params: { LAYER: "run", OUT: "run" },
     });
     let { run } = play(base, [started()]);
-    ({ run } = play(run, succeed(run, "prep", "OUT=output\nlower=not-a-variable")));
+    ({ run } = play(run, succeed(run, "prep", "OUT=output\nFREE=output\nlower=not-a-variable")));
     const { env } = launchOf(run, "image");
     expect(env).toMatchObject({
       DOCKERFILE: "task.Dockerfile",
       IMAGE: "from-pipeline",
       LAYER: "run",
-      OUT: "output",
+      OUT: "run",
+      FREE: "output",
       GIT_BRANCH: "main",
       HOOKFLOW_TASK: "image",
       HOOKFLOW_RUN_ID: "r1",
@@ -118,11 +120,25 @@ describe("params", () => {
     expect(view).toContain(`login failed with ${MASK}`);
   });
 
-  it("refuses to write a sensitive param into a template", () => {
-    const job = jobTemplate({
+  it("refuses to write a sensitive param into a template, at apply and (for a stored one) at submission", () => {
+    const input = {
+      ...kaniko,
       params: [{ name: "TOKEN", sensitive: true, default: "tok-123" }],
       template: { ...kaniko.template, metadata: { annotations: { leaked: "${TOKEN}" } } },
+    };
+    expect(parseJobTemplate(input)).toMatchObject({
+      ok: false,
+      issues: [
+        {
+          path: "template.metadata.annotations.leaked",
+          message: expect.stringMatching(/^sensitive param TOKEN/),
+        },
+      ],
     });
+    const job = {
+      ...input,
+      params: [{ ...input.params[0], required: false, sensitive: true }],
+    } as JobTemplate;
     const p = pipeline({ stages: [{ name: "s", tasks: [{ name: "t", job: "kaniko-build" }] }] });
     const { run } = play(newRun({ pipeline: p, jobs: { "kaniko-build": job } }), [started()]);
     expect(taskState(run, "t")).toMatchObject({ status: "failed", reason: "InvalidSpec" });

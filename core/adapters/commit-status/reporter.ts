@@ -1,6 +1,6 @@
 import type { Provider } from "../../model/index.js";
 import type { Clock, CommitStatus, CommitStatusReporter } from "../../ports.js";
-import { deliver, type Fetch, type HttpReply, hostOf } from "../notify/http.js";
+import { deliver, type Fetch, fetchSend, type HttpReply, hostOf } from "../notify/http.js";
 import { systemClock } from "../system.js";
 import { GITHUB_API_URL, githubRefusal, githubStatusRequest } from "./github.js";
 import { GITLAB_URL, gitlabAlreadyInState, gitlabStatusRequest } from "./gitlab.js";
@@ -35,7 +35,7 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 export function createCommitStatusReporter(
   options: CommitStatusReporterOptions = {},
 ): ProviderAwareCommitStatusReporter {
-  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const send = fetchSend(options.fetch ?? globalThis.fetch);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const clock = options.clock ?? systemClock;
   const tokens: Partial<Record<Provider, string>> = {
@@ -55,7 +55,7 @@ export function createCommitStatusReporter(
         ? githubStatusRequest(status, token, options.githubApiUrl ?? GITHUB_API_URL)
         : gitlabStatusRequest(status, token, options.gitlabApiUrl ?? GITLAB_URL);
       await deliver(request, {
-        fetch: fetchImpl,
+        send,
         timeoutMs,
         nowMs,
         target: `${status.provider} commit status at ${hostOf(request.url)}`,

@@ -17,7 +17,9 @@ import { hmacSha256Hex, secretsEqual } from "./signature.js";
 /**
  * The fields of a Gitea `push` delivery that hookflow reads. Tags arrive as pushes too (with a separate
  * `create` event, which is ignored): no commits listed, the tagged commit as head_commit, and `after` naming
- * the tag object for an annotated tag.
+ * the tag object for an annotated tag. Gogs, and Gitea before head_commit existed, send no head_commit: the
+ * head is then the listed commit named by `after` (the lists are newest first). Gogs names its headers
+ * X-Gogs-*, with the same signature; Gitea sends both.
  */
 const GiteaPush = z.object({
   ref: z.string(),
@@ -35,20 +37,20 @@ export const giteaWebhooks: WebhookProvider = {
   secretVariable: "HOOKFLOW_GITEA_SECRET",
 
   async verify(request, secret) {
-    const signature = header(request, "x-gitea-signature");
+    const signature = header(request, "x-gitea-signature") ?? header(request, "x-gogs-signature");
     // Gitea sends an empty signature when the hook has no secret; an empty secret must verify nothing.
     if (!secret || !signature || typeof request.body !== "string") return false;
     return secretsEqual(signature, hmacSha256Hex(request.body, secret));
   },
 
   parse(request) {
-    const id = deliveryId(request, ["x-gitea-delivery"]);
-    const event = requireHeader(request, "x-gitea-event");
+    const id = deliveryId(request, ["x-gitea-delivery", "x-gogs-delivery"]);
+    const event = requireHeader(request, "x-gitea-event", "x-gogs-event");
     const body = parseJsonBody(request.body);
     if (event !== "push") return ignoredEvent(id, event);
     const push = validatePayload(GiteaPush, body, "Gitea push payload");
     const commits = push.commits ?? [];
-    const head = push.head_commit ?? undefined;
+    const head = push.head_commit ?? commits.find((c) => c.id === push.after) ?? commits[0];
     return normalisePush({
       provider: "gitea",
       deliveryId: id,

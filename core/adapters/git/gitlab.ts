@@ -20,10 +20,14 @@ const GitlabPush = z.object({
   after: CommitSha,
   /** The commit the ref now points at (for an annotated tag, the tagged commit); null when deleted. */
   checkout_sha: CommitSha.nullish(),
-  user_username: z.string(),
+  /** Absent from GitLab's documented Tag Push example and from older versions' payloads: user_name then. */
+  user_username: z.string().optional(),
+  user_name: z.string().optional(),
+  /** An annotated tag's message (null for a lightweight tag or a branch push). */
+  message: z.string().nullish(),
   project: z.object({ path_with_namespace: z.string(), git_http_url: z.string().optional() }),
   repository: z.object({ git_http_url: z.string().optional() }).nullish(),
-  /** Oldest first, the newest 20 only; total_commits_count says how many were pushed. */
+  /** Oldest first (the head is last), the newest 20 only; total_commits_count says how many were pushed. */
   commits: z.array(PushCommit).nullish(),
   total_commits_count: z.number().int().nonnegative().optional(),
 });
@@ -71,10 +75,11 @@ export const gitlabWebhooks: WebhookProvider = {
       repository: push.project.path_with_namespace,
       cloneUrl,
       commit,
-      head: commits.find((c) => c.id === commit),
+      head: commits.find((c) => c.id === commit) ?? commits.at(-1),
+      ...(kind === "tag_push" && push.message && { message: push.message }),
       commits,
       truncated: (push.total_commits_count ?? 0) > commits.length,
-      pusher: push.user_username,
+      pusher: push.user_username || push.user_name || "",
     });
   },
 };

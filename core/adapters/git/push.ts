@@ -43,10 +43,13 @@ export function header(request: WebhookRequest, name: string): string | undefine
   return typeof value === "string" && value !== "" ? value : undefined;
 }
 
-export function requireHeader(request: WebhookRequest, name: string): string {
-  const value = header(request, name);
-  if (value === undefined) throw missingHeader([name]);
-  return value;
+/** The first of `names` present (a host that sends a header under two names, such as Gitea and Gogs). */
+export function requireHeader(request: WebhookRequest, ...names: [string, ...string[]]): string {
+  for (const name of names) {
+    const value = header(request, name);
+    if (value !== undefined) return value;
+  }
+  throw missingHeader(names);
 }
 
 /** The delivery id from the first of `names` present: the key that makes a redelivery start nothing new. */
@@ -114,6 +117,8 @@ export interface PushFacts {
   commit: string;
   /** The pushed head commit, when the payload includes it. */
   head: PushCommit | undefined;
+  /** What the push itself says, where that is more than its head commit: an annotated tag's message. */
+  message?: string;
   commits: readonly PushCommit[];
   /** Whether the payload lists fewer commits than the push holds. */
   truncated: boolean;
@@ -142,7 +147,7 @@ export function normalisePush(push: PushFacts): ParsedDelivery {
     ref: push.ref,
     ...(target.kind === "tag" ? { tag: target.name } : { branch: target.name }),
     commit: push.commit,
-    message: push.head?.message ?? "",
+    message: push.message || push.head?.message || "",
     author: clipText(author, AUTHOR_MAX_BYTES),
     deliveryId,
     ...(files && { changedFiles: files }),
@@ -160,11 +165,14 @@ function refTarget(ref: string): { kind: "branch" | "tag"; name: string } | unde
 
 /**
  * Every file the listed commits added, modified or removed, once each, in order of first mention. Undefined
- * when the list cannot be the whole push (no commits listed, as for a new branch or a tag, or a list the host
- * cut short), so that a `paths` filter runs the pipeline rather than skip it on partial knowledge.
+ * when the list cannot be the whole push, so that a `paths` filter runs the pipeline rather than skip it on
+ * partial knowledge: no commits listed (a new branch, a tag), a list the host cut short, or a commit that lists
+ * no file at all (GitHub leaves the lists empty for a commit too large to compute them; GitLab's "Test" sample
+ * and older Gitea and Gogs send no lists; an empty commit changes nothing, and running is the safe side).
  */
 function changedFiles(commits: readonly PushCommit[], truncated: boolean): string[] | undefined {
   if (commits.length === 0 || truncated) return undefined;
+  if (commits.some((c) => c.added.length + c.modified.length + c.removed.length === 0)) return undefined;
   const files = new Set<string>();
   for (const commit of commits)
     for (const file of [...commit.added, ...commit.modified, ...commit.removed]) files.add(file);

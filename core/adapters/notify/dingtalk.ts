@@ -1,5 +1,6 @@
 import type { RunNotice } from "../../ports.js";
 import { type Channel, codeRefusal, JSON_HEADERS } from "./channel.js";
+import { inertMarkdown as md } from "./markdown.js";
 import { dingtalkSign } from "./signing.js";
 import { describeNotice } from "./view.js";
 
@@ -20,13 +21,14 @@ export interface DingtalkMessage {
 export function renderDingtalk(notice: RunNotice): DingtalkMessage {
   const view = describeNotice(notice);
   const title = `${view.emoji} ${view.title}`;
-  const lines = [`### ${title}`, ...view.facts.map((fact) => `**${fact.label}:** ${fact.value}`)];
-  if (view.commitMessage) lines.push(`**Message:** ${view.commitMessage}`);
+  // Every value is outside text (markdown.ts says why and how it is made inert); the labels are ours.
+  const lines = [`### ${md(title)}`, ...view.facts.map((fact) => `**${fact.label}:** ${md(fact.value)}`)];
+  if (view.commitMessage) lines.push(`**Message:** ${md(view.commitMessage)}`);
   if (view.failure)
     lines.push(
-      `**Failed task:** ${view.failure.task}${view.failure.message ? ` — ${view.failure.message}` : ""}`,
+      `**Failed task:** ${md(view.failure.task)}${view.failure.message ? ` — ${md(view.failure.message)}` : ""}`,
     );
-  if (view.approvers) lines.push(`**May approve:** ${view.approvers.join(", ")}`);
+  if (view.approvers) lines.push(`**May approve:** ${md(view.approvers.join(", "))}`);
   return {
     msgtype: "actionCard",
     // DingTalk markdown needs a blank line to break a line.

@@ -7,6 +7,20 @@ import { PermanentError, RetryableError } from "../../errors.js";
 
 export type Fetch = typeof fetch;
 
+/** Sends one request and answers with the reply, of which at most MAX_REPLY_BYTES of body are read. */
+export type Send = (request: OutgoingRequest, limits: { timeoutMs: number }) => Promise<HttpReply>;
+
+/**
+ * What is read of an answer's body: services answer a small JSON object, and a few KB show any error. More is
+ * never read (a target could answer gigabytes), and the connection is dropped instead.
+ */
+export const MAX_REPLY_BYTES = 8 * 1024;
+
+/** The destination is not one hookflow sends to (core/model/addresses.ts); never retried. */
+export class TargetRefused extends Error {
+  override name = "TargetRefused";
+}
+
 export interface OutgoingRequest {
   url: string;
   body: string;
@@ -28,7 +42,7 @@ export interface ServiceRefusal {
 }
 
 export interface DeliverOptions {
-  fetch: Fetch;
+  send: Send;
   timeoutMs: number;
   nowMs: number;
   /** Names the destination in errors, e.g. "feishu notifier at open.feishu.cn"; never the URL. */
@@ -39,6 +53,11 @@ export interface DeliverOptions {
   refusal?: (reply: HttpReply) => ServiceRefusal | undefined;
   /** Answers that count as success although their status says otherwise (an idempotent repeat). */
   accepts?: (reply: HttpReply) => boolean;
+  /**
+   * Whether an error may quote the answer's body (default true). A generic webhook's body is whatever its
+   * server says, and errors are stored on the run and shown by the API: such an error says only the status.
+   */
+  quoteReplies?: boolean;
 }
 
 const MAX_QUOTED = 200;
@@ -47,9 +66,10 @@ export async function deliver(request: OutgoingRequest, options: DeliverOptions)
   const reply = await post(request, options);
   if (options.accepts?.(reply)) return;
   const { status } = reply;
+  const body = options.quoteReplies === false ? "" : quote(reply.text, options.secrets);
   if (status === 408 || status === 429 || status >= 500)
     throw new RetryableError(
-      `${options.target}: HTTP ${status}${quote(reply.text, options.secrets)}`,
+      `${options.target}: HTTP ${status}${body}`,
       retryAfterSeconds(reply.headers, options.nowMs),
     );
   const refusal = options.refusal?.(reply);
@@ -63,26 +83,50 @@ export async function deliver(request: OutgoingRequest, options: DeliverOptions)
   if (status >= 300 && status < 400)
     // Following a redirect would send the signed body, and the token in the URL, to wherever it points.
     throw new PermanentError(`${options.target}: HTTP ${status}, redirects are not followed`);
-  if (status < 200 || status >= 300)
-    throw new PermanentError(`${options.target}: HTTP ${status}${quote(reply.text, options.secrets)}`);
+  if (status < 200 || status >= 300) throw new PermanentError(`${options.target}: HTTP ${status}${body}`);
 }
 
 async function post(request: OutgoingRequest, options: DeliverOptions): Promise<HttpReply> {
   try {
-    const response = await options.fetch(request.url, {
-      method: "POST",
-      headers: request.headers,
-      body: request.body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
-    return { status: response.status, headers: response.headers, text: await response.text() };
+    return await options.send(request, { timeoutMs: options.timeoutMs });
   } catch (error) {
+    if (error instanceof TargetRefused)
+      throw new PermanentError(`${options.target}: refused, ${scrub(error.message, options.secrets)}`);
     // The cause is not attached: a network error's text may quote the URL, and with it the token.
     if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError"))
       throw new RetryableError(`${options.target}: no answer within ${options.timeoutMs} ms`);
     throw new RetryableError(`${options.target}: request failed (${networkReason(error, options.secrets)})`);
   }
+}
+
+/** A Send over `fetch` (the commit-status reporters', whose API URLs an administrator configures). */
+export function fetchSend(fetchImpl: Fetch): Send {
+  return async (request, limits) => {
+    const response = await fetchImpl(request.url, {
+      method: "POST",
+      headers: request.headers,
+      body: request.body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(limits.timeoutMs),
+    });
+    return { status: response.status, headers: response.headers, text: await readAtMost(response) };
+  };
+}
+
+/** At most MAX_REPLY_BYTES of a fetched body; the rest is not read, and cancelling drops the connection. */
+async function readAtMost(response: Response): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < MAX_REPLY_BYTES) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+  }
+  if (size >= MAX_REPLY_BYTES) await reader.cancel();
+  return Buffer.concat(chunks).subarray(0, MAX_REPLY_BYTES).toString("utf8");
 }
 
 function networkReason(error: unknown, secrets: string[]): string {

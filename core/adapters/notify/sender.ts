@@ -1,17 +1,21 @@
 import { PermanentError } from "../../errors.js";
-import type { Notifier, NotifierKind } from "../../model/index.js";
+import type { Notifier, NotifierKind, TargetRules } from "../../model/index.js";
 import type { Clock, NotificationSender, RunNotice } from "../../ports.js";
 import { systemClock } from "../system.js";
 import type { Channel } from "./channel.js";
 import { dingtalk } from "./dingtalk.js";
 import { feishu } from "./feishu.js";
-import { credentialsIn, deliver, type Fetch, hostOf } from "./http.js";
+import { guardedSend, type Resolve } from "./guard.js";
+import { credentialsIn, deliver, hostOf } from "./http.js";
 import { slack } from "./slack.js";
 import { webhook } from "./webhook.js";
 import { wecom } from "./wecom.js";
 
 export interface NotificationSenderOptions {
-  fetch?: Fetch;
+  /** Where targets may be (core/model/addresses.ts); default: public addresses only. */
+  targets?: TargetRules;
+  /** How names are resolved; a test gives its own to play a DNS server. */
+  resolve?: Resolve;
   /** Per request; a service that has not answered by then is retried later. Default 10 s. */
   timeoutMs?: number;
   /** Feishu and DingTalk sign the current time; services refuse signatures an hour off. */
@@ -43,7 +47,7 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
  * message contains the target's secret or the credential in its URL.
  */
 export function createNotificationSender(options: NotificationSenderOptions = {}): NotificationSender {
-  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const send = guardedSend(options.targets ?? { allowLoopback: false }, options.resolve);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const clock = options.clock ?? systemClock;
   return {
@@ -54,12 +58,14 @@ export function createNotificationSender(options: NotificationSenderOptions = {}
       const nowMs = Date.parse(clock.now());
       const request = channel.request(target, notice, nowMs);
       await deliver(request, {
-        fetch: fetchImpl,
+        send,
         timeoutMs,
         nowMs,
         target: name,
         secrets: credentialsIn(request.url, target.url, target.secret),
         refusal: channel.refusal,
+        // A robot's answer is its service's JSON; a generic webhook's is anything its server says.
+        quoteReplies: target.kind !== "webhook",
       });
     },
   };

@@ -20,7 +20,11 @@ export interface SlackMessage {
   blocks: unknown[];
 }
 
-/** Slack's mrkdwn treats these three as control characters; its documentation asks for these escapes. */
+/**
+ * Slack's mrkdwn treats these three as control characters (`<url|text>`, `<!channel>`, `<@U…>`); its
+ * documentation asks for these escapes. Text objects holding outside text are also `verbatim`, so that Slack
+ * does not turn a plain `@channel` or `#channel` in a commit subject into a mention or a link.
+ */
 export function escapeSlack(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
@@ -30,7 +34,11 @@ export function renderSlack(notice: RunNotice): SlackMessage {
   const title = `${view.emoji} ${view.title}`;
   const section = (label: string, value: string) => ({
     type: "section",
-    text: { type: "mrkdwn", text: clipChars(`*${label}*\n${escapeSlack(value)}`, SECTION_CHARS) },
+    text: {
+      type: "mrkdwn",
+      text: clipChars(`*${label}*\n${escapeSlack(value)}`, SECTION_CHARS),
+      verbatim: true,
+    },
   });
   const blocks: unknown[] = [
     { type: "header", text: { type: "plain_text", text: clipChars(title, HEADER_CHARS), emoji: true } },
@@ -39,6 +47,7 @@ export function renderSlack(notice: RunNotice): SlackMessage {
       fields: view.facts.slice(0, MAX_FIELDS).map((fact) => ({
         type: "mrkdwn",
         text: clipChars(`*${fact.label}*\n${escapeSlack(fact.value)}`, FIELD_CHARS),
+        verbatim: true,
       })),
     },
   ];

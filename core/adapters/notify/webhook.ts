@@ -5,7 +5,7 @@ import { webhookSignature } from "./signing.js";
 /**
  * hookflow's generic webhook: the notice itself as JSON, marked with the payload's version, signed with
  * `X-Hookflow-Signature-256: sha256=<hex HMAC-SHA256 of the body>` when the target has a secret. Any 2xx is
- * success; the answer's body is not read.
+ * success; the answer's body is never quoted (the sender records a failure as its HTTP status only).
  */
 
 export const WEBHOOK_PAYLOAD_VERSION = 1;

@@ -1,5 +1,6 @@
 import type { RunNotice } from "../../ports.js";
 import { type Channel, codeRefusal, JSON_HEADERS } from "./channel.js";
+import { inertMarkdown as md } from "./markdown.js";
 import { clipUtf8, describeNotice, type Tone } from "./view.js";
 
 /**
@@ -28,20 +29,21 @@ export interface WecomMessage {
 
 export function renderWecom(notice: RunNotice): WecomMessage {
   const view = describeNotice(notice);
+  // Every value is outside text (markdown.ts says why and how it is made inert); the labels and colours are ours.
   const lines = [
-    `### ${view.emoji} ${view.title}`,
+    `### ${view.emoji} ${md(view.title)}`,
     ...view.facts.map((fact) =>
       fact.label === "Status"
-        ? `> Status: <font color="${COLOURS[view.tone]}">${fact.value}</font>`
-        : `> ${fact.label}: ${fact.value}`,
+        ? `> Status: <font color="${COLOURS[view.tone]}">${md(fact.value)}</font>`
+        : `> ${fact.label}: ${md(fact.value)}`,
     ),
   ];
-  if (view.commitMessage) lines.push(`> Message: ${view.commitMessage}`);
+  if (view.commitMessage) lines.push(`> Message: ${md(view.commitMessage)}`);
   if (view.failure)
     lines.push(
-      `> Failed task: <font color="warning">${view.failure.task}</font>${view.failure.message ? ` — ${view.failure.message}` : ""}`,
+      `> Failed task: <font color="warning">${md(view.failure.task)}</font>${view.failure.message ? ` — ${md(view.failure.message)}` : ""}`,
     );
-  if (view.approvers) lines.push(`> May approve: ${view.approvers.join(", ")}`);
+  if (view.approvers) lines.push(`> May approve: ${md(view.approvers.join(", "))}`);
   // The link goes last and is never cut: it is the one thing a reader of a shortened message still needs.
   const link = `\n[View run](${view.url})`;
   const room = WECOM_MAX_BYTES - Buffer.byteLength(link, "utf8");

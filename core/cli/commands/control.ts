@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { RunView } from "../../engine/view.js";
 import { CliError } from "../client.js";
 import { type CommandEnv, type Context, whoAmI } from "../context.js";
+import { visible, visibleDeep } from "../visible.js";
 import { startedRun } from "../watch.js";
 import { jsonOption } from "./options.js";
 
@@ -68,5 +69,7 @@ function report(ctx: Context, view: RunView, json: boolean | undefined, what: st
   else ctx.out(reportLine(ctx, view, what));
 }
 
-const reportLine = (ctx: Context, view: RunView, what: string) =>
-  `${what}: run ${view.id} (${view.pipeline}) is ${ctx.style.status(view.status)}`;
+const reportLine = (ctx: Context, view: RunView, what: string) => {
+  const shown = visibleDeep(view);
+  return `${visible(what)}: run ${shown.id} (${shown.pipeline}) is ${ctx.style.status(shown.status)}`;
+};

@@ -3,6 +3,7 @@ import { ApiError, CliError } from "../client.js";
 import { type CommandEnv, collect } from "../context.js";
 import { applyOrder, formatIssue, readDefinitions } from "../documents.js";
 import { pipelinesTable } from "../render.js";
+import { visible, visibleDeep } from "../visible.js";
 import { jsonOption } from "./options.js";
 
 export function registerDefinitions(program: Command, env: CommandEnv): void {
@@ -26,14 +27,15 @@ export function registerDefinitions(program: Command, env: CommandEnv): void {
         const label = `${definition.kind}/${definition.name}`;
         try {
           const saved = await ctx.client.putDefinition(definition.kind, definition.name, definition.text);
-          ctx.out(`${label} ${saved.created ? "created" : "updated"}`);
-          for (const warning of saved.warnings) ctx.err(`warning: ${formatIssue(definition, warning)}`);
+          ctx.out(`${visible(label)} ${saved.created ? "created" : "updated"}`);
+          for (const warning of saved.warnings)
+            ctx.err(`warning: ${visible(formatIssue(definition, warning))}`);
         } catch (error) {
           // A definition the API refuses does not stop the others; an API that cannot be used at all does.
           if (!(error instanceof ApiError) || error.status === 401 || error.status >= 500) throw error;
           failed += 1;
-          ctx.err(`error: ${label}: ${error.error}`);
-          for (const issue of error.issues) ctx.err(formatIssue(definition, issue));
+          ctx.err(`error: ${visible(`${label}: ${error.error}`)}`);
+          for (const issue of error.issues) ctx.err(visible(formatIssue(definition, issue)));
         }
       }
       if (failed > 0) env.setExitCode(1);
@@ -48,6 +50,6 @@ export function registerDefinitions(program: Command, env: CommandEnv): void {
       const list = await ctx.client.listPipelines();
       if (options.json) return ctx.json(list);
       if (list.items.length === 0) return ctx.err("no pipelines yet: hookflow apply -f <file>");
-      for (const line of pipelinesTable(list.items)) ctx.out(line);
+      for (const line of pipelinesTable(visibleDeep(list.items))) ctx.out(line);
     });
 }

@@ -3,6 +3,7 @@ import { LOG_CUT_NOTICE, lastLines } from "../../model/limits.js";
 import { ApiError, CliError } from "../client.js";
 import { type CommandEnv, type Context, positiveInt } from "../context.js";
 import { isTerminalRunStatus, isTerminalTaskStatus, unseenLog } from "../render.js";
+import { visibleLog } from "../visible.js";
 
 export function registerLogs(program: Command, env: CommandEnv): void {
   program
@@ -15,7 +16,7 @@ export function registerLogs(program: Command, env: CommandEnv): void {
     .action(async (id: string, task: string, options: { follow?: boolean; tail?: number }) => {
       const ctx = env.context();
       if (options.follow) return followLogs(ctx, id, task, options.tail);
-      ctx.io.stdout.write(await ctx.client.logs(id, task, options.tail));
+      ctx.io.stdout.write(visibleLog(await ctx.client.logs(id, task, options.tail)));
     });
 }
 
@@ -50,7 +51,9 @@ async function followLogs(ctx: Context, id: string, task: string, tail: number |
     if (text !== undefined && !(text === "" && shown)) {
       const log = text.replace(LOG_CUT_NOTICE, "");
       ctx.io.stdout.write(
-        shown === undefined ? (tail === undefined ? text : lastLines(text, tail)) : unseenLog(shown, log),
+        visibleLog(
+          shown === undefined ? (tail === undefined ? text : lastLines(text, tail)) : unseenLog(shown, log),
+        ),
       );
       shown = log;
     }

@@ -3,8 +3,8 @@ import type { RunStatus } from "../../model/index.js";
 import type { ManualRun } from "../client.js";
 import { type CommandEnv, keyValue, positiveInt } from "../context.js";
 import { RUN_STATUSES, renderRun, runsTable } from "../render.js";
+import { visible, visibleDeep } from "../visible.js";
 import { startedRun, watchRun } from "../watch.js";
-
 import { jsonOption } from "./options.js";
 
 export function registerRuns(program: Command, env: CommandEnv): void {
@@ -39,12 +39,13 @@ export function registerRuns(program: Command, env: CommandEnv): void {
           ...(options.param && { params: options.param }),
         };
         const run = await ctx.client.startRun(pipeline, request);
+        const shown = visibleDeep(run);
         await startedRun(
           env,
           ctx,
           run,
           options,
-          `started run ${run.id} of ${run.pipeline} on ${run.trigger.ref}`,
+          `started run ${shown.id} of ${shown.pipeline} on ${shown.trigger.ref}`,
         );
       },
     );
@@ -70,8 +71,9 @@ export function registerRuns(program: Command, env: CommandEnv): void {
         const page = await ctx.client.listRuns(query);
         if (json) return ctx.json(page);
         if (page.items.length === 0) ctx.err("no runs");
-        else for (const line of runsTable(page.items, ctx.io.now(), ctx.style)) ctx.out(line);
-        if (page.cursor) ctx.err(`more: hookflow runs ${nextPageArgs(query)}--cursor ${page.cursor}`);
+        else for (const line of runsTable(visibleDeep(page.items), ctx.io.now(), ctx.style)) ctx.out(line);
+        if (page.cursor)
+          ctx.err(`more: hookflow runs ${visible(`${nextPageArgs(query)}--cursor ${page.cursor}`)}`);
       },
     );
 
@@ -86,7 +88,7 @@ export function registerRuns(program: Command, env: CommandEnv): void {
       if (options.watch) return env.setExitCode(await watchRun(ctx, id, { json: options.json }));
       const view = await ctx.client.getRun(id);
       if (options.json) return ctx.json(view);
-      for (const line of renderRun(view, ctx.io.now(), ctx.style)) ctx.out(line);
+      for (const line of renderRun(visibleDeep(view), ctx.io.now(), ctx.style)) ctx.out(line);
     });
 }
 

@@ -1,0 +1,35 @@
+import { isActiveTask, type Run } from "../model/index.js";
+
+/**
+ * Follow-up observations of a submitted task, so that a task that never calls back is seen to end within
+ * seconds rather than at the reconciler's next tick: 1, 2, 4, 8, 16 and 32 s after it was submitted, then
+ * every 30 s while it is queued or running. The times are fixed from `submittedAt`, not from when a reconcile
+ * happened to run, so wake-ups asked for by different reconciles of the same run fall on the same instant and
+ * the work queue's deduplication keeps one (core/services/wake-ups.ts).
+ */
+export const FOLLOW_UP = { firstSeconds: 1, doublingUntilSeconds: 32, everySeconds: 30 } as const;
+
+/** The first follow-up instant after `now` for a task submitted at `submittedAt` (epoch ms). */
+export function nextFollowUp(submittedAt: number, now: number): number {
+  const elapsed = (now - submittedAt) / 1000;
+  const { firstSeconds, doublingUntilSeconds, everySeconds } = FOLLOW_UP;
+  let offset: number;
+  if (elapsed < firstSeconds) offset = firstSeconds;
+  else if (elapsed < doublingUntilSeconds) offset = firstSeconds * 2 ** (Math.floor(Math.log2(elapsed)) + 1);
+  else
+    offset =
+      doublingUntilSeconds + everySeconds * (Math.floor((elapsed - doublingUntilSeconds) / everySeconds) + 1);
+  return submittedAt + offset * 1000;
+}
+
+/** When the run's submitted, unfinished tasks should next be looked at; undefined when none is out there. */
+export function nextObservationAt(run: Run, now: string): string | undefined {
+  const at = Date.parse(now);
+  let next: number | undefined;
+  for (const task of run.stages.flatMap((s) => s.tasks)) {
+    if (!isActiveTask(task.status) || !task.submittedAt) continue;
+    const slot = nextFollowUp(Date.parse(task.submittedAt), at);
+    next = next === undefined ? slot : Math.min(next, slot);
+  }
+  return next === undefined ? undefined : new Date(next).toISOString();
+}

@@ -1,0 +1,176 @@
+import { randomUUID } from "node:crypto";
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { describe, expect, it } from "vitest";
+import { delaySecondsUntil, ensureWakeQueue, SqsWakeUps } from "../../core/adapters/sqs/wake-ups.js";
+import { silentLogger } from "../../core/adapters/system.js";
+import type { Clock } from "../../core/ports.js";
+import { owedMessage } from "../../core/services/commands.js";
+import { handleWakeUps } from "../../core/services/wake-ups.js";
+import { freshQueue, sqsClient } from "../helpers/aws.js";
+import { newRun, pipeline, runTask } from "../helpers/factories.js";
+import type { MemoryRunner } from "../helpers/memory-runner.js";
+import { testSystem } from "../helpers/system.js";
+
+/** A clock the test moves by hand. */
+function manualClock(start: string): Clock & { set(at: string): void } {
+  let now = start;
+  return {
+    now: () => now,
+    set: (at) => {
+      now = at;
+    },
+  };
+}
+
+async function freshWakeQueue() {
+  const client = sqsClient();
+  const url = await ensureWakeQueue(client, `hookflow-wake-${randomUUID().slice(0, 8)}`, {
+    visibilityTimeoutSeconds: 30,
+  });
+  return { client, url };
+}
+
+async function waiting(client: ReturnType<typeof sqsClient>, url: string) {
+  const { Attributes } = await client.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"],
+    }),
+  );
+  return {
+    visible: Number(Attributes?.ApproximateNumberOfMessages),
+    delayed: Number(Attributes?.ApproximateNumberOfMessagesDelayed),
+  };
+}
+
+/** Long-polls until a wake-up arrives; returns its body and when it arrived. */
+async function nextWakeUp(wakeUps: SqsWakeUps) {
+  for (;;) {
+    const [message] = await wakeUps.receive({ max: 1, waitSeconds: 1 });
+    if (!message) continue;
+    await wakeUps.delete(message.ReceiptHandle ?? "");
+    return { body: JSON.parse(message.Body ?? "{}"), arrived: Date.now(), record: message };
+  }
+}
+
+const record = (runId: string, at: string, id = randomUUID()) => ({
+  messageId: id,
+  body: JSON.stringify({ runId, at, reason: "observe" }),
+});
+
+describe("delayed wake-ups (standard SQS queue with DelaySeconds)", () => {
+  it("counts whole seconds from now, never early, at most SQS's 900", () => {
+    const now = "2026-01-01T00:00:00.000Z";
+    expect(delaySecondsUntil("2026-01-01T00:00:00.200Z", now)).toBe(1);
+    expect(delaySecondsUntil("2026-01-01T00:00:02.000Z", now)).toBe(2);
+    expect(delaySecondsUntil("2025-12-31T23:59:00.000Z", now)).toBe(0);
+    expect(delaySecondsUntil("2026-01-01T01:00:00.000Z", now)).toBe(900);
+  });
+
+  it("the SQS emulator holds a message on a standard queue for its DelaySeconds", async () => {
+    const { client, url } = await freshWakeQueue();
+    const wakeUps = new SqsWakeUps(client, url, { now: () => new Date().toISOString() });
+    const before = Date.now();
+    const at = new Date(before + 2000).toISOString();
+    await wakeUps.schedule("r1", at, "observe");
+    expect(await wakeUps.receive({ waitSeconds: 0 })).toEqual([]);
+    expect(await waiting(client, url)).toEqual({ visible: 0, delayed: 1 });
+    const { body, arrived } = await nextWakeUp(wakeUps);
+    expect(body).toEqual({ runId: "r1", at, reason: "observe" });
+    expect(arrived - before).toBeGreaterThanOrEqual(2000);
+  });
+
+  it("a due wake-up becomes one reconcile of its run, however many asked for the same instant", async () => {
+    const { client, url } = await freshWakeQueue();
+    const { queue } = await freshQueue();
+    const clock = manualClock("2026-01-01T00:00:05.000Z");
+    const deps = { queue, wakeUps: new SqsWakeUps(client, url, clock), clock, log: silentLogger };
+    const at = "2026-01-01T00:00:05.000Z";
+    const result = await handleWakeUps([record("r1", at), record("r1", at)], deps);
+    expect(result.batchItemFailures).toEqual([]);
+    const received = await queue.receive({ waitSeconds: 1 });
+    expect(received.map((m) => JSON.parse(m.Body ?? "{}"))).toEqual([
+      { runId: "r1", event: { type: "reconcile" } },
+    ]);
+    await queue.delete(received[0]?.ReceiptHandle ?? "");
+    expect(await queue.receive({ waitSeconds: 0 })).toEqual([]);
+  });
+
+  it("a wake-up further away than SQS can delay is sent on, not delivered early", async () => {
+    const { client, url } = await freshWakeQueue();
+    const { queue } = await freshQueue();
+    const clock = manualClock("2026-01-01T00:00:00.000Z");
+    const deps = { queue, wakeUps: new SqsWakeUps(client, url, clock), clock, log: silentLogger };
+    await handleWakeUps([record("r1", "2026-01-01T00:20:00.000Z")], deps);
+    expect(await queue.receive({ waitSeconds: 0 })).toEqual([]);
+    expect(await waiting(client, url)).toEqual({ visible: 0, delayed: 1 });
+  });
+
+  it("drops a malformed wake-up without failing the batch or reaching the work queue", async () => {
+    const { client, url } = await freshWakeQueue();
+    const { queue } = await freshQueue();
+    const clock = manualClock("2026-01-01T00:00:00.000Z");
+    const deps = { queue, wakeUps: new SqsWakeUps(client, url, clock), clock, log: silentLogger };
+    const bad = [
+      { messageId: "a", body: "not json" },
+      { messageId: "b", body: JSON.stringify({ runId: "R!", at: "soon", reason: "observe" }) },
+    ];
+    expect(await handleWakeUps(bad, deps)).toEqual({ batchItemFailures: [] });
+    expect(await queue.receive({ waitSeconds: 0 })).toEqual([]);
+  });
+});
+
+describe("follow-up observations of a submitted task", () => {
+  const oneTask = pipeline({ name: "one", stages: [{ name: "s", tasks: [runTask("quiet")] }] });
+
+  async function system() {
+    const { client, url } = await freshWakeQueue();
+    const clock = manualClock("2026-01-01T00:00:00.000Z");
+    const sys = await testSystem({ env: { HOOKFLOW_WAKE_QUEUE_URL: url }, clock });
+    return { ...sys, clock, sqs: client, wakeUrl: url, wakeUps: sys.wakeUps as SqsWakeUps };
+  }
+
+  it("looks again 1, 2 and 4 s after submission while the task runs, and stops once it ended", async () => {
+    const sys = await system();
+    const run = newRun({ id: "quiet1", pipeline: oneTask });
+    await sys.stores.runs.saveRun(run);
+    await sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } });
+    const submittedAt = "2026-01-01T00:00:00.000Z";
+    const seconds = (n: number) => new Date(Date.parse(submittedAt) + n * 1000).toISOString();
+
+    // Each due wake-up is handled as Lambda would: forwarded to the work queue, then reconciled.
+    for (const offset of [1, 2, 4]) {
+      const { body, record: message } = await nextWakeUp(sys.wakeUps);
+      expect(body).toEqual({ runId: run.id, at: seconds(offset), reason: "observe" });
+      sys.clock.set(body.at);
+      const wake = { messageId: message.MessageId ?? "", body: message.Body ?? "" };
+      await handleWakeUps([wake], { ...sys, wakeUps: sys.wakeUps });
+      const [work] = await sys.queue.receive({ waitSeconds: 1 });
+      await sys.queue.delete(work?.ReceiptHandle ?? "");
+      if (offset === 4)
+        (sys.runner as MemoryRunner).set(jobOf(sys.runner as MemoryRunner), { state: "succeeded" });
+      await sys.scheduler.handle(JSON.parse(work?.Body ?? "{}"));
+    }
+    expect((await sys.stores.runs.getRun(run.id))?.status).toBe("succeeded");
+    expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 0 });
+  });
+
+  it("a message that neither observed nor submitted (a callback's) asks for no wake-up", async () => {
+    const sys = await system();
+    const run = newRun({ id: "quiet2", pipeline: oneTask });
+    await sys.stores.runs.saveRun(run);
+    await sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } });
+    await nextWakeUp(sys.wakeUps); // the one the submission asked for
+    sys.clock.set("2026-01-01T00:00:00.500Z");
+    const stored = await sys.stores.runs.getRun(run.id);
+    const { dedupKey: _, ...owed } = owedMessage(run.id, stored?.version ?? 0);
+    await sys.scheduler.handle(owed);
+    expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 0 });
+  });
+});
+
+function jobOf(runner: MemoryRunner): string {
+  const [name] = runner.jobs.keys();
+  if (!name) throw new Error("no Job submitted");
+  return name;
+}
