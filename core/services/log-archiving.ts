@@ -1,5 +1,4 @@
 import { maskText, secretValues } from "../engine/index.js";
-import { RetryableError } from "../errors.js";
 import { DEFAULT_ARCHIVED_LOG_MAX_BYTES, type Run, type RunEvent } from "../model/index.js";
 import type { ArchivedAttempt, AttemptKey, Clock, ContainerLog, LogArchive, TaskRunner } from "../ports.js";
 import type { TaskTokens } from "./tokens.js";
@@ -36,10 +35,13 @@ export class LogArchiving {
 
   /**
    * `stopping`: the attempt is being canceled right after, so what its containers wrote so far is its log.
-   * Otherwise a container still running (its callback came before its end) is waited for: RetryableError.
+   * Otherwise a container still running (its callback came before its end) is waited for: undefined, and the
+   * copy stays owed until a later reconcile finds it ended (without failing the run's message, which would hold
+   * up the run's other work).
    */
-  async copy(run: Run, attempt: AttemptToArchive, stopping: boolean): Promise<RunEvent> {
+  async copy(run: Run, attempt: AttemptToArchive, stopping: boolean): Promise<RunEvent | undefined> {
     const kept = (await this.deps.archive.find(attempt)) ?? (await this.collect(run, attempt, stopping));
+    if (!kept) return undefined;
     return {
       type: "log.archived",
       key: attempt.key,
@@ -50,7 +52,11 @@ export class LogArchiving {
     };
   }
 
-  private async collect(run: Run, attempt: AttemptToArchive, stopping: boolean): Promise<ArchivedAttempt> {
+  private async collect(
+    run: Run,
+    attempt: AttemptToArchive,
+    stopping: boolean,
+  ): Promise<ArchivedAttempt | undefined> {
     const collected = await this.deps.runner.collectLogs(attempt);
     const archivedAt = this.deps.clock.now();
     if (collected.state === "gone")
@@ -59,8 +65,7 @@ export class LogArchiving {
         gone: goneNotice(attempt.jobName),
         archivedAt,
       });
-    if (!collected.ended && !stopping)
-      throw new RetryableError(`the log of ${attempt.jobName} is copied once its containers have ended`);
+    if (!collected.ended && !stopping) return undefined;
     const secrets = [...secretValues(run), this.deps.tokens.tokenFor(attempt.jobName)];
     const containers = collected.containers.map((c) => bounded(masked(c, secrets), this.maxBytes));
     return this.deps.archive.keep(attempt, { containers, archivedAt });

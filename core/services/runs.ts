@@ -168,6 +168,8 @@ export class RunService {
   ): Promise<Outcome> {
     const stopping = batch.some((e) => e.type === "cancelTask" && e.jobName === effect.jobName);
     const archived = await this.deps.archiving.copy(run, effect, stopping);
+    // Still running (its callback came first): the copy stays owed, for a later reconcile.
+    if (!archived) return { followUps: [] };
     if (!stopping) await this.deps.runner.cancel(effect);
     return { followUps: [archived] };
   }
