@@ -35,6 +35,13 @@ const ConfigSchema = z.object({
   /** Extension: API base URLs, for GitHub Enterprise and self-managed GitLab. */
   HOOKFLOW_GITHUB_API_URL: z.string().url().default("https://api.github.com"),
   HOOKFLOW_GITLAB_URL: z.string().url().default("https://gitlab.com"),
+  /** Extension: a Gitea instance's base URL (without /api/v1) and an access token, for commit statuses. */
+  HOOKFLOW_GITEA_URL: z
+    .string()
+    .url()
+    .optional()
+    .transform((u) => u?.replace(/\/+$/, "")),
+  HOOKFLOW_GITEA_TOKEN: optionalSecret,
   HOOKFLOW_RUNNER: z.enum(["kubernetes", "local"]).optional(),
   HOOKFLOW_KUBECONFIG: optionalSecret,
   KUBECONFIG: z.string().optional(),
@@ -89,6 +96,7 @@ export const SST_LINKS = {
   HOOKFLOW_GITEA_SECRET: { link: "HookflowGiteaSecret", property: "value" },
   HOOKFLOW_GITHUB_TOKEN: { link: "HookflowGithubToken", property: "value" },
   HOOKFLOW_GITLAB_API_TOKEN: { link: "HookflowGitlabApiToken", property: "value" },
+  HOOKFLOW_GITEA_TOKEN: { link: "HookflowGiteaToken", property: "value" },
   HOOKFLOW_KUBECONFIG: { link: "HookflowKubeconfig", property: "value" },
   HOOKFLOW_LOG_BUCKET: { link: "HookflowLogs", property: "name" },
 } as const satisfies Partial<Record<keyof Config, { link: string; property: string }>>;

@@ -221,13 +221,22 @@ export type CollectedLog =
   | { state: "found"; ended: boolean; containers: ContainerLog[] };
 
 /**
- * Runs task attempts (a Kubernetes Job each, or a local process). Lifecycle: submit → observe … → terminal.
- * - submit: safe to call twice; an attempt that already exists counts as submitted. Throws PermanentError when
- *   it can never be accepted (the message names the field or the API's reason), RetryableError otherwise.
- * - observe: never reports success for something it cannot see ("missing" is not "succeeded").
- * - cancel: stops the attempt; safe when it has ended or is already gone. What is left differs: the Kubernetes
- *   runner deletes the Job (observed as "missing" after, its Pod's logs gone with it); the local runner stops
- *   the process group and keeps the attempt's files (observed as failed "canceled", its logs still readable).
+ * Runs task attempts (a Kubernetes Job each, or a local process). An attempt is named by `jobName`, which the
+ * engine derives from (run, task, attempt): every call may come again, as SQS delivers at least once.
+ * Lifecycle: submit → observe … → terminal; cancel at any point. test/integration/runner-conformance.test.ts
+ * holds every runner to this, and the in-memory runner of the tests throws on what it forbids.
+ * - submit: safe to call twice, concurrently too: an attempt that already exists counts as submitted, and
+ *   nothing runs twice. Once it resolves, observe never answers "missing" (until cancel, or the runner's own
+ *   clean-up of a finished attempt). Throws PermanentError when the launch can never be accepted (the message
+ *   names the field or the API's reason), RetryableError otherwise; after a failed submit the attempt may exist
+ *   in part, and submitting again completes it.
+ *   Forbidden: submitting a canceled attempt again, or another launch under a `jobName` in use.
+ * - observe: "missing" for an attempt never submitted or deleted; never "succeeded" without the attempt's own word
+ *   for it (an exit status, a Complete condition); a terminal state never changes but to "missing" (deleted).
+ * - cancel: stops the attempt; safe to call twice, and for an attempt that is gone or was never submitted. Once it
+ *   resolves, an attempt that had not ended observes as "failed" (the local runner keeps its record and logs,
+ *   message "canceled") or "missing" (Kubernetes deletes the Job): never pending, running or succeeded.
+ * - logs: the attempt's output so far, "" for one never submitted or deleted.
  */
 export interface TaskRunner {
   submit(launch: TaskLaunch): Promise<void>;
@@ -303,7 +312,7 @@ export interface RunNotice {
   failedTask?: { name: string; message?: string };
   /** The task the event is about (task.* events). */
   task?: { name: string; status: string; message?: string; approvers?: string[] };
-  /** The run's page (HOOKFLOW_PUBLIC_URL + /api/runs/{id}). */
+  /** The run's page (HOOKFLOW_PUBLIC_URL + /runs/{id}). */
   url: string;
 }
 
@@ -351,6 +360,28 @@ export interface WebhookProvider {
   verify(request: WebhookRequest, secret: string): Promise<boolean>;
   /** Normalises a verified delivery. Throws ValidationError (with each problem's path) for a malformed one. */
   parse(request: WebhookRequest): ParsedDelivery;
+}
+
+/** A pull (merge) request as the host's API addresses it. */
+export interface PullRequestRef {
+  provider: Provider;
+  /** The base repository (owner/name, GitLab's path_with_namespace). */
+  repository: string;
+  /** The number (GitLab: the IID). */
+  number: number;
+}
+
+/**
+ * The files a pull request changes against its base, from the git host's API: asked only when a matching
+ * pipeline filters pull requests on `paths` and the delivery lists no files (no host's does today).
+ */
+export interface PullRequestFiles {
+  /**
+   * Every changed path, or undefined when the host cannot say (no token for it, a list it cut short): a `paths`
+   * filter then runs the pipeline rather than skip it on partial knowledge. Throws RetryableError when the host
+   * could answer later (the delivery then fails and the host redelivers it).
+   */
+  changedFiles(pr: PullRequestRef): Promise<string[] | undefined>;
 }
 
 // ---------------------------------------------------------------- operations

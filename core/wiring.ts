@@ -95,7 +95,8 @@ export function commitStatusEnabled(config: Config): Pick<CommitStatusReporter, 
   return {
     enabledFor: (provider: Provider) =>
       (provider === "github" && !!config.HOOKFLOW_GITHUB_TOKEN) ||
-      (provider === "gitlab" && !!config.HOOKFLOW_GITLAB_API_TOKEN),
+      (provider === "gitlab" && !!config.HOOKFLOW_GITLAB_API_TOKEN) ||
+      (provider === "gitea" && !!config.HOOKFLOW_GITEA_TOKEN && !!config.HOOKFLOW_GITEA_URL),
   };
 }
 
@@ -222,6 +223,8 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
         gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
         githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
         gitlabApiUrl: config.HOOKFLOW_GITLAB_URL,
+        giteaToken: config.HOOKFLOW_GITEA_TOKEN,
+        giteaUrl: config.HOOKFLOW_GITEA_URL,
         clock: base.clock,
       }),
     ledger: base.stores.ledger,

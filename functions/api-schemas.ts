@@ -61,6 +61,7 @@ export const RunView = z
     appVersion: z.string(),
     params: z.record(z.string(), z.string()),
     concurrencyGroup: z.string().optional(),
+    trustedBy: z.object({ by: z.string(), at: z.string() }).optional(),
     round: z.number().int(),
     stages: z.array(
       z.object({

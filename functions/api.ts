@@ -226,6 +226,23 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       return c.json(await deps.runs.rerun(id, body.failedOnly ?? false, c.get("actor")), 200);
     },
   );
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/runs/{id}/trust",
+      security,
+      description:
+        "Trusts a run of a pull request whose head is another repository (a fork). Until then its tasks get no " +
+        "sensitive value (job template params marked sensitive, and any param built from one) and its tasks that " +
+        "need approval are held (reason HeldUntrusted; approving them answers 409). After it, attempts queued " +
+        "from then on get sensitive values and held tasks wait for their approvers; tasks that already ran stay " +
+        "as they ran (rerun them). The run records who trusted it and when (`trustedBy`). 409 for a run that is " +
+        "not a fork's pull request, already trusted, or finished.",
+      request: { params: S.RunParam },
+      responses: { 200: json(S.RunView, "trusted"), ...conflict, ...errors },
+    }),
+    async (c) => c.json(await deps.runs.trust(c.req.valid("param").id, c.get("actor")), 200),
+  );
   for (const decision of ["approve", "deny"] as const)
     app.openapi(
       createRoute({

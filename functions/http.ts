@@ -12,6 +12,7 @@ import {
   TooLargeError,
   UnauthorizedError,
   ValidationError,
+  VersionConflictError,
 } from "../core/errors.js";
 import type { Issue } from "../core/model/index.js";
 import type { Logger } from "../core/ports.js";
@@ -45,7 +46,8 @@ export function statusOf(error: unknown): ContentfulStatusCode {
   if (error instanceof ConflictError) return 409;
   if (error instanceof TooLargeError) return 413;
   if (error instanceof PermanentError) return 422;
-  if (error instanceof RetryableError) return 503;
+  // A run so contended that every optimistic retry lost: nothing was recorded, and trying again will pass.
+  if (error instanceof RetryableError || error instanceof VersionConflictError) return 503;
   return 500;
 }
 
@@ -66,6 +68,7 @@ export function respondWithError(c: Context, error: unknown, log: Logger) {
   const message = status === 500 ? "internal error" : error instanceof Error ? error.message : String(error);
   const issues = error instanceof ValidationError ? error.issues : undefined;
   const extra = error instanceof ConflictError ? (error.details ?? {}) : {};
+  if (error instanceof VersionConflictError) c.header("Retry-After", "1");
   if (error instanceof RetryableError && error.retryAfterSeconds !== undefined)
     c.header("Retry-After", String(Math.ceil(error.retryAfterSeconds)));
   if (error instanceof UnauthorizedError && error.challenge) c.header("WWW-Authenticate", error.challenge);

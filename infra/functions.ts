@@ -23,7 +23,11 @@ export interface FunctionPlan {
 }
 
 const SHARED: LinkedSetting[] = ["HOOKFLOW_TABLE", "HOOKFLOW_QUEUE_URL"];
-const COMMIT_STATUS_TOKENS: LinkedSetting[] = ["HOOKFLOW_GITHUB_TOKEN", "HOOKFLOW_GITLAB_API_TOKEN"];
+const COMMIT_STATUS_TOKENS: LinkedSetting[] = [
+  "HOOKFLOW_GITHUB_TOKEN",
+  "HOOKFLOW_GITLAB_API_TOKEN",
+  "HOOKFLOW_GITEA_TOKEN",
+];
 // On Lambda the local process runner makes no sense: without a kubeconfig the functions fail loudly instead.
 const KUBERNETES = { HOOKFLOW_RUNNER: "kubernetes" };
 
@@ -149,6 +153,7 @@ export const DEPLOY_SETTINGS = [
   "HOOKFLOW_NAMESPACE",
   "HOOKFLOW_GITHUB_API_URL",
   "HOOKFLOW_GITLAB_URL",
+  "HOOKFLOW_GITEA_URL",
   "HOOKFLOW_DEFINITION_CACHE_SECONDS",
   "HOOKFLOW_LOG_MAX_BYTES",
   "HOOKFLOW_LOG_RETENTION_DAYS",

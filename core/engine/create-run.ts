@@ -28,7 +28,10 @@ export function createRun(input: CreateRunInput): Run {
   storedTrigger.message = clipText(trigger.message, LIMITS.commitMessageBytes);
   const variables = runVariables(id, pipeline.name, storedTrigger, now);
   const concurrencyGroup = pipeline.concurrency
-    ? substitute(pipeline.concurrency.group, (name) => variables[name] ?? pipeline.params[name])
+    ? scopedGroup(
+        storedTrigger,
+        substitute(pipeline.concurrency.group, (name) => variables[name] ?? pipeline.params[name]),
+      )
     : undefined;
   return {
     id,
@@ -82,7 +85,18 @@ export function runVariables(
     GIT_COMMIT_MESSAGE: trigger.message,
     GIT_AUTHOR: trigger.author,
     APP_VERSION: appVersion(trigger, now),
+    GIT_PULL_REQUEST: trigger.pullRequest ? String(trigger.pullRequest.number) : "",
+    GIT_BASE_BRANCH: trigger.pullRequest?.baseBranch ?? "",
   };
+}
+
+/**
+ * A concurrency group belongs to its repository, as in GitHub Actions: the same group written by two
+ * repositories' pipelines (`pr-${GIT_PULL_REQUEST}`) never makes one cancel or wait for the other. Two pipelines
+ * of one repository share a group unless it names `${HOOKFLOW_PIPELINE}`.
+ */
+export function scopedGroup(trigger: Pick<TriggerContext, "provider" | "repository">, group: string): string {
+  return `${trigger.provider}:${trigger.repository.toLowerCase()}:${group}`;
 }
 
 /** Characters allowed in an image tag; APP_VERSION is built from them only, so it is safe anywhere. */

@@ -3,6 +3,7 @@ import {
   isActiveTask,
   isTerminalRun,
   isTerminalTask,
+  isUntrustedRun,
   type Task,
   type TaskState,
 } from "../model/index.js";
@@ -123,8 +124,13 @@ function startTask(d: Draft, task: TaskState, def: Task): void {
   }
   if (def.approval && task.approval?.decision !== "approved") {
     task.status = "waiting";
-    task.reason = "AwaitingApproval";
-    task.message = `waiting for approval by ${def.approval.approvers.join(" or ")}`;
+    if (isUntrustedRun(d.run)) {
+      task.reason = "HeldUntrusted";
+      task.message = `held: a pull request from a fork; trust the run before ${def.approval.approvers.join(" or ")} can approve`;
+    } else {
+      task.reason = "AwaitingApproval";
+      task.message = `waiting for approval by ${def.approval.approvers.join(" or ")}`;
+    }
     notify(d, "task.waiting", task);
     return;
   }

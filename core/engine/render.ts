@@ -2,6 +2,7 @@ import {
   COMMAND_LINE,
   DEFAULT_TASK_TIMEOUT_SECONDS,
   formatPath,
+  isUntrustedRun,
   type JobTemplate,
   OUTPUT_VARIABLE_NAME,
   type Run,
@@ -88,8 +89,11 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
 
   const sensitive = sensitiveNames(run);
   const allowed = sensitiveNamesFor(def, job);
-  // Sensitive values this task did not ask for never reach it, nor do values built from them.
-  const withheld = new Set([...sensitive].filter((name) => !allowed.has(name)));
+  // Sensitive values this task did not ask for never reach it, nor do values built from them; a fork's pull
+  // request run gets none at all until it is trusted.
+  const untrustedRun = isUntrustedRun(run);
+  const withheld = new Set([...sensitive].filter((name) => untrustedRun || !allowed.has(name)));
+  const forkNote = "is sensitive and withheld from a fork's pull request until the run is trusted";
   const raw = new Map<string, Variable & { isParam: boolean }>();
   const layer = (values: Record<string, string>, untrusted: boolean, isParam: boolean) => {
     for (const [name, value] of Object.entries(values))
@@ -129,11 +133,19 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
 
   for (const name of def.secrets ?? [])
     if (!vars.has(name))
-      return missingVariable(`secret ${name} is listed in secrets but no pipeline or run param sets it`);
+      return missingVariable(
+        untrustedRun && sensitive.has(name)
+          ? `secret ${name} ${forkNote}`
+          : `secret ${name} is listed in secrets but no pipeline or run param sets it`,
+      );
   for (const param of job?.params ?? []) {
     const value = vars.get(param.name)?.value;
     if (param.required && (value === undefined || value === ""))
-      return missingVariable(`required param ${param.name} of job "${job?.name}" is not set`);
+      return missingVariable(
+        untrustedRun && param.sensitive
+          ? `required param ${param.name} of job "${job?.name}" ${forkNote}`
+          : `required param ${param.name} of job "${job?.name}" is not set`,
+      );
     const problem = value === undefined ? undefined : enumProblem(param, value);
     if (problem) return invalid(`param ${param.name} is "${value}"; it ${problem}`);
   }

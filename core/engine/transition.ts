@@ -5,6 +5,7 @@ import {
   isActiveTask,
   isTerminalRun,
   isTerminalTask,
+  isUntrustedRun,
   LIMITS,
   type OutputsInput,
   type Run,
@@ -107,6 +108,8 @@ function apply(d: Draft, event: RunEvent): Ignored | undefined {
       });
       return undefined;
     }
+    case "run.trusted":
+      return trust(d, event.by);
     case "outbox.delivered": {
       const keys = new Set(run.outbox.map((e) => e.key));
       const results = event.results.filter((r) => keys.has(r.key));
@@ -122,6 +125,26 @@ function apply(d: Draft, event: RunEvent): Ignored | undefined {
 }
 
 type TaskEvent = Extract<RunEvent, { task: string; attempt: number }>;
+
+/**
+ * A fork's pull request run trusted by someone allowed to approve: attempts queued from now on get sensitive
+ * values, and its tasks that need approval may be approved. What already ran stays as it ran (rerun it).
+ */
+function trust(d: Draft, by: string): Ignored | undefined {
+  const run = d.run;
+  if (isTerminalRun(run.status)) return ignore("RunTerminal", `run is ${run.status}`);
+  if (!run.trigger.pullRequest?.fork)
+    return ignore("NothingToTrust", "only a pull request from a fork is untrusted");
+  if (run.trustedBy) return ignore("NothingToTrust", `already trusted by ${run.trustedBy.by}`);
+  run.trustedBy = { by, at: d.now };
+  for (const task of run.stages.flatMap((s) => s.tasks))
+    if (task.status === "waiting" && task.reason === "HeldUntrusted") {
+      const approvers = taskDef(run, task.name).approval?.approvers ?? [];
+      task.reason = "AwaitingApproval";
+      task.message = `waiting for approval by ${approvers.join(" or ")}`;
+    }
+  return undefined;
+}
 
 function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
   const task = findTaskState(d.run, event.task);
@@ -264,6 +287,12 @@ function decide(
     return ignore(
       "NotAnApprover",
       `${event.by} may not approve ${task.name}; approvers: ${approvers.join(", ")}`,
+    );
+  // Denying is always safe; approving a fork's task waits until its run is trusted (POST /api/runs/{id}/trust).
+  if (event.type === "approval.granted" && isUntrustedRun(d.run))
+    return ignore(
+      "UntrustedRun",
+      `run ${d.run.id} is a pull request from a fork: trust it (POST /api/runs/${d.run.id}/trust) before approving ${task.name}`,
     );
   const approval = { by: event.by, at: d.now, ...(event.comment && { comment: event.comment }) };
   if (event.type === "approval.granted") {

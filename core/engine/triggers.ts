@@ -46,16 +46,39 @@ export function triggerMatches(trigger: Trigger, ctx: TriggerContext): boolean {
   if (trigger.repository.toLowerCase() !== ctx.repository.toLowerCase()) return false;
   if (ctx.event === "push") {
     if (!trigger.events.includes("push") || !matches(trigger.branches, ctx.branch)) return false;
-    // A push that names its files must touch one the trigger watches; one whose files are unknown (not listed,
-    // or too many to match) is not skipped.
-    if (trigger.paths && knownFiles(ctx.changedFiles)) {
-      const paths = compiled(trigger.paths);
-      return ctx.changedFiles.some((file) => matchGlobs(paths, file));
-    }
-    return true;
+    // A push that names its files must touch one the trigger watches.
+    return touchesPaths(trigger, ctx);
   }
   if (ctx.event === "tag") return trigger.events.includes("tag") && matches(trigger.tags, ctx.tag);
+  if (ctx.event === "pull_request") {
+    // For a pull request, `branches` names the branch it would merge into, as in GitHub Actions.
+    if (!trigger.events.includes("pull_request") || !matches(trigger.branches, ctx.pullRequest?.baseBranch))
+      return false;
+    return touchesPaths(trigger, ctx);
+  }
   return false;
+}
+
+/**
+ * Whether the changed files touch one the trigger watches. Files unknown (not listed, or too many to match) run
+ * the pipeline: skipping on partial knowledge could let a change through unchecked.
+ */
+function touchesPaths(trigger: Trigger, ctx: TriggerContext): boolean {
+  if (!trigger.paths || !knownFiles(ctx.changedFiles)) return true;
+  const paths = compiled(trigger.paths);
+  return ctx.changedFiles.some((file) => matchGlobs(paths, file));
+}
+
+/** Whether a pull request trigger of this pipeline filters on changed files (so they are worth asking for). */
+export function watchesPullRequestPaths(pipeline: Pipeline): boolean {
+  return pipeline.triggers.some((t) => t.events.includes("pull_request") && t.paths !== undefined);
+}
+
+const SKIP_CI = /\[(skip ci|ci skip)\]/i;
+
+/** The marker in a head commit's message that says "start nothing", or undefined. */
+export function skipCiMarker(message: string): string | undefined {
+  return SKIP_CI.exec(message)?.[0];
 }
 
 export function pipelineMatches(pipeline: Pipeline, ctx: TriggerContext): boolean {
@@ -63,11 +86,16 @@ export function pipelineMatches(pipeline: Pipeline, ctx: TriggerContext): boolea
 }
 
 /** A task's `when`: every filter it names must match, or the task is skipped. */
-export function whenMatches(task: Task, ctx: Pick<TriggerContext, "event" | "branch" | "tag">): boolean {
+export function whenMatches(
+  task: Task,
+  ctx: Pick<TriggerContext, "event" | "branch" | "tag" | "pullRequest">,
+): boolean {
   const when = task.when;
   if (!when) return true;
   if (when.events && !when.events.includes(ctx.event)) return false;
-  if (when.branches && !matches(when.branches, ctx.branch)) return false;
+  // As for triggers: a pull request's branch, for `branches`, is the one it would merge into.
+  const branch = ctx.event === "pull_request" ? ctx.pullRequest?.baseBranch : ctx.branch;
+  if (when.branches && !matches(when.branches, branch)) return false;
   if (when.tags && !matches(when.tags, ctx.tag)) return false;
   return true;
 }

@@ -55,6 +55,8 @@ export interface RunView {
   appVersion: string;
   params: Record<string, string>;
   concurrencyGroup?: string;
+  /** A fork's pull request run: who trusted it, once someone has. */
+  trustedBy?: Run["trustedBy"];
   round: number;
   stages: Array<{ name: string; parallel: boolean; status: StageStatus; tasks: TaskView[] }>;
   deliveryFailures: Run["deliveryFailures"];
@@ -83,6 +85,7 @@ export function runView(run: Run): RunView {
     appVersion: run.variables.APP_VERSION ?? "",
     params: maskValues(run.params),
     concurrencyGroup: run.concurrencyGroup,
+    ...(run.trustedBy && { trustedBy: run.trustedBy }),
     round: run.round,
     stages: run.stages.map((stage, s) => {
       const defs = run.definition.stages[s]?.tasks ?? [];

@@ -35,12 +35,8 @@ export interface TargetRules {
 
 /** Why hookflow will not send to `url`, or undefined when it may (names are checked again once resolved). */
 export function notifyUrlProblem(url: string, rules: TargetRules): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return "not a URL";
-  }
+  const parsed = URL.canParse(url) ? new URL(url) : undefined;
+  if (!parsed) return "not a URL";
   const host = parsed.hostname;
   const kind = hostClass(host);
   if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && kind === "loopback"))

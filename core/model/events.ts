@@ -46,6 +46,8 @@ export const RunEvent = z.discriminatedUnion("type", [
     by: z.string(),
     comment: z.string().optional(),
   }),
+  /** Someone allowed to approve trusts a fork's pull request run: later attempts get sensitive values. */
+  z.object({ type: z.literal("run.trusted"), by: z.string() }),
   z.object({ type: z.literal("cancel.requested"), by: z.string().optional(), byRun: z.string().optional() }),
   z.object({
     type: z.literal("rerun.requested"),
@@ -82,5 +84,9 @@ export const IgnoredReason = z.enum([
   "NotWaitingForApproval",
   "NotAnApprover",
   "NothingToRerun",
+  /** An approval asked of a fork's run before it is trusted. */
+  "UntrustedRun",
+  /** Trust asked of a run that is not a fork's pull request, or already trusted. */
+  "NothingToTrust",
 ]);
 export type IgnoredReason = z.infer<typeof IgnoredReason>;

@@ -18,10 +18,11 @@ export const ResourceName = z
 
 export const Provider = z.enum(["github", "gitlab", "gitea"]);
 export type Provider = z.infer<typeof Provider>;
-export const GitEvent = z.enum(["push", "tag"]);
+/** What a trigger listens to; `pull_request` covers GitHub and Gitea pull requests and GitLab merge requests. */
+export const GitEvent = z.enum(["push", "tag", "pull_request"]);
 export type GitEvent = z.infer<typeof GitEvent>;
 /** What started a run: a git event, or a person through the API. */
-export const TriggerEvent = z.enum(["push", "tag", "manual"]);
+export const TriggerEvent = z.enum(["push", "tag", "pull_request", "manual"]);
 export type TriggerEvent = z.infer<typeof TriggerEvent>;
 
 export const NotifyEvent = z.enum([
@@ -52,6 +53,7 @@ export const Trigger = z
     events: z.array(GitEvent).min(1).optional(),
     branches: Globs.optional(),
     tags: Globs.optional(),
+    /** Changed files: a push's, or a pull request's (against its base). */
     paths: Globs.optional(),
   })
   // Without `events`, a trigger listens to pushes, and to tags too when it names tag patterns.

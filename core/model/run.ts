@@ -30,6 +30,13 @@ export const isTerminalRun = (status: RunStatus) => TERMINAL_RUN_STATUSES.has(st
 export const isTerminalTask = (status: TaskStatus) => TERMINAL_TASK_STATUSES.has(status);
 export const isActiveTask = (status: TaskStatus) => ACTIVE_TASK_STATUSES.has(status);
 
+/**
+ * A run of a pull request whose head is another repository (a fork), not yet trusted: its tasks get no
+ * sensitive value and its tasks that need approval are held.
+ */
+export const isUntrustedRun = (run: { trigger: { pullRequest?: { fork: boolean } }; trustedBy?: unknown }) =>
+  run.trigger.pullRequest?.fork === true && run.trustedBy === undefined;
+
 /** Why a run is in its status: a closed set, so that tools can rely on it. */
 export const RunReason = z.enum([
   "Created",
@@ -48,6 +55,8 @@ export const TaskReason = z.enum([
   "WhenNotMatched",
   "UpstreamFailed",
   "AwaitingApproval",
+  /** A task that needs approval, in a fork's pull request run not yet trusted. */
+  "HeldUntrusted",
   "Approved",
   "Denied",
   "Queued",
@@ -80,6 +89,20 @@ export const TriggerContext = z.object({
   message: z.string(),
   author: z.string(),
   deliveryId: z.string().optional(),
+  /** Set for a pull (merge) request: `branch` and `commit` are then its head's, `cloneUrl` the head repository's. */
+  pullRequest: z
+    .object({
+      /** GitHub's and Gitea's number, GitLab's IID. */
+      number: z.number().int().positive(),
+      baseBranch: z.string(),
+      /** The base branch's commit when the payload names it: where the pipeline's definition is read. */
+      baseCommit: z.string().optional(),
+      /** The repository the head commit lives in (owner/name, path_with_namespace). */
+      headRepository: z.string(),
+      /** The head lives in another repository than the base: untrusted until someone allowed to approve says so. */
+      fork: z.boolean(),
+    })
+    .optional(),
   /** Files added, modified or removed by the push; used to match `paths`, not stored with the run. */
   changedFiles: z.array(z.string()).optional(),
 });
@@ -142,7 +165,10 @@ export const Run = z.object({
   params: z.record(z.string(), z.string()),
   /** Run-level system variables (GIT_*, APP_VERSION, HOOKFLOW_RUN_ID, HOOKFLOW_PIPELINE). */
   variables: z.record(z.string(), z.string()),
+  /** The concurrency group, scoped to the repository (`provider:repository:group`). */
   concurrencyGroup: z.string().optional(),
+  /** Who trusted a fork's pull request run, and when: from then on its tasks get sensitive values. */
+  trustedBy: z.object({ by: z.string(), at: z.string() }).optional(),
   commitStatus: z.boolean(),
   /** Incremented by each re-run, so that its notifications are new ones. */
   round: z.number().int(),

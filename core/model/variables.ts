@@ -21,6 +21,10 @@ export const SYSTEM_VARIABLES = [
   "GIT_COMMIT_MESSAGE",
   "GIT_AUTHOR",
   "APP_VERSION",
+  /** A pull request's number (GitLab: the merge request's IID); empty for other runs. */
+  "GIT_PULL_REQUEST",
+  /** The branch a pull request would merge into; empty for other runs. */
+  "GIT_BASE_BRANCH",
 ] as const;
 export type SystemVariable = (typeof SYSTEM_VARIABLES)[number];
 
@@ -40,6 +44,7 @@ export const UNTRUSTED_VARIABLES: ReadonlySet<string> = new Set([
   "GIT_COMMIT_MESSAGE",
   "GIT_AUTHOR",
   "GIT_CLONE_URL",
+  "GIT_BASE_BRANCH",
 ]);
 
 export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

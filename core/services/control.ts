@@ -120,6 +120,18 @@ export class RunControl {
   }
 
   /**
+   * Trusts a fork's pull request run: attempts queued from now on get sensitive values, and its held tasks wait
+   * for their approvers. Recorded on the run with who trusted it (the actor), and logged with the actor as every
+   * command is. Allowed to whoever may approve: today the API's bearer token guards it; the role check of signed-in
+   * principals belongs here, before the command.
+   */
+  async trust(id: string, actor: Actor): Promise<RunView> {
+    return runView(
+      await this.deps.commands.require(id, { type: "run.trusted", by: actorName(actor) }, actor),
+    );
+  }
+
+  /**
    * A task attempt's log (the current attempt by default): the archive's copy once the attempt has ended and is
    * kept, else the live log from its runner. Each container's part follows a `==> container NAME <==` line when
    * there are several; `container` picks one. Line times only from the archive, when asked for.
@@ -189,6 +201,18 @@ export interface LogQuery {
   tail?: number;
   /** Each line's time first (RFC 3339), where the archive has it. */
   timestamps?: boolean;
+}
+
+/** The name a decision made by `actor` is recorded under. */
+function actorName(actor: Actor): string {
+  switch (actor.kind) {
+    case "person":
+      return actor.name;
+    case "token":
+      return `token:${actor.id}`;
+    default:
+      return actor.kind;
+  }
 }
 
 function checkParams(

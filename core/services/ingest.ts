@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { deliveryRunId, pipelineMatches } from "../engine/index.js";
-import type { Provider, TriggerContext } from "../model/index.js";
-import type { Clock, DeliveryStore } from "../ports.js";
+import { deliveryRunId, pipelineMatches, skipCiMarker, watchesPullRequestPaths } from "../engine/index.js";
+import type { Pipeline, Provider, TriggerContext } from "../model/index.js";
+import type { Clock, DeliveryStore, PullRequestFiles } from "../ports.js";
 import { DefinitionCatalog } from "./catalog.js";
 import type { RunStarter } from "./start-runs.js";
 
@@ -10,6 +10,8 @@ export interface IngestDeps {
   catalog: DefinitionCatalog;
   starter: RunStarter;
   clock: Clock;
+  /** A pull request's changed files from the host's API, when a `paths` filter needs them; unknown by default. */
+  pullRequestFiles?: PullRequestFiles;
 }
 
 export type Ingested =
@@ -41,8 +43,11 @@ export class IngestService {
     context: TriggerContext,
     body: string,
   ): Promise<Ingested> {
+    const skip = skipCiMarker(context.message);
+    if (skip)
+      return { outcome: "ignored", delivery: deliveryId, reason: `the head commit's message says ${skip}` };
     const { pipelines, jobs } = await this.deps.catalog.snapshot();
-    const matching = pipelines.filter((p) => pipelineMatches(p, context));
+    const { matching } = await this.matchingPipelines(pipelines, context);
     if (matching.length === 0)
       return { outcome: "ignored", delivery: deliveryId, reason: `no pipeline matches ${describe(context)}` };
 
@@ -70,11 +75,40 @@ export class IngestService {
       runs: runs.map((r) => ({ id: r.id, pipeline: r.pipeline })),
     };
   }
+
+  /**
+   * The pipelines the event starts. A pull request's changed files are asked of the host only when a pipeline
+   * that matches on everything else filters on `paths`, so other deliveries call no host API.
+   */
+  private async matchingPipelines(
+    pipelines: Pipeline[],
+    context: TriggerContext,
+  ): Promise<{ matching: Pipeline[]; context: TriggerContext }> {
+    const matching = pipelines.filter((p) => pipelineMatches(p, context));
+    const pr = context.pullRequest;
+    if (!pr || context.changedFiles || !matching.some(watchesPullRequestPaths)) return { matching, context };
+    const changedFiles = await (this.deps.pullRequestFiles ?? unknownPullRequestFiles).changedFiles({
+      provider: context.provider,
+      repository: context.repository,
+      number: pr.number,
+    });
+    if (changedFiles === undefined) return { matching, context };
+    const known = { ...context, changedFiles };
+    return { matching: matching.filter((p) => pipelineMatches(p, known)), context: known };
+  }
 }
+
+/** Until a host API adapter is wired: files unknown, so `paths` filters run the pipeline. */
+export const unknownPullRequestFiles: PullRequestFiles = { changedFiles: async () => undefined };
 
 const sha256 = (body: string) => createHash("sha256").update(body, "utf8").digest("hex");
 
 function describe(ctx: TriggerContext): string {
-  const what = ctx.event === "tag" ? `tag ${ctx.tag}` : `push to ${ctx.branch}`;
+  const what =
+    ctx.event === "tag"
+      ? `tag ${ctx.tag}`
+      : ctx.pullRequest
+        ? `pull request #${ctx.pullRequest.number} into ${ctx.pullRequest.baseBranch}`
+        : `push to ${ctx.branch}`;
   return `${ctx.provider} ${ctx.repository} ${what}`;
 }

@@ -2,9 +2,9 @@ import { runView } from "../engine/index.js";
 import type { NotifyEvent, Run } from "../model/index.js";
 import type { RunNotice } from "../ports.js";
 
-/** The link people follow from a notification or a commit status. */
+/** The run's page, the link in every notification and commit status (the console serves it; the API has the JSON). */
 export function runLink(publicUrl: string, runId: string): string {
-  return `${publicUrl}/api/runs/${runId}`;
+  return `${publicUrl}/runs/${runId}`;
 }
 
 /** What a notification about `event` shows, built from the masked view of the run. */

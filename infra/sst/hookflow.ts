@@ -82,6 +82,7 @@ export function hookflow() {
     HOOKFLOW_GITEA_SECRET: secret("HOOKFLOW_GITEA_SECRET", ""),
     HOOKFLOW_GITHUB_TOKEN: secret("HOOKFLOW_GITHUB_TOKEN", ""),
     HOOKFLOW_GITLAB_API_TOKEN: secret("HOOKFLOW_GITLAB_API_TOKEN", ""),
+    HOOKFLOW_GITEA_TOKEN: secret("HOOKFLOW_GITEA_TOKEN", ""),
   };
 
   // No browser calls hookflow (the API takes a bearer token, git hosts and jobs call server to server).

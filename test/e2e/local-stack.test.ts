@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { waitFor } from "../helpers/wait.js";
 import { jvmRunningFor, startStackProcess } from "./stack-process.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -62,6 +63,8 @@ describe("the local stack", () => {
         ...init,
         headers: { authorization: `Bearer ${env.HOOKFLOW_API_TOKEN}`, ...init.headers },
       });
+    // The task runs until the test opens its gate: it is still running whatever the machine's load.
+    const gate = join(dir, "gate");
     const pipelineFile = join(dir, "slow.yaml");
     writeFileSync(
       pipelineFile,
@@ -69,7 +72,7 @@ describe("the local stack", () => {
 triggers: [{ provider: github, repository: acme/slow }]
 stages:
   - name: one
-    tasks: [{ name: long, run: { image: alpine, command: ["sh", "-c", "sleep 4; echo RESULT=done > $HOOKFLOW_TERMINATION_LOG"] } }]
+    tasks: [{ name: long, run: { image: alpine, command: ["sh", "-c", "while [ ! -e '${gate}' ]; do sleep 0.1; done; echo RESULT=done > $HOOKFLOW_TERMINATION_LOG"] } }]
   - name: two
     tasks: [{ name: after, run: { image: alpine, command: ["sh", "-c", "echo got $RESULT"] } }]
 `,
@@ -90,9 +93,11 @@ stages:
         status: string;
         stages: Array<{ tasks: Array<{ status: string; outputs: Record<string, string> }> }>;
       };
-    for (let i = 0; i < 100 && (await status(first.url)).stages[0]?.tasks[0]?.status !== "running"; i++)
-      await new Promise((r) => setTimeout(r, 100));
-    expect((await status(first.url)).stages[0]?.tasks[0]?.status).toBe("running");
+    await waitFor(() => status(first.url), {
+      until: (run) => run.stages[0]?.tasks[0]?.status === "running",
+      what: "the first task to run",
+      timeoutMs: 60_000,
+    });
 
     // The control plane dies outright: no shutdown, the task's process lives on, the JVM is orphaned.
     process.kill(first.child.pid as number, "SIGKILL");
@@ -100,11 +105,12 @@ stages:
 
     const second = await startStackProcess(command, env);
     try {
-      let run = await status(second.url);
-      for (let i = 0; i < 300 && !["succeeded", "failed", "canceled"].includes(run.status); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        run = await status(second.url);
-      }
+      writeFileSync(gate, "");
+      const run = await waitFor(() => status(second.url), {
+        until: (r) => ["succeeded", "failed", "canceled"].includes(r.status),
+        what: "the run to end on the restarted stack",
+        timeoutMs: 60_000,
+      });
       expect(run.status).toBe("succeeded");
       expect(run.stages[0]?.tasks[0]?.outputs).toEqual({ RESULT: "done" });
     } finally {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { freePort } from "../../infra/local/emulators.js";
+import { waitFor } from "../helpers/wait.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -33,14 +34,17 @@ export async function startStackProcess(
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  while (!output.includes(`hookflow ready at ${url}`)) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      if (child.exitCode === null) process.kill(-(child.pid as number), "SIGKILL");
-      throw new Error(`the stack did not start:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await waitFor(() => output.includes(`hookflow ready at ${url}`) || child.exitCode !== null, {
+      what: () => `the stack to start; it said:\n${output}`,
+      timeoutMs,
+      everyMs: 100,
+    });
+  } finally {
+    if (!output.includes(`hookflow ready at ${url}`) && child.exitCode === null)
+      process.kill(-(child.pid as number), "SIGKILL");
   }
+  if (!output.includes(`hookflow ready at ${url}`)) throw new Error(`the stack did not start:\n${output}`);
   return {
     child,
     url,
@@ -49,9 +53,10 @@ export async function startStackProcess(
       if (child.exitCode === null) process.kill(-(child.pid as number), "SIGINT");
       await exited;
       // npm exits on the signal itself; the stack it started finishes stopping on its own.
-      for (let i = 0; i < 200 && !output.includes("\nstopped"); i++)
-        await new Promise((r) => setTimeout(r, 50));
-      if (!output.includes("\nstopped")) throw new Error(`the stack did not stop:\n${output.slice(-2000)}`);
+      await waitFor(() => output.includes("\nstopped"), {
+        what: () => `the stack to stop; it said:\n${output.slice(-2000)}`,
+        timeoutMs: 30_000,
+      });
     },
   };
 }

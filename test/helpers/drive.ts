@@ -4,12 +4,13 @@ import { reconcileAll } from "../../core/services/scheduler.js";
 import { createSchedulerHandler } from "../../functions/scheduler.js";
 import { type BatchHandler, type NotificationLane, pollOnce } from "../../infra/local/queue-poller.js";
 import type { testSystem } from "./system.js";
+import { waitFor } from "./wait.js";
 
 type System = Awaited<ReturnType<typeof testSystem>>;
 
 /**
  * Runs the scheduler the way Lambda would (the real handler on batches from the real queue) and the reconciler
- * every `reconcileEveryMs`, until `done` holds for the run or the time is up.
+ * every `reconcileEveryMs`, until `done` holds for the run (waited for with the suite's one poller).
  */
 export async function driveRun(
   system: System,
@@ -25,27 +26,33 @@ export async function driveRun(
 ): Promise<Run> {
   const handler = options.handler ?? createSchedulerHandler(system);
   const done = options.done ?? ((run: Run) => isTerminalRun(run.status));
-  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
   const every = options.reconcileEveryMs ?? 200;
-  let lastReconcile = 0;
-  for (;;) {
-    const run = await system.stores.runs.getRun(runId);
-    if (run && done(run)) return run;
-    if (Date.now() > deadline)
-      throw new Error(`run ${runId} did not get there in time: ${JSON.stringify(summary(run))}`);
-    if (Date.now() - lastReconcile >= every) {
-      await reconcileAll(
-        { runs: system.stores.runs, queue: system.queue, clock: system.clock },
-        every / 1000,
-      );
-      lastReconcile = Date.now();
-    }
-    const { received } = await pollOnce(system.queues.queue, handler, {
-      waitSeconds: 0,
-      ...(options.lane && { lane: options.lane }),
-    });
-    if (received === 0) await new Promise((r) => setTimeout(r, 25));
-  }
+  let lastReconcile = Number.NEGATIVE_INFINITY;
+  let last: Run | undefined;
+  const reached = await waitFor(
+    async () => {
+      last = await system.stores.runs.getRun(runId);
+      if (last && done(last)) return last;
+      if (performance.now() - lastReconcile >= every) {
+        await reconcileAll(
+          { runs: system.stores.runs, queue: system.queue, clock: system.clock },
+          every / 1000,
+        );
+        lastReconcile = performance.now();
+      }
+      await pollOnce(system.queues.queue, handler, {
+        waitSeconds: 0,
+        ...(options.lane && { lane: options.lane }),
+      });
+      return undefined;
+    },
+    {
+      what: () => `run ${runId} to get there (now ${JSON.stringify(summary(last))})`,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      everyMs: 10,
+    },
+  );
+  return reached as Run;
 }
 
 export function summary(run: Run | undefined) {

@@ -184,7 +184,7 @@ describe("runs", () => {
   });
 
   it("runs it on the local runner; approvals by listed approvers only; logs with tail, masked", async () => {
-    await driveRun(system, runId, { done: (r) => r.status === "waiting", timeoutMs: 20_000 });
+    await driveRun(system, runId, { done: (r) => r.status === "waiting", timeoutMs: 45_000 });
     const stranger = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, { by: "mallory" });
     expect(stranger.status).toBe(403);
     const missingBy = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, {});
@@ -194,7 +194,7 @@ describe("runs", () => {
       comment: "ship it",
     });
     expect(approved.status).toBe(200);
-    const done = await driveRun(system, runId, { timeoutMs: 20_000 });
+    const done = await driveRun(system, runId, { timeoutMs: 45_000 });
     expect(done.status).toBe("succeeded");
 
     const logs = await call("GET", `/api/runs/${runId}/tasks/publish/logs?tail=2`);
@@ -301,7 +301,7 @@ describe("runs", () => {
     const again = await call("POST", `/api/runs/${run.id}/rerun`, { failedOnly: true });
     expect(again.status).toBe(200);
     expect(((await again.json()) as RunView).round).toBe(1);
-    await driveRun(system, run.id, { done: (r) => r.status === "waiting", timeoutMs: 20_000 });
+    await driveRun(system, run.id, { done: (r) => r.status === "waiting", timeoutMs: 45_000 });
     const denied = await call("POST", `/api/runs/${run.id}/tasks/deploy/deny`, {
       by: "alice",
       comment: "not today",
@@ -339,9 +339,14 @@ describe("the OpenAPI document", () => {
         "POST /api/runs/{id}/rerun",
         "POST /api/runs/{id}/tasks/{task}/approve",
         "POST /api/runs/{id}/tasks/{task}/deny",
+        "POST /api/runs/{id}/trust",
         "GET /api/runs/{id}/tasks/{task}/logs",
       ].sort(),
     );
+    const trust = (doc as { paths: Record<string, { post?: { description?: string } }> }).paths[
+      "/api/runs/{id}/trust"
+    ];
+    expect(trust?.post?.description).toContain("fork");
     expect(JSON.stringify(doc)).toContain('"Run"');
   });
 });
@@ -358,7 +363,7 @@ stages:
 `;
     expect((await call("PUT", "/api/pipelines/chatty", chatty, "application/yaml")).status).toBe(201);
     const run = (await (await call("POST", "/api/pipelines/chatty/runs", {})).json()) as RunView;
-    expect((await driveRun(system, run.id, { timeoutMs: 20_000 })).status).toBe("succeeded");
+    expect((await driveRun(system, run.id, { timeoutMs: 45_000 })).status).toBe("succeeded");
     const text = await (await call("GET", `/api/runs/${run.id}/tasks/talk/logs`)).text();
     const lines = text.split("\n");
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(LIMITS.logBytes + 100);

@@ -100,11 +100,6 @@ describe("GitHub statuses", () => {
     receivers.github.failNext(1, { status: 502, body: "bad gateway" });
     expect(await caught(reporter().report(status()))).toBeInstanceOf(RetryableError);
   });
-
-  it("a repository that is not owner/name is permanent, before any request", async () => {
-    expect(await caught(reporter().report(status({ repository: "acme" })))).toBeInstanceOf(PermanentError);
-    expect(receivers.github.accepted.length + receivers.github.rejected.length).toBe(0);
-  });
 });
 
 describe("GitLab statuses", () => {
@@ -176,24 +171,5 @@ describe("providers without a token", () => {
     await githubOnly.report(status({ provider: "gitlab" }));
     await githubOnly.report(status({ provider: "gitea" }));
     expect(receivers.gitlab.accepted.length + receivers.gitlab.rejected.length).toBe(0);
-  });
-
-  it("gitea is not supported even with tokens for the others", () => {
-    expect(reporter().enabledFor("gitea")).toBe(false);
-  });
-
-  it("defaults to the public APIs", async () => {
-    const seen: string[] = [];
-    const fake = (async (url: string | URL | Request) => {
-      seen.push(String(url));
-      return new Response("{}", { status: 201 });
-    }) as typeof fetch;
-    const r = createCommitStatusReporter({ ...RECEIVER_SECRETS, fetch: fake });
-    await r.report(status());
-    await r.report(status({ provider: "gitlab" }));
-    expect(seen).toEqual([
-      `https://api.github.com/repos/acme/web-app/statuses/${SHA}`,
-      `https://gitlab.com/api/v4/projects/acme%2Fweb-app/statuses/${SHA}`,
-    ]);
   });
 });

@@ -1,44 +1,15 @@
 import { execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobNameFor } from "../../core/engine/index.js";
-import { checkPipelineJobs, type JobTemplate } from "../../core/model/index.js";
-import { parseJobTemplate, parsePipeline } from "../../core/model/parse.js";
 import { TaskTokens } from "../../core/services/tokens.js";
 import { createCallbackApp } from "../../functions/callback.js";
 import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
 import { TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
 
 const EXAMPLES = join(import.meta.dirname, "..", "..", "examples");
-const yamlIn = (dir: string) =>
-  readdirSync(dir)
-    .filter((f) => f.endsWith(".yaml"))
-    .map((f) => join(dir, f));
-
-describe("every example", () => {
-  const jobs = new Map<string, JobTemplate>();
-
-  it.each(yamlIn(join(EXAMPLES, "jobs")))("job template %s is valid, with no warning", (file) => {
-    const result = parseJobTemplate(readFileSync(file, "utf8"));
-    expect(result.ok ? [] : result.issues).toEqual([]);
-    if (!result.ok) return;
-    expect(result.warnings).toEqual([]);
-    jobs.set(result.value.name, result.value);
-  });
-
-  it.each(yamlIn(EXAMPLES))(
-    "pipeline %s is valid against the example job templates, with no warning",
-    (file) => {
-      const result = parsePipeline(readFileSync(file, "utf8"));
-      expect(result.ok ? [] : result.issues).toEqual([]);
-      if (!result.ok) return;
-      expect(checkPipelineJobs(result.value, jobs)).toEqual({ issues: [], warnings: [] });
-    },
-  );
-});
 
 describe("examples/report.sh", () => {
   let server: ServerType;

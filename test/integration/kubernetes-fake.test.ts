@@ -1,6 +1,7 @@
 import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, type V1Job } from "@kubernetes/client-node";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { type FakeKubernetesOptions, lastLines, startFakeKubernetes } from "../fake-kubernetes/index.js";
+import { waitFor } from "../helpers/wait.js";
 
 /** The fake API server as the real client sees it: these are the semantics other tests rely on. */
 
@@ -193,9 +194,16 @@ describe("the fake Kubernetes API server", () => {
     const slow = job("slow");
     if (slow.spec) slow.spec.activeDeadlineSeconds = 1;
     await batch.createNamespacedJob({ namespace: "ci", body: slow });
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    const conditions = (name: string) =>
-      fake.job(name).status.conditions.map((c: { type: string; reason: string }) => `${c.type}/${c.reason}`);
+    const conditions = (name: string): string[] =>
+      (fake.job(name).status.conditions ?? []).map(
+        (c: { type: string; reason: string }) => `${c.type}/${c.reason}`,
+      );
+    await waitFor(() => conditions("auto").includes("Complete/CompletionsReached"), {
+      what: "the automatic outcome of auto",
+    });
+    await waitFor(() => conditions("slow").includes("Failed/DeadlineExceeded"), {
+      what: "slow to fail past its deadline of 1s",
+    });
     expect(conditions("auto")).toEqual([
       "SuccessCriteriaMet/CompletionsReached",
       "Complete/CompletionsReached",

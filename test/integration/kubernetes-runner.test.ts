@@ -7,6 +7,7 @@ import type { TaskLaunch } from "../../core/model/index.js";
 import type { JobRef } from "../../core/ports.js";
 import { type FakeKubernetesOptions, startFakeKubernetes } from "../fake-kubernetes/index.js";
 import { jobTemplate } from "../helpers/factories.js";
+import { waitFor } from "../helpers/wait.js";
 
 const NAMESPACE = "ci";
 const TOKEN = "task-token-4f1c";
@@ -22,7 +23,8 @@ async function setUp(
     kubeconfig: fake.kubeconfig,
     namespace: NAMESPACE,
     retryBudgetMs: 300,
-    requestTimeoutMs: 200,
+    // Far above a healthy answer on a loaded machine: only injected faults fail a request.
+    requestTimeoutMs: 5000,
     retryBaseDelayMs: 10,
     ...runnerOptions,
   });
@@ -51,13 +53,8 @@ const refOf = (l: TaskLaunch): JobRef => ({
   jobName: l.jobName,
 });
 
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 3000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+function until<T>(probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  return waitFor(probe, { until: done, what: "the Job to reach the awaited state" });
 }
 
 describe("submit", () => {

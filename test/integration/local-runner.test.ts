@@ -4,14 +4,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JOB_FILES, type JobSpec } from "../../core/adapters/local-runner/state.js";
 import { createLocalRunner, type LocalRunner } from "../../core/adapters/local-runner.js";
 import { PermanentError } from "../../core/errors.js";
 import type { TaskLaunch } from "../../core/model/index.js";
-import { lastLines } from "../../core/model/index.js";
 import type { JobObservation, JobRef } from "../../core/ports.js";
+import { waitFor } from "../helpers/wait.js";
 
 let dataDir: string;
 let scratch: string;
@@ -60,24 +59,20 @@ const refOf = (launch: TaskLaunch): JobRef => ({
   jobName: launch.jobName,
 });
 
-/** Polls observe until the attempt is terminal (or `state`), failing the test after `ms`. */
-async function until(
+const isTerminal = (observed: JobObservation) =>
+  observed.state === "succeeded" || observed.state === "failed";
+
+/** Observes the attempt until it is terminal (or in `state`). */
+function until(
   ref: JobRef,
   state: JobObservation["state"] | "terminal" = "terminal",
   by: LocalRunner = runner,
-  ms = 6000,
 ): Promise<JobObservation> {
-  const giveUpAt = Date.now() + ms;
-  for (;;) {
-    const observed = await by.observe(ref);
-    const done =
-      state === "terminal"
-        ? observed.state === "succeeded" || observed.state === "failed"
-        : observed.state === state;
-    if (done) return observed;
-    if (Date.now() > giveUpAt) throw new Error(`${ref.jobName} is still ${observed.state}, not ${state}`);
-    await sleep(40);
-  }
+  return waitFor(() => by.observe(ref), {
+    until: (observed) => (state === "terminal" ? isTerminal(observed) : observed.state === state),
+    what: `${ref.jobName} to be ${state}`,
+    timeoutMs: 30_000,
+  });
 }
 
 async function run(launch: TaskLaunch): Promise<JobObservation> {
@@ -100,22 +95,22 @@ const processExists = (pid: number) => {
   }
 };
 
-async function untilGone(pid: number, ms = 5000): Promise<void> {
-  const giveUpAt = Date.now() + ms;
-  while (processExists(pid)) {
-    if (Date.now() > giveUpAt) throw new Error(`process ${pid} is still alive`);
-    await sleep(40);
-  }
+async function untilGone(pid: number): Promise<void> {
+  await waitFor(() => !processExists(pid), { what: `process ${pid} to end`, timeoutMs: 30_000 });
 }
 
 /** The pid a task wrote to `file` (the shell's `$$`), once it is there. */
 async function pidIn(file: string): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const text = await readFile(file, "utf8").catch(() => "");
-    if (text.trim()) return Number(text);
-    await sleep(30);
-  }
-  throw new Error(`no pid in ${file}`);
+  const text = await waitFor(() => readFile(file, "utf8").catch(() => ""), {
+    until: (t) => t.trim() !== "",
+    what: `a pid in ${file}`,
+  });
+  return Number(text);
+}
+
+/** A command that waits for `gate` to exist before doing `then`: the test, not a timer, decides when it ends. */
+function gated(gate: string, then: string): string[] {
+  return ["sh", "-c", `while [ ! -e "${gate}" ]; do sleep 0.05; done; ${then}`];
 }
 
 describe("local runner: outcomes", () => {
@@ -189,8 +184,12 @@ describe("local runner: submit", () => {
     const launch = runLaunch(command, { source: { kind: "run", image: "alpine", command, args: [marker] } });
     await Promise.all([runner.submit(launch), runner.submit(launch), runner.submit(launch)]);
     expect((await until(refOf(launch))).state).toBe("succeeded");
+    // A submit that started anything would have written a new pid before resolving: the attempt is untouched.
+    const pidFile = join(dataDir, "jobs", launch.jobName, JOB_FILES.pid);
+    const pid = await readFile(pidFile, "utf8");
     await runner.submit(launch);
-    await sleep(300);
+    expect(await readFile(pidFile, "utf8")).toBe(pid);
+    expect((await runner.observe(refOf(launch))).state).toBe("succeeded");
     expect(await readFile(marker, "utf8")).toBe("ran\n");
   });
 
@@ -261,7 +260,6 @@ describe("local runner: stopping", () => {
     const launch = runLaunch(["sh", "-c", `echo $$ > "${pidFile}"; sleep 10 & wait`], { timeoutSeconds: 1 });
     await runner.submit(launch);
     const pid = await pidIn(pidFile);
-    expect((await runner.observe(refOf(launch))).state).toBe("running");
     const observed = await until(refOf(launch));
     expect(observed).toMatchObject({ state: "failed", message: "exceeded its deadline of 1s" });
     await untilGone(pid);
@@ -278,7 +276,7 @@ describe("local runner: stopping", () => {
       state: "failed",
       message: "exceeded its deadline of 1s",
     });
-    await untilGone(pid, 4000);
+    await untilGone(pid);
   });
 
   it("enforces a stored deadline in observe, as after a restart that missed it", async () => {
@@ -335,27 +333,19 @@ describe("local runner: logs", () => {
     expect(log).toMatch(/^\[hookflow: earlier output was cut\]\nline \d+\n/);
     expect(log.endsWith("line 1998\nline 1999\n")).toBe(true);
   });
-
-  it.each([
-    ["a\nb\nc\n", 2, "b\nc\n"],
-    ["a\nb\nc", 2, "b\nc"],
-    ["a\nb\nc\n", 3, "a\nb\nc\n"],
-    ["\n\nx\n", 5, "\n\nx\n"],
-    ["", 3, ""],
-  ])("lastLines(%j, %i) = %j", (text, count, expected) => {
-    expect(lastLines(text, count)).toBe(expected);
-  });
 });
 
 describe("local runner: restarts", () => {
   it("lets a new runner on the same data directory observe a task the previous one started", async () => {
-    const launch = runLaunch(["sh", "-c", 'sleep 1; echo "DONE=yes" > "$HOOKFLOW_TERMINATION_LOG"']);
+    const gate = join(scratch, "restart-gate");
+    const launch = runLaunch(gated(gate, 'echo "DONE=yes" > "$HOOKFLOW_TERMINATION_LOG"'));
     let first: LocalRunner | undefined = createLocalRunner({ dataDir });
     await first.submit(launch);
     first = undefined;
     const second = createLocalRunner({ dataDir });
     others.push(second);
-    expect((await second.observe(refOf(launch))).state).toBe("running");
+    expect((await until(refOf(launch), "running", second)).state).toBe("running");
+    await writeFile(gate, "");
     expect(await until(refOf(launch), "terminal", second)).toEqual({
       state: "succeeded",
       terminationMessage: "DONE=yes\n",
@@ -363,7 +353,8 @@ describe("local runner: restarts", () => {
   });
 
   it("keeps a task running when its control plane is killed with SIGKILL", async () => {
-    const launch = runLaunch(["sh", "-c", "sleep 0.5; echo survived"]);
+    const gate = join(scratch, "survive-gate");
+    const launch = runLaunch(gated(gate, "echo survived"));
     // .mts: the scratch directory has no package.json saying "module", and the script awaits at top level.
     const script = join(scratch, "control-plane.mts");
     const module = resolve("core/adapters/local-runner.ts");
@@ -395,6 +386,8 @@ describe("local runner: restarts", () => {
     expect((await runner.observe(refOf(launch))).state).toBe("running");
     controlPlane.kill("SIGKILL");
     await exited;
+    expect((await runner.observe(refOf(launch))).state).toBe("running");
+    await writeFile(gate, "");
     expect(await until(refOf(launch))).toEqual({ state: "succeeded" });
     expect(await runner.logs(refOf(launch))).toBe("survived\n");
   });

@@ -117,15 +117,4 @@ describe("HTTP classification, the same for every kind", () => {
     );
     expect((error as RetryableError).retryAfterSeconds).toBe(90);
   });
-
-  it("an unknown kind is permanent", async () => {
-    const bogus = {
-      kind: "teams",
-      url: "https://example.com/hook",
-      on: ["run.failed"],
-    } as unknown as Notifier;
-    expect(
-      await caught(createNotificationSender({ targets: RECEIVER_TARGETS }).send(bogus, runNotice())),
-    ).toBeInstanceOf(PermanentError);
-  });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createNotificationSender, renderWecom } from "../../core/adapters/notify/index.js";
+import { createNotificationSender } from "../../core/adapters/notify/index.js";
 import { PermanentError, RetryableError } from "../../core/errors.js";
 import { Notifier } from "../../core/model/index.js";
 import { caught, RECEIVER_TARGETS, runNotice } from "../receivers/fixtures.js";
@@ -49,12 +49,6 @@ describe("WeCom sender against a checking receiver", () => {
     expect(text).not.toContain("\uFFFD");
     expect(text).toContain("… (cut)");
     expect(text.endsWith(`[View run](${runNotice().url})`)).toBe(true);
-  });
-
-  it("a short message is not cut", () => {
-    const text = renderWecom(runNotice()).markdown.content;
-    expect(text).not.toContain("(cut)");
-    expect(bytes(text)).toBeLessThan(1024);
   });
 });
 

@@ -5,13 +5,13 @@ import type { WorkMessage } from "../../core/ports.js";
 import { processBatch } from "../../core/services/batch.js";
 import { pollOnce } from "../../infra/local/queue-poller.js";
 import { freshQueue } from "../helpers/aws.js";
+import { waitFor } from "../helpers/wait.js";
 
 const reconcile = (runId: string, dedupKey: string) => ({
   runId,
   event: { type: "reconcile" as const },
   dedupKey,
 });
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("the work queue", () => {
   it("sends, receives and deletes, deduplicating by idempotency key", async () => {
@@ -31,7 +31,8 @@ describe("the work queue", () => {
   });
 
   it("delivers a failed message again after its visibility timeout", async () => {
-    const { queue } = await freshQueue({ visibilityTimeoutSeconds: 1 });
+    // Long enough that the poll right after the failure cannot outlast it, even on a loaded machine.
+    const { queue } = await freshQueue({ visibilityTimeoutSeconds: 3 });
     await queue.send([reconcile("r1", "x")]);
     let calls = 0;
     const flaky = async () => {
@@ -42,8 +43,11 @@ describe("the work queue", () => {
       processBatch(event.Records, flaky, silentLogger);
     expect(await pollOnce(queue, handler, { waitSeconds: 1 })).toEqual({ received: 1, failed: 1 });
     expect(await pollOnce(queue, handler, { waitSeconds: 0 })).toEqual({ received: 0, failed: 0 });
-    await pause(1200);
-    expect(await pollOnce(queue, handler, { waitSeconds: 1 })).toEqual({ received: 1, failed: 0 });
+    const again = await waitFor(() => pollOnce(queue, handler, { waitSeconds: 1 }), {
+      until: (result) => result.received > 0,
+      what: "the failed message to come back after its visibility timeout",
+    });
+    expect(again).toEqual({ received: 1, failed: 0 });
     expect(calls).toBe(2);
   });
 
@@ -76,14 +80,18 @@ describe("the work queue", () => {
     const first = await pollOnce(queue, handler, { waitSeconds: 1 });
     expect(first).toEqual({ received: 3, failed: 2 });
     expect(handled).toEqual(["good"]);
-    for (let i = 0; i < 3; i++) {
-      await pause(1100);
-      await pollOnce(queue, handler, { waitSeconds: 0 });
-    }
-    const deadLettered = await dead.receive({ waitSeconds: 1 });
-    expect(deadLettered.map((m) => m.Body).sort()).toEqual(
-      ["not json", '{"runId":"BAD ID","event":{"type":"nope"}}'].sort(),
+    // Each failed receive counts; past maxReceiveCount the queue moves the message to the dead-letter queue.
+    const deadLettered: string[] = [];
+    await waitFor(
+      async () => {
+        await pollOnce(queue, handler, { waitSeconds: 1 });
+        for (const m of await dead.receive({ waitSeconds: 0 })) deadLettered.push(m.Body ?? "");
+        return deadLettered.length;
+      },
+      { until: (count) => count >= 2, what: "both bad messages in the dead-letter queue" },
     );
+    expect(handled).toEqual(["good"]);
+    expect(deadLettered.sort()).toEqual(["not json", '{"runId":"BAD ID","event":{"type":"nope"}}'].sort());
   });
 
   it("processes a failed message's later siblings of the same run as failures, other runs as usual", async () => {

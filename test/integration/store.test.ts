@@ -68,10 +68,12 @@ describe("runs", () => {
       createdAt: at(500),
     };
     const saved = await stores.runs.saveRun(grouped);
-    expect((await stores.runs.activeRuns("deploy-main")).map((r) => r.id)).toEqual(["g1"]);
+    expect((await stores.runs.activeRuns("github:acme/web-app:deploy-main")).map((r) => r.id)).toEqual([
+      "g1",
+    ]);
     const canceled = transition(saved, { type: "cancel.requested" }, T0).run;
     await stores.runs.saveRun(canceled);
-    expect(await stores.runs.activeRuns("deploy-main")).toEqual([]);
+    expect(await stores.runs.activeRuns("github:acme/web-app:deploy-main")).toEqual([]);
     expect((await stores.runs.activeRuns()).map((r) => r.id)).not.toContain("g1");
   });
 });

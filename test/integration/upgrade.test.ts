@@ -36,7 +36,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "hookflow-upgrade-test-"));
   cpSync(join(FIXTURE, "data"), dataDir, { recursive: true });
   dynamo = await startDynamoLocal({ dataDir: join(dataDir, "dynamodb") });
-});
+}, 120_000); // a JVM's start on a loaded machine
 afterAll(async () => {
   await runner?.stopAll();
   await dynamo?.stop();
@@ -59,7 +59,12 @@ describe(`upgrading from ${fixture.release} with a run in flight`, () => {
       HOOKFLOW_DATA_DIR: dataDir,
     });
     runner = createLocalRunner({ dataDir: join(dataDir, "runner") });
+    // This test's clock goes on from just after the fixture was captured, so that no timeout of the old run has
+    // elapsed however long ago the fixture was made (its tasks have the default one-hour timeout).
+    let offsetMs = 0;
+    const clock = { now: () => new Date(Date.now() + offsetMs).toISOString() };
     const overrides = {
+      clock,
       log: silentLogger,
       runner,
       sender: { send: async () => {} },
@@ -70,6 +75,14 @@ describe(`upgrading from ${fixture.release} with a run in flight`, () => {
 
     // The old release's items read as they are.
     const before = await base.stores.runs.getRun(fixture.runId);
+    if (!before) throw new Error(`the fixture has no run ${fixture.runId}`);
+    const captured = Math.max(
+      Date.parse(before.createdAt),
+      ...before.stages
+        .flatMap((s) => s.tasks)
+        .map((t) => Date.parse(t.submittedAt ?? t.queuedAt ?? before.createdAt)),
+    );
+    offsetMs = captured + 1000 - Date.now();
     expect(before?.stages[0]?.tasks.map((t) => [t.name, t.status])).toEqual([
       ["reported", "queued"],
       ["observed", "queued"],

@@ -9,6 +9,7 @@ import { startWecomReceiver } from "./wecom.js";
 
 export * from "./dingtalk.js";
 export * from "./feishu.js";
+export * from "./gitea.js";
 export * from "./github.js";
 export * from "./gitlab.js";
 export * from "./receiver.js";

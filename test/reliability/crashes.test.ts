@@ -45,7 +45,7 @@ describe("a scheduler that dies", () => {
       return save(run);
     };
 
-    const run = await driveRun(system, "crash1", { timeoutMs: 20_000 });
+    const run = await driveRun(system, "crash1", { timeoutMs: 45_000 });
     expect(died).toBe(true);
     expect(run.status).toBe("succeeded");
     const created = fake
@@ -58,5 +58,5 @@ describe("a scheduler that dies", () => {
       .filter((r) => r.status === 201 && JSON.stringify(r.body).includes('"hookflow.dev/run":"crash1"'));
     expect(jobs).toHaveLength(2);
     expect(taskState(run, "build")).toMatchObject({ attempt: 1, outputs: { DONE: "yes" } });
-  }, 30_000);
+  }, 60_000);
 });

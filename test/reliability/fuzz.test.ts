@@ -2,11 +2,11 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signGitea, signGithub } from "../../core/adapters/git/index.js";
 import { jobNameFor } from "../../core/engine/index.js";
-import { parseJobTemplate, parsePipeline } from "../../core/model/parse.js";
 import { TaskTokens } from "../../core/services/tokens.js";
 import { createApiApp } from "../../functions/api.js";
 import { createCallbackApp } from "../../functions/callback.js";
 import { createWebhookApp } from "../../functions/webhook.js";
+import { mutatedPipeline } from "../helpers/arbitraries.js";
 import { newRun, pipeline, runTask } from "../helpers/factories.js";
 import { SECRETS, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
 import { fixture } from "../helpers/webhooks.js";
@@ -34,52 +34,7 @@ async function expectClientError(res: Response, allowed: number[] = []) {
   expect(typeof body.error).toBe("string");
 }
 
-/** A value shaped like a pipeline, with any part replaced by anything. */
-const mutatedPipeline = fc
-  .tuple(
-    fc.constantFrom(
-      "name",
-      "triggers",
-      "stages",
-      "params",
-      "notify",
-      "concurrency",
-      "stages.0.tasks",
-      "stages.0.tasks.0.run",
-    ),
-    fc.anything(),
-  )
-  .map(([path, value]) => {
-    const base = JSON.parse(
-      JSON.stringify({
-        name: "p",
-        triggers: [{ provider: "github", repository: "a/b" }],
-        stages: [{ name: "s", tasks: [runTask("t")] }],
-      }),
-    );
-    let target = base;
-    const keys = path.split(".");
-    for (const key of keys.slice(0, -1)) target = target[key];
-    target[keys.at(-1) as string] = value;
-    return base;
-  });
-
 describe("fuzzing", () => {
-  it("the pipeline and job template parsers: any text or value gives a result or issues with paths, never a throw", () => {
-    fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.json(), mutatedPipeline, fc.anything()), (input) => {
-        for (const parse of [parsePipeline, parseJobTemplate]) {
-          const result = parse(input);
-          if (!result.ok) {
-            expect(result.issues.length).toBeGreaterThan(0);
-            for (const issue of result.issues) expect(issue.message.length).toBeGreaterThan(0);
-          }
-        }
-      }),
-      { numRuns: 1500 },
-    );
-  });
-
   it("PUT /api/pipelines: never a 5xx", async () => {
     const api = createApiApp(system.api);
     await fc.assert(

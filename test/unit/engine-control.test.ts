@@ -181,7 +181,7 @@ describe("concurrency groups", () => {
       { type: "run.created", groupAhead: ["r1"] },
     ]);
     expect(run).toMatchObject({ status: "pending", reason: "WaitingForGroup" });
-    expect(run.message).toMatch(/waiting for r1 in concurrency group main/);
+    expect(run.message).toMatch(/waiting for r1 in concurrency group github:acme\/web-app:main/);
     expect(effects.filter((e) => e.type === "submitTask")).toEqual([]);
     const free = transition(run, { type: "reconcile", groupAhead: [] }, T0);
     expect(free.run.status).toBe("running");
@@ -203,7 +203,9 @@ describe("concurrency groups", () => {
   it("wakes its group when a grouped run ends", () => {
     const { run } = play(newRun({ pipeline: grouped(false) }), [started()]);
     const { effects } = play(run, [{ type: "cancel.requested", byRun: "r9" }]);
-    expect(effects).toContainEqual(expect.objectContaining({ type: "wakeGroup", group: "main" }));
+    expect(effects).toContainEqual(
+      expect.objectContaining({ type: "wakeGroup", group: "github:acme/web-app:main" }),
+    );
   });
 
   it("leaves runs without a group alone", () => {

@@ -53,7 +53,37 @@ describe("creating a run", () => {
     const run = newRun({
       pipeline: pipeline({ params: { ENV: "prod" }, concurrency: { group: "${GIT_REPOSITORY}/${ENV}" } }),
     });
-    expect(run.concurrencyGroup).toBe("acme/web-app/prod");
+    expect(run.concurrencyGroup).toBe("github:acme/web-app:acme/web-app/prod");
+  });
+
+  it("scopes a concurrency group to its repository; ${HOOKFLOW_PIPELINE} separates two pipelines of one", () => {
+    const group = (repository: string, name: string, written: string) =>
+      newRun({
+        pipeline: pipeline({ name, concurrency: { group: written } }),
+        trigger: trigger({ provider: "gitlab", repository }),
+      }).concurrencyGroup;
+    expect(group("acme/Web", "ci", "pr")).toBe("gitlab:acme/web:pr");
+    expect(group("acme/web", "ci", "pr")).toBe(group("acme/web", "lint", "pr"));
+    expect(group("acme/web", "ci", "pr")).not.toBe(group("acme/shop", "ci", "pr"));
+    expect(group("acme/web", "ci", "${HOOKFLOW_PIPELINE}")).not.toBe(
+      group("acme/web", "lint", "${HOOKFLOW_PIPELINE}"),
+    );
+  });
+
+  it("gives a pull request run its number and base branch; other runs get them empty", () => {
+    const pr = newRun({
+      trigger: trigger({
+        event: "pull_request",
+        branch: "feature/x",
+        pullRequest: { number: 12, baseBranch: "main", headRepository: "acme/web-app", fork: false },
+      }),
+    });
+    expect(pr.variables).toMatchObject({
+      GIT_PULL_REQUEST: "12",
+      GIT_BASE_BRANCH: "main",
+      GIT_BRANCH: "feature/x",
+    });
+    expect(newRun().variables).toMatchObject({ GIT_PULL_REQUEST: "", GIT_BASE_BRANCH: "" });
   });
 
   it("cuts a very long commit message with a visible marker", () => {

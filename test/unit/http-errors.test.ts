@@ -11,6 +11,7 @@ import {
   TooLargeError,
   UnauthorizedError,
   ValidationError,
+  VersionConflictError,
 } from "../../core/errors.js";
 import { refusalError } from "../../core/services/commands.js";
 import { installErrorHandler, limitBody } from "../../functions/http.js";
@@ -37,6 +38,7 @@ describe("the one place errors become answers", () => {
     [new TooLargeError("too big"), 413],
     [new PermanentError("never"), 422],
     [new RetryableError("later", 7), 503],
+    [new VersionConflictError("run r1 changed under every retry", undefined), 503],
     [new Error("a bug"), 500],
   ])("answers %s with %i and the contract's error body", async (error, status) => {
     const answer = await answerTo(error);
@@ -50,6 +52,7 @@ describe("the one place errors become answers", () => {
     ).toEqual([{ path: "a.b", message: "no" }]);
     expect((await answerTo(new ConflictError("x", { status: "failed" }))).body.status).toBe("failed");
     expect((await answerTo(new RetryableError("x", 7))).headers.get("retry-after")).toBe("7");
+    expect((await answerTo(new VersionConflictError("x", undefined))).headers.get("retry-after")).toBe("1");
     expect((await answerTo(new MethodNotAllowedError("x", ["POST"]))).headers.get("allow")).toBe("POST");
     expect((await answerTo(new UnauthorizedError("x", "Bearer"))).headers.get("www-authenticate")).toBe(
       "Bearer",

@@ -1,3 +1,4 @@
+export { giteaStatusRequest } from "./gitea.js";
 export {
   GITHUB_API_URL,
   GITHUB_API_VERSION,

@@ -2,6 +2,7 @@ import type { Provider } from "../../model/index.js";
 import type { Clock, CommitStatus, CommitStatusReporter } from "../../ports.js";
 import { deliver, type Fetch, fetchSend, type HttpReply, hostOf } from "../notify/http.js";
 import { systemClock } from "../system.js";
+import { giteaStatusRequest } from "./gitea.js";
 import { GITHUB_API_URL, githubRefusal, githubStatusRequest } from "./github.js";
 import { GITLAB_URL, gitlabAlreadyInState, gitlabStatusRequest } from "./gitlab.js";
 
@@ -12,6 +13,9 @@ export interface CommitStatusReporterOptions {
   githubApiUrl?: string;
   /** The GitLab instance's base URL (without /api/v4). */
   gitlabApiUrl?: string;
+  /** Gitea has no public instance: statuses go to Gitea only when both its URL (without /api/v1) and token are set. */
+  giteaToken?: string;
+  giteaUrl?: string;
   fetch?: Fetch;
   timeoutMs?: number;
   clock?: Clock;
@@ -21,14 +25,13 @@ export interface ProviderAwareCommitStatusReporter extends CommitStatusReporter 
   /**
    * Whether statuses for this provider go anywhere: a token is configured and the provider is supported.
    * The engine may skip the effect when false; `report` for such a provider resolves without a request.
-   * Gitea is not supported yet.
    */
   enabledFor(provider: Provider): boolean;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 /**
- * Reports commit statuses to GitHub and GitLab. Throws RetryableError (network, timeout, 429, 5xx, GitHub's
+ * Reports commit statuses to GitHub, GitLab and Gitea. Throws RetryableError (network, timeout, 429, 5xx, GitHub's
  * rate limits) or PermanentError (a bad token, an unknown repository or commit, a refused field). Safe to call
  * twice: GitHub keeps the latest status per context, and GitLab's refusal of a repeated state counts as done.
  */
@@ -41,6 +44,7 @@ export function createCommitStatusReporter(
   const tokens: Partial<Record<Provider, string>> = {
     ...(options.githubToken && { github: options.githubToken }),
     ...(options.gitlabToken && { gitlab: options.gitlabToken }),
+    ...(options.giteaToken && options.giteaUrl && { gitea: options.giteaToken }),
   };
 
   return {
@@ -53,7 +57,9 @@ export function createCommitStatusReporter(
       const github = status.provider === "github";
       const request = github
         ? githubStatusRequest(status, token, options.githubApiUrl ?? GITHUB_API_URL)
-        : gitlabStatusRequest(status, token, options.gitlabApiUrl ?? GITLAB_URL);
+        : status.provider === "gitea"
+          ? giteaStatusRequest(status, token, options.giteaUrl as string)
+          : gitlabStatusRequest(status, token, options.gitlabApiUrl ?? GITLAB_URL);
       await deliver(request, {
         send,
         timeoutMs,
@@ -63,7 +69,9 @@ export function createCommitStatusReporter(
         secrets: [token],
         ...(github
           ? { refusal: (reply: HttpReply) => githubRefusal(reply, nowMs) }
-          : { accepts: (reply: HttpReply) => gitlabAlreadyInState(reply, status.state) }),
+          : status.provider === "gitlab"
+            ? { accepts: (reply: HttpReply) => gitlabAlreadyInState(reply, status.state) }
+            : {}),
       });
     },
   };

@@ -1,5 +1,6 @@
 import * as z from "zod";
-import type { WebhookProvider } from "../../ports.js";
+import type { ParsedDelivery, WebhookProvider } from "../../ports.js";
+import { normalisePullRequest } from "./pull-request.js";
 import {
   CommitSha,
   deliveryId,
@@ -32,6 +33,30 @@ const GiteaPush = z.object({
   pusher: z.object({ login: z.string() }),
 });
 
+const GiteaBranch = z.object({
+  ref: z.string(),
+  sha: CommitSha,
+  repo_id: z.number().int(),
+  /** Absent or null when the head repository was deleted. */
+  repo: z.object({ full_name: z.string(), clone_url: z.string() }).nullish(),
+});
+
+/** The fields of a Gitea `pull_request` delivery that hookflow reads (Gitea's api.PullRequestPayload). */
+const GiteaPullRequest = z.object({
+  action: z.string(),
+  number: z.number().int().positive(),
+  pull_request: z.object({ head: GiteaBranch, base: GiteaBranch }),
+  repository: z.object({ full_name: z.string(), clone_url: z.string() }),
+  sender: z.object({ login: z.string() }),
+});
+
+/**
+ * Gitea names the event `pull_request` in X-Gitea-Event for every pull request action (X-Gitea-Event-Type says
+ * `pull_request_sync` for new commits); a hook set up for "synchronized" alone may still send the latter name.
+ */
+const PULL_REQUEST_EVENTS = new Set(["pull_request", "pull_request_sync"]);
+const BUILDING_ACTIONS = new Set(["opened", "synchronized", "reopened"]);
+
 export const giteaWebhooks: WebhookProvider = {
   provider: "gitea",
   secretVariable: "HOOKFLOW_GITEA_SECRET",
@@ -47,6 +72,7 @@ export const giteaWebhooks: WebhookProvider = {
     const id = deliveryId(request, ["x-gitea-delivery", "x-gogs-delivery"]);
     const event = requireHeader(request, "x-gitea-event", "x-gogs-event");
     const body = parseJsonBody(request.body);
+    if (PULL_REQUEST_EVENTS.has(event)) return parsePullRequest(id, body);
     if (event !== "push") return ignoredEvent(id, event);
     const push = validatePayload(GiteaPush, body, "Gitea push payload");
     const commits = push.commits ?? [];
@@ -66,3 +92,26 @@ export const giteaWebhooks: WebhookProvider = {
     });
   },
 };
+
+function parsePullRequest(id: string, body: unknown): ParsedDelivery {
+  const event = validatePayload(GiteaPullRequest, body, "Gitea pull_request payload");
+  const { head, base } = event.pull_request;
+  return normalisePullRequest({
+    provider: "gitea",
+    deliveryId: id,
+    action: event.action,
+    builds: BUILDING_ACTIONS.has(event.action),
+    number: event.number,
+    repository: event.repository.full_name,
+    cloneUrl: head.repo?.clone_url ?? event.repository.clone_url,
+    headRepository: head.repo?.full_name,
+    fromOtherRepository: head.repo_id !== base.repo_id,
+    headBranch: head.ref,
+    headCommit: head.sha,
+    baseBranch: base.ref,
+    baseCommit: base.sha,
+    message: "",
+    author: event.sender.login,
+    ref: `refs/pull/${event.number}/head`,
+  });
+}

@@ -1,6 +1,8 @@
-import { verify } from "@octokit/webhooks-methods";
+import type { EmitterWebhookEvent } from "@octokit/webhooks";
+import { Webhooks } from "@octokit/webhooks";
 import * as z from "zod";
-import type { WebhookProvider } from "../../ports.js";
+import type { ParsedDelivery, WebhookProvider } from "../../ports.js";
+import { normalisePullRequest } from "./pull-request.js";
 import {
   CommitSha,
   deliveryId,
@@ -26,6 +28,37 @@ const GithubPush = z.object({
   pusher: z.object({ name: z.string() }),
 });
 
+/** The fields of a GitHub `pull_request` delivery that hookflow reads. */
+const GithubPullRequest = z.object({
+  action: z.string(),
+  number: z.number().int().positive(),
+  pull_request: z.object({
+    head: z.object({
+      ref: z.string(),
+      sha: CommitSha,
+      /** Null when the head repository (a fork) was deleted. */
+      repo: z.object({ full_name: z.string(), clone_url: z.string() }).nullable(),
+    }),
+    base: z.object({ ref: z.string(), sha: CommitSha, repo: z.object({ full_name: z.string() }) }),
+  }),
+  repository: z.object({ full_name: z.string(), clone_url: z.string() }),
+  sender: z.object({ login: z.string() }),
+});
+
+/**
+ * The schemas above validate untrusted bodies; octokit's event types (generated from GitHub's own webhook
+ * description) prove at compile time that every payload GitHub documents passes them, field by field.
+ */
+type Accepts<Schema extends z.ZodType, Payload> = Payload extends z.input<Schema> ? true : never;
+const githubTypesAgree: [
+  Accepts<typeof GithubPush, EmitterWebhookEvent<"push">["payload"]>,
+  Accepts<typeof GithubPullRequest, EmitterWebhookEvent<"pull_request">["payload"]>,
+] = [true, true];
+void githubTypesAgree;
+
+/** The actions that bring code to build: a new pull request, new commits on it, one reopened. */
+const BUILDING_ACTIONS = new Set(["opened", "synchronize", "reopened"]);
+
 // GitHub lists at most this many commits in a push delivery and has no total to compare with.
 const MAX_LISTED_COMMITS = 2048;
 
@@ -37,7 +70,7 @@ export const githubWebhooks: WebhookProvider = {
     const signature = header(request, "x-hub-signature-256");
     // octokit throws a TypeError for an empty secret, body or signature; none of them can verify a delivery.
     if (!secret || !signature || typeof request.body !== "string" || request.body === "") return false;
-    return verify(secret, request.body, signature);
+    return new Webhooks({ secret }).verify(request.body, signature);
   },
 
   parse(request) {
@@ -46,6 +79,7 @@ export const githubWebhooks: WebhookProvider = {
     const body = parseJsonBody(request.body);
     // GitHub sends a ping when the webhook is created; answering it 200 shows the hook as working.
     if (event === "ping") return { kind: "ignored", deliveryId: id, reason: "ping" };
+    if (event === "pull_request") return parsePullRequest(id, body);
     if (event !== "push") return ignoredEvent(id, event);
     const push = validatePayload(GithubPush, body, "GitHub push payload");
     const commits = push.commits ?? [];
@@ -65,3 +99,26 @@ export const githubWebhooks: WebhookProvider = {
     });
   },
 };
+
+function parsePullRequest(id: string, body: unknown): ParsedDelivery {
+  const event = validatePayload(GithubPullRequest, body, "GitHub pull_request payload");
+  const { head, base } = event.pull_request;
+  return normalisePullRequest({
+    provider: "github",
+    deliveryId: id,
+    action: event.action,
+    builds: BUILDING_ACTIONS.has(event.action),
+    number: event.number,
+    repository: event.repository.full_name,
+    // A deleted fork's commits stay fetchable from the base repository, under refs/pull/N/head.
+    cloneUrl: head.repo?.clone_url ?? event.repository.clone_url,
+    headRepository: head.repo?.full_name,
+    headBranch: head.ref,
+    headCommit: head.sha,
+    baseBranch: base.ref,
+    baseCommit: base.sha,
+    message: "",
+    author: event.sender.login,
+    ref: `refs/pull/${event.number}/head`,
+  });
+}

@@ -1,6 +1,7 @@
 import * as z from "zod";
 import { ValidationError } from "../../errors.js";
-import type { WebhookProvider } from "../../ports.js";
+import type { ParsedDelivery, WebhookProvider } from "../../ports.js";
+import { normalisePullRequest } from "./pull-request.js";
 import {
   CommitSha,
   deliveryId,
@@ -32,10 +33,33 @@ const GitlabPush = z.object({
   total_commits_count: z.number().int().nonnegative().optional(),
 });
 
+/** A project as a merge request's `source` and `target` name it. */
+const GitlabProject = z.object({ path_with_namespace: z.string(), git_http_url: z.string() });
+
+/** The fields of a GitLab Merge Request Hook that hookflow reads (GitLab's "Merge request events"). */
+const GitlabMergeRequest = z.object({
+  user: z.object({ username: z.string(), name: z.string().optional() }),
+  project: z.object({ path_with_namespace: z.string() }),
+  object_attributes: z.object({
+    iid: z.number().int().positive(),
+    action: z.string().optional(),
+    source_branch: z.string(),
+    target_branch: z.string(),
+    source_project_id: z.number().int(),
+    target_project_id: z.number().int(),
+    source: GitlabProject,
+    target: GitlabProject,
+    last_commit: z.object({ id: CommitSha, message: z.string() }),
+    /** The head before this update: present only when the update pushed commits. */
+    oldrev: z.string().nullish(),
+  }),
+});
+
 const PUSH_KINDS = new Set(["push", "tag_push"]);
 const KIND_OF_EVENT = new Map([
   ["Push Hook", "push"],
   ["Tag Push Hook", "tag_push"],
+  ["Merge Request Hook", "merge_request"],
 ]);
 
 // GitLab (17.4+) keeps the Idempotency-Key across retries; older versions send only the event UUID.
@@ -58,6 +82,7 @@ export const gitlabWebhooks: WebhookProvider = {
     // System hooks arrive as "System Hook" and say what happened only in object_kind.
     const bodyKind = objectKind(body);
     const kind = bodyKind ?? (event === undefined ? undefined : KIND_OF_EVENT.get(event));
+    if (kind === "merge_request") return parseMergeRequest(id, body);
     if (kind === undefined || !PUSH_KINDS.has(kind)) return ignoredEvent(id, bodyKind ?? event ?? "unknown");
     const push = validatePayload(GitlabPush, body, "GitLab push payload");
     const cloneUrl = push.project.git_http_url ?? push.repository?.git_http_url;
@@ -87,4 +112,29 @@ export const gitlabWebhooks: WebhookProvider = {
 function objectKind(body: unknown): string | undefined {
   if (typeof body !== "object" || body === null || !("object_kind" in body)) return undefined;
   return typeof body.object_kind === "string" ? body.object_kind : undefined;
+}
+
+function parseMergeRequest(id: string, body: unknown): ParsedDelivery {
+  const event = validatePayload(GitlabMergeRequest, body, "GitLab merge request payload");
+  const mr = event.object_attributes;
+  const action = mr.action ?? "unknown";
+  // "update" is also sent for a new title or label; only an update that pushed commits (oldrev) has code to build.
+  const builds = action === "open" || action === "reopen" || (action === "update" && !!mr.oldrev);
+  return normalisePullRequest({
+    provider: "gitlab",
+    deliveryId: id,
+    action: action === "update" && !builds ? "update without new commits" : action,
+    builds,
+    number: mr.iid,
+    repository: mr.target.path_with_namespace,
+    cloneUrl: mr.source.git_http_url,
+    headRepository: mr.source.path_with_namespace,
+    fromOtherRepository: mr.source_project_id !== mr.target_project_id,
+    headBranch: mr.source_branch,
+    headCommit: mr.last_commit.id,
+    baseBranch: mr.target_branch,
+    message: mr.last_commit.message,
+    author: event.user.username,
+    ref: `refs/merge-requests/${mr.iid}/head`,
+  });
 }

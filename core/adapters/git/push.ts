@@ -101,7 +101,11 @@ export function validatePayload<S extends z.ZodType>(schema: S, value: unknown, 
 
 /** A valid delivery of an event that starts nothing. */
 export function ignoredEvent(deliveryId: string, event: string): ParsedDelivery {
-  return { kind: "ignored", deliveryId, reason: `event "${clipText(event, SHOWN_MAX_BYTES)}" is not a push` };
+  return {
+    kind: "ignored",
+    deliveryId,
+    reason: `event "${clipText(event, SHOWN_MAX_BYTES)}" is not a push or a pull request`,
+  };
 }
 
 /** A push, as each provider reads it from its own payload. */

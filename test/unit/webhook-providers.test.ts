@@ -396,17 +396,27 @@ describe("deliveries that start nothing", () => {
   });
 
   it.each([
-    ["github", { action: "opened", issue: { number: 1 } }, "issues", 'event "issues" is not a push'],
-    ["github", { ref: "main", ref_type: "branch" }, "create", 'event "create" is not a push'],
-    ["gitlab", { object_kind: "merge_request" }, "Merge Request Hook", 'event "merge_request" is not a push'],
-    ["gitlab", { object_kind: "pipeline" }, undefined, 'event "pipeline" is not a push'],
+    [
+      "github",
+      { action: "opened", issue: { number: 1 } },
+      "issues",
+      'event "issues" is not a push or a pull request',
+    ],
+    [
+      "github",
+      { ref: "main", ref_type: "branch" },
+      "create",
+      'event "create" is not a push or a pull request',
+    ],
+    ["gitlab", { object_kind: "note" }, "Note Hook", 'event "note" is not a push or a pull request'],
+    ["gitlab", { object_kind: "pipeline" }, undefined, 'event "pipeline" is not a push or a pull request'],
     [
       "gitea",
       { ref: "v0.9.1", ref_type: "tag", sha: "3a3b08f1751e2304d3f04c8d6e8a64cd3bd0471e" },
       "create",
-      'event "create" is not a push',
+      'event "create" is not a push or a pull request',
     ],
-    ["gitea", { action: "published" }, "release", 'event "release" is not a push'],
+    ["gitea", { action: "published" }, "release", 'event "release" is not a push or a pull request'],
   ] as const)("%s: other events (%s)", (provider, payload, event, reason) => {
     expect(parse(provider, payload, event)).toEqual({ kind: "ignored", deliveryId: DELIVERY, reason });
   });

@@ -1,0 +1,132 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { TTL_ATTRIBUTE, tableDefinition } from "../../core/adapters/dynamo/table.js";
+import { loadConfig, runtimeEnvironment, SST_LINKS } from "../../core/config.js";
+import {
+  deploySettings,
+  FUNCTION_NAMES,
+  FUNCTIONS,
+  HTTP_TIMEOUT_LIMIT_SECONDS,
+  handlerSource,
+  QUEUE,
+  ROUTES,
+} from "../../infra/functions.js";
+import { tableArgs } from "../../infra/table.js";
+
+const ROOT = join(import.meta.dirname, "../..");
+
+describe("the functions infra/ deploys", () => {
+  it.each(FUNCTION_NAMES)("%s: the handler infra/functions.ts names exists and exports it", async (name) => {
+    const { file, exportName } = handlerSource(FUNCTIONS[name].handler);
+    expect(existsSync(join(ROOT, file)), file).toBe(true);
+    const module = (await import(join(ROOT, file))) as Record<string, unknown>;
+    expect(typeof module[exportName]).toBe("function");
+  });
+
+  it("routes every HTTP path of the contract to a function API Gateway can wait for", () => {
+    expect(Object.keys(ROUTES).sort()).toEqual([
+      "ANY /api/{proxy+}",
+      "ANY /webhooks/{provider}",
+      "GET /healthz",
+      "POST /callbacks/tasks/{taskId}",
+    ]);
+    for (const name of new Set(Object.values(ROUTES)))
+      expect(FUNCTIONS[name].timeoutSeconds).toBeLessThan(HTTP_TIMEOUT_LIMIT_SECONDS);
+  });
+
+  it("passes the deploy's plain settings to the functions, and only those", () => {
+    expect(
+      deploySettings({
+        HOOKFLOW_NAMESPACE: "ci",
+        HOOKFLOW_GITLAB_URL: "",
+        HOOKFLOW_API_TOKEN: "secret",
+        PATH: "/bin",
+      }),
+    ).toEqual({ HOOKFLOW_NAMESPACE: "ci" });
+  });
+
+  it("keeps a message invisible at least six times the scheduler's timeout, as AWS requires", () => {
+    expect(QUEUE.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * FUNCTIONS.scheduler.timeoutSeconds);
+    expect(QUEUE.batchSize).toBeLessThanOrEqual(10);
+  });
+
+  it("gives secrets only to the functions that read them", () => {
+    const holders = (setting: string) =>
+      FUNCTION_NAMES.filter((name) => (FUNCTIONS[name].links as readonly string[]).includes(setting)).sort();
+    expect(holders("HOOKFLOW_API_TOKEN")).toEqual(["api"]);
+    expect(holders("HOOKFLOW_GITHUB_SECRET")).toEqual(["webhook"]);
+    expect(holders("HOOKFLOW_GITHUB_TOKEN")).toEqual(["scheduler"]);
+    expect(holders("HOOKFLOW_KUBECONFIG")).toEqual(["api", "scheduler"]);
+    expect(holders("HOOKFLOW_TOKEN_SECRET")).toEqual(["api", "callback", "scheduler"]);
+  });
+});
+
+describe("the table SST creates", () => {
+  it("is the table the tests and the local stack create: keys, every index, the TTL", () => {
+    const definition = tableDefinition("hookflow");
+    const args = tableArgs(definition);
+    expect(args.ttl).toBe(TTL_ATTRIBUTE);
+    expect(Object.keys(args.fields).sort()).toEqual(
+      (definition.AttributeDefinitions ?? []).map((a) => a.AttributeName).sort(),
+    );
+    expect(Object.keys(args.globalIndexes).sort()).toEqual(
+      (definition.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName).sort(),
+    );
+    const hash = definition.KeySchema?.find((k) => k.KeyType === "HASH")?.AttributeName;
+    expect(args.primaryIndex.hashKey).toBe(hash);
+  });
+
+  it("keeps the first release's index names and key attributes: renaming one rebuilds it on AWS", () => {
+    const indexes = (tableDefinition("hookflow").GlobalSecondaryIndexes ?? []).map((i) => [
+      i.IndexName,
+      ...(i.KeySchema ?? []).map((k) => k.AttributeName),
+    ]);
+    expect(indexes).toEqual([
+      ["byPipeline", "gsi1pk", "gsi1sk"],
+      ["byTime", "gsi2pk", "gsi2sk"],
+      ["active", "activePk", "activeSk"],
+    ]);
+  });
+
+  it("refuses what sst.aws.Dynamo cannot express instead of dropping it", () => {
+    const definition = tableDefinition("hookflow");
+    expect(() => tableArgs({ ...definition, BillingMode: "PROVISIONED" })).toThrow(/on-demand/);
+    expect(() =>
+      tableArgs({ ...definition, StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_IMAGE" } }),
+    ).toThrow(/streams/);
+  });
+});
+
+describe("configuration from SST links", () => {
+  const resources = {
+    HookflowTable: { name: "table-from-link" },
+    HookflowQueue: { url: "https://sqs.example/queue.fifo" },
+    HookflowApiToken: { value: "token-from-link" },
+  };
+
+  it("reads each setting from its linked component under the contract's name", () => {
+    const config = loadConfig(runtimeEnvironment({}, resources));
+    expect(config.HOOKFLOW_TABLE).toBe("table-from-link");
+    expect(config.HOOKFLOW_QUEUE_URL).toBe("https://sqs.example/queue.fifo");
+    expect(config.HOOKFLOW_API_TOKEN).toBe("token-from-link");
+  });
+
+  it("lets the plain environment override a link, but not with an empty value", () => {
+    const env = runtimeEnvironment({ HOOKFLOW_TABLE: "from-env", HOOKFLOW_API_TOKEN: "" }, resources);
+    expect(env.HOOKFLOW_TABLE).toBe("from-env");
+    expect(env.HOOKFLOW_API_TOKEN).toBe("token-from-link");
+  });
+
+  it("names a link for every secret a function is given", () => {
+    for (const name of FUNCTION_NAMES)
+      for (const setting of FUNCTIONS[name].links) expect(SST_LINKS[setting].link).toMatch(/^Hookflow/);
+  });
+});
+
+/**
+ * The handlers as Lambda runs them: bundled as SST bundles them (once per file, into a temporary directory), each
+ * invocation in a fresh Node process configured the way SST configures a function (encrypted links in a file,
+ * plain settings in the environment), given the sample events in test/fixtures/lambda. An error is reported as
+ * the Lambda runtime reports it: its name as `errorType`, its message as `errorMessage`.
+ */
