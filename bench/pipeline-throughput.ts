@@ -76,6 +76,8 @@ try {
     };
     const report = (async () => {
       if (RUNNING_REPORTS) await callback({ status: "running" });
+      // Its container has exited by the time its report is handled, so its log is complete and is archived.
+      runner.set(launch.jobName, { state: "succeeded" });
       await callback({ status: "succeeded", outputs: { [`${launch.task.toUpperCase()}_DONE`]: "1" } });
     })();
     inflight.add(report);

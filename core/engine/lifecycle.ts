@@ -87,12 +87,18 @@ export function cancelJob(d: Draft, task: TaskState): void {
   });
 }
 
+/** Ends that only the attempt's own Job can report: it ran, even if its submission was not confirmed yet. */
+const REPORTED_BY_THE_JOB: ReadonlySet<TaskReason> = new Set(["Succeeded", "Failed", "OutputsTooLarge"]);
+
 /**
- * An attempt that was submitted has ended (succeeded, failed, timed out, canceled, lost): its log is owed to the
- * archive, and its Job is deleted once the log is kept. Called before the task leaves the attempt.
+ * An attempt that reached its runner has ended (succeeded, failed, timed out, canceled, lost): its log is owed to
+ * the archive, and its Job is deleted once the log is kept. Called before the task leaves the attempt. An attempt
+ * never confirmed submitted counts when its end came from the Job itself (a fast task reports before the
+ * scheduler records its submission); one canceled or refused before that owes nothing.
  */
-export function archiveLog(d: Draft, task: TaskState): void {
-  if (!task.jobName || !task.submittedAt || !isActiveTask(task.status)) return;
+export function archiveLog(d: Draft, task: TaskState, reason: TaskReason): void {
+  if (!task.jobName || !isActiveTask(task.status)) return;
+  if (!task.submittedAt && !REPORTED_BY_THE_JOB.has(reason)) return;
   emit(d, {
     type: "archiveLog",
     key: `archive:${task.jobName}`,
@@ -121,7 +127,7 @@ export function finishTask(
   reason: TaskReason,
   message?: string,
 ): void {
-  archiveLog(d, task);
+  archiveLog(d, task, reason);
   task.status = status;
   task.reason = reason;
   task.message = message === undefined ? undefined : clipText(message, LIMITS.messageBytes);
@@ -165,7 +171,7 @@ export function failAttempt(d: Draft, task: TaskState, reason: TaskReason, messa
   const attemptsThisRound = task.attempt - task.roundStart;
   if (RETRYABLE.has(reason) && attemptsThisRound < def.retries + 1) {
     const failed = task.attempt;
-    archiveLog(d, task);
+    archiveLog(d, task, reason);
     queueAttempt(d, task);
     if (task.status === "queued")
       task.message = clipText(`attempt ${failed}: ${message}; retrying`, LIMITS.messageBytes);
