@@ -66,7 +66,7 @@ try {
         {
           method: "POST",
           headers: {
-            authorization: `Bearer ${tokens.tokenFor(launch.jobName)}`,
+            authorization: `Bearer ${tokens.tokenFor(launch)}`,
             "content-type": "application/json",
           },
           body: JSON.stringify(body),

@@ -104,7 +104,7 @@ async function measure(emulators: Emulators, scenario: Scenario) {
       {
         method: "POST",
         headers: {
-          authorization: `Bearer ${tokens.tokenFor(launch.jobName)}`,
+          authorization: `Bearer ${tokens.tokenFor(launch)}`,
           "content-type": "application/json",
         },
         body: JSON.stringify({ status: "succeeded" }),

@@ -1,7 +1,7 @@
 import { Resource } from "sst/resource";
 import * as z from "zod";
 import { ValidationError } from "./errors.js";
-import { DEFAULT_ARCHIVED_LOG_MAX_BYTES, type Issue, issuesFromZod } from "./model/index.js";
+import { DEFAULT_ARCHIVED_LOG_MAX_BYTES, type Issue, issuesFromZod, RoleMap } from "./model/index.js";
 
 const optionalSecret = z
   .string()
@@ -65,6 +65,33 @@ const ConfigSchema = z.object({
   /** Extension: how many days the log bucket keeps a log (its lifecycle rule, set on deploy). */
   HOOKFLOW_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
   AWS_REGION: z.string().default("us-east-1"),
+  /** Sign-in: any OpenID Connect provider (authorization code with PKCE). Unset: no sign-in, tokens only. */
+  HOOKFLOW_OIDC_ISSUER: z.string().url().optional(),
+  HOOKFLOW_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  HOOKFLOW_OIDC_CLIENT_SECRET: optionalSecret,
+  /** Who holds which role: JSON `{"admin": [...], "operator": [...], "viewer": [...]}` (see core/model/principal.ts). */
+  HOOKFLOW_ROLES: z
+    .string()
+    .default("{}")
+    .transform((text, ctx) => {
+      try {
+        const parsed = RoleMap.safeParse(JSON.parse(text));
+        if (parsed.success) return parsed.data;
+        for (const issue of parsed.error.issues)
+          ctx.addIssue({ code: "custom", message: `${issue.path.join(".") || "(top)"}: ${issue.message}` });
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: `not JSON: ${(error as Error).message}` });
+      }
+      return z.NEVER;
+    }),
+  /** How long audit entries are kept (DynamoDB TTL). */
+  HOOKFLOW_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
+  /** Extension: how long a console session lasts. */
+  HOOKFLOW_SESSION_HOURS: z.coerce
+    .number()
+    .min(0.1)
+    .max(24 * 30)
+    .default(12),
   /**
    * Extension: notifications may go to loopback addresses (127.0.0.0/8, ::1, localhost). Only the local stack
    * and tests set it; every other private, link-local or reserved address stays refused (core/model/addresses.ts).
@@ -183,6 +210,20 @@ export function loadConfig(env: Environment = runtimeEnvironment()): Config {
           "the Kubernetes runner needs a kubeconfig and this is empty: give the kubeconfig's text (or KUBECONFIG, a file)",
       },
     ]);
+  if (config.HOOKFLOW_OIDC_ISSUER) {
+    const missing = (["HOOKFLOW_OIDC_CLIENT_ID", "HOOKFLOW_TOKEN_SECRET"] as const).filter((n) => !config[n]);
+    if (missing.length > 0)
+      throw new ValidationError(
+        "invalid configuration",
+        missing.map((path) => ({
+          path,
+          message:
+            path === "HOOKFLOW_OIDC_CLIENT_ID"
+              ? "sign-in (HOOKFLOW_OIDC_ISSUER) needs the client id registered with the provider"
+              : "sign-in (HOOKFLOW_OIDC_ISSUER) signs its session cookies with a key derived from this",
+        })),
+      );
+  }
   return config;
 }
 

@@ -4,6 +4,7 @@
  */
 import type {
   CommitState,
+  Identity,
   JobTemplate,
   Notifier,
   NotifyEvent,
@@ -106,17 +107,95 @@ export interface DeliveryStore {
 export interface StoredDefinition<T> {
   value: T;
   updatedAt: string;
+  /** 1 for the first version saved; 0 for one saved before versions were kept. */
+  version: number;
 }
 
+/** A definition saved: its new version and the one it replaced (0 when none, or one without a version). */
+export interface SavedVersion {
+  version: number;
+  previous?: number;
+}
+
+/**
+ * Definitions by name. Every save is a new version, kept (also after a delete) so an old one can be read back;
+ * a save that races another for the same version is refused with a ConflictError.
+ */
 export interface DefinitionStore {
-  putPipeline(pipeline: Pipeline, now: string): Promise<void>;
+  putPipeline(pipeline: Pipeline, now: string): Promise<SavedVersion>;
   getPipeline(name: string): Promise<StoredDefinition<Pipeline> | undefined>;
+  getPipelineVersion(name: string, version: number): Promise<StoredDefinition<Pipeline> | undefined>;
   listPipelines(): Promise<Array<StoredDefinition<Pipeline>>>;
   deletePipeline(name: string): Promise<boolean>;
-  putJob(job: JobTemplate, now: string): Promise<void>;
+  putJob(job: JobTemplate, now: string): Promise<SavedVersion>;
   getJob(name: string): Promise<StoredDefinition<JobTemplate> | undefined>;
+  getJobVersion(name: string, version: number): Promise<StoredDefinition<JobTemplate> | undefined>;
   listJobs(): Promise<Array<StoredDefinition<JobTemplate>>>;
   deleteJob(name: string): Promise<boolean>;
+}
+
+/**
+ * A personal or service token as stored: its secret only as a SHA-256 hash. A revoked or expired token is kept
+ * (until a while after its expiry) so that using it is answered with the reason.
+ */
+export interface StoredToken {
+  id: string;
+  name: string;
+  /** SHA-256 (hex) of the secret part. */
+  hash: string;
+  /** `person`: acts as `identity`; `service`: an admin that is not a person. */
+  kind: "person" | "service";
+  identity?: Identity;
+  /** Who created it (a principal's name). */
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt?: string;
+  revokedBy?: string;
+}
+
+/** A `hookflow login` waiting for its one-time code to be exchanged (PKCE-style: the CLI holds the verifier). */
+export interface PendingLogin {
+  /** SHA-256 (hex) of the one-time code. */
+  codeHash: string;
+  /** base64url SHA-256 of the CLI's verifier. */
+  challenge: string;
+  identity: Identity;
+  expiresAt: string;
+}
+
+export interface TokenStore {
+  /** Stores a new token; its id must be new. */
+  create(token: StoredToken): Promise<void>;
+  /** Strongly consistent, so a revocation counts at once. */
+  get(id: string): Promise<StoredToken | undefined>;
+  /** Tokens of one owner (a person's subject, or "service"), newest first. */
+  list(owner: string): Promise<StoredToken[]>;
+  /** Marks it revoked; the token as it now is, or undefined when there is none. */
+  revoke(id: string, at: string, by: string): Promise<StoredToken | undefined>;
+  putLogin(login: PendingLogin): Promise<void>;
+  /** Takes the pending login with this code hash: once only, and only before it expires. */
+  takeLogin(codeHash: string, now: string): Promise<PendingLogin | undefined>;
+}
+
+/** One line of the audit trail. */
+export interface AuditEntry {
+  at: string;
+  /** The principal's name: a username, or a service token's label. */
+  actor: string;
+  /** What was attempted: `pipeline.put`, `run.cancel`, `task.approve`, `token.create`, … */
+  action: string;
+  /** What it was done to: `pipeline/web-app`, `run/<id>`, `run/<id>/task/deploy`, `token/<id>`. */
+  target: string;
+  outcome: "allowed" | "refused";
+  detail?: Record<string, unknown>;
+}
+
+/** Append-only; entries expire after the retention period. */
+export interface AuditLog {
+  append(entry: AuditEntry): Promise<void>;
+  /** Newest first. */
+  list(query: { limit: number; cursor?: string }): Promise<Page<AuditEntry>>;
 }
 
 /** Records of things sent to the outside world, so that each is sent once per key. */
@@ -382,6 +461,30 @@ export interface PullRequestFiles {
    * could answer later (the delivery then fails and the host redelivers it).
    */
   changedFiles(pr: PullRequestRef): Promise<string[] | undefined>;
+}
+
+// ---------------------------------------------------------------- people
+
+/** The claims an OpenID provider vouched for after a sign-in. */
+export type Claims = Record<string, unknown>;
+
+/**
+ * An OpenID Connect provider, authorization code flow with PKCE. Throws RetryableError when the provider cannot
+ * be reached (sign-in fails with that message; nothing else depends on it), UnauthorizedError when the
+ * provider refuses the code or the answer does not check out.
+ */
+export interface SignInProvider {
+  authorizationUrl(request: {
+    redirectUri: string;
+    state: string;
+    nonce: string;
+    codeChallenge: string;
+  }): Promise<URL>;
+  /** `callbackUrl`: the URL the provider redirected to, with its query. */
+  exchange(
+    callbackUrl: URL,
+    expected: { state: string; nonce: string; codeVerifier: string },
+  ): Promise<Claims>;
 }
 
 // ---------------------------------------------------------------- operations

@@ -9,6 +9,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
+import { createOidcProvider } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
@@ -22,8 +23,11 @@ import type {
   LogArchive,
   Logger,
   NotificationSender,
+  RunStore,
+  SignInProvider,
   TaskRunner,
 } from "./ports.js";
+import { AccessControl } from "./services/access.js";
 import { DefinitionCatalog } from "./services/catalog.js";
 import { RunCommands, RunRecorder } from "./services/commands.js";
 import { RunControl } from "./services/control.js";
@@ -32,9 +36,11 @@ import { IngestService } from "./services/ingest.js";
 import { DeliveryIntake } from "./services/intake.js";
 import { LogArchiving } from "./services/log-archiving.js";
 import { NotificationDelivery } from "./services/outbox-delivery.js";
+import { PersonalTokens } from "./services/people.js";
 import { TaskReports } from "./services/reports.js";
 import { RunService } from "./services/runs.js";
 import { Scheduler } from "./services/scheduler.js";
+import { SignIn } from "./services/signin.js";
 import { RunStarter } from "./services/start-runs.js";
 import { TaskTokens } from "./services/tokens.js";
 
@@ -60,6 +66,8 @@ export interface Overrides {
   commitStatus?: CommitStatusReporter;
   /** How long one notification target may take, all tries together (NotificationDelivery's default else). */
   notifyBudgetSeconds?: number;
+  /** The OpenID provider sign-in talks to (else built from HOOKFLOW_OIDC_*). */
+  signInProvider?: SignInProvider;
   /** SDK clients of one's own, e.g. with middleware that counts requests. */
   dynamoClient?: DynamoDBClient;
   sqsClient?: SQSClient;
@@ -79,7 +87,12 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
   const clock = overrides.clock ?? systemClock;
   return {
     config,
-    stores: dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE, clock }),
+    stores: dynamoStores({
+      client: dynamo,
+      table: config.HOOKFLOW_TABLE,
+      clock,
+      auditRetentionSeconds: config.HOOKFLOW_AUDIT_RETENTION_DAYS * 86_400,
+    }),
     queue: new SqsWorkQueue(sqs, config.HOOKFLOW_QUEUE_URL),
     ...(config.HOOKFLOW_WAKE_QUEUE_URL && {
       wakeUps: new SqsWakeUps(sqs, config.HOOKFLOW_WAKE_QUEUE_URL, clock),
@@ -105,12 +118,13 @@ export function notifyTargets(config: Config): TargetRules {
   return { allowLoopback: config.HOOKFLOW_ALLOW_LOOPBACK_TARGETS && !config.AWS_LAMBDA_RUNTIME_API };
 }
 
-export function taskTokens(config: Config): TaskTokens {
+/** Task tokens; with `runs`, also verifies the previous release's tokens for the runs it created. */
+export function taskTokens(config: Config, runs?: RunStore): TaskTokens {
   if (!config.HOOKFLOW_TOKEN_SECRET)
     throw new Error(
       "HOOKFLOW_TOKEN_SECRET is not set: the key task callback tokens are derived from (32+ random characters)",
     );
-  return new TaskTokens(config.HOOKFLOW_TOKEN_SECRET);
+  return new TaskTokens(config.HOOKFLOW_TOKEN_SECRET, runs);
 }
 
 /**
@@ -203,7 +217,7 @@ export function runCommands(base: Base): RunCommands {
 export function callbackDeps(base: Base) {
   return {
     reports: new TaskReports({ commands: runCommands(base) }),
-    tokens: taskTokens(base.config),
+    tokens: taskTokens(base.config, base.stores.runs),
     log: base.log,
   };
 }
@@ -307,7 +321,47 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       gitlabUrl: config.HOOKFLOW_GITLAB_URL,
     }),
     apiToken: config.HOOKFLOW_API_TOKEN,
+    ...peopleDeps(base, overrides),
     log: base.log,
+  };
+}
+
+/** Who may do what: roles, tokens, sessions, the audit; sign-in when HOOKFLOW_OIDC_ISSUER is set. */
+export function peopleDeps(base: Base, overrides: Overrides = {}) {
+  const { config } = base;
+  const signInConfigured = !!config.HOOKFLOW_OIDC_ISSUER;
+  const tokens = new PersonalTokens({
+    store: base.stores.tokens,
+    clock: base.clock,
+    roles: config.HOOKFLOW_ROLES,
+    signInConfigured,
+  });
+  const provider =
+    overrides.signInProvider ??
+    (config.HOOKFLOW_OIDC_ISSUER && config.HOOKFLOW_OIDC_CLIENT_ID
+      ? createOidcProvider({
+          issuer: config.HOOKFLOW_OIDC_ISSUER,
+          clientId: config.HOOKFLOW_OIDC_CLIENT_ID,
+          ...(config.HOOKFLOW_OIDC_CLIENT_SECRET && { clientSecret: config.HOOKFLOW_OIDC_CLIENT_SECRET }),
+        })
+      : undefined);
+  return {
+    access: new AccessControl({ audit: base.stores.audit, clock: base.clock }),
+    tokens,
+    roles: config.HOOKFLOW_ROLES,
+    audit: base.stores.audit,
+    // Sessions are signed with a key derived from HOOKFLOW_TOKEN_SECRET (loadConfig requires it with sign-in).
+    ...(provider &&
+      config.HOOKFLOW_TOKEN_SECRET && {
+        signIn: new SignIn({
+          provider,
+          secret: config.HOOKFLOW_TOKEN_SECRET,
+          clock: base.clock,
+          publicUrl: config.HOOKFLOW_PUBLIC_URL,
+          sessionSeconds: config.HOOKFLOW_SESSION_HOURS * 3600,
+          tokens,
+        }),
+      }),
   };
 }
 

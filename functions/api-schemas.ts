@@ -48,6 +48,23 @@ export const TaskView = z.object({
     )
     .optional()
     .describe("attempts whose logs the archive keeps, and their containers"),
+  retryAt: z.string().optional().describe("when a retry waiting for its backoff may start"),
+  history: z
+    .array(
+      z.object({
+        attempt: z.number().int(),
+        round: z.number().int(),
+        status: TaskStatus,
+        reason: TaskReason,
+        message: z.string().optional(),
+        jobName: z.string().optional(),
+        startedAt: z.string().optional(),
+        finishedAt: z.string().optional(),
+        outputs: z.record(z.string(), z.string()),
+      }),
+    )
+    .optional()
+    .describe("earlier attempts, oldest first, as each ended (logs: ?attempt=N); a bounded number is kept"),
 });
 
 export const RunView = z
@@ -67,6 +84,7 @@ export const RunView = z
       z.object({
         name: z.string(),
         parallel: z.boolean(),
+        finally: z.boolean().optional().describe("the pipeline's finally tasks, run after every other stage"),
         status: z.enum([...RunStatus.options, "skipped"]),
         tasks: z.array(TaskView),
       }),
@@ -99,11 +117,107 @@ export const ManualRunBody = z
     params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).optional(),
   })
   .openapi("ManualRun");
-export const RerunBody = z.strictObject({ failedOnly: z.boolean().optional() });
+export const RerunBody = z
+  .strictObject({
+    failedOnly: z
+      .boolean()
+      .optional()
+      .describe("only what failed, was canceled or skipped, and what follows"),
+    task: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a task name")
+      .optional()
+      .describe("rerun this task alone"),
+    downstream: z.boolean().optional().describe("with `task`: also what runs after it"),
+  })
+  .superRefine((body, ctx) => {
+    if (body.downstream !== undefined && body.task === undefined)
+      ctx.addIssue({ code: "custom", path: ["downstream"], message: "only with `task`" });
+    if (body.failedOnly !== undefined && body.task !== undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["failedOnly"],
+        message: "not with `task`: give one or the other",
+      });
+  })
+  .openapi("Rerun");
+/** `by` is accepted for older clients: the canceler recorded is the caller. */
 export const CancelBody = z.strictObject({ by: z.string().min(1).max(128).optional() });
+/** The decider is the caller; a `by` naming anyone else is refused (403). */
 export const DecisionBody = z.strictObject({
-  by: z.string().min(1).max(128),
+  by: z.string().min(1).max(256).optional(),
   comment: z.string().max(1024).optional(),
+});
+
+export const VersionQuery = z.object({
+  version: z.coerce.number().int().min(1).max(99_999_999).optional(),
+});
+
+export const Me = z
+  .object({
+    subject: z.string(),
+    name: z.string(),
+    email: z.string().optional(),
+    roles: z.array(z.string()),
+    kind: z.enum(["person", "service"]),
+    csrfToken: z.string().optional().openapi({
+      description:
+        "signed in with the session cookie: send it as X-Hookflow-CSRF on every POST, PUT and DELETE",
+    }),
+  })
+  .openapi("Me");
+
+export const TokenBody = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$/, "1-64 letters, digits, spaces and . _ @ -"),
+  expiresInDays: z.number().int().min(1).max(365).optional(),
+  for: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/, "a username or email")
+    .optional()
+    .openapi({ description: "admins, when no sign-in is configured: a token acting as this person" }),
+});
+export const TokenParam = z.object({ id: z.string().regex(/^[a-f0-9]{16}$/, "a token id") });
+export const TokenInfo = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    kind: z.enum(["person", "service"]),
+    person: z.string().optional(),
+    createdBy: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+    revokedAt: z.string().optional(),
+    revokedBy: z.string().optional(),
+  })
+  .openapi("Token");
+export const TokenCreated = TokenInfo.extend({
+  token: z.string().openapi({ description: "the secret: shown this once, stored only as a hash" }),
+}).openapi("TokenCreated");
+export const TokenList = z.object({ items: z.array(TokenInfo) });
+
+export const AuditQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(256).optional(),
+});
+export const AuditEntry = z
+  .object({
+    at: z.string(),
+    actor: z.string(),
+    action: z.string(),
+    target: z.string(),
+    outcome: z.enum(["allowed", "refused"]),
+    detail: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi("AuditEntry");
+export const AuditList = z.object({ items: z.array(AuditEntry), cursor: z.string().optional() });
+
+export const CliExchangeBody = z.strictObject({
+  code: z.string().regex(/^[A-Za-z0-9_-]{32}$/, "the one-time code"),
+  verifier: z.string().regex(/^[A-Za-z0-9_-]{43,128}$/, "the verifier behind the challenge"),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$/)
+    .optional(),
 });
 
 export const NameParam = z.object({
@@ -120,7 +234,13 @@ export const RunQuery = z.object({
   cursor: z.string().max(2048).optional(),
 });
 export const LogQuery = z.object({
-  attempt: z.coerce.number().int().min(1).max(100_000).optional(),
+  attempt: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .optional()
+    .describe("an earlier attempt's log; default the current"),
   /** A container's name: a DNS label, as Kubernetes names them. */
   container: z
     .string()

@@ -1,15 +1,20 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { handle } from "hono/aws-lambda";
 import * as z from "zod";
 import { ValidationError } from "../core/errors.js";
-import { type Actor, formatPath, JobTemplate, LIMITS, Pipeline } from "../core/model/index.js";
-import type { Logger } from "../core/ports.js";
+import { formatPath, JobTemplate, LIMITS, Pipeline, Role, type RoleMap } from "../core/model/index.js";
+import type { AuditLog, Logger } from "../core/ports.js";
+import type { AccessControl, Attempt } from "../core/services/access.js";
 import type { RunControl } from "../core/services/control.js";
 import type { DefinitionService } from "../core/services/definitions.js";
+import { approverOf, type PersonalTokens } from "../core/services/people.js";
+import type { SignIn } from "../core/services/signin.js";
 import { apiDeps, lazyHandler } from "../core/wiring.js";
 import * as S from "./api-schemas.js";
-import { bearerToken } from "./auth.js";
+import { type Authenticated, authenticate } from "./auth.js";
 import { installErrorHandler, limitBody } from "./http.js";
+import { mountSignIn } from "./signin.js";
 
 /**
  * Every /api body is read only up to this: a definition is at most 48 KB as JSON (LIMITS.pipelineBytes), and the
@@ -22,8 +27,15 @@ export interface ApiDeps {
   definitions: DefinitionService;
   runs: RunControl;
   apiToken: string | undefined;
+  access: AccessControl;
+  tokens: PersonalTokens;
+  roles: RoleMap;
+  audit: AuditLog;
+  signIn?: SignIn;
   log: Logger;
 }
+
+type Env = { Variables: Authenticated };
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
@@ -31,7 +43,8 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({
 });
 const errors = {
   400: json(S.ErrorResponse, "invalid input, with the path of each problem"),
-  401: json(S.ErrorResponse, "missing or wrong bearer token"),
+  401: json(S.ErrorResponse, "missing, unknown, expired or revoked token; a forged or expired session"),
+  403: json(S.ErrorResponse, "the caller's role is too low (the message names the role needed)"),
   404: json(S.ErrorResponse, "not found"),
   413: json(S.ErrorResponse, `a body over ${MAX_API_BODY_BYTES / 1024} KB`),
 };
@@ -40,11 +53,11 @@ const definitionBody = (schema: z.ZodType, what: string) => ({
   description: `the ${what} as YAML or JSON (JSON is YAML); errors name each field's path and line`,
   content: { "application/yaml": { schema } },
 });
-const security = [{ bearer: [] }];
+const security: Array<Record<string, string[]>> = [{ bearer: [] }, { session: [] }];
 
 /** Every /api route of the contract, and its OpenAPI 3.1 document generated from the same schemas. */
-export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: Actor } }> {
-  const app = new OpenAPIHono<{ Variables: { actor: Actor } }>({
+export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
+  const app = new OpenAPIHono<Env>({
     defaultHook: (result) => {
       if (!result.success)
         throw new ValidationError(
@@ -55,9 +68,25 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
   });
   installErrorHandler(app, deps.log);
   app.get("/healthz", (c) => c.json({ ok: true }));
-  app.use("/api/*", bearerToken(deps.apiToken, "HOOKFLOW_API_TOKEN"));
+  mountSignIn(app, deps);
+  app.use("/api/*", authenticate(deps));
   app.use("/api/*", limitBody(MAX_API_BODY_BYTES, "an /api body"));
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "session", {
+    type: "apiKey",
+    in: "cookie",
+    name: "hookflow_session",
+    description: "after GET /auth/login; every POST, PUT and DELETE also needs X-Hookflow-CSRF",
+  });
+  /** A read: the caller's role must include `role` (403 naming it otherwise). */
+  const read = (c: Context<Env>, role: Role = "viewer") => deps.access.check(c.get("principal"), role);
+  /** A change: role checked, done, and recorded in the audit, allowed or refused. */
+  const act = <T>(
+    c: Context<Env>,
+    attempt: Attempt,
+    work: () => Promise<T>,
+    detailOf?: (result: T) => Record<string, unknown>,
+  ) => deps.access.perform(c.get("principal"), attempt, work, detailOf);
 
   // ---------------------------------------------------------------- pipelines and job templates
   app.openapi(
@@ -69,8 +98,16 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       responses: { 200: json(S.PipelineSaved, "replaced"), 201: json(S.PipelineSaved, "created"), ...errors },
     }),
     async (c) => {
-      const saved = await deps.definitions.putPipeline(c.req.valid("param").name, await c.req.text());
-      return c.json({ pipeline: saved.value, warnings: saved.warnings }, saved.created ? 201 : 200);
+      const { name } = c.req.valid("param");
+      const text = await c.req.text();
+      const saved = await act(
+        c,
+        { action: "pipeline.put", target: `pipeline/${name}`, role: "admin" },
+        () => deps.definitions.putPipeline(name, text),
+        versions,
+      );
+      const body = { pipeline: saved.value, warnings: saved.warnings, version: saved.version };
+      return c.json(body, saved.created ? 201 : 200);
     },
   );
   app.openapi(
@@ -80,17 +117,30 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       security,
       responses: { 200: json(S.PipelineList, "all pipelines"), ...errors },
     }),
-    async (c) => c.json({ items: await deps.definitions.listPipelines() }, 200),
+    async (c) => {
+      read(c);
+      return c.json({ items: await deps.definitions.listPipelines() }, 200);
+    },
   );
   app.openapi(
     createRoute({
       method: "get",
       path: "/api/pipelines/{name}",
       security,
-      request: { params: S.NameParam },
-      responses: { 200: json(Pipeline, "the pipeline, sensitive values masked"), ...errors },
+      request: { params: S.NameParam, query: S.VersionQuery },
+      responses: {
+        200: json(
+          Pipeline,
+          "the pipeline (or its `version`: apply it again to revert), sensitive values masked",
+        ),
+        ...errors,
+      },
     }),
-    async (c) => c.json(await deps.definitions.getPipeline(c.req.valid("param").name), 200),
+    async (c) => {
+      read(c);
+      const { name } = c.req.valid("param");
+      return c.json(await deps.definitions.getPipeline(name, c.req.valid("query").version), 200);
+    },
   );
   app.openapi(
     createRoute({
@@ -101,7 +151,13 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       responses: { 204: { description: "deleted" }, ...errors },
     }),
     async (c) => {
-      await deps.definitions.deletePipeline(c.req.valid("param").name);
+      const { name } = c.req.valid("param");
+      await act(
+        c,
+        { action: "pipeline.delete", target: `pipeline/${name}`, role: "admin" },
+        () => deps.definitions.deletePipeline(name),
+        (r) => ({ previousVersion: r.previous }),
+      );
       return c.body(null, 204);
     },
   );
@@ -114,8 +170,16 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       responses: { 200: json(S.JobSaved, "replaced"), 201: json(S.JobSaved, "created"), ...errors },
     }),
     async (c) => {
-      const saved = await deps.definitions.putJob(c.req.valid("param").name, await c.req.text());
-      return c.json({ job: saved.value, warnings: saved.warnings }, saved.created ? 201 : 200);
+      const { name } = c.req.valid("param");
+      const text = await c.req.text();
+      const saved = await act(
+        c,
+        { action: "job.put", target: `job/${name}`, role: "admin" },
+        () => deps.definitions.putJob(name, text),
+        versions,
+      );
+      const body = { job: saved.value, warnings: saved.warnings, version: saved.version };
+      return c.json(body, saved.created ? 201 : 200);
     },
   );
   app.openapi(
@@ -125,17 +189,24 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       security,
       responses: { 200: json(S.JobList, "all job templates"), ...errors },
     }),
-    async (c) => c.json({ items: await deps.definitions.listJobs() }, 200),
+    async (c) => {
+      read(c);
+      return c.json({ items: await deps.definitions.listJobs() }, 200);
+    },
   );
   app.openapi(
     createRoute({
       method: "get",
       path: "/api/jobs/{name}",
       security,
-      request: { params: S.NameParam },
-      responses: { 200: json(JobTemplate, "the job template"), ...errors },
+      request: { params: S.NameParam, query: S.VersionQuery },
+      responses: { 200: json(JobTemplate, "the job template (or its `version`)"), ...errors },
     }),
-    async (c) => c.json(await deps.definitions.getJob(c.req.valid("param").name), 200),
+    async (c) => {
+      read(c);
+      const { name } = c.req.valid("param");
+      return c.json(await deps.definitions.getJob(name, c.req.valid("query").version), 200);
+    },
   );
   app.openapi(
     createRoute({
@@ -150,7 +221,13 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       },
     }),
     async (c) => {
-      await deps.definitions.deleteJob(c.req.valid("param").name);
+      const { name } = c.req.valid("param");
+      await act(
+        c,
+        { action: "job.delete", target: `job/${name}`, role: "admin" },
+        () => deps.definitions.deleteJob(name),
+        (r) => ({ previousVersion: r.previous }),
+      );
       return c.body(null, 204);
     },
   );
@@ -169,7 +246,19 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
     }),
     async (c) => {
       const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
-      return c.json(await deps.runs.start(c.req.valid("param").name, body, c.get("actor")), 201);
+      const { name } = c.req.valid("param");
+      const principal = c.get("principal");
+      const startedBy =
+        principal.kind === "person"
+          ? [principal.identity.username, ...(principal.identity.email ? [principal.identity.email] : [])]
+          : [];
+      const run = await act(
+        c,
+        { action: "run.start", target: `pipeline/${name}`, role: "operator" },
+        () => deps.runs.start(name, body, c.get("actor"), startedBy),
+        (r) => ({ run: r.id }),
+      );
+      return c.json(run, 201);
     },
   );
   app.openapi(
@@ -180,7 +269,10 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       request: { query: S.RunQuery },
       responses: { 200: json(S.RunList, "runs, newest first"), ...errors },
     }),
-    async (c) => c.json(await deps.runs.list(c.req.valid("query")), 200),
+    async (c) => {
+      read(c);
+      return c.json(await deps.runs.list(c.req.valid("query")), 200);
+    },
   );
   app.openapi(
     createRoute({
@@ -190,7 +282,10 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       request: { params: S.RunParam },
       responses: { 200: json(S.RunView, "the run"), ...errors },
     }),
-    async (c) => c.json(await deps.runs.get(c.req.valid("param").id), 200),
+    async (c) => {
+      read(c);
+      return c.json(await deps.runs.get(c.req.valid("param").id), 200);
+    },
   );
   const conflict = { 409: json(S.ErrorResponse, "the run's state does not allow it") };
   app.openapi(
@@ -205,8 +300,13 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       responses: { 200: json(S.RunView, "canceled"), ...conflict, ...errors },
     }),
     async (c) => {
-      const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
-      return c.json(await deps.runs.cancel(c.req.valid("param").id, c.get("actor"), body.by), 200);
+      c.req.header("content-type")?.includes("json") && c.req.valid("json");
+      const { id } = c.req.valid("param");
+      const by = principalLabel(c);
+      const run = await act(c, { action: "run.cancel", target: `run/${id}`, role: "operator" }, () =>
+        deps.runs.cancel(id, c.get("actor"), by),
+      );
+      return c.json(run, 200);
     },
   );
   app.openapi(
@@ -223,7 +323,38 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
     async (c) => {
       const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
       const { id } = c.req.valid("param");
-      return c.json(await deps.runs.rerun(id, body.failedOnly ?? false, c.get("actor")), 200);
+      const run = await act(
+        c,
+        { action: "run.rerun", target: `run/${id}`, role: "operator", detail: { ...body } },
+        () => deps.runs.rerun(id, body, c.get("actor")),
+      );
+      return c.json(run, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/runs/{id}/tasks/{task}/cancel",
+      security,
+      request: {
+        params: S.TaskParam,
+        body: { required: false, content: { "application/json": { schema: S.CancelBody } } },
+      },
+      responses: {
+        200: json(S.RunView, "the task canceled: a failure its ignoreFailed absorbs"),
+        ...conflict,
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
+      const { id, task } = c.req.valid("param");
+      const run = await act(
+        c,
+        { action: "task.cancel", target: `run/${id}/tasks/${task}`, role: "operator" },
+        () => deps.runs.cancelTask(id, task, c.get("actor"), principalLabel(c)),
+      );
+      return c.json(run, 200);
     },
   );
   app.openapi(
@@ -241,7 +372,13 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       request: { params: S.RunParam },
       responses: { 200: json(S.RunView, "trusted"), ...conflict, ...errors },
     }),
-    async (c) => c.json(await deps.runs.trust(c.req.valid("param").id, c.get("actor")), 200),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const run = await act(c, { action: "run.trust", target: `run/${id}`, role: "operator" }, () =>
+        deps.runs.trust(id, c.get("actor")),
+      );
+      return c.json(run, 200);
+    },
   );
   for (const decision of ["approve", "deny"] as const)
     app.openapi(
@@ -251,22 +388,44 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
         security,
         request: {
           params: S.TaskParam,
-          body: { required: true, content: { "application/json": { schema: S.DecisionBody } } },
+          body: { required: false, content: { "application/json": { schema: S.DecisionBody } } },
         },
         responses: {
           200: json(
             S.RunView,
             decision === "approve" ? "approved: the task starts" : "denied: the task fails",
           ),
-          403: json(S.ErrorResponse, "not one of the task's approvers"),
           ...conflict,
           ...errors,
+          403: json(
+            S.ErrorResponse,
+            "not one of the task's approvers; a service token; a `by` that is not the caller; the pusher where self-approval is refused",
+          ),
         },
       }),
       async (c) => {
         const { id, task } = c.req.valid("param");
-        const body = { kind: decision, ...c.req.valid("json") };
-        return c.json(await deps.runs.decide(id, task, body, c.get("actor")), 200);
+        const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
+        const principal = c.get("principal");
+        const attempt: Attempt = {
+          action: `task.${decision}`,
+          target: `run/${id}/task/${task}`,
+          role: "viewer",
+          ...(body.comment && { detail: { comment: body.comment } }),
+        };
+        const run = await act(c, attempt, () =>
+          deps.runs.decide(
+            id,
+            task,
+            {
+              kind: decision,
+              ...approverOf(principal, body.by),
+              ...(body.comment && { comment: body.comment }),
+            },
+            c.get("actor"),
+          ),
+        );
+        return c.json(run, 200);
       },
     );
   app.openapi(
@@ -286,9 +445,109 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       },
     }),
     async (c) => {
+      read(c);
       const { id, task } = c.req.valid("param");
       const { timestamps, ...query } = c.req.valid("query");
       return c.text(await deps.runs.logs(id, task, { ...query, timestamps: timestamps === "true" }), 200);
+    },
+  );
+
+  // ---------------------------------------------------------------- people
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/me",
+      security,
+      responses: { 200: json(S.Me, "who the caller is, and their roles"), ...errors },
+    }),
+    async (c) => {
+      const principal = c.get("principal");
+      const held = Role.options.filter(
+        (r) => principal.role && Role.options.indexOf(r) <= Role.options.indexOf(principal.role),
+      );
+      const csrf = c.get("csrf");
+      if (principal.kind === "service")
+        return c.json(
+          { kind: "service" as const, subject: principal.tokenId, name: principal.label, roles: held },
+          200,
+        );
+      const { identity } = principal;
+      return c.json(
+        {
+          kind: "person" as const,
+          subject: identity.subject,
+          name: identity.username,
+          ...(identity.email && { email: identity.email }),
+          roles: held,
+          ...(csrf && { csrfToken: csrf }),
+        },
+        200,
+      );
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/tokens",
+      security,
+      request: { body: { required: true, content: { "application/json": { schema: S.TokenBody } } } },
+      responses: { 201: json(S.TokenCreated, "the token, shown this once"), ...errors },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const created = await act(
+        c,
+        {
+          action: "token.create",
+          target: body.for ? `person/${body.for}` : "token",
+          role: "viewer",
+          detail: { name: body.name },
+        },
+        () => deps.tokens.create(c.get("principal"), body),
+        (t) => ({ token: t.id, expiresAt: t.expiresAt }),
+      );
+      return c.json(created, 201);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/tokens",
+      security,
+      responses: { 200: json(S.TokenList, "the caller's tokens (never their secrets)"), ...errors },
+    }),
+    async (c) => {
+      read(c);
+      return c.json({ items: await deps.tokens.list(c.get("principal")) }, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/tokens/{id}",
+      security,
+      request: { params: S.TokenParam },
+      responses: { 200: json(S.TokenInfo, "revoked: it stops working at once"), ...errors },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const revoked = await act(c, { action: "token.revoke", target: `token/${id}`, role: "viewer" }, () =>
+        deps.tokens.revoke(c.get("principal"), id),
+      );
+      return c.json(revoked, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/audit",
+      security,
+      request: { query: S.AuditQuery },
+      responses: { 200: json(S.AuditList, "the audit trail, newest first"), ...errors },
+    }),
+    async (c) => {
+      read(c, "admin");
+      return c.json(await deps.audit.list(c.req.valid("query")), 200);
     },
   );
 
@@ -298,10 +557,21 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<{ Variables: { actor: A
       title: "hookflow",
       version: "1",
       description:
-        "Pipelines, job templates and runs. Every route needs Authorization: Bearer <HOOKFLOW_API_TOKEN>.",
+        "Pipelines, job templates and runs. Every /api route needs a caller: Authorization: Bearer <HOOKFLOW_API_TOKEN or a token from POST /api/tokens>, or the session cookie of a person signed in at /auth/login (then POST, PUT and DELETE also need X-Hookflow-CSRF). Roles: viewer reads; operator starts, cancels and reruns runs; admin changes definitions and reads the audit. Approvals are a person's: one named in the task's approvers.",
     },
   });
   return app;
 }
+
+/** A definition's change in the audit: the version it replaced and the new one. */
+const versions = (saved: { version: number; previous?: number }) => ({
+  version: saved.version,
+  ...(saved.previous !== undefined && { previousVersion: saved.previous }),
+});
+
+const principalLabel = (c: Context<Env>): string => {
+  const principal = c.get("principal");
+  return principal.kind === "person" ? principal.identity.username : principal.label;
+};
 
 export const handler = lazyHandler((base) => handle(createApiApp(apiDeps(base))));

@@ -1,30 +1,106 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { getCookie } from "hono/cookie";
 import { jobNameFor, parseCallbackTaskId } from "../core/engine/index.js";
 import { ForbiddenError, NotFoundError, UnauthorizedError } from "../core/errors.js";
-import { type Actor, BOOTSTRAP_TOKEN } from "../core/model/index.js";
+import { type Actor, BOOTSTRAP_TOKEN, type Principal, type RoleMap } from "../core/model/index.js";
+import { PersonalTokens, personPrincipal } from "../core/services/people.js";
 import type { TaskAttempt } from "../core/services/reports.js";
+import type { SignIn } from "../core/services/signin.js";
 import type { TaskTokens } from "../core/services/tokens.js";
 
+export const SESSION_COOKIE = "hookflow_session";
+export const CSRF_COOKIE = "hookflow_csrf";
+export const CSRF_HEADER = "x-hookflow-csrf";
+
+export interface Authenticated {
+  principal: Principal;
+  actor: Actor;
+  /** Set when the session cookie proved who it is: the value X-Hookflow-CSRF must carry on a change. */
+  csrf?: string;
+}
+
+export interface AuthenticateOptions {
+  /** The bootstrap HOOKFLOW_API_TOKEN: an admin that is not a person. */
+  apiToken: string | undefined;
+  tokens: PersonalTokens;
+  roles: RoleMap;
+  signIn?: SignIn;
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
 /**
- * `Authorization: Bearer <token>`, compared in constant time (both sides hashed, so lengths never leak). Built
- * once with its token: a missing token is a configuration error at start, not a 401 on every request. Sets
- * `actor` for the routes: the bootstrap token (the only one there is yet).
+ * Who a request is: `Authorization: Bearer` with the bootstrap token (compared in constant time, both sides
+ * hashed so lengths never leak) or a personal/service token (checked against the store on every call, so a
+ * revoked one stops at once), else the session cookie of a signed-in person. A request made with the cookie
+ * that changes anything must carry X-Hookflow-CSRF: a page of another site can make the browser send the
+ * cookie, never read the value. Built once with its options: a missing bootstrap token is a configuration
+ * error at start, not a 401 on every request. Sets `principal`, `actor` (and `csrf`) for the routes.
  */
-export function bearerToken(
-  token: string | undefined,
-  variable: string,
-): MiddlewareHandler<{ Variables: { actor: Actor } }> {
-  if (!token) throw new Error(`${variable} is not set: the API needs a bearer token`);
-  const expected = createHash("sha256").update(token).digest();
-  return async function requireBearerToken(c, next) {
-    const presented = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-    if (!presented) throw new UnauthorizedError(`missing Authorization: Bearer <${variable}>`, "Bearer");
-    if (!timingSafeEqual(createHash("sha256").update(presented).digest(), expected))
-      throw new UnauthorizedError(`the token does not match ${variable}`, "Bearer");
-    c.set("actor", BOOTSTRAP_TOKEN);
-    await next();
+export function authenticate(options: AuthenticateOptions): MiddlewareHandler<{ Variables: Authenticated }> {
+  if (!options.apiToken)
+    throw new Error("HOOKFLOW_API_TOKEN is not set: the API needs its bootstrap bearer token");
+  const expected = createHash("sha256").update(options.apiToken).digest();
+  return async function requireCaller(c, next) {
+    const authorization = c.req.header("authorization");
+    if (authorization !== undefined) {
+      const presented = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+      if (!presented)
+        throw new UnauthorizedError("the Authorization header is not `Bearer <token>`", "Bearer");
+      const principal = timingSafeEqual(createHash("sha256").update(presented).digest(), expected)
+        ? bootstrap
+        : PersonalTokens.looksLikeToken(presented)
+          ? await options.tokens.authenticate(presented)
+          : undefined;
+      if (!principal)
+        throw new UnauthorizedError(
+          "the token is neither HOOKFLOW_API_TOKEN nor a token from POST /api/tokens",
+          "Bearer",
+        );
+      setCaller(c, principal);
+      return next();
+    }
+    const cookie = getCookie(c, SESSION_COOKIE);
+    if (cookie === undefined || !options.signIn)
+      throw new UnauthorizedError(
+        `missing Authorization: Bearer <token>${options.signIn ? " (or sign in at /auth/login)" : ""}`,
+        "Bearer",
+      );
+    const session = options.signIn.readSession(cookie);
+    if (!SAFE_METHODS.has(c.req.method) && !sameSecret(c.req.header(CSRF_HEADER), session.csrf))
+      throw new ForbiddenError(
+        "a change made with the session cookie needs the X-Hookflow-CSRF header (its value: csrfToken from GET /api/me)",
+      );
+    setCaller(c, personPrincipal(session.identity, options.roles, { session: true }), session.csrf);
+    return next();
   };
+}
+
+const bootstrap: Principal = { kind: "service", role: "admin", tokenId: "bootstrap", label: "bootstrap" };
+
+function setCaller(c: Context<{ Variables: Authenticated }>, principal: Principal, csrf?: string): void {
+  c.set("principal", principal);
+  c.set("actor", actorOf(principal));
+  if (csrf) c.set("csrf", csrf);
+}
+
+/** The actor a principal's commands carry, for the run's log. */
+export function actorOf(principal: Principal): Actor {
+  if (principal.kind === "service")
+    return principal.tokenId === "bootstrap" ? BOOTSTRAP_TOKEN : { kind: "token", id: principal.tokenId };
+  return {
+    kind: "person",
+    name: principal.identity.username,
+    subject: principal.identity.subject,
+    ...("tokenId" in principal.via && { tokenId: principal.via.tokenId }),
+  };
+}
+
+function sameSecret(presented: string | undefined, expected: string): boolean {
+  if (presented === undefined) return false;
+  const digest = (v: string) => createHash("sha256").update(v).digest();
+  return timingSafeEqual(digest(presented), digest(expected));
 }
 
 /**
@@ -37,7 +113,7 @@ export function taskToken(tokens: TaskTokens): MiddlewareHandler<{ Variables: { 
     if (!ref) throw new NotFoundError("no such task; use the URL in HOOKFLOW_CALLBACK_URL");
     const token = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
     if (!token) throw new UnauthorizedError("missing Authorization: Bearer <HOOKFLOW_TASK_TOKEN>", "Bearer");
-    if (!tokens.verify(jobNameFor(ref.runId, ref.task, ref.attempt), token))
+    if (!(await tokens.verify(ref, token)))
       throw new ForbiddenError("this token does not belong to this task attempt");
     c.set("attempt", ref);
     await next();

@@ -67,7 +67,8 @@ export interface ClientOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-const UNAUTHORIZED = "the API refused the token: set HOOKFLOW_API_TOKEN (npm start prints it)";
+const UNAUTHORIZED =
+  "the API refused the token: run `hookflow login`, or set HOOKFLOW_API_TOKEN (npm start prints it)";
 
 /** The management API (functions/api.ts) over fetch; every failure becomes a CliError with its exit code. */
 export class HookflowClient {
@@ -110,21 +111,41 @@ export class HookflowClient {
     return this.json("GET", `/api/runs/${encodeURIComponent(id)}`);
   }
 
-  async cancel(id: string, by?: string): Promise<RunView> {
-    return this.json("POST", `/api/runs/${encodeURIComponent(id)}/cancel`, by ? { by } : {});
+  /** Cancels the run, or with `task` that task alone. */
+  async cancel(id: string, by?: string, task?: string): Promise<RunView> {
+    const path = task
+      ? `/api/runs/${encodeURIComponent(id)}/tasks/${encodeURIComponent(task)}/cancel`
+      : `/api/runs/${encodeURIComponent(id)}/cancel`;
+    return this.json("POST", path, by ? { by } : {});
   }
 
-  async rerun(id: string, failedOnly: boolean): Promise<RunView> {
-    return this.json("POST", `/api/runs/${encodeURIComponent(id)}/rerun`, { failedOnly });
+  async rerun(
+    id: string,
+    request: { failedOnly?: boolean; task?: string; downstream?: boolean },
+  ): Promise<RunView> {
+    return this.json("POST", `/api/runs/${encodeURIComponent(id)}/rerun`, request);
   }
 
   async decide(
     id: string,
     task: string,
     decision: "approve" | "deny",
-    body: { by: string; comment?: string },
+    body: { by?: string; comment?: string },
   ): Promise<RunView> {
     return this.json("POST", `${this.taskPath(id, task)}/${decision}`, body);
+  }
+
+  async me(): Promise<{ name: string; email?: string; roles: string[]; kind: string }> {
+    return this.json("GET", "/api/me");
+  }
+
+  /** Trades a `hookflow login` one-time code and its verifier for a personal token. */
+  async exchangeLoginCode(body: {
+    code: string;
+    verifier: string;
+    name: string;
+  }): Promise<{ token: string; id: string; expiresAt: string }> {
+    return this.json("POST", "/auth/cli/token", body);
   }
 
   async logs(
@@ -196,7 +217,7 @@ async function apiError(res: Response): Promise<ApiError> {
   const error =
     typeof said.error === "string" ? said.error : `hookflow answered ${res.status} ${res.statusText}`.trim();
   const issues = Array.isArray(said.issues) ? (said.issues as ApiIssue[]) : [];
-  if (res.status === 401) return new ApiError(UNAUTHORIZED, 401, error, issues);
+  if (res.status === 401) return new ApiError(`${UNAUTHORIZED} (it said: ${error})`, 401, error, issues);
   const lines = [error, ...issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))];
   return new ApiError(lines.join("\n"), res.status, error, issues);
 }

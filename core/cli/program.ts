@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { CliError } from "./client.js";
 import { registerControl } from "./commands/control.js";
 import { registerDefinitions } from "./commands/definitions.js";
+import { registerLogin } from "./commands/login.js";
 import { registerLogs } from "./commands/logs.js";
 import { registerRuns } from "./commands/runs.js";
 import { DEFAULT_URL } from "./config.js";
@@ -42,9 +43,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 const ENVIRONMENT_HELP = `
 Environment:
   HOOKFLOW_URL        the API (default ${DEFAULT_URL})
-  HOOKFLOW_API_TOKEN  its bearer token (default: the one \`npm start\` keeps in
-                      \${HOOKFLOW_DATA_DIR:-.hookflow}/secrets.json)
-  HOOKFLOW_USER       who approves, denies and cancels (default: the OS user)
+  HOOKFLOW_API_TOKEN  its bearer token (default: the one \`hookflow login\` kept for
+                      HOOKFLOW_URL, else the one \`npm start\` keeps in
+                      \${HOOKFLOW_DATA_DIR:-.hookflow}/secrets.json); it says who acts
+  HOOKFLOW_CONFIG_DIR where \`hookflow login\` keeps tokens (default ~/.config/hookflow)
   NO_COLOR            no colours even on a terminal
 
 Exit codes: 0 done, 1 failed (refused, unreachable, a watched run that failed), 2 usage.`;
@@ -65,5 +67,6 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   registerRuns(program, env);
   registerLogs(program, env);
   registerControl(program, env);
+  registerLogin(program, env);
   return program;
 }

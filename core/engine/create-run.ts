@@ -4,6 +4,7 @@ import {
   LIMITS,
   type Pipeline,
   type Run,
+  runStagesOf,
   substitute,
   type TriggerContext,
 } from "../model/index.js";
@@ -46,9 +47,10 @@ export function createRun(input: CreateRunInput): Run {
     ...(concurrencyGroup !== undefined && { concurrencyGroup }),
     commitStatus: input.commitStatus ?? false,
     round: 0,
-    stages: pipeline.stages.map((stage) => ({
+    stages: runStagesOf(pipeline).map((stage, s) => ({
       name: stage.name,
       parallel: stage.parallel,
+      ...(s === pipeline.stages.length && { finally: true }),
       tasks: stage.tasks.map((task) => ({
         name: task.name,
         status: "pending",
@@ -62,6 +64,7 @@ export function createRun(input: CreateRunInput): Run {
     deliveryFailures: [],
     createdAt: now,
     updatedAt: now,
+    tokens: "attempt",
     version: 0,
   };
 }

@@ -1,4 +1,4 @@
-import { isActiveTask, type Run } from "../model/index.js";
+import { isActiveTask, isTerminalRun, type Run } from "../model/index.js";
 
 /**
  * Follow-up observations of a submitted task, so that a task that never calls back is seen to end within
@@ -32,4 +32,26 @@ export function nextObservationAt(run: Run, now: string): string | undefined {
     next = next === undefined ? slot : Math.min(next, slot);
   }
   return next === undefined ? undefined : new Date(next).toISOString();
+}
+
+/**
+ * The moments after `now` at which the run has something due without any report: the earliest retry waiting for
+ * its backoff, and the run's own timeout. Asked for as wake-ups so they act then, not at the reconciler's tick.
+ */
+export function dueMoments(
+  run: Run,
+  now: string,
+): Array<{ at: string; reason: "retryBackoff" | "runTimeout" }> {
+  if (isTerminalRun(run.status) || !run.startedAt) return [];
+  const due: Array<{ at: string; reason: "retryBackoff" | "runTimeout" }> = [];
+  const retries = run.stages
+    .flatMap((s) => s.tasks)
+    .flatMap((t) => (t.retryAt && t.retryAt > now ? [t.retryAt] : []));
+  if (retries.length > 0) due.push({ at: retries.sort()[0] as string, reason: "retryBackoff" });
+  const seconds = run.definition.timeoutSeconds;
+  if (seconds !== undefined) {
+    const at = new Date(Date.parse(run.startedAt) + seconds * 1000).toISOString();
+    if (at > now) due.push({ at, reason: "runTimeout" });
+  }
+  return due;
 }

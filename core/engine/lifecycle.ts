@@ -1,12 +1,18 @@
 import {
   type ArchivedLog,
+  ATTEMPTS_KEPT_PER_TASK,
+  type AttemptRecord,
+  byteLength,
   type CommitState,
   clipText,
   isActiveTask,
   LIMITS,
+  MAX_BACKOFF_SECONDS,
   type NotifyEvent,
   type OutboxEffect,
   type Run,
+  retryPolicy,
+  runStagesOf,
   type SubmitEffect,
   type Task,
   type TaskReason,
@@ -38,9 +44,14 @@ const MAX_DELIVERY_FAILURES = 50;
 const MAX_ARCHIVED_LOGS_LISTED = 50;
 
 export function taskDef(run: Run, name: string): Task {
-  for (const stage of run.definition.stages)
+  for (const stage of runStagesOf(run.definition))
     for (const task of stage.tasks) if (task.name === name) return task;
   throw new Error(`task ${name} is not in pipeline ${run.pipeline}`);
+}
+
+/** The definitions of the tasks of a run's stage `s` (the finally stage included), in the stage's order. */
+export function stageDefs(run: Run, s: number): Task[] {
+  return runStagesOf(run.definition)[s]?.tasks ?? [];
 }
 
 export function findTaskState(run: Run, name: string): TaskState | undefined {
@@ -137,6 +148,42 @@ export function finishTask(
   if (status === "failed") notify(d, "task.failed", task);
 }
 
+/**
+ * Keeps the current attempt, as it ended, in the task's history before a retry or a rerun replaces it: the newest
+ * ATTEMPTS_KEPT_PER_TASK per task, and the oldest of the whole run dropped beyond LIMITS.historyBytesPerRun.
+ */
+export function keepAttempt(
+  d: Draft,
+  task: TaskState,
+  ended: Pick<AttemptRecord, "status" | "reason" | "message">,
+): void {
+  if (task.attempt === 0) return;
+  const record: AttemptRecord = {
+    attempt: task.attempt,
+    round: d.run.round,
+    ...ended,
+    ...(task.jobName && { jobName: task.jobName }),
+    ...(task.startedAt && { startedAt: task.startedAt }),
+    finishedAt: task.finishedAt ?? d.now,
+    outputs: task.outputs,
+  };
+  task.history = [...(task.history ?? []), JSON.parse(JSON.stringify(record))].slice(-ATTEMPTS_KEPT_PER_TASK);
+  const tasks = d.run.stages.flatMap((s) => s.tasks);
+  let bytes = tasks.reduce((sum, t) => sum + byteLength(JSON.stringify(t.history ?? [])), 0);
+  while (bytes > LIMITS.historyBytesPerRun) {
+    const oldest = tasks
+      .filter((t) => (t.history ?? []).length > 0)
+      .reduce((a, b) => (olderRecord(a.history?.[0], b.history?.[0]) ? a : b));
+    bytes -= byteLength(JSON.stringify(oldest.history?.shift())) + 1;
+  }
+}
+
+/** Whether record `a` is older than (or as old as) `b`: an earlier round, or earlier within one. */
+function olderRecord(a: AttemptRecord | undefined, b: AttemptRecord | undefined): boolean {
+  if (!a || !b) return a !== undefined;
+  return a.round !== b.round ? a.round < b.round : (a.finishedAt ?? "") <= (b.finishedAt ?? "");
+}
+
 /** Starts the next attempt: renders it, and either queues it for submission or fails it (a spec error repeats). */
 export function queueAttempt(d: Draft, task: TaskState): void {
   const attempt = task.attempt + 1;
@@ -157,6 +204,7 @@ export function queueAttempt(d: Draft, task: TaskState): void {
     startedAt: undefined,
     finishedAt: undefined,
     deadline: new Date(Date.parse(d.now) + timeout * 1000).toISOString(),
+    retryAt: undefined,
     outputs: {},
     refusedOutputs: undefined,
   } satisfies Partial<TaskState>);
@@ -165,17 +213,34 @@ export function queueAttempt(d: Draft, task: TaskState): void {
 
 const RETRYABLE: ReadonlySet<TaskReason> = new Set(["Failed", "TimedOut", "Lost"]);
 
-/** An attempt ended badly: retry while `retries` allow and the cause may pass, else fail the task. */
+/**
+ * An attempt ended badly: retry while `retries` allow and the cause may pass, else fail the task. With a backoff,
+ * the task waits, pending, until `retryAt`; the next look at the run after it starts the retry: the wake-up the
+ * scheduler asks for at `retryAt` (`dueMoments`), any other event, or at the latest the reconciler's tick.
+ */
 export function failAttempt(d: Draft, task: TaskState, reason: TaskReason, message: string): void {
-  const def = taskDef(d.run, task.name);
+  const policy = retryPolicy(taskDef(d.run, task.name).retries);
   const attemptsThisRound = task.attempt - task.roundStart;
-  if (RETRYABLE.has(reason) && attemptsThisRound < def.retries + 1) {
-    const failed = task.attempt;
-    archiveLog(d, task, reason);
-    queueAttempt(d, task);
-    if (task.status === "queued")
-      task.message = clipText(`attempt ${failed}: ${message}; retrying`, LIMITS.messageBytes);
+  if (!RETRYABLE.has(reason) || attemptsThisRound >= policy.limit + 1) {
+    finishTask(d, task, "failed", reason, message);
     return;
   }
-  finishTask(d, task, "failed", reason, message);
+  const failed = task.attempt;
+  archiveLog(d, task, reason);
+  keepAttempt(d, task, { status: "failed", reason, message: clipText(message, LIMITS.messageBytes) });
+  const wait = Math.min(policy.backoffSeconds * 2 ** (attemptsThisRound - 1), MAX_BACKOFF_SECONDS);
+  if (wait > 0) {
+    Object.assign(task, {
+      status: "pending",
+      reason: "RetryWaiting",
+      retryAt: new Date(Date.parse(d.now) + wait * 1000).toISOString(),
+      deadline: undefined,
+      outputs: {},
+    } satisfies Partial<TaskState>);
+    task.message = clipText(`attempt ${failed}: ${message}; retrying in ${wait}s`, LIMITS.messageBytes);
+    return;
+  }
+  queueAttempt(d, task);
+  if (task.status === "queued")
+    task.message = clipText(`attempt ${failed}: ${message}; retrying`, LIMITS.messageBytes);
 }

@@ -7,13 +7,16 @@ import {
   OUTPUT_VARIABLE_NAME,
   type Run,
   referencesIn,
+  runStagesOf,
   substitute,
   type Task,
   type TaskLaunch,
   UNTRUSTED_VARIABLES,
+  upstreamOf,
 } from "../model/index.js";
 import { declaredNames, outputRefusal } from "./outputs.js";
 import { enumProblem } from "./params.js";
+import { firstFault } from "./status.js";
 
 type RenderFailure = { ok: false; reason: "MissingVariable" | "InvalidSpec"; message: string };
 export type RenderResult = { ok: true; launch: TaskLaunch } | RenderFailure;
@@ -47,7 +50,7 @@ function sensitiveNamesFor(def: Task, job: JobTemplate | undefined): Set<string>
 }
 
 export function findTask(run: Run, name: string): { stage: number; index: number; def: Task } | undefined {
-  for (const [s, stage] of run.definition.stages.entries()) {
+  for (const [s, stage] of runStagesOf(run.definition).entries()) {
     const index = stage.tasks.findIndex((t) => t.name === name);
     if (index >= 0) return { stage: s, index, def: stage.tasks[index] as Task };
   }
@@ -55,18 +58,23 @@ export function findTask(run: Run, name: string): { stage: number; index: number
 }
 
 /**
- * Outputs visible to a task: those of every task in earlier stages, and of earlier tasks of its own stage when
- * the stage is serial. Parallel siblings' outputs are not visible: their order is not defined.
+ * Outputs visible to a task: those of every task in earlier stages, of earlier tasks of its own stage when the
+ * stage is serial, and of the tasks it needs (directly or not) in a parallel one. Other parallel siblings' outputs
+ * are not visible: their order is not defined.
  */
 export function visibleOutputs(run: Run, stage: number, index: number): Record<string, string> {
   // Outputs are screened when recorded; screened again here for runs recorded before the rule (one rule, one
   // function: `outputRefusal`).
   const declared = declaredNames(run);
   const visible: Record<string, string> = {};
+  const defs = runStagesOf(run.definition);
+  const name = defs[stage]?.tasks[index]?.name ?? "";
+  const upstream = upstreamOf(defs.slice(stage, stage + 1), name);
   for (const [s, state] of run.stages.entries()) {
     if (s > stage) break;
     for (const [t, task] of state.tasks.entries()) {
-      if (s === stage && (state.parallel || t >= index)) break;
+      if (s === stage && state.parallel && !upstream.has(task.name)) continue;
+      if (s === stage && !state.parallel && t >= index) break;
       for (const [key, value] of Object.entries(task.outputs))
         if (OUTPUT_VARIABLE_NAME.test(key) && !outputRefusal(key, declared)) visible[key] = value;
     }
@@ -110,7 +118,10 @@ export function renderTask(run: Run, taskName: string, attempt: number, jobName:
   layer(def.params ?? {}, false, true);
   layer(run.definition.params, false, true);
   layer(run.params, false, true);
-  for (const [name, value] of Object.entries({ ...run.variables, HOOKFLOW_TASK: taskName }))
+  const finallyStatus = run.stages[found.stage]?.finally
+    ? { HOOKFLOW_RUN_STATUS: firstFault(run, { mainOnly: true }) ? "failed" : "succeeded" }
+    : {};
+  for (const [name, value] of Object.entries({ ...run.variables, HOOKFLOW_TASK: taskName, ...finallyStatus }))
     raw.set(name, { value, untrusted: UNTRUSTED_VARIABLES.has(name), sensitive: false, isParam: false });
 
   // Param values may reference other variables; one pass, against the raw values.

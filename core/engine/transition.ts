@@ -10,8 +10,10 @@ import {
   type OutputsInput,
   type Run,
   type RunEvent,
+  runStagesOf,
   type SubmitEffect,
   type TaskState,
+  upstreamOf,
 } from "../model/index.js";
 import {
   cancelJob,
@@ -19,6 +21,7 @@ import {
   failAttempt,
   findTaskState,
   finishTask,
+  keepAttempt,
   recordArchivedLog,
   recordDeliveryFailure,
   taskDef,
@@ -90,9 +93,11 @@ function apply(d: Draft, event: RunEvent): Ignored | undefined {
       if (event.groupAhead) admit(d, event.groupAhead);
       return undefined;
     case "cancel.requested":
-      return cancel(d, event.by, event.byRun);
+      return event.task === undefined
+        ? cancel(d, event.by, event.byRun)
+        : cancelTask(d, event.task, event.by);
     case "rerun.requested":
-      return rerun(d, event.failedOnly ?? false, event.groupAhead ?? []);
+      return rerun(d, event, event.groupAhead ?? []);
     case "approval.granted":
     case "approval.denied":
       return decide(d, event);
@@ -280,13 +285,21 @@ function decide(
 ): Ignored | undefined {
   const task = findTaskState(d.run, event.task);
   if (!task) return ignore("UnknownTask", `no task "${event.task}" in this run`);
-  const approvers = taskDef(d.run, task.name).approval?.approvers ?? [];
-  if (task.status !== "waiting")
+  const gate = taskDef(d.run, task.name).approval;
+  if (task.status !== "waiting" || !gate)
     return ignore("NotWaitingForApproval", `task ${task.name} is ${task.status}, not waiting for approval`);
-  if (!approvers.some((a) => a.toLowerCase() === event.by.toLowerCase()))
+  const identities = [event.by, ...(event.email ? [event.email] : [])];
+  if (!matchesAny(identities, gate.approvers))
     return ignore(
       "NotAnApprover",
-      `${event.by} may not approve ${task.name}; approvers: ${approvers.join(", ")}`,
+      `${event.by} may not approve ${task.name}; approvers: ${gate.approvers.join(", ")}`,
+    );
+  const trigger = d.run.trigger;
+  const pushers = [trigger.author, ...(trigger.pushedBy ?? [])].filter((p) => p !== "");
+  if (!gate.allowSelfApproval && matchesAny(identities, pushers))
+    return ignore(
+      "SelfApproval",
+      `${event.by} pushed this change (or started this run) and ${task.name} refuses self-approval; ask another approver`,
     );
   // Denying is always safe; approving a fork's task waits until its run is trusted (POST /api/runs/{id}/trust).
   if (event.type === "approval.granted" && isUntrustedRun(d.run))
@@ -294,7 +307,13 @@ function decide(
       "UntrustedRun",
       `run ${d.run.id} is a pull request from a fork: trust it (POST /api/runs/${d.run.id}/trust) before approving ${task.name}`,
     );
-  const approval = { by: event.by, at: d.now, ...(event.comment && { comment: event.comment }) };
+  const approval = {
+    by: event.by,
+    ...(event.email && { email: event.email }),
+    at: d.now,
+    ...(event.comment && { comment: event.comment }),
+  };
+  task.deadline = undefined;
   if (event.type === "approval.granted") {
     task.approval = { decision: "approved", ...approval };
     task.status = "pending";
@@ -313,6 +332,12 @@ function decide(
   return undefined;
 }
 
+/** Usernames and emails compare without case (providers differ in how they spell them). */
+function matchesAny(identities: readonly string[], listed: readonly string[]): boolean {
+  const wanted = new Set(listed.map((l) => l.toLowerCase()));
+  return identities.some((i) => wanted.has(i.toLowerCase()));
+}
+
 function cancel(d: Draft, by: string | undefined, byRun: string | undefined): Ignored | undefined {
   const run = d.run;
   if (isTerminalRun(run.status)) return ignore("RunTerminal", `run is already ${run.status}`);
@@ -326,24 +351,40 @@ function cancel(d: Draft, by: string | undefined, byRun: string | undefined): Ig
   return undefined;
 }
 
-/**
- * Re-run a finished run in place. All: every task again. Failed-only: from the first stage with a failed or
- * canceled task, its failed, canceled and skipped tasks and every task of later stages run again; tasks that
- * succeeded before it keep their outputs.
- */
-function rerun(d: Draft, failedOnly: boolean, groupAhead: readonly string[]): Ignored | undefined {
+/** Cancel one task of an active run: its Job is canceled and it ends canceled, a failure `ignoreFailed` absorbs. */
+function cancelTask(d: Draft, name: string, by: string | undefined): Ignored | undefined {
   const run = d.run;
+  const task = findTaskState(run, name);
+  if (!task) return ignore("UnknownTask", `no task "${name}" in this run`);
+  if (isTerminalRun(run.status)) return ignore("RunTerminal", `run is already ${run.status}`);
+  if (isTerminalTask(task.status))
+    return ignore("TaskTerminal", `task ${task.name} is already ${task.status}`);
+  if (isActiveTask(task.status)) cancelJob(d, task);
+  finishTask(d, task, "canceled", "Canceled", `canceled${by ? ` by ${by}` : ""}`);
+  return undefined;
+}
+
+type RerunRequest = Extract<RunEvent, { type: "rerun.requested" }>;
+
+/**
+ * Re-run a finished run in place, as a new round; what ran before stays readable in each task's history.
+ * - all: every task again;
+ * - failed-only: from the first stage with a failed or canceled task, its failed, canceled and skipped tasks and
+ *   every task of later stages; tasks that succeeded before it keep their outputs;
+ * - one task: that task alone, or with `downstream` also what runs after it (what needs it, directly or not; the
+ *   later tasks of its serial stage; every task of later stages).
+ * The finally tasks run again in every round.
+ */
+function rerun(d: Draft, request: RerunRequest, groupAhead: readonly string[]): Ignored | undefined {
+  const run = d.run;
+  if (request.task !== undefined && !findTaskState(run, request.task))
+    return ignore("UnknownTask", `no task "${request.task}" in this run`);
   if (!isTerminalRun(run.status))
     return ignore("RunActive", `run is ${run.status}; only a finished run can be re-run`);
-  const again = (t: TaskState) => t.status === "failed" || t.status === "canceled" || t.status === "skipped";
-  const from = failedOnly
-    ? run.stages.findIndex((s) => s.tasks.some((t) => t.status === "failed" || t.status === "canceled"))
-    : 0;
-  if (from < 0) return ignore("NothingToRerun", "no task failed or was canceled");
-  for (const [s, stage] of run.stages.entries()) {
-    if (s < from) continue;
-    for (const task of stage.tasks) if (!failedOnly || s > from || again(task)) resetTask(task);
-  }
+  const again = rerunSet(run, request);
+  if (!again) return ignore("NothingToRerun", "no task failed or was canceled");
+  for (const stage of run.stages)
+    for (const task of stage.tasks) if (stage.finally || again.has(task.name)) resetTask(d, task);
   run.round += 1;
   run.status = "pending";
   run.reason = "Created";
@@ -354,7 +395,41 @@ function rerun(d: Draft, failedOnly: boolean, groupAhead: readonly string[]): Ig
   return undefined;
 }
 
-function resetTask(task: TaskState): void {
+/** The names of the tasks a rerun request runs again (finally tasks aside); undefined when there are none. */
+function rerunSet(run: Run, request: RerunRequest): Set<string> | undefined {
+  const main = run.stages.filter((s) => !s.finally);
+  if (request.task !== undefined) {
+    const name = request.task;
+    const s = main.findIndex((stage) => stage.tasks.some((t) => t.name === name));
+    if (s < 0) return new Set([name]);
+    if (!request.downstream) return new Set([name]);
+    const stage = main[s] as (typeof main)[number];
+    const defs = runStagesOf(run.definition);
+    const after = stage.parallel
+      ? stage.tasks.filter((t) => upstreamOf(defs.slice(s, s + 1), t.name).has(name))
+      : stage.tasks.slice(stage.tasks.findIndex((t) => t.name === name) + 1);
+    return new Set([
+      name,
+      ...after.map((t) => t.name),
+      ...main.slice(s + 1).flatMap((st) => st.tasks.map((t) => t.name)),
+    ]);
+  }
+  if (!request.failedOnly) return new Set(main.flatMap((st) => st.tasks.map((t) => t.name)));
+  const ended = (t: TaskState) => t.status === "failed" || t.status === "canceled";
+  const from = main.findIndex((st) => st.tasks.some(ended));
+  if (from < 0) return run.stages.some((st) => st.finally && st.tasks.some(ended)) ? new Set() : undefined;
+  return new Set(
+    main.flatMap((st, s) =>
+      s < from
+        ? []
+        : st.tasks.filter((t) => s > from || ended(t) || t.status === "skipped").map((t) => t.name),
+    ),
+  );
+}
+
+/** Back to pending for a new round, keeping the attempt that ran in the task's history. */
+function resetTask(d: Draft, task: TaskState): void {
+  if (task.jobName) keepAttempt(d, task, { status: task.status, reason: task.reason, message: task.message });
   Object.assign(task, {
     status: "pending",
     reason: "Pending",
@@ -369,6 +444,7 @@ function resetTask(task: TaskState): void {
     outputs: {},
     refusedOutputs: undefined,
     approval: undefined,
+    retryAt: undefined,
   } satisfies Partial<TaskState>);
 }
 

@@ -1,4 +1,10 @@
-import type { Run, TaskReason, TaskStatus } from "../model/index.js";
+import {
+  type AttemptRecord,
+  type Run,
+  runStagesOf,
+  type TaskReason,
+  type TaskStatus,
+} from "../model/index.js";
 import { sensitiveNames } from "./render.js";
 import { type StageStatus, stageStatus } from "./status.js";
 
@@ -13,7 +19,7 @@ export function secretValues(run: Run): string[] {
   const sources = [
     run.params,
     run.definition.params,
-    ...run.definition.stages.flatMap((s) => s.tasks.map((t) => t.params ?? {})),
+    ...runStagesOf(run.definition).flatMap((s) => s.tasks.map((t) => t.params ?? {})),
     ...Object.values(run.jobs).map((j) => Object.fromEntries(j.params.map((p) => [p.name, p.default ?? ""]))),
   ];
   for (const source of sources)
@@ -43,6 +49,10 @@ export interface TaskView {
   approvers?: string[];
   /** The attempts whose logs the archive keeps, with their containers (the running attempt's is read live). */
   logs?: Array<{ attempt: number; containers: string[]; gone?: boolean }>;
+  /** When a retry waiting for its backoff may start. */
+  retryAt?: string;
+  /** Earlier attempts, oldest first: each as it ended, with its Job (its logs: `?attempt=N`). */
+  history?: AttemptRecord[];
 }
 
 export interface RunView {
@@ -58,7 +68,13 @@ export interface RunView {
   /** A fork's pull request run: who trusted it, once someone has. */
   trustedBy?: Run["trustedBy"];
   round: number;
-  stages: Array<{ name: string; parallel: boolean; status: StageStatus; tasks: TaskView[] }>;
+  stages: Array<{
+    name: string;
+    parallel: boolean;
+    finally?: boolean;
+    status: StageStatus;
+    tasks: TaskView[];
+  }>;
   deliveryFailures: Run["deliveryFailures"];
   createdAt: string;
   startedAt?: string;
@@ -88,10 +104,11 @@ export function runView(run: Run): RunView {
     ...(run.trustedBy && { trustedBy: run.trustedBy }),
     round: run.round,
     stages: run.stages.map((stage, s) => {
-      const defs = run.definition.stages[s]?.tasks ?? [];
+      const defs = runStagesOf(run.definition)[s]?.tasks ?? [];
       return {
         name: stage.name,
         parallel: stage.parallel,
+        ...(stage.finally && { finally: true }),
         status: stageStatus(stage, defs),
         tasks: stage.tasks.map((task, t) => ({
           name: task.name,
@@ -107,6 +124,12 @@ export function runView(run: Run): RunView {
           approval: task.approval && { ...task.approval, comment: mask(task.approval.comment) },
           approvers: defs[t]?.approval?.approvers,
           logs: task.logs,
+          retryAt: task.retryAt,
+          history: (task.history ?? []).map((h) => ({
+            ...h,
+            message: mask(h.message),
+            outputs: maskValues(h.outputs),
+          })),
         })),
       };
     }),

@@ -2,13 +2,17 @@ import * as z from "zod";
 import { Provider } from "./pipeline.js";
 
 /**
- * Who asked for a command on a run. Every command carries one, so that the roles that come later (who may
- * cancel, rerun, approve) have something to decide on, and the log says who did what. Approvals still record
- * the `by` their body names; the actor is who sent it.
+ * Who asked for a command on a run. Every command carries one, so that the log says who did what; the API
+ * decides on the principal behind it (core/model/principal.ts) before a command is sent.
  */
 export const Actor = z.discriminatedUnion("kind", [
-  /** A person signed in (none yet: the API knows only its bootstrap token). */
-  z.object({ kind: z.literal("person"), name: z.string() }),
+  /** A person, signed in (session) or through one of their tokens (`tokenId`). */
+  z.object({
+    kind: z.literal("person"),
+    name: z.string(),
+    subject: z.string().optional(),
+    tokenId: z.string().optional(),
+  }),
   /** An API bearer token; `id` names which ("bootstrap" for HOOKFLOW_API_TOKEN). */
   z.object({ kind: z.literal("token"), id: z.string() }),
   /** A verified webhook delivery. */

@@ -37,21 +37,36 @@ export const RunEvent = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("approval.granted"),
     task: z.string(),
+    /** The deciding principal's username. */
     by: z.string(),
+    /** The principal's email, when the provider verified it: an approver may be listed by either. */
+    email: z.string().optional(),
     comment: z.string().optional(),
   }),
   z.object({
     type: z.literal("approval.denied"),
     task: z.string(),
+    /** The deciding principal's username. */
     by: z.string(),
+    /** The principal's email, when the provider verified it: an approver may be listed by either. */
+    email: z.string().optional(),
     comment: z.string().optional(),
   }),
   /** Someone allowed to approve trusts a fork's pull request run: later attempts get sensitive values. */
   z.object({ type: z.literal("run.trusted"), by: z.string() }),
-  z.object({ type: z.literal("cancel.requested"), by: z.string().optional(), byRun: z.string().optional() }),
+  /** Cancel the run, or with `task` that task alone (a failure its `ignoreFailed` may absorb). */
+  z.object({
+    type: z.literal("cancel.requested"),
+    by: z.string().optional(),
+    byRun: z.string().optional(),
+    task: z.string().optional(),
+  }),
+  /** Run a finished run again: all of it, its failed part, or one `task` (with what runs after it: `downstream`). */
   z.object({
     type: z.literal("rerun.requested"),
     failedOnly: z.boolean().optional(),
+    task: z.string().optional(),
+    downstream: z.boolean().optional(),
     groupAhead: z.array(z.string()).optional(),
   }),
   /** An archiveLog effect carried out: the attempt's log is kept (its containers), or its pod was gone. */
@@ -83,6 +98,7 @@ export const IgnoredReason = z.enum([
   "RunActive",
   "NotWaitingForApproval",
   "NotAnApprover",
+  "SelfApproval",
   "NothingToRerun",
   /** An approval asked of a fork's run before it is trusted. */
   "UntrustedRun",

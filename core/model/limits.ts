@@ -16,6 +16,8 @@ export const LIMITS = {
   /** A task's message (an error, a reason): display text, cut with a marker beyond this. */
   messageBytes: 512,
   paramsPerRunBytes: 16 * 1024,
+  /** Earlier attempts kept on a run, together (their messages and outputs); the oldest go first beyond it. */
+  historyBytesPerRun: 32 * 1024,
   /**
    * A log the API answers with: its newest part, counted as JSON-escaped bytes (`jsonStringBytes`). Lambda sends
    * the answer as a JSON string, where a control character takes 6 bytes, and refuses answers over 6 MB.
@@ -73,6 +75,15 @@ export const WEBHOOK_BODY_LIMITS = {
 export const DEFAULT_TASK_TIMEOUT_SECONDS = 3600;
 export const MAX_TASK_TIMEOUT_SECONDS = 7 * 24 * 3600;
 export const MAX_RETRIES = 10;
+/** The longest wait before one retry (backoff doubles per retry up to it). */
+export const MAX_BACKOFF_SECONDS = 3600;
+export const MAX_RUN_TIMEOUT_SECONDS = 7 * 24 * 3600;
+/** `concurrency.max` at most. */
+export const MAX_CONCURRENT_RUNS = 50;
+/** Tasks of one run queued or running at once, unless the pipeline's `maxRunningTasks` says otherwise. */
+export const DEFAULT_MAX_RUNNING_TASKS = 10;
+/** Earlier attempts kept per task (the newest); a run's whole history is also bounded by `historyBytesPerRun`. */
+export const ATTEMPTS_KEPT_PER_TASK = 5;
 
 export function byteLength(text: string): number {
   return Buffer.byteLength(text, "utf8");

@@ -1,7 +1,17 @@
 import * as z from "zod";
 import { notifyUrlProblem } from "./addresses.js";
 import { compileGlobList } from "./glob.js";
-import { byteLength, LIMITS, MAX_RETRIES, MAX_TASK_TIMEOUT_SECONDS } from "./limits.js";
+import { needsProblems } from "./graph.js";
+import {
+  byteLength,
+  DEFAULT_MAX_RUNNING_TASKS,
+  LIMITS,
+  MAX_BACKOFF_SECONDS,
+  MAX_CONCURRENT_RUNS,
+  MAX_RETRIES,
+  MAX_RUN_TIMEOUT_SECONDS,
+  MAX_TASK_TIMEOUT_SECONDS,
+} from "./limits.js";
 import {
   controlCharactersIn,
   RUN_VARIABLES,
@@ -66,6 +76,8 @@ export type Trigger = z.infer<typeof Trigger>;
 export const Concurrency = z.strictObject({
   group: z.string().min(1).max(256),
   cancelInProgress: z.boolean().default(false),
+  /** Runs of the group that may be active at once; the oldest go first. */
+  max: z.number().int().min(1).max(MAX_CONCURRENT_RUNS).default(1),
 });
 
 export const Notifier = z.strictObject({
@@ -98,6 +110,37 @@ export const RunSpec = z.strictObject({
 });
 export type RunSpec = z.infer<typeof RunSpec>;
 
+const RetryCount = z.number().int().min(0).max(MAX_RETRIES);
+/** `retries: N`, or `{limit, backoffSeconds}`: the wait before retry k is backoffSeconds × 2^(k-1). */
+export const Retries = z.union([
+  RetryCount,
+  z.strictObject({
+    limit: RetryCount,
+    backoffSeconds: z.number().int().min(0).max(MAX_BACKOFF_SECONDS).default(0),
+  }),
+]);
+export type Retries = z.infer<typeof Retries>;
+
+export function retryPolicy(retries: Retries): { limit: number; backoffSeconds: number } {
+  return typeof retries === "number" ? { limit: retries, backoffSeconds: 0 } : retries;
+}
+/** The longest a task may wait for its approval before `onTimeout` decides: 30 days. */
+export const MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600;
+
+/**
+ * Who may let a task run, and what happens when nobody decides. `approvers` are usernames or verified emails of
+ * signed-in people (or of a person's token). `allowSelfApproval: false` refuses whoever pushed the change (or
+ * started the run by hand). After `timeoutSeconds` a waiting task is denied (it fails) or skipped (the run goes
+ * on without it), as `onTimeout` says.
+ */
+export const ApprovalGate = z.strictObject({
+  approvers: z.array(z.string().min(1).max(256)).min(1, "at least one approver").max(100),
+  allowSelfApproval: z.boolean().default(true),
+  timeoutSeconds: z.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_SECONDS).optional(),
+  onTimeout: z.enum(["deny", "skip"]).default("deny"),
+});
+export type ApprovalGate = z.infer<typeof ApprovalGate>;
+
 export const Task = z
   .strictObject({
     name: ResourceName,
@@ -106,11 +149,11 @@ export const Task = z
     params: Params.optional(),
     ignoreFailed: z.boolean().default(false),
     when: When.optional(),
-    approval: z
-      .strictObject({ approvers: z.array(z.string().min(1)).min(1, "at least one approver") })
-      .optional(),
+    approval: ApprovalGate.optional(),
     timeoutSeconds: z.number().int().min(1).max(MAX_TASK_TIMEOUT_SECONDS).optional(),
-    retries: z.number().int().min(0).max(MAX_RETRIES).default(0),
+    retries: Retries.default(0),
+    /** Tasks that must succeed before this one starts: of its own stage, or of earlier ones. */
+    needs: z.array(ResourceName).min(1).max(LIMITS.tasksPerPipeline).optional(),
     /**
      * Sensitive params a `run` task receives (as env from a Secret). A sensitive value reaches only the tasks
      * that ask for it: a job task through its template's params, a `run` task through this list.
@@ -151,28 +194,42 @@ export const Pipeline = z
     params: Params.default({}),
     notify: z.array(Notifier).default([]),
     stages: z.array(Stage).min(1, "a pipeline has at least one stage"),
+    /** Run after the stages whatever their outcome (side by side), once per round; they see HOOKFLOW_RUN_STATUS. */
+    finally: z.array(Task).default([]),
+    /** The stages' time budget, from the run's start; past it their unfinished tasks fail, and `finally` runs. */
+    timeoutSeconds: z.number().int().min(1).max(MAX_RUN_TIMEOUT_SECONDS).optional(),
+    /** Tasks of one run queued or running at once; more wait, pending, until one ends. */
+    maxRunningTasks: z.number().int().min(1).max(LIMITS.tasksPerPipeline).default(DEFAULT_MAX_RUNNING_TASKS),
   })
   .superRefine(checkPipeline);
 export type Pipeline = z.infer<typeof Pipeline>;
 export type PipelineInput = z.input<typeof Pipeline>;
 
+/** The name of the stage that holds a run's `finally` tasks. */
+export const FINALLY_STAGE = "finally";
+
 function checkPipeline(p: z.output<typeof Pipeline>, ctx: z.RefinementCtx): void {
   const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", message, path });
 
   const stageNames = new Set<string>();
-  const taskNames = new Set<string>();
-  let taskCount = 0;
   for (const [s, stage] of p.stages.entries()) {
     if (stageNames.has(stage.name)) issue(["stages", s, "name"], `duplicate stage name "${stage.name}"`);
+    if (stage.name === FINALLY_STAGE && p.finally.length > 0)
+      issue(["stages", s, "name"], `"${FINALLY_STAGE}" names the stage of the finally tasks`);
     stageNames.add(stage.name);
-    for (const [t, task] of stage.tasks.entries()) {
-      taskCount++;
-      // Tasks are addressed by name in the API (/runs/{id}/tasks/{task}), so names are unique per pipeline.
-      if (taskNames.has(task.name))
-        issue(["stages", s, "tasks", t, "name"], `duplicate task name "${task.name}"`);
-      taskNames.add(task.name);
-    }
   }
+  const taskNames = new Set<string>();
+  let taskCount = 0;
+  for (const { task, path } of tasksOf(p)) {
+    taskCount++;
+    // Tasks are addressed by name in the API (/runs/{id}/tasks/{task}), so names are unique per pipeline.
+    if (taskNames.has(task.name)) issue([...path, "name"], `duplicate task name "${task.name}"`);
+    taskNames.add(task.name);
+  }
+  const stages = runStagesOf(p);
+  const pathOf = (s: number, t: number): PropertyKey[] =>
+    s < p.stages.length ? ["stages", s, "tasks", t] : ["finally", t];
+  for (const problem of needsProblems(stages, pathOf)) issue(problem.path, problem.message);
   if (taskCount > LIMITS.tasksPerPipeline)
     issue(["stages"], `${taskCount} tasks; a pipeline has at most ${LIMITS.tasksPerPipeline}`);
   const bytes = byteLength(JSON.stringify(p));
@@ -182,10 +239,9 @@ function checkPipeline(p: z.output<typeof Pipeline>, ctx: z.RefinementCtx): void
   for (const [i, trigger] of p.triggers.entries())
     for (const field of ["branches", "tags", "paths"] as const)
       checkGlobs(trigger[field], ["triggers", i, field], issue);
-  for (const [s, stage] of p.stages.entries())
-    for (const [t, task] of stage.tasks.entries())
-      for (const field of ["branches", "tags"] as const)
-        checkGlobs(task.when?.[field], ["stages", s, "tasks", t, "when", field], issue);
+  for (const { task, path } of tasksOf(p))
+    for (const field of ["branches", "tags"] as const)
+      checkGlobs(task.when?.[field], [...path, "when", field], issue);
 
   for (const [path, message] of controlCharactersIn(p)) issue(path, message);
   // Credentials in a URL end up in logs and error messages; a target's credential goes in `secret`. (Which
@@ -218,13 +274,28 @@ function checkGlobs(
   if (!compiled.ok) issue(compiled.index === undefined ? path : [...path, compiled.index], compiled.problem);
 }
 
-/** Every task of a pipeline with where it sits. */
+/** The stages of a pipeline as a run holds them: its stages, then its `finally` tasks as a last parallel stage. */
+export function runStagesOf(pipeline: Pick<Pipeline, "stages" | "finally">): Stage[] {
+  const finallyTasks = pipeline.finally ?? [];
+  return finallyTasks.length === 0
+    ? pipeline.stages
+    : [...pipeline.stages, { name: FINALLY_STAGE, parallel: true, tasks: finallyTasks }];
+}
+
+/** Every task of a pipeline with where it sits, `finally` tasks last. */
 export function tasksOf(
-  pipeline: Pick<Pipeline, "stages">,
+  pipeline: Pick<Pipeline, "stages" | "finally">,
 ): Array<{ stage: Stage; task: Task; path: PropertyKey[] }> {
-  return pipeline.stages.flatMap((stage, s) =>
-    stage.tasks.map((task, t) => ({ stage, task, path: ["stages", s, "tasks", t] as PropertyKey[] })),
-  );
+  return [
+    ...pipeline.stages.flatMap((stage, s) =>
+      stage.tasks.map((task, t) => ({ stage, task, path: ["stages", s, "tasks", t] as PropertyKey[] })),
+    ),
+    ...(pipeline.finally ?? []).map((task, t) => ({
+      stage: { name: FINALLY_STAGE, parallel: true, tasks: pipeline.finally ?? [] },
+      task,
+      path: ["finally", t] as PropertyKey[],
+    })),
+  ];
 }
 
 /** Names a task may reference without a warning, before outputs and job params are considered. */

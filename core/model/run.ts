@@ -59,6 +59,7 @@ export const TaskReason = z.enum([
   "HeldUntrusted",
   "Approved",
   "Denied",
+  "ApprovalTimedOut",
   "Queued",
   "Running",
   "Succeeded",
@@ -70,6 +71,10 @@ export const TaskReason = z.enum([
   "OutputsTooLarge",
   "SubmitRejected",
   "Canceled",
+  /** A failed attempt waits for its retry's backoff to pass. */
+  "RetryWaiting",
+  /** The run's own `timeoutSeconds` passed before the task ended: fails the run, whatever `ignoreFailed` says. */
+  "RunTimedOut",
 ]);
 export type TaskReason = z.infer<typeof TaskReason>;
 
@@ -88,6 +93,11 @@ export const TriggerContext = z.object({
   commit: z.string(),
   message: z.string(),
   author: z.string(),
+  /**
+   * Who pushed the change (or started the run by hand), as usernames and emails: the people
+   * `approval.allowSelfApproval: false` refuses, besides `author`.
+   */
+  pushedBy: z.array(z.string()).optional(),
   deliveryId: z.string().optional(),
   /** Set for a pull (merge) request: `branch` and `commit` are then its head's, `cloneUrl` the head repository's. */
   pullRequest: z
@@ -108,12 +118,28 @@ export const TriggerContext = z.object({
 });
 export type TriggerContext = z.infer<typeof TriggerContext>;
 
+/** A decision on an approval: who decided (the principal's username, and email when verified), when, and why. */
 export const Approval = z.object({
   decision: z.enum(["approved", "denied"]),
   by: z.string(),
+  email: z.string().optional(),
   comment: z.string().optional(),
   at: z.string(),
 });
+
+/** An attempt as it ended, kept when a retry or a rerun replaces it: readable, never overwritten. */
+export const AttemptRecord = z.object({
+  attempt: z.number().int(),
+  round: z.number().int(),
+  status: TaskStatus,
+  reason: TaskReason,
+  message: z.string().optional(),
+  jobName: z.string().optional(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  outputs: z.record(z.string(), z.string()),
+});
+export type AttemptRecord = z.infer<typeof AttemptRecord>;
 
 export const TaskState = z.object({
   name: z.string(),
@@ -136,10 +162,20 @@ export const TaskState = z.object({
   approval: Approval.optional(),
   /** The attempts whose logs are kept in the log archive, oldest first (kept across re-runs). */
   logs: z.array(z.lazy(() => ArchivedLog)).optional(),
+  /** When a failed attempt's retry may start (its backoff); the task waits, pending, until then. */
+  retryAt: z.string().optional(),
+  /** Earlier attempts, oldest first (a bounded number: see ATTEMPTS_KEPT_PER_TASK, LIMITS.historyBytesPerRun). */
+  history: z.array(AttemptRecord).optional(),
 });
 export type TaskState = z.infer<typeof TaskState>;
 
-export const StageState = z.object({ name: z.string(), parallel: z.boolean(), tasks: z.array(TaskState) });
+export const StageState = z.object({
+  name: z.string(),
+  parallel: z.boolean(),
+  tasks: z.array(TaskState),
+  /** The pipeline's `finally` tasks: always the last stage, run whatever the stages before it did. */
+  finally: z.boolean().optional(),
+});
 export type StageState = z.infer<typeof StageState>;
 
 /** A failure to deliver something the run owed the outside world (a notification, a commit status). */
@@ -180,6 +216,12 @@ export const Run = z.object({
   startedAt: z.string().optional(),
   finishedAt: z.string().optional(),
   updatedAt: z.string(),
+  /**
+   * The callback token form this run's attempts were given: "attempt" (an HMAC of run id, task and attempt) for
+   * every run created since; absent on runs the previous release created, whose tasks hold a token of their Job
+   * name (decision 4 in docs/decisions.md: accepted until no such run is active).
+   */
+  tokens: z.literal("attempt").optional(),
   /** Optimistic-concurrency version, set by the store. */
   version: z.number().int(),
 });

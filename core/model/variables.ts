@@ -11,6 +11,8 @@ export const SYSTEM_VARIABLES = [
   "HOOKFLOW_TASK",
   "HOOKFLOW_CALLBACK_URL",
   "HOOKFLOW_TASK_TOKEN",
+  /** Finally tasks only: `succeeded` or `failed`, how the stages before them ended. */
+  "HOOKFLOW_RUN_STATUS",
   "GIT_PROVIDER",
   "GIT_REPOSITORY",
   "GIT_CLONE_URL",
@@ -30,7 +32,11 @@ export type SystemVariable = (typeof SYSTEM_VARIABLES)[number];
 
 /** Variables known when a run is created (everything but the per-task ones). */
 export const RUN_VARIABLES: readonly SystemVariable[] = SYSTEM_VARIABLES.filter(
-  (v) => v !== "HOOKFLOW_TASK" && v !== "HOOKFLOW_CALLBACK_URL" && v !== "HOOKFLOW_TASK_TOKEN",
+  (v) =>
+    v !== "HOOKFLOW_TASK" &&
+    v !== "HOOKFLOW_CALLBACK_URL" &&
+    v !== "HOOKFLOW_TASK_TOKEN" &&
+    v !== "HOOKFLOW_RUN_STATUS",
 );
 
 /**

@@ -1,4 +1,4 @@
-import type { JobTemplate, Pipeline } from "../model/index.js";
+import { type JobTemplate, type Pipeline, tasksOf } from "../model/index.js";
 import type { Clock, DefinitionStore } from "../ports.js";
 
 /**
@@ -37,11 +37,10 @@ export class DefinitionCatalog {
   /** The templates a pipeline names, to be snapshotted with its run. */
   static jobsOf(pipeline: Pipeline, jobs: ReadonlyMap<string, JobTemplate>): Record<string, JobTemplate> {
     const used: Record<string, JobTemplate> = {};
-    for (const stage of pipeline.stages)
-      for (const task of stage.tasks) {
-        const job = task.job === undefined ? undefined : jobs.get(task.job);
-        if (job) used[job.name] = job;
-      }
+    for (const { task } of tasksOf(pipeline)) {
+      const job = task.job === undefined ? undefined : jobs.get(task.job);
+      if (job) used[job.name] = job;
+    }
     return used;
   }
 }

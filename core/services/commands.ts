@@ -174,6 +174,7 @@ export function refusalError(refusal: Ignored, details: Record<string, unknown> 
     case "UnknownTask":
       return new NotFoundError(refusal.message);
     case "NotAnApprover":
+    case "SelfApproval":
       return new ForbiddenError(refusal.message);
     default:
       return new ConflictError(refusal.message, { reason: refusal.reason, ...details });

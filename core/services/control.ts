@@ -29,6 +29,12 @@ import { withoutTimes } from "./log-archiving.js";
 import type { RunStarter } from "./start-runs.js";
 import type { TaskTokens } from "./tokens.js";
 
+export interface RerunRequest {
+  failedOnly?: boolean;
+  task?: string;
+  downstream?: boolean;
+}
+
 export interface ManualRun {
   ref?: string;
   commit?: string;
@@ -57,7 +63,13 @@ export interface RunControlDeps {
 export class RunControl {
   constructor(private readonly deps: RunControlDeps) {}
 
-  async start(pipelineName: string, request: ManualRun, actor: Actor): Promise<RunView> {
+  /** `startedBy`: the person's username and email, the run's author (whom self-approval refuses). */
+  async start(
+    pipelineName: string,
+    request: ManualRun,
+    actor: Actor,
+    startedBy: string[] = [],
+  ): Promise<RunView> {
     const stored = await this.deps.definitions.getPipeline(pipelineName);
     if (!stored) throw new NotFoundError(`no pipeline ${pipelineName}`);
     const pipeline = stored.value;
@@ -70,7 +82,10 @@ export class RunControl {
           id: this.deps.ids.runId(),
           pipeline,
           jobs: used,
-          trigger: manualTrigger(pipeline, request, this.deps.gitlabUrl),
+          trigger: {
+            ...manualTrigger(pipeline, request, this.deps.gitlabUrl),
+            ...(startedBy[0] !== undefined && { author: startedBy[0], pushedBy: startedBy }),
+          },
           params: request.params ?? {},
         },
       ],
@@ -101,21 +116,39 @@ export class RunControl {
     );
   }
 
-  async rerun(id: string, failedOnly: boolean, actor: Actor): Promise<RunView> {
-    return runView(await this.deps.commands.require(id, { type: "rerun.requested", failedOnly }, actor));
+  /** Cancel one task of an active run: a failure its `ignoreFailed` absorbs. */
+  async cancelTask(id: string, task: string, actor: Actor, by?: string): Promise<RunView> {
+    return runView(
+      await this.deps.commands.require(id, { type: "cancel.requested", task, ...(by && { by }) }, actor),
+    );
   }
 
-  /** `by` is recorded as the decider, as the body names them (roles will check it against the actor). */
+  /** All of a finished run again, its failed part, or one task (with `downstream`, what runs after it too). */
+  async rerun(id: string, request: RerunRequest, actor: Actor): Promise<RunView> {
+    const { failedOnly, task, downstream } = request;
+    const command = {
+      type: "rerun.requested" as const,
+      failedOnly: failedOnly ?? false,
+      ...(task !== undefined && { task, downstream: downstream ?? false }),
+    };
+    return runView(await this.deps.commands.require(id, command, actor));
+  }
+
+  /** `by` (and `email`) name the deciding principal, as the API proved them (people.ts: approverOf). */
   async decide(
     id: string,
     task: string,
-    decision: { kind: "approve" | "deny"; by: string; comment?: string },
+    decision: { kind: "approve" | "deny"; by: string; email?: string; comment?: string },
     actor: Actor,
   ): Promise<RunView> {
-    const { by, comment } = decision;
+    const { by, email, comment } = decision;
     const type = decision.kind === "approve" ? "approval.granted" : "approval.denied";
     return runView(
-      await this.deps.commands.require(id, { type, task, by, ...(comment && { comment }) }, actor),
+      await this.deps.commands.require(
+        id,
+        { type, task, by, ...(email && { email }), ...(comment && { comment }) },
+        actor,
+      ),
     );
   }
 
@@ -134,7 +167,8 @@ export class RunControl {
   /**
    * A task attempt's log (the current attempt by default): the archive's copy once the attempt has ended and is
    * kept, else the live log from its runner. Each container's part follows a `==> container NAME <==` line when
-   * there are several; `container` picks one. Line times only from the archive, when asked for.
+   * there are several; `container` picks one. Line times only from the archive, when asked for. An earlier
+   * attempt not yet archived is read live under its Job's name, as its history keeps it.
    */
   async logs(id: string, taskName: string, query: LogQuery = {}): Promise<string> {
     const run = await this.deps.runs.getRun(id);
@@ -151,7 +185,10 @@ export class RunControl {
     if (archived) return logTail(await this.readArchived(key, archived, query), LIMITS.logBytes);
     // Running, or ended and not yet copied: its pod (or process) still has it.
     const jobName =
-      attempt === task.attempt && task.jobName ? task.jobName : jobNameFor(id, task.name, attempt);
+      attempt === task.attempt
+        ? (task.jobName ?? jobNameFor(id, task.name, attempt))
+        : ((task.history ?? []).findLast((h) => h.attempt === attempt)?.jobName ??
+          jobNameFor(id, task.name, attempt));
     const runner = await this.deps.runner();
     const text = await runner.logs(
       { runId: id, task: task.name, attempt, jobName },
@@ -160,9 +197,11 @@ export class RunControl {
         ...(query.container !== undefined && { container: query.container }),
       },
     );
-    const token = this.deps.tokens?.tokenFor(jobName);
+    const tokens = this.deps.tokens
+      ? [this.deps.tokens.tokenFor(key), this.deps.tokens.previousReleaseTokenFor(key)]
+      : [];
     // Masked before it is cut, so that a cut never splits a secret into a part the mask misses.
-    return logTail(maskText(text, [...secretValues(run), ...(token ? [token] : [])]), LIMITS.logBytes);
+    return logTail(maskText(text, [...secretValues(run), ...tokens]), LIMITS.logBytes);
   }
 
   /** Stored masked: read as kept. Only the newest parts of each container that the answer can hold are read. */

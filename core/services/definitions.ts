@@ -2,12 +2,14 @@ import { MASK, sensitiveNames } from "../engine/index.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import {
   checkPipelineJobs,
+  formatPath,
   type Issue,
   type JobTemplate,
   type Notifier,
   notifyUrlProblem,
   type Pipeline,
   type TargetRules,
+  tasksOf,
 } from "../model/index.js";
 import { parseJobTemplate, parsePipeline } from "../model/parse.js";
 import type { Clock, DefinitionStore } from "../ports.js";
@@ -17,6 +19,9 @@ export interface Saved<T> {
   value: T;
   created: boolean;
   warnings: Issue[];
+  version: number;
+  /** The version it replaced (0: one saved before versions were kept). */
+  previous?: number;
 }
 
 /** Pipelines and job templates as the API manages them: validated in full, never shown with sensitive values. */
@@ -47,14 +52,19 @@ export class DefinitionService {
     const pipeline = existed ? keepMaskedValues(parsed.value, existed.value) : parsed.value;
     const masked = stillMasked(pipeline);
     if (masked.length > 0) throw new ValidationError(`pipeline ${name} is invalid`, masked);
-    await this.deps.store.putPipeline(pipeline, this.deps.clock.now());
+    const saved = await this.deps.store.putPipeline(pipeline, this.deps.clock.now());
     this.deps.catalog?.invalidate();
-    return { value: await this.maskPipeline(pipeline, jobs), created: !existed, warnings };
+    return { value: await this.maskPipeline(pipeline, jobs), created: !existed, warnings, ...saved };
   }
 
-  async getPipeline(name: string): Promise<Pipeline> {
-    const stored = await this.deps.store.getPipeline(name);
-    if (!stored) throw new NotFoundError(`no pipeline ${name}`);
+  /** The current definition, or an earlier `version` (kept after changes and deletes, to apply again). */
+  async getPipeline(name: string, version?: number): Promise<Pipeline> {
+    const stored =
+      version === undefined
+        ? await this.deps.store.getPipeline(name)
+        : await this.deps.store.getPipelineVersion(name, version);
+    if (!stored)
+      throw new NotFoundError(`no pipeline ${name}${version === undefined ? "" : ` version ${version}`}`);
     return this.maskPipeline(stored.value);
   }
 
@@ -63,9 +73,13 @@ export class DefinitionService {
     return Promise.all((await this.deps.store.listPipelines()).map((p) => this.maskPipeline(p.value, jobs)));
   }
 
-  async deletePipeline(name: string): Promise<void> {
-    if (!(await this.deps.store.deletePipeline(name))) throw new NotFoundError(`no pipeline ${name}`);
+  /** Deletes the current definition; its versions stay readable. Returns the version deleted. */
+  async deletePipeline(name: string): Promise<{ previous: number }> {
+    const existing = await this.deps.store.getPipeline(name);
+    if (!existing || !(await this.deps.store.deletePipeline(name)))
+      throw new NotFoundError(`no pipeline ${name}`);
     this.deps.catalog?.invalidate();
+    return { previous: existing.version };
   }
 
   async putJob(name: string, text: string): Promise<Saved<JobTemplate>> {
@@ -77,14 +91,18 @@ export class DefinitionService {
       ]);
     const existed = await this.deps.store.getJob(name);
     const job = existed ? keepMaskedDefaults(parsed.value, existed.value) : parsed.value;
-    await this.deps.store.putJob(job, this.deps.clock.now());
+    const saved = await this.deps.store.putJob(job, this.deps.clock.now());
     this.deps.catalog?.invalidate();
-    return { value: maskJob(job), created: !existed, warnings: parsed.warnings };
+    return { value: maskJob(job), created: !existed, warnings: parsed.warnings, ...saved };
   }
 
-  async getJob(name: string): Promise<JobTemplate> {
-    const stored = await this.deps.store.getJob(name);
-    if (!stored) throw new NotFoundError(`no job template ${name}`);
+  async getJob(name: string, version?: number): Promise<JobTemplate> {
+    const stored =
+      version === undefined
+        ? await this.deps.store.getJob(name)
+        : await this.deps.store.getJobVersion(name, version);
+    if (!stored)
+      throw new NotFoundError(`no job template ${name}${version === undefined ? "" : ` version ${version}`}`);
     return maskJob(stored.value);
   }
 
@@ -93,14 +111,17 @@ export class DefinitionService {
   }
 
   /** Refused while a pipeline uses the template: its runs could not start. */
-  async deleteJob(name: string): Promise<void> {
+  async deleteJob(name: string): Promise<{ previous: number }> {
     const users = (await this.deps.store.listPipelines())
-      .filter((p) => p.value.stages.some((s) => s.tasks.some((t) => t.job === name)))
+      .filter((p) => tasksOf(p.value).some(({ task }) => task.job === name))
       .map((p) => p.value.name);
     if (users.length > 0)
       throw new ConflictError(`job template ${name} is used by ${users.join(", ")}`, { pipelines: users });
-    if (!(await this.deps.store.deleteJob(name))) throw new NotFoundError(`no job template ${name}`);
+    const existing = await this.deps.store.getJob(name);
+    if (!existing || !(await this.deps.store.deleteJob(name)))
+      throw new NotFoundError(`no job template ${name}`);
     this.deps.catalog?.invalidate();
+    return { previous: existing.version };
   }
 
   /** The schema admits loopback URLs; this deployment may not (core/model/addresses.ts). */
@@ -130,6 +151,7 @@ export class DefinitionService {
         ...s,
         tasks: s.tasks.map((t) => ({ ...t, ...(t.params && { params: mask(t.params) }) })),
       })),
+      finally: (pipeline.finally ?? []).map((t) => ({ ...t, ...(t.params && { params: mask(t.params) }) })),
     };
   }
 }
@@ -150,17 +172,15 @@ function keepMaskedValues(next: Pipeline, stored: Pipeline): Pipeline {
     Object.fromEntries(
       Object.entries(params).map(([k, v]) => [k, v === MASK && old?.[k] !== undefined ? old[k] : v]),
     );
-  const oldTasks = new Map(stored.stages.flatMap((s) => s.tasks).map((t) => [t.name, t]));
+  const oldTasks = new Map(tasksOf(stored).map(({ task }) => [task.name, task]));
+  const keepTask = (t: Pipeline["stages"][number]["tasks"][number]) =>
+    t.params ? { ...t, params: keep(t.params, oldTasks.get(t.name)?.params) } : t;
   return {
     ...next,
     params: keep(next.params, stored.params),
     notify: keepMaskedNotifiers(next.notify, stored.notify),
-    stages: next.stages.map((s) => ({
-      ...s,
-      tasks: s.tasks.map((t) =>
-        t.params ? { ...t, params: keep(t.params, oldTasks.get(t.name)?.params) } : t,
-      ),
-    })),
+    stages: next.stages.map((s) => ({ ...s, tasks: s.tasks.map(keepTask) })),
+    finally: (next.finally ?? []).map(keepTask),
   };
 }
 
@@ -205,9 +225,7 @@ function stillMasked(pipeline: Pipeline): Issue[] {
       ...(n.url.endsWith(`/${MASK}`) ? [refused(`notify[${i}].url`, "full URL")] : []),
       ...(n.secret === MASK ? [refused(`notify[${i}].secret`, "secret")] : []),
     ]),
-    ...pipeline.stages.flatMap((stage, i) =>
-      stage.tasks.flatMap((task, j) => params(`stages[${i}].tasks[${j}].params`, task.params)),
-    ),
+    ...tasksOf(pipeline).flatMap(({ task, path }) => params(`${formatPath(path)}.params`, task.params)),
   ];
 }
 

@@ -66,7 +66,11 @@ export class LogArchiving {
         archivedAt,
       });
     if (!collected.ended && !stopping) return undefined;
-    const secrets = [...secretValues(run), this.deps.tokens.tokenFor(attempt.jobName)];
+    const secrets = [
+      ...secretValues(run),
+      this.deps.tokens.tokenFor(attempt),
+      this.deps.tokens.previousReleaseTokenFor(attempt),
+    ];
     const containers = collected.containers.map((c) => bounded(masked(c, secrets), this.maxBytes));
     return this.deps.archive.keep(attempt, { containers, archivedAt });
   }

@@ -180,7 +180,7 @@ export class RunService {
     await this.deps.runner.submit({
       ...launch,
       env: { ...launch.env, HOOKFLOW_CALLBACK_URL: `${this.deps.publicUrl}/callbacks/tasks/${taskId}` },
-      secretEnv: { ...launch.secretEnv, HOOKFLOW_TASK_TOKEN: this.deps.tokens.tokenFor(launch.jobName) },
+      secretEnv: { ...launch.secretEnv, HOOKFLOW_TASK_TOKEN: this.deps.tokens.tokenFor(launch) },
     });
     return { followUps: [{ type: "task.submitted", task: launch.task, attempt: launch.attempt }] };
   }

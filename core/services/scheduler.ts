@@ -1,4 +1,4 @@
-import { nextObservationAt } from "../engine/follow-up.js";
+import { dueMoments, nextObservationAt } from "../engine/follow-up.js";
 import { PermanentError, RetryableError } from "../errors.js";
 import type { Run, RunEvent, TaskState } from "../model/index.js";
 import { isActiveTask } from "../model/index.js";
@@ -75,14 +75,18 @@ export class Scheduler {
     const submitted = run.stages.some((s) =>
       s.tasks.some((t) => t.submittedAt && t.submittedAt >= startedAt),
     );
-    const at = (observed || submitted) && nextObservationAt(run, clock.now());
-    if (!at) return;
-    // A lost wake-up only delays the task's end until the reconciler's tick: not worth failing the message.
-    await wakeUps
-      .schedule(run.id, at, "observe")
-      .catch((error: unknown) =>
-        log.warn("follow-up wake-up not scheduled", { runId: run.id, error: String(error) }),
-      );
+    if (!observed && !submitted) return;
+    const now = clock.now();
+    const at = nextObservationAt(run, now);
+    // A retry's backoff and the run's timeout, so they act when due rather than at the reconciler's tick.
+    const wakes = [...(at ? [{ at, reason: "observe" as const }] : []), ...dueMoments(run, now)];
+    // A lost wake-up only delays the run until the reconciler's tick: not worth failing the message.
+    for (const wake of wakes)
+      await wakeUps
+        .schedule(run.id, wake.at, wake.reason)
+        .catch((error: unknown) =>
+          log.warn("follow-up wake-up not scheduled", { runId: run.id, error: String(error) }),
+        );
   }
 
   private async observe(runId: string): Promise<{ events: RunEvent[]; run?: Run }> {

@@ -49,7 +49,20 @@ hookflow is running (local stack; data in ${dataDir})
                      gitlab: ${source(stack.secretSources.gitlab, "HOOKFLOW_GITLAB_TOKEN")}
                      gitea:  ${source(stack.secretSources.gitea, "HOOKFLOW_GITEA_SECRET")}
 
-Try it (another terminal): start the example pipeline with a signed push and follow it:
+${
+  stack.signIn
+    ? `Sign in at ${stack.url}/auth/login (local OpenID provider at ${stack.signIn.issuer}; new passwords each start):
+${Object.entries(stack.signIn.users)
+  .map(
+    ([name, u]) => `  ${name.padEnd(6)} ${u.password}   ${u.email}, groups: ${u.groups.join(", ") || "none"}`,
+  )
+  .join("\n")}
+  roles (HOOKFLOW_ROLES): ${stack.config.HOOKFLOW_ROLES.admin.join(", ")} admin; ${stack.config.HOOKFLOW_ROLES.operator.join(", ")} operator; ${stack.config.HOOKFLOW_ROLES.viewer.join(", ")} viewer
+  npx hookflow login   signs the CLI in as one of them
+
+`
+    : ""
+}Try it (another terminal): start the example pipeline with a signed push and follow it:
   npm run demo
 
 Or by hand:

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
@@ -32,6 +33,7 @@ import {
   startS3Emulator,
   startSqsEmulator,
 } from "./emulators.js";
+import { DEMO_ROLES, type DemoUser, demoUsers, startLocalProvider } from "./oidc-provider.js";
 import { privateDir } from "./private-files.js";
 import { startQueuePoller } from "./queue-poller.js";
 import { loadOrCreateSecrets } from "./secrets.js";
@@ -51,6 +53,8 @@ export interface RunningStack {
   /** Which webhook secrets are in use and where they come from. */
   secretSources: Record<"github" | "gitlab" | "gitea", "environment" | "generated">;
   runner: "kubernetes" | "local";
+  /** The local OpenID provider's people and their passwords (absent when HOOKFLOW_OIDC_ISSUER is given). */
+  signIn?: { issuer: string; users: Record<string, DemoUser> };
   stop(): Promise<void>;
 }
 
@@ -111,10 +115,32 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     dynamoClient.destroy();
     sqsClient.destroy();
 
+    // Without a provider of one's own, sign-in works against a local one with demo people (new passwords each start).
+    const publicUrl = env.HOOKFLOW_PUBLIC_URL || `http://127.0.0.1:${port}`;
+    const local = env.HOOKFLOW_OIDC_ISSUER
+      ? undefined
+      : await (async () => {
+          const users = demoUsers();
+          const clientSecret = randomBytes(24).toString("base64url");
+          const provider = await startLocalProvider({
+            clientId: "hookflow",
+            clientSecret,
+            redirectUris: [`${publicUrl.replace(/\/+$/, "")}/auth/callback`],
+            users,
+          });
+          stoppers.push(provider.close);
+          return { issuer: provider.issuer, clientSecret, users };
+        })();
     const config = loadConfig({
-      HOOKFLOW_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      HOOKFLOW_PUBLIC_URL: publicUrl,
       // Receivers on this machine are what a local stack's notifications are tried against (0 refuses them).
       HOOKFLOW_ALLOW_LOOPBACK_TARGETS: "1",
+      ...(local && {
+        HOOKFLOW_OIDC_ISSUER: local.issuer,
+        HOOKFLOW_OIDC_CLIENT_ID: "hookflow",
+        HOOKFLOW_OIDC_CLIENT_SECRET: local.clientSecret,
+        HOOKFLOW_ROLES: JSON.stringify(DEMO_ROLES),
+      }),
       ...env,
       HOOKFLOW_DATA_DIR: dataDir,
       HOOKFLOW_TABLE: table,
@@ -184,6 +210,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         gitea: env.HOOKFLOW_GITEA_SECRET ? "environment" : "generated",
       },
       runner: runnerKind(config),
+      ...(local && { signIn: { issuer: local.issuer, users: local.users } }),
       stop,
     };
   } catch (error) {

@@ -34,8 +34,15 @@ export async function cliStack() {
   const dataDir = mkdtempSync(join(tmpdir(), "hookflow-cli-"));
   const emptyDir = mkdtempSync(join(tmpdir(), "hookflow-cli-empty-"));
   const runner = createLocalRunner({ dataDir });
-  const system = await testSystem({ runner });
+  const system = await testSystem({ runner, env: { HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }) } });
   const app = createApiApp(system.api);
+  // Approvals are a person's: no sign-in here, so the bootstrap token makes alice a token (as an admin would).
+  const made = await app.request("/api/tokens", {
+    method: "POST",
+    headers: { authorization: `Bearer ${CLI_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "alice cli", for: "alice" }),
+  });
+  const aliceToken = ((await made.json()) as { token: string }).token;
   let server: ServerType | undefined;
   const port = await new Promise<number>((done) => {
     server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => done(info.port));
@@ -52,6 +59,7 @@ export async function cliStack() {
     HOOKFLOW_API_TOKEN: CLI_TOKEN,
     // So that no secrets.json of a local stack in this checkout stands in for the token.
     HOOKFLOW_DATA_DIR: emptyDir,
+    HOOKFLOW_CONFIG_DIR: emptyDir,
   };
 
   /**
@@ -93,7 +101,8 @@ export async function cliStack() {
     const io: CliIo = {
       stdout: { isTTY: false, write: (s: string) => (stdout += s) },
       stderr: { write: (s: string) => (stderr += s) },
-      env: { ...env, HOOKFLOW_USER: "alice" },
+      // As alice (her token), so that a setup step may approve.
+      env: args[0] === "approve" || args[0] === "deny" ? { ...env, HOOKFLOW_API_TOKEN: aliceToken } : env,
       cwd: process.cwd(),
       fetch,
       sleep: (ms) => sleep(ms),
@@ -114,6 +123,7 @@ export async function cliStack() {
   return {
     system,
     url,
+    aliceToken,
     start,
     cli: (args: string[], extraEnv?: Record<string, string | undefined>) => start(args, extraEnv).done,
     /** Applies test/fixtures/cli/apply: the job template greet, the pipelines hello and doomed. */

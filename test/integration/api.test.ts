@@ -14,21 +14,26 @@ type System = Awaited<ReturnType<typeof testSystem>>;
 let system: System;
 let app: ReturnType<typeof createApiApp>;
 let dataDir: string;
+let aliceToken: string;
 let runner: ReturnType<typeof createLocalRunner>;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "hookflow-api-"));
   runner = createLocalRunner({ dataDir });
-  system = await testSystem({ runner });
+  system = await testSystem({ runner, env: { HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }) } });
   app = createApiApp(system.api);
+  // No sign-in here: an admin (the bootstrap token) makes alice a token, which approves as her.
+  const made = await call("POST", "/api/tokens", { name: "alice laptop", for: "alice" });
+  expect(made.status).toBe(201);
+  aliceToken = ((await made.json()) as { token: string }).token;
 });
 afterAll(async () => {
   await runner.stopAll();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function call(method: string, path: string, body?: unknown, contentType = "application/json") {
-  const headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` };
+function call(method: string, path: string, body?: unknown, contentType = "application/json", token = TOKEN) {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers["content-type"] = contentType;
   return app.request(path, {
     method,
@@ -185,14 +190,13 @@ describe("runs", () => {
 
   it("runs it on the local runner; approvals by listed approvers only; logs with tail, masked", async () => {
     await driveRun(system, runId, { done: (r) => r.status === "waiting", timeoutMs: 45_000 });
-    const stranger = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, { by: "mallory" });
-    expect(stranger.status).toBe(403);
-    const missingBy = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, {});
-    expect(missingBy.status).toBe(400);
-    const approved = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, {
-      by: "alice",
-      comment: "ship it",
-    });
+    const bootstrap = await call("POST", `/api/runs/${runId}/tasks/deploy/approve`, { by: "alice" });
+    expect(bootstrap.status).toBe(403);
+    const asAlice = (body: unknown) =>
+      call("POST", `/api/runs/${runId}/tasks/deploy/approve`, body, "application/json", aliceToken);
+    expect((await asAlice({ by: "mallory" })).status).toBe(403);
+    expect((await asAlice({ by: 7 })).status).toBe(400);
+    const approved = await asAlice({ by: "alice", comment: "ship it" });
     expect(approved.status).toBe(200);
     const done = await driveRun(system, runId, { timeoutMs: 45_000 });
     expect(done.status).toBe("succeeded");
@@ -302,10 +306,13 @@ describe("runs", () => {
     expect(again.status).toBe(200);
     expect(((await again.json()) as RunView).round).toBe(1);
     await driveRun(system, run.id, { done: (r) => r.status === "waiting", timeoutMs: 45_000 });
-    const denied = await call("POST", `/api/runs/${run.id}/tasks/deploy/deny`, {
-      by: "alice",
-      comment: "not today",
-    });
+    const denied = await call(
+      "POST",
+      `/api/runs/${run.id}/tasks/deploy/deny`,
+      { comment: "not today" },
+      "application/json",
+      aliceToken,
+    );
     const view = (await denied.json()) as RunView;
     expect(view.status).toBe("failed");
     expect(view.message).toBe("task deploy failed: denied by alice: not today");
@@ -339,8 +346,14 @@ describe("the OpenAPI document", () => {
         "POST /api/runs/{id}/rerun",
         "POST /api/runs/{id}/tasks/{task}/approve",
         "POST /api/runs/{id}/tasks/{task}/deny",
+        "POST /api/runs/{id}/tasks/{task}/cancel",
         "POST /api/runs/{id}/trust",
         "GET /api/runs/{id}/tasks/{task}/logs",
+        "GET /api/me",
+        "POST /api/tokens",
+        "GET /api/tokens",
+        "DELETE /api/tokens/{id}",
+        "GET /api/audit",
       ].sort(),
     );
     const trust = (doc as { paths: Record<string, { post?: { description?: string } }> }).paths[
@@ -348,6 +361,10 @@ describe("the OpenAPI document", () => {
     ];
     expect(trust?.post?.description).toContain("fork");
     expect(JSON.stringify(doc)).toContain('"Run"');
+    const rerun = JSON.stringify(
+      (doc as { components?: { schemas?: Record<string, unknown> } }).components?.schemas?.Rerun,
+    );
+    for (const field of ["failedOnly", "task", "downstream"]) expect(rerun).toContain(`"${field}"`);
   });
 });
 

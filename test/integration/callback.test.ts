@@ -38,7 +38,7 @@ function report(
   task: string,
   attempt: number,
   body: unknown,
-  token = tokens.tokenFor(jobNameFor(runId, task, attempt)),
+  token = tokens.tokenFor({ runId: runId, task: task, attempt: attempt }),
 ) {
   return app.request(`/callbacks/tasks/${runId}.${task}.${attempt}`, {
     method: "POST",
@@ -87,18 +87,26 @@ describe("POST /callbacks/tasks/{taskId}", () => {
     ["a forged token", (id: string) => report(id, "t2", 1, { status: "succeeded" }, "forged-token"), 403],
     [
       "another task's token",
-      (id: string) => report(id, "t2", 1, { status: "succeeded" }, tokens.tokenFor(jobNameFor(id, "t3", 1))),
+      (id: string) =>
+        report(id, "t2", 1, { status: "succeeded" }, tokens.tokenFor({ runId: id, task: "t3", attempt: 1 })),
       403,
     ],
     [
       "another attempt's token",
-      (id: string) => report(id, "t2", 1, { status: "succeeded" }, tokens.tokenFor(jobNameFor(id, "t2", 2))),
+      (id: string) =>
+        report(id, "t2", 1, { status: "succeeded" }, tokens.tokenFor({ runId: id, task: "t2", attempt: 2 })),
       403,
     ],
     [
       "another run's token",
       (id: string) =>
-        report(id, "t2", 1, { status: "succeeded" }, tokens.tokenFor(jobNameFor("cbok", "t2", 1))),
+        report(
+          id,
+          "t2",
+          1,
+          { status: "succeeded" },
+          tokens.tokenFor({ runId: "cbok", task: "t2", attempt: 1 }),
+        ),
       403,
     ],
     ["an unknown task id", () => report("cbbad", "zz", 1, { status: "succeeded" }), 404],
@@ -137,5 +145,57 @@ describe("POST /callbacks/tasks/{taskId}", () => {
     const res = await report("cbok", "t0", 1, { status: "running", outputs: { OK: 1 }, extra: true });
     const { issues } = (await res.json()) as { issues: Array<{ path: string }> };
     expect(issues.map((i) => i.path).sort()).toEqual(["", "outputs.OK"]);
+  });
+});
+
+describe("a callback token is bound to its run id, task and attempt", () => {
+  // Two runs whose `deploy` Jobs have the same name: the name carries 40 bits of a hash of run and task, and
+  // these ids were found to collide in them (a birthday search over 1.6 million ids).
+  const [first, second] = ["rwqcv", "ry833"];
+  const one = pipeline({ name: "cbbind", stages: [{ name: "only", tasks: [runTask("deploy")] }] });
+
+  async function start(run: ReturnType<typeof newRun>, until: "submitted" | "queued" = "submitted") {
+    await system.stores.runs.saveRun(run);
+    await system.queue.send([
+      { runId: run.id, event: { type: "run.created" }, dedupKey: `created:${run.id}` },
+    ]);
+    await driveRun(system, run.id, {
+      done: (r) =>
+        until === "queued"
+          ? taskState(r, "deploy").status === "queued"
+          : taskState(r, "deploy").submittedAt !== undefined,
+    });
+  }
+  const tokenGiven = (runId: string) => tokens.tokenFor({ runId, task: "deploy", attempt: 1 });
+
+  it("refuses the token of another run whose Job name is the same, and the Job-name form for a new run", async () => {
+    expect(jobNameFor(first, "deploy", 1)).toBe(jobNameFor(second, "deploy", 1));
+    await start(newRun({ id: first, pipeline: one }));
+    // The runner refuses a second launch under a name in use (its contract), so `second` stays queued: its
+    // callback is what this test is about.
+    await start(newRun({ id: second, pipeline: one }), "queued");
+    const before = await system.stores.runs.getRun(second);
+    expect(runner.launchesOf("deploy").find((l) => l.runId === first)?.secretEnv.HOOKFLOW_TASK_TOKEN).toBe(
+      tokenGiven(first),
+    );
+
+    const previousForm = tokens.previousReleaseTokenFor({ runId: second, task: "deploy", attempt: 1 });
+    for (const token of [tokenGiven(first), previousForm])
+      expect((await report(second, "deploy", 1, { status: "succeeded" }, token)).status).toBe(403);
+    expect((await system.stores.runs.getRun(second))?.version).toBe(before?.version);
+    expect((await report(second, "deploy", 1, { status: "succeeded" }, tokenGiven(second))).status).toBe(200);
+  });
+
+  it("accepts the Job-name token the previous release gave for a run that release created, and only for that attempt", async () => {
+    const { tokens: _, ...previousRelease } = newRun({ id: "cbprev", pipeline: one });
+    await start(previousRelease);
+    const previousForm = (attempt: number, task = "deploy") =>
+      tokens.previousReleaseTokenFor({ runId: "cbprev", task, attempt });
+    expect((await report("cbprev", "deploy", 1, { status: "running" }, previousForm(2))).status).toBe(403);
+    expect(
+      (await report("cbprev", "deploy", 1, { status: "running" }, previousForm(1, "other"))).status,
+    ).toBe(403);
+    expect((await report("cbprev", "deploy", 1, { status: "succeeded" }, previousForm(1))).status).toBe(200);
+    expect((await system.stores.runs.getRun("cbprev"))?.tokens).toBeUndefined();
   });
 });

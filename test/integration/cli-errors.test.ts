@@ -22,7 +22,8 @@ describe("what the CLI says when it cannot do its work", () => {
     expect(refused).toMatchObject({
       code: 1,
       stdout: "",
-      stderr: "error: the API refused the token: set HOOKFLOW_API_TOKEN (npm start prints it)\n",
+      stderr:
+        "error: the API refused the token: run `hookflow login`, or set HOOKFLOW_API_TOKEN (npm start prints it) (it said: the token is neither HOOKFLOW_API_TOKEN nor a token from POST /api/tokens)\n",
     });
     expect((await cli(["pipelines"], { HOOKFLOW_API_TOKEN: undefined })).code).toBe(1);
 

@@ -37,7 +37,7 @@ describe("hookflow run, runs and status", () => {
   });
 
   it("follows a run with status --watch to success, through an approval (403 for a non-approver)", async () => {
-    const { cli, start, applyFixtures, startRun, drive } = await cliStack();
+    const { cli, start, applyFixtures, startRun, drive, aliceToken } = await cliStack();
     await applyFixtures();
     const id = await startRun("hello", "-p", "WHO=world");
     const watch = start(["status", id, "--watch"]);
@@ -46,12 +46,16 @@ describe("hookflow run, runs and status", () => {
       what: "the watch to see the approval",
     });
 
-    const stranger = await cli(["approve", id, "deploy", "--by", "mallory"]);
+    const stranger = await cli(["approve", id, "deploy", "--by", "mallory"], {
+      HOOKFLOW_API_TOKEN: aliceToken,
+    });
     expect(stranger).toMatchObject({
       code: 1,
-      stderr: "error: mallory may not approve deploy; approvers: alice\n",
+      stderr: `error: "by" says mallory, but this request is alice's; leave "by" out\n`,
     });
-    const approved = await cli(["approve", id, "deploy", "--comment", "ship it"], { HOOKFLOW_USER: "alice" });
+    const approved = await cli(["approve", id, "deploy", "--comment", "ship it"], {
+      HOOKFLOW_API_TOKEN: aliceToken,
+    });
     expect(approved.code).toBe(0);
     expect(approved.stdout).toMatch(
       new RegExp(`^approved deploy as alice: run ${id} \\(hello\\) is \\w+\n$`),
@@ -67,13 +71,15 @@ describe("hookflow run, runs and status", () => {
   });
 
   it("denies with a comment; runs filters by status and prints JSON", async () => {
-    const { cli, applyFixtures, startRun, drive } = await cliStack();
+    const { cli, applyFixtures, startRun, drive, aliceToken } = await cliStack();
     await applyFixtures();
     // A second run, so that a page of one has a next page; it stops at the same approval, failing nothing.
     await startRun("hello", "-p", "WHO=them");
     const id = await startRun("hello", "-p", "WHO=you");
     await drive(id, (r) => r.status === "waiting");
-    const denied = await cli(["deny", id, "deploy", "--by", "alice", "--comment", "not today"]);
+    const denied = await cli(["deny", id, "deploy", "--by", "alice", "--comment", "not today"], {
+      HOOKFLOW_API_TOKEN: aliceToken,
+    });
     expect(denied).toMatchObject({
       code: 0,
       stdout: `denied deploy as alice: run ${id} (hello) is failed\n`,
@@ -135,7 +141,7 @@ describe("hookflow rerun and cancel", () => {
     expect(lines(rerun.stdout)[0]).toBe(`rerun started (round 1): run ${id} (doomed) is running`);
     const cancel = await cli(["cancel", id], { HOOKFLOW_USER: "carol" });
     expect(cancel).toMatchObject({ code: 0, stdout: `cancel requested: run ${id} (doomed) is canceled\n` });
-    expect((await system.stores.runs.getRun(id))?.message).toBe("canceled by carol");
+    expect((await system.stores.runs.getRun(id))?.message).toBe("canceled by bootstrap");
     expect(await cli(["cancel", id])).toMatchObject({ code: 1, stderr: "error: run is already canceled\n" });
     expect((await cli(["status", id, "--watch"])).code).toBe(1);
   });

@@ -87,7 +87,11 @@ let deliveries = 0;
 beforeAll(async () => {
   gitea = await startGiteaReceiver({ token: GITEA_TOKEN });
   system = await testSystem({
-    env: { HOOKFLOW_GITEA_URL: gitea.origin, HOOKFLOW_GITEA_TOKEN: GITEA_TOKEN },
+    env: {
+      HOOKFLOW_GITEA_URL: gitea.origin,
+      HOOKFLOW_GITEA_TOKEN: GITEA_TOKEN,
+      HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }),
+    },
     commitStatus: createCommitStatusReporter({ giteaToken: GITEA_TOKEN, giteaUrl: gitea.origin }),
   });
   runner = system.runner as MemoryRunner;
@@ -269,9 +273,16 @@ describe("a fork's pull request", () => {
     const held = await driveRun(system, runId, { done: (r) => taskOf(r, "publish")?.status === "waiting" });
     expect(taskOf(held, "publish")).toMatchObject({ status: "waiting", reason: "HeldUntrusted" });
 
+    // Approvals are a person's: alice's token, made by the bootstrap token.
+    const made = await api.request("/api/tokens", {
+      method: "POST",
+      headers: { ...API, "content-type": "application/json" },
+      body: JSON.stringify({ name: "alice", for: "alice" }),
+    });
+    const ALICE = { ...API, authorization: `Bearer ${((await made.json()) as { token: string }).token}` };
     const early = await api.request(`/api/runs/${runId}/tasks/publish/approve`, {
       method: "POST",
-      headers: API,
+      headers: ALICE,
       body: JSON.stringify({ by: "alice" }),
     });
     expect(early.status).toBe(409);
@@ -287,7 +298,7 @@ describe("a fork's pull request", () => {
 
     const approved = await api.request(`/api/runs/${runId}/tasks/publish/approve`, {
       method: "POST",
-      headers: API,
+      headers: ALICE,
       body: JSON.stringify({ by: "alice" }),
     });
     expect(approved.status).toBe(200);

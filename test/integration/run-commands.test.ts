@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { jobNameFor } from "../../core/engine/index.js";
 import { type Actor, BOOTSTRAP_TOKEN } from "../../core/model/index.js";
 import type { Logger } from "../../core/ports.js";
 import { parseWorkMessage } from "../../core/services/batch.js";
@@ -44,12 +43,18 @@ const gated = pipeline({
 });
 
 beforeAll(async () => {
-  system = await testSystem({ log: capture });
+  system = await testSystem({ log: capture, env: { HOOKFLOW_ROLES: JSON.stringify({ viewer: ["*"] }) } });
   callback = createCallbackApp(system.callback);
   api = createApiApp(system.api);
   webhook = createWebhookApp(system.webhook);
   await system.stores.definitions.putPipeline(gated, new Date().toISOString());
+  // Approvals are a person's: tokens the bootstrap token makes for them (no sign-in here).
+  for (const person of ["alice", "mallory"]) {
+    const made = await call("POST", "/api/tokens", { name: person, for: person });
+    personTokens[person] = ((await made.json()) as { token: string }).token;
+  }
 });
+const personTokens: Record<string, string> = {};
 
 async function startRun(id: string) {
   await system.stores.runs.saveRun(newRun({ id, pipeline: gated }));
@@ -61,17 +66,17 @@ function report(runId: string, body: unknown) {
   return callback.request(`/callbacks/tasks/${runId}.unit.1`, {
     method: "POST",
     headers: {
-      authorization: `Bearer ${tokens.tokenFor(jobNameFor(runId, "unit", 1))}`,
+      authorization: `Bearer ${tokens.tokenFor({ runId: runId, task: "unit", attempt: 1 })}`,
       "content-type": "application/json",
     },
     body: JSON.stringify(body),
   });
 }
 
-function call(method: string, path: string, body?: unknown) {
+function call(method: string, path: string, body?: unknown, token = "test-api-token") {
   return api.request(path, {
     method,
-    headers: { authorization: "Bearer test-api-token", "content-type": "application/json" },
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
     ...(body !== undefined && { body: typeof body === "string" ? body : JSON.stringify(body) }),
   });
 }
@@ -152,7 +157,8 @@ describe("refusals are answered by the one error handler", () => {
       }
     }
     const before = await system.stores.runs.getRun(runId);
-    const res = await call("POST", `/api/runs/${runId}${path}`, body);
+    const by = (body as { by?: string }).by;
+    const res = await call("POST", `/api/runs/${runId}${path}`, body, by ? personTokens[by] : undefined);
     expect(res.status).toBe(status);
     expect(((await res.json()) as { error: string }).error.length).toBeGreaterThan(5);
     expect((await system.stores.runs.getRun(runId))?.version).toBe(before?.version);

@@ -24,6 +24,7 @@ describe("the run service", () => {
     const { service, stores } = await testSystem({ runner });
     const wide = pipeline({
       name: "wide",
+      maxRunningTasks: 20, // all at once: above the default of 10
       stages: [
         { name: "fan", parallel: true, tasks: Array.from({ length: 20 }, (_, i) => runTask(`t${i}`)) },
         { name: "after", tasks: [runTask("next")] },
@@ -61,13 +62,12 @@ describe("the run service", () => {
     await service.apply("tok", [{ type: "run.created" }]);
     const launch = runner.launchesOf("unit")[0];
     expect(launch?.env.HOOKFLOW_CALLBACK_URL).toBe("http://127.0.0.1:8787/callbacks/tasks/tok.unit.1");
-    expect(launch?.secretEnv.HOOKFLOW_TASK_TOKEN).toBe(tokens.tokenFor(jobNameFor("tok", "unit", 1)));
+    expect(launch?.secretEnv.HOOKFLOW_TASK_TOKEN).toBe(
+      tokens.tokenFor({ runId: "tok", task: "unit", attempt: 1 }),
+    );
     expect(launch?.env).not.toHaveProperty("HOOKFLOW_TASK_TOKEN");
-    expect(tokens.verify(jobNameFor("tok", "unit", 1), launch?.secretEnv.HOOKFLOW_TASK_TOKEN ?? "")).toBe(
-      true,
-    );
-    expect(tokens.verify(jobNameFor("tok", "lint", 1), launch?.secretEnv.HOOKFLOW_TASK_TOKEN ?? "")).toBe(
-      false,
-    );
+    const presented = launch?.secretEnv.HOOKFLOW_TASK_TOKEN ?? "";
+    await expect(tokens.verify({ runId: "tok", task: "unit", attempt: 1 }, presented)).resolves.toBe(true);
+    await expect(tokens.verify({ runId: "tok", task: "lint", attempt: 1 }, presented)).resolves.toBe(false);
   });
 });

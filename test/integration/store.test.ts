@@ -233,7 +233,8 @@ describe("upgrades", () => {
     await fresh.limiter.acquire("s-rate", { max: 5, perSeconds: 60 }, T0);
     const { Items = [] } = await client.send(new ScanCommand({ TableName: table }));
     expect(Items.map((i) => i.pk?.S?.replace(/#.*/, "")).sort()).toEqual(
-      ["BODY", "DELIVERY", "JOB", "PIPELINE", "RATE", "RUN", "RUN", "SENT", "SENT"].sort(),
+      // A definition is its current item and one per version saved.
+      ["BODY", "DELIVERY", "JOB", "JOB", "PIPELINE", "PIPELINE", "RATE", "RUN", "RUN", "SENT", "SENT"].sort(),
     );
     for (const item of Items) expect(item.schema, item.pk?.S).toEqual({ N: "2" });
   });
@@ -317,8 +318,13 @@ describe("upgrades", () => {
         concurrencyGroup: "old-group",
       },
     ]);
-    expect(await old.definitions.getPipeline("old-pipe")).toEqual({ value: oldPipeline, updatedAt: T0 });
-    expect(await old.definitions.listJobs()).toEqual([{ value: oldJob, updatedAt: T0 }]);
+    // Saved before versions were kept: version 0.
+    expect(await old.definitions.getPipeline("old-pipe")).toEqual({
+      value: oldPipeline,
+      updatedAt: T0,
+      version: 0,
+    });
+    expect(await old.definitions.listJobs()).toEqual([{ value: oldJob, updatedAt: T0, version: 0 }]);
     expect(await old.deliveries.getDelivery("gitlab", "old-d")).toEqual({
       provider: "gitlab",
       id: "old-d",

@@ -56,6 +56,7 @@ describe(`upgrading from ${fixture.release} with a run in flight`, () => {
       HOOKFLOW_PUBLIC_URL: PUBLIC_URL,
       HOOKFLOW_TOKEN_SECRET: secrets.tokenSecret,
       HOOKFLOW_API_TOKEN: "upgrade-api-token",
+      HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }),
       HOOKFLOW_DATA_DIR: dataDir,
       // The log archive came after the fixture's release: the upgraded scheduler archives into a new bucket.
       HOOKFLOW_S3_ENDPOINT: inject("s3Endpoint"),
@@ -105,9 +106,16 @@ describe(`upgrading from ${fixture.release} with a run in flight`, () => {
     expect(reported.status, await reported.clone().text()).toBe(200);
 
     const api = createApiApp(apiDeps(base, overrides));
-    const approved = await api.request(`/api/runs/${fixture.runId}/tasks/gate/approve`, {
+    // An approval is a person's: alice's token, made by the bootstrap token (no sign-in here).
+    const made = await api.request("/api/tokens", {
       method: "POST",
       headers: { authorization: "Bearer upgrade-api-token", "content-type": "application/json" },
+      body: JSON.stringify({ name: "alice", for: "alice" }),
+    });
+    const aliceToken = ((await made.json()) as { token: string }).token;
+    const approved = await api.request(`/api/runs/${fixture.runId}/tasks/gate/approve`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${aliceToken}`, "content-type": "application/json" },
       body: JSON.stringify({ by: "alice" }),
     });
     expect(approved.status, await approved.clone().text()).toBe(200);

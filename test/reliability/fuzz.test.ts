@@ -1,7 +1,6 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { signGitea, signGithub } from "../../core/adapters/git/index.js";
-import { jobNameFor } from "../../core/engine/index.js";
 import { TaskTokens } from "../../core/services/tokens.js";
 import { createApiApp } from "../../functions/api.js";
 import { createCallbackApp } from "../../functions/callback.js";
@@ -99,7 +98,7 @@ describe("fuzzing", () => {
 
   it("the callback body: never a 5xx", async () => {
     const app = createCallbackApp(system.callback);
-    const token = new TaskTokens(TEST_TOKEN_SECRET).tokenFor(jobNameFor("fuzz", "t", 1));
+    const token = new TaskTokens(TEST_TOKEN_SECRET).tokenFor({ runId: "fuzz", task: "t", attempt: 1 });
     const shaped = fc.record(
       {
         status: fc.oneof(fc.constantFrom("running", "succeeded", "failed"), fc.anything()),

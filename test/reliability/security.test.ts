@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signGithub } from "../../core/adapters/git/index.js";
 import { createLocalRunner } from "../../core/adapters/local-runner.js";
 import { createNotificationSender } from "../../core/adapters/notify/index.js";
-import { jobNameFor } from "../../core/engine/index.js";
 import type { Logger } from "../../core/ports.js";
 import { TaskTokens } from "../../core/services/tokens.js";
 import { createApiApp } from "../../functions/api.js";
@@ -138,7 +137,7 @@ stages:
     expect(everything).not.toContain(SECRET_VALUE);
     expect(everything).not.toContain(TEST_TOKEN_SECRET);
     expect(everything).not.toContain(
-      new TaskTokens(TEST_TOKEN_SECRET).tokenFor(jobNameFor(runId, "publish", 1)),
+      new TaskTokens(TEST_TOKEN_SECRET).tokenFor({ runId: runId, task: "publish", attempt: 1 }),
     );
   }, 60_000);
 });
@@ -198,11 +197,15 @@ describe("tokens and signatures", () => {
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
         body: JSON.stringify({ status, message: "x" }),
       });
-    const first = tokens.tokenFor(jobNameFor("reuse", "t", 1));
+    const first = tokens.tokenFor({ runId: "reuse", task: "t", attempt: 1 });
     expect((await report(1, first)).status).toBe(200); // attempt 1 failed; attempt 2 starts
     expect((await report(1, first, "succeeded")).status).toBe(409); // reused: attempt 1 is over
     expect((await report(2, first, "succeeded")).status).toBe(403); // attempt 1's token on attempt 2
-    expect((await report(2, tokens.tokenFor(jobNameFor("other", "t", 2)), "succeeded")).status).toBe(403);
-    expect((await report(2, tokens.tokenFor(jobNameFor("reuse", "t", 2)), "succeeded")).status).toBe(200);
+    expect(
+      (await report(2, tokens.tokenFor({ runId: "other", task: "t", attempt: 2 }), "succeeded")).status,
+    ).toBe(403);
+    expect(
+      (await report(2, tokens.tokenFor({ runId: "reuse", task: "t", attempt: 2 }), "succeeded")).status,
+    ).toBe(200);
   });
 });

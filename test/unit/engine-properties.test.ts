@@ -2,11 +2,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stageStatus, transition } from "../../core/engine/index.js";
 import {
+  ATTEMPTS_KEPT_PER_TASK,
   isActiveTask,
   isTerminalRun,
   isTerminalTask,
   type Run,
   type RunEvent,
+  runStagesOf,
 } from "../../core/model/index.js";
 import { at, newRun, pipeline, runTask } from "../helpers/factories.js";
 
@@ -70,7 +72,8 @@ const event: fc.Arbitrary<RunEvent> = fc.oneof(
 
 /** Invariants every reachable run keeps; returns the first one broken. */
 function broken(run: Run, previous: Run, lastEvent: RunEvent): string | undefined {
-  const stages = run.stages.map((s, i) => stageStatus(s, run.definition.stages[i]?.tasks ?? []));
+  const defs = runStagesOf(run.definition);
+  const stages = run.stages.map((s, i) => stageStatus(s, defs[i]?.tasks ?? []));
   for (const [i, stage] of run.stages.entries()) {
     const busy = stage.tasks.some((t) => isActiveTask(t.status) || t.status === "waiting");
     const earlierOpen = stages
@@ -123,6 +126,147 @@ describe("the engine under random event sequences", () => {
             const now = at(clock);
             const once = transition(run, ev, now);
             const problem = broken(once.run, run, ev);
+            if (problem) throw new Error(`${problem} after ${JSON.stringify(ev)}`);
+            if (ev.type !== "rerun.requested") {
+              const twice = transition(once.run, ev, now);
+              expect(twice.run).toBe(once.run);
+              if (ev.type !== "reconcile") expect(twice.effects).toEqual([]);
+            }
+            run = once.run;
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
+
+/** A pipeline with a graph, a serial stage using needs, finally tasks, backoff, a run timeout and a task limit. */
+const flow = pipeline({
+  timeoutSeconds: 400,
+  maxRunningTasks: 2,
+  concurrency: { group: "g", max: 2 },
+  stages: [
+    {
+      name: "graph",
+      parallel: true,
+      tasks: [
+        runTask("g1", { retries: { limit: 1, backoffSeconds: 5 } }),
+        runTask("g2", { ignoreFailed: true }),
+        runTask("g3", { needs: ["g1", "g2"] }),
+        runTask("g4", { needs: ["g3"], timeoutSeconds: 30 }),
+      ],
+    },
+    {
+      name: "serial",
+      tasks: [runTask("s1", { approval: { approvers: ["alice"] } }), runTask("s2", { needs: ["g1"] })],
+    },
+  ],
+  finally: [runTask("f1"), runTask("f2", { needs: ["f1"] })],
+});
+const FLOW_TASKS = ["g1", "g2", "g3", "g4", "s1", "s2", "f1", "f2"];
+const FINALLY = ["f1", "f2"];
+
+const flowEvent: fc.Arbitrary<RunEvent> = fc.oneof(
+  {
+    weight: 12,
+    arbitrary: taskEvent
+      .chain((e) => fc.constantFrom(...FLOW_TASKS).map((task) => ({ ...e, task })))
+      .map((e) => ({ ...e, message: "m", outputs: "K=v" }) as RunEvent),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<RunEvent>(
+      { type: "run.created", groupAhead: ["older"] },
+      { type: "run.created", groupAhead: ["a", "b"] },
+    ),
+  },
+  { weight: 3, arbitrary: fc.constant<RunEvent>({ type: "reconcile", groupAhead: [] }) },
+  { weight: 1, arbitrary: fc.constant<RunEvent>({ type: "approval.granted", task: "s1", by: "alice" }) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(...FLOW_TASKS).map<RunEvent>((task) => ({ type: "cancel.requested", task })),
+  },
+  { weight: 1, arbitrary: fc.constant<RunEvent>({ type: "cancel.requested" }) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ task: fc.constantFrom(...FLOW_TASKS), downstream: fc.boolean(), whole: fc.boolean() })
+      .map<RunEvent>(({ task, downstream, whole }) =>
+        whole
+          ? { type: "rerun.requested", failedOnly: downstream, groupAhead: [] }
+          : { type: "rerun.requested", task, downstream, groupAhead: [] },
+      ),
+  },
+);
+
+/** The flow's own invariants, on top of `broken`'s. */
+function brokenFlow(run: Run): string | undefined {
+  const tasks = run.stages.flatMap((s) => s.tasks);
+  const byName = new Map(tasks.map((t) => [t.name, t]));
+  const defs = new Map(
+    runStagesOf(run.definition)
+      .flatMap((s) => s.tasks)
+      .map((t) => [t.name, t]),
+  );
+  for (const task of tasks) {
+    // A task queued, running or waiting for approval started: each of its needs succeeded before.
+    if (isActiveTask(task.status) || task.status === "waiting")
+      for (const need of defs.get(task.name)?.needs ?? [])
+        if (byName.get(need)?.status !== "succeeded")
+          return `${task.name} is ${task.status} while its need ${need} is ${byName.get(need)?.status}`;
+    if ((task.history ?? []).length > ATTEMPTS_KEPT_PER_TASK) return `${task.name} keeps too many attempts`;
+  }
+  if (tasks.filter((t) => isActiveTask(t.status)).length > 2) return "more than maxRunningTasks active";
+  for (const name of FINALLY) {
+    const t = byName.get(name);
+    if (!t) return `${name} missing`;
+    // Exactly once a round: no retries, so never a second attempt in one round...
+    if (t.attempt - t.roundStart > 1) return `${name} ran twice in round ${run.round}`;
+    // ...and once the run ended (not canceled), each ran, unless someone canceled it alone before it started or
+    // what it needs did not succeed.
+    const ended = run.status === "succeeded" || run.status === "failed";
+    if (ended && t.attempt - t.roundStart !== 1 && t.status !== "canceled") {
+      const needsMet = (defs.get(name)?.needs ?? []).every((n) => byName.get(n)?.status === "succeeded");
+      if (needsMet) return `${name} did not run in a ${run.status} round`;
+    }
+  }
+  if (run.status === "succeeded") {
+    const main = run.stages.filter((s) => !s.finally).flatMap((s) => s.tasks);
+    const failing = main.find(
+      (t) =>
+        t.reason === "RunTimedOut" ||
+        ((t.status === "failed" || t.status === "canceled") && !defs.get(t.name)?.ignoreFailed),
+    );
+    if (failing) return `the run succeeded although ${failing.name} is ${failing.status}`;
+  }
+  return undefined;
+}
+
+describe("the engine under random event sequences, on a flow", () => {
+  it("keeps needs, finally (once a round) and limits, and applying any event twice changes nothing more", () => {
+    fc.assert(
+      fc.property(
+        fc.array(flowEvent, { maxLength: 80 }),
+        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 80, maxLength: 80 }),
+        (events, gaps) => {
+          let run = newRun({ pipeline: flow });
+          let clock = 0;
+          for (const [i, e] of events.entries()) {
+            clock += gaps[i] ?? 0;
+            const ev =
+              "attempt" in e && i % 3 !== 0
+                ? {
+                    ...e,
+                    attempt: Math.max(
+                      1,
+                      run.stages.flatMap((s) => s.tasks).find((t) => t.name === e.task)?.attempt ?? 1,
+                    ),
+                  }
+                : e;
+            const now = at(clock);
+            const once = transition(run, ev, now);
+            const problem = broken(once.run, run, ev) ?? brokenFlow(once.run);
             if (problem) throw new Error(`${problem} after ${JSON.stringify(ev)}`);
             if (ev.type !== "rerun.requested") {
               const twice = transition(once.run, ev, now);

@@ -66,6 +66,26 @@ describe("the largest valid run", () => {
         for (const key of ["queuedAt", "submittedAt", "startedAt", "finishedAt", "deadline"] as const)
           task[key] = run.createdAt;
       }
+    // Earlier attempts at their bound: the run's whole history budget, spread over its tasks.
+    const tasks = run.stages.flatMap((s) => s.tasks);
+    const record = {
+      attempt: 10,
+      round: 3,
+      status: "failed" as const,
+      reason: "Failed" as const,
+      message: "e".repeat(LIMITS.messageBytes),
+      jobName: "hf-x".padEnd(63, "x"),
+      startedAt: run.createdAt,
+      finishedAt: run.createdAt,
+      outputs: { OUT: "o".repeat(600) },
+    };
+    let historyBytes = 0;
+    for (let i = 0; historyBytes + byteLength(JSON.stringify(record)) + 1 <= LIMITS.historyBytesPerRun; i++) {
+      const task = tasks[i % tasks.length] as (typeof tasks)[number];
+      task.history = [...(task.history ?? []), record];
+      historyBytes += byteLength(JSON.stringify(record)) + 1;
+    }
+    expect(historyBytes).toBeGreaterThan(LIMITS.historyBytesPerRun * 0.95);
     const size = byteLength(JSON.stringify(run));
     expect(size).toBeLessThan(LIMITS.itemBytes - 8 * 1024); // room for the item's key and index attributes
   });

@@ -184,6 +184,7 @@ describe("normalising pushes", () => {
       commit: "6a831e64d1445ede4987d1c1092c4480c215fc9e",
       message: "Run CI on Node 22\n\nAlso checks the new health test.",
       author: "Bob Martins",
+      pushedBy: ["alice-chen", "bmartins"],
       deliveryId: DELIVERY,
       changedFiles: [
         "src/health.ts",
@@ -210,6 +211,7 @@ describe("normalising pushes", () => {
       commit: "6a831e64d1445ede4987d1c1092c4480c215fc9e",
       message: "Run CI on Node 22\n\nAlso checks the new health test.",
       author: "Bob Martins",
+      pushedBy: ["alice-chen", "bmartins"],
       deliveryId: DELIVERY,
     });
   });
@@ -240,6 +242,7 @@ describe("normalising pushes", () => {
       commit: "547c00b0ee530a8701e18f7a6fb291c4cab5fb18",
       message: "Fix rounding in cart totals\n\nTotals were rounded per line instead of once.\n",
       author: "Bogdan Ivanov",
+      pushedBy: ["bivanov"],
       deliveryId: DELIVERY,
       changedFiles: ["locales/uk.json", "src/checkout/page.tsx", "src/cart/totals.ts", "src/cart/round.ts"],
     });
@@ -256,6 +259,7 @@ describe("normalising pushes", () => {
       commit: "547c00b0ee530a8701e18f7a6fb291c4cab5fb18",
       message: "Release 2.0.0",
       author: "bivanov",
+      pushedBy: ["bivanov"],
       deliveryId: DELIVERY,
     });
   });
@@ -280,6 +284,7 @@ describe("normalising pushes", () => {
       commit: "3a3b08f1751e2304d3f04c8d6e8a64cd3bd0471e",
       message: "Deploy the worker with two replicas\n",
       author: "Kwame Mensah",
+      pushedBy: ["kwame"],
       deliveryId: DELIVERY,
       changedFiles: ["k8s/worker/hpa.yaml", "k8s/worker/deployment.yaml", "Makefile", "k8s/cron.yaml"],
     });
@@ -296,6 +301,7 @@ describe("normalising pushes", () => {
       commit: "3a3b08f1751e2304d3f04c8d6e8a64cd3bd0471e",
       message: "Deploy the worker with two replicas\n",
       author: "Kwame Mensah",
+      pushedBy: ["kwame"],
       deliveryId: DELIVERY,
     });
   });
@@ -606,6 +612,7 @@ describe("real payloads from the hosts' own documentation and test buttons (sour
       commit: "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7",
       message: "",
       author: "John Smith",
+      pushedBy: ["John Smith"],
       deliveryId: DELIVERY,
     });
   });

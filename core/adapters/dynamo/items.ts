@@ -45,6 +45,14 @@ export type DefinitionKind = "PIPELINE" | "JOB";
 export const KEYS = {
   run: (id: string): Item => ({ pk: S(`RUN#${id}`), sk: S("RUN") }),
   definition: (kind: DefinitionKind, name: string): Item => ({ pk: S(`${kind}#${name}`), sk: S(kind) }),
+  /** Version numbers zero-padded, so the versions of one definition sort in order. */
+  definitionVersion: (kind: DefinitionKind, name: string, version: number): Item => ({
+    pk: S(`${kind}#${name}`),
+    sk: S(`${kind}#V#${String(version).padStart(8, "0")}`),
+  }),
+  token: (id: string): Item => ({ pk: S(`TOKEN#${id}`), sk: S("TOKEN") }),
+  login: (codeHash: string): Item => ({ pk: S(`LOGIN#${codeHash}`), sk: S("LOGIN") }),
+  audit: (at: string, id: string): Item => ({ pk: S(`AUDIT#${at}#${id}`), sk: S("AUDIT") }),
   delivery: (provider: Provider, id: string): Item => ({
     pk: S(`DELIVERY#${provider}#${id}`),
     sk: S("DELIVERY"),

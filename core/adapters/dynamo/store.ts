@@ -1,19 +1,23 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type {
+  AuditLog,
   Clock,
   DefinitionStore,
   DeliveryLedger,
   DeliveryStore,
   RateLimiter,
   RunStore,
+  TokenStore,
 } from "../../ports.js";
 import { systemClock } from "../system.js";
+import { AuditRepository } from "./audit.js";
 import { DefinitionRepository } from "./definitions.js";
 import { DeliveryRepository } from "./deliveries.js";
 import { SentLedger } from "./ledger.js";
 import { RateLimitRepository } from "./rate-limits.js";
 import { RunRepository } from "./runs.js";
 import { TableIO } from "./table-io.js";
+import { TokenRepository } from "./tokens.js";
 
 export interface DynamoStoreOptions {
   client: DynamoDBClient;
@@ -22,6 +26,8 @@ export interface DynamoStoreOptions {
   deliveryTtlSeconds?: number;
   /** How long sent records are kept. */
   ledgerTtlSeconds?: number;
+  /** How long audit entries are kept (HOOKFLOW_AUDIT_RETENTION_DAYS). */
+  auditRetentionSeconds?: number;
   clock?: Clock;
 }
 
@@ -32,10 +38,13 @@ export interface Stores {
   definitions: DefinitionStore;
   ledger: DeliveryLedger;
   limiter: RateLimiter;
+  tokens: TokenStore;
+  audit: AuditLog;
 }
 
 export const DEFAULT_DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
 export const DEFAULT_LEDGER_TTL_SECONDS = 30 * 24 * 3600;
+export const DEFAULT_AUDIT_RETENTION_SECONDS = 365 * 24 * 3600;
 
 /** Builds every repository from one client and table name. */
 export function dynamoStores(options: DynamoStoreOptions): Stores {
@@ -52,5 +61,7 @@ export function dynamoStores(options: DynamoStoreOptions): Stores {
     definitions: new DefinitionRepository(io),
     ledger: new SentLedger(io, options.ledgerTtlSeconds ?? DEFAULT_LEDGER_TTL_SECONDS),
     limiter: new RateLimitRepository(io),
+    tokens: new TokenRepository(io),
+    audit: new AuditRepository(io, options.auditRetentionSeconds ?? DEFAULT_AUDIT_RETENTION_SECONDS),
   };
 }

@@ -24,15 +24,30 @@ export { TTL_ATTRIBUTE };
  * | delivered body  | BODY#<provider>#<sha256 hex> | BODY       | TTL: the delivery TTL                                |
  * | sent record     | SENT#<key>                   | SENT       | TTL: the ledger TTL (30 days)                        |
  * | rate counter    | RATE#<sha256 hex of its key> | W#<window> | TTL: an hour after its last count                    |
+ * | definition ver. | PIPELINE#<name> / JOB#<name> | <kind>#V#<8-digit version> | (none: never listed, kept after deletes) |
+ * | token           | TOKEN#<id>                   | TOKEN      | byCollection: TOKENS#<owner> / <createdAt>#<id>      |
+ * |                 |                              |            | TTL: 30 days after the token's expiry                |
+ * | pending login   | LOGIN#<sha256 hex of code>   | LOGIN      | TTL: 10 minutes                                      |
+ * | audit entry     | AUDIT#<at>#<random id>       | AUDIT      | byTime: AUDIT / <at>#<id>; TTL: audit retention      |
  *
  * What else each holds (besides `schema`, and `expiresAt` on TTL'd items):
  * - run: `doc` (the run as JSON, without its version), `version`, and for the indexes and conditions `id`,
  *   `pipeline`, `status`, `createdAt`, `concurrencyGroup` (the active index projects just these).
- * - pipeline, job template: `doc` (the definition as JSON), `updatedAt`.
+ * - pipeline, job template: `doc` (the definition as JSON), `updatedAt`, `version` (absent: saved before
+ *   versions were kept, read as 0); each version saved is also its own item with the same attributes.
+ * - token: `id`, `name`, `hash` (SHA-256 of its secret, never the secret), `kind` (person or service),
+ *   `identity` (JSON: subject, username, email, groups), `createdBy`, `createdAt`, `tokenExpiresAt`, and once
+ *   revoked `revokedAt`, `revokedBy`. The owner is the person's subject, or "service".
+ * - pending login: `challenge` (SHA-256 of the CLI's verifier), `identity`; deleted when exchanged.
+ * - audit entry: `doc` (the entry as JSON); written once with a condition that it is new, never updated.
  * - delivery record: `run_<run id>` = pipeline, one attribute per run the delivery made; `receivedAt`.
  * - delivered body: `deliveryId` (the first delivery that brought it), `runs` (JSON), `receivedAt`.
  * - sent record: `state` (claimed or sent), `leaseUntil` (epoch seconds), `sentAt`.
  * - rate counter: `used`.
+ *
+ * Access patterns (people): a token by id (GetItem, consistent, so a revocation counts at once); one owner's
+ * tokens (Query byCollection); the audit newest first (Query byTime, partition AUDIT); a definition's latest
+ * version (Query its partition, descending, one item) and any version (GetItem).
  *
  * Access patterns: a run by id (GetItem, consistent); runs of a pipeline newest first (Query byCollection,
  * descending); all runs newest first (Query byTime); unfinished runs for the reconciler and concurrency groups

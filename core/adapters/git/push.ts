@@ -153,10 +153,17 @@ export function normalisePush(push: PushFacts): ParsedDelivery {
     commit: push.commit,
     message: push.message || push.head?.message || "",
     author: clipText(author, AUTHOR_MAX_BYTES),
+    pushedBy: pushersOf(push),
     deliveryId,
     ...(files && { changedFiles: files }),
   };
   return { kind: "trigger", deliveryId, context };
+}
+
+/** The usernames of who pushed: the pusher and the head commit's author (both, when they differ). */
+function pushersOf(push: PushFacts): string[] {
+  const names = [push.pusher, push.head?.author.username ?? ""].filter((n) => n !== "");
+  return [...new Set(names.map((n) => clipText(n, AUTHOR_MAX_BYTES)))];
 }
 
 function refTarget(ref: string): { kind: "branch" | "tag"; name: string } | undefined {

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { RunView } from "../../engine/view.js";
 import { CliError } from "../client.js";
-import { type CommandEnv, type Context, whoAmI } from "../context.js";
+import type { CommandEnv, Context } from "../context.js";
 import { visible, visibleDeep } from "../visible.js";
 import { startedRun } from "../watch.js";
 import { jsonOption } from "./options.js";
@@ -17,51 +17,77 @@ export function registerControl(program: Command, env: CommandEnv): void {
       )
       .argument("<run>", "the run's id")
       .argument("<task>", "the task's name")
-      .option("--by <name>", "who decides (default: $HOOKFLOW_USER, then the OS user)")
+      .option("--by <name>", "accepted for older scripts: it must name you (the token's or sign-in's person)")
       .option("-m, --comment <text>", "why, shown with the decision")
       .addOption(jsonOption())
       .action(
         async (id: string, task: string, options: { by?: string; comment?: string; json?: boolean }) => {
           const ctx = env.context();
-          const by = whoAmI(ctx.io, options.by);
-          if (!by) throw new CliError("who decides? pass --by or set HOOKFLOW_USER", 2);
           const view = await ctx.client.decide(id, task, decision, {
-            by,
+            ...(options.by && { by: options.by }),
             ...(options.comment && { comment: options.comment }),
           });
+          const decided = view.stages.flatMap((s) => s.tasks).find((t) => t.name === task)?.approval?.by;
           report(
             ctx,
             view,
             options.json,
-            `${decision === "approve" ? "approved" : "denied"} ${task} as ${by}`,
+            `${decision === "approve" ? "approved" : "denied"} ${task}${decided ? ` as ${decided}` : ""}`,
           );
         },
       );
 
   program
     .command("cancel")
-    .description("cancel a run: running tasks are stopped, the rest will not start")
+    .description("cancel a run: running tasks are stopped, the rest will not start; or one task with --task")
     .argument("<run>", "the run's id")
-    .option("--by <name>", "who cancels, for the record (default: $HOOKFLOW_USER, then the OS user)")
+    .option("--task <name>", "cancel this task alone: a failure its ignoreFailed absorbs")
+    .option(
+      "--by <name>",
+      "accepted for older scripts; the canceler recorded is the token's or sign-in's person",
+    )
     .addOption(jsonOption())
-    .action(async (id: string, options: { by?: string; json?: boolean }) => {
+    .action(async (id: string, options: { task?: string; by?: string; json?: boolean }) => {
       const ctx = env.context();
-      const view = await ctx.client.cancel(id, whoAmI(ctx.io, options.by));
-      report(ctx, view, options.json, "cancel requested");
+      const view = await ctx.client.cancel(id, options.by, options.task);
+      report(ctx, view, options.json, options.task ? `task ${options.task} canceled` : "cancel requested");
     });
 
   program
     .command("rerun")
-    .description("run an ended run again: every task, or with --failed-only the failed and canceled ones")
+    .description(
+      "run an ended run again: every task, with --failed-only the failed and canceled ones, or one --task",
+    )
     .argument("<run>", "the run's id")
     .option("--failed-only", "keep the tasks that succeeded")
+    .option("--task <name>", "rerun this task alone (the finally tasks run again too)")
+    .option("--downstream", "with --task: also what runs after it")
     .option("-w, --watch", "follow the run until it ends; exit 0 only when it succeeds")
     .addOption(jsonOption())
-    .action(async (id: string, options: { failedOnly?: boolean; watch?: boolean; json?: boolean }) => {
-      const ctx = env.context();
-      const view = await ctx.client.rerun(id, options.failedOnly ?? false);
-      await startedRun(env, ctx, view, options, reportLine(ctx, view, `rerun started (round ${view.round})`));
-    });
+    .action(
+      async (
+        id: string,
+        options: {
+          failedOnly?: boolean;
+          task?: string;
+          downstream?: boolean;
+          watch?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        if (options.downstream && !options.task) throw new CliError("--downstream needs --task", 2);
+        if (options.failedOnly && options.task) throw new CliError("--failed-only or --task, not both", 2);
+        const ctx = env.context();
+        const view = await ctx.client.rerun(
+          id,
+          options.task
+            ? { task: options.task, downstream: options.downstream ?? false }
+            : { failedOnly: options.failedOnly ?? false },
+        );
+        const what = options.task ? `rerun of ${options.task} started` : "rerun started";
+        await startedRun(env, ctx, view, options, reportLine(ctx, view, `${what} (round ${view.round})`));
+      },
+    );
 }
 
 function report(ctx: Context, view: RunView, json: boolean | undefined, what: string): void {
