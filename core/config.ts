@@ -51,6 +51,11 @@ const ConfigSchema = z.object({
     .default("default"),
   PORT: z.coerce.number().int().min(1).max(65535).default(8787),
   HOOKFLOW_DATA_DIR: z.string().default(".hookflow"),
+  /**
+   * Extension: the bearer token of the in-cluster relay (`hookflow relay`), accepted only on
+   * `POST /callbacks/relay`. Unset, that route refuses every request.
+   */
+  HOOKFLOW_RELAY_TOKEN: optionalSecret,
   /** Extension: the key callback tokens are derived from (one per task attempt). */
   HOOKFLOW_TOKEN_SECRET: optionalSecret,
   /** Extension: emulator endpoints (the local stack sets them); unset on AWS. */
@@ -118,6 +123,7 @@ export const SST_LINKS = {
   HOOKFLOW_PUBLIC_URL: { link: "HookflowApi", property: "url" },
   HOOKFLOW_API_TOKEN: { link: "HookflowApiToken", property: "value" },
   HOOKFLOW_TOKEN_SECRET: { link: "HookflowTokenSecret", property: "value" },
+  HOOKFLOW_RELAY_TOKEN: { link: "HookflowRelayToken", property: "value" },
   HOOKFLOW_GITHUB_SECRET: { link: "HookflowGithubSecret", property: "value" },
   HOOKFLOW_GITLAB_TOKEN: { link: "HookflowGitlabToken", property: "value" },
   HOOKFLOW_GITEA_SECRET: { link: "HookflowGiteaSecret", property: "value" },

@@ -37,6 +37,7 @@ import { DeliveryIntake } from "./services/intake.js";
 import { LogArchiving } from "./services/log-archiving.js";
 import { NotificationDelivery } from "./services/outbox-delivery.js";
 import { PersonalTokens } from "./services/people.js";
+import { RelayReports } from "./services/relay-reports.js";
 import { TaskReports } from "./services/reports.js";
 import { RunService } from "./services/runs.js";
 import { Scheduler } from "./services/scheduler.js";
@@ -219,6 +220,8 @@ export function callbackDeps(base: Base) {
     reports: new TaskReports({ commands: runCommands(base) }),
     tokens: taskTokens(base.config, base.stores.runs),
     log: base.log,
+    relay: new RelayReports({ commands: runCommands(base), runs: base.stores.runs }),
+    relayToken: base.config.HOOKFLOW_RELAY_TOKEN,
   };
 }
 

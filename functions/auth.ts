@@ -119,3 +119,21 @@ export function taskToken(tokens: TaskTokens): MiddlewareHandler<{ Variables: { 
     await next();
   };
 }
+
+/**
+ * The relay's reports: HOOKFLOW_RELAY_TOKEN, compared in constant time. Unset, every request is refused (the
+ * relay is optional). This token is accepted here and nowhere else: not as a task's, not as the API's.
+ */
+export function relayToken(token: string | undefined): MiddlewareHandler {
+  const expected = token ? createHash("sha256").update(token).digest() : undefined;
+  return async function requireRelayToken(c, next) {
+    if (!expected)
+      throw new ForbiddenError("no relay is configured: set HOOKFLOW_RELAY_TOKEN to accept relay reports");
+    const presented = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    if (!presented)
+      throw new UnauthorizedError("missing Authorization: Bearer <HOOKFLOW_RELAY_TOKEN>", "Bearer");
+    if (!timingSafeEqual(createHash("sha256").update(presented).digest(), expected))
+      throw new UnauthorizedError("the token does not match HOOKFLOW_RELAY_TOKEN", "Bearer");
+    await next();
+  };
+}

@@ -4,10 +4,11 @@ import * as z from "zod";
 import { ValidationError } from "../core/errors.js";
 import { issuesFromZod, LIMITS, VARIABLE_NAME } from "../core/model/index.js";
 import type { Logger } from "../core/ports.js";
+import type { RelayReport, RelayReports } from "../core/services/relay-reports.js";
 import type { TaskAttempt, TaskReports } from "../core/services/reports.js";
 import type { TaskTokens } from "../core/services/tokens.js";
 import { callbackDeps, lazyHandler } from "../core/wiring.js";
-import { taskToken } from "./auth.js";
+import { relayToken, taskToken } from "./auth.js";
 import { installErrorHandler, limitBody } from "./http.js";
 
 const MAX_CALLBACK_BYTES = 64 * 1024;
@@ -27,10 +28,30 @@ export const CallbackBody = z.strictObject({
 });
 export type CallbackBody = z.infer<typeof CallbackBody>;
 
+/** What the relay reports: the attempt a Job of hookflow's runs and what the Job shows (core/relay). */
+export const RelayReportBody = z.strictObject({
+  jobName: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a Job name (a DNS label)"),
+  runId: z.string().regex(/^[a-z0-9]{1,64}$/, "a run id"),
+  task: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a task name"),
+  attempt: z.number().int().min(1).max(9999),
+  observation: z.strictObject({
+    state: z.enum(["running", "succeeded", "failed"]),
+    // Kubernetes keeps at most 4096 bytes of a termination message.
+    terminationMessage: z.string().max(4096).optional(),
+    message: z
+      .string()
+      .max(LIMITS.messageBytes * 4)
+      .optional(),
+  }),
+});
+
 export interface CallbackDeps {
   reports: TaskReports;
   tokens: TaskTokens;
   log: Logger;
+  relay: RelayReports;
+  /** HOOKFLOW_RELAY_TOKEN; without it the relay's route refuses everything. */
+  relayToken: string | undefined;
 }
 
 /**
@@ -49,6 +70,13 @@ export function createCallbackApp(deps: CallbackDeps): Hono<CallbackEnv> {
     taskToken(deps.tokens),
     async (c) => c.json(await deps.reports.report(c.get("attempt"), await readBody(c.req.raw)), 200),
   );
+  // `POST /callbacks/relay`: the in-cluster relay reports what a Job of hookflow's shows, with its own token.
+  app.post(
+    "/callbacks/relay",
+    limitBody(MAX_CALLBACK_BYTES, "a relay report"),
+    relayToken(deps.relayToken),
+    async (c) => c.json(await deps.relay.report(await readRelayReport(c.req.raw)), 200),
+  );
   return app;
 }
 
@@ -64,6 +92,28 @@ async function readBody(request: Request): Promise<CallbackBody> {
   const result = CallbackBody.safeParse(json);
   if (!result.success) throw new ValidationError("invalid callback", issuesFromZod(result.error));
   return result.data;
+}
+
+async function readRelayReport(request: Request): Promise<RelayReport> {
+  let json: unknown;
+  try {
+    json = await request.json();
+  } catch {
+    throw new ValidationError("body must be JSON: {jobName, runId, task, attempt, observation}");
+  }
+  const result = RelayReportBody.safeParse(json);
+  if (!result.success) throw new ValidationError("invalid relay report", issuesFromZod(result.error));
+  const { observation, ...attempt } = result.data;
+  return {
+    ...attempt,
+    observation: {
+      state: observation.state,
+      ...(observation.terminationMessage !== undefined && {
+        terminationMessage: observation.terminationMessage,
+      }),
+      ...(observation.message !== undefined && { message: observation.message }),
+    },
+  };
 }
 
 export const handler = lazyHandler((base) => handle(createCallbackApp(callbackDeps(base))));

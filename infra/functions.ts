@@ -47,7 +47,7 @@ export const FUNCTIONS = {
     handler: "functions/callback.handler",
     memoryMb: 512,
     timeoutSeconds: 20,
-    links: [...SHARED, "HOOKFLOW_TOKEN_SECRET"],
+    links: [...SHARED, "HOOKFLOW_TOKEN_SECRET", "HOOKFLOW_RELAY_TOKEN"],
   },
   // A running attempt's log is read from the cluster, so the API loads the Kubernetes client (lazily, only for
   // logs); an ended one's from the log bucket.

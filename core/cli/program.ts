@@ -4,6 +4,7 @@ import { registerControl } from "./commands/control.js";
 import { registerDefinitions } from "./commands/definitions.js";
 import { registerLogin } from "./commands/login.js";
 import { registerLogs } from "./commands/logs.js";
+import { registerRelay } from "./commands/relay.js";
 import { registerRuns } from "./commands/runs.js";
 import { DEFAULT_URL } from "./config.js";
 import { type CliIo, createContext } from "./context.js";
@@ -68,5 +69,6 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   registerLogs(program, env);
   registerControl(program, env);
   registerLogin(program, env);
+  registerRelay(program, env);
   return program;
 }

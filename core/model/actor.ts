@@ -19,6 +19,11 @@ export const Actor = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("gitHost"), provider: Provider, delivery: z.string() }),
   /** hookflow itself: a reconcile, an observation, a run cancelling an older one of its group (`forRun`). */
   z.object({ kind: z.literal("scheduler"), forRun: z.string().optional() }),
+  /**
+   * The in-cluster relay (`hookflow relay`, HOOKFLOW_RELAY_TOKEN), reporting what Kubernetes shows about
+   * hookflow's own Jobs; accepted on its report route only, never as a task.
+   */
+  z.object({ kind: z.literal("relay") }),
   /** A task attempt reporting with its own token. */
   z.object({ kind: z.literal("task"), runId: z.string(), task: z.string(), attempt: z.number().int() }),
 ]);
@@ -26,3 +31,4 @@ export type Actor = z.infer<typeof Actor>;
 
 export const SCHEDULER: Actor = { kind: "scheduler" };
 export const BOOTSTRAP_TOKEN: Actor = { kind: "token", id: "bootstrap" };
+export const RELAY: Actor = { kind: "relay" };

@@ -139,6 +139,8 @@ export class FakeCluster {
   private podCount = 0;
   /** Errors thrown by `autoComplete`; the Job fails with the error in its log. */
   readonly autoCompleteErrors: unknown[] = [];
+  /** Told after anything may have changed (the watch feed diffs Jobs and pods then). */
+  onChange: (() => void) | undefined;
 
   constructor(private readonly options: ClusterOptions) {}
 
@@ -464,6 +466,7 @@ export class FakeCluster {
     if (ignored) {
       // Not counted: the controller replaces the pod.
       this.pods.delete(key(pod.metadata.namespace, pod.metadata.name));
+      this.onChange?.();
       const replacement = this.createPod(job);
       job.status.active = replacement ? 1 : 0;
       job.status.ready = 0;
@@ -842,6 +845,7 @@ export class FakeCluster {
       for (const [k, record] of this.pods)
         if (isOwnedBy(record.pod, job.metadata.uid) && record.pod.status.phase !== "Succeeded")
           this.pods.delete(k);
+    this.onChange?.();
     job.status = {
       ...job.status,
       active: 0,
@@ -874,6 +878,7 @@ export class FakeCluster {
     }
     this.jobTimers.delete(job.metadata.uid);
     if (remove) this.jobs.delete(key(job.metadata.namespace, job.metadata.name));
+    this.onChange?.();
   }
 
   /** The garbage collector: an object whose owners are all gone (by uid) goes too. */
@@ -885,6 +890,7 @@ export class FakeCluster {
     };
     for (const [k, record] of this.pods) if (orphaned(record.pod)) this.pods.delete(k);
     for (const [k, secret] of this.secrets) if (orphaned(secret)) this.secrets.delete(k);
+    this.onChange?.();
   }
 
   private recordEvent(job: Obj, type: "Normal" | "Warning", reason: string, message: string) {
@@ -975,7 +981,14 @@ export class FakeCluster {
     };
   }
 
-  private nextVersion(): string {
+  /** The latest resourceVersion given out. */
+  currentVersion(): number {
+    return this.resourceVersion;
+  }
+
+  /** The next resourceVersion, as the API server's etcd revision: one counter for every object. */
+  nextVersion(): string {
+    this.onChange?.();
     this.resourceVersion += 1;
     return String(this.resourceVersion);
   }

@@ -12,6 +12,7 @@ import {
 import { type Authorization, attributesOf, authorize } from "./rbac.js";
 import { loadSchema } from "./schema.js";
 import { ApiError, badRequest, failureStatus } from "./status.js";
+import { WatchFeed } from "./watch.js";
 
 export interface FakeKubernetesOptions extends Partial<ClusterOptions> {
   /** The bearer token the kubeconfig carries and the server requires (without `authorization`). */
@@ -79,6 +80,8 @@ export class FakeKubernetes {
   /** Bugs of the fake itself (answered with 500), for tests to assert empty. */
   readonly serverErrors: unknown[] = [];
   readonly cluster: FakeCluster;
+  /** Watches of Jobs and pods (`?watch=true`), with history that `expireWatchHistory()` forgets. */
+  readonly watches: WatchFeed;
   private readonly faults: Array<Fault & { remaining: number }> = [];
   private readonly delays = new Set<NodeJS.Timeout>();
   private url_ = "";
@@ -91,6 +94,7 @@ export class FakeKubernetes {
     private readonly authorization?: Authorization,
   ) {
     this.cluster = new FakeCluster(clusterOptions);
+    this.watches = new WatchFeed(this.cluster);
   }
 
   static async start(options: FakeKubernetesOptions = {}): Promise<FakeKubernetes> {
@@ -175,7 +179,13 @@ export class FakeKubernetes {
   secrets = () => this.cluster.allSecrets();
   secretData = (name: string, namespace?: string) => this.cluster.secretData(name, namespace);
 
+  /** A watch resuming from before now is answered 410 Gone (as after etcd's compaction). */
+  expireWatchHistory = () => this.watches.expire();
+  /** Ends every open watch, as when a watch's timeout passes; clients watch again from where they were. */
+  closeWatches = () => this.watches.closeAll();
+
   async close(): Promise<void> {
+    this.watches.closeAll();
     this.cluster.close();
     for (const timer of this.delays) clearTimeout(timer);
     this.server.closeAllConnections();
@@ -234,6 +244,11 @@ export class FakeKubernetes {
       if (rawBody !== "" && !contentType?.includes("json"))
         throw badRequest(`unsupported media type ${contentType}`);
       if (typeof record.body === "string") throw badRequest("the request body is not valid JSON");
+      if (
+        method === "GET" &&
+        (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1")
+      )
+        return this.watch(res, record, url);
       answer = this.route(method, url, record.body);
     } catch (error) {
       if (error instanceof ApiError)
@@ -319,6 +334,21 @@ export class FakeKubernetes {
       return ok(c.listEvents(events[1] ?? "", query.get("fieldSelector") ?? undefined));
     }
     throw new ApiError(404, "NotFound", "the server could not find the requested resource");
+  }
+
+  private watch(res: ServerResponse, record: RecordedRequest, url: URL) {
+    const jobs = JOBS.exec(url.pathname);
+    const pods = PODS.exec(url.pathname);
+    const kind = jobs && jobs[2] === undefined ? "jobs" : pods && pods[2] === undefined ? "pods" : undefined;
+    if (!kind) throw badRequest(`the fake API server watches only Jobs and pods, not ${url.pathname}`);
+    record.status = 200;
+    this.watches.open(
+      res,
+      kind,
+      (jobs ?? pods)?.[1] ?? "",
+      url.searchParams.get("labelSelector") ?? undefined,
+      url.searchParams.get("resourceVersion") ?? "",
+    );
   }
 
   private takeFault(method: string, path: string): Fault | undefined {

@@ -145,4 +145,34 @@ describe("hookflow rerun and cancel", () => {
     expect(await cli(["cancel", id])).toMatchObject({ code: 1, stderr: "error: run is already canceled\n" });
     expect((await cli(["status", id, "--watch"])).code).toBe(1);
   });
+
+  it("reruns one task with what follows it, cancels that task alone, and keeps every earlier attempt", async () => {
+    const { cli, system, applyFixtures, failedDoomed } = await cliStack();
+    await applyFixtures();
+    const id = await failedDoomed();
+    expect((await cli(["rerun", id, "--failed-only"])).code).toBe(0);
+    expect((await cli(["cancel", id])).code).toBe(0);
+    expect(await cli(["rerun", id, "--downstream"])).toMatchObject({
+      code: 2,
+      stderr: "error: --downstream needs --task\n",
+    });
+    const rerun = await cli(["rerun", id, "--task", "unit", "--downstream"]);
+    expect(rerun.code).toBe(0);
+    expect(lines(rerun.stdout)[0]).toBe(`rerun of unit started (round 2): run ${id} (doomed) is running`);
+    expect(await cli(["cancel", id, "--task", "unit"])).toMatchObject({
+      code: 0,
+      stdout: `task unit canceled: run ${id} (doomed) is failed\n`,
+    });
+    expect(await cli(["cancel", id, "--task", "unit"])).toMatchObject({
+      code: 1,
+      stderr: "error: run is already failed\n",
+    });
+    const [unit, summary] = (await system.stores.runs.getRun(id))?.stages.flatMap((s) => s.tasks) ?? [];
+    expect(unit).toMatchObject({ status: "canceled", attempt: 3, message: "canceled by bootstrap" });
+    expect(summary).toMatchObject({ status: "skipped", reason: "UpstreamFailed" });
+    expect(unit?.history?.map((h) => [h.attempt, h.round, h.status, h.message])).toEqual([
+      [1, 0, "failed", "exited with code 3"],
+      [2, 1, "canceled", "canceled by bootstrap"],
+    ]);
+  });
 });

@@ -27,7 +27,10 @@ const API = "test-api-token";
 describe("the approved-deploy example under attack from a task", () => {
   it("keeps the deploy's image, namespace and process env whatever the image task reports, and records a success that outran a cancel", async () => {
     const runner = new MemoryRunner();
-    const system = await testSystem({ runner });
+    const system = await testSystem({
+      runner,
+      env: { HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }) },
+    });
     const api = createApiApp(system.api);
     const callback = createCallbackApp(system.callback);
     const call = (method: string, path: string, body: string, type = "application/json") =>
@@ -91,9 +94,15 @@ describe("the approved-deploy example under attack from a task", () => {
     ).text();
     expect(shownImage).toMatch(/outputs refused/);
 
-    expect(
-      (await call("POST", `/api/runs/${id}/tasks/deploy/approve`, JSON.stringify({ by: "alice" }))).status,
-    ).toBe(200);
+    // Approvals are a person's: no sign-in here, so the bootstrap token makes alice a token (as an admin would).
+    const made = await call("POST", "/api/tokens", JSON.stringify({ name: "alice", for: "alice" }));
+    const aliceToken = ((await made.json()) as { token: string }).token;
+    const approved = await api.request(`/api/runs/${id}/tasks/deploy/approve`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${aliceToken}`, "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(approved.status, await approved.clone().text()).toBe(200);
     await driveRun(system, id, { done: submitted("deploy") });
     const deploy = only("deploy");
     expect(deploy.env).toMatchObject({

@@ -49,18 +49,40 @@ export async function observeJob(
     throw error;
   }
   const state = jobState(job);
+  const pod = state === "running" ? undefined : await findJobPod(apis, namespace, jobName, policy);
+  return judgeJob(job, pod, settings) ?? (await withFailedCreate(apis, job, policy));
+}
+
+/**
+ * The observation of a Job and its pod as already read (by `observeJob`, or from the relay's watch), or
+ * undefined when only the Job's events can tell: a pending Job without a live pod (see `withFailedCreate`).
+ */
+export function judgeJob(
+  job: V1Job,
+  pod: V1Pod | undefined,
+  settings: ObserveSettings,
+): Observed | undefined {
+  const state = jobState(job);
   if (state === "succeeded" || state === "failed")
-    return {
-      observation: observationOf(job, await findJobPod(apis, namespace, jobName, policy)),
-      stuck: false,
-    };
+    return { observation: observationOf(job, pod), stuck: false };
   if (state !== "pending") return { observation: { state }, stuck: false };
-  const pod = await findJobPod(apis, namespace, jobName, policy);
-  const cause =
-    pod && isLive(pod) ? waitingCause(pod, jobName, settings) : await failedCreate(apis, job, policy);
+  if (!pod || !isLive(pod)) return undefined;
+  const cause = waitingCause(pod, job.metadata?.name ?? "", settings);
   return cause
     ? { observation: { state: "failed", message: cause }, stuck: true }
     : { observation: { state }, stuck: false };
+}
+
+/** A pending Job without a live pod: failed when a FailedCreate event says why its pod cannot be created. */
+export async function withFailedCreate(
+  apis: KubernetesApis,
+  job: V1Job,
+  policy: CallPolicy,
+): Promise<Observed> {
+  const cause = await failedCreate(apis, job, policy);
+  return cause
+    ? { observation: { state: "failed", message: cause }, stuck: true }
+    : { observation: { state: "pending" }, stuck: false };
 }
 
 /**
