@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { ensureTable } from "../core/adapters/dynamo/table.js";
+import { createS3Client, S3RVER_CREDENTIALS } from "../core/adapters/s3/log-archive.js";
 import { ensureQueues } from "../core/adapters/sqs/queue.js";
 import { silentLogger } from "../core/adapters/system.js";
 import { type Config, loadConfig } from "../core/config.js";
@@ -10,6 +15,7 @@ import {
   LOCAL_REGION,
   type RunningEmulator,
   startDynamoLocal,
+  startS3Emulator,
   startSqsEmulator,
 } from "../infra/local/emulators.js";
 
@@ -19,17 +25,33 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 export interface Emulators {
   dynamo: RunningEmulator;
   sqs: RunningEmulator;
+  s3: RunningEmulator;
   stop(): Promise<void>;
 }
 
 export async function startEmulators(): Promise<Emulators> {
-  const [dynamo, sqs] = await Promise.all([startDynamoLocal(), startSqsEmulator()]);
-  return { dynamo, sqs, stop: async () => void (await Promise.all([dynamo.stop(), sqs.stop()])) };
+  const s3Dir = mkdtempSync(join(tmpdir(), "hookflow-bench-s3-"));
+  const [dynamo, sqs, s3] = await Promise.all([
+    startDynamoLocal(),
+    startSqsEmulator(),
+    startS3Emulator({ dataDir: s3Dir }),
+  ]);
+  return {
+    dynamo,
+    sqs,
+    s3,
+    stop: async () => {
+      await Promise.all([dynamo.stop(), sqs.stop(), s3.stop()]);
+      rmSync(s3Dir, { recursive: true, force: true });
+    },
+  };
 }
 
-/** Counts SDK requests by command, the same way for hookflow and for the floor. */
+/** Counts SDK requests by command, the same way for hookflow and for the floor; and the bytes S3 stores. */
 export class RequestCounter {
   readonly counts = new Map<string, number>();
+  /** Bytes of the bodies sent with PutObject (what S3 stores and bills by the GB-month). */
+  putBytes = 0;
 
   attach(client: { middlewareStack: { add(middleware: never, options: never): void } }): void {
     type Next = (args: unknown) => Promise<unknown>;
@@ -38,6 +60,8 @@ export class RequestCounter {
       ((next: Next, context: Context) => async (args: unknown) => {
         const name = `${context.clientName?.replace("Client", "") ?? "?"}.${context.commandName?.replace("Command", "") ?? "?"}`;
         this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+        const body = (args as { input?: { Body?: unknown } }).input?.Body;
+        if (name === "S3.PutObject" && body instanceof Uint8Array) this.putBytes += body.byteLength;
         return next(args);
       }) as never,
       { step: "initialize", name: "hookflowRequestCounter" } as never,
@@ -52,6 +76,7 @@ export class RequestCounter {
 
   reset(): void {
     this.counts.clear();
+    this.putBytes = 0;
   }
 }
 
@@ -78,7 +103,15 @@ export async function benchSystem(
     { work: `${name}.fifo`, dead: `${name}-dead.fifo` },
     { visibilityTimeoutSeconds: 60 },
   );
+  const s3 = createS3Client({
+    region: LOCAL_REGION,
+    endpoint: emulators.s3.endpoint,
+    credentials: S3RVER_CREDENTIALS,
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: name }));
   const config: Config = loadConfig({
+    HOOKFLOW_S3_ENDPOINT: emulators.s3.endpoint,
+    HOOKFLOW_LOG_BUCKET: name,
     HOOKFLOW_TABLE: name,
     HOOKFLOW_QUEUE_URL: queues.workUrl,
     HOOKFLOW_DYNAMODB_ENDPOINT: emulators.dynamo.endpoint,
@@ -90,7 +123,12 @@ export async function benchSystem(
   });
   // hookflow gets clients of its own, counted separately from the floor's.
   const counter = new RequestCounter();
-  const ours = {
+  const ours: { dynamoClient: DynamoDBClient; sqsClient: SQSClient; s3Client: S3Client } = {
+    s3Client: createS3Client({
+      region: LOCAL_REGION,
+      endpoint: emulators.s3.endpoint,
+      credentials: S3RVER_CREDENTIALS,
+    }),
     dynamoClient: new DynamoDBClient({
       endpoint: emulators.dynamo.endpoint,
       region: LOCAL_REGION,
@@ -104,6 +142,7 @@ export async function benchSystem(
   };
   counter.attach(ours.dynamoClient);
   counter.attach(ours.sqsClient);
+  counter.attach(ours.s3Client);
   const base: Base = buildBase(config, { log: silentLogger, ...ours, ...overrides });
   return { base, dynamo, sqs, queues, config, counter, clients: ours };
 }

@@ -1,7 +1,8 @@
 /**
  * pipeline-throughput: runs of a 3-stage, 5-task pipeline through the real scheduler handler and callback app on
  * the emulators, with an instant runner whose Jobs call back as soon as they are submitted. Prints runs per
- * second, DynamoDB and SQS requests per task against the minimum the design needs, and what that costs on AWS.
+ * second, DynamoDB and SQS requests per task against the minimum the design needs, the log archive's S3 requests
+ * and bytes per task, and what that costs on AWS.
  */
 import { randomBytes } from "node:crypto";
 import { callbackTaskId, createRun } from "../core/engine/index.js";
@@ -50,8 +51,8 @@ const pipeline = Pipeline.parse({
 const emulators = await startEmulators();
 try {
   const runner = new MemoryRunner();
-  const { base, counter } = await benchSystem(emulators, "bench-pipeline", { runner });
-  const scheduling = await schedulerDeps(base, { runner });
+  const { base, counter, clients } = await benchSystem(emulators, "bench-pipeline", { runner });
+  const scheduling = await schedulerDeps(base, { runner, s3Client: clients.s3Client });
   const handler = createSchedulerHandler(scheduling);
   const callbacks = createCallbackApp(callbackDeps(base));
   const tokens = callbackDeps(base).tokens;
@@ -75,6 +76,8 @@ try {
     };
     const report = (async () => {
       if (RUNNING_REPORTS) await callback({ status: "running" });
+      // Its container has exited by the time its report is handled, so its log is complete and is archived.
+      runner.set(launch.jobName, { state: "succeeded" });
       await callback({ status: "succeeded", outputs: { [`${launch.task.toUpperCase()}_DONE`]: "1" } });
     })();
     inflight.add(report);
@@ -136,6 +139,8 @@ try {
   const dynamoWrites = c("DynamoDB.PutItem") + c("DynamoDB.UpdateItem");
   const dynamoReads = c("DynamoDB.GetItem");
   const sqsRequests = counter.total("SQS");
+  const s3Puts = c("S3.PutObject");
+  const s3Gets = counter.total("S3") - s3Puts;
 
   // The least this design can do. DynamoDB, per task: the write that records it submitted and the write that
   // records it finished, each after reading the run (4 requests); per run: the webhook's write. SQS, per run:
@@ -166,6 +171,16 @@ try {
     ]),
   );
   console.log(
+    table([
+      {
+        "per task": "log archive (S3)",
+        PUT: s3Puts / tasks,
+        "GET (index look-ups)": s3Gets / tasks,
+        "bytes stored": Math.round(counter.putBytes / tasks),
+      },
+    ]),
+  );
+  console.log(
     `requests by kind: ${JSON.stringify(Object.fromEntries([...counter.counts].sort()))} (reconciler queries: ${activeQueries})`,
   );
 
@@ -176,6 +191,10 @@ try {
     ((dynamoWrites * writeUnits * 0.625 + dynamoReads * readUnits * 0.125 + activeQueries * 0.125) / 1e6) *
     perThousandRuns;
   const sqsCost = ((sqsRequests * 0.5) / 1e6) * perThousandRuns;
+  // S3 Standard, us-east-1, published 2026: $0.005 per 1,000 PUT requests, $0.0004 per 1,000 GET requests,
+  // $0.023 per GB-month stored (a month of the bytes counted; the default retention keeps them 90 days).
+  const s3Cost =
+    ((s3Puts * 0.005) / 1000 + (s3Gets * 0.0004) / 1000 + (counter.putBytes / 1e9) * 0.023) * perThousandRuns;
   console.log(
     table([
       {
@@ -191,15 +210,21 @@ try {
         USD: sqsCost.toFixed(4),
       },
       {
+        "per 1,000 runs": "S3 Standard (log archive)",
+        requests: counter.total("S3") * perThousandRuns,
+        "units each": `${Math.round((counter.putBytes * perThousandRuns) / 1024)} KiB stored`,
+        USD: s3Cost.toFixed(4),
+      },
+      {
         "per 1,000 runs": "total",
         requests: counter.total() * perThousandRuns,
         "units each": "",
-        USD: (dynamoCost + sqsCost).toFixed(4),
+        USD: (dynamoCost + sqsCost + s3Cost).toFixed(4),
       },
     ]),
   );
   console.log(
-    "prices: us-east-1 on demand, DynamoDB $0.625 per million WRU and $0.125 per million RRU, SQS FIFO $0.50 per million requests; Lambda not included",
+    "prices: us-east-1 on demand, DynamoDB $0.625 per million WRU and $0.125 per million RRU, SQS FIFO $0.50 per million requests, S3 Standard $0.005 per 1,000 PUT, $0.0004 per 1,000 GET, $0.023 per GB-month (one month of storage counted); Lambda not included. Each log part is 1 MiB before gzip: a larger log adds one PUT per MiB",
   );
   console.log(
     `pipeline-throughput ratio: ${((measured.dynamo + measured.sqs) / (minimum.dynamo + minimum.sqs)).toFixed(2)}`,

@@ -1,7 +1,7 @@
 import { Resource } from "sst/resource";
 import * as z from "zod";
 import { ValidationError } from "./errors.js";
-import { type Issue, issuesFromZod, RoleMap } from "./model/index.js";
+import { DEFAULT_ARCHIVED_LOG_MAX_BYTES, type Issue, issuesFromZod, RoleMap } from "./model/index.js";
 
 const optionalSecret = z
   .string()
@@ -61,6 +61,14 @@ const ConfigSchema = z.object({
   /** Extension: emulator endpoints (the local stack sets them); unset on AWS. */
   HOOKFLOW_DYNAMODB_ENDPOINT: z.string().url().optional(),
   HOOKFLOW_SQS_ENDPOINT: z.string().url().optional(),
+  /** Extension: the S3 endpoint of the log archive (s3rver locally); unset on AWS. */
+  HOOKFLOW_S3_ENDPOINT: z.string().url().optional(),
+  /** Extension: the bucket ended attempts' logs are kept in (on AWS, from the HookflowLogs link). */
+  HOOKFLOW_LOG_BUCKET: z.string().min(3).optional(),
+  /** Extension: the largest log kept per container, in bytes (then its newest part is kept, and the cut said). */
+  HOOKFLOW_LOG_MAX_BYTES: z.coerce.number().int().min(1024).default(DEFAULT_ARCHIVED_LOG_MAX_BYTES),
+  /** Extension: how many days the log bucket keeps a log (its lifecycle rule, set on deploy). */
+  HOOKFLOW_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
   AWS_REGION: z.string().default("us-east-1"),
   /** Sign-in: any OpenID Connect provider (authorization code with PKCE). Unset: no sign-in, tokens only. */
   HOOKFLOW_OIDC_ISSUER: z.string().url().optional(),
@@ -124,6 +132,7 @@ export const SST_LINKS = {
   HOOKFLOW_GITEA_TOKEN: { link: "HookflowGiteaToken", property: "value" },
   HOOKFLOW_KUBECONFIG: { link: "HookflowKubeconfig", property: "value" },
   HOOKFLOW_OIDC_CLIENT_SECRET: { link: "HookflowOidcClientSecret", property: "value" },
+  HOOKFLOW_LOG_BUCKET: { link: "HookflowLogs", property: "name" },
 } as const satisfies Partial<Record<keyof Config, { link: string; property: string }>>;
 export type LinkedSetting = keyof typeof SST_LINKS;
 

@@ -62,7 +62,10 @@ export interface RunStore {
   saveRun(run: Run): Promise<Run>;
   /** Newest first. */
   listRuns(query: RunQuery): Promise<Page<Run>>;
-  /** Runs not yet finished, oldest first; all of them, or those of one concurrency group. */
+  /**
+   * Runs the reconciler looks at (`needsReconciling`: unfinished, or finished and still owing their Jobs work),
+   * oldest first; or the unfinished runs of one concurrency group.
+   */
   activeRuns(group?: string): Promise<ActiveRun[]>;
 }
 
@@ -297,6 +300,23 @@ export interface JobObservation {
   terminationMessage?: string;
 }
 
+/** One container's whole log, as a runner collects it for the archive. */
+export interface ContainerLog {
+  name: string;
+  init: boolean;
+  /** Its lines, each `<RFC 3339 time> <text>` when `timestamps` (the source gave each line's time). */
+  text: string;
+  timestamps: boolean;
+  /** Only the newest lines are here: the log was longer than the limit. */
+  cut?: boolean;
+}
+
+export type CollectedLog =
+  /** The pod (or process) is gone: there is no log left to copy. */
+  | { state: "gone" }
+  /** `ended`: no container runs any more, so the log is complete. */
+  | { state: "found"; ended: boolean; containers: ContainerLog[] };
+
 /**
  * Runs task attempts (a Kubernetes Job each, or a local process). An attempt is named by `jobName`, which the
  * engine derives from (run, task, attempt): every call may come again, as SQS delivers at least once.
@@ -319,8 +339,57 @@ export interface TaskRunner {
   submit(launch: TaskLaunch): Promise<void>;
   observe(ref: JobRef): Promise<JobObservation>;
   cancel(ref: JobRef): Promise<void>;
-  /** The attempt's output, its last `tail` lines when given. */
-  logs(ref: JobRef, options?: { tail?: number }): Promise<string>;
+  /** The attempt's output, its last `tail` lines when given; one container's when `container` is given. */
+  logs(ref: JobRef, options?: { tail?: number; container?: string }): Promise<string>;
+  /**
+   * Every container's log of the attempt (init containers first), whole up to the runner's per-container limit,
+   * with each line's time where the source gives one: what the log archive keeps. Reads only; safe to repeat.
+   */
+  collectLogs(ref: JobRef): Promise<CollectedLog>;
+}
+
+// ---------------------------------------------------------------- log archive
+
+/** An attempt of a task, as the log archive keys it (run, task, attempt; then container). */
+export interface AttemptKey {
+  runId: string;
+  task: string;
+  attempt: number;
+}
+
+/** What the archive holds for an attempt: its containers' logs, or the record that its pod was gone. */
+export interface ArchivedAttempt {
+  containers: Array<{ name: string; init: boolean; timestamps: boolean; bytes: number; cut?: boolean }>;
+  /** Set when the pod was gone before its log could be copied: said in the log's place. */
+  gone?: string;
+  archivedAt: string;
+}
+
+/** A log to keep: already masked (the archive never holds a sensitive value). */
+export interface AttemptLogToKeep {
+  containers: ContainerLog[];
+  gone?: string;
+  archivedAt: string;
+}
+
+/**
+ * Ended attempts' logs, kept after their pods are gone (S3 on AWS, s3rver locally). Objects are compressed and a
+ * large log is stored in parts, so a tail never downloads the whole log. Writers: the scheduler; reader: the API.
+ */
+export interface LogArchive {
+  /** What is kept for an attempt; undefined when nothing is (yet). Strongly consistent after `keep`. */
+  find(key: AttemptKey): Promise<ArchivedAttempt | undefined>;
+  /** Stores an attempt's log. Safe to repeat: the index is written last, so a half-written copy is redone. */
+  keep(key: AttemptKey, log: AttemptLogToKeep): Promise<ArchivedAttempt>;
+  /**
+   * One container's newest lines: at least `tail` lines when given, and at least `minBytes` of text (whole
+   * parts are read from the newest back until both are met). `cut`: older lines exist that are not returned.
+   */
+  read(
+    key: AttemptKey,
+    container: string,
+    want: { tail?: number; minBytes: number },
+  ): Promise<{ text: string; cut: boolean }>;
 }
 
 // ---------------------------------------------------------------- the outside world

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { createCommitStatusReporter } from "./adapters/commit-status/index.js";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
@@ -22,6 +23,7 @@ import type {
   CommitStatusReporter,
   GitHostApis,
   IdSource,
+  LogArchive,
   Logger,
   NotificationSender,
   RunStore,
@@ -35,6 +37,7 @@ import { RunControl, type WebUrls } from "./services/control.js";
 import { DefinitionService } from "./services/definitions.js";
 import { IngestService } from "./services/ingest.js";
 import { DeliveryIntake } from "./services/intake.js";
+import { LogArchiving } from "./services/log-archiving.js";
 import { NotificationDelivery } from "./services/outbox-delivery.js";
 import { PersonalTokens } from "./services/people.js";
 import { RelayReports } from "./services/relay-reports.js";
@@ -77,6 +80,7 @@ export interface Overrides {
   sqsClient?: SQSClient;
   /** The fetch the git hosts' APIs are called with. */
   fetch?: typeof fetch;
+  s3Client?: S3Client;
 }
 
 const EMULATOR_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
@@ -170,6 +174,28 @@ export function taskTokens(config: Config, runs?: RunStore): TaskTokens {
   return new TaskTokens(config.HOOKFLOW_TOKEN_SECRET, runs);
 }
 
+/**
+ * The log archive (S3; s3rver locally). Loaded on first use: only the scheduler (writing) and the API's logs
+ * route (reading) need it.
+ */
+export async function logArchive(config: Config, overrides: Overrides = {}): Promise<LogArchive> {
+  if (!config.HOOKFLOW_LOG_BUCKET)
+    throw new Error(
+      "HOOKFLOW_LOG_BUCKET is not set: the S3 bucket ended attempts' logs are kept in (HOOKFLOW_S3_ENDPOINT for an emulator)",
+    );
+  const { createS3Client, S3LogArchive, S3RVER_CREDENTIALS } = await import("./adapters/s3/log-archive.js");
+  const client =
+    overrides.s3Client ??
+    createS3Client({
+      region: config.AWS_REGION,
+      ...(config.HOOKFLOW_S3_ENDPOINT && {
+        endpoint: config.HOOKFLOW_S3_ENDPOINT,
+        credentials: S3RVER_CREDENTIALS,
+      }),
+    });
+  return new S3LogArchive(client, config.HOOKFLOW_LOG_BUCKET);
+}
+
 export async function buildRunner(config: Config, clock: Clock): Promise<TaskRunner> {
   if (runnerKind(config) === "local") {
     const { createLocalRunner } = await import("./adapters/local-runner.js");
@@ -178,6 +204,7 @@ export async function buildRunner(config: Config, clock: Clock): Promise<TaskRun
   const { createKubernetesRunner } = await import("./adapters/kubernetes/index.js");
   return createKubernetesRunner({
     namespace: config.HOOKFLOW_NAMESPACE,
+    archivedLogMaxBytes: config.HOOKFLOW_LOG_MAX_BYTES,
     ...(config.HOOKFLOW_KUBECONFIG
       ? { kubeconfig: config.HOOKFLOW_KUBECONFIG }
       : { kubeconfigPath: config.KUBECONFIG }),
@@ -265,13 +292,22 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     publicUrl: config.HOOKFLOW_PUBLIC_URL,
     ...(overrides.notifyBudgetSeconds !== undefined && { budgetSeconds: overrides.notifyBudgetSeconds }),
   });
+  const tokens = taskTokens(config);
+  const archiving = new LogArchiving({
+    archive: await logArchive(config, overrides),
+    runner,
+    tokens,
+    clock: base.clock,
+    maxBytes: config.HOOKFLOW_LOG_MAX_BYTES,
+  });
   const service = new RunService({
     commands: runCommands(base),
     runs: base.stores.runs,
     queue: base.queue,
     runner,
-    tokens: taskTokens(config),
+    tokens,
     outbox,
+    archiving,
     publicUrl: config.HOOKFLOW_PUBLIC_URL,
     log: base.log,
   });
@@ -293,6 +329,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
 export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: DefinitionCatalog) {
   const { config } = base;
   let runner: Promise<TaskRunner> | undefined;
+  let archive: Promise<LogArchive> | undefined;
   return {
     definitions: new DefinitionService({
       store: base.stores.definitions,
@@ -315,6 +352,13 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
               throw error instanceof ValidationError ? new Error(error.explain()) : error;
             });
         return runner;
+      },
+      archive: () => {
+        archive ??= logArchive(config, overrides).catch((error: unknown) => {
+          archive = undefined;
+          throw error;
+        });
+        return archive;
       },
       ...(config.HOOKFLOW_TOKEN_SECRET && { tokens: taskTokens(config) }),
       hosts: gitHostApis(base, overrides),

@@ -42,6 +42,12 @@ export const TaskView = z.object({
     })
     .optional(),
   approvers: z.array(z.string()).optional(),
+  logs: z
+    .array(
+      z.object({ attempt: z.number().int(), containers: z.array(z.string()), gone: z.boolean().optional() }),
+    )
+    .optional()
+    .describe("attempts whose logs the archive keeps, and their containers"),
   retryAt: z.string().optional().describe("when a retry waiting for its backoff may start"),
   history: z
     .array(
@@ -244,12 +250,19 @@ export const RunQuery = z.object({
   cursor: z.string().max(2048).optional(),
 });
 export const LogQuery = z.object({
-  tail: z.coerce.number().int().min(1).max(100_000).optional(),
   attempt: z.coerce
     .number()
     .int()
     .min(1)
-    .max(1000)
+    .max(100_000)
     .optional()
     .describe("an earlier attempt's log; default the current"),
+  /** A container's name: a DNS label, as Kubernetes names them. */
+  container: z
+    .string()
+    .max(63)
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "a container name: lowercase letters, digits and '-'")
+    .optional(),
+  tail: z.coerce.number().int().min(1).max(100_000).optional(),
+  timestamps: z.enum(["true", "false"]).optional(),
 });

@@ -530,7 +530,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       responses: {
         200: {
           content: { "text/plain": { schema: z.string() } },
-          description: "the task's log, sensitive values masked",
+          description:
+            "an attempt's log (the current one by default), sensitive values masked: live while it runs, from the log archive after",
         },
         ...conflict,
         ...errors,
@@ -539,8 +540,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
     async (c) => {
       read(c);
       const { id, task } = c.req.valid("param");
-      const { tail, attempt } = c.req.valid("query");
-      return c.text(await deps.runs.logs(id, task, tail, attempt), 200);
+      const { timestamps, ...query } = c.req.valid("query");
+      return c.text(await deps.runs.logs(id, task, { ...query, timestamps: timestamps === "true" }), 200);
     },
   );
 

@@ -49,7 +49,8 @@ export const FUNCTIONS = {
     timeoutSeconds: 20,
     links: [...SHARED, "HOOKFLOW_TOKEN_SECRET", "HOOKFLOW_RELAY_TOKEN"],
   },
-  // Logs are read from the cluster, so the API loads the Kubernetes client (lazily, only for logs).
+  // A running attempt's log is read from the cluster, so the API loads the Kubernetes client (lazily, only for
+  // logs); an ended one's from the log bucket.
   api: {
     handler: "functions/api.handler",
     memoryMb: 1024,
@@ -60,6 +61,7 @@ export const FUNCTIONS = {
       "HOOKFLOW_TOKEN_SECRET",
       "HOOKFLOW_KUBECONFIG",
       "HOOKFLOW_OIDC_CLIENT_SECRET",
+      "HOOKFLOW_LOG_BUCKET",
     ],
     presenceOf: COMMIT_STATUS_TOKENS,
     environment: KUBERNETES,
@@ -76,6 +78,7 @@ export const FUNCTIONS = {
       "HOOKFLOW_PUBLIC_URL",
       "HOOKFLOW_TOKEN_SECRET",
       "HOOKFLOW_KUBECONFIG",
+      "HOOKFLOW_LOG_BUCKET",
       ...COMMIT_STATUS_TOKENS,
     ],
     environment: KUBERNETES,
@@ -159,6 +162,8 @@ export const DEPLOY_SETTINGS = [
   "HOOKFLOW_OIDC_CLIENT_ID",
   "HOOKFLOW_ROLES",
   "HOOKFLOW_AUDIT_RETENTION_DAYS",
+  "HOOKFLOW_LOG_MAX_BYTES",
+  "HOOKFLOW_LOG_RETENTION_DAYS",
 ] as const;
 
 export function deploySettings(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

@@ -13,8 +13,8 @@ import { mkdir, mkdtemp, open, readdir, rename, rm, stat, writeFile } from "node
 import { isAbsolute, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PermanentError, RetryableError } from "../errors.js";
-import { lastLines, type TaskLaunch } from "../model/index.js";
-import type { Clock, JobObservation, JobRef, TaskRunner } from "../ports.js";
+import { DEFAULT_ARCHIVED_LOG_MAX_BYTES, lastLines, type TaskLaunch } from "../model/index.js";
+import type { Clock, CollectedLog, JobObservation, JobRef, TaskRunner } from "../ports.js";
 import { checkEnv, commandOf } from "./local-runner/command.js";
 import {
   ExitRecord,
@@ -76,6 +76,7 @@ export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
   const dataDir = resolve(options.dataDir);
   const clock = options.clock ?? systemClock;
   const maxLogBytes = options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES;
+  const archivedLogMaxBytes = DEFAULT_ARCHIVED_LOG_MAX_BYTES;
   const killGraceSeconds = options.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS;
   if (!Number.isInteger(maxLogBytes) || maxLogBytes < 1024)
     throw new Error(`maxLogBytes must be an integer of at least 1024, not ${maxLogBytes}`);
@@ -257,10 +258,26 @@ export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
       await stop(ref.jobName, "canceled");
     },
 
-    async logs(ref: JobRef, options?: { tail?: number }): Promise<string> {
-      if (!isJobName(ref.jobName)) return "";
+    /** One container, named after the task. */
+    async logs(ref: JobRef, options?: { tail?: number; container?: string }): Promise<string> {
+      if (!isJobName(ref.jobName) || (options?.container ?? ref.task) !== ref.task) return "";
       const text = (await readText(fileOf(ref.jobName, "log"))) ?? "";
       return options?.tail === undefined ? text : lastLines(text, options.tail);
+    },
+
+    /** One container (the process's output), no line times: the wrapper does not record them. */
+    async collectLogs(ref: JobRef): Promise<CollectedLog> {
+      if (!isJobName(ref.jobName)) return { state: "gone" };
+      // An unreadable spec is a job directory as good as gone: nothing there can say how the log ends.
+      const spec = await readRecord(fileOf(ref.jobName, "spec"), JobSpec).catch(() => undefined);
+      if (!spec) return { state: "gone" };
+      const observed = await outcome(ref.jobName, spec);
+      const { text, cut } = await readNewest(fileOf(ref.jobName, "log"), archivedLogMaxBytes);
+      return {
+        state: "found",
+        ended: observed.state === "succeeded" || observed.state === "failed",
+        containers: [{ name: ref.task, init: false, text, timestamps: false, ...(cut && { cut }) }],
+      };
     },
 
     async stopAll(): Promise<void> {
@@ -282,6 +299,27 @@ export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
       for (const job of alive) await forceIfAlive(job.pid, job.jobDir);
     },
   };
+}
+
+/** The newest `maxBytes` of a file, from the start of a line; the whole file when it is that small. */
+async function readNewest(path: string, maxBytes: number): Promise<{ text: string; cut: boolean }> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, "r");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { text: "", cut: false };
+    throw error;
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, maxBytes);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    const text = buffer.toString("utf8");
+    return size <= maxBytes ? { text, cut: false } : { text: text.slice(text.indexOf("\n") + 1), cut: true };
+  } finally {
+    await handle.close();
+  }
 }
 
 const isAlive = (job: { pid: number; jobDir: string }) => isWrapperAlive(job.pid, job.jobDir);

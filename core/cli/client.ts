@@ -148,8 +148,15 @@ export class HookflowClient {
     return this.json("POST", "/auth/cli/token", body);
   }
 
-  async logs(id: string, task: string, tail?: number): Promise<string> {
-    const qs = tail === undefined ? "" : `?tail=${tail}`;
+  async logs(
+    id: string,
+    task: string,
+    query: { tail?: number; attempt?: number; container?: string } = {},
+  ): Promise<string> {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query))
+      if (value !== undefined) params.set(name, String(value));
+    const qs = params.size === 0 ? "" : `?${params}`;
     return (await this.send("GET", `${this.taskPath(id, task)}/logs${qs}`)).text();
   }
 

@@ -1,9 +1,11 @@
 import {
+  type ArchivedLog,
   ATTEMPTS_KEPT_PER_TASK,
   type AttemptRecord,
   byteLength,
   type CommitState,
   clipText,
+  isActiveTask,
   LIMITS,
   MAX_BACKOFF_SECONDS,
   type NotifyEvent,
@@ -38,6 +40,8 @@ export interface Draft {
 export const TIMEOUT_GRACE_SECONDS = 30;
 const graceFor = (timeoutSeconds: number) => Math.min(TIMEOUT_GRACE_SECONDS, timeoutSeconds);
 const MAX_DELIVERY_FAILURES = 50;
+/** A run item stays small: the attempts listed per task are the newest ones (older archives are still kept). */
+const MAX_ARCHIVED_LOGS_LISTED = 50;
 
 export function taskDef(run: Run, name: string): Task {
   for (const stage of runStagesOf(run.definition))
@@ -94,6 +98,34 @@ export function cancelJob(d: Draft, task: TaskState): void {
   });
 }
 
+/** Ends that only the attempt's own Job can report: it ran, even if its submission was not confirmed yet. */
+const REPORTED_BY_THE_JOB: ReadonlySet<TaskReason> = new Set(["Succeeded", "Failed", "OutputsTooLarge"]);
+
+/**
+ * An attempt that reached its runner has ended (succeeded, failed, timed out, canceled, lost): its log is owed to
+ * the archive, and its Job is deleted once the log is kept. Called before the task leaves the attempt. An attempt
+ * never confirmed submitted counts when its end came from the Job itself (a fast task reports before the
+ * scheduler records its submission); one canceled or refused before that owes nothing.
+ */
+export function archiveLog(d: Draft, task: TaskState, reason: TaskReason): void {
+  if (!task.jobName || !isActiveTask(task.status)) return;
+  if (!task.submittedAt && !REPORTED_BY_THE_JOB.has(reason)) return;
+  emit(d, {
+    type: "archiveLog",
+    key: `archive:${task.jobName}`,
+    runId: d.run.id,
+    task: task.name,
+    attempt: task.attempt,
+    jobName: task.jobName,
+  });
+}
+
+/** The archive kept an attempt's log (or recorded its pod gone): the task lists it; earlier entries stay. */
+export function recordArchivedLog(task: TaskState, log: ArchivedLog): void {
+  const kept = (task.logs ?? []).filter((l) => l.attempt !== log.attempt);
+  task.logs = [...kept, log].sort((a, b) => a.attempt - b.attempt).slice(-MAX_ARCHIVED_LOGS_LISTED);
+}
+
 export function recordDeliveryFailure(d: Draft, key: string, target: string, error: string): void {
   d.run.deliveryFailures.push({ key, target, error, at: d.now });
   d.run.deliveryFailures.splice(0, Math.max(0, d.run.deliveryFailures.length - MAX_DELIVERY_FAILURES));
@@ -106,6 +138,7 @@ export function finishTask(
   reason: TaskReason,
   message?: string,
 ): void {
+  archiveLog(d, task, reason);
   task.status = status;
   task.reason = reason;
   task.message = message === undefined ? undefined : clipText(message, LIMITS.messageBytes);
@@ -193,6 +226,7 @@ export function failAttempt(d: Draft, task: TaskState, reason: TaskReason, messa
     return;
   }
   const failed = task.attempt;
+  archiveLog(d, task, reason);
   keepAttempt(d, task, { status: "failed", reason, message: clipText(message, LIMITS.messageBytes) });
   const wait = Math.min(policy.backoffSeconds * 2 ** (attemptsThisRound - 1), MAX_BACKOFF_SECONDS);
   if (wait > 0) {

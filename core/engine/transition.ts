@@ -22,6 +22,7 @@ import {
   findTaskState,
   finishTask,
   keepAttempt,
+  recordArchivedLog,
   recordDeliveryFailure,
   taskDef,
 } from "./lifecycle.js";
@@ -100,6 +101,18 @@ function apply(d: Draft, event: RunEvent): Ignored | undefined {
     case "approval.granted":
     case "approval.denied":
       return decide(d, event);
+    case "log.archived": {
+      const owed = run.outbox.some((e) => e.key === event.key);
+      const task = findTaskState(run, event.task);
+      if (!owed || !task) return ignore("Duplicate", "already recorded");
+      run.outbox = run.outbox.filter((e) => e.key !== event.key);
+      recordArchivedLog(task, {
+        attempt: event.attempt,
+        containers: event.containers,
+        ...(event.gone && { gone: true }),
+      });
+      return undefined;
+    }
     case "run.trusted":
       return trust(d, event.by);
     case "outbox.delivered": {

@@ -47,6 +47,8 @@ export interface TaskView {
   outputs: Record<string, string>;
   approval?: Run["stages"][number]["tasks"][number]["approval"];
   approvers?: string[];
+  /** The attempts whose logs the archive keeps, with their containers (the running attempt's is read live). */
+  logs?: Array<{ attempt: number; containers: string[]; gone?: boolean }>;
   /** When a retry waiting for its backoff may start. */
   retryAt?: string;
   /** Earlier attempts, oldest first: each as it ended, with its Job (its logs: `?attempt=N`). */
@@ -121,6 +123,7 @@ export function runView(run: Run): RunView {
           outputs: maskValues(task.outputs),
           approval: task.approval && { ...task.approval, comment: mask(task.approval.comment) },
           approvers: defs[t]?.approval?.approvers,
+          logs: task.logs,
           retryAt: task.retryAt,
           history: (task.history ?? []).map((h) => ({
             ...h,

@@ -69,6 +69,15 @@ export const RunEvent = z.discriminatedUnion("type", [
     downstream: z.boolean().optional(),
     groupAhead: z.array(z.string()).optional(),
   }),
+  /** An archiveLog effect carried out: the attempt's log is kept (its containers), or its pod was gone. */
+  z.object({
+    type: z.literal("log.archived"),
+    key: z.string(),
+    task: z.string(),
+    attempt: z.number().int().min(1),
+    containers: z.array(z.string()),
+    gone: z.boolean().optional(),
+  }),
   /** Outbox effects carried out (or given up on, with the error recorded on the run). */
   z.object({
     type: z.literal("outbox.delivered"),

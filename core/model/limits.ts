@@ -169,3 +169,6 @@ export function logTail(text: string, maxBytes: number): string {
   const fromLine = text[start - 1] === "\n" ? kept : kept.slice(kept.indexOf("\n") + 1);
   return cutNotice(byteLength(text) - byteLength(fromLine)) + fromLine;
 }
+
+/** The largest log kept per container by default: beyond it, the newest part is kept and the cut is said. */
+export const DEFAULT_ARCHIVED_LOG_MAX_BYTES = 50 * 1024 * 1024;

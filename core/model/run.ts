@@ -160,6 +160,8 @@ export const TaskState = z.object({
   /** Outputs this attempt reported that may not become variables, each saying why (shown in its message). */
   refusedOutputs: z.array(z.string()).optional(),
   approval: Approval.optional(),
+  /** The attempts whose logs are kept in the log archive, oldest first (kept across re-runs). */
+  logs: z.array(z.lazy(() => ArchivedLog)).optional(),
   /** When a failed attempt's retry may start (its backoff); the task waits, pending, until then. */
   retryAt: z.string().optional(),
   /** Earlier attempts, oldest first (a bounded number: see ATTEMPTS_KEPT_PER_TASK, LIMITS.historyBytesPerRun). */
@@ -249,6 +251,15 @@ export const TaskLaunch = z.object({
 });
 export type TaskLaunch = z.infer<typeof TaskLaunch>;
 
+/** An attempt's log as the archive holds it: its containers (init containers first), or the pod already gone. */
+export const ArchivedLog = z.object({
+  attempt: z.number().int(),
+  containers: z.array(z.string()),
+  /** The pod was gone before its log could be copied: the archive holds a record saying so, not a log. */
+  gone: z.boolean().optional(),
+});
+export type ArchivedLog = z.infer<typeof ArchivedLog>;
+
 const EffectBase = { key: z.string(), runId: z.string() };
 export const OutboxEffect = z.discriminatedUnion("type", [
   z.object({
@@ -262,6 +273,17 @@ export const OutboxEffect = z.discriminatedUnion("type", [
   z.object({ ...EffectBase, type: z.literal("commitStatus"), state: CommitState }),
   /** Cancel another run (an older one of the same concurrency group). */
   z.object({ ...EffectBase, type: z.literal("cancelRun"), target: z.string() }),
+  /**
+   * Copy an ended attempt's log (every container) to the log archive, then delete its Job: a Job is deleted by
+   * hookflow only once its log is kept. A cancelTask for the same Job is carried out first (it copies, then stops).
+   */
+  z.object({
+    ...EffectBase,
+    type: z.literal("archiveLog"),
+    task: z.string(),
+    attempt: z.number(),
+    jobName: z.string(),
+  }),
   /** Ask the runs waiting in a concurrency group to look again. */
   z.object({ ...EffectBase, type: z.literal("wakeGroup"), group: z.string() }),
 ]);
@@ -270,3 +292,13 @@ export type OutboxEffect = z.infer<typeof OutboxEffect>;
 export const SubmitEffect = z.object({ ...EffectBase, type: z.literal("submitTask"), launch: TaskLaunch });
 export type SubmitEffect = z.infer<typeof SubmitEffect>;
 export type Effect = OutboxEffect | SubmitEffect;
+
+/**
+ * Whether the reconciler still looks at a run: while it is unfinished, and after, while it owes work on its
+ * Jobs (an attempt's log still to copy to the archive, a Job still to cancel), so that a failed copy is retried.
+ */
+export function needsReconciling(run: Pick<Run, "status" | "outbox">): boolean {
+  return (
+    !isTerminalRun(run.status) || run.outbox.some((e) => e.type === "archiveLog" || e.type === "cancelTask")
+  );
+}

@@ -1,9 +1,11 @@
-import { enumProblem, maskText, type RunView, runView, secretValues } from "../engine/index.js";
+import { enumProblem, jobNameFor, maskText, type RunView, runView, secretValues } from "../engine/index.js";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
 import {
   type Actor,
   byteLength,
+  isActiveTask,
   LIMITS,
+  lastLines,
   logTail,
   type Pipeline,
   type Provider,
@@ -13,16 +15,20 @@ import {
   VARIABLE_NAME,
 } from "../model/index.js";
 import type {
+  ArchivedAttempt,
+  AttemptKey,
   BranchHead,
   DefinitionStore,
   GitHostApis,
   IdSource,
+  LogArchive,
   Page,
   RunStore,
   TaskRunner,
 } from "../ports.js";
 import { DefinitionCatalog } from "./catalog.js";
 import type { RunCommands } from "./commands.js";
+import { withoutTimes } from "./log-archiving.js";
 import type { RunStarter } from "./start-runs.js";
 import type { TaskTokens } from "./tokens.js";
 
@@ -46,6 +52,8 @@ export interface RunControlDeps {
   ids: IdSource;
   /** Loaded on first use: only the logs route needs a runner. */
   runner: () => Promise<TaskRunner>;
+  /** Loaded on first use: only the logs route reads the log archive. */
+  archive: () => Promise<LogArchive>;
   /** To mask a task's own callback token in its logs, when known. */
   tokens?: TaskTokens;
   /** The APIs that resolve a branch's head, one per host with a token. */
@@ -162,31 +170,82 @@ export class RunControl {
     );
   }
 
-  /** A task's log: its current attempt's, or an earlier `attempt` still in its history. */
-  async logs(id: string, taskName: string, tail?: number, attempt?: number): Promise<string> {
+  /**
+   * A task attempt's log (the current attempt by default): the archive's copy once the attempt has ended and is
+   * kept, else the live log from its runner. Each container's part follows a `==> container NAME <==` line when
+   * there are several; `container` picks one. Line times only from the archive, when asked for. An earlier
+   * attempt not yet archived is read live under its Job's name, as its history keeps it.
+   */
+  async logs(id: string, taskName: string, query: LogQuery = {}): Promise<string> {
     const run = await this.deps.runs.getRun(id);
     if (!run) throw new NotFoundError(`no run ${id}`);
     const task = run.stages.flatMap((s) => s.tasks).find((t) => t.name === taskName);
     if (!task) throw new NotFoundError(`no task ${taskName} in run ${id}`);
-    const chosen =
-      attempt === undefined || attempt === task.attempt
-        ? task
-        : (task.history ?? []).findLast((h) => h.attempt === attempt);
-    if (!chosen) throw new NotFoundError(`attempt ${attempt} of ${taskName} is not kept in run ${id}`);
-    const jobName = chosen.jobName;
-    if (!jobName) throw new ConflictError(`task ${taskName} has not run yet (${task.status})`);
+    if (task.attempt === 0) throw new ConflictError(`task ${taskName} has not run yet (${task.status})`);
+    const attempt = query.attempt ?? task.attempt;
+    if (attempt > task.attempt)
+      throw new NotFoundError(`task ${taskName} has had ${task.attempt} attempt(s), not ${attempt}`);
+    const key = { runId: id, task: task.name, attempt };
+    const current = attempt === task.attempt && isActiveTask(task.status);
+    const archived = current ? undefined : await (await this.deps.archive()).find(key);
+    if (archived) return logTail(await this.readArchived(key, archived, query), LIMITS.logBytes);
+    // Running, or ended and not yet copied: its pod (or process) still has it.
+    const jobName =
+      attempt === task.attempt
+        ? (task.jobName ?? jobNameFor(id, task.name, attempt))
+        : ((task.history ?? []).findLast((h) => h.attempt === attempt)?.jobName ??
+          jobNameFor(id, task.name, attempt));
     const runner = await this.deps.runner();
     const text = await runner.logs(
-      { runId: id, task: task.name, attempt: attempt ?? task.attempt, jobName },
-      tail === undefined ? {} : { tail },
+      { runId: id, task: task.name, attempt, jobName },
+      {
+        ...(query.tail !== undefined && { tail: query.tail }),
+        ...(query.container !== undefined && { container: query.container }),
+      },
     );
-    const ref = { runId: id, task: task.name, attempt: attempt ?? task.attempt };
     const tokens = this.deps.tokens
-      ? [this.deps.tokens.tokenFor(ref), this.deps.tokens.previousReleaseTokenFor(ref)]
+      ? [this.deps.tokens.tokenFor(key), this.deps.tokens.previousReleaseTokenFor(key)]
       : [];
     // Masked before it is cut, so that a cut never splits a secret into a part the mask misses.
     return logTail(maskText(text, [...secretValues(run), ...tokens]), LIMITS.logBytes);
   }
+
+  /** Stored masked: read as kept. Only the newest parts of each container that the answer can hold are read. */
+  private async readArchived(key: AttemptKey, archived: ArchivedAttempt, query: LogQuery): Promise<string> {
+    if (archived.gone !== undefined) return archived.gone;
+    const names = archived.containers.map((c) => c.name);
+    if (query.container !== undefined && !names.includes(query.container))
+      throw new NotFoundError(
+        `attempt ${key.attempt} of ${key.task} has no log of container ${query.container}; it has: ${names.join(", ") || "none"}`,
+      );
+    const chosen = archived.containers.filter(
+      (c) => query.container === undefined || c.name === query.container,
+    );
+    const archive = await this.deps.archive();
+    const parts: string[] = [];
+    for (const container of chosen) {
+      const read = await archive.read(key, container.name, {
+        ...(query.tail !== undefined && { tail: query.tail }),
+        minBytes: LIMITS.logBytes,
+      });
+      let text = query.timestamps || !container.timestamps ? read.text : withoutTimes(read.text);
+      if (query.tail !== undefined) text = lastLines(text, query.tail);
+      parts.push(
+        chosen.length === 1
+          ? text
+          : `==> ${container.init ? "init container" : "container"} ${container.name} <==\n${text}${text === "" || text.endsWith("\n") ? "" : "\n"}`,
+      );
+    }
+    return parts.join("");
+  }
+}
+
+export interface LogQuery {
+  attempt?: number;
+  container?: string;
+  tail?: number;
+  /** Each line's time first (RFC 3339), where the archive has it. */
+  timestamps?: boolean;
 }
 
 /** The name a decision made by `actor` is recorded under. */

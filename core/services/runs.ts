@@ -8,6 +8,7 @@ import {
   type RunCommands,
   type RunEffect,
 } from "./commands.js";
+import type { LogArchiving } from "./log-archiving.js";
 import type { TaskTokens } from "./tokens.js";
 
 /** Delivers notify and commitStatus effects; "deferred" leaves the effect owed (a rate limit is in the way). */
@@ -25,6 +26,7 @@ export interface RunServiceDeps {
   runner: TaskRunner;
   tokens: TaskTokens;
   outbox: OutboxDelivery;
+  archiving: LogArchiving;
   /** Where jobs call back: HOOKFLOW_PUBLIC_URL. */
   publicUrl: string;
   log: Logger;
@@ -46,6 +48,8 @@ interface Outcome {
 type Handler<T extends RunEffect["type"]> = (
   run: Run,
   effect: Extract<RunEffect, { type: T }>,
+  /** Every effect carried out with this one. */
+  batch: readonly RunEffect[],
 ) => Promise<Outcome>;
 
 const FOLLOW_UP_ROUNDS = 10;
@@ -66,6 +70,7 @@ export class RunService {
         await this.deps.runner.cancel(effect);
         return { followUps: [], done: { key: effect.key } };
       },
+      archiveLog: (run, effect, batch) => this.archiveLog(run, effect, batch),
       cancelRun: (run, effect) => this.cancelRun(run, effect),
       wakeGroup: (_run, effect) => this.wakeGroup(effect),
     };
@@ -107,37 +112,66 @@ export class RunService {
     });
   }
 
+  /**
+   * Effects on different Jobs side by side; those on one Job in order, an archive before a cancel, and none after
+   * one that failed: a Job is never deleted before its log is kept.
+   */
   private async carryOut(run: Run, effects: RunEffect[]) {
     const followUps: RunEvent[] = [];
     const delivered: Array<{ key: string; target?: string; error?: string }> = [];
     const retryLater: Error[] = [];
+    const byJob = new Map<string, RunEffect[]>();
+    for (const effect of [...effects].sort((a, b) => order(a) - order(b))) {
+      const job = "jobName" in effect ? effect.jobName : effect.key;
+      byJob.set(job, [...(byJob.get(job) ?? []), effect]);
+    }
     await Promise.all(
-      effects.map(async (effect) => {
-        try {
-          // The map's type pairs each handler with its effect type; TypeScript cannot follow that through a union.
-          const handler = this.handlers[effect.type] as Handler<RunEffect["type"]>;
-          const outcome = await handler(run, effect as never);
-          followUps.push(...outcome.followUps);
-          if (outcome.done) delivered.push(outcome.done);
-        } catch (error) {
-          if (effect.type === "submitTask") {
-            followUps.push(submitFailure(effect.launch, error));
-            if (error instanceof PermanentError) return;
-          } else if (error instanceof PermanentError) {
-            delivered.push({ key: effect.key, target: effect.type, error: error.message });
+      [...byJob.values()].map(async (chain) => {
+        for (const effect of chain) {
+          try {
+            // The map's type pairs each handler with its effect type; TypeScript cannot follow that through a union.
+            const handler = this.handlers[effect.type] as Handler<RunEffect["type"]>;
+            const outcome = await handler(run, effect as never, effects);
+            followUps.push(...outcome.followUps);
+            if (outcome.done) delivered.push(outcome.done);
+          } catch (error) {
+            if (effect.type === "submitTask") {
+              followUps.push(submitFailure(effect.launch, error));
+              if (error instanceof PermanentError) continue;
+            } else if (error instanceof PermanentError) {
+              delivered.push({ key: effect.key, target: effect.type, error: error.message });
+              continue;
+            }
+            this.deps.log.warn("effect will be retried", {
+              runId: run.id,
+              key: effect.key,
+              error: String(error),
+            });
+            retryLater.push(error as Error);
             return;
           }
-          this.deps.log.warn("effect will be retried", {
-            runId: run.id,
-            key: effect.key,
-            error: String(error),
-          });
-          retryLater.push(error as Error);
         }
       }),
     );
     if (delivered.length > 0) followUps.push({ type: "outbox.delivered", results: delivered });
     return { followUps, retryLater };
+  }
+
+  /**
+   * Copies the ended attempt's log to the archive, then deletes its Job (hookflow's own clean-up; the Job's TTL
+   * is only a safety net). Copied as it is when a cancel of the same Job follows in this batch.
+   */
+  private async archiveLog(
+    run: Run,
+    effect: Extract<RunEffect, { type: "archiveLog" }>,
+    batch: readonly RunEffect[],
+  ): Promise<Outcome> {
+    const stopping = batch.some((e) => e.type === "cancelTask" && e.jobName === effect.jobName);
+    const archived = await this.deps.archiving.copy(run, effect, stopping);
+    // Still running (its callback came first): the copy stays owed, for a later reconcile.
+    if (!archived) return { followUps: [] };
+    if (!stopping) await this.deps.runner.cancel(effect);
+    return { followUps: [archived] };
   }
 
   private async submitTask(effect: Extract<RunEffect, { type: "submitTask" }>): Promise<Outcome> {
@@ -179,6 +213,9 @@ export class RunService {
     return { followUps: [], done: { key: effect.key } };
   }
 }
+
+/** Within one Job's effects: its log is copied before it is canceled. */
+const order = (effect: RunEffect) => (effect.type === "archiveLog" ? 0 : 1);
 
 function isRunEffect(effect: RunEffect | NotificationEffect): effect is RunEffect {
   return !isNotificationEffect(effect);

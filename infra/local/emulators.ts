@@ -111,6 +111,48 @@ export async function startSqsEmulator(options: { port?: number } = {}): Promise
   return { endpoint: server.address, stop: () => server.stop() };
 }
 
+export interface RunningS3 extends RunningEmulator {
+  /** Stops answering (connections refused) while keeping its data; `start` serves it again on the same port. */
+  outage(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/**
+ * Starts s3rver (an S3 emulator keeping objects as files under `dataDir`) in this process, with `buckets`
+ * created. Stopping it closes open connections too, so that keep-alive sockets do not hold it open.
+ */
+export async function startS3Emulator(options: {
+  dataDir: string;
+  port?: number;
+  buckets?: string[];
+}): Promise<RunningS3> {
+  const { default: S3rver } = await import("s3rver");
+  privateDir(options.dataDir);
+  const port = options.port ?? (await freePort());
+  let server: InstanceType<typeof S3rver> | undefined;
+  const start = async () => {
+    if (server) return;
+    const created = new S3rver({
+      address: "127.0.0.1",
+      port,
+      silent: true,
+      directory: options.dataDir,
+      configureBuckets: (options.buckets ?? []).map((name) => ({ name })),
+    });
+    await created.run();
+    server = created;
+  };
+  const stop = async () => {
+    const running = server;
+    server = undefined;
+    if (!running) return;
+    running.httpServer?.closeAllConnections();
+    await running.close();
+  };
+  await start();
+  return { endpoint: `http://127.0.0.1:${port}`, stop, outage: stop, start };
+}
+
 /**
  * A stack killed outright (SIGKILL) cannot stop its JVM; the next start on the same data directory does, so the
  * database files have one owner. The pid must still be that JVM: its command line names this directory.

@@ -31,6 +31,7 @@ import {
   LOCAL_REGION,
   type RunningEmulator,
   startDynamoLocal,
+  startS3Emulator,
   startSqsEmulator,
 } from "./emulators.js";
 import { DEMO_ROLES, type DemoUser, demoUsers, startLocalProvider } from "./oidc-provider.js";
@@ -59,14 +60,16 @@ export interface RunningStack {
 }
 
 const QUEUE_NAMES = { work: "hookflow-work.fifo", dead: "hookflow-dead.fifo" };
+const LOG_BUCKET = "hookflow-logs";
 const WAKE_QUEUE_NAME = "hookflow-wake";
 /** Locally a scheduler batch runs in this process with no Lambda timeout; this only bounds a stuck one. */
 const VISIBILITY_TIMEOUT_SECONDS = 60;
 
 /**
- * The whole product on one machine: DynamoDB Local (persisted in the data directory), the SQS emulator, one HTTP
- * server for webhooks, callbacks and the API, the scheduler as long-poll loops (work queue, wake-up queue) calling the Lambda handlers, the
- * reconciler on a timer, and the local process runner (Kubernetes when a kubeconfig is given).
+ * The whole product on one machine: DynamoDB Local and s3rver (the log archive), both persisted in the data
+ * directory, the SQS emulator, one HTTP server for webhooks, callbacks and the API, the scheduler as long-poll
+ * loops (work queue, wake-up queue) calling the Lambda handlers, the reconciler on a timer, and the local process
+ * runner (Kubernetes when a kubeconfig is given).
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const { env, log } = options;
@@ -85,9 +88,10 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       stoppers.push(emulator.stop);
       return emulator;
     };
-    const [dynamo, sqs] = await Promise.all([
+    const [dynamo, sqs, s3] = await Promise.all([
       startDynamoLocal({ dataDir: join(dataDir, "dynamodb") }).then(started),
       startSqsEmulator().then(started),
+      startS3Emulator({ dataDir: join(dataDir, "s3"), buckets: [LOG_BUCKET] }).then(started),
     ]);
 
     const port = requested.PORT;
@@ -145,6 +149,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       HOOKFLOW_WAKE_QUEUE_URL: wakeUrl,
       HOOKFLOW_DYNAMODB_ENDPOINT: dynamo.endpoint,
       HOOKFLOW_SQS_ENDPOINT: sqs.endpoint,
+      HOOKFLOW_S3_ENDPOINT: s3.endpoint,
+      HOOKFLOW_LOG_BUCKET: LOG_BUCKET,
       HOOKFLOW_API_TOKEN: env.HOOKFLOW_API_TOKEN || secrets.apiToken,
       HOOKFLOW_TOKEN_SECRET: env.HOOKFLOW_TOKEN_SECRET || secrets.tokenSecret,
       HOOKFLOW_GITHUB_SECRET: env.HOOKFLOW_GITHUB_SECRET || secrets.githubSecret,

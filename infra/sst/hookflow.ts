@@ -1,7 +1,7 @@
 /**
  * hookflow on AWS: the table, the FIFO work queue and its dead-letter queue, the standard wake-up queue, the
- * secrets, one HTTP API in front of the webhook, callback and API functions, the scheduler on the work queue,
- * the wake-up function on the wake-up queue, the reconciler every minute. What each
+ * log bucket, the secrets, one HTTP API in front of the webhook, callback and API functions, the scheduler on the
+ * work queue, the wake-up function on the wake-up queue, the reconciler every minute. What each
  * function is (handler, memory, timeout, what it is linked to) is data in infra/functions.ts.
  *
  * Only called from `run()` in sst.config.ts, where SST's globals (`sst`, `$app`) exist.
@@ -25,14 +25,19 @@ import { tableArgs } from "../table.js";
 type Secret = InstanceType<typeof sst.Secret>;
 type SecretSetting = Exclude<
   LinkedSetting,
-  "HOOKFLOW_TABLE" | "HOOKFLOW_QUEUE_URL" | "HOOKFLOW_WAKE_QUEUE_URL" | "HOOKFLOW_PUBLIC_URL"
+  | "HOOKFLOW_TABLE"
+  | "HOOKFLOW_QUEUE_URL"
+  | "HOOKFLOW_WAKE_QUEUE_URL"
+  | "HOOKFLOW_PUBLIC_URL"
+  | "HOOKFLOW_LOG_BUCKET"
 >;
 
 export function hookflow() {
   const settings = deploySettings(process.env);
   // A bad setting fails the deploy, listing its problems, rather than every function at its first start.
+  let retentionDays: number;
   try {
-    loadConfig(settings);
+    retentionDays = loadConfig(settings).HOOKFLOW_LOG_RETENTION_DAYS;
   } catch (error) {
     throw error instanceof ValidationError ? new Error(error.explain()) : error;
   }
@@ -58,6 +63,12 @@ export function hookflow() {
     transform: { queue: { messageRetentionSeconds: WAKE_QUEUE.retentionSeconds } },
   });
 
+  // Ended attempts' logs: private (SST blocks public access), encrypted at rest (every object is written with
+  // SSE-S3, and HTTPS is enforced), kept HOOKFLOW_LOG_RETENTION_DAYS days.
+  const logs = new sst.aws.Bucket(SST_LINKS.HOOKFLOW_LOG_BUCKET.link, {
+    lifecycle: [{ id: "expire-logs", prefix: "logs/", expiresIn: `${retentionDays} days` }],
+  });
+
   const secret = (setting: SecretSetting, placeholder?: string) =>
     new sst.Secret(SST_LINKS[setting].link, placeholder);
   // Without these three nothing works, so a deploy refuses to start until `sst secret set` gave them. The
@@ -79,14 +90,16 @@ export function hookflow() {
   // No browser calls hookflow (the API takes a bearer token, git hosts and jobs call server to server).
   const http = new sst.aws.ApiGatewayV2(SST_LINKS.HOOKFLOW_PUBLIC_URL.link, { cors: false });
 
-  const components: Record<LinkedSetting, Secret | typeof table | typeof queue | typeof http> = {
-    HOOKFLOW_TABLE: table,
-    HOOKFLOW_QUEUE_URL: queue,
-    HOOKFLOW_WAKE_QUEUE_URL: wakeQueue,
-    // The URL belongs to the API resource, not to its routes: linking it adds no cycle.
-    HOOKFLOW_PUBLIC_URL: http,
-    ...secrets,
-  };
+  const components: Record<LinkedSetting, Secret | typeof table | typeof queue | typeof http | typeof logs> =
+    {
+      HOOKFLOW_TABLE: table,
+      HOOKFLOW_QUEUE_URL: queue,
+      HOOKFLOW_WAKE_QUEUE_URL: wakeQueue,
+      HOOKFLOW_LOG_BUCKET: logs,
+      // The URL belongs to the API resource, not to its routes: linking it adds no cycle.
+      HOOKFLOW_PUBLIC_URL: http,
+      ...secrets,
+    };
 
   const functionArgs = (name: FunctionName) => {
     const plan: FunctionPlan = FUNCTIONS[name];
@@ -137,5 +150,6 @@ export function hookflow() {
     queue: queue.url,
     wakeQueue: wakeQueue.url,
     deadLetterQueue: deadLetters.url,
+    logBucket: logs.name,
   };
 }

@@ -91,7 +91,27 @@ export interface WaitingOptions {
 interface PodRecord {
   pod: Obj;
   logs: Map<string, string>;
+  /** Per container, the time each line of its log was written (RFC 3339 with nanoseconds, as the kubelet). */
+  lineTimes: Map<string, string[]>;
   startRequested: boolean;
+}
+
+/** The kubelet's log: text appended, each new line stamped with the time it was written. */
+function appendLog(record: PodRecord, container: string, text: string): void {
+  const before = record.logs.get(container) ?? "";
+  const after = before + text;
+  record.logs.set(container, after);
+  const lines = after.split("\n").length - (after.endsWith("\n") ? 1 : 0);
+  const times = record.lineTimes.get(container) ?? [];
+  const now = new Date().toISOString().replace(/Z$/, "000000Z");
+  while (times.length < lines) times.push(now);
+  record.lineTimes.set(container, times);
+}
+
+/** `timestamps=true`: each line after its time and one space. */
+function stamped(log: string, times: string[]): string {
+  const lines = log.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+  return lines.map((line, i) => `${times[i] ?? times.at(-1) ?? ""} ${line}`).join("");
 }
 
 const TERMINATION_MESSAGE_MAX_BYTES = 4096;
@@ -236,7 +256,7 @@ export class FakeCluster {
   podLog(
     namespace: string,
     name: string,
-    query: { container?: string; tailLines?: string; limitBytes?: string },
+    query: { container?: string; tailLines?: string; limitBytes?: string; timestamps?: string },
   ): string {
     const record = this.pods.get(key(namespace, name));
     if (!record) throw notFound(PODS, name);
@@ -258,6 +278,7 @@ export class FakeCluster {
         `container "${container}" in pod "${name}" is waiting to start: ${status?.state.waiting.reason ?? "PodInitializing"}`,
       );
     let log = record.logs.get(container) ?? "";
+    if (query.timestamps === "true") log = stamped(log, record.lineTimes.get(container) ?? []);
     if (query.tailLines !== undefined) {
       const tail = Number(query.tailLines);
       if (!Number.isInteger(tail) || tail < 0) throw badRequest(`invalid tailLines "${query.tailLines}"`);
@@ -510,7 +531,7 @@ export class FakeCluster {
     const record = this.podOf(this.findJob(jobName));
     if (!record) throw new Error(`Job ${jobName} has no pod`);
     const container = containerName ?? record.pod.spec.containers[0].name;
-    record.logs.set(container, (record.logs.get(container) ?? "") + text);
+    appendLog(record, container, text);
   }
 
   /** The env a container of a Job's pod sees (the task container by default). */
@@ -631,7 +652,7 @@ export class FakeCluster {
       );
       return undefined;
     }
-    const record: PodRecord = { pod, logs: new Map(), startRequested: false };
+    const record: PodRecord = { pod, logs: new Map(), lineTimes: new Map(), startRequested: false };
     this.pods.set(key(pod.metadata.namespace, name), record);
     this.recordEvent(job, "Normal", "SuccessfulCreate", `Created pod: ${name}`);
     return record;
@@ -749,7 +770,7 @@ export class FakeCluster {
     const inits: Obj[] = pod.spec.initContainers ?? [];
     const index = inits.findIndex((c) => c.name === name);
     if (index < 0) throw new Error(`Job ${job.metadata.name} has no init container ${name}`);
-    if (options.log !== undefined) record.logs.set(name, (record.logs.get(name) ?? "") + options.log);
+    if (options.log !== undefined) appendLog(record, name, options.log);
     const now = timestamp();
     const terminated = (exitCode: number, reason: string) => ({
       terminated: {
@@ -782,8 +803,7 @@ export class FakeCluster {
   private finishPod(record: PodRecord, exitCode: number, reason: string, options: CompleteOptions) {
     const { pod } = record;
     const task = pod.spec.containers[0];
-    if (options.log !== undefined)
-      record.logs.set(task.name, (record.logs.get(task.name) ?? "") + options.log);
+    if (options.log !== undefined) appendLog(record, task.name, options.log);
     let message = options.terminationMessage ?? "";
     if (message === "" && exitCode !== 0 && task.terminationMessagePolicy === "FallbackToLogsOnError")
       message = fallbackFromLog(record.logs.get(task.name) ?? "");

@@ -306,6 +306,7 @@ export class FakeKubernetes {
       const container = query.get("container") ?? undefined;
       const tailLines = query.get("tailLines") ?? undefined;
       const limitBytes = query.get("limitBytes") ?? undefined;
+      const timestamps = query.get("timestamps") ?? undefined;
       return {
         status: 200,
         contentType: "text/plain",
@@ -313,6 +314,7 @@ export class FakeKubernetes {
           ...(container !== undefined && { container }),
           ...(tailLines !== undefined && { tailLines }),
           ...(limitBytes !== undefined && { limitBytes }),
+          ...(timestamps !== undefined && { timestamps }),
         }),
       };
     }

@@ -1,9 +1,16 @@
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { inject } from "vitest";
 import { dynamoStores } from "../../core/adapters/dynamo/store.js";
 import { ensureTable } from "../../core/adapters/dynamo/table.js";
+import { createS3Client, S3RVER_CREDENTIALS } from "../../core/adapters/s3/log-archive.js";
 import { ensureQueues, SqsWorkQueue } from "../../core/adapters/sqs/queue.js";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
 
@@ -21,6 +28,43 @@ export function sqsClient(): SQSClient {
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
   });
+}
+
+/** A client of s3rver (or `endpoint`), configured as the product configures its own. */
+export function s3Client(endpoint = inject("s3Endpoint")): S3Client {
+  return createS3Client({ region: LOCAL_REGION, endpoint, credentials: S3RVER_CREDENTIALS });
+}
+
+/** A new bucket on s3rver (or `endpoint`), so test files never see each other's objects. */
+export async function freshBucket(endpoint = inject("s3Endpoint")): Promise<string> {
+  const client = s3Client(endpoint);
+  const bucket = unique("hookflow-logs");
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  client.destroy();
+  return bucket;
+}
+
+/** Every object of a bucket, its key and its content as stored (gzip parts unzipped), to search them. */
+export async function bucketContents(
+  bucket: string,
+  endpoint = inject("s3Endpoint"),
+): Promise<Array<{ key: string; text: string }>> {
+  const { gunzipSync } = await import("node:zlib");
+  const client = s3Client(endpoint);
+  const objects: Array<{ key: string; text: string }> = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    for (const item of page.Contents ?? []) {
+      const answer = await client.send(new GetObjectCommand({ Bucket: bucket, Key: item.Key }));
+      const bytes = Buffer.from((await answer.Body?.transformToByteArray()) ?? []);
+      const text = item.Key?.endsWith(".gz") ? gunzipSync(bytes).toString("utf8") : bytes.toString("utf8");
+      objects.push({ key: item.Key ?? "", text });
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  client.destroy();
+  return objects;
 }
 
 const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;

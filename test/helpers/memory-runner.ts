@@ -1,6 +1,6 @@
 import { PermanentError } from "../../core/errors.js";
 import type { TaskLaunch } from "../../core/model/index.js";
-import type { JobObservation, JobRef, JobState, TaskRunner } from "../../core/ports.js";
+import type { CollectedLog, JobObservation, JobRef, JobState, TaskRunner } from "../../core/ports.js";
 
 interface Job {
   launch: TaskLaunch;
@@ -70,6 +70,18 @@ export class MemoryRunner implements TaskRunner {
     if (options?.tail === undefined) return job.log;
     const lines = job.log.split(/(?<=\n)/);
     return options.tail <= 0 ? "" : lines.slice(-options.tail).join("");
+  }
+
+  /** The Job's log as one container named after the task; gone once canceled (deleted, as on Kubernetes). */
+  async collectLogs(ref: JobRef): Promise<CollectedLog> {
+    const job = this.known(ref, "collectLogs");
+    if (!job || job.canceled) return { state: "gone" };
+    const { state } = job.observation;
+    return {
+      state: "found",
+      ended: state === "succeeded" || state === "failed",
+      containers: [{ name: ref.task, init: false, text: job.log, timestamps: false }],
+    };
   }
 
   /** Sets how a Job will be observed from now on (and, optionally, its whole log). */

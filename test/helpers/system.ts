@@ -14,7 +14,7 @@ import {
   webhookDeps,
 } from "../../core/wiring.js";
 import type { FakeGitHosts } from "../fake-git-hosts/index.js";
-import { freshQueue, freshStore } from "./aws.js";
+import { freshBucket, freshQueue, freshStore } from "./aws.js";
 import { MemoryRunner } from "./memory-runner.js";
 
 export const TEST_TOKEN_SECRET = "test-token-secret-0123456789";
@@ -36,6 +36,8 @@ export async function testSystem(
 ) {
   const { table } = await freshStore();
   const queues = await freshQueue({ visibilityTimeoutSeconds: options.visibilityTimeoutSeconds });
+  const s3Endpoint = options.env?.HOOKFLOW_S3_ENDPOINT ?? inject("s3Endpoint");
+  const bucket = options.env?.HOOKFLOW_LOG_BUCKET ?? (await freshBucket(s3Endpoint));
   const config: Config = loadConfig({
     HOOKFLOW_TABLE: table,
     HOOKFLOW_QUEUE_URL: queues.workUrl,
@@ -48,6 +50,8 @@ export async function testSystem(
     HOOKFLOW_GITLAB_TOKEN: SECRETS.gitlab,
     HOOKFLOW_GITEA_SECRET: SECRETS.gitea,
     HOOKFLOW_DEFINITION_CACHE_SECONDS: "0",
+    HOOKFLOW_S3_ENDPOINT: s3Endpoint,
+    HOOKFLOW_LOG_BUCKET: bucket,
     // The test receivers listen on loopback, as the local stack's do.
     HOOKFLOW_ALLOW_LOOPBACK_TARGETS: "1",
     ...options.gitHosts?.settings(),
@@ -66,6 +70,7 @@ export async function testSystem(
   return {
     ...base,
     queues,
+    bucket,
     recorder: recorder(base),
     commands: runCommands(base),
     catalog,

@@ -19,7 +19,7 @@ import { type Bundle, bundleFunction } from "../../infra/bundle.js";
 import { FUNCTION_NAMES, FUNCTIONS, type FunctionName, ROUTES } from "../../infra/functions.js";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
 import { type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
-import { freshQueue, freshStore, sqsClient } from "../helpers/aws.js";
+import { freshBucket, freshQueue, freshStore, sqsClient } from "../helpers/aws.js";
 import { driveRun } from "../helpers/drive.js";
 import { PUBLIC_URL, SECRETS, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
 import { fixture as webhookFixture } from "../helpers/webhooks.js";
@@ -83,6 +83,7 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
           SST_KEY_FILE: join(dir, "resource.enc"),
           HOOKFLOW_DYNAMODB_ENDPOINT: inject("dynamoEndpoint"),
           HOOKFLOW_SQS_ENDPOINT: inject("sqsEndpoint"),
+          HOOKFLOW_S3_ENDPOINT: inject("s3Endpoint"),
           AWS_REGION: LOCAL_REGION,
           AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
           AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
@@ -194,6 +195,7 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
         HookflowTokenSecret: { value: TEST_TOKEN_SECRET },
         HookflowApi: { url: PUBLIC_URL },
         HookflowKubeconfig: { value: kubeconfig },
+        HookflowLogs: { name: "hookflow-logs" },
       },
       env: { ...FUNCTIONS.scheduler.environment, ...env },
     });
@@ -321,6 +323,7 @@ stages:
         HookflowQueue: { url: system.config.HOOKFLOW_QUEUE_URL ?? "" },
         HookflowApiToken: { value: "linked-token" },
         HookflowTokenSecret: { value: TEST_TOKEN_SECRET },
+        HookflowLogs: { name: system.bucket },
       };
     }, 60_000);
     afterAll(() => fake?.close());
@@ -344,11 +347,26 @@ stages:
       expect(result.body.endsWith(`${line.repeat(100)}last\n`)).toBe(true);
     });
 
+    it("reads an ended attempt's log from the log bucket, with no need of the cluster", async () => {
+      const [answer] = await invoke("api", [get(`/api/runs/${runId}/tasks/talk/logs?tail=1`)], {
+        links: { ...state, HookflowKubeconfig: { value: "clusters: [" } },
+        env: FUNCTIONS.api.environment,
+      });
+      const result = answer?.result as { statusCode: number; body: string };
+      expect(result.statusCode).toBe(200);
+      expect(result.body).toBe("last\n");
+    });
+
     it("answers 500 for a log when the API's kubeconfig cannot be read, logging the setting; the rest answers", async () => {
+      // An empty bucket: the log is not archived, so the API reads it from the cluster.
+      const empty = await freshBucket();
       const answers = await invoke(
         "api",
         [get(`/api/runs/${runId}/tasks/talk/logs`), get(`/api/runs/${runId}`)],
-        { links: { ...state, HookflowKubeconfig: { value: "clusters: [" } }, env: FUNCTIONS.api.environment },
+        {
+          links: { ...state, HookflowLogs: { name: empty }, HookflowKubeconfig: { value: "clusters: [" } },
+          env: FUNCTIONS.api.environment,
+        },
       );
       const [logs, view] = answers.map((a) => a.result as { statusCode: number; body: string });
       expect(logs?.statusCode).toBe(500);

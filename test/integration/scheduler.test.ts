@@ -75,6 +75,12 @@ async function started(system: Awaited<ReturnType<typeof testSystem>>, run: Run)
 }
 
 type Manifest = { metadata: { name: string; labels: Record<string, string> } };
+/** The Jobs created for a run (hookflow deletes each once its log is archived, so count creations). */
+const createdJobsOf = (runId: string) =>
+  fake.requests
+    .filter((r) => r.method === "POST" && r.path.endsWith("/jobs") && r.status === 201)
+    .map((r) => (r.body as Manifest).metadata)
+    .filter((m) => m.labels["hookflow.dev/run"] === runId);
 const jobsOf = (runId: string) =>
   (fake.jobs() as unknown as Manifest[])
     .filter((j) => j.metadata.labels["hookflow.dev/run"] === runId)
@@ -89,10 +95,20 @@ describe("the scheduler on a Kubernetes cluster", () => {
     expect(run.stages.flatMap((s) => s.tasks).every((t) => t.status === "succeeded" && t.attempt === 1)).toBe(
       true,
     );
-    expect(jobsOf("k3stage")).toHaveLength(5);
+    expect(createdJobsOf("k3stage")).toHaveLength(5);
     // Outputs of the termination message reached the next stages' env.
     expect(taskState(run, "compile").outputs).toEqual({ VERSION: "1.2.3", DIGEST: "sha256:abc" });
-    expect(fake.envOf(jobNameFor("k3stage", "deploy", 1))).toMatchObject({
+    // The Job is gone (deleted once its log was archived): its env as it was created.
+    const deploy = fake.requests.find(
+      (r) =>
+        r.method === "POST" && (r.body as Manifest).metadata?.name === jobNameFor("k3stage", "deploy", 1),
+    )?.body as {
+      spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } };
+    };
+    const env = Object.fromEntries(
+      (deploy.spec.template.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]),
+    );
+    expect(env).toMatchObject({
       VERSION: "1.2.3",
       DIGEST: "sha256:abc",
       HOOKFLOW_TASK: "deploy",
@@ -123,7 +139,7 @@ describe("the scheduler on a Kubernetes cluster", () => {
       .requestsTo("POST", "/jobs")
       .filter((r) => JSON.stringify(r.body).includes('"hookflow.dev/run":"ktwice"'));
     expect(creates.filter((r) => r.status === 201)).toHaveLength(5);
-    expect(jobsOf("ktwice")).toHaveLength(5);
+    expect(createdJobsOf("ktwice")).toHaveLength(5);
   });
 
   it("retries a failing task as a new Job, then fails the run", async () => {
@@ -141,7 +157,7 @@ describe("the scheduler on a Kubernetes cluster", () => {
     expect(taskState(run, "fail-once")).toMatchObject({ status: "failed", attempt: 2 });
     expect(taskState(run, "fail-once").message).toMatch(/exit(ed with)? code 2/);
     expect(
-      jobsOf("kretry")
+      createdJobsOf("kretry")
         .map((j) => j.name)
         .sort(),
     ).toEqual([jobNameFor("kretry", "fail-once", 1), jobNameFor("kretry", "fail-once", 2)].sort());

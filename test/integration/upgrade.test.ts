@@ -11,7 +11,7 @@ import { createApiApp } from "../../functions/api.js";
 import { createCallbackApp } from "../../functions/callback.js";
 import { type RunningEmulator, startDynamoLocal } from "../../infra/local/emulators.js";
 import { readSecrets } from "../../infra/local/secrets.js";
-import { freshQueue } from "../helpers/aws.js";
+import { freshBucket, freshQueue } from "../helpers/aws.js";
 import { driveRun } from "../helpers/drive.js";
 import { PUBLIC_URL } from "../helpers/system.js";
 
@@ -58,6 +58,9 @@ describe(`upgrading from ${fixture.release} with a run in flight`, () => {
       HOOKFLOW_API_TOKEN: "upgrade-api-token",
       HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }),
       HOOKFLOW_DATA_DIR: dataDir,
+      // The log archive came after the fixture's release: the upgraded scheduler archives into a new bucket.
+      HOOKFLOW_S3_ENDPOINT: inject("s3Endpoint"),
+      HOOKFLOW_LOG_BUCKET: await freshBucket(),
     });
     runner = createLocalRunner({ dataDir: join(dataDir, "runner") });
     // This test's clock goes on from just after the fixture was captured, so that no timeout of the old run has

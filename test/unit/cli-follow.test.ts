@@ -86,7 +86,10 @@ describe("logs --follow in-process", () => {
   const finished = withTask(runView({ status: "running" }), "compile", { status: "succeeded" });
 
   /** Follows `compile`'s log while the API answers `answers` in turn; returns what was printed. */
-  async function follow(answers: ReadonlyArray<readonly [RunView, string]>): Promise<string> {
+  async function follow(
+    answers: ReadonlyArray<readonly [RunView, string]>,
+    asked: string[] = [],
+  ): Promise<string> {
     let poll = 0;
     let written = "";
     const io: CliIo = {
@@ -98,7 +101,8 @@ describe("logs --follow in-process", () => {
         const answer = answers[Math.min(poll, answers.length - 1)];
         if (!answer) throw new Error("no answers");
         const [view, log] = answer;
-        if (String(input).endsWith("/logs")) {
+        if (String(input).includes("/logs")) {
+          asked.push(String(input).slice(String(input).indexOf("/logs")));
           poll++;
           return new Response(log, { headers: { "content-type": "text/plain" } });
         }
@@ -130,5 +134,23 @@ describe("logs --follow in-process", () => {
       [finished, `${cut(8)}three\nfour\n`],
     ]);
     expect(printed).toBe("one\ntwo\nthree\nfour\n");
+  });
+
+  it("prints the rest of an attempt that ended (from its archive) before the next attempt's log", async () => {
+    const first = withTask(runView({ status: "running" }), "compile", { status: "running", attempt: 1 });
+    const second = withTask(runView({ status: "running" }), "compile", { status: "running", attempt: 2 });
+    const done = withTask(runView({ status: "running" }), "compile", { status: "succeeded", attempt: 2 });
+    const asked: string[] = [];
+    const printed = await follow(
+      [
+        [first, "a1\n"],
+        [second, "a1\nlast of attempt 1\n"],
+        [second, "b1\n"],
+        [done, "b1\nb2\n"],
+      ],
+      asked,
+    );
+    expect(printed).toBe("a1\nlast of attempt 1\nb1\nb2\n");
+    expect(asked).toEqual(["/logs", "/logs?attempt=1", "/logs", "/logs"]);
   });
 });

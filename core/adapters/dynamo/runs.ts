@@ -1,5 +1,5 @@
 import { VersionConflictError } from "../../errors.js";
-import { isTerminalRun, type Run } from "../../model/index.js";
+import { isTerminalRun, needsReconciling, type Run, type RunStatus } from "../../model/index.js";
 import type { ActiveRun, Page, RunQuery, RunStore } from "../../ports.js";
 import { itemAbsent, versionIs } from "./conditions.js";
 import { decodeCursor, encodeCursor, type RunPartition } from "./cursor.js";
@@ -24,7 +24,7 @@ export function runItem(run: Run): Item {
     [INDEX.byCollection.sk]: S(order),
     [INDEX.byTime.pk]: S("RUNS"),
     [INDEX.byTime.sk]: S(order),
-    ...(!isTerminalRun(run.status) && { [INDEX.active.pk]: S("ACTIVE"), [INDEX.active.sk]: S(order) }),
+    ...(needsReconciling(run) && { [INDEX.active.pk]: S("ACTIVE"), [INDEX.active.sk]: S(order) }),
     ...(run.concurrencyGroup !== undefined && { concurrencyGroup: S(run.concurrencyGroup) }),
   };
 }
@@ -103,7 +103,10 @@ export class RunRepository implements RunStore {
       input.ExpressionAttributeValues = { ...input.ExpressionAttributeValues, ":group": S(group) };
     }
     const { items } = await this.io.query(input, Number.POSITIVE_INFINITY);
-    return items.map((item) => ({
+    // A finished run that still owes its Jobs work is in the index, but no longer in its concurrency group.
+    const members =
+      group === undefined ? items : items.filter((i) => !isTerminalRun(str(i, "status") as RunStatus));
+    return members.map((item) => ({
       id: str(item, "id"),
       pipeline: str(item, "pipeline"),
       status: str(item, "status") as ActiveRun["status"],

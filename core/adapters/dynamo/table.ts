@@ -17,7 +17,7 @@ export { TTL_ATTRIBUTE };
  * | --------------- | ---------------------------- | ---------- | ---------------------------------------------------- |
  * | run             | RUN#<id>                     | RUN        | byCollection: PIPELINE#<name> / <createdAt>#<id>     |
  * |                 |                              |            | byTime: RUNS / <createdAt>#<id>                      |
- * |                 |                              |            | active (while unfinished): ACTIVE / <createdAt>#<id> |
+ * |                 |                              |            | active (needsReconciling): ACTIVE / <createdAt>#<id> |
  * | pipeline        | PIPELINE#<name>              | PIPELINE   | byCollection: PIPELINES / <name>                     |
  * | job template    | JOB#<name>                   | JOB        | byCollection: JOBS / <name>                          |
  * | enabled repo    | REPO#<provider>#<path>       | REPO       | byCollection: REPOSITORIES / <provider>/<path>       |

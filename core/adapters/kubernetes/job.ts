@@ -10,7 +10,8 @@ export interface JobOptions {
   ttlSecondsAfterFinished: number;
 }
 
-export const DEFAULT_TTL_SECONDS_AFTER_FINISHED = 86_400;
+/** A safety net only: hookflow deletes a finished Job itself once its log is archived. */
+export const DEFAULT_TTL_SECONDS_AFTER_FINISHED = 7 * 86_400;
 
 /** The container of a `run` task; its termination message carries the task's outputs. */
 export const RUN_CONTAINER_NAME = "task";

@@ -1,4 +1,5 @@
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import type { CollectedLog, ContainerLog } from "../../ports.js";
 import { type CallPolicy, callKubernetes, KubernetesRejection } from "./api-call.js";
 import type { KubernetesApis } from "./client.js";
 import { findJobPod } from "./pods.js";
@@ -28,11 +29,12 @@ export async function readTaskLog(
   policy: CallPolicy,
   tail?: number,
   limits: LogLimits = { maxBytes: LOG_REQUEST_MAX_BYTES, defaultTailLines: LOG_DEFAULT_TAIL_LINES },
+  only?: string,
 ): Promise<string> {
   const pod = await findJobPod(apis, namespace, jobName, policy);
   const podName = pod?.metadata?.name;
   if (!pod || !podName) return "";
-  const containers = containersOf(pod);
+  const containers = containersOf(pod).filter((c) => only === undefined || c.name === only);
   const parts: string[] = [];
   for (const container of containers) {
     if (!container.started) continue;
@@ -115,4 +117,66 @@ async function readContainerLog(
   }
   // Still cut: the newest line alone is longer than the limit. Its start is better than nothing.
   return text;
+}
+
+/**
+ * Every started container's whole log (init containers first), each line with its time (`timestamps=true`), for
+ * the archive. A log longer than `maxBytes` is read again for fewer lines, so its newest part is what is kept.
+ */
+export async function collectTaskLog(
+  apis: KubernetesApis,
+  namespace: string,
+  jobName: string,
+  policy: CallPolicy,
+  maxBytes: number,
+): Promise<CollectedLog> {
+  const pod = await findJobPod(apis, namespace, jobName, policy);
+  const podName = pod?.metadata?.name;
+  if (!pod || !podName) return { state: "gone" };
+  const containers: ContainerLog[] = [];
+  for (const container of containersOf(pod)) {
+    if (!container.started) continue;
+    let lines: number | undefined;
+    for (let request = 1; ; request++) {
+      let text: string;
+      try {
+        text = await callKubernetes(
+          `read the log of container "${container.name}" of pod "${podName}"`,
+          () =>
+            apis.core.readNamespacedPodLog({
+              name: podName,
+              namespace,
+              container: container.name,
+              timestamps: true,
+              limitBytes: maxBytes,
+              ...(lines !== undefined && { tailLines: lines }),
+            }),
+          policy,
+        );
+      } catch (error) {
+        // 404: the pod went while being read. 400: the container is waiting again.
+        if (error instanceof KubernetesRejection && error.code === 404) return { state: "gone" };
+        if (error instanceof KubernetesRejection && error.code === 400) break;
+        throw error;
+      }
+      const cut = lines !== undefined || Buffer.byteLength(text) >= maxBytes;
+      if (Buffer.byteLength(text) < maxBytes || request >= LOG_REQUESTS_PER_CONTAINER) {
+        containers.push({
+          name: container.name,
+          init: container.init,
+          text,
+          timestamps: true,
+          ...(cut && { cut }),
+        });
+        break;
+      }
+      lines = Math.max(1, Math.floor((text.split("\n").length - 1) / 2));
+    }
+  }
+  const phase = pod.status?.phase;
+  const running = [
+    ...(pod.status?.initContainerStatuses ?? []),
+    ...(pod.status?.containerStatuses ?? []),
+  ].some((s) => s.state?.running);
+  return { state: "found", ended: phase === "Succeeded" || phase === "Failed" || !running, containers };
 }

@@ -1,18 +1,27 @@
 import type { V1Job } from "@kubernetes/client-node";
 import { PermanentError, RetryableError } from "../../errors.js";
-import type { TaskLaunch } from "../../model/index.js";
-import type { JobObservation, JobRef, TaskRunner } from "../../ports.js";
+import { DEFAULT_ARCHIVED_LOG_MAX_BYTES, type TaskLaunch } from "../../model/index.js";
+import type { CollectedLog, JobObservation, JobRef, TaskRunner } from "../../ports.js";
 import { type CallPolicy, callKubernetes, DEFAULT_CALL_POLICY, KubernetesRejection } from "./api-call.js";
 import { type KubeconfigSource, type KubernetesApis, loadKubeconfig, makeApis } from "./client.js";
 import { buildJob, DEFAULT_TTL_SECONDS_AFTER_FINISHED } from "./job.js";
-import { LOG_DEFAULT_TAIL_LINES, LOG_REQUEST_MAX_BYTES, type LogLimits, readTaskLog } from "./logs.js";
+import {
+  collectTaskLog,
+  LOG_DEFAULT_TAIL_LINES,
+  LOG_REQUEST_MAX_BYTES,
+  type LogLimits,
+  readTaskLog,
+} from "./logs.js";
 import { isDnsLabel } from "./manifest-schema.js";
 import { DEFAULT_IMAGE_PULL_GRACE_MS, type ObserveSettings, observeJob } from "./observe.js";
 import { buildTaskSecret, type JobOwner } from "./secret.js";
 
 export interface KubernetesRunnerOptions extends KubeconfigSource {
   namespace: string;
-  /** Default 86400 (a day): long enough for hookflow to observe the Job and for people to read its logs. */
+  /**
+   * Default 604800 (7 days): only a safety net, since hookflow deletes a finished Job itself once its log is
+   * archived; an archive outage longer than this can lose a log.
+   */
   ttlSecondsAfterFinished?: number;
   /** Total time one API call is retried for (5xx, 429, timeouts) before RetryableError. Default 10 000. */
   retryBudgetMs?: number;
@@ -24,6 +33,8 @@ export interface KubernetesRunnerOptions extends KubeconfigSource {
   imagePullGraceMs?: number;
   /** The most one log request downloads per container (`limitBytes`). Default 1 MiB. */
   logRequestMaxBytes?: number;
+  /** The most of one container's log collected for the archive. Default 50 MB. */
+  archivedLogMaxBytes?: number;
 }
 
 export interface KubernetesRunnerSettings {
@@ -32,6 +43,8 @@ export interface KubernetesRunnerSettings {
   policy: CallPolicy;
   observe?: Partial<ObserveSettings>;
   logs?: Partial<LogLimits>;
+  /** The most of one container's log collected for the archive. Default 50 MB. */
+  archivedLogMaxBytes?: number;
 }
 
 /** A Kubernetes runner from a kubeconfig (text, file, or the default lookup) and a namespace. */
@@ -57,6 +70,7 @@ export function createKubernetesRunner(options: KubernetesRunnerOptions): Kubern
       observe: { imagePullGraceMs: options.imagePullGraceMs },
     }),
     ...(options.logRequestMaxBytes !== undefined && { logs: { maxBytes: options.logRequestMaxBytes } }),
+    ...(options.archivedLogMaxBytes !== undefined && { archivedLogMaxBytes: options.archivedLogMaxBytes }),
   });
 }
 
@@ -152,7 +166,7 @@ export class KubernetesRunner implements TaskRunner {
     }
   }
 
-  logs(ref: JobRef, options: { tail?: number } = {}): Promise<string> {
+  logs(ref: JobRef, options: { tail?: number; container?: string } = {}): Promise<string> {
     return readTaskLog(
       this.apis,
       this.settings.namespace,
@@ -160,6 +174,17 @@ export class KubernetesRunner implements TaskRunner {
       this.settings.policy,
       options.tail,
       this.logLimits,
+      options.container,
+    );
+  }
+
+  collectLogs(ref: JobRef): Promise<CollectedLog> {
+    return collectTaskLog(
+      this.apis,
+      this.settings.namespace,
+      ref.jobName,
+      this.settings.policy,
+      this.settings.archivedLogMaxBytes ?? DEFAULT_ARCHIVED_LOG_MAX_BYTES,
     );
   }
 
