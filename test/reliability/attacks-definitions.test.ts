@@ -47,7 +47,10 @@ beforeAll(async () => {
   app = createApiApp(system.api);
   expect((await put(ORIGINAL)).status).toBe(201);
   for (let i = 0; i < 3; i++)
-    expect((await call("POST", "/api/pipelines/target/runs", "{}", "application/json")).status).toBe(201);
+    expect(
+      (await call("POST", "/api/pipelines/target/runs", `{"commit":"${"a".repeat(40)}"}`, "application/json"))
+        .status,
+    ).toBe(201);
   before = await everything();
 });
 
