@@ -15,6 +15,7 @@ import { createOidcProvider } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
+import type { AwsCredentials } from "./adapters/kubernetes/eks-token.js";
 import { type Config, loadConfig, runnerKind } from "./config.js";
 import { ValidationError } from "./errors.js";
 import type { Provider, TargetRules } from "./model/index.js";
@@ -61,6 +62,11 @@ export interface Base {
   clock: Clock;
   ids: IdSource;
   log: Logger;
+  /**
+   * The function's own AWS credentials (the SDK's default chain as the DynamoDB client resolves and renews them;
+   * on Lambda, its role's): what an EKS token is signed with (HOOKFLOW_EKS_CLUSTER).
+   */
+  awsCredentials: () => Promise<AwsCredentials>;
 }
 
 /** Replacements a test or the local stack may pass in. */
@@ -81,6 +87,8 @@ export interface Overrides {
   /** The fetch the git hosts' APIs are called with. */
   fetch?: typeof fetch;
   s3Client?: S3Client;
+  /** The credentials EKS tokens are signed with (else the DynamoDB client's). */
+  awsCredentials?: () => Promise<AwsCredentials>;
 }
 
 const EMULATOR_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
@@ -109,6 +117,7 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
     clock,
     ids: overrides.ids ?? randomIds,
     log: overrides.log ?? jsonLogger(),
+    awsCredentials: overrides.awsCredentials ?? (() => dynamo.config.credentials()),
   };
 }
 
@@ -196,18 +205,27 @@ export async function logArchive(config: Config, overrides: Overrides = {}): Pro
   return new S3LogArchive(client, config.HOOKFLOW_LOG_BUCKET);
 }
 
-export async function buildRunner(config: Config, clock: Clock): Promise<TaskRunner> {
+export async function buildRunner(
+  base: Pick<Base, "config" | "clock" | "awsCredentials">,
+): Promise<TaskRunner> {
+  const { config, clock } = base;
   if (runnerKind(config) === "local") {
     const { createLocalRunner } = await import("./adapters/local-runner.js");
     return createLocalRunner({ dataDir: join(config.HOOKFLOW_DATA_DIR, "runner"), clock });
   }
   const { createKubernetesRunner } = await import("./adapters/kubernetes/index.js");
+  const cluster = config.HOOKFLOW_EKS_CLUSTER;
   return createKubernetesRunner({
     namespace: config.HOOKFLOW_NAMESPACE,
     archivedLogMaxBytes: config.HOOKFLOW_LOG_MAX_BYTES,
-    ...(config.HOOKFLOW_KUBECONFIG
-      ? { kubeconfig: config.HOOKFLOW_KUBECONFIG }
-      : { kubeconfigPath: config.KUBECONFIG }),
+    ...(config.HOOKFLOW_EKS_ENDPOINT && config.HOOKFLOW_EKS_CA_DATA
+      ? { endpoint: { server: config.HOOKFLOW_EKS_ENDPOINT, caData: config.HOOKFLOW_EKS_CA_DATA } }
+      : config.HOOKFLOW_KUBECONFIG
+        ? { kubeconfig: config.HOOKFLOW_KUBECONFIG }
+        : { kubeconfigPath: config.KUBECONFIG }),
+    ...(cluster && {
+      eks: { cluster, region: config.AWS_REGION, credentials: base.awsCredentials },
+    }),
   });
 }
 
@@ -278,7 +296,7 @@ export function callbackDeps(base: Base) {
 
 export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   const { config } = base;
-  const runner = overrides.runner ?? (await buildRunner(config, base.clock));
+  const runner = overrides.runner ?? (await buildRunner(base));
   const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
   const outbox = new NotificationDelivery({
     sender:
@@ -347,7 +365,7 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
         // A bad kubeconfig found here is the deployment's fault, not the caller's: a 500, logged with the reason.
         runner ??= overrides.runner
           ? Promise.resolve(overrides.runner)
-          : buildRunner(config, base.clock).catch((error: unknown) => {
+          : buildRunner(base).catch((error: unknown) => {
               runner = undefined;
               throw error instanceof ValidationError ? new Error(error.explain()) : error;
             });

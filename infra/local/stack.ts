@@ -159,7 +159,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       PORT: String(port),
     });
     const base = buildBase(config, { log });
-    const runner = await buildRunner(config, base.clock);
+    const runner = await buildRunner(base);
     if ("stopAll" in runner && typeof runner.stopAll === "function") {
       const stopTasks = runner.stopAll.bind(runner) as () => Promise<void>;
       stoppers.push(stopTasks);

@@ -9,7 +9,14 @@ import {
   type PodAdmission,
   type WaitingOptions,
 } from "./cluster.js";
-import { type Authorization, attributesOf, authorize } from "./rbac.js";
+import { type EksAuthentication, eksTokenProblem } from "./eks.js";
+import {
+  type Authorization,
+  attributesOf,
+  authorize,
+  type Identity,
+  serviceAccountIdentity,
+} from "./rbac.js";
 import { loadSchema } from "./schema.js";
 import { ApiError, badRequest, failureStatus } from "./status.js";
 import { WatchFeed } from "./watch.js";
@@ -22,6 +29,11 @@ export interface FakeKubernetesOptions extends Partial<ClusterOptions> {
    * it, `token` may do anything.
    */
   authorization?: Authorization;
+  /**
+   * EKS IAM authentication: a `k8s-aws-v1.` token is accepted only when it verifies (eks.ts), as the identity
+   * an access entry maps it to (authorized by `authorization`'s bindings when given, else allowed everything).
+   */
+  eks?: EksAuthentication;
   /** The kubeconfig context's namespace. */
   namespace?: string;
 }
@@ -79,6 +91,8 @@ export class FakeKubernetes {
   readonly requests: RecordedRequest[] = [];
   /** Bugs of the fake itself (answered with 500), for tests to assert empty. */
   readonly serverErrors: unknown[] = [];
+  /** Every EKS token presented, and why it was refused (none: accepted). */
+  readonly eksVerdicts: Array<{ token: string; problem?: string }> = [];
   readonly cluster: FakeCluster;
   /** Watches of Jobs and pods (`?watch=true`), with history that `expireWatchHistory()` forgets. */
   readonly watches: WatchFeed;
@@ -92,6 +106,7 @@ export class FakeKubernetes {
     private readonly namespace: string,
     clusterOptions: ClusterOptions,
     private readonly authorization?: Authorization,
+    private readonly eks?: EksAuthentication,
   ) {
     this.cluster = new FakeCluster(clusterOptions);
     this.watches = new WatchFeed(this.cluster);
@@ -112,6 +127,7 @@ export class FakeKubernetes {
         ...(options.admitPod && { admitPod: options.admitPod }),
       },
       options.authorization,
+      options.eks,
     );
     server.on("request", (req, res) => void fake.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -128,13 +144,13 @@ export class FakeKubernetes {
     return this.kubeconfigWith(this.token);
   }
 
-  /** A kubeconfig carrying another bearer token (one of `authorization.serviceAccounts`). */
-  kubeconfigWith(token: string): string {
+  /** A kubeconfig carrying another bearer token (one of `authorization.serviceAccounts`); none without one. */
+  kubeconfigWith(token: string | undefined): string {
     return stringify({
       apiVersion: "v1",
       kind: "Config",
       clusters: [{ name: "fake", cluster: { server: this.url, "insecure-skip-tls-verify": true } }],
-      users: [{ name: "fake", user: { token } }],
+      users: [{ name: "fake", user: token === undefined ? {} : { token } }],
       contexts: [{ name: "fake", context: { cluster: "fake", user: "fake", namespace: this.namespace } }],
       "current-context": "fake",
     });
@@ -269,14 +285,24 @@ export class FakeKubernetes {
 
   private authenticateAndAuthorize(header: string | undefined, method: string, url: URL) {
     const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
-    if (!this.authorization) {
-      if (token !== this.token) throw new ApiError(401, "Unauthorized", "Unauthorized");
-      return;
-    }
-    const account = token === undefined ? undefined : this.authorization.serviceAccounts[token];
-    if (account === undefined) throw new ApiError(401, "Unauthorized", "Unauthorized");
+    const identity = token === undefined ? undefined : this.authenticate(token);
+    if (!identity) throw new ApiError(401, "Unauthorized", "Unauthorized");
+    if (!this.authorization) return;
     const attributes = attributesOf(method, url.pathname, url.searchParams);
-    if (attributes) authorize(this.authorization, account, attributes);
+    if (attributes) authorize(this.authorization, identity, attributes);
+  }
+
+  /** Who a token is; undefined (401) when no authenticator takes it. */
+  private authenticate(token: string): Identity | undefined {
+    if (this.eks && token.startsWith("k8s-aws-v1.")) {
+      const problem = eksTokenProblem(token, this.eks);
+      this.eksVerdicts.push({ token, ...(problem !== undefined && { problem }) });
+      return problem === undefined ? { user: this.eks.username, groups: this.eks.groups } : undefined;
+    }
+    if (!this.authorization)
+      return token === this.token ? { user: "admin", groups: ["system:masters"] } : undefined;
+    const account = this.authorization.serviceAccounts[token];
+    return account === undefined ? undefined : serviceAccountIdentity(account);
   }
 
   private route(method: string, url: URL, body: unknown): Answer {
