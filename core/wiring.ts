@@ -12,6 +12,7 @@ import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { createGitHostApis } from "./adapters/git-api/index.js";
 import type { AwsCredentials } from "./adapters/kubernetes/eks-token.js";
+import type { LocalRunner } from "./adapters/local-runner.js";
 import { createOidcProvider } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
@@ -226,6 +227,27 @@ export async function buildRunner(
     ...(cluster && {
       eks: { cluster, region: config.AWS_REGION, credentials: base.awsCredentials },
     }),
+  });
+}
+
+/**
+ * The local runner's reports of its tasks' ends, through the relay's report path (RelayReports: the same Job
+ * name check, the relay as the actor): the local stack's counterpart of `hookflow relay`. Other runners have
+ * no such reports; a report that fails leaves the end to the follow-up observations.
+ */
+export function reportLocalEnds(base: Base, runner: TaskRunner): void {
+  if (!("reportEnds" in runner)) return;
+  const reports = new RelayReports({ commands: runCommands(base), runs: base.stores.runs });
+  (runner as LocalRunner).reportEnds(async (ended) => {
+    try {
+      await reports.report(ended);
+    } catch (error) {
+      base.log.warn("a local task's end was not reported; its follow-up observation will see it", {
+        runId: ended.runId,
+        task: ended.task,
+        error: String(error),
+      });
+    }
   });
 }
 

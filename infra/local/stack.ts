@@ -17,6 +17,7 @@ import {
   callbackDeps,
   definitionCatalog,
   reconcilerDeps,
+  reportLocalEnds,
   schedulerDeps,
   wakeUpDeps,
   webhookDeps,
@@ -160,6 +161,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     });
     const base = buildBase(config, { log });
     const runner = await buildRunner(base);
+    reportLocalEnds(base, runner);
     if ("stopAll" in runner && typeof runner.stopAll === "function") {
       const stopTasks = runner.stopAll.bind(runner) as () => Promise<void>;
       stoppers.push(stopTasks);
