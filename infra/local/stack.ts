@@ -60,6 +60,9 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
+/** How often the local stack's reconciler looks at unfinished runs (on AWS: RECONCILE_SCHEDULE, every minute). */
+export const LOCAL_RECONCILE_SECONDS = 3;
+
 const QUEUE_NAMES = { work: "hookflow-work.fifo", dead: "hookflow-dead.fifo" };
 const LOG_BUCKET = "hookflow-logs";
 const WAKE_QUEUE_NAME = "hookflow-wake";
@@ -194,7 +197,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const wakePoller = startQueuePoller(wakeUps.wakeUps, createWakeUpHandler(wakeUps), log, 1);
     stoppers.push(wakePoller.stop);
 
-    const every = options.reconcileSeconds ?? 3;
+    const every = options.reconcileSeconds ?? LOCAL_RECONCILE_SECONDS;
     const { schedules } = reconcilerDeps(base);
     // Schedules are evaluated on the same timer: a tick more often than once a minute finds each minute claimed.
     const reconcile = () =>

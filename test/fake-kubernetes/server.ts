@@ -64,6 +64,10 @@ export interface RecordedRequest {
   body: unknown;
   rawBody: string;
   contentType: string | undefined;
+  /** When it arrived (performance.now()). */
+  at: number;
+  /** Who sent it, once authenticated (a ServiceAccount's or an EKS identity's user name). */
+  user?: string;
   /** The answer's status code; 0 for a dropped connection, undefined while unanswered. */
   status?: number;
   /** The client hung up before the answer (a client-side timeout). */
@@ -209,6 +213,7 @@ export class FakeKubernetes {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
+    const at = performance.now();
     const rawBody = await readBody(req);
     const url = new URL(req.url ?? "/", "http://fake");
     const method = req.method ?? "GET";
@@ -220,6 +225,7 @@ export class FakeKubernetes {
       body: parseBody(rawBody),
       rawBody,
       contentType,
+      at,
     };
     this.requests.push(record);
     res.on("close", () => {
@@ -256,7 +262,7 @@ export class FakeKubernetes {
     }
     let answer: Answer;
     try {
-      this.authenticateAndAuthorize(req.headers.authorization, method, url);
+      record.user = this.authenticateAndAuthorize(req.headers.authorization, method, url);
       if (rawBody !== "" && !contentType?.includes("json"))
         throw badRequest(`unsupported media type ${contentType}`);
       if (typeof record.body === "string") throw badRequest("the request body is not valid JSON");
@@ -283,13 +289,15 @@ export class FakeKubernetes {
     this.send(res, record, answer);
   }
 
-  private authenticateAndAuthorize(header: string | undefined, method: string, url: URL) {
+  /** The caller's user name, once its token is known and the request allowed. */
+  private authenticateAndAuthorize(header: string | undefined, method: string, url: URL): string {
     const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
     const identity = token === undefined ? undefined : this.authenticate(token);
     if (!identity) throw new ApiError(401, "Unauthorized", "Unauthorized");
-    if (!this.authorization) return;
+    if (!this.authorization) return identity.user;
     const attributes = attributesOf(method, url.pathname, url.searchParams);
     if (attributes) authorize(this.authorization, identity, attributes);
+    return identity.user;
   }
 
   /** Who a token is; undefined (401) when no authenticator takes it. */
