@@ -166,7 +166,7 @@ export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
     return tail || undefined;
   }
 
-  /** Tells the reporter how a task whose wrapper exited ended; nothing when it did not end (it cannot, but). */
+  /** Tells the reporter how a task whose wrapper exited ended, read as `observe` reads it (exit.json, stop.json). */
   async function ended(launch: TaskLaunch): Promise<void> {
     if (!reportEnd) return;
     const ref = { runId: launch.runId, task: launch.task, attempt: launch.attempt, jobName: launch.jobName };
