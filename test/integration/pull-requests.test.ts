@@ -569,6 +569,12 @@ describe("a pull request's changed files, from the host's API", () => {
     expect(fileReads("github") - before).toBe(11);
   });
 
+  it("a host that refuses for good (a token without the right) leaves them unknown: the pipeline runs", async () => {
+    hosts.pullRequest("github", docs.github.repository, docs.github.number, [{ filename: "src/a.ts" }]);
+    hosts.fail("github", 401);
+    expect(await started("github", payload("github", "refused"), "pull_request")).toHaveLength(1);
+  });
+
   it("a host that cannot answer now fails the delivery, so the host redelivers it, and nothing starts", async () => {
     hosts.pullRequest("github", docs.github.repository, docs.github.number, [{ filename: "docs/a.md" }]);
     hosts.fail("github", 503);
