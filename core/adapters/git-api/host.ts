@@ -43,10 +43,11 @@ function hostName(url: string): string {
 }
 
 /**
- * The entries of a paged list route, read page after page, or undefined once there are more than `limit` or the
- * pages run out: at most `limit / perPage + 2` requests, whatever the host holds. `exact` says the host serves
- * `perPage` entries whenever it has them (GitHub, GitLab), so a short page is the last; Gitea caps the page at
- * its MAX_RESPONSE_ITEMS, so there a page shorter than the first one, or an empty one, is the last.
+ * The entries of a paged list route, read page after page; undefined when a page is not found, or there are more
+ * than `limit` entries or more pages than they would fill: at most `limit / perPage + 2` requests, whatever the
+ * host holds. `exact` says the host serves `perPage` entries whenever it has them (GitHub, GitLab), so a short
+ * page is the last; Gitea caps a page at its MAX_RESPONSE_ITEMS, so there the last page is an empty one or one
+ * shorter than the first.
  */
 export async function pagedList<T>(
   readPage: (page: number) => Promise<unknown>,
@@ -57,7 +58,8 @@ export async function pagedList<T>(
   let firstSize = 0;
   for (let page = 1; page <= maxPages; page++) {
     const body = await readPage(page);
-    if (body === undefined) return page === 1 ? undefined : entries;
+    // Not found, even midway (the pull request gone meanwhile): the list is not known.
+    if (body === undefined) return undefined;
     if (!Array.isArray(body)) throw new PermanentError(`${options.target}: the answer is not a list`);
     entries.push(...(body as T[]));
     if (entries.length > options.limit) return undefined;
