@@ -1,6 +1,6 @@
 import type { GitHostApi } from "../../ports.js";
-import { changedPaths, contentsApi } from "./contents.js";
-import { type HostOptions, hostCall, pagedList } from "./host.js";
+import { contentsApi, pullRequestFilesApi } from "./github-like.js";
+import { type HostOptions, hostCall } from "./host.js";
 import { field, ownerAndName } from "./http.js";
 
 // Gitea's default MAX_RESPONSE_ITEMS; an instance set lower serves shorter pages, which pagedList allows for.
@@ -8,8 +8,8 @@ const PER_PAGE = 50;
 
 /**
  * Gitea's API v1 (`<instance>/api/v1`): "retrieve a specific branch" (GET /repos/{owner}/{repo}/branches/{branch}),
- * "get the metadata and contents of an entry" (see contents.ts), "get changed files for a pull request"
- * (GET /repos/{owner}/{repo}/pulls/{index}/files?page=&limit=) and "get a single commit"
+ * "get the metadata and contents of an entry" and "get changed files for a pull request"
+ * (GET /repos/{owner}/{repo}/pulls/{index}/files?page=&limit=; see github-like.ts), and "get a single commit"
  * (GET /repos/{owner}/{repo}/git/commits/{sha}, asked without its stats, verification and files).
  */
 export function createGiteaApi(options: HostOptions): GitHostApi {
@@ -33,13 +33,11 @@ export function createGiteaApi(options: HostOptions): GitHostApi {
       };
     },
     ...contentsApi(call, repo),
-    async pullRequestFiles(repository, number, limit) {
-      const entries = await pagedList<{ filename?: string; previous_filename?: string }>(
-        (page) => call.get(`${repo(repository)}/pulls/${number}/files?page=${page}&limit=${PER_PAGE}`),
-        { perPage: PER_PAGE, limit, exact: false, target: call.target },
-      );
-      return entries && changedPaths(entries, call.target);
-    },
+    ...pullRequestFilesApi(call, repo, {
+      perPage: PER_PAGE,
+      exact: false,
+      pageQuery: (page) => `page=${page}&limit=${PER_PAGE}`,
+    }),
     async commitMessage(repository, commit) {
       const query = "stat=false&verification=false&files=false";
       const body = (await call.get(

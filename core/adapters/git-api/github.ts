@@ -1,6 +1,6 @@
 import type { GitHostApi } from "../../ports.js";
-import { changedPaths, contentsApi } from "./contents.js";
-import { type HostOptions, hostCall, pagedList } from "./host.js";
+import { contentsApi, pullRequestFilesApi } from "./github-like.js";
+import { type HostOptions, hostCall } from "./host.js";
 import { field, ownerAndName } from "./http.js";
 
 // GitHub's largest page.
@@ -8,10 +8,10 @@ const PER_PAGE = 100;
 
 /**
  * GitHub's REST API (api.github.com, or GitHub Enterprise Server's https://host/api/v3): "get a branch"
- * (GET /repos/{owner}/{repo}/branches/{branch}), "get repository content" (see contents.ts), "list pull
- * request files" (GET /repos/{owner}/{repo}/pulls/{pull_number}/files?per_page=&page=, at most 3000 files) and
- * "get a commit object" (GET /repos/{owner}/{repo}/git/commits/{commit_sha}: the Git database's, which carries
- * no diff, unlike /commits/{ref}).
+ * (GET /repos/{owner}/{repo}/branches/{branch}), "get repository content" and "list pull request files"
+ * (GET /repos/{owner}/{repo}/pulls/{pull_number}/files?per_page=&page=, at most 3000 files; see
+ * github-like.ts), and "get a commit object" (GET /repos/{owner}/{repo}/git/commits/{commit_sha}: the Git
+ * database's, which carries no diff, unlike /commits/{ref}).
  */
 export function createGithubApi(options: HostOptions & { webUrl?: string }): GitHostApi {
   const call = hostCall(options, "HOOKFLOW_GITHUB_TOKEN", {
@@ -41,13 +41,11 @@ export function createGithubApi(options: HostOptions & { webUrl?: string }): Git
       };
     },
     ...contentsApi(call, repo),
-    async pullRequestFiles(repository, number, limit) {
-      const entries = await pagedList<{ filename?: string; previous_filename?: string }>(
-        (page) => call.get(`${repo(repository)}/pulls/${number}/files?per_page=${PER_PAGE}&page=${page}`),
-        { perPage: PER_PAGE, limit, exact: true, target: call.target },
-      );
-      return entries && changedPaths(entries, call.target);
-    },
+    ...pullRequestFilesApi(call, repo, {
+      perPage: PER_PAGE,
+      exact: true,
+      pageQuery: (page) => `per_page=${PER_PAGE}&page=${page}`,
+    }),
     async commitMessage(repository, commit) {
       const body = (await call.get(`${repo(repository)}/git/commits/${encodeURIComponent(commit)}`)) as
         | { message?: string }
