@@ -57,9 +57,9 @@ export class IngestService {
     context: TriggerContext,
     body: string,
   ): Promise<Ingested> {
-    const skip = skipCiMarker(context.message);
-    if (skip)
-      return { outcome: "ignored", delivery: deliveryId, reason: `the head commit's message says ${skip}` };
+    // Before any other work; a pull request whose payload has no message is looked at again below.
+    const skipped = skipAnswer(deliveryId, context.message);
+    if (skipped) return skipped;
     const { pipelines, jobs, enabledRepositories } = await this.deps.catalog.snapshot();
     const fromRepository = enabledRepositories.has(repositoryKey(provider, context.repository))
       ? // A pull request runs the base branch's definitions, never its head's: the head may be anyone's fork.
@@ -88,20 +88,15 @@ export class IngestService {
         reason: `no pipeline matches ${describe(context)}${problem ? `; the repository's definitions are invalid: ${describeProblem(problem)}` : ""}`,
       };
     }
-    const started = await this.withHeadMessage(matched.context);
-    const skipHead = skipCiMarker(started.message);
-    if (skipHead)
-      return {
-        outcome: "ignored",
-        delivery: deliveryId,
-        reason: `the head commit's message says ${skipHead}`,
-      };
+    const trigger = await this.withHeadMessage(matched.context);
+    const skippedHead = skipAnswer(deliveryId, trigger.message);
+    if (skippedHead) return skippedHead;
 
     const requests = matching.map((pipeline) => ({
       id: deliveryRunId(provider, deliveryId, pipeline.name),
       pipeline,
       jobs: DefinitionCatalog.jobsOf(pipeline, jobs),
-      trigger: { ...started, deliveryId },
+      trigger: { ...trigger, deliveryId },
     }));
     const holder = await this.deps.deliveries.claimBody(provider, sha256(body), {
       id: deliveryId,
@@ -199,6 +194,14 @@ const pullRequestRef = (context: TriggerContext, pr: { number: number }) => ({
   repository: context.repository,
   number: pr.number,
 });
+
+/** `[skip ci]` or `[ci skip]` in the head commit's message: the delivery starts nothing, and says so. */
+function skipAnswer(delivery: string, message: string): Ingested | undefined {
+  const marker = skipCiMarker(message);
+  return marker === undefined
+    ? undefined
+    : { outcome: "ignored", delivery, reason: `the head commit's message says ${marker}` };
+}
 
 const sha256 = (body: string) => createHash("sha256").update(body, "utf8").digest("hex");
 
