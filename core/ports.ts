@@ -142,7 +142,7 @@ export interface EnabledRepository {
   enabledAt: string;
 }
 
-/** The repositories an admin enabled; none by default, and no host API is called for any other. */
+/** The repositories an admin enabled; none by default, and no other repository's files are read. */
 export interface RepositoryStore {
   /** Enables it, or returns it as first enabled (safe to repeat). */
   enable(provider: Provider, repository: string, now: string): Promise<EnabledRepository>;

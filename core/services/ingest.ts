@@ -119,7 +119,7 @@ export class IngestService {
 
   /**
    * The pipelines the event starts. A pull request's changed files are asked of the host only when a pipeline
-   * that matches on everything else filters on `paths`, so other deliveries call no host API.
+   * that matches on everything else filters on `paths`: no other delivery asks for them.
    */
   private async matchingPipelines(
     pipelines: Pipeline[],
