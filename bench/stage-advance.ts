@@ -33,7 +33,12 @@ import { RECONCILE_SCHEDULE } from "../infra/functions.js";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../infra/local/emulators.js";
 import { startQueuePoller } from "../infra/local/queue-poller.js";
 import { LOCAL_RECONCILE_SECONDS } from "../infra/local/stack.js";
-import { type FakeKubernetes, readManifests, startFakeKubernetes } from "../test/fake-kubernetes/index.js";
+import {
+  type FakeKubernetes,
+  type RecordedRequest,
+  readManifests,
+  startFakeKubernetes,
+} from "../test/fake-kubernetes/index.js";
 import { newRun, pipeline } from "../test/helpers/factories.js";
 import { benchSystem, type Emulators, percentile, startEmulators, table } from "./common.js";
 
@@ -168,11 +173,19 @@ async function measure(emulators: Emulators, side: Side, index: number): Promise
   // The fake's requests, read as they come: a first Job's pod starts once its Secret (the task's token) exists,
   // and completes its drawn time after that; a second Job's create is the moment measured.
   let seen = 0;
+  // Creates not yet answered (a watch, held open, is never one of them: only POSTs are kept).
+  const unanswered: RecordedRequest[] = [];
   const watcher = setInterval(() => {
     for (; seen < fake.requests.length; seen++) {
-      const request = fake.requests[seen];
-      if (!request || request.status === undefined) break;
-      if (request.method !== "POST" || request.status !== 201) continue;
+      const request = fake.requests[seen] as RecordedRequest;
+      if (request.method === "POST") unanswered.push(request);
+    }
+    for (const request of unanswered.splice(0)) {
+      if (request.status === undefined) {
+        unanswered.push(request);
+        continue;
+      }
+      if (request.status !== 201) continue;
       const body = request.body as {
         metadata?: { name?: string; ownerReferences?: Array<{ name?: string }> };
       };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { loadKubeconfig } from "../../core/adapters/kubernetes/client.js";
 import { loadConfig, runnerKind } from "../../core/config.js";
 import { ValidationError } from "../../core/errors.js";
 
@@ -72,5 +73,16 @@ describe("HOOKFLOW_EKS_CLUSTER", () => {
     ],
   ])("refuses %j naming the setting", (env, expected) => {
     expect(problems(env).join("\n")).toMatch(expected);
+  });
+});
+
+describe("where the EKS cluster is, without a kubeconfig", () => {
+  it("is the endpoint and CA given, with a user that carries nothing", () => {
+    const config = loadKubeconfig({
+      endpoint: { server: ENDPOINT, caData: CA },
+      bearerToken: async () => "t",
+    });
+    expect(config.getCurrentCluster()).toMatchObject({ server: ENDPOINT, caData: CA });
+    expect(config.getCurrentUser()).toEqual({ name: "iam" });
   });
 });
