@@ -58,6 +58,15 @@ export class MemoryRunner implements TaskRunner {
     return !job || job.canceled ? { state: "missing" } : { ...job.observation };
   }
 
+  /** Like Kubernetes: an attempt that ran fails and keeps its log; one that never ran is deleted. */
+  async stop(ref: JobRef): Promise<void> {
+    const job = this.known(ref, "stop");
+    if (!job || job.canceled) return;
+    const { state } = job.observation;
+    if (state === "pending") job.canceled = true;
+    else if (state === "running") job.observation = { state: "failed", message: "stopped" };
+  }
+
   /** Like Kubernetes: the Job is deleted (it observes as missing), and the name stays spent. */
   async cancel(ref: JobRef): Promise<void> {
     const job = this.known(ref, "cancel");

@@ -246,6 +246,104 @@ describe("logs outlive their pods", () => {
   });
 });
 
+/** The pods of a Job, as the fake cluster holds them. */
+const podsOf = (job: string) =>
+  fake.pods().filter((p) => p.metadata.labels?.["batch.kubernetes.io/job-name"] === job);
+
+/** s3rver of its own, for a test that stops it. */
+async function ownArchive(bucket: string) {
+  const dataDir = mkdtempSync(join(tmpdir(), "hookflow-s3-outage-"));
+  const s3 = await startS3Emulator({ dataDir, buckets: [bucket] });
+  onTestFinished(async () => {
+    await s3.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return s3;
+}
+
+describe("a cancel during an archive outage stops the task at once", () => {
+  it("the pod's containers are killed and no other pod starts; the log is copied when the archive is back, then the Job is deleted", async () => {
+    const s3 = await ownArchive("cancel-outage-logs");
+    const { system, app } = await setUp({
+      env: { HOOKFLOW_S3_ENDPOINT: s3.endpoint, HOOKFLOW_LOG_BUCKET: "cancel-outage-logs" },
+      visibilityTimeoutSeconds: 1,
+    });
+    await start(system, newRun({ id: "archstop", pipeline: oneTask("hang-deploy") }));
+    const job = jobNameFor("archstop", "hang-deploy", 1);
+    await driveRun(system, "archstop", { done: running });
+    fake.writeLog(job, "rolling out 1 of 3\nrolling out 2 of 3\n");
+
+    await s3.outage();
+    await system.api.runs.cancel("archstop", { kind: "token", id: "test" });
+    const stopped = () => podsOf(job).every((p) => p.status.phase === "Failed");
+    const canceled = await driveRun(system, "archstop", {
+      done: (r) => r.status === "canceled" && stopped(),
+    });
+
+    const [pod, ...others] = podsOf(job);
+    expect(others).toEqual([]);
+    expect(pod?.spec.activeDeadlineSeconds).toBe(0);
+    expect(pod?.status).toMatchObject({ phase: "Failed", reason: "DeadlineExceeded" });
+    expect(pod?.status.containerStatuses[0].state.terminated).toMatchObject({ exitCode: 137 });
+    // The Job failed (backoffLimit 0): its controller starts no other pod. It stays, with its pod, for the copy.
+    expect(fake.job(job).status.conditions.map((c: { type: string }) => c.type)).toContain("Failed");
+    expect(jobExists(job)).toBe(true);
+    expect(canceled.outbox.map((e) => e.type).sort()).toEqual(["archiveLog", "cancelTask"]);
+    expect(needsReconciling(canceled)).toBe(true);
+    // Live, the log is still there to read while the copy is owed.
+    expect(await (await logs(app, "archstop", "hang-deploy")).text()).toBe(
+      "rolling out 1 of 3\nrolling out 2 of 3\n",
+    );
+
+    await s3.start();
+    const run = await driveRun(system, "archstop", { done: settled });
+    expect(run.stages[0]?.tasks[0]?.logs).toEqual([{ attempt: 1, containers: ["task"] }]);
+    expect(jobExists(job)).toBe(false);
+    expect(podsOf(job)).toEqual([]);
+    expect(await (await logs(app, "archstop", "hang-deploy")).text()).toBe(
+      "rolling out 1 of 3\nrolling out 2 of 3\n",
+    );
+  });
+});
+
+describe("a Job stopped as stuck is archived like any ended attempt", () => {
+  it("an image that can never be pulled: the init container that ran keeps its output, then the Job is deleted", async () => {
+    const { system, app } = await setUp();
+    const definition = pipeline({
+      name: "logs",
+      stages: [{ name: "only", tasks: [{ name: "build-stuck", job: "build" }] }],
+    });
+    await start(system, newRun({ id: "archstuck", pipeline: definition, jobs: { build } }));
+    const job = jobNameFor("archstuck", "build-stuck", 1);
+    await driveRun(system, "archstuck", { done: running });
+    fake.writeLog(job, "Cloning into 'x'...\ndone.\n", "clone");
+    fake.containerWaiting(job, { reason: "InvalidImageName", container: "build" });
+    const run = await driveRun(system, "archstuck", { done: settled });
+
+    expect(run.stages[0]?.tasks[0]?.message).toMatch(/InvalidImageName/);
+    expect(run.stages[0]?.tasks[0]?.logs).toEqual([{ attempt: 1, containers: ["clone"] }]);
+    expect(await (await logs(app, "archstuck", "build-stuck")).text()).toBe("Cloning into 'x'...\ndone.\n");
+    expect(jobExists(job)).toBe(false);
+  });
+
+  it("a pod admission refuses (FailedCreate): no pod, so the record of it is written in the log's place, once", async () => {
+    const { system, app } = await setUp();
+    fake.setPodAdmission(() => 'pods "x" is forbidden: violates PodSecurity "baseline:latest": privileged');
+    onTestFinished(() => fake.setPodAdmission(undefined));
+    await start(system, newRun({ id: "archrefused", pipeline: oneTask("hang-refused") }));
+    const run = await driveRun(system, "archrefused", { done: settled });
+
+    expect(run.stages[0]?.tasks[0]?.message).toMatch(/could not create its pod/);
+    expect(run.stages[0]?.tasks[0]?.logs).toEqual([{ attempt: 1, containers: [], gone: true }]);
+    expect(jobExists(jobNameFor("archrefused", "hang-refused", 1))).toBe(false);
+    expect(await (await logs(app, "archrefused", "hang-refused")).text()).toMatch(/never started/);
+    const objects = await bucketContents(system.bucket);
+    expect(objects.filter((o) => o.key.startsWith("logs/archrefused/")).map((o) => o.key)).toEqual([
+      "logs/archrefused/hang-refused/1/index.json",
+    ]);
+  });
+});
+
 describe("the logs route checks its query", () => {
   it.each([
     ["?attempt=0", "attempt"],
