@@ -487,6 +487,9 @@ export class FakeCluster {
       },
     ];
     pod.metadata.resourceVersion = this.nextVersion();
+    // An eviction deletes the pod.
+    this.pods.delete(key(pod.metadata.namespace, pod.metadata.name));
+    this.onChange?.();
     this.podFailed(job, record);
   }
 
@@ -501,8 +504,6 @@ export class FakeCluster {
     const action = podFailureAction(job.spec.podFailurePolicy, pod);
     if (action === "Ignore") {
       // Not counted: the controller replaces the pod.
-      this.pods.delete(key(pod.metadata.namespace, pod.metadata.name));
-      this.onChange?.();
       const replacement = this.createPod(job);
       job.status.active = replacement ? 1 : 0;
       job.status.ready = 0;
@@ -1044,8 +1045,11 @@ export class FakeCluster {
     return record;
   }
 
+  /** The Job's pod that runs (or will), else its newest: a pod that ended stays beside its replacement. */
   private podOf(job: Obj): PodRecord | undefined {
-    return [...this.pods.values()].find((r) => isOwnedBy(r.pod, job.metadata.uid));
+    const owned = [...this.pods.values()].filter((r) => isOwnedBy(r.pod, job.metadata.uid));
+    const ended = (r: PodRecord) => r.pod.status.phase === "Succeeded" || r.pod.status.phase === "Failed";
+    return owned.find((r) => !ended(r)) ?? owned.at(-1);
   }
 
   private ownerJob(pod: Obj): Obj | undefined {
