@@ -106,6 +106,15 @@ export class MemoryRunner implements TaskRunner {
     if (log !== undefined) job.log = log;
   }
 
+  /** Appends to a running Job's log, as its task printing. */
+  write(jobName: string, text: string): void {
+    const job = this.jobs.get(jobName);
+    if (!job) throw new Error(`no Job ${jobName}`);
+    if (job.observation.state !== "running")
+      throw new Error(`Job ${jobName} is ${job.observation.state}, not running`);
+    job.log += text;
+  }
+
   /** The launches of a task, in order of submission. */
   launchesOf(task: string): TaskLaunch[] {
     return [...this.jobs.values()].filter((j) => j.launch.task === task).map((j) => j.launch);

@@ -299,3 +299,21 @@ describe("logs", () => {
     expect(await runner.logs(refOf(launch({ jobName: "hf-none-0123456789-1" })))).toBe("");
   });
 });
+
+describe("stop", () => {
+  it("an attempt whose pod the kubelet has not started: nothing ran, so its Job is deleted at once and nothing ever starts", async () => {
+    const { fake, runner } = await setUp({ startDelayMs: "manual" });
+    const task = launch();
+    await runner.submit(task);
+    expect(fake.pods().map((p) => p.status.startTime)).toEqual([undefined]);
+
+    await runner.stop(refOf(task));
+
+    // A deadline would count only from the pod's start, after its containers had begun: deleting is the stop.
+    expect(fake.requestsTo("PATCH")).toEqual([]);
+    expect(fake.jobs()).toEqual([]);
+    expect(fake.pods()).toEqual([]);
+    expect(await runner.observe(refOf(task))).toEqual({ state: "missing" });
+    expect(await runner.collectLogs(refOf(task))).toEqual({ state: "gone" });
+  });
+});
