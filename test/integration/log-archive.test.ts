@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js";
+import { createLocalRunner } from "../../core/adapters/local-runner.js";
 import { jobNameFor } from "../../core/engine/index.js";
 import { JobTemplate, needsReconciling, type Pipeline, type Run } from "../../core/model/index.js";
 import { createApiApp } from "../../functions/api.js";
@@ -12,6 +13,7 @@ import { bucketContents } from "../helpers/aws.js";
 import { driveRun, summary } from "../helpers/drive.js";
 import { newRun, pipeline, runTask } from "../helpers/factories.js";
 import { testSystem } from "../helpers/system.js";
+import { waitFor } from "../helpers/wait.js";
 
 const SECRET = "s3cr3t-registry-pass";
 
@@ -303,6 +305,68 @@ describe("a cancel during an archive outage stops the task at once", () => {
     expect(await (await logs(app, "archstop", "hang-deploy")).text()).toBe(
       "rolling out 1 of 3\nrolling out 2 of 3\n",
     );
+  });
+});
+
+describe("a cancel during an archive outage, on the local runner", () => {
+  it("kills the task's processes at once, keeps its log file until the copy is made, then the log is readable", async () => {
+    const s3 = await ownArchive("local-outage-logs");
+    const dataDir = mkdtempSync(join(tmpdir(), "hookflow-local-outage-"));
+    const runner = createLocalRunner({ dataDir, killGraceSeconds: 1 });
+    onTestFinished(async () => {
+      await runner.stopAll();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const system = await testSystem({
+      runner,
+      env: { HOOKFLOW_S3_ENDPOINT: s3.endpoint, HOOKFLOW_LOG_BUCKET: "local-outage-logs" },
+      visibilityTimeoutSeconds: 1,
+    });
+    const app = createApiApp(system.api);
+    const definition = pipeline({
+      name: "logs",
+      stages: [
+        {
+          name: "only",
+          tasks: [
+            runTask("deploy", {
+              run: {
+                image: "alpine",
+                command: ["sh", "-c", "echo rolling out; echo halfway; exec sleep 600"],
+              },
+            }),
+          ],
+        },
+      ],
+    });
+    await start(system, newRun({ id: "archlocal", pipeline: definition }));
+    const job = jobNameFor("archlocal", "deploy", 1);
+    const ref = { runId: "archlocal", task: "deploy", attempt: 1, jobName: job };
+    await driveRun(system, "archlocal", { done: running });
+    await waitFor(() => runner.logs(ref), {
+      until: (text) => text.includes("halfway"),
+      what: "the task to print",
+    });
+
+    await s3.outage();
+    await system.api.runs.cancel("archlocal", { kind: "token", id: "test" });
+    const canceled = await driveRun(system, "archlocal", {
+      done: async () => (await runner.observe(ref)).state === "failed",
+    });
+    // The process group is gone, though the log is not copied yet; its file stays meanwhile.
+    const group = Number(readFileSync(join(dataDir, "jobs", job, "pid"), "utf8"));
+    expect(() => process.kill(-group, 0)).toThrow(/ESRCH/);
+    expect(await runner.observe(ref)).toMatchObject({
+      state: "failed",
+      message: expect.stringMatching(/canceled/),
+    });
+    expect(canceled.outbox.map((e) => e.type)).toContain("archiveLog");
+    expect(readFileSync(join(dataDir, "jobs", job, "log"), "utf8")).toBe("rolling out\nhalfway\n");
+
+    await s3.start();
+    const run = await driveRun(system, "archlocal", { done: settled });
+    expect(run.stages[0]?.tasks[0]?.logs).toEqual([{ attempt: 1, containers: ["deploy"] }]);
+    expect(await (await logs(app, "archlocal", "deploy")).text()).toBe("rolling out\nhalfway\n");
   });
 });
 
