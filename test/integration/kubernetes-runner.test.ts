@@ -207,26 +207,31 @@ describe("observe", () => {
     });
   });
 
-  it("reports a Job that ran past its deadline", async () => {
+  it("reports a Job that ran past its own deadline (a pod that never started)", async () => {
     const { fake, runner } = await setUp();
     const task = launch({ timeoutSeconds: 900 });
     await runner.submit(task);
     fake.fail(task.jobName, { reason: "DeadlineExceeded" });
     expect(await runner.observe(refOf(task))).toEqual({
       state: "failed",
-      message: "the Job exceeded its deadline of 900 seconds",
+      message: "the Job exceeded its deadline of 930 seconds",
     });
   });
 
-  it("sees the deadline the fake enforces from activeDeadlineSeconds", async () => {
-    const { runner } = await setUp();
+  it("sees the task's timeout as the kubelet enforces it: the pod killed at its deadline, and kept", async () => {
+    const { fake, runner } = await setUp();
     const task = launch({ timeoutSeconds: 1 });
     await runner.submit(task);
     const observed = await until(
       () => runner.observe(refOf(task)),
       (o) => o.state === "failed",
     );
-    expect(observed).toEqual({ state: "failed", message: "the Job exceeded its deadline of 1 seconds" });
+    expect(observed).toEqual({
+      state: "failed",
+      message: "the task ran past its deadline of 1 seconds: its containers were killed",
+    });
+    // The pod stays, so its log can be archived; the Job's own, later deadline no longer deletes it.
+    expect(fake.pods().map((p) => p.status.reason)).toEqual(["DeadlineExceeded"]);
   });
 
   it("reports a Job that does not exist as missing, not as anything else", async () => {

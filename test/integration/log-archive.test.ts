@@ -263,6 +263,28 @@ async function ownArchive(bucket: string) {
   return s3;
 }
 
+describe("a timed-out task keeps its log", () => {
+  it("the kubelet kills the pod at the task's timeout and the pod stays: its log is archived, then the Job is deleted", async () => {
+    const { system, app } = await setUp();
+    await start(
+      system,
+      newRun({ id: "archtimeout", pipeline: oneTask("hang-timeout", { timeoutSeconds: 1 }) }),
+    );
+    const job = jobNameFor("archtimeout", "hang-timeout", 1);
+    await driveRun(system, "archtimeout", { done: running });
+    fake.writeLog(job, "waiting for the rollout\n");
+    const run = await driveRun(system, "archtimeout", { done: settled });
+
+    expect(run.stages[0]?.tasks[0]).toMatchObject({
+      status: "failed",
+      message: "the task ran past its deadline of 1 seconds: its containers were killed",
+      logs: [{ attempt: 1, containers: ["task"] }],
+    });
+    expect(jobExists(job)).toBe(false);
+    expect(await (await logs(app, "archtimeout", "hang-timeout")).text()).toBe("waiting for the rollout\n");
+  });
+});
+
 describe("a cancel during an archive outage stops the task at once", () => {
   it("the pod's containers are killed and no other pod starts; the log is copied when the archive is back, then the Job is deleted", async () => {
     const s3 = await ownArchive("cancel-outage-logs");
