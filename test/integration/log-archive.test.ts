@@ -330,6 +330,47 @@ describe("a cancel during an archive outage stops the task at once", () => {
   });
 });
 
+describe("a stop the cluster refuses", () => {
+  it("does not hold up the cancel: it is logged, then the log is copied and the Job deleted, as before", async () => {
+    const warnings: string[] = [];
+    const runner = createKubernetesRunner({
+      kubeconfig: fake.kubeconfig,
+      namespace: "ci",
+      retryBudgetMs: 500,
+      requestTimeoutMs: 500,
+      retryBaseDelayMs: 10,
+    });
+    const system = await testSystem({
+      runner,
+      log: { info: () => {}, warn: (message) => warnings.push(message), error: () => {} },
+    });
+    const app = createApiApp(system.api);
+    await start(system, newRun({ id: "archnopatch", pipeline: oneTask("hang-nopatch") }));
+    const job = jobNameFor("archnopatch", "hang-nopatch", 1);
+    await driveRun(system, "archnopatch", { done: running });
+    fake.writeLog(job, "still here\n");
+    // As a cluster whose Role lacks pods: patch (one applied before this release) answers.
+    fake.injectFault({
+      method: "PATCH",
+      pathIncludes: "/pods/",
+      status: 403,
+      reason: "Forbidden",
+      message:
+        'pods is forbidden: User "system:serviceaccount:hookflow:hookflow-scheduler" cannot patch resource "pods"',
+      times: Number.POSITIVE_INFINITY,
+    });
+    onTestFinished(() => fake.clearFaults());
+
+    await system.api.runs.cancel("archnopatch", { kind: "token", id: "test" });
+    const run = await driveRun(system, "archnopatch", { done: settled });
+
+    expect(warnings).toContain("could not stop an attempt before copying its log");
+    expect(run.stages[0]?.tasks[0]?.logs).toEqual([{ attempt: 1, containers: ["task"] }]);
+    expect(jobExists(job)).toBe(false);
+    expect(await (await logs(app, "archnopatch", "hang-nopatch")).text()).toBe("still here\n");
+  });
+});
+
 describe("a cancel during an archive outage, on the local runner", () => {
   it("kills the task's processes at once, keeps its log file until the copy is made, then the log is readable", async () => {
     const s3 = await ownArchive("local-outage-logs");
