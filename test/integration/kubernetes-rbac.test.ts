@@ -227,7 +227,10 @@ describe("the scheduler's Role", () => {
       cancel: undefined,
       "submit stopped": undefined,
       stop: undefined,
-      stopped: { state: "failed", message: expect.stringContaining("137") },
+      stopped: {
+        state: "failed",
+        message: "the task was stopped: its pod's deadline was set to 0 and its containers killed",
+      },
       "submit refused": undefined,
       "failed create": {
         state: "failed",
