@@ -335,7 +335,7 @@ export type CollectedLog =
  *   Once it resolves, nothing of the attempt will start again (no retry of its own) and what runs is being
  *   killed (Kubernetes: the kubelet kills the pod's containers on its next sync; locally, the process group gets
  *   SIGTERM); the attempt then observes as "failed", or "missing" when nothing of it had started (then there is no
- *   log to keep, and the runner may delete it at once). Forbidden: submitting a stopped attempt again.
+ *   log to keep, and the runner may delete it at once).
  * - cancel: stops the attempt; safe to call twice, and for an attempt that is gone or was never submitted. Once it
  *   resolves, an attempt that had not ended observes as "failed" (the local runner keeps its record and logs,
  *   message "canceled") or "missing" (Kubernetes deletes the Job): never pending, running or succeeded.
