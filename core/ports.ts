@@ -330,6 +330,12 @@ export type CollectedLog =
  *   Forbidden: submitting a canceled attempt again, or another launch under a `jobName` in use.
  * - observe: "missing" for an attempt never submitted or deleted; never "succeeded" without the attempt's own word
  *   for it (an exit status, a Complete condition); a terminal state never changes but to "missing" (deleted).
+ * - stop: ends the attempt's processes now and keeps what collectLogs reads, so that a cancel or a timeout never
+ *   waits for the log archive; safe to call twice, and for an attempt that ended, is gone or was never submitted.
+ *   Once it resolves, nothing of the attempt will start again (no retry of its own) and what runs is being
+ *   killed (Kubernetes: the kubelet kills the pod's containers on its next sync; locally, the process group gets
+ *   SIGTERM); the attempt then observes as "failed", or "missing" when nothing of it had started (then there is no
+ *   log to keep, and the runner may delete it at once).
  * - cancel: stops the attempt; safe to call twice, and for an attempt that is gone or was never submitted. Once it
  *   resolves, an attempt that had not ended observes as "failed" (the local runner keeps its record and logs,
  *   message "canceled") or "missing" (Kubernetes deletes the Job): never pending, running or succeeded.
@@ -338,6 +344,7 @@ export type CollectedLog =
 export interface TaskRunner {
   submit(launch: TaskLaunch): Promise<void>;
   observe(ref: JobRef): Promise<JobObservation>;
+  stop(ref: JobRef): Promise<void>;
   cancel(ref: JobRef): Promise<void>;
   /** The attempt's output, its last `tail` lines when given; one container's when `container` is given. */
   logs(ref: JobRef, options?: { tail?: number; container?: string }): Promise<string>;
