@@ -547,3 +547,36 @@ export interface Logger {
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
 }
+
+/**
+ * What hookflow counts and times (CloudWatch metrics, namespace `Hookflow`):
+ * - `RunsStarted` (Count): runs that started (left pending for their first stage).
+ * - `RunsFinished` (Count, by `Status`): runs that ended succeeded, failed or canceled.
+ * - `TaskDuration` (Milliseconds, by `Status`): an attempt's time from its start (else submission) to its end.
+ * - `StageAdvanceLatency` (Milliseconds): a stage's last task ended → the next stage's first task submitted.
+ * - `WebhookToSubmitLatency` (Milliseconds): a run recorded (the webhook's or API's write) → its first submission.
+ * - `NotificationFailures` (Count, by `Kind`): notifications and commit statuses that failed for good.
+ * - `QueueAge` (Milliseconds): a work message's time in the queue before the scheduler took it.
+ */
+export type MetricName =
+  | "RunsStarted"
+  | "RunsFinished"
+  | "TaskDuration"
+  | "StageAdvanceLatency"
+  | "WebhookToSubmitLatency"
+  | "NotificationFailures"
+  | "QueueAge";
+
+export interface MetricPoint {
+  name: MetricName;
+  unit: "Count" | "Milliseconds";
+  value: number;
+  /** At most a few low-cardinality values (a status, a kind): every distinct set is a metric CloudWatch bills. */
+  dimensions?: Record<string, string>;
+}
+
+/** Collects metric points; `flush` publishes what was collected (once per invocation, at its end). */
+export interface Metrics {
+  add(...points: MetricPoint[]): void;
+  flush(): void;
+}

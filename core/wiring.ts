@@ -11,11 +11,12 @@ import { createCommitStatusReporter } from "./adapters/commit-status/index.js";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { createGitHostApis } from "./adapters/git-api/index.js";
+import { discardedMetrics, emfMetrics } from "./adapters/metrics.js";
 import { createOidcProvider } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
-import { type Config, loadConfig, runnerKind } from "./config.js";
+import { type Config, configuredSecrets, loadConfig, runnerKind } from "./config.js";
 import { ValidationError } from "./errors.js";
 import type { Provider, TargetRules } from "./model/index.js";
 import type {
@@ -25,6 +26,7 @@ import type {
   IdSource,
   LogArchive,
   Logger,
+  Metrics,
   NotificationSender,
   RunStore,
   SignInProvider,
@@ -61,6 +63,8 @@ export interface Base {
   clock: Clock;
   ids: IdSource;
   log: Logger;
+  /** Published at the end of each invocation (`lazyHandler`); on Lambda as EMF lines, elsewhere dropped. */
+  metrics: Metrics;
 }
 
 /** Replacements a test or the local stack may pass in. */
@@ -68,6 +72,7 @@ export interface Overrides {
   clock?: Clock;
   ids?: IdSource;
   log?: Logger;
+  metrics?: Metrics;
   runner?: TaskRunner;
   sender?: NotificationSender;
   commitStatus?: CommitStatusReporter;
@@ -108,7 +113,9 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
     }),
     clock,
     ids: overrides.ids ?? randomIds,
-    log: overrides.log ?? jsonLogger(),
+    log: overrides.log ?? jsonLogger({}, undefined, configuredSecrets(config)),
+    // CloudWatch turns EMF lines into metrics only in a function's log; elsewhere they would only be noise.
+    metrics: overrides.metrics ?? (config.AWS_LAMBDA_RUNTIME_API ? emfMetrics("hookflow") : discardedMetrics),
   };
 }
 
@@ -258,7 +265,7 @@ export function definitionCatalog(base: Base): DefinitionCatalog {
 }
 
 export function recorder(base: Base): RunRecorder {
-  return new RunRecorder({ runs: base.stores.runs, clock: base.clock });
+  return new RunRecorder({ runs: base.stores.runs, clock: base.clock, metrics: base.metrics });
 }
 
 /** The one seam every command on a run goes through, whoever sends it. */
@@ -289,6 +296,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     rateLimits: RATE_LIMITS,
     clock: base.clock,
     log: base.log,
+    metrics: base.metrics,
     publicUrl: config.HOOKFLOW_PUBLIC_URL,
     ...(overrides.notifyBudgetSeconds !== undefined && { budgetSeconds: overrides.notifyBudgetSeconds }),
   });
@@ -323,6 +331,8 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     service,
     runner,
     log: base.log,
+    metrics: base.metrics,
+    clock: base.clock,
   };
 }
 
@@ -452,13 +462,22 @@ export function reconcilerDeps(base: Base, overrides: Overrides = {}) {
 export function lazyHandler<A extends unknown[], R>(
   build: (base: Base) => ((...args: A) => R) | Promise<(...args: A) => R>,
 ): (...args: A) => Promise<Awaited<R>> {
-  let handler: Promise<(...args: A) => R> | undefined;
+  let built: Promise<{ handler: (...args: A) => R; base: Base }> | undefined;
   return async (...args: A): Promise<Awaited<R>> => {
-    handler ??= (async () => build(buildBase(loadConfig())))().catch((error: unknown) => {
-      handler = undefined;
+    built ??= (async () => {
+      const base = buildBase(loadConfig());
+      return { handler: await build(base), base };
+    })().catch((error: unknown) => {
+      built = undefined;
       throw startFailure(error);
     });
-    return await (await handler)(...args);
+    const { handler, base } = await built;
+    try {
+      return await handler(...args);
+    } finally {
+      // What this invocation measured, written before Lambda may freeze the process.
+      base.metrics.flush();
+    }
   };
 }
 

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { handle } from "hono/aws-lambda";
 import * as z from "zod";
 import { ValidationError } from "../core/errors.js";
+import { withLogContext } from "../core/log-context.js";
 import { formatPath, JobTemplate, LIMITS, Pipeline, Role, type RoleMap } from "../core/model/index.js";
 import type { AuditLog, Logger } from "../core/ports.js";
 import type { AccessControl, Attempt } from "../core/services/access.js";
@@ -73,6 +74,10 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
   mountSignIn(app, deps);
   app.use("/api/*", authenticate(deps));
   app.use("/api/*", limitBody(MAX_API_BODY_BYTES, "an /api body"));
+  // Every line logged while a run's route works names the run (and the task, where the route has one).
+  app.use("/api/runs/:id/*", (c, next) =>
+    withLogContext({ runId: c.req.param("id"), ...taskOf(c.req.path) }, next),
+  );
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "session", {
     type: "apiKey",
@@ -666,5 +671,16 @@ const principalLabel = (c: Context<Env>): string => {
   const principal = c.get("principal");
   return principal.kind === "person" ? principal.identity.username : principal.label;
 };
+
+/** The task a `/api/runs/{id}/tasks/{task}/…` path names, for the log context. */
+function taskOf(path: string): { task?: string } {
+  const task = /^\/api\/runs\/[^/]+\/tasks\/([^/]+)/.exec(path)?.[1];
+  if (!task) return {};
+  try {
+    return { task: decodeURIComponent(task) };
+  } catch {
+    return { task }; // malformed escapes: the route itself answers 400 or 404
+  }
+}
 
 export const handler = lazyHandler((base) => handle(createApiApp(apiDeps(base))));

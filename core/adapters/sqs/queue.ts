@@ -75,7 +75,7 @@ export class SqsWorkQueue implements WorkQueue {
         MaxNumberOfMessages: options.max ?? BATCH,
         WaitTimeSeconds: options.waitSeconds ?? 20,
         ...(options.visibilityTimeout !== undefined && { VisibilityTimeout: options.visibilityTimeout }),
-        MessageSystemAttributeNames: ["ApproximateReceiveCount", "MessageGroupId"],
+        MessageSystemAttributeNames: ["ApproximateReceiveCount", "MessageGroupId", "SentTimestamp"],
       }),
     );
     return Messages ?? [];
