@@ -379,6 +379,8 @@ export interface AttemptLogToKeep {
 export interface LogArchive {
   /** What is kept for an attempt; undefined when nothing is (yet). Strongly consistent after `keep`. */
   find(key: AttemptKey): Promise<ArchivedAttempt | undefined>;
+  /** Resolves when the archive can be reached with this deployment's credentials; throws saying why not. */
+  reachable(): Promise<void>;
   /** Stores an attempt's log. Safe to repeat: the index is written last, so a half-written copy is redone. */
   keep(key: AttemptKey, log: AttemptLogToKeep): Promise<ArchivedAttempt>;
   /**
@@ -579,4 +581,31 @@ export interface MetricPoint {
 export interface Metrics {
   add(...points: MetricPoint[]): void;
   flush(): void;
+}
+
+/** How many messages wait in the work queue, are being handled, and have been given up (dead letters). */
+export interface QueueDepth {
+  waiting: number;
+  inFlight: number;
+  /** Undefined when the queue has no dead-letter queue (its RedrivePolicy is unset). */
+  deadLetters?: number;
+}
+
+export interface QueueInspector {
+  depth(): Promise<QueueDepth>;
+}
+
+/** A right hookflow's Kubernetes identity needs in its namespace, and what it is for. */
+export interface KubernetesRight {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  why: string;
+}
+
+/** Asks the cluster, as hookflow's own identity, which of the rights it needs it has (SelfSubjectAccessReview). */
+export interface ClusterAccess {
+  namespace: string;
+  review(): Promise<Array<KubernetesRight & { allowed: boolean }>>;
 }

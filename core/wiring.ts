@@ -37,6 +37,7 @@ import { DefinitionCatalog } from "./services/catalog.js";
 import { RunCommands, RunRecorder } from "./services/commands.js";
 import { RunControl, type WebUrls } from "./services/control.js";
 import { DefinitionService } from "./services/definitions.js";
+import { Doctor } from "./services/doctor.js";
 import { IngestService } from "./services/ingest.js";
 import { DeliveryIntake } from "./services/intake.js";
 import { LogArchiving } from "./services/log-archiving.js";
@@ -52,6 +53,7 @@ import { ScheduleService } from "./services/schedules.js";
 import { SignIn } from "./services/signin.js";
 import { RunStarter } from "./services/start-runs.js";
 import { TaskTokens } from "./services/tokens.js";
+import { HOOKFLOW_VERSION } from "./version.js";
 
 /** What every function shares: configuration, state, the queue, time, ids and logs. */
 export interface Base {
@@ -386,9 +388,41 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       },
     }),
     apiToken: config.HOOKFLOW_API_TOKEN,
+    doctor: doctor(base, overrides),
     ...peopleDeps(base, overrides),
     log: base.log,
   };
+}
+
+/** `GET /api/doctor`: the deployment checked with its own settings and credentials (the scheduler's kubeconfig). */
+export function doctor(base: Base, overrides: Overrides = {}): Doctor {
+  const { config } = base;
+  return new Doctor({
+    version: HOOKFLOW_VERSION,
+    webhookSecrets: {
+      github: !!config.HOOKFLOW_GITHUB_SECRET,
+      gitlab: !!config.HOOKFLOW_GITLAB_TOKEN,
+      gitea: !!config.HOOKFLOW_GITEA_SECRET,
+    },
+    tokenSecret: !!config.HOOKFLOW_TOKEN_SECRET,
+    signIn: {
+      ...(config.HOOKFLOW_OIDC_ISSUER && { issuer: config.HOOKFLOW_OIDC_ISSUER }),
+      clientId: !!config.HOOKFLOW_OIDC_CLIENT_ID,
+    },
+    queue: base.queue,
+    archive: () => logArchive(config, overrides),
+    cluster: async () => {
+      if (runnerKind(config) === "local") return undefined;
+      const { createClusterAccess } = await import("./adapters/kubernetes/access.js");
+      return createClusterAccess({
+        namespace: config.HOOKFLOW_NAMESPACE,
+        ...(config.HOOKFLOW_KUBECONFIG
+          ? { kubeconfig: config.HOOKFLOW_KUBECONFIG }
+          : { kubeconfigPath: config.KUBECONFIG }),
+      });
+    },
+    secrets: configuredSecrets(config),
+  });
 }
 
 /** Who may do what: roles, tokens, sessions, the audit; sign-in when HOOKFLOW_OIDC_ISSUER is set. */

@@ -9,9 +9,11 @@ import type { AuditLog, Logger } from "../core/ports.js";
 import type { AccessControl, Attempt } from "../core/services/access.js";
 import type { RunControl } from "../core/services/control.js";
 import type { DefinitionService } from "../core/services/definitions.js";
+import type { Doctor } from "../core/services/doctor.js";
 import { approverOf, type PersonalTokens } from "../core/services/people.js";
 import type { RepositoryService } from "../core/services/repositories.js";
 import type { SignIn } from "../core/services/signin.js";
+import { HOOKFLOW_VERSION } from "../core/version.js";
 import { apiDeps, lazyHandler } from "../core/wiring.js";
 import * as S from "./api-schemas.js";
 import { type Authenticated, authenticate } from "./auth.js";
@@ -35,6 +37,7 @@ export interface ApiDeps {
   roles: RoleMap;
   audit: AuditLog;
   signIn?: SignIn;
+  doctor: Doctor;
   log: Logger;
 }
 
@@ -70,7 +73,7 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
     },
   });
   installErrorHandler(app, deps.log);
-  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.get("/healthz", (c) => c.json({ ok: true, version: HOOKFLOW_VERSION }));
   mountSignIn(app, deps);
   app.use("/api/*", authenticate(deps));
   app.use("/api/*", limitBody(MAX_API_BODY_BYTES, "an /api body"));
@@ -646,6 +649,25 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
     async (c) => {
       read(c, "admin");
       return c.json(await deps.audit.list(c.req.valid("query")), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/doctor",
+      security,
+      responses: {
+        200: json(
+          S.DoctorReport,
+          "the deployment checked with its own credentials: webhook secrets, task tokens, sign-in, queue and dead letters, log bucket, Kubernetes rights",
+        ),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      read(c, "admin");
+      return c.json(await deps.doctor.check(), 200);
     },
   );
 
