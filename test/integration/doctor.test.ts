@@ -64,7 +64,7 @@ async function deployment(kubeconfig: string, env: Record<string, string> = {}) 
         HOOKFLOW_CONFIG_DIR: "/nonexistent",
       },
       cwd: "/nonexistent",
-      fetch: ((input: RequestInfo | URL, init?: RequestInit) =>
+      fetch: ((input: string | URL | Request, init?: RequestInit) =>
         app.fetch(new Request(input, init))) as typeof fetch,
       sleep: async () => {},
       now: () => Date.now(),
