@@ -37,7 +37,7 @@ export const ALARMS: readonly AlarmPlan[] = [
     datapointsToAlarm: 1,
     evaluationPeriods: 1,
     threshold: 1,
-    description: `A work message failed ${QUEUE.maxReceiveCount} times and was moved to the dead-letter queue: its run may be stuck until it is replayed (docs/operations.md#dead-letters).`,
+    description: `A work message failed ${QUEUE.maxReceiveCount} times and was moved to the dead-letter queue: its run may be stuck until it is replayed (docs/operations.md#alarm-dead-letters).`,
   },
   {
     name: "scheduler-errors",
@@ -49,7 +49,7 @@ export const ALARMS: readonly AlarmPlan[] = [
     datapointsToAlarm: 1,
     evaluationPeriods: 1,
     threshold: 1,
-    description: `The scheduler function failed a whole invocation (a crash, a start failure such as bad configuration, or its ${FUNCTIONS.scheduler.timeoutSeconds} s timeout): read its log (docs/operations.md#scheduler-errors).`,
+    description: `The scheduler function failed a whole invocation (a crash, a start failure such as bad configuration, or its ${FUNCTIONS.scheduler.timeoutSeconds} s timeout): read its log (docs/operations.md#alarm-scheduler-errors).`,
   },
   {
     name: "oldest-message",
@@ -61,7 +61,7 @@ export const ALARMS: readonly AlarmPlan[] = [
     datapointsToAlarm: 3,
     evaluationPeriods: 3,
     threshold: OLDEST_MESSAGE_ALARM_SECONDS,
-    description: `A work message has waited over ${OLDEST_MESSAGE_ALARM_SECONDS} s for 3 minutes: runs are not advancing (docs/operations.md#oldest-message).`,
+    description: `A work message has waited over ${OLDEST_MESSAGE_ALARM_SECONDS} s for 3 minutes: runs are not advancing (docs/operations.md#alarm-oldest-message).`,
   },
 ];
 

@@ -131,7 +131,11 @@ export function hookflow() {
   const handlers = {
     webhook: new sst.aws.Function("HookflowWebhook", functionArgs("webhook")),
     callback: new sst.aws.Function("HookflowCallback", functionArgs("callback")),
-    api: new sst.aws.Function("HookflowApiFunction", functionArgs("api")),
+    api: new sst.aws.Function("HookflowApiFunction", {
+      ...functionArgs("api"),
+      // `GET /api/doctor` counts the dead letters: the queue it finds through the work queue's RedrivePolicy.
+      permissions: [{ actions: ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], resources: [deadLetters.arn] }],
+    }),
   };
   for (const [route, name] of Object.entries(ROUTES)) http.route(route, handlers[name].arn);
 
