@@ -21,10 +21,12 @@ export const randomIds: IdSource = {
 export type LogLevel = "info" | "warn" | "error";
 
 /**
- * Field names whose values are credentials, whatever they hold: shown as the mask, never as they are. Values
- * elsewhere are searched for the deployment's secrets (`secrets`), as every answer and notification is.
+ * Field names whose values are credentials, whatever they hold: shown as the mask, never as they are (an `…Id`
+ * names one, as `tokenId` does, and is kept). Values elsewhere are searched for the deployment's secrets
+ * (`secrets`), as every answer and notification is.
  */
 const SECRET_FIELD = /token|secret|password|authorization|cookie|kubeconfig|credential/i;
+const isSecretField = (name: string) => SECRET_FIELD.test(name) && !/Id$/.test(name);
 
 /**
  * The one logger seam: every line gets the fields of the `withLogContext` around it (run, task, attempt, …) and
@@ -40,7 +42,7 @@ export function contextualLogger(
     if (depth > 8 || value === null || typeof value !== "object") return value;
     if (Array.isArray(value)) return value.map((v) => clean(v, depth + 1));
     return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, SECRET_FIELD.test(k) ? MASK : clean(v, depth + 1)]),
+      Object.entries(value).map(([k, v]) => [k, isSecretField(k) ? MASK : clean(v, depth + 1)]),
     );
   };
   const line = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) =>

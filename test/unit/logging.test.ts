@@ -58,6 +58,7 @@ describe("the structured logger", () => {
         nested: { list: ["x api-token-1234567890 y"] },
         authorization: "Bearer anything",
         relayToken: "rt-anything",
+        actor: { kind: "person", name: "alice", tokenId: "tok_123" },
       }),
     );
     const text = written.join("\n");
@@ -69,6 +70,7 @@ describe("the structured logger", () => {
       nested: { list: ["x ****** y"] },
       authorization: "******",
       relayToken: "******",
+      actor: { kind: "person", name: "alice", tokenId: "tok_123" },
       runId: "r1",
     });
   });
