@@ -37,7 +37,7 @@ import { DefinitionCatalog } from "./services/catalog.js";
 import { RunCommands, RunRecorder } from "./services/commands.js";
 import { RunControl, type WebUrls } from "./services/control.js";
 import { DefinitionService } from "./services/definitions.js";
-import { Doctor } from "./services/doctor.js";
+import type { Doctor } from "./services/doctor.js";
 import { IngestService } from "./services/ingest.js";
 import { DeliveryIntake } from "./services/intake.js";
 import { LogArchiving } from "./services/log-archiving.js";
@@ -388,15 +388,17 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       },
     }),
     apiToken: config.HOOKFLOW_API_TOKEN,
-    doctor: doctor(base, overrides),
+    // Admins only, rarely: loaded on first use, out of the API's cold start.
+    doctor: () => doctor(base, overrides),
     ...peopleDeps(base, overrides),
     log: base.log,
   };
 }
 
 /** `GET /api/doctor`: the deployment checked with its own settings and credentials (the scheduler's kubeconfig). */
-export function doctor(base: Base, overrides: Overrides = {}): Doctor {
+export async function doctor(base: Base, overrides: Overrides = {}): Promise<Doctor> {
   const { config } = base;
+  const { Doctor } = await import("./services/doctor.js");
   return new Doctor({
     version: HOOKFLOW_VERSION,
     webhookSecrets: {

@@ -37,7 +37,7 @@ export interface ApiDeps {
   roles: RoleMap;
   audit: AuditLog;
   signIn?: SignIn;
-  doctor: Doctor;
+  doctor: () => Promise<Doctor>;
   log: Logger;
 }
 
@@ -667,7 +667,7 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
     }),
     async (c) => {
       read(c, "admin");
-      return c.json(await deps.doctor.check(), 200);
+      return c.json(await (await deps.doctor()).check(), 200);
     },
   );
 
