@@ -53,6 +53,8 @@ export type RunReason = z.infer<typeof RunReason>;
 export const TaskReason = z.enum([
   "Pending",
   "WhenNotMatched",
+  /** Skipped by its job template's `requires` (branches, forks), which no pipeline can loosen. */
+  "RequirementNotMet",
   "UpstreamFailed",
   "AwaitingApproval",
   /** A task that needs approval, in a fork's pull request run not yet trusted. */
