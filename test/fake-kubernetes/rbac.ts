@@ -120,7 +120,7 @@ export function authorize(auth: Authorization, identity: Identity, request: Requ
   );
 }
 
-function allowed(auth: Authorization, identity: Identity, request: RequestAttributes): boolean {
+export function allowed(auth: Authorization, identity: Identity, request: RequestAttributes): boolean {
   const names = (s: Obj) =>
     (s.kind === "ServiceAccount" && identity.user === `system:serviceaccount:${s.namespace}:${s.name}`) ||
     (s.kind === "User" && identity.user === s.name) ||
