@@ -224,19 +224,28 @@ export async function buildRunner(
     return createLocalRunner({ dataDir: join(config.HOOKFLOW_DATA_DIR, "runner"), clock });
   }
   const { createKubernetesRunner } = await import("./adapters/kubernetes/index.js");
-  const cluster = config.HOOKFLOW_EKS_CLUSTER;
   return createKubernetesRunner({
     namespace: config.HOOKFLOW_NAMESPACE,
     archivedLogMaxBytes: config.HOOKFLOW_LOG_MAX_BYTES,
+    ...clusterConnection(base),
+  });
+}
+
+/**
+ * Where the cluster is and how hookflow signs in there, for everything that talks to it (the runner, the
+ * doctor): the EKS endpoint and an IAM token, or a kubeconfig (with HOOKFLOW_EKS_CLUSTER, one without a user).
+ */
+function clusterConnection(base: Pick<Base, "config" | "awsCredentials">) {
+  const { config } = base;
+  const cluster = config.HOOKFLOW_EKS_CLUSTER;
+  return {
     ...(config.HOOKFLOW_EKS_ENDPOINT && config.HOOKFLOW_EKS_CA_DATA
       ? { endpoint: { server: config.HOOKFLOW_EKS_ENDPOINT, caData: config.HOOKFLOW_EKS_CA_DATA } }
       : config.HOOKFLOW_KUBECONFIG
         ? { kubeconfig: config.HOOKFLOW_KUBECONFIG }
         : { kubeconfigPath: config.KUBECONFIG }),
-    ...(cluster && {
-      eks: { cluster, region: config.AWS_REGION, credentials: base.awsCredentials },
-    }),
-  });
+    ...(cluster && { eks: { cluster, region: config.AWS_REGION, credentials: base.awsCredentials } }),
+  };
 }
 
 /**
@@ -458,12 +467,7 @@ export async function doctor(base: Base, overrides: Overrides = {}): Promise<Doc
     cluster: async () => {
       if (runnerKind(config) === "local") return undefined;
       const { createClusterAccess } = await import("./adapters/kubernetes/access.js");
-      return createClusterAccess({
-        namespace: config.HOOKFLOW_NAMESPACE,
-        ...(config.HOOKFLOW_KUBECONFIG
-          ? { kubeconfig: config.HOOKFLOW_KUBECONFIG }
-          : { kubeconfigPath: config.KUBECONFIG }),
-      });
+      return createClusterAccess({ namespace: config.HOOKFLOW_NAMESPACE, ...clusterConnection(base) });
     },
     secrets: configuredSecrets(config),
   });

@@ -1,7 +1,8 @@
 import { AuthorizationV1Api, createConfiguration, ServerConfiguration } from "@kubernetes/client-node";
 import type { ClusterAccess, KubernetesRight } from "../../ports.js";
 import { type CallPolicy, callKubernetes, DEFAULT_CALL_POLICY } from "./api-call.js";
-import { type KubeconfigSource, loadKubeconfig } from "./client.js";
+import { authenticationFor, type KubeconfigSource, loadKubeconfig } from "./client.js";
+import { type EksSignIn, eksTokenSource } from "./eks-token.js";
 
 /**
  * Every call core/adapters/kubernetes makes, as a right in hookflow's namespace: what the shipped Role
@@ -13,6 +14,7 @@ export const SCHEDULER_RIGHTS: readonly KubernetesRight[] = [
   { verb: "delete", group: "batch", resource: "jobs", why: "cancel a task, delete an ended Job" },
   { verb: "create", group: "", resource: "secrets", why: "give a task its sensitive values" },
   { verb: "list", group: "", resource: "pods", why: "read exit codes and why a pod waits" },
+  { verb: "patch", group: "", resource: "pods", why: "stop a canceled or timed-out task's pod at once" },
   { verb: "get", group: "", resource: "pods", subresource: "log", why: "read and archive logs" },
   { verb: "list", group: "", resource: "events", why: "see why a Job has no pod (FailedCreate)" },
 ];
@@ -22,14 +24,19 @@ export const SCHEDULER_RIGHTS: readonly KubernetesRight[] = [
  * (SelfSubjectAccessReview: every authenticated identity may ask this about itself).
  */
 export function createClusterAccess(
-  options: KubeconfigSource & { namespace: string; policy?: CallPolicy },
+  options: Omit<KubeconfigSource, "bearerToken"> & {
+    namespace: string;
+    policy?: CallPolicy;
+    eks?: EksSignIn;
+  },
 ): ClusterAccess {
-  const config = loadKubeconfig(options);
+  const bearerToken = options.eks && eksTokenSource(options.eks);
+  const config = loadKubeconfig({ ...options, ...(bearerToken && { bearerToken }) });
   const cluster = config.getCurrentCluster();
   const api = new AuthorizationV1Api(
     createConfiguration({
       baseServer: new ServerConfiguration(cluster?.server ?? "", {}),
-      authMethods: { default: config },
+      authMethods: { default: authenticationFor(config, bearerToken) },
     }),
   );
   const policy = options.policy ?? DEFAULT_CALL_POLICY;

@@ -103,7 +103,7 @@ export function makeApis(
   if (!cluster) throw new Error("the kubeconfig has no current cluster");
   const configuration = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: bearerToken ? new TokenAuthentication(config, bearerToken) : config },
+    authMethods: { default: authenticationFor(config, bearerToken) },
     promiseMiddleware: [timeoutMiddleware(requestTimeoutMs)],
   });
   return { batch: new BatchV1Api(configuration), core: new CoreV1Api(configuration) };
@@ -117,6 +117,14 @@ function timeoutMiddleware(ms: number): Middleware {
     },
     post: async (context) => context,
   };
+}
+
+/** How requests sign in: the kubeconfig's own user, or a bearer token of hookflow's own (EKS). */
+export function authenticationFor(
+  config: KubeConfig,
+  bearerToken?: () => Promise<string>,
+): SecurityAuthentication {
+  return bearerToken ? new TokenAuthentication(config, bearerToken) : config;
 }
 
 /**

@@ -4,7 +4,7 @@ import { DEFAULT_ARCHIVED_LOG_MAX_BYTES, type TaskLaunch } from "../../model/ind
 import type { CollectedLog, JobObservation, JobRef, TaskRunner } from "../../ports.js";
 import { type CallPolicy, callKubernetes, DEFAULT_CALL_POLICY, KubernetesRejection } from "./api-call.js";
 import { type KubeconfigSource, type KubernetesApis, loadKubeconfig, makeApis } from "./client.js";
-import { type AwsCredentials, eksTokenSource } from "./eks-token.js";
+import { type EksSignIn, eksTokenSource } from "./eks-token.js";
 import { buildJob, DEFAULT_TTL_SECONDS_AFTER_FINISHED } from "./job.js";
 import {
   collectTaskLog,
@@ -25,7 +25,7 @@ export interface KubernetesRunnerOptions extends Omit<KubeconfigSource, "bearerT
    * with these credentials (the function's role), renewed before it expires; the kubeconfig or `endpoint` only
    * says where the cluster is.
    */
-  eks?: { cluster: string; region: string; credentials: () => Promise<AwsCredentials>; now?: () => number };
+  eks?: EksSignIn;
   /**
    * Default 604800 (7 days): only a safety net, since hookflow deletes a finished Job itself once its log is
    * archived; an archive outage longer than this can lose a log.
