@@ -15,7 +15,7 @@
  * strongly consistent GetItem, one conditional PutItem and one SendMessage to the FIFO queue, measured the same
  * way in the same rounds. Processes run round-robin over the entries, so that machine noise spreads evenly.
  *
- *   node --import tsx bench/cold-start.ts          (BENCH_ROUNDS, default 30)
+ *   node --import tsx bench/cold-start.ts          (BENCH_ROUNDS, default 30; BENCH_CPU_PROF=dir for profiles)
  */
 import { spawn } from "node:child_process";
 import { createCipheriv, randomBytes } from "node:crypto";
@@ -36,6 +36,8 @@ import { MemoryRunner } from "../test/helpers/memory-runner.js";
 import { benchSystem, percentile, startEmulators, table } from "./common.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
+/** A directory: every sample also writes a V8 CPU profile there (`node --cpu-prof`), to see where the time goes. */
+const CPU_PROFILES = process.env.BENCH_CPU_PROF;
 const ROOT = join(import.meta.dirname, "..");
 const HARNESS = join(import.meta.dirname, "lambda-harness.mjs");
 const FLOOR = "floor: hono + sdk";
@@ -172,32 +174,36 @@ function push(sample: number): string {
 
 /** Spawns the harness and resolves at the answer's line: [ms from spawn, the answer]. */
 function coldStart(entry: Entry, bundle: Bundle, eventFile: string, env: NodeJS.ProcessEnv) {
-  return new Promise<{ ms: number; answer: Answer & { importedMs: number; answeredMs: number } }>(
-    (resolve, reject) => {
-      const started = performance.now();
-      const child = spawn(process.execPath, [HARNESS, bundle.entry, eventFile, entry.name], {
-        env,
-        stdio: ["ignore", "ignore", "pipe", "pipe"],
-      });
-      const answers = child.stdio[3] as NodeJS.ReadableStream;
-      let out = "";
-      let err = "";
-      let answered: number | undefined;
-      answers.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        if (answered === undefined && out.includes("\n")) answered = performance.now();
-      });
-      child.stderr.on("data", (chunk: Buffer) => {
-        err += chunk.toString();
-      });
-      child.on("error", reject);
-      child.on("close", (code) => {
-        if (answered === undefined)
-          return reject(new Error(`${entry.name}: no answer (exit ${code}): ${err.slice(0, 2000)}`));
-        resolve({ ms: answered - started, answer: JSON.parse(out.slice(0, out.indexOf("\n"))) });
-      });
-    },
-  );
+  return new Promise<{
+    ms: number;
+    answer: Answer & { importedMs: number; answeredMs: number; importCpuMs: number; answerCpuMs: number };
+  }>((resolve, reject) => {
+    const started = performance.now();
+    const profile = CPU_PROFILES
+      ? ["--cpu-prof", `--cpu-prof-dir=${join(CPU_PROFILES, entry.name.replace(/\W+/g, "-"))}`]
+      : [];
+    const child = spawn(process.execPath, [...profile, HARNESS, bundle.entry, eventFile, entry.name], {
+      env,
+      stdio: ["ignore", "ignore", "pipe", "pipe"],
+    });
+    const answers = child.stdio[3] as NodeJS.ReadableStream;
+    let out = "";
+    let err = "";
+    let answered: number | undefined;
+    answers.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (answered === undefined && out.includes("\n")) answered = performance.now();
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (answered === undefined)
+        return reject(new Error(`${entry.name}: no answer (exit ${code}): ${err.slice(0, 2000)}`));
+      resolve({ ms: answered - started, answer: JSON.parse(out.slice(0, out.indexOf("\n"))) });
+    });
+  });
 }
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -401,6 +407,9 @@ try {
 
   const samples = new Map(prepared.map(({ entry }) => [entry.name, [] as number[]]));
   const imports = new Map(prepared.map(({ entry }) => [entry.name, [] as number[]]));
+  const cpu = new Map(
+    prepared.map(({ entry }) => [entry.name, { imported: [] as number[], answered: [] as number[] }]),
+  );
   for (let sample = 0; sample < ROUNDS; sample++)
     for (const { entry, dir, env, bundle } of prepared) {
       const eventFile = join(dir, "event.json");
@@ -410,11 +419,18 @@ try {
       if (problem) throw new Error(`${entry.name}, sample ${sample}: ${problem}`);
       samples.get(entry.name)?.push(ms);
       imports.get(entry.name)?.push(answer.importedMs);
+      cpu.get(entry.name)?.imported.push(answer.importCpuMs);
+      cpu.get(entry.name)?.answered.push(answer.answerCpuMs);
     }
   const scheduled = kubernetes.requests.filter((r) => r.method === "POST" && r.path.endsWith("/jobs")).length;
   if (scheduled !== ROUNDS) throw new Error(`the scheduler created ${scheduled} Jobs in ${ROUNDS} samples`);
 
-  for (const values of [...samples.values(), ...imports.values()]) values.sort((a, b) => a - b);
+  for (const values of [
+    ...samples.values(),
+    ...imports.values(),
+    ...[...cpu.values()].flatMap((c) => [c.imported, c.answered]),
+  ])
+    values.sort((a, b) => a - b);
   const p50 = (name: string) => percentile(samples.get(name) ?? [], 50);
   const floor = p50(FLOOR);
   console.log(
@@ -426,7 +442,9 @@ try {
         function: entry.name,
         "KB at start": Math.round(bundle.startupBytes / 1024),
         "KB in all": Math.round(bundle.totalBytes / 1024),
-        "import p50 ms": percentile(imports.get(entry.name) ?? [], 50),
+        "imported p50 ms": percentile(imports.get(entry.name) ?? [], 50),
+        "CPU ms: imported": percentile(cpu.get(entry.name)?.imported ?? [], 50),
+        "CPU ms: answered": percentile(cpu.get(entry.name)?.answered ?? [], 50),
         "answer p50 ms": p50(entry.name),
         "answer p90 ms": percentile(samples.get(entry.name) ?? [], 90),
         "× floor": p50(entry.name) / floor,

@@ -11,7 +11,7 @@ import { createCommitStatusReporter } from "./adapters/commit-status/index.js";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { createGitHostApis } from "./adapters/git-api/index.js";
-import { createOidcProvider } from "./adapters/oidc.js";
+import type { OidcOptions } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
@@ -175,25 +175,43 @@ export function taskTokens(config: Config, runs?: RunStore): TaskTokens {
 }
 
 /**
- * The log archive (S3; s3rver locally). Loaded on first use: only the scheduler (writing) and the API's logs
- * route (reading) need it.
+ * The log archive (S3; s3rver locally): the setting is checked now, the S3 client loaded when `load` is first
+ * called. Only the scheduler (writing, when an attempt ends) and the API's logs route (reading) need it.
  */
-export async function logArchive(config: Config, overrides: Overrides = {}): Promise<LogArchive> {
-  if (!config.HOOKFLOW_LOG_BUCKET)
+export function logArchive(config: Config, overrides: Overrides = {}): () => Promise<LogArchive> {
+  const bucket = config.HOOKFLOW_LOG_BUCKET;
+  if (!bucket)
     throw new Error(
       "HOOKFLOW_LOG_BUCKET is not set: the S3 bucket ended attempts' logs are kept in (HOOKFLOW_S3_ENDPOINT for an emulator)",
     );
-  const { createS3Client, S3LogArchive, S3RVER_CREDENTIALS } = await import("./adapters/s3/log-archive.js");
-  const client =
-    overrides.s3Client ??
-    createS3Client({
-      region: config.AWS_REGION,
-      ...(config.HOOKFLOW_S3_ENDPOINT && {
-        endpoint: config.HOOKFLOW_S3_ENDPOINT,
-        credentials: S3RVER_CREDENTIALS,
-      }),
-    });
-  return new S3LogArchive(client, config.HOOKFLOW_LOG_BUCKET);
+  return async () => {
+    const { createS3Client, S3LogArchive, S3RVER_CREDENTIALS } = await import("./adapters/s3/log-archive.js");
+    const client =
+      overrides.s3Client ??
+      createS3Client({
+        region: config.AWS_REGION,
+        ...(config.HOOKFLOW_S3_ENDPOINT && {
+          endpoint: config.HOOKFLOW_S3_ENDPOINT,
+          credentials: S3RVER_CREDENTIALS,
+        }),
+      });
+    return new S3LogArchive(client, bucket);
+  };
+}
+
+/** A log archive that loads itself on its first call (once; again after a failed load). */
+function onFirstUse(load: () => Promise<LogArchive>): LogArchive {
+  let archive: Promise<LogArchive> | undefined;
+  const loaded = () =>
+    (archive ??= load().catch((error: unknown) => {
+      archive = undefined;
+      throw error;
+    }));
+  return {
+    find: async (key) => (await loaded()).find(key),
+    keep: async (key, log) => (await loaded()).keep(key, log),
+    read: async (key, container, want) => (await loaded()).read(key, container, want),
+  };
 }
 
 export async function buildRunner(config: Config, clock: Clock): Promise<TaskRunner> {
@@ -294,7 +312,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   });
   const tokens = taskTokens(config);
   const archiving = new LogArchiving({
-    archive: await logArchive(config, overrides),
+    archive: onFirstUse(logArchive(config, overrides)),
     runner,
     tokens,
     clock: base.clock,
@@ -354,10 +372,12 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
         return runner;
       },
       archive: () => {
-        archive ??= logArchive(config, overrides).catch((error: unknown) => {
-          archive = undefined;
-          throw error;
-        });
+        archive ??= Promise.resolve()
+          .then(() => logArchive(config, overrides)())
+          .catch((error: unknown) => {
+            archive = undefined;
+            throw error;
+          });
         return archive;
       },
       ...(config.HOOKFLOW_TOKEN_SECRET && { tokens: taskTokens(config) }),
@@ -394,7 +414,7 @@ export function peopleDeps(base: Base, overrides: Overrides = {}) {
   const provider =
     overrides.signInProvider ??
     (config.HOOKFLOW_OIDC_ISSUER && config.HOOKFLOW_OIDC_CLIENT_ID
-      ? createOidcProvider({
+      ? oidcProvider({
           issuer: config.HOOKFLOW_OIDC_ISSUER,
           clientId: config.HOOKFLOW_OIDC_CLIENT_ID,
           ...(config.HOOKFLOW_OIDC_CLIENT_SECRET && { clientSecret: config.HOOKFLOW_OIDC_CLIENT_SECRET }),
@@ -417,6 +437,17 @@ export function peopleDeps(base: Base, overrides: Overrides = {}) {
           tokens,
         }),
       }),
+  };
+}
+
+/** Sign-in through openid-client, loaded on the first sign-in: no API call needs it. */
+function oidcProvider(options: OidcOptions): SignInProvider {
+  let provider: Promise<SignInProvider> | undefined;
+  const loaded = () =>
+    (provider ??= import("./adapters/oidc.js").then(({ createOidcProvider }) => createOidcProvider(options)));
+  return {
+    authorizationUrl: async (request) => (await loaded()).authorizationUrl(request),
+    exchange: async (callbackUrl, expected) => (await loaded()).exchange(callbackUrl, expected),
   };
 }
 

@@ -30,6 +30,9 @@ export async function bundleEntry(name: string, source: string, outdir: string):
     ...BUNDLING,
     platform: "node",
     target: "node22",
+    // SST's esbuild options for ESM (pkg/runtime/node/build.go): a package's ES module build before its
+    // CommonJS one, which esbuild can tree-shake (the AWS SDK ships both).
+    mainFields: ["module", "main"],
     metafile: true,
     outExtension: { ".js": ".mjs" },
     // Bundled CommonJS dependencies call require(): give ESM output one, as SST's own banner does.
@@ -37,7 +40,8 @@ export async function bundleEntry(name: string, source: string, outdir: string):
     logLevel: "error",
   });
   const outputs = result.metafile.outputs;
-  const entry = Object.keys(outputs).find((file) => outputs[file]?.entryPoint);
+  // Chunks imported dynamically are entry points too: the function's is the one made from `source`.
+  const entry = Object.keys(outputs).find((file) => outputs[file]?.entryPoint === relative(ROOT, source));
   if (!entry) throw new Error(`${name}: esbuild produced no entry`);
 
   const startup = new Set<string>();
