@@ -247,6 +247,29 @@ try {
 
   const state = { HookflowTable: { name: "bench-cold" }, HookflowQueue: { url: main.queues.workUrl } };
   const http = (request: Parameters<typeof httpEvent>[0]) => async () => httpEvent(request);
+  // A run as the API shows it, read with the bootstrap token.
+  const api: Entry = {
+    name: "api",
+    bundle: () => bundleFunction("api", outRoot),
+    links: {
+      ...state,
+      HookflowApiToken: { value: API_TOKEN },
+      HookflowTokenSecret: { value: TOKEN_SECRET },
+      HookflowKubeconfig: { value: kubernetes.kubeconfig },
+      HookflowLogs: { name: "bench-cold" },
+    },
+    env: { ...FUNCTIONS.api.environment },
+    event: http({
+      method: "GET",
+      path: `/api/runs/${shown.id}`,
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+    }),
+    problem: (answer) =>
+      httpProblem(200)(answer) ??
+      (String((answer.result as { body?: string }).body).includes(shown.id)
+        ? undefined
+        : "not the run asked for"),
+  };
   const entries: Entry[] = [
     {
       name: FLOOR,
@@ -303,31 +326,10 @@ try {
       },
       problem: httpProblem(200),
     },
-    {
-      // A run as the API shows it, read with the bootstrap token.
-      name: "api",
-      bundle: () => bundleFunction("api", outRoot),
-      links: {
-        ...state,
-        HookflowApiToken: { value: API_TOKEN },
-        HookflowTokenSecret: { value: TOKEN_SECRET },
-        HookflowKubeconfig: { value: kubernetes.kubeconfig },
-        HookflowLogs: { name: "bench-cold" },
-      },
-      env: { ...FUNCTIONS.api.environment },
-      event: http({
-        method: "GET",
-        path: `/api/runs/${shown.id}`,
-        headers: { authorization: `Bearer ${API_TOKEN}` },
-      }),
-      problem: (answer) =>
-        httpProblem(200)(answer) ??
-        (String((answer.result as { body?: string }).body).includes(shown.id)
-          ? undefined
-          : "not the run asked for"),
-    },
-    // The console's run page, once the api app serves it (branch console): one line.
-    // { name: "console", bundle: () => bundleFunction("api", outRoot), links: ..., event: http({ method: "GET", path: `/runs/${shown.id}`, ... }), problem: httpProblem(200) },
+    api,
+    // The console's run page, once the api app serves it (branch console), is this one line (with the
+    // credential the console takes instead of the bearer token, if it takes another):
+    // { ...api, name: "console", event: http({ method: "GET", path: `/runs/${shown.id}`, headers: { authorization: `Bearer ${API_TOKEN}` } }) },
     {
       // A new run's first message: load it, submit its first task's Job to the cluster, save, ask for a follow-up.
       name: "scheduler",
