@@ -52,6 +52,8 @@ export const TaskReason = /* @__PURE__ */ schema(() =>
   z.enum([
     "Pending",
     "WhenNotMatched",
+    /** Skipped by its job template's `requires` (branches, forks), which no pipeline can loosen. */
+    "RequirementNotMet",
     "UpstreamFailed",
     "AwaitingApproval",
     /** A task that needs approval, in a fork's pull request run not yet trusted. */
