@@ -398,6 +398,9 @@ try {
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_LAMBDA_FUNCTION_NAME: entry.name,
+      // What Lambda sets, which the code reads to know it runs there (loopback targets refused, metrics as EMF).
+      AWS_LAMBDA_RUNTIME_API: "127.0.0.1:9001",
+      AWS_EXECUTION_ENV: "AWS_Lambda_nodejs22.x",
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       HOOKFLOW_DYNAMODB_ENDPOINT: emulators.dynamo.endpoint,
       HOOKFLOW_SQS_ENDPOINT: emulators.sqs.endpoint,
