@@ -175,35 +175,41 @@ export function taskTokens(config: Config, runs?: RunStore): TaskTokens {
 }
 
 /**
- * The log archive (S3; s3rver locally): the setting is checked now, the S3 client loaded when `load` is first
- * called. Only the scheduler (writing, when an attempt ends) and the API's logs route (reading) need it.
+ * The log archive (S3; s3rver locally). Loaded on first use: only the scheduler (writing) and the API's logs
+ * route (reading) need it.
  */
-export function logArchive(config: Config, overrides: Overrides = {}): () => Promise<LogArchive> {
-  const bucket = config.HOOKFLOW_LOG_BUCKET;
-  if (!bucket)
+export async function logArchive(config: Config, overrides: Overrides = {}): Promise<LogArchive> {
+  const bucket = logBucket(config);
+  const { createS3Client, S3LogArchive, S3RVER_CREDENTIALS } = await import("./adapters/s3/log-archive.js");
+  const client =
+    overrides.s3Client ??
+    createS3Client({
+      region: config.AWS_REGION,
+      ...(config.HOOKFLOW_S3_ENDPOINT && {
+        endpoint: config.HOOKFLOW_S3_ENDPOINT,
+        credentials: S3RVER_CREDENTIALS,
+      }),
+    });
+  return new S3LogArchive(client, bucket);
+}
+
+function logBucket(config: Config): string {
+  if (!config.HOOKFLOW_LOG_BUCKET)
     throw new Error(
       "HOOKFLOW_LOG_BUCKET is not set: the S3 bucket ended attempts' logs are kept in (HOOKFLOW_S3_ENDPOINT for an emulator)",
     );
-  return async () => {
-    const { createS3Client, S3LogArchive, S3RVER_CREDENTIALS } = await import("./adapters/s3/log-archive.js");
-    const client =
-      overrides.s3Client ??
-      createS3Client({
-        region: config.AWS_REGION,
-        ...(config.HOOKFLOW_S3_ENDPOINT && {
-          endpoint: config.HOOKFLOW_S3_ENDPOINT,
-          credentials: S3RVER_CREDENTIALS,
-        }),
-      });
-    return new S3LogArchive(client, bucket);
-  };
+  return config.HOOKFLOW_LOG_BUCKET;
 }
 
-/** A log archive that loads itself on its first call (once; again after a failed load). */
-function onFirstUse(load: () => Promise<LogArchive>): LogArchive {
+/**
+ * The log archive for the scheduler: its setting checked at start, the S3 client loaded when an attempt's log is
+ * first kept or read (a run's first message needs neither). Loaded once; again after a failed load.
+ */
+function logArchiveOnFirstUse(config: Config, overrides: Overrides): LogArchive {
+  logBucket(config);
   let archive: Promise<LogArchive> | undefined;
   const loaded = () =>
-    (archive ??= load().catch((error: unknown) => {
+    (archive ??= logArchive(config, overrides).catch((error: unknown) => {
       archive = undefined;
       throw error;
     }));
@@ -314,7 +320,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   });
   const tokens = taskTokens(config);
   const archiving = new LogArchiving({
-    archive: onFirstUse(logArchive(config, overrides)),
+    archive: logArchiveOnFirstUse(config, overrides),
     runner,
     tokens,
     clock: base.clock,
@@ -374,12 +380,10 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
         return runner;
       },
       archive: () => {
-        archive ??= Promise.resolve()
-          .then(() => logArchive(config, overrides)())
-          .catch((error: unknown) => {
-            archive = undefined;
-            throw error;
-          });
+        archive ??= logArchive(config, overrides).catch((error: unknown) => {
+          archive = undefined;
+          throw error;
+        });
         return archive;
       },
       ...(config.HOOKFLOW_TOKEN_SECRET && { tokens: taskTokens(config) }),
