@@ -296,7 +296,8 @@ export const OutboxEffect = /* @__PURE__ */ schema(() =>
     z.object({ ...EffectBase, type: z.literal("cancelRun"), target: z.string() }),
     /**
      * Copy an ended attempt's log (every container) to the log archive, then delete its Job: a Job is deleted by
-     * hookflow only once its log is kept. A cancelTask for the same Job is carried out first (it copies, then stops).
+     * hookflow only once its log is kept. With a cancelTask for the same Job, the attempt is stopped first (its
+     * pod kept), then copied, then deleted.
      */
     z.object({
       ...EffectBase,

@@ -1,5 +1,6 @@
 import { callbackTaskId, type Ignored } from "../engine/index.js";
 import { NotFoundError, PermanentError, RetryableError } from "../errors.js";
+import { withLogContext } from "../log-context.js";
 import { type Actor, type Run, type RunEvent, SCHEDULER } from "../model/index.js";
 import type { DeliveryMessage, Logger, RunStore, TaskRunner, WorkQueue } from "../ports.js";
 import {
@@ -113,8 +114,8 @@ export class RunService {
   }
 
   /**
-   * Effects on different Jobs side by side; those on one Job in order, an archive before a cancel, and none after
-   * one that failed: a Job is never deleted before its log is kept.
+   * Effects on different Jobs side by side; those on one Job in order: a stop, an archive, then a cancel, and none
+   * after one that failed: a Job is never deleted before its log is kept, and never left running meanwhile.
    */
   private async carryOut(run: Run, effects: RunEffect[]) {
     const followUps: RunEvent[] = [];
@@ -127,11 +128,14 @@ export class RunService {
     }
     await Promise.all(
       [...byJob.values()].map(async (chain) => {
+        await this.stopBeforeCopy(run, chain);
         for (const effect of chain) {
           try {
             // The map's type pairs each handler with its effect type; TypeScript cannot follow that through a union.
             const handler = this.handlers[effect.type] as Handler<RunEffect["type"]>;
-            const outcome = await handler(run, effect as never, effects);
+            const outcome = await withLogContext(effectContext(effect), () =>
+              handler(run, effect as never, effects),
+            );
             followUps.push(...outcome.followUps);
             if (outcome.done) delivered.push(outcome.done);
           } catch (error) {
@@ -144,6 +148,7 @@ export class RunService {
             }
             this.deps.log.warn("effect will be retried", {
               runId: run.id,
+              ...effectContext(effect),
               key: effect.key,
               error: String(error),
             });
@@ -155,6 +160,25 @@ export class RunService {
     );
     if (delivered.length > 0) followUps.push({ type: "outbox.delivered", results: delivered });
     return { followUps, retryLater };
+  }
+
+  /**
+   * An attempt to cancel (canceled, timed out) whose log is still owed is stopped first: its processes end now and
+   * what its log is read from stays, so a cancel never waits for the archive (an outage leaves a stopped Job, not
+   * a running one). A stop that fails is logged: the copy and the delete still follow, and the delete stops it.
+   */
+  private async stopBeforeCopy(run: Run, chain: readonly RunEffect[]): Promise<void> {
+    const cancel = chain.find((e) => e.type === "cancelTask");
+    if (!cancel || !chain.some((e) => e.type === "archiveLog")) return;
+    try {
+      await this.deps.runner.stop(cancel);
+    } catch (error) {
+      this.deps.log.warn("could not stop an attempt before copying its log", {
+        runId: run.id,
+        jobName: cancel.jobName,
+        error: String(error),
+      });
+    }
   }
 
   /**
@@ -228,4 +252,11 @@ function submitFailure(launch: { task: string; attempt: number }, error: unknown
   return error instanceof PermanentError
     ? { type: "task.failed", task, attempt, reason: "SubmitRejected", message }
     : { type: "task.submitFailed", task, attempt, message };
+}
+
+/** The task and attempt an effect concerns, for the lines logged while it is carried out. */
+function effectContext(effect: RunEffect): { task?: string; attempt?: number } {
+  if (effect.type === "submitTask") return { task: effect.launch.task, attempt: effect.launch.attempt };
+  if ("task" in effect && "attempt" in effect) return { task: effect.task, attempt: effect.attempt };
+  return {};
 }
