@@ -50,6 +50,7 @@ import { ScheduleService } from "./services/schedules.js";
 import { SignIn } from "./services/signin.js";
 import { RunStarter } from "./services/start-runs.js";
 import { TaskTokens } from "./services/tokens.js";
+import { ViewGrants } from "./services/view-grants.js";
 
 /** What every function shares: configuration, state, the queue, time, ids and logs. */
 export interface Base {
@@ -290,6 +291,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     clock: base.clock,
     log: base.log,
     publicUrl: config.HOOKFLOW_PUBLIC_URL,
+    ...(config.HOOKFLOW_VIEW_GRANT_DAYS > 0 && { grants: viewGrants(base) }),
     ...(overrides.notifyBudgetSeconds !== undefined && { budgetSeconds: overrides.notifyBudgetSeconds }),
   });
   const tokens = taskTokens(config);
@@ -376,6 +378,7 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       },
     }),
     apiToken: config.HOOKFLOW_API_TOKEN,
+    grants: viewGrants(base),
     ...peopleDeps(base, overrides),
     log: base.log,
   };
@@ -418,6 +421,16 @@ export function peopleDeps(base: Base, overrides: Overrides = {}) {
         }),
       }),
   };
+}
+
+/**
+ * The grants in run links (notifications, commit statuses) and the console's check of them: a key derived from
+ * HOOKFLOW_TOKEN_SECRET, which the scheduler (making links) and the API (checking them) both hold.
+ */
+export function viewGrants(base: Base): ViewGrants | undefined {
+  const { config } = base;
+  if (!config.HOOKFLOW_TOKEN_SECRET) return undefined;
+  return new ViewGrants(config.HOOKFLOW_TOKEN_SECRET, base.clock, config.HOOKFLOW_VIEW_GRANT_DAYS);
 }
 
 /** The wake-up consumer: it only forwards due wake-ups to the work queue, so it loads no runner. */

@@ -11,9 +11,11 @@ import type { DefinitionService } from "../core/services/definitions.js";
 import { approverOf, type PersonalTokens } from "../core/services/people.js";
 import type { RepositoryService } from "../core/services/repositories.js";
 import type { SignIn } from "../core/services/signin.js";
+import type { ViewGrants } from "../core/services/view-grants.js";
 import { apiDeps, lazyHandler } from "../core/wiring.js";
 import * as S from "./api-schemas.js";
-import { type Authenticated, authenticate } from "./auth.js";
+import { type Authenticated, authenticate, identifyCaller, tokenPrincipal } from "./auth.js";
+import { mountConsole } from "./console/routes.js";
 import { installErrorHandler, limitBody } from "./http.js";
 import { mountSignIn } from "./signin.js";
 
@@ -34,6 +36,8 @@ export interface ApiDeps {
   roles: RoleMap;
   audit: AuditLog;
   signIn?: SignIn;
+  /** Checks the view grants in run links (the console's run page); absent, a link without sign-in shows nothing. */
+  grants?: ViewGrants;
   log: Logger;
 }
 
@@ -71,6 +75,15 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
   installErrorHandler(app, deps.log);
   app.get("/healthz", (c) => c.json({ ok: true }));
   mountSignIn(app, deps);
+  mountConsole(app as never, {
+    runs: deps.runs,
+    definitions: deps.definitions,
+    identify: identifyCaller(deps),
+    tokenPrincipal: tokenPrincipal(deps),
+    ...(deps.grants && { grants: deps.grants }),
+    signInConfigured: deps.signIn !== undefined,
+    log: deps.log,
+  });
   app.use("/api/*", authenticate(deps));
   app.use("/api/*", limitBody(MAX_API_BODY_BYTES, "an /api body"));
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
