@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
@@ -118,7 +118,15 @@ describe("the console", () => {
             {
               name: "deploy",
               approval: { approvers: ["bob"] },
-              run: { image: "alpine", command: ["sh", "-c", "echo deployed"] },
+              // It runs until the test opens its gate: its log can be followed while it runs, whatever the load.
+              run: {
+                image: "alpine",
+                command: [
+                  "sh",
+                  "-c",
+                  `echo deploying; while [ ! -e '${join(dir, "gate")}' ]; do sleep 0.1; done; echo deployed`,
+                ],
+              },
             },
           ],
         },
@@ -175,6 +183,21 @@ describe("the console", () => {
     });
     await page.locator("#comment-deploy").fill("ship it");
     await approve.click();
+    await page.locator("#task-deploy .badge", { hasText: "running" }).waitFor({ timeout: 90_000 });
+
+    // Its log, followed in another tab while it runs: what it prints next appears without a reload.
+    const follower = await page.context().newPage();
+    await follower.goto(`${stack.url}/runs/${runId}?task=deploy`);
+    await follower.locator("pre.log", { hasText: "deploying" }).waitFor();
+    await follower.evaluate(() => {
+      (globalThis as unknown as { sameDocument: boolean }).sameDocument = true;
+    });
+    writeFileSync(join(dir, "gate"), "");
+    await follower.locator("pre.log", { hasText: "deployed" }).waitFor({ timeout: 90_000 });
+    expect(
+      await follower.evaluate(() => (globalThis as unknown as { sameDocument?: boolean }).sameDocument),
+    ).toBe(true);
+
     await page.locator("#run-status", { hasText: "succeeded" }).waitFor({ timeout: 90_000 });
     await page.locator("#task-deploy", { hasText: "Approved by" }).waitFor();
     expect(await page.locator("#task-deploy").textContent()).toContain("ship it");
