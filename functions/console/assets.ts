@@ -43,7 +43,7 @@ button.primary{background:var(--ok);border-color:var(--ok);color:#fff}button.dan
 button[disabled]{opacity:.6;cursor:progress}
 #notice:empty{display:none}#notice{padding:.5rem .75rem;border-radius:6px;border:1px solid var(--line);background:var(--panel);margin:.5rem 0}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid var(--line);vertical-align:top}
-th{color:var(--muted);font-weight:600;font-size:.875rem}.table-wrap{overflow-x:auto}
+th{color:var(--muted);font-weight:600;font-size:.875rem}.table-wrap{overflow-x:auto}td ul{margin:0;padding-left:1.1rem}
 pre.log{background:#0d1117;color:#e6edf3;padding:.75rem;border-radius:6px;overflow:auto;max-height:60vh;white-space:pre-wrap;overflow-wrap:anywhere;margin:.5rem 0}
 form.filters{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:end;margin:.5rem 0 1rem}
 form.filters label,form.login label{display:grid;gap:.15rem;font-size:.9rem}
