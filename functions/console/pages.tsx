@@ -447,6 +447,7 @@ const TaskCard: FC<{
           live={isActiveTask(task.status)}
         />
         {task.attempt > 1 && ` · attempt ${task.attempt}`}
+        {task.needs && ` · after ${task.needs.join(", ")}`}
         {task.reason.toLowerCase() !== task.status && ` · ${task.reason}`}
       </p>
       {task.message && <p class="msg">{task.message}</p>}

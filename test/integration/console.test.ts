@@ -27,7 +27,12 @@ const PIPELINE = {
     {
       name: "ship",
       tasks: [
-        { name: "deploy", approval: { approvers: ["alice"] }, run: { image: "alpine", command: ["true"] } },
+        {
+          name: "deploy",
+          needs: ["compile"],
+          approval: { approvers: ["alice"] },
+          run: { image: "alpine", command: ["true"] },
+        },
       ],
     },
   ],
@@ -85,6 +90,7 @@ describe("a run link's grant", () => {
     expect(html).toContain('id="task-compile"');
     expect(html).toContain('id="task-deploy"');
     expect(html).toContain("alice");
+    expect(html).toContain("after compile");
     expect(html).not.toContain("hello-param");
     expect(html).not.toContain("data-action");
     expect(html).not.toContain("?task=");
