@@ -24,9 +24,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { signGithub } from "../core/adapters/git/index.js";
 import { ensureWakeQueue } from "../core/adapters/sqs/wake-ups.js";
+import { systemClock } from "../core/adapters/system.js";
 import { callbackTaskId, createRun } from "../core/engine/index.js";
 import { Pipeline, type Run } from "../core/model/index.js";
 import { TaskTokens } from "../core/services/tokens.js";
+import { ViewGrants } from "../core/services/view-grants.js";
 import { schedulerDeps } from "../core/wiring.js";
 import { type Bundle, bundleEntry, bundleFunction } from "../infra/bundle.js";
 import { FUNCTIONS, ROUTES } from "../infra/functions.js";
@@ -67,6 +69,7 @@ const lambdaFixture = <T>(name: string): T =>
 function httpEvent(request: {
   method: string;
   path: string;
+  query?: Record<string, string>;
   headers?: Record<string, string>;
   body?: string;
 }) {
@@ -85,6 +88,8 @@ function httpEvent(request: {
     ...sample,
     routeKey,
     rawPath: request.path,
+    rawQueryString: new URLSearchParams(request.query).toString(),
+    ...(request.query && { queryStringParameters: request.query }),
     headers: {
       ...sample.headers,
       ...request.headers,
@@ -239,6 +244,9 @@ try {
     s3Client: main.clients.s3Client,
   });
   const tokens = new TaskTokens(TOKEN_SECRET);
+  const grants = new ViewGrants(TOKEN_SECRET, systemClock, 1);
+  const grant = (runId: string) =>
+    new URL(grants.link("https://hookflow.example.com", runId)).searchParams.get("grant") ?? "";
   const queuedRun = async () => {
     const run = await stored(main, newRun());
     await submitting.scheduler.handle({ runId: run.id, event: { type: "run.created" } });
@@ -327,9 +335,12 @@ try {
       problem: httpProblem(200),
     },
     api,
-    // The console's run page, once the api app serves it (branch console), is this one line (with the
-    // credential the console takes instead of the bearer token, if it takes another):
-    // { ...api, name: "console", event: http({ method: "GET", path: `/runs/${shown.id}`, headers: { authorization: `Bearer ${API_TOKEN}` } }) },
+    // The console's run page (served by the api function), opened from the link a notification carries.
+    {
+      ...api,
+      name: "console",
+      event: http({ method: "GET", path: `/runs/${shown.id}`, query: { grant: grant(shown.id) } }),
+    },
     {
       // A new run's first message: load it, submit its first task's Job to the cluster, save, ask for a follow-up.
       name: "scheduler",
