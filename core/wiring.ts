@@ -12,7 +12,7 @@ import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { createGitHostApis, hostPullRequestDetails } from "./adapters/git-api/index.js";
 import { discardedMetrics, emfMetrics } from "./adapters/metrics.js";
-import { createOidcProvider } from "./adapters/oidc.js";
+import type { OidcOptions } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
@@ -189,10 +189,7 @@ export function taskTokens(config: Config, runs?: RunStore): TaskTokens {
  * route (reading) need it.
  */
 export async function logArchive(config: Config, overrides: Overrides = {}): Promise<LogArchive> {
-  if (!config.HOOKFLOW_LOG_BUCKET)
-    throw new Error(
-      "HOOKFLOW_LOG_BUCKET is not set: the S3 bucket ended attempts' logs are kept in (HOOKFLOW_S3_ENDPOINT for an emulator)",
-    );
+  const bucket = logBucket(config);
   const { createS3Client, S3LogArchive, S3RVER_CREDENTIALS } = await import("./adapters/s3/log-archive.js");
   const client =
     overrides.s3Client ??
@@ -203,7 +200,35 @@ export async function logArchive(config: Config, overrides: Overrides = {}): Pro
         credentials: S3RVER_CREDENTIALS,
       }),
     });
-  return new S3LogArchive(client, config.HOOKFLOW_LOG_BUCKET);
+  return new S3LogArchive(client, bucket);
+}
+
+function logBucket(config: Config): string {
+  if (!config.HOOKFLOW_LOG_BUCKET)
+    throw new Error(
+      "HOOKFLOW_LOG_BUCKET is not set: the S3 bucket ended attempts' logs are kept in (HOOKFLOW_S3_ENDPOINT for an emulator)",
+    );
+  return config.HOOKFLOW_LOG_BUCKET;
+}
+
+/**
+ * The log archive for the scheduler: its setting checked at start, the S3 client loaded when an attempt's log is
+ * first kept or read (a run's first message needs neither). Loaded once; again after a failed load.
+ */
+function logArchiveOnFirstUse(config: Config, overrides: Overrides): LogArchive {
+  logBucket(config);
+  let archive: Promise<LogArchive> | undefined;
+  const loaded = () =>
+    (archive ??= logArchive(config, overrides).catch((error: unknown) => {
+      archive = undefined;
+      throw error;
+    }));
+  return {
+    find: async (key) => (await loaded()).find(key),
+    keep: async (key, log) => (await loaded()).keep(key, log),
+    read: async (key, container, want) => (await loaded()).read(key, container, want),
+    reachable: async () => (await loaded()).reachable(),
+  };
 }
 
 export async function buildRunner(config: Config, clock: Clock): Promise<TaskRunner> {
@@ -308,7 +333,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   });
   const tokens = taskTokens(config);
   const archiving = new LogArchiving({
-    archive: await logArchive(config, overrides),
+    archive: logArchiveOnFirstUse(config, overrides),
     runner,
     tokens,
     clock: base.clock,
@@ -445,7 +470,7 @@ export function peopleDeps(base: Base, overrides: Overrides = {}) {
   const provider =
     overrides.signInProvider ??
     (config.HOOKFLOW_OIDC_ISSUER && config.HOOKFLOW_OIDC_CLIENT_ID
-      ? createOidcProvider({
+      ? oidcProvider({
           issuer: config.HOOKFLOW_OIDC_ISSUER,
           clientId: config.HOOKFLOW_OIDC_CLIENT_ID,
           ...(config.HOOKFLOW_OIDC_CLIENT_SECRET && { clientSecret: config.HOOKFLOW_OIDC_CLIENT_SECRET }),
@@ -468,6 +493,17 @@ export function peopleDeps(base: Base, overrides: Overrides = {}) {
           tokens,
         }),
       }),
+  };
+}
+
+/** Sign-in through openid-client, loaded on the first sign-in: no API call needs it. */
+function oidcProvider(options: OidcOptions): SignInProvider {
+  let provider: Promise<SignInProvider> | undefined;
+  const loaded = () =>
+    (provider ??= import("./adapters/oidc.js").then(({ createOidcProvider }) => createOidcProvider(options)));
+  return {
+    authorizationUrl: async (request) => (await loaded()).authorizationUrl(request),
+    exchange: async (callbackUrl, expected) => (await loaded()).exchange(callbackUrl, expected),
   };
 }
 
