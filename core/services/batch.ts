@@ -35,6 +35,19 @@ export function parseWorkMessage(body: string): WorkMessage {
   return result.data;
 }
 
+/** "The run owes something": a reconcile that observes nothing, sent after a report or a command is recorded. */
+const isOwed = (message: WorkMessage) =>
+  "event" in message && message.event.type === "reconcile" && message.observe === false;
+
+function isOwedBody(body: string | undefined): boolean {
+  if (body === undefined) return false;
+  try {
+    return isOwed(parseWorkMessage(body));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Processes a batch record by record (one try/catch each) and reports the failures, so SQS retries only those.
  * Message groups (runs) are processed in parallel, each group's records in order; as SQS FIFO requires, once a
@@ -59,7 +72,11 @@ export async function processBatch(
     [...groups.values()].map(async (group) => {
       for (const [i, record] of group.entries()) {
         try {
-          await handle(parseWorkMessage(record.body));
+          const message = parseWorkMessage(record.body);
+          // Owed messages in a row (several tasks of a stage reported) are one: the last loads the run once, with
+          // every report they announce. Should it fail, it comes back, and with it the work of those skipped.
+          if (isOwed(message) && isOwedBody(group[i + 1]?.body)) continue;
+          await handle(message);
         } catch (error) {
           const permanent = error instanceof ValidationError || error instanceof PermanentError;
           log[permanent ? "error" : "warn"]("work message failed", {
