@@ -45,6 +45,8 @@ export type DefinitionKind = "PIPELINE" | "JOB";
 
 export const KEYS = {
   run: (id: string): Item => ({ pk: S(`RUN#${id}`), sk: S("RUN") }),
+  /** What a run was started with (definition, templates, params, variables, trigger), named by its hash. */
+  spec: (id: string, hash: string): Item => ({ pk: S(`RUN#${id}`), sk: S(`SPEC#${hash}`) }),
   /** A task attempt's report about itself, in its run's partition (`kind`: started, outputs#<hash>, end). */
   report: (id: string, task: string, attempt: number, kind: string): Item => ({
     pk: S(`RUN#${id}`),

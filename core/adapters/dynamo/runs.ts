@@ -15,17 +15,40 @@ import type { Query, TableIO } from "./table-io.js";
  */
 const BROTLI = { params: { [constants.BROTLI_PARAM_QUALITY]: 5 } };
 
+/** What a run is started with and never changes: kept once, in an item of its own, not in every save. */
+const SPEC_FIELDS = ["definition", "jobs", "params", "variables", "trigger"] as const;
+type Spec = Pick<Run, (typeof SPEC_FIELDS)[number]>;
+
+const compress = (value: unknown) => brotliCompressSync(JSON.stringify(value), BROTLI);
+const decompress = (item: Item, name: string) => {
+  const binary = item[name]?.B;
+  return JSON.parse(binary ? brotliDecompressSync(binary).toString("utf8") : str(item, name)) as unknown;
+};
+
+/** A run's spec and its content hash, which names its item (`SPEC#<hash>`): the same spec, the same item. */
+export function specOf(run: Run): { spec: Spec; hash: string } {
+  const spec = Object.fromEntries(SPEC_FIELDS.map((f) => [f, run[f]])) as Spec;
+  return { spec, hash: sha256Hex(JSON.stringify(spec)).slice(0, 32) };
+}
+
+export function specItem(runId: string, spec: { spec: Spec; hash: string }): Item {
+  return { ...KEYS.spec(runId, spec.hash), ...schemaAttribute(), doc: { B: compress(spec.spec) } };
+}
+
 /**
- * The stored form of a run's head: the document (brotli-compressed JSON, without its version), plus the
- * attributes its indexes and conditions need. Its id and creation time are in the index sort keys.
+ * The stored form of a run's head: what changes (the document without the spec, brotli-compressed, without its
+ * version), the hash of its spec, and the attributes its indexes and conditions need. Its id and creation time
+ * are in the index sort keys.
  */
-export function runItem(run: Run): Item {
+export function runItem(run: Run, specHash = specOf(run).hash): Item {
   const { version, ...doc } = run;
+  for (const field of SPEC_FIELDS) delete (doc as Partial<Run>)[field];
   const order = `${run.createdAt}#${run.id}`;
   return {
     ...KEYS.run(run.id),
     ...schemaAttribute(),
-    doc: { B: brotliCompressSync(JSON.stringify(doc), BROTLI) },
+    doc: { B: compress(doc) },
+    spec: S(specHash),
     version: N(version),
     pipeline: S(run.pipeline),
     status: S(run.status),
@@ -38,12 +61,18 @@ export function runItem(run: Run): Item {
   };
 }
 
-/** Versions 1 and 2 store the document as JSON text; version 3 compressed (the same attribute, binary). */
-export function runFromItem(item: Item): Run {
+/**
+ * Versions 1 and 2 store the whole run as JSON text in the head; version 3 the changing part compressed, and the
+ * spec in the item its `spec` names (given here as `specs`, by hash).
+ */
+export function runFromItem(item: Item, specs: ReadonlyMap<string, Item> = new Map()): Run {
   schemaOf(item);
-  const binary = item.doc?.B;
-  const json = binary ? brotliDecompressSync(binary).toString("utf8") : str(item, "doc");
-  return { ...(JSON.parse(json) as Omit<Run, "version">), version: num(item, "version") ?? 0 };
+  const doc = decompress(item, "doc") as Omit<Run, "version">;
+  const hash = item.spec?.S;
+  const spec = hash === undefined ? {} : specs.get(hash);
+  if (!spec) throw new Error(`run item ${str(item, "pk")}: its spec ${hash} is missing`);
+  const fields = hash === undefined ? {} : (decompress(spec as Item, "doc") as Spec);
+  return { ...doc, ...fields, version: num(item, "version") ?? 0 };
 }
 
 function reportItem(runId: string, report: ReportFact): Item {
@@ -67,6 +96,9 @@ function reportFromItem(item: Item): ReportFact {
  * the head, so they cannot conflict. One Query reads both; the reports are folded in on every read.
  */
 export class RunRepository implements RunStore {
+  /** The spec hash each run was last read or written with here: a save writes the spec only when it changed. */
+  private readonly knownSpecs = new Map<string, string>();
+
   constructor(private readonly io: TableIO) {}
 
   async getRun(id: string): Promise<Run | undefined> {
@@ -85,7 +117,13 @@ export class RunRepository implements RunStore {
     const head = items.find((item) => str(item, "sk") === "RUN");
     if (!head) return undefined;
     const reports = items.filter((item) => str(item, "sk").startsWith("REPORT#")).map(reportFromItem);
-    const saved = runFromItem(head);
+    const specs = new Map(
+      items
+        .filter((item) => str(item, "sk").startsWith("SPEC#"))
+        .map((item) => [str(item, "sk").slice(5), item]),
+    );
+    const saved = runFromItem(head, specs);
+    this.remember(id, head.spec?.S);
     const run = foldReports(saved, reports);
     return { run, unsaved: run !== saved };
   }
@@ -101,20 +139,45 @@ export class RunRepository implements RunStore {
 
   async saveRun(run: Run): Promise<Run> {
     const next = { ...run, version: run.version + 1 };
-    const written = await this.io.put(runItem(next), run.version === 0 ? itemAbsent : versionIs(run.version));
-    if (written.ok) return next;
-    // The run as it is now came back with the refusal: the caller re-applies on it without reading again.
+    const spec = specOf(run);
+    if (this.knownSpecs.get(run.id) !== spec.hash) await this.io.put(specItem(run.id, spec));
+    const written = await this.io.put(
+      runItem(next, spec.hash),
+      run.version === 0 ? itemAbsent : versionIs(run.version),
+    );
+    if (written.ok) {
+      this.remember(run.id, spec.hash);
+      return next;
+    }
+    // The run as it is now came back with the refusal: the caller re-applies on it without reading again. Its
+    // spec is the one just written, or the one it was created with (immutable: the same).
     throw new VersionConflictError(
       `run ${run.id} changed since version ${run.version}`,
-      written.current && runFromItem(written.current),
+      written.current && runFromItem(written.current, new Map([[spec.hash, specItem(run.id, spec)]])),
     );
   }
 
-  /** Stores runs that must not exist yet (version 1); false for each whose id is taken. */
+  /**
+   * Stores runs that must not exist yet (version 1); false for each whose id is taken. The spec first (the same
+   * id brings the same spec: webhook runs' ids come from their delivery), then the head, which decides.
+   */
   async createRuns(runs: Run[]): Promise<boolean[]> {
     return Promise.all(
-      runs.map(async (run) => (await this.io.put(runItem({ ...run, version: 1 }), itemAbsent)).ok),
+      runs.map(async (run) => {
+        const spec = specOf(run);
+        await this.io.put(specItem(run.id, spec));
+        const created = await this.io.put(runItem({ ...run, version: 1 }, spec.hash), itemAbsent);
+        if (created.ok) this.remember(run.id, spec.hash);
+        return created.ok;
+      }),
     );
+  }
+
+  private remember(runId: string, hash: string | undefined): void {
+    if (hash === undefined) return;
+    // A long-lived process sees many runs: forgetting one costs a spec write at most.
+    if (this.knownSpecs.size >= 10_000) this.knownSpecs.clear();
+    this.knownSpecs.set(runId, hash);
   }
 
   async listRuns(query: RunQuery): Promise<Page<Run>> {
@@ -138,7 +201,14 @@ export class RunRepository implements RunStore {
       input.ExpressionAttributeValues = { ...input.ExpressionAttributeValues, ":status": S(query.status) };
     }
     const { items, last } = await this.io.query(input, query.limit, start);
-    return { items: items.map(runFromItem), ...(last && { cursor: encodeCursor(last) }) };
+    const specs = await this.io.getMany(
+      items.flatMap((item) => (item.spec?.S ? [KEYS.spec(str(item, "pk").slice(4), item.spec.S)] : [])),
+    );
+    const byHash = new Map(specs.map((spec) => [str(spec, "sk").slice(5), spec]));
+    return {
+      items: items.map((item) => runFromItem(item, byHash)),
+      ...(last && { cursor: encodeCursor(last) }),
+    };
   }
 
   /**
