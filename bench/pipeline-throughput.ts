@@ -26,6 +26,8 @@ const POLLERS = Number(process.env.BENCH_POLLERS ?? 6);
 const RUNNING_REPORTS = process.env.BENCH_RUNNING_REPORTS === "1";
 /** The log size the archive line is priced at, per task (bytes stored, after gzip). */
 const LOG_BYTES_PER_TASK = Number(process.env.BENCH_LOG_BYTES ?? 100 * 1024);
+/** Runs handled one invocation at a time after the throughput run, to measure each handler's duration alone. */
+const SERIAL_RUNS = Number(process.env.BENCH_SERIAL_RUNS ?? 20);
 const TASKS_PER_RUN = 5;
 const STAGES = 3;
 const SECRET = "bench-github-secret";
@@ -151,7 +153,13 @@ try {
   const probe = dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE });
   await probe.definitions.putPipeline(pipeline, new Date().toISOString());
   const capacity = measureCapacity(clients.dynamoClient);
-  const lambda = new Invocations();
+  // Invocations while runs overlap (they share one process, so their durations include each other's waits), and
+  // alone (one at a time, as each Lambda invocation runs in its own environment): the bill uses the latter.
+  const overlapped = new Invocations();
+  const alone = new Invocations();
+  let lambda = overlapped;
+  let serial = false;
+  const deferred: Array<() => Promise<void>> = [];
   const scheduling = await schedulerDeps(base, { runner, s3Client: clients.s3Client });
   const scheduler = createSchedulerHandler(scheduling);
   const handler: typeof scheduler = (event) => lambda.time("scheduler", () => scheduler(event));
@@ -175,12 +183,17 @@ try {
       );
       if (res.status !== 200) throw new Error(`callback ${res.status}: ${await res.text()}`);
     };
-    const report = (async () => {
+    const reportAll = async () => {
       if (RUNNING_REPORTS) await callback({ status: "running" });
       // Its container has exited by the time its report is handled, so its log is complete and is archived.
       runner.set(launch.jobName, { state: "succeeded" });
       await callback({ status: "succeeded", outputs: { [`${launch.task.toUpperCase()}_DONE`]: "1" } });
-    })();
+    };
+    if (serial) {
+      deferred.push(reportAll);
+      return;
+    }
+    const report = reportAll();
     inflight.add(report);
     void report.finally(() => inflight.delete(report));
   };
@@ -190,27 +203,28 @@ try {
   // Each run starts from a signed push, as on AWS: the webhook verifies it, claims its body, writes the run and
   // sends its first message.
   const runIds: string[] = [];
+  const deliver = async (i: number) => {
+    const body = push(i);
+    const res = await lambda.time("webhook", () =>
+      webhooks.request("/webhooks/github", {
+        method: "POST",
+        headers: {
+          "x-github-event": "push",
+          "x-github-delivery": `bench-${i}`,
+          "x-hub-signature-256": signGithub(body, SECRET),
+          "content-type": "application/json",
+        },
+        body,
+      }),
+    );
+    if (res.status !== 202) throw new Error(`webhook ${res.status}: ${await res.text()}`);
+    const { runs } = (await res.json()) as { runs: Array<{ id: string }> };
+    return runs.map((r) => r.id);
+  };
   let next = 0;
   await Promise.all(
     Array.from({ length: 8 }, async () => {
-      for (let i = next++; i < RUNS; i = next++) {
-        const body = push(i);
-        const res = await lambda.time("webhook", () =>
-          webhooks.request("/webhooks/github", {
-            method: "POST",
-            headers: {
-              "x-github-event": "push",
-              "x-github-delivery": `bench-${i}`,
-              "x-hub-signature-256": signGithub(body, SECRET),
-              "content-type": "application/json",
-            },
-            body,
-          }),
-        );
-        if (res.status !== 202) throw new Error(`webhook ${res.status}: ${await res.text()}`);
-        const { runs } = (await res.json()) as { runs: Array<{ id: string }> };
-        runIds.push(...runs.map((r) => r.id));
-      }
+      for (let i = next++; i < RUNS; i = next++) runIds.push(...(await deliver(i)));
     }),
   );
 
@@ -237,20 +251,37 @@ try {
     throw new Error("some runs did not finish");
 
   const tasks = RUNS * TASKS_PER_RUN;
+  const measuredCounts = new Map(counter.counts);
+  const measuredCapacity = { ...capacity };
+
+  // The same pipeline again, one invocation at a time: each handler's duration alone.
+  lambda = alone;
+  serial = true;
+  for (let i = 0; i < SERIAL_RUNS; i++) {
+    await deliver(RUNS + i);
+    for (let quiet = 0; quiet < 3; ) {
+      const { received } = await pollOnce(base.queue, handler, { waitSeconds: 0, max: 1 });
+      quiet = received === 0 && deferred.length === 0 ? quiet + 1 : 0;
+      for (let work = deferred.shift(); work; work = deferred.shift()) await work();
+    }
+  }
+  counter.counts.clear();
+  for (const [name, count] of measuredCounts) counter.counts.set(name, count);
+  Object.assign(capacity, measuredCapacity);
   const c = (name: string) => counter.counts.get(name) ?? 0;
   const sqsRequests = counter.total("SQS") - emptyReceives;
   const s3Puts = c("S3.PutObject");
   const s3Gets = counter.total("S3") - s3Puts;
 
   // The least this design can do (docs/decisions.md, 1). DynamoDB, per run: the webhook claims the body and
-  // writes the run (2); the first message loads the run, saves it started, notes the delivery and records the
+  // writes the run's spec and head (3); the first message loads the run, saves it started, notes the delivery and records the
   // first submission (4). Per task and report: the callback reads the run and writes its report (2). Per stage:
   // one fold of its reports (a load, a save that plans the next stage, a save of what carrying that out left:
   // submissions and archived logs) (3). SQS, per run: the webhook's message; per report one owed message; each
   // sent, received (10 at a time) and deleted.
   const reports = RUNNING_REPORTS ? 2 : 1;
   const minimum = {
-    dynamo: (2 + 4 + 2 * reports * TASKS_PER_RUN + 3 * STAGES * reports) / TASKS_PER_RUN,
+    dynamo: (3 + 4 + 2 * reports * TASKS_PER_RUN + 3 * STAGES * reports) / TASKS_PER_RUN,
     sqs: ((1 + reports * TASKS_PER_RUN) * 2.1) / TASKS_PER_RUN,
   };
   const measured = { dynamo: counter.total("DynamoDB") / tasks, sqs: sqsRequests / tasks };
@@ -302,8 +333,14 @@ try {
     callback: FUNCTIONS.callback.memoryMb / 1024,
     scheduler: FUNCTIONS.scheduler.memoryMb / 1024,
   };
-  const fn = (name: keyof typeof memoryGb) => lambda.byFunction.get(name) ?? { count: 0, ms: 0 };
-  const gbSeconds = (name: keyof typeof memoryGb) => (fn(name).ms / 1000) * memoryGb[name];
+  const fn = (name: keyof typeof memoryGb) => overlapped.byFunction.get(name) ?? { count: 0, ms: 0 };
+  /** Milliseconds per invocation of `name` when it ran alone. */
+  const msAlone = (name: keyof typeof memoryGb) => {
+    const entry = alone.byFunction.get(name) ?? { count: 0, ms: 0 };
+    return entry.ms / Math.max(entry.count, 1);
+  };
+  const gbSeconds = (name: keyof typeof memoryGb) =>
+    ((fn(name).count * msAlone(name)) / 1000) * memoryGb[name];
   const httpRequests = fn("webhook").count + fn("callback").count;
   const rows: Array<{ line: string; quantity: string; usd: number }> = [
     {
@@ -318,7 +355,7 @@ try {
     },
     ...(["webhook", "callback", "scheduler"] as const).map((name) => ({
       line: `Lambda ${name} (${FUNCTIONS[name].memoryMb} MB)`,
-      quantity: `${Math.round(fn(name).count * perThousand)} invocations, ${(fn(name).ms / Math.max(fn(name).count, 1)).toFixed(1)} ms each, ${(gbSeconds(name) * perThousand).toFixed(1)} GB-s`,
+      quantity: `${Math.round(fn(name).count * perThousand)} invocations, ${msAlone(name).toFixed(1)} ms each alone (${(fn(name).ms / Math.max(fn(name).count, 1)).toFixed(0)} overlapped), ${(gbSeconds(name) * perThousand).toFixed(1)} GB-s`,
       usd: (fn(name).count * PRICE.lambdaRequest + gbSeconds(name) * PRICE.lambdaGbSecond) * perThousand,
     })),
     {
@@ -360,7 +397,7 @@ try {
     ]),
   );
   console.log(
-    `prices: DynamoDB $0.625 per million WRU, $0.125 per million RRU; SQS FIFO $0.50 per million requests; Lambda $0.20 per million invocations and $0.0000133334 per GB-second (arm64); API Gateway HTTP API $1.00 per million requests; S3 Standard $0.005 per 1,000 PUT, $0.0004 per 1,000 GET, $0.023 per GB-month. Handler durations are measured in-process against the emulators on this machine. Not per run: the reconciler (one invocation and one Query a minute: 43,200 a month, about $0.01 a month) and Lambda's idle polling of the queue.`,
+    `prices: DynamoDB $0.625 per million WRU, $0.125 per million RRU; SQS FIFO $0.50 per million requests; Lambda $0.20 per million invocations and $0.0000133334 per GB-second (arm64); API Gateway HTTP API $1.00 per million requests; S3 Standard $0.005 per 1,000 PUT, $0.0004 per 1,000 GET, $0.023 per GB-month. Handler durations: each handler alone (${SERIAL_RUNS} runs handled one invocation at a time after the throughput run), in-process against the emulators on this machine, billed per started ms. Not per run: the reconciler (one invocation and one Query a minute: 43,200 a month, about $0.01 a month) and Lambda's idle polling of the queue.`,
   );
   console.log(`control plane per 1,000 runs: $${controlPlane.toFixed(4)}`);
   console.log(
