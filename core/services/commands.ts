@@ -68,8 +68,11 @@ export class RunRecorder {
         for (const effect of result.effects) effects.set(effect.key, effect);
         ignored.push(result.ignored);
       }
-      // Reports folded in on loading are kept by saving, even when these events change nothing more.
-      if (run === stored && !loaded.unsaved) return { run, effects: [...effects.values()], ignored };
+      // Reports folded in on loading are kept by saving, even when these events change nothing more; but a
+      // command refused outright writes nothing (the report's own owed message saves the fold).
+      const refused = ignored.every((i) => i !== undefined);
+      if (run === stored && (!loaded.unsaved || refused))
+        return { run, effects: [...effects.values()], ignored };
       try {
         return { run: await this.deps.runs.saveRun(run), effects: [...effects.values()], ignored };
       } catch (error) {
@@ -89,8 +92,8 @@ export class RunRecorder {
    * (docs/decisions.md, 1). Parallel tasks thus never contend; the scheduler folds the report in when the owed
    * message comes. `at` is when the report was received, which names its owed message.
    */
-  async report(runId: string, event: TaskReportEvent): Promise<Recorded & { at: string }> {
-    const run = await this.deps.runs.getRun(runId);
+  async report(runId: string, event: TaskReportEvent, known?: Run): Promise<Recorded & { at: string }> {
+    const run = known?.id === runId ? known : await this.deps.runs.getRun(runId);
     if (!run) throw new NotFoundError(`no run ${runId}`);
     const at = this.deps.clock.now();
     const tried = transition(run, event, at);
@@ -173,8 +176,8 @@ export class RunCommands {
     const commands = Array.isArray(command) ? command : [command];
     const [only] = commands;
     const recorded =
-      actor.kind === "task" && commands.length === 1 && only && isTaskReport(only)
-        ? await this.reported(runId, only)
+      (actor.kind === "task" || actor.kind === "relay") && commands.length === 1 && only && isTaskReport(only)
+        ? await this.reported(runId, only, options.known)
         : await this.deps.recorder.record(runId, commands, options.known);
     if (!("at" in recorded))
       await this.deps.queue.send(owedMessages(recorded.run, recorded.effects, options.inline ?? false));
@@ -189,9 +192,12 @@ export class RunCommands {
     return refusal ? { outcome: "refused", ...recorded, refusal } : { outcome: "accepted", ...recorded };
   }
 
-  /** A task's report, kept beside the run: one owed message per report tells the scheduler to fold it in. */
-  private async reported(runId: string, event: TaskReportEvent) {
-    const recorded = await this.deps.recorder.report(runId, event);
+  /**
+   * A task's report about itself (its callback's, or the relay's about its Job), kept beside the run: one owed
+   * message per report tells the scheduler to fold it in.
+   */
+  private async reported(runId: string, event: TaskReportEvent, known?: Run) {
+    const recorded = await this.deps.recorder.report(runId, event, known);
     const refusal = recorded.ignored[0];
     if (refusal === undefined || refusal.reason === "Duplicate")
       await this.deps.queue.send([
