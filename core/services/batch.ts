@@ -1,13 +1,14 @@
 import * as z from "zod";
 import { PermanentError, ValidationError } from "../errors.js";
+import { withLogContext } from "../log-context.js";
 import { formatPath, RunEvent } from "../model/index.js";
-import type { Logger, WorkMessage } from "../ports.js";
+import type { Clock, Logger, Metrics, WorkMessage } from "../ports.js";
 
 /** The parts of an SQS record a consumer reads (the same on Lambda and in the local poll loop). */
 export interface QueueRecord {
   messageId: string;
   body: string;
-  attributes?: { ApproximateReceiveCount?: string; MessageGroupId?: string };
+  attributes?: { ApproximateReceiveCount?: string; MessageGroupId?: string; SentTimestamp?: string };
 }
 
 export interface BatchResponse {
@@ -61,6 +62,7 @@ export async function processBatch(
   records: QueueRecord[],
   handle: (message: WorkMessage) => Promise<unknown>,
   log: Logger,
+  measure?: { metrics: Metrics; clock: Clock },
 ): Promise<BatchResponse> {
   const groups = new Map<string, QueueRecord[]>();
   for (const record of records) {
@@ -71,16 +73,25 @@ export async function processBatch(
   await Promise.all(
     [...groups.values()].map(async (group) => {
       for (const [i, record] of group.entries()) {
+        const sent = Number(record.attributes?.SentTimestamp);
+        if (measure && sent > 0)
+          measure.metrics.add({
+            name: "QueueAge",
+            unit: "Milliseconds",
+            value: Math.max(0, Date.parse(measure.clock.now()) - sent),
+          });
+        const context: Record<string, string> = { messageId: record.messageId };
         try {
           const message = parseWorkMessage(record.body);
+          context.runId = message.runId;
           // Owed messages in a row (several tasks of a stage reported) are one: the last loads the run once, with
           // every report they announce. Should it fail, it comes back, and with it the work of those skipped.
           if (isOwed(message) && isOwedBody(group[i + 1]?.body)) continue;
-          await handle(message);
+          await withLogContext(context, () => handle(message));
         } catch (error) {
           const permanent = error instanceof ValidationError || error instanceof PermanentError;
           log[permanent ? "error" : "warn"]("work message failed", {
-            messageId: record.messageId,
+            ...context,
             receiveCount: record.attributes?.ApproximateReceiveCount,
             error: error instanceof Error ? error.message : String(error),
           });

@@ -7,7 +7,8 @@ import {
   VersionConflictError,
 } from "../errors.js";
 import type { Actor, Effect, OutboxEffect, Run, RunEvent } from "../model/index.js";
-import type { Clock, Logger, RunStore, WorkMessage, WorkQueue } from "../ports.js";
+import type { Clock, Logger, Metrics, RunStore, WorkMessage, WorkQueue } from "../ports.js";
+import { runChangeMetrics } from "./run-metrics.js";
 
 /** A command on a run is a fact for the engine to fold in: a report, a decision, a request, an observation. */
 export type RunCommand = RunEvent;
@@ -24,6 +25,8 @@ export function isNotificationEffect(effect: Effect): effect is NotificationEffe
 export interface RecorderDeps {
   runs: RunStore;
   clock: Clock;
+  /** What each saved change measures (runs started and finished, task durations, latencies). */
+  metrics?: Metrics;
   /** Conflicting writers: reload and re-apply at most this many times. */
   maxConflictRetries?: number;
 }
@@ -54,7 +57,9 @@ export class RunRecorder {
   async record(runId: string, events: RunEvent[], known?: Run): Promise<Recorded> {
     let cached = known?.id === runId ? known : undefined;
     for (let attempt = 1; ; attempt++) {
-      const loaded = cached ? { run: cached, unsaved: false } : await this.deps.runs.loadRun(runId);
+      const loaded = cached
+        ? { run: cached, saved: cached, unsaved: false }
+        : await this.deps.runs.loadRun(runId);
       cached = undefined;
       if (!loaded) throw new NotFoundError(`no run ${runId}`);
       const stored = loaded.run;
@@ -74,7 +79,10 @@ export class RunRecorder {
       if (run === stored && (!loaded.unsaved || refused))
         return { run, effects: [...effects.values()], ignored };
       try {
-        return { run: await this.deps.runs.saveRun(run), effects: [...effects.values()], ignored };
+        const saved = await this.deps.runs.saveRun(run);
+        // Against the run as last saved: what the reports folded in on loading changed counts too.
+        this.deps.metrics?.add(...runChangeMetrics(loaded.saved, saved));
+        return { run: saved, effects: [...effects.values()], ignored };
       } catch (error) {
         if (!(error instanceof VersionConflictError) || attempt > this.maxConflictRetries) throw error;
         // The refusal carries the run as the winning write left it: the first retry re-applies on that at once,

@@ -105,7 +105,7 @@ export class RunRepository implements RunStore {
     return (await this.loadRun(id))?.run;
   }
 
-  async loadRun(id: string): Promise<{ run: Run; unsaved: boolean } | undefined> {
+  async loadRun(id: string): Promise<{ run: Run; saved: Run; unsaved: boolean } | undefined> {
     const { items } = await this.io.query(
       {
         KeyConditionExpression: "pk = :pk",
@@ -125,7 +125,7 @@ export class RunRepository implements RunStore {
     const saved = runFromItem(head, specs);
     this.remember(id, head.spec?.S);
     const run = foldReports(saved, reports);
-    return { run, unsaved: run !== saved };
+    return { run, saved, unsaved: run !== saved };
   }
 
   async addReport(
