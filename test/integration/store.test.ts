@@ -66,12 +66,13 @@ describe("runs", () => {
     const loaded = await stores.runs.loadRun("rep1");
     expect(loaded?.unsaved).toBe(true);
     expect(loaded?.run.version).toBe(saved.version);
+    expect(loaded?.saved).toEqual(saved);
     const tasks = loaded?.run.stages[0]?.tasks ?? [];
     expect(tasks.find((t) => t.name === "unit")).toMatchObject({ status: "succeeded", outputs: { A: "1" } });
     expect(tasks.find((t) => t.name === "lint")?.status).toBe("running");
     // Once saved, the fold is kept; folding the same reports again changes nothing.
     const kept = await stores.runs.saveRun(loaded?.run as Run);
-    expect(await stores.runs.loadRun("rep1")).toEqual({ run: kept, unsaved: false });
+    expect(await stores.runs.loadRun("rep1")).toEqual({ run: kept, saved: kept, unsaved: false });
   });
 
   it("store what changes apart from the spec, compressed, and read a run stored whole as JSON by an older release", async () => {
