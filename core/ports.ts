@@ -2,6 +2,8 @@
  * The interfaces through which services carry out what the engine decides. Adapters in core/adapters implement
  * them against real systems; each states what must be safe to call twice.
  */
+
+import type { ReportFact } from "./engine/reports.js";
 import type {
   CommitState,
   Identity,
@@ -53,8 +55,22 @@ export interface ActiveRun {
 }
 
 export interface RunStore {
-  /** Strongly consistent read. */
+  /** Strongly consistent read: the run as last saved, with the task reports recorded since folded in. */
   getRun(id: string): Promise<Run | undefined>;
+  /**
+   * As getRun, with the run as last saved (`saved`, before the reports were folded in), and whether reports
+   * changed it since (a save is then owed, to keep them).
+   */
+  loadRun(id: string): Promise<{ run: Run; saved: Run; unsaved: boolean } | undefined>;
+  /**
+   * Records a task attempt's report beside its run, not in it: parallel tasks never write the same item. The
+   * same report again finds itself (recorded: false, existing: the same); an attempt's second, different ending
+   * finds the first. Readers fold reports in (getRun); the next save keeps what they changed.
+   */
+  addReport(
+    runId: string,
+    report: ReportFact,
+  ): Promise<{ recorded: true } | { recorded: false; existing: ReportFact }>;
   /**
    * Saves `run` if the stored version is still `run.version` (0 = must not exist yet). Returns the run as stored,
    * with its version incremented. Throws VersionConflictError carrying the stored run when another write won.

@@ -101,14 +101,16 @@ export class RunService {
    * way: the message comes back later.
    */
   async deliver(message: DeliveryMessage): Promise<void> {
-    const run = await this.deps.runs.getRun(message.runId);
+    const loaded = await this.deps.runs.loadRun(message.runId);
+    const run = loaded?.run;
     const effect = run?.outbox.find((e) => e.key === message.deliver);
-    if (!run || !effect || !isNotificationEffect(effect)) return;
+    if (!loaded || !run || !effect || !isNotificationEffect(effect)) return;
     const results = await this.deps.outbox.deliver(run, effect);
     if (results === "deferred")
       throw new RetryableError(`${effect.key}: deferred by a rate limit, sent when the message comes back`);
+    // With reports not yet saved, the recorder loads the run itself, to save them (and count them) too.
     await this.deps.commands.handle(run.id, { type: "outbox.delivered", results }, SCHEDULER, {
-      known: run,
+      ...(!loaded.unsaved && { known: run }),
       inline: true,
     });
   }

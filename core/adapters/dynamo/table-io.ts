@@ -1,4 +1,6 @@
 import {
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   type DynamoDBClient,
@@ -33,6 +35,25 @@ export class TableIO {
       new GetItemCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
     );
     return Item;
+  }
+
+  /** Strongly consistent; items that do not exist are left out. At most 100 keys a request, as DynamoDB takes. */
+  async getMany(keys: Item[]): Promise<Item[]> {
+    const found: Item[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Item[] | undefined = keys.slice(i, i + 100);
+      // DynamoDB may leave some keys unprocessed (throughput, response size): ask for those again.
+      for (let round = 0; pending && pending.length > 0 && round < 10; round++) {
+        const answer: BatchGetItemCommandOutput = await this.client.send(
+          new BatchGetItemCommand({
+            RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        found.push(...(answer.Responses?.[this.table] ?? []));
+        pending = answer.UnprocessedKeys?.[this.table]?.Keys;
+      }
+    }
+    return found;
   }
 
   async put(item: Item, condition?: Expression): Promise<Written> {
