@@ -303,8 +303,10 @@ export interface PipelineSlots {
  *   after that sees it; `holding` is how many are held. Taking removes the attempt from the waiters.
  * - release: gives the attempt's slot back (if it held one) and removes it from the waiters; returns the
  *   pipeline's slots as they are after, or undefined when the pipeline has no slot record.
- * - unwait: removes these waiters (each one once, so two callers never pick the same ones) when all are still
- *   waiting; otherwise removes none and returns the slots as they are.
+ * - handOff: gives slots to these waiters, in one atomic step: each stops waiting and holds a slot, provided all
+ *   are still waiting and there is room for all of them under `limit`; otherwise changes nothing and returns
+ *   the slots as they are. So two callers never hand the same room or waiter out twice.
+ * - unwait: removes these waiters when all are still waiting; otherwise removes none and returns the slots.
  * - list: every pipeline's record, for the reconciler's repair (an index read: may lag a few writes behind).
  */
 export interface TaskSlots {
@@ -317,6 +319,11 @@ export interface TaskSlots {
   unwait(
     pipeline: string,
     waiters: SlotWaiter[],
+  ): Promise<{ ok: true } | { ok: false; current?: PipelineSlots }>;
+  handOff(
+    pipeline: string,
+    waiters: SlotWaiter[],
+    limit: number,
   ): Promise<{ ok: true } | { ok: false; current?: PipelineSlots }>;
   list(): Promise<PipelineSlots[]>;
 }

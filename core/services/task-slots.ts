@@ -18,8 +18,8 @@ export interface TaskSlotDeps {
   log: Logger;
 }
 
-/** Picking waiters races other releases; after this many lost races the reconciler's repair wakes them. */
-const UNWAIT_TRIES = 3;
+/** Handing room out races other releases; after this many lost races the reconciler's repair hands it out. */
+const HAND_OFF_TRIES = 3;
 
 const limitOf = (run: Run) => run.definition.maxRunningTasks ?? DEFAULT_MAX_RUNNING_TASKS;
 const waiterOf = (run: Run, ref: { task: string; attempt: number }): SlotWaiter => ({
@@ -34,8 +34,8 @@ const waiterOf = (run: Run, ref: { task: string; attempt: number }): SlotWaiter 
  * tasks, up to the same number); this service counts what is submitted: the scheduler takes a slot for an
  * attempt before asking the runner, and the attempt's `releaseSlot` effect (owed in the run's outbox from the
  * moment it ends, so a crash only delays it) gives it back. An attempt that finds no room is recorded as
- * waiting, and each slot given back wakes as many of the oldest waiting runs as there is room for, at once
- * (not at the reconciler's next tick). The reconciler's `repair` gives back what a lost race left held (an
+ * waiting, and each slot given back is handed to the oldest waiting attempt (as many as there is room for),
+ * whose run is woken at once to submit it (not at the reconciler's next tick). The reconciler's `repair` gives back what a lost race left held (an
  * attempt that ended while its slot was being taken) and wakes waiters a lost wake-up left waiting.
  */
 export class TaskSlotService {
@@ -98,18 +98,19 @@ export class TaskSlotService {
   }
 
   /**
-   * Wakes as many of the oldest waiting attempts as there is room for: each is taken off the waiting list by
-   * one caller only, and its run is asked to look again (it then takes a slot, or waits again if another took
-   * it first). Returns how many runs were woken.
+   * Hands the room there is to the oldest waiting attempts, in one conditional write (so no two callers hand out
+   * the same room or waiter), then asks their runs to look again: each submits under the slot it now holds
+   * (taking it again is a no-op). A run whose wake-up is lost submits at the reconciler's next look; one whose
+   * attempt ends meanwhile gives the slot back with that end. Returns how many runs were woken.
    */
   private async passOn(slots: PipelineSlots, limit: number, cause: string): Promise<number> {
     let current = slots;
-    for (let i = 0; i < UNWAIT_TRIES; i++) {
+    for (let i = 0; i < HAND_OFF_TRIES; i++) {
       const room = limit - current.holders.length;
       const picked = current.waiting.slice(0, Math.max(0, room));
       if (picked.length === 0) return 0;
-      const unwaited = await this.deps.slots.unwait(current.pipeline, picked);
-      if (unwaited.ok) {
+      const handed = await this.deps.slots.handOff(current.pipeline, picked, limit);
+      if (handed.ok) {
         const runIds = [...new Set(picked.map((w) => w.runId))];
         await this.deps.queue.send(
           runIds.map((runId) => ({
@@ -121,8 +122,8 @@ export class TaskSlotService {
         );
         return runIds.length;
       }
-      if (!unwaited.current) return 0;
-      current = unwaited.current;
+      if (!handed.current) return 0;
+      current = handed.current;
     }
     return 0;
   }

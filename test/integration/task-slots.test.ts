@@ -80,7 +80,7 @@ const runsOf = (ids: string[]) =>
   Promise.all(ids.map(async (id) => (await system.stores.runs.getRun(id)) as Run));
 
 describe("task slots in DynamoDB", () => {
-  it("count exactly under concurrent takes, and a repeated take or release counts once", async () => {
+  it("count exactly under concurrent takes, and a repeated take, release or hand-off counts once", async () => {
     const slots = system.stores.taskSlots;
     const takes = await Promise.all(
       Array.from({ length: 20 }, (_, i) => slots.take("race", waiter(`r${i}`), 5)),
@@ -104,6 +104,17 @@ describe("task slots in DynamoDB", () => {
     expect(await slots.unwait("race", oldest)).toEqual({ ok: true });
     const again = await slots.unwait("race", oldest);
     expect(again.ok).toBe(false);
+    // Room is handed to waiters only as far as it goes, and each waiter once.
+    const next = (await slots.release("race", waiter("nobody")))?.waiting ?? [];
+    expect((await slots.handOff("race", next.slice(0, 2), 5)).ok).toBe(false); // room for one
+    expect(await slots.handOff("race", next.slice(0, 1), 5)).toEqual({ ok: true });
+    expect((await slots.handOff("race", next.slice(0, 1), 6)).ok).toBe(false); // no longer waiting
+    const handed = await slots.release("race", waiter("nobody"));
+    expect(handed?.holders).toHaveLength(5);
+    expect(handed?.holders).toContainEqual({ runId: next[0]?.runId, task: "t", attempt: 1 });
+    // Its run then takes the slot it was handed: held already, counted once.
+    expect(await slots.take("race", next[0] as SlotWaiter, 5)).toEqual({ taken: true });
+    expect((await slots.release("race", waiter("nobody")))?.holders).toHaveLength(5);
     expect(await slots.release("nopipeline", waiter("r1"))).toBeUndefined();
   });
 });

@@ -65,6 +65,9 @@ export class TaskSlotRepository implements TaskSlots {
         ),
       );
       if (took.ok) return { taken: true };
+      // Full, and already waiting (as the item was when the condition failed): a slot given back will see us.
+      if (took.current?.waiting?.SS?.includes(waiterOf(waiter)))
+        return { taken: false, holding: heldCount(took.current) };
       // Full: wait, on the condition that it still is (else a slot given back meanwhile would not see us).
       const waited = await this.io.update(
         key,
@@ -111,6 +114,35 @@ export class TaskSlotRepository implements TaskSlots {
       allOf(...each),
     );
     return removed.ok ? { ok: true } : { ok: false, current: removed.current && fromItem(removed.current) };
+  }
+
+  async handOff(
+    pipeline: string,
+    waiters: SlotWaiter[],
+    limit: number,
+  ): Promise<{ ok: true } | { ok: false; current?: PipelineSlots }> {
+    if (waiters.length === 0) return { ok: true };
+    const names = waiters.map(waiterOf);
+    const each: Expression[] = names.map((name, i) =>
+      update(`contains(waiting, :w${i})`, {}, { [`:w${i}`]: S(name) }),
+    );
+    const handed = await this.io.update(
+      KEYS.taskSlots(pipeline),
+      update(
+        "ADD holders :holders DELETE waiting :picked",
+        {},
+        { ":holders": SS(waiters.map(holderOf)), ":picked": SS(names) },
+      ),
+      allOf(
+        update(
+          "attribute_not_exists(holders) OR size(holders) <= :cap",
+          {},
+          { ":cap": N(limit - waiters.length) },
+        ),
+        ...each,
+      ),
+    );
+    return handed.ok ? { ok: true } : { ok: false, current: handed.current && fromItem(handed.current) };
   }
 
   async list(): Promise<PipelineSlots[]> {
