@@ -143,7 +143,7 @@ export interface EnabledRepository {
   enabledAt: string;
 }
 
-/** The repositories an admin enabled; none by default, and no host API is called for any other. */
+/** The repositories an admin enabled; none by default, and no other repository's files are read. */
 export interface RepositoryStore {
   /** Enables it, or returns it as first enabled (safe to repeat). */
   enable(provider: Provider, repository: string, now: string): Promise<EnabledRepository>;
@@ -422,6 +422,12 @@ export type CollectedLog =
  *   Forbidden: submitting a canceled attempt again, or another launch under a `jobName` in use.
  * - observe: "missing" for an attempt never submitted or deleted; never "succeeded" without the attempt's own word
  *   for it (an exit status, a Complete condition); a terminal state never changes but to "missing" (deleted).
+ * - stop: ends the attempt's processes now and keeps what collectLogs reads, so that a cancel or a timeout never
+ *   waits for the log archive; safe to call twice, and for an attempt that ended, is gone or was never submitted.
+ *   Once it resolves, nothing of the attempt will start again (no retry of its own) and what runs is being
+ *   killed (Kubernetes: the kubelet kills the pod's containers on its next sync; locally, the process group gets
+ *   SIGTERM); the attempt then observes as "failed", or "missing" when nothing of it had started (then there is no
+ *   log to keep, and the runner may delete it at once).
  * - cancel: stops the attempt; safe to call twice, and for an attempt that is gone or was never submitted. Once it
  *   resolves, an attempt that had not ended observes as "failed" (the local runner keeps its record and logs,
  *   message "canceled") or "missing" (Kubernetes deletes the Job): never pending, running or succeeded.
@@ -430,6 +436,7 @@ export type CollectedLog =
 export interface TaskRunner {
   submit(launch: TaskLaunch): Promise<void>;
   observe(ref: JobRef): Promise<JobObservation>;
+  stop(ref: JobRef): Promise<void>;
   cancel(ref: JobRef): Promise<void>;
   /** The attempt's output, its last `tail` lines when given; one container's when `container` is given. */
   logs(ref: JobRef, options?: { tail?: number; container?: string }): Promise<string>;
@@ -578,6 +585,13 @@ export interface GitHostApi {
   readFile(repository: string, commit: string, path: string): Promise<string | undefined>;
   /** A directory's entries at a commit (at most the read bound's count). */
   listDirectory(repository: string, commit: string, path: string): Promise<DirectoryEntry[] | undefined>;
+  /**
+   * The paths a pull (merge) request changes against its base, a renamed file's old path too; undefined when the
+   * host does not know the pull request or lists more than `limit` (read page by page, never past the limit).
+   */
+  pullRequestFiles(repository: string, number: number, limit: number): Promise<string[] | undefined>;
+  /** A commit's message, read in the base repository (a fork's pull request head is there too); undefined when unknown. */
+  commitMessage(repository: string, commit: string): Promise<string | undefined>;
   /** The URL a task clones the repository from. */
   cloneUrl(repository: string): string;
 }
@@ -595,16 +609,19 @@ export interface PullRequestRef {
 }
 
 /**
- * The files a pull request changes against its base, from the git host's API: asked only when a matching
- * pipeline filters pull requests on `paths` and the delivery lists no files (no host's does today).
+ * What a pull request's delivery may lack, from the git host's API: asked only when a run would depend on it
+ * (a matching pipeline filters on `paths`; a run would start and the payload has no head commit message).
  */
-export interface PullRequestFiles {
+export interface PullRequestDetails {
   /**
-   * Every changed path, or undefined when the host cannot say (no token for it, a list it cut short): a `paths`
-   * filter then runs the pipeline rather than skip it on partial knowledge. Throws RetryableError when the host
-   * could answer later (the delivery then fails and the host redelivers it).
+   * Every changed path, or undefined when the host cannot say (no token for it, more files than are read, an
+   * answer it refuses for good): a `paths` filter then runs the pipeline rather than skip it on partial
+   * knowledge. Throws RetryableError when the host could answer later (the delivery then fails and the host
+   * redelivers it).
    */
   changedFiles(pr: PullRequestRef): Promise<string[] | undefined>;
+  /** The head commit's message, or undefined when the host cannot say (then nothing is skipped); as above. */
+  headMessage(pr: PullRequestRef, commit: string): Promise<string | undefined>;
 }
 
 // ---------------------------------------------------------------- people

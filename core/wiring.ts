@@ -10,7 +10,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { createCommitStatusReporter } from "./adapters/commit-status/index.js";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
-import { createGitHostApis } from "./adapters/git-api/index.js";
+import { createGitHostApis, hostPullRequestDetails } from "./adapters/git-api/index.js";
 import { createOidcProvider } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
@@ -225,6 +225,7 @@ export function runStarter(base: Base): RunStarter {
 
 export function webhookDeps(base: Base, catalog = definitionCatalog(base), overrides: Overrides = {}) {
   const { config } = base;
+  const hosts = gitHostApis(base, overrides);
   return {
     intake: new DeliveryIntake({
       providers: webhookProviders,
@@ -238,8 +239,9 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base), overr
         catalog,
         starter: runStarter(base),
         clock: base.clock,
-        repositoryPipelines: new RepositoryPipelines({ hosts: gitHostApis(base, overrides) }),
+        repositoryPipelines: new RepositoryPipelines({ hosts }),
         repositorySchedules: base.stores.repositorySchedules,
+        pullRequestDetails: hostPullRequestDetails(hosts, base.log),
         commitStatus: overrides.commitStatus ?? commitStatusReporter(config, base.clock),
         publicUrl: config.HOOKFLOW_PUBLIC_URL,
         log: base.log,

@@ -252,6 +252,11 @@ export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
       });
     },
 
+    /** The process group is stopped and the attempt's files kept: the same as cancel, which keeps them too. */
+    stop(ref: JobRef): Promise<void> {
+      return this.cancel(ref);
+    },
+
     async cancel(ref: JobRef): Promise<void> {
       // Gone or never here: nothing to stop.
       if (!isJobName(ref.jobName) || !(await exists(fileOf(ref.jobName, "spec")))) return;

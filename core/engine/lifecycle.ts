@@ -18,6 +18,7 @@ import {
   type TaskReason,
   type TaskState,
   type TaskStatus,
+  timeoutGraceSeconds,
 } from "../model/index.js";
 import { jobNameFor } from "./names.js";
 import { renderTask } from "./render.js";
@@ -33,12 +34,6 @@ export interface Draft {
   submits: SubmitEffect[];
 }
 
-/**
- * Grace after a task's timeout before the engine times it out itself, so that the runner's own report (the Job's
- * DeadlineExceeded) usually wins; never more than the timeout itself, so short timeouts stay short.
- */
-export const TIMEOUT_GRACE_SECONDS = 30;
-const graceFor = (timeoutSeconds: number) => Math.min(TIMEOUT_GRACE_SECONDS, timeoutSeconds);
 const MAX_DELIVERY_FAILURES = 50;
 /** A run item stays small: the attempts listed per task are the newest ones (older archives are still kept). */
 const MAX_ARCHIVED_LOGS_LISTED = 50;
@@ -226,7 +221,7 @@ export function queueAttempt(d: Draft, task: TaskState): void {
     finishTask(d, task, "failed", rendered.reason, rendered.message);
     return;
   }
-  const timeout = rendered.launch.timeoutSeconds + graceFor(rendered.launch.timeoutSeconds);
+  const timeout = rendered.launch.timeoutSeconds + timeoutGraceSeconds(rendered.launch.timeoutSeconds);
   Object.assign(task, {
     attempt,
     jobName,

@@ -22,7 +22,7 @@ import {
   taskDef,
 } from "./lifecycle.js";
 import { failsStage, runStatus, stageStatus } from "./status.js";
-import { requiredBranchProblem, whenMatches } from "./triggers.js";
+import { jobRequirementProblem, whenMatches } from "./triggers.js";
 
 /** Starts a run that its concurrency group lets through; otherwise says what it waits for. */
 export function admit(d: Draft, groupAhead: readonly string[]): void {
@@ -221,9 +221,9 @@ function startTask(d: Draft, task: TaskState, def: Task): void {
     finishTask(d, task, "skipped", "WhenNotMatched", "`when` does not match this run");
     return;
   }
-  const notHere = requiredBranchProblem(def, d.run.jobs, d.run.trigger);
+  const notHere = jobRequirementProblem(def, d.run.jobs, d.run.trigger);
   if (notHere) {
-    finishTask(d, task, "skipped", "WhenNotMatched", notHere);
+    finishTask(d, task, "skipped", "RequirementNotMet", notHere);
     return;
   }
   if (def.approval && task.approval?.decision !== "approved") {

@@ -102,17 +102,27 @@ export function whenMatches(
 }
 
 /**
- * Why a task may not run here by its job template's `requires.branches` (a tag or a manual run of no branch
- * matches none), or undefined. Checked besides the task's own `when`, so a pipeline cannot widen it.
+ * Why a task may not run in this run by its job template's `requires`, or undefined. Checked besides the task's
+ * own `when`, so no pipeline (from the API or a repository's file) can widen them, and on the run's trigger
+ * alone, so trusting a fork's run (`POST /api/runs/{id}/trust`) does not lift them:
+ * - `forks: false`: never for a pull request whose head is a fork;
+ * - `branches`: only where the branch is one of them. A tag or a manual run of no branch matches none, and
+ *   neither does a fork's pull request: its head branch is the fork's, named by whoever owns the fork.
  */
-export function requiredBranchProblem(
+export function jobRequirementProblem(
   task: Task,
   jobs: Readonly<Record<string, JobTemplate>>,
-  ctx: Pick<TriggerContext, "branch">,
+  ctx: Pick<TriggerContext, "branch" | "pullRequest">,
 ): string | undefined {
-  const branches = task.job === undefined ? undefined : jobs[task.job]?.requires?.branches;
-  if (!branches || matches(branches, ctx.branch)) return undefined;
-  return `job template ${task.job} runs only on branches ${branches.join(", ")}`;
+  const requires = task.job === undefined ? undefined : jobs[task.job]?.requires;
+  if (!requires) return undefined;
+  const fork = ctx.pullRequest?.fork === true;
+  if (requires.forks === false && fork)
+    return `job template ${task.job} never runs for a pull request from a fork`;
+  const branches = requires.branches;
+  if (branches && (fork || !matches(branches, ctx.branch)))
+    return `job template ${task.job} runs only on branches ${branches.join(", ")}${fork ? ", never a fork's" : ""}`;
+  return undefined;
 }
 
 /**

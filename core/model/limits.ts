@@ -73,6 +73,14 @@ export const WEBHOOK_BODY_LIMITS = {
 } as const;
 
 export const DEFAULT_TASK_TIMEOUT_SECONDS = 3600;
+/**
+ * Grace after a task's timeout before the engine times it out itself, so that the runner's own report (the pod
+ * killed at its deadline) usually wins; never more than the timeout itself, so short timeouts stay short. The
+ * Kubernetes Job's own deadline, a backstop for a pod that never starts, is the timeout plus this grace too.
+ */
+export const TIMEOUT_GRACE_SECONDS = 30;
+export const timeoutGraceSeconds = (timeoutSeconds: number) =>
+  Math.min(TIMEOUT_GRACE_SECONDS, timeoutSeconds);
 export const MAX_TASK_TIMEOUT_SECONDS = 7 * 24 * 3600;
 export const MAX_RETRIES = 10;
 /** The longest wait before one retry (backoff doubles per retry up to it). */

@@ -53,6 +53,8 @@ export type RunReason = z.infer<typeof RunReason>;
 export const TaskReason = z.enum([
   "Pending",
   "WhenNotMatched",
+  /** Skipped by its job template's `requires` (branches, forks), which no pipeline can loosen. */
+  "RequirementNotMet",
   "UpstreamFailed",
   "AwaitingApproval",
   /** A task that needs approval, in a fork's pull request run not yet trusted. */
@@ -277,7 +279,8 @@ export const OutboxEffect = z.discriminatedUnion("type", [
   z.object({ ...EffectBase, type: z.literal("cancelRun"), target: z.string() }),
   /**
    * Copy an ended attempt's log (every container) to the log archive, then delete its Job: a Job is deleted by
-   * hookflow only once its log is kept. A cancelTask for the same Job is carried out first (it copies, then stops).
+   * hookflow only once its log is kept. With a cancelTask for the same Job, the attempt is stopped first (its pod
+   * kept), then copied, then deleted.
    */
   z.object({
     ...EffectBase,

@@ -1,5 +1,5 @@
 import { enumProblem, jobNameFor, maskText, type RunView, runView, secretValues } from "../engine/index.js";
-import { ConflictError, NotFoundError, ValidationError } from "../errors.js";
+import { ConflictError, NotFoundError, RetryableError, ValidationError } from "../errors.js";
 import {
   type Actor,
   byteLength,
@@ -187,7 +187,10 @@ export class RunControl {
       throw new NotFoundError(`task ${taskName} has had ${task.attempt} attempt(s), not ${attempt}`);
     const key = { runId: id, task: task.name, attempt };
     const current = attempt === task.attempt && isActiveTask(task.status);
-    const archived = current ? undefined : await (await this.deps.archive()).find(key);
+    const owed = run.outbox.some(
+      (e) => e.type === "archiveLog" && e.task === task.name && e.attempt === attempt,
+    );
+    const archived = current ? undefined : await this.findArchived(key, owed);
     if (archived) return logTail(await this.readArchived(key, archived, query), LIMITS.logBytes);
     // Running, or ended and not yet copied: its pod (or process) still has it.
     const jobName =
@@ -208,6 +211,19 @@ export class RunControl {
       : [];
     // Masked before it is cut, so that a cut never splits a secret into a part the mask misses.
     return logTail(maskText(text, [...secretValues(run), ...tokens]), LIMITS.logBytes);
+  }
+
+  /**
+   * What the archive keeps of an attempt. While its copy is still owed, its Job is kept for it: an archive that
+   * cannot be reached then (an outage) is no reason not to answer, from the pod.
+   */
+  private async findArchived(key: AttemptKey, owed: boolean): Promise<ArchivedAttempt | undefined> {
+    try {
+      return await (await this.deps.archive()).find(key);
+    } catch (error) {
+      if (owed && error instanceof RetryableError) return undefined;
+      throw error;
+    }
   }
 
   /** Stored masked: read as kept. Only the newest parts of each container that the answer can hold are read. */

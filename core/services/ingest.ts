@@ -13,7 +13,7 @@ import type {
   CommitStatusReporter,
   DeliveryStore,
   Logger,
-  PullRequestFiles,
+  PullRequestDetails,
   RepositoryScheduleStore,
 } from "../ports.js";
 import { DefinitionCatalog, repositoryKey } from "./catalog.js";
@@ -30,8 +30,11 @@ export interface IngestDeps {
   catalog: DefinitionCatalog;
   starter: RunStarter;
   clock: Clock;
-  /** A pull request's changed files from the host's API, when a `paths` filter needs them; unknown by default. */
-  pullRequestFiles?: PullRequestFiles;
+  /**
+   * What a pull request's payload lacks (changed files for `paths`, the head commit's message for `[skip ci]`),
+   * from the host's API, asked only when it decides something; unknown by default.
+   */
+  pullRequestDetails?: PullRequestDetails;
   /** Pipelines from the files of enabled repositories; without it, only the API's. */
   repositoryPipelines?: RepositoryPipelines;
   /** Where the schedules a push's files declare for its branch are recorded, for the reconciler's tick. */
@@ -74,9 +77,9 @@ export class IngestService {
     context: TriggerContext,
     body: string,
   ): Promise<Ingested> {
-    const skip = skipCiMarker(context.message);
-    if (skip)
-      return { outcome: "ignored", delivery: deliveryId, reason: `the head commit's message says ${skip}` };
+    // Before any other work; a pull request whose payload has no message is looked at again below.
+    const skipped = skipAnswer(deliveryId, context.message);
+    if (skipped) return skipped;
     const { pipelines, jobs, enabledRepositories } = await this.deps.catalog.snapshot();
     const fromRepository = enabledRepositories.has(repositoryKey(provider, context.repository))
       ? // A pull request runs the base branch's definitions, never its head's: the head may be anyone's fork.
@@ -93,10 +96,11 @@ export class IngestService {
     if (fromRepository && fromRepository.problems.length > 0)
       await this.reportProblems(context, fromRepository.problems);
     if (fromRepository) await this.recordSchedules(context, fromRepository.pipelines);
-    const { matching } = await this.matchingPipelines(
+    const matched = await this.matchingPipelines(
       [...pipelines, ...(fromRepository?.pipelines.map((p) => p.pipeline) ?? [])],
       context,
     );
+    const { matching } = matched;
     if (matching.length === 0) {
       const problem = fromRepository?.problems[0];
       return {
@@ -105,12 +109,15 @@ export class IngestService {
         reason: `no pipeline matches ${describe(context)}${problem ? `; the repository's definitions are invalid: ${describeProblem(problem)}` : ""}`,
       };
     }
+    const trigger = await this.withHeadMessage(matched.context);
+    const skippedHead = skipAnswer(deliveryId, trigger.message);
+    if (skippedHead) return skippedHead;
 
     const requests = matching.map((pipeline) => ({
       id: deliveryRunId(provider, deliveryId, pipeline.name),
       pipeline,
       jobs: DefinitionCatalog.jobsOf(pipeline, jobs),
-      trigger: { ...context, deliveryId },
+      trigger: { ...trigger, deliveryId },
     }));
     const holder = await this.deps.deliveries.claimBody(provider, sha256(body), {
       id: deliveryId,
@@ -133,7 +140,7 @@ export class IngestService {
 
   /**
    * The pipelines the event starts. A pull request's changed files are asked of the host only when a pipeline
-   * that matches on everything else filters on `paths`, so other deliveries call no host API.
+   * that matches on everything else filters on `paths`: no other delivery asks for them.
    */
   private async matchingPipelines(
     pipelines: Pipeline[],
@@ -142,11 +149,7 @@ export class IngestService {
     const matching = pipelines.filter((p) => pipelineMatches(p, context));
     const pr = context.pullRequest;
     if (!pr || context.changedFiles || !matching.some(watchesPullRequestPaths)) return { matching, context };
-    const changedFiles = await (this.deps.pullRequestFiles ?? unknownPullRequestFiles).changedFiles({
-      provider: context.provider,
-      repository: context.repository,
-      number: pr.number,
-    });
+    const changedFiles = await this.details.changedFiles(pullRequestRef(context, pr));
     if (changedFiles === undefined) return { matching, context };
     const known = { ...context, changedFiles };
     return { matching: matching.filter((p) => pipelineMatches(p, known)), context: known };
@@ -172,6 +175,22 @@ export class IngestService {
       schedules,
       this.deps.clock.now(),
     );
+  }
+
+  /**
+   * The context with its head commit's message, asked of the host for a pull request whose payload has none
+   * (GitHub's and Gitea's), once a run would start: `[skip ci]` then starts nothing, as for a push, and tasks
+   * see the message. A message the host cannot give stays empty, and the runs start.
+   */
+  private async withHeadMessage(context: TriggerContext): Promise<TriggerContext> {
+    const pr = context.pullRequest;
+    if (!pr || context.message !== "") return context;
+    const message = await this.details.headMessage(pullRequestRef(context, pr), context.commit);
+    return message ? { ...context, message } : context;
+  }
+
+  private get details(): PullRequestDetails {
+    return this.deps.pullRequestDetails ?? unknownPullRequestDetails;
   }
 
   /**
@@ -207,8 +226,25 @@ export class IngestService {
   }
 }
 
-/** Until a host API adapter is wired: files unknown, so `paths` filters run the pipeline. */
-export const unknownPullRequestFiles: PullRequestFiles = { changedFiles: async () => undefined };
+/** Without a host API: nothing known, so `paths` filters run the pipeline and nothing is skipped. */
+export const unknownPullRequestDetails: PullRequestDetails = {
+  changedFiles: async () => undefined,
+  headMessage: async () => undefined,
+};
+
+const pullRequestRef = (context: TriggerContext, pr: { number: number }) => ({
+  provider: context.provider,
+  repository: context.repository,
+  number: pr.number,
+});
+
+/** `[skip ci]` or `[ci skip]` in the head commit's message: the delivery starts nothing, and says so. */
+function skipAnswer(delivery: string, message: string): Ingested | undefined {
+  const marker = skipCiMarker(message);
+  return marker === undefined
+    ? undefined
+    : { outcome: "ignored", delivery, reason: `the head commit's message says ${marker}` };
+}
 
 const sha256 = (body: string) => createHash("sha256").update(body, "utf8").digest("hex");
 

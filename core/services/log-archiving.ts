@@ -77,7 +77,7 @@ export class LogArchiving {
 }
 
 export function goneNotice(jobName: string): string {
-  return `[hookflow] the pod of Job ${jobName} was gone before its log could be copied (deleted, evicted, or its node lost): this attempt's log was not kept\n`;
+  return `[hookflow] the pod of Job ${jobName} never started, or was gone before its log could be copied (deleted, evicted, or its node lost): this attempt's log was not kept\n`;
 }
 
 export function cutNotice(maxBytes: number): string {

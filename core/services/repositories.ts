@@ -8,7 +8,7 @@ import type { RepositoryPipelines } from "./repository-pipelines.js";
 
 /**
  * Which repositories carry their pipelines in their files: an admin enables each (none by default). For every
- * other repository a delivery works as before and no host API is called.
+ * other repository a delivery works as before and no host API is called to read its files.
  */
 export class RepositoryService {
   constructor(

@@ -120,8 +120,9 @@ export class RunService {
   }
 
   /**
-   * Effects on different Jobs side by side; those on one Job in order, an archive before a cancel before its
-   * slot is given back, and none after one that failed: a Job is never deleted before its log is kept.
+   * Effects on different Jobs side by side; those on one Job in order: a stop, an archive, then a cancel, then its
+   * slot given back, and none after one that failed: a Job is never deleted before its log is kept, never left
+   * running meanwhile, and its slot never handed on while it may still run.
    */
   private async carryOut(run: Run, effects: RunEffect[]) {
     const followUps: RunEvent[] = [];
@@ -134,6 +135,7 @@ export class RunService {
     }
     await Promise.all(
       [...byJob.values()].map(async (chain) => {
+        await this.stopBeforeCopy(run, chain);
         for (const effect of chain) {
           try {
             // The map's type pairs each handler with its effect type; TypeScript cannot follow that through a union.
@@ -162,6 +164,25 @@ export class RunService {
     );
     if (delivered.length > 0) followUps.push({ type: "outbox.delivered", results: delivered });
     return { followUps, retryLater };
+  }
+
+  /**
+   * An attempt to cancel (canceled, timed out) whose log is still owed is stopped first: its processes end now and
+   * what its log is read from stays, so a cancel never waits for the archive (an outage leaves a stopped Job, not
+   * a running one). A stop that fails is logged: the copy and the delete still follow, and the delete stops it.
+   */
+  private async stopBeforeCopy(run: Run, chain: readonly RunEffect[]): Promise<void> {
+    const cancel = chain.find((e) => e.type === "cancelTask");
+    if (!cancel || !chain.some((e) => e.type === "archiveLog")) return;
+    try {
+      await this.deps.runner.stop(cancel);
+    } catch (error) {
+      this.deps.log.warn("could not stop an attempt before copying its log", {
+        runId: run.id,
+        jobName: cancel.jobName,
+        error: String(error),
+      });
+    }
   }
 
   /**

@@ -1,2 +1,2 @@
 export { GITEA_ROUTES, GITLAB_ROUTES, type Route } from "./routes.js";
-export { type FakeCommit, FakeGitHosts, type FakeRequest } from "./server.js";
+export { type ChangedFile, type FakeCommit, FakeGitHosts, type FakeRequest } from "./server.js";

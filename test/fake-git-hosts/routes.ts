@@ -35,6 +35,18 @@ export const GITLAB_ROUTES: Route[] = [
     query: ["path", "ref", "recursive", "per_page", "page", "pagination", "page_token"],
     source: "https://docs.gitlab.com/api/repositories/#list-repository-tree",
   },
+  {
+    method: "GET",
+    template: "/projects/{id}/merge_requests/{merge_request_iid}/diffs",
+    query: ["page", "per_page", "unidiff"],
+    source: "https://docs.gitlab.com/api/merge_requests/#list-merge-request-diffs",
+  },
+  {
+    method: "GET",
+    template: "/projects/{id}/repository/commits/{sha}",
+    query: ["stats"],
+    source: "https://docs.gitlab.com/api/commits/#get-a-single-commit",
+  },
 ];
 
 /** Gitea API v1 (its Swagger at /api/swagger on every instance, and https://docs.gitea.com/api), paths below /api/v1. */
@@ -51,6 +63,18 @@ export const GITEA_ROUTES: Route[] = [
     template: "/repos/{owner}/{repo}/contents/{filepath+}",
     query: ["ref"],
     source: "https://docs.gitea.com/api/1.22/#tag/repository/operation/repoGetContents",
+  },
+  {
+    method: "GET",
+    template: "/repos/{owner}/{repo}/pulls/{index}/files",
+    query: ["skip-to", "whitespace", "page", "limit"],
+    source: "https://docs.gitea.com/api/1.22/#tag/repository/operation/repoGetPullRequestFiles",
+  },
+  {
+    method: "GET",
+    template: "/repos/{owner}/{repo}/git/commits/{sha}",
+    query: ["stat", "verification", "files"],
+    source: "https://docs.gitea.com/api/1.22/#tag/repository/operation/repoGetSingleCommit",
   },
 ];
 

@@ -11,8 +11,10 @@ import { GITEA_ROUTES, GITLAB_ROUTES, matchRoute, queryProblem, type Route } fro
  * host's API description (GitHub's from @octokit/openapi, the others' from routes.ts), with the host's token;
  * anything else is answered 400 and recorded in `rejected`, which a test expects empty.
  *
- * To extend it (e.g. a pull request's changed files): add the route to routes.ts (GitLab, Gitea) and a case to
- * `answer` below; GitHub's route is taken from its description as it is.
+ * To extend it: add the route to routes.ts (GitLab, Gitea) and a case to `answer` below; GitHub's route is
+ * taken from its description as it is. List routes page as the hosts do: GitHub and GitLab serve `per_page`
+ * entries (at most 100), Gitea at most `giteaMaxItems` (its MAX_RESPONSE_ITEMS, 50 by default) whatever
+ * `limit` asks.
  */
 export interface FakeCommit {
   message: string;
@@ -40,6 +42,9 @@ export class FakeGitHosts {
   readonly rejected: Array<FakeRequest & { reason: string }> = [];
   private readonly branches = new Map<string, string>();
   private readonly commits = new Map<string, FakeCommit>();
+  private readonly pullRequests = new Map<string, ChangedFile[]>();
+  /** Gitea's MAX_RESPONSE_ITEMS: the most entries one page of a list holds, whatever `limit` asks. */
+  giteaMaxItems = 50;
   private faults: Array<{ provider: Provider; status: number; headers?: Record<string, string> }> = [];
   private server?: Server;
   url = "";
@@ -77,6 +82,16 @@ export class FakeGitHosts {
     this.commits.set(`${provider}:${repository}:${sha}`, commit);
     this.branches.set(`${provider}:${repository}:${branch}`, sha);
     return sha;
+  }
+
+  /** A commit known by its sha alone (a pull request's head, perhaps in a fork), on no branch. */
+  commit(provider: Provider, repository: string, sha: string, commit: FakeCommit): void {
+    this.commits.set(`${provider}:${repository}:${sha}`, commit);
+  }
+
+  /** A pull (merge) request of `repository` and the files it changes. */
+  pullRequest(provider: Provider, repository: string, number: number, files: ChangedFile[]): void {
+    this.pullRequests.set(`${provider}:${repository}:${number}`, files);
   }
 
   /** The next `times` requests to `provider` are answered `status` (a 5xx, a rate limit, a refused token). */
@@ -156,6 +171,24 @@ export class FakeGitHosts {
       provider === "gitlab" ? (params.id as string) : `${params.owner as string}/${params.repo as string}`;
     const key = (rest: string) => `${provider}:${repository}:${rest}`;
     const notFound = { status: 404, body: { message: "404 Not Found" } };
+    if (route.template.endsWith("/files") || route.template.endsWith("/diffs")) {
+      const files = this.pullRequests.get(
+        key(params.pull_number ?? params.merge_request_iid ?? params.index ?? ""),
+      );
+      if (!files) return notFound;
+      const asked = Number(
+        query.get(provider === "gitea" ? "limit" : "per_page") ?? (provider === "gitlab" ? 20 : 30),
+      );
+      const size = Math.min(asked, provider === "gitea" ? this.giteaMaxItems : 100);
+      const page = Number(query.get("page") ?? 1);
+      const slice = files.slice((page - 1) * size, page * size);
+      return { status: 200, body: slice.map((file) => changedFileBody(provider, file)) };
+    }
+    if (route.template.includes("/commits/")) {
+      const commit = this.commits.get(key(params.commit_sha ?? params.sha ?? ""));
+      if (!commit) return notFound;
+      return { status: 200, body: commitBody(provider, params.commit_sha ?? params.sha ?? "", commit) };
+    }
     if (route.template.includes("/branches/")) {
       const sha = this.branches.get(key(params.branch as string));
       const commit = sha && this.commits.get(key(sha));
@@ -180,6 +213,68 @@ export class FakeGitHosts {
     if (entries.length === 0) return notFound;
     return { status: 200, body: entries.map((e) => contentsEntry(provider, e)) };
   }
+}
+
+/** A file a pull request changes; `previous` for a rename. */
+export interface ChangedFile {
+  filename: string;
+  previous?: string;
+}
+
+function changedFileBody(provider: Provider, file: ChangedFile): unknown {
+  const status = file.previous ? "renamed" : "modified";
+  if (provider === "gitlab")
+    return {
+      old_path: file.previous ?? file.filename,
+      new_path: file.filename,
+      a_mode: "100644",
+      b_mode: "100644",
+      diff: "@@ -1 +1 @@\n-a\n+b\n",
+      new_file: false,
+      renamed_file: !!file.previous,
+      deleted_file: false,
+    };
+  const common = {
+    filename: file.filename,
+    ...(file.previous && { previous_filename: file.previous }),
+    status,
+    additions: 1,
+    deletions: 1,
+    changes: 2,
+  };
+  if (provider === "gitea") return common;
+  return {
+    ...common,
+    sha: blobSha(file.filename),
+    blob_url: "https://github.com/x/blob",
+    raw_url: "https://github.com/x/raw",
+    contents_url: "https://api.github.com/x/contents",
+    patch: "@@ -1 +1 @@\n-a\n+b",
+  };
+}
+
+function commitBody(provider: Provider, sha: string, commit: FakeCommit): unknown {
+  const author = { name: commit.author, email: "dev@example.com", date: "2026-01-01T00:00:00Z" };
+  if (provider === "github")
+    return {
+      sha,
+      node_id: "C_fake",
+      url: `https://api.github.com/git/commits/${sha}`,
+      html_url: `https://github.com/commit/${sha}`,
+      author,
+      committer: author,
+      message: commit.message,
+      parents: [],
+    };
+  if (provider === "gitlab")
+    return {
+      id: sha,
+      short_id: sha.slice(0, 8),
+      title: commit.message.split("\n")[0],
+      message: commit.message,
+      author_name: commit.author,
+    };
+  return { sha, commit: { message: commit.message, author } };
 }
 
 interface Entry {

@@ -4,6 +4,7 @@ import { parseLabelSelector } from "./selectors.js";
 import {
   alreadyExists,
   badRequest,
+  type Cause,
   invalid,
   JOBS,
   notFound,
@@ -18,7 +19,7 @@ type Json = Record<string, unknown>;
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are read and written field by field here.
 type Obj = any;
 
-export type FailReason = "BackoffLimitExceeded" | "DeadlineExceeded";
+export type FailReason = "BackoffLimitExceeded" | "DeadlineExceeded" | "PodFailurePolicy";
 
 export interface CompleteOptions {
   /** Written to the task container's /dev/termination-log: `KEY=VALUE` lines. */
@@ -252,6 +253,34 @@ export class FakeCluster {
     return copy(record.pod);
   }
 
+  /**
+   * A patch of a pod, already applied to a copy by the server (JSON Patch or merge patch). The API server lets a
+   * pod's update change little (ValidatePodUpdate): labels and annotations, and `spec.activeDeadlineSeconds` only
+   * from unset to a value, or down to a smaller one, never below 0 and never back to unset; any other change to
+   * the spec is refused, and a change to the status through the pod itself is dropped. The kubelet syncs an
+   * updated pod at once: a started pod past its new deadline is killed then (see `killPastDeadline`).
+   */
+  patchPod(namespace: string, name: string, patch: (pod: Obj) => Obj): Obj {
+    const record = this.pods.get(key(namespace, name));
+    if (!record) throw notFound(PODS, name);
+    const old = record.pod;
+    const next = patch(copy(old));
+    const causes = podUpdateProblems(next, old);
+    if (causes.length > 0) throw invalid(PODS, name, causes);
+    record.pod = {
+      ...old,
+      metadata: {
+        ...old.metadata,
+        labels: next.metadata?.labels ?? {},
+        annotations: next.metadata?.annotations ?? {},
+        resourceVersion: this.nextVersion(),
+      },
+      spec: next.spec,
+    };
+    this.killPastDeadline(record);
+    return copy(record.pod);
+  }
+
   /** A container's log; `tailLines` picks the last lines, then `limitBytes` cuts what is sent at that size. */
   podLog(
     namespace: string,
@@ -387,6 +416,8 @@ export class FakeCluster {
     const container = specs.find((c) => c.name === name);
     if (!container) throw new Error(`Job ${jobName}'s pod has no container ${name}`);
     pod.status.phase = "Pending";
+    // The kubelet has taken the pod (it pulls its images): its active deadline counts from now.
+    pod.status.startTime ??= timestamp();
     pod.status.conditions = [{ type: "PodScheduled", status: "True", lastTransitionTime: timestamp() }];
     pod.status[list] = specs.map((c) =>
       c.name === name
@@ -456,17 +487,23 @@ export class FakeCluster {
       },
     ];
     pod.metadata.resourceVersion = this.nextVersion();
-    const ignored = (job.spec.podFailurePolicy?.rules ?? []).some(
-      (rule: Obj) =>
-        rule.action === "Ignore" &&
-        (rule.onPodConditions ?? []).some(
-          (p: Obj) => p.type === "DisruptionTarget" && (p.status ?? "True") === "True",
-        ),
-    );
-    if (ignored) {
+    // An eviction deletes the pod.
+    this.pods.delete(key(pod.metadata.namespace, pod.metadata.name));
+    this.onChange?.();
+    this.podFailed(job, record);
+  }
+
+  /**
+   * The Job controller seeing one of its pods fail: the first rule of the Job's podFailurePolicy that matches the
+   * pod decides (onPodConditions on its conditions, onExitCodes on its containers' non-zero exit codes). Ignore
+   * replaces the pod without counting the failure; FailJob fails the Job; otherwise the failure counts, and past
+   * backoffLimit the Job fails. Pods that ended stay, with their logs, until the Job is deleted.
+   */
+  private podFailed(job: Obj, record: PodRecord): void {
+    const { pod } = record;
+    const action = podFailureAction(job.spec.podFailurePolicy, pod);
+    if (action === "Ignore") {
       // Not counted: the controller replaces the pod.
-      this.pods.delete(key(pod.metadata.namespace, pod.metadata.name));
-      this.onChange?.();
       const replacement = this.createPod(job);
       job.status.active = replacement ? 1 : 0;
       job.status.ready = 0;
@@ -476,7 +513,14 @@ export class FakeCluster {
     }
     const failures = (job.status.failed ?? 0) + 1;
     job.status.failed = failures;
-    if (failures > (job.spec.backoffLimit ?? 6)) this.failJob(job, { reason: "BackoffLimitExceeded" });
+    if (action === "FailJob") this.failJob(job, { reason: "PodFailurePolicy" });
+    else if (failures > (job.spec.backoffLimit ?? 6)) this.failJob(job, { reason: "BackoffLimitExceeded" });
+    else {
+      const replacement = this.createPod(job);
+      job.status.active = replacement ? 1 : 0;
+      if (replacement) this.requestStart(replacement);
+      job.metadata.resourceVersion = this.nextVersion();
+    }
   }
 
   /** The Events recorded so far, oldest first. */
@@ -707,8 +751,56 @@ export class FakeCluster {
     if (job) {
       job.status.ready = 1;
       this.scheduleAutoComplete(job);
+      // The kubelet counts a pod's own deadline from its start.
+      const deadline = pod.spec.activeDeadlineSeconds;
+      if (typeof deadline === "number") this.after(deadline * 1000, job, () => this.killPastDeadline(record));
     }
     return true;
+  }
+
+  /**
+   * The kubelet's active deadline: a started pod (status.startTime set) running past spec.activeDeadlineSeconds
+   * fails with reason DeadlineExceeded, its running containers killed (137). The pod object and its logs stay,
+   * as for any pod that ended; the Job controller then counts the failure.
+   */
+  private killPastDeadline(record: PodRecord): void {
+    const { pod } = record;
+    const deadline = pod.spec.activeDeadlineSeconds;
+    if (typeof deadline !== "number" || !pod.status.startTime) return;
+    if (pod.status.phase === "Succeeded" || pod.status.phase === "Failed") return;
+    if (Date.parse(pod.status.startTime) + deadline * 1000 > Date.now()) return;
+    const now = timestamp();
+    const killed = (status: Obj) =>
+      status.state?.running
+        ? {
+            ...status,
+            ready: false,
+            started: false,
+            state: {
+              terminated: {
+                exitCode: 137,
+                reason: "Error",
+                startedAt: status.state.running.startedAt,
+                finishedAt: now,
+                containerID: `containerd://${randomUUID().replace(/-/g, "")}`,
+              },
+            },
+          }
+        : status;
+    pod.status = {
+      ...pod.status,
+      phase: "Failed",
+      reason: "DeadlineExceeded",
+      message: "Pod was active on the node longer than the specified deadline",
+      conditions: [{ type: "Ready", status: "False", reason: "PodFailed", lastTransitionTime: now }],
+      ...(pod.status.initContainerStatuses && {
+        initContainerStatuses: pod.status.initContainerStatuses.map(killed),
+      }),
+      containerStatuses: (pod.status.containerStatuses ?? []).map(killed),
+    };
+    pod.metadata.resourceVersion = this.nextVersion();
+    const job = this.ownerJob(pod);
+    if (job && this.isRunning(job)) this.podFailed(job, record);
   }
 
   private missingSecret(pod: Obj): string | undefined {
@@ -839,7 +931,9 @@ export class FakeCluster {
     const message =
       options.reason === "DeadlineExceeded"
         ? "Job was active longer than specified deadline"
-        : "Job has reached the specified backoff limit";
+        : options.reason === "PodFailurePolicy"
+          ? "Pod failed and matched a FailJob rule of the pod failure policy"
+          : "Job has reached the specified backoff limit";
     // Past its deadline, the Job controller deletes the Job's running pods.
     if (options.reason === "DeadlineExceeded")
       for (const [k, record] of this.pods)
@@ -951,8 +1045,11 @@ export class FakeCluster {
     return record;
   }
 
+  /** The Job's pod that runs (or will), else its newest: a pod that ended stays beside its replacement. */
   private podOf(job: Obj): PodRecord | undefined {
-    return [...this.pods.values()].find((r) => isOwnedBy(r.pod, job.metadata.uid));
+    const owned = [...this.pods.values()].filter((r) => isOwnedBy(r.pod, job.metadata.uid));
+    const ended = (r: PodRecord) => r.pod.status.phase === "Succeeded" || r.pod.status.phase === "Failed";
+    return owned.find((r) => !ended(r)) ?? owned.at(-1);
   }
 
   private ownerJob(pod: Obj): Obj | undefined {
@@ -1075,4 +1172,82 @@ function fallbackFromLog(log: string): string {
   return bytes.length <= FALLBACK_LOG_MAX_BYTES
     ? tail
     : bytes.subarray(-FALLBACK_LOG_MAX_BYTES).toString("utf8");
+}
+
+/** What a Job's podFailurePolicy does with a failed pod: the action of the first rule that matches, else Count. */
+function podFailureAction(policy: Obj, pod: Obj): string {
+  const failedCodes = (name?: string) =>
+    [...(pod.status.initContainerStatuses ?? []), ...(pod.status.containerStatuses ?? [])]
+      .filter((s: Obj) => name === undefined || s.name === name)
+      .map((s: Obj) => s.state?.terminated?.exitCode)
+      .filter((code: unknown): code is number => typeof code === "number" && code !== 0);
+  for (const rule of policy?.rules ?? []) {
+    const byCondition = (rule.onPodConditions ?? []).some((p: Obj) =>
+      (pod.status.conditions ?? []).some((c: Obj) => c.type === p.type && c.status === (p.status ?? "True")),
+    );
+    const codes = rule.onExitCodes;
+    const byExitCode =
+      codes !== undefined &&
+      failedCodes(codes.containerName).some((code: number) =>
+        codes.operator === "In" ? codes.values.includes(code) : !codes.values.includes(code),
+      );
+    if (byCondition || byExitCode) return rule.action;
+  }
+  return "Count";
+}
+
+/**
+ * What the API server refuses in a pod's update (ValidatePodUpdate): a spec change other than
+ * activeDeadlineSeconds (and images), and a deadline that is negative, raised, or removed.
+ */
+function podUpdateProblems(next: Obj, old: Obj): Cause[] {
+  const field = "spec.activeDeadlineSeconds";
+  const value = next.spec?.activeDeadlineSeconds;
+  const before = old.spec.activeDeadlineSeconds;
+  if (value === undefined || value === null) {
+    if (before !== undefined)
+      return [
+        {
+          field,
+          reason: "FieldValueInvalid",
+          message: "must not update from a positive integer to nil value",
+        },
+      ];
+  } else if (!Number.isInteger(value) || value < 0 || value > 2 ** 31 - 1)
+    return [
+      {
+        field,
+        reason: "FieldValueInvalid",
+        message: `Invalid value: ${JSON.stringify(value)}: must be between 0 and 2147483647, inclusive`,
+      },
+    ];
+  else if (before !== undefined && value > before)
+    return [
+      {
+        field,
+        reason: "FieldValueInvalid",
+        message: `Invalid value: ${value}: must be less than or equal to previous value`,
+      },
+    ];
+  const comparable = (spec: Obj) => {
+    const { activeDeadlineSeconds: _deadline, ...rest } = spec ?? {};
+    const withoutImages = (list: Obj[] | undefined) => list?.map(({ image: _image, ...c }: Obj) => c);
+    return JSON.stringify({
+      ...rest,
+      containers: withoutImages(rest.containers),
+      initContainers: withoutImages(rest.initContainers),
+    });
+  };
+  if (comparable(next.spec) !== comparable(old.spec))
+    return [
+      {
+        field: "spec",
+        reason: "FieldValueForbidden",
+        message:
+          "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+      },
+    ];
+  if (next.metadata?.name !== old.metadata.name || next.metadata?.uid !== old.metadata.uid)
+    return [{ field: "metadata.name", reason: "FieldValueInvalid", message: "field is immutable" }];
+  return [];
 }

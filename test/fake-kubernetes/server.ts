@@ -249,7 +249,7 @@ export class FakeKubernetes {
         (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1")
       )
         return this.watch(res, record, url);
-      answer = this.route(method, url, record.body);
+      answer = this.route(method, url, record.body, contentType);
     } catch (error) {
       if (error instanceof ApiError)
         answer = {
@@ -279,7 +279,7 @@ export class FakeKubernetes {
     if (attributes) authorize(this.authorization, account, attributes);
   }
 
-  private route(method: string, url: URL, body: unknown): Answer {
+  private route(method: string, url: URL, body: unknown, contentType?: string): Answer {
     const query = url.searchParams;
     const selector = query.get("labelSelector") ?? undefined;
     const c = this.cluster;
@@ -300,6 +300,8 @@ export class FakeKubernetes {
     const pods = PODS.exec(url.pathname);
     if (pods) {
       const [, ns = "", name, log] = pods;
+      if (method === "PATCH" && name !== undefined && !log)
+        return ok(c.patchPod(ns, name, (pod) => applyPatch(pod, body, contentType)));
       if (method !== "GET") throw methodNotAllowed(method);
       if (name === undefined) return ok(c.listPods(ns, selector));
       if (!log) return ok(c.getPod(ns, name));
@@ -417,4 +419,71 @@ function parseBody(raw: string): unknown {
   } catch {
     return raw;
   }
+}
+
+/**
+ * A patch as the API server applies it, by its content type: JSON Patch (RFC 6902: add, replace, remove, test),
+ * or a merge patch (RFC 7386; a strategic merge patch reads the same for the scalar fields patched here).
+ */
+function applyPatch(target: Record<string, unknown>, patch: unknown, contentType: string | undefined) {
+  const type = contentType?.split(";")[0]?.trim();
+  if (type === "application/merge-patch+json" || type === "application/strategic-merge-patch+json")
+    return mergePatch(target, patch) as Record<string, unknown>;
+  if (type !== "application/json-patch+json")
+    throw new ApiError(
+      415,
+      "UnsupportedMediaType",
+      `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`,
+    );
+  if (!Array.isArray(patch)) throw badRequest("the JSON Patch must be an array of operations");
+  for (const operation of patch as Array<{ op?: string; path?: string; value?: unknown }>) {
+    const path = String(operation.path ?? "");
+    if (!path.startsWith("/")) throw badRequest(`invalid JSON Patch path "${path}"`);
+    const keys = path
+      .slice(1)
+      .split("/")
+      .map((k) => k.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const last = keys.pop() as string;
+    // biome-ignore lint/suspicious/noExplicitAny: a patch walks the object field by field.
+    let parent: any = target;
+    for (const k of keys) {
+      parent = parent?.[k];
+      if (parent === null || typeof parent !== "object")
+        throw new ApiError(422, "Invalid", `doc is missing path: "${path}": missing value`);
+    }
+    if (operation.op === "add" || operation.op === "replace") {
+      if (operation.op === "replace" && !(last in parent))
+        throw new ApiError(
+          422,
+          "Invalid",
+          `replace operation does not apply: doc is missing key: ${path}: missing value`,
+        );
+      parent[last] = operation.value;
+    } else if (operation.op === "remove") {
+      if (!(last in parent))
+        throw new ApiError(
+          422,
+          "Invalid",
+          `remove operation does not apply: doc is missing key: ${path}: missing value`,
+        );
+      delete parent[last];
+    } else if (operation.op === "test") {
+      if (JSON.stringify(parent[last]) !== JSON.stringify(operation.value))
+        throw new ApiError(422, "Invalid", `the JSON Patch test operation failed at ${path}`);
+    } else throw badRequest(`unsupported JSON Patch operation "${operation.op}"`);
+  }
+  return target;
+}
+
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
+  const result: Record<string, unknown> =
+    target !== null && typeof target === "object" && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete result[k];
+    else result[k] = mergePatch(result[k], v);
+  }
+  return result;
 }

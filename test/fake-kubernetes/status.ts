@@ -2,7 +2,7 @@
 
 export interface Cause {
   field: string;
-  reason: "FieldValueRequired" | "FieldValueInvalid" | "FieldValueNotSupported";
+  reason: "FieldValueRequired" | "FieldValueInvalid" | "FieldValueNotSupported" | "FieldValueForbidden";
   message: string;
 }
 

@@ -16,7 +16,8 @@ export async function driveRun(
   system: System,
   runId: string,
   options: {
-    done?: (run: Run) => boolean;
+    /** May ask the runner or a fake too (then async). */
+    done?: (run: Run) => boolean | Promise<boolean>;
     timeoutMs?: number;
     reconcileEveryMs?: number;
     handler?: BatchHandler;
@@ -32,7 +33,7 @@ export async function driveRun(
   const reached = await waitFor(
     async () => {
       last = await system.stores.runs.getRun(runId);
-      if (last && done(last)) return last;
+      if (last && (await done(last))) return last;
       if (performance.now() - lastReconcile >= every) {
         await reconcileAll(
           { runs: system.stores.runs, queue: system.queue, clock: system.clock },

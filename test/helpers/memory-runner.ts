@@ -58,6 +58,15 @@ export class MemoryRunner implements TaskRunner {
     return !job || job.canceled ? { state: "missing" } : { ...job.observation };
   }
 
+  /** Like Kubernetes: an attempt that ran fails and keeps its log; one that never ran is deleted. */
+  async stop(ref: JobRef): Promise<void> {
+    const job = this.known(ref, "stop");
+    if (!job || job.canceled) return;
+    const { state } = job.observation;
+    if (state === "pending") job.canceled = true;
+    else if (state === "running") job.observation = { state: "failed", message: "stopped" };
+  }
+
   /** Like Kubernetes: the Job is deleted (it observes as missing), and the name stays spent. */
   async cancel(ref: JobRef): Promise<void> {
     const job = this.known(ref, "cancel");
@@ -95,6 +104,15 @@ export class MemoryRunner implements TaskRunner {
       throw new Error(`Job ${jobName} cannot go from ${from} to ${observation.state}`);
     job.observation = observation;
     if (log !== undefined) job.log = log;
+  }
+
+  /** Appends to a running Job's log, as its task printing. */
+  write(jobName: string, text: string): void {
+    const job = this.jobs.get(jobName);
+    if (!job) throw new Error(`no Job ${jobName}`);
+    if (job.observation.state !== "running")
+      throw new Error(`Job ${jobName} is ${job.observation.state}, not running`);
+    job.log += text;
   }
 
   /** The launches of a task, in order of submission. */

@@ -65,6 +65,41 @@ describe.each(providers)("the %s API", (provider) => {
     expect(hosts.rejected).toEqual([]);
   });
 
+  it("lists a pull request's changed files page by page, a rename's old path too", async () => {
+    const files = Array.from({ length: 230 }, (_, i) => ({ filename: `src/f${i}.ts` }));
+    files[7] = { filename: "docs/new.md", previous: "docs/old.md" } as (typeof files)[number];
+    hosts.pullRequest(provider, repository, 41, files);
+    const before = hosts.count(provider);
+    const listed = await apis[provider].pullRequestFiles(repository, 41, 1000);
+    expect(listed).toHaveLength(231);
+    expect(listed?.slice(7, 9)).toEqual(["docs/new.md", "docs/old.md"]);
+    // 100 a page on GitHub and GitLab (3 reads); Gitea serves 50 (5 reads, the last one short).
+    expect(hosts.count(provider) - before).toBe(provider === "gitea" ? 5 : 3);
+    expect(await apis[provider].pullRequestFiles(repository, 404, 1000)).toBeUndefined();
+    expect(hosts.rejected).toEqual([]);
+  });
+
+  it("stops reading past the file limit and says the list is unknown", async () => {
+    hosts.pullRequest(
+      provider,
+      repository,
+      42,
+      Array.from({ length: 5000 }, (_, i) => ({ filename: `f${i}` })),
+    );
+    const before = hosts.count(provider);
+    expect(await apis[provider].pullRequestFiles(repository, 42, 1000)).toBeUndefined();
+    // Never more than limit / page + 2 reads, however many files the host holds.
+    expect(hosts.count(provider) - before).toBe(provider === "gitea" ? 21 : 11);
+  });
+
+  it("reads a commit's message by its sha", async () => {
+    const sha = "5c2d9f0e4b1a3c6d8e7f9a0b1c2d3e4f5a6b7c8d";
+    hosts.commit(provider, repository, sha, { message: "Tidy up [skip ci]\n", author: "Ada", files: {} });
+    expect(await apis[provider].commitMessage(repository, sha)).toBe("Tidy up [skip ci]\n");
+    expect(await apis[provider].commitMessage(repository, "f".repeat(40))).toBeUndefined();
+    expect(hosts.rejected).toEqual([]);
+  });
+
   it("says a refused token's setting, and retries what may pass later", async () => {
     hosts.fail(provider, 401);
     const refused = await apis[provider].branchHead(repository, "main").catch((e: unknown) => e);
@@ -114,5 +149,20 @@ describe("the fake itself", () => {
       expect.stringContaining("not in gitea's API description"),
     ]);
     hosts.rejected.splice(before);
+  });
+
+  it("serves Gitea's pages at its MAX_RESPONSE_ITEMS, which the reader follows", async () => {
+    hosts.giteaMaxItems = 30;
+    try {
+      hosts.pullRequest(
+        "gitea",
+        "acme/capped",
+        3,
+        Array.from({ length: 70 }, (_, i) => ({ filename: `f${i}` })),
+      );
+      expect(await apis.gitea.pullRequestFiles("acme/capped", 3, 1000)).toHaveLength(70);
+    } finally {
+      hosts.giteaMaxItems = 50;
+    }
   });
 });

@@ -10,7 +10,8 @@ import { type FakeKubernetesOptions, startFakeKubernetes } from "../fake-kuberne
 
 /**
  * Each way a Job can fail to run is named by the first observation after it happens: no test waits for a
- * deadline, and the Job that can never start is deleted.
+ * deadline. The Job that can never start is stopped: its pod's containers are killed and the pod kept for its
+ * log (deleted once the log is archived), or, with no started pod, the Job is deleted at once.
  */
 
 const NAMESPACE = "ci";
@@ -78,7 +79,7 @@ const refOf = (l: TaskLaunch): JobRef => ({
 });
 
 describe("a pod that can never start fails its attempt at once, with the cause", () => {
-  it("ErrImagePull and ImagePullBackOff past the grace; the Job is deleted", async () => {
+  it("ErrImagePull and ImagePullBackOff past the grace; the Job is stopped, its pod kept for the log", async () => {
     const { fake, runner } = await setUp({}, { imagePullGraceMs: 0 });
     const task = launch({ source: { kind: "run", image: "node:nope", command: ["true"] } });
     await runner.submit(task);
@@ -90,8 +91,17 @@ describe("a pod that can never start fails its attempt at once, with the cause",
     expect(seen.message).toMatch(
       /^container "task" cannot start: ImagePullBackOff: Back-off pulling image "node:nope" \(its pod was created \d+ s ago\)$/,
     );
-    expect(fake.jobs()).toEqual([]);
-    expect(fake.requestsTo("DELETE", "/jobs/")).toHaveLength(1);
+    expect(fake.requestsTo("DELETE", "/jobs/")).toEqual([]);
+    expect(fake.requestsTo("PATCH", "/pods/").map((r) => [r.contentType, r.body])).toEqual([
+      ["application/json-patch+json", [{ op: "add", path: "/spec/activeDeadlineSeconds", value: 0 }]],
+    ]);
+    const [pod, ...others] = fake.pods();
+    expect(others).toEqual([]);
+    expect(pod.status).toMatchObject({ phase: "Failed", reason: "DeadlineExceeded" });
+    // backoffLimit 0: the failure fails the Job, and its controller makes no other pod.
+    expect(fake.job(task.jobName).status.conditions.map((c: { reason: string }) => c.reason)).toContain(
+      "BackoffLimitExceeded",
+    );
   });
 
   it("a failing pull within the grace is only pending: a registry hiccup does not fail a task", async () => {
@@ -177,6 +187,7 @@ describe("a pod that can never start fails its attempt at once, with the cause",
       /^the Job could not create its pod: Error creating: pods "hf-unit-0123456789-1-\w+" is forbidden: /,
     );
     expect(seen.message).toContain(refusal);
+    // No pod ever started, so no log is lost with it: deleted at once, or its controller might yet make one.
     expect(fake.jobs()).toEqual([]);
   });
 

@@ -216,3 +216,85 @@ describe("the fake Kubernetes API server", () => {
     expect(fake.pods()).toHaveLength(1);
   });
 });
+
+describe("a pod's update, as the API server allows it (ValidatePodUpdate)", () => {
+  const deadline = (value: unknown) => [{ op: "add", path: "/spec/activeDeadlineSeconds", value }];
+
+  async function runningPod(options: FakeKubernetesOptions = {}, body = job("stoppable")) {
+    const context = await setUp(options);
+    await context.batch.createNamespacedJob({ namespace: "ci", body });
+    const name = context.fake.pods()[0].metadata.name as string;
+    return { ...context, name };
+  }
+
+  it("lowers activeDeadlineSeconds to 0: the kubelet kills the started pod, which keeps its log; the Job fails, no other pod", async () => {
+    const { fake, core, name } = await runningPod();
+    fake.writeLog("stoppable", "deploying\n");
+    const patched = await core.patchNamespacedPod({ name, namespace: "ci", body: deadline(0) });
+
+    expect(patched.status?.phase).toBe("Failed");
+    expect(patched.status?.reason).toBe("DeadlineExceeded");
+    expect(patched.status?.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(137);
+    expect(await core.readNamespacedPodLog({ name, namespace: "ci" })).toBe("deploying\n");
+    expect(fake.pods()).toHaveLength(1);
+    expect(fake.job("stoppable").status.conditions.map((c: { type: string }) => c.type)).toEqual([
+      "FailureTarget",
+      "Failed",
+    ]);
+  });
+
+  it.each([
+    ["negative", -1, /must be between 0 and 2147483647/],
+    ["raised", 7200, /must be less than or equal to previous value/],
+    ["removed", null, /must not update from a positive integer to nil value/],
+  ])("refuses a deadline %s: 422, and the pod runs on", async (_, value, message) => {
+    const body = job("limited");
+    if (body.spec?.template.spec) body.spec.template.spec.activeDeadlineSeconds = 3600;
+    const { fake, core, name } = await runningPod({}, body);
+    const patch = value === null ? [{ op: "remove", path: "/spec/activeDeadlineSeconds" }] : deadline(value);
+
+    const refused = await statusOf(core.patchNamespacedPod({ name, namespace: "ci", body: patch }));
+
+    expect(refused.code).toBe(422);
+    expect(refused.body.message).toMatch(message);
+    expect(fake.pods()[0].status.phase).toBe("Running");
+    expect(fake.pods()[0].spec.activeDeadlineSeconds).toBe(3600);
+  });
+
+  it("refuses any other change to the spec, and a patch in a format it does not know", async () => {
+    const { fake, core, name } = await runningPod();
+    const refused = await statusOf(
+      core.patchNamespacedPod({
+        name,
+        namespace: "ci",
+        body: [{ op: "add", path: "/spec/restartPolicy", value: "Always" }],
+      }),
+    );
+    expect(refused.code).toBe(422);
+    expect(refused.body.message).toContain("pod updates may not change fields other than");
+    const answer = await fetch(`${fake.url}/api/v1/namespaces/ci/pods/${name}`, {
+      method: "PATCH",
+      headers: { authorization: "Bearer fake-token", "content-type": "application/json" },
+      body: JSON.stringify({ spec: { activeDeadlineSeconds: 0 } }),
+    });
+    expect(answer.status).toBe(415);
+    expect(fake.pods()[0].status.phase).toBe("Running");
+  });
+
+  it("a pod failure policy decides on the killed pod: an Ignore rule on its exit code replaces it", async () => {
+    const body = job("ignoring");
+    if (body.spec)
+      body.spec.podFailurePolicy = {
+        rules: [{ action: "Ignore", onExitCodes: { operator: "In", values: [137] } }],
+      };
+    const { fake, core, name } = await runningPod({}, body);
+    await core.patchNamespacedPod({ name, namespace: "ci", body: deadline(0) });
+
+    // Not counted against backoffLimit 0: a new pod runs beside the killed one, and the Job goes on.
+    expect(fake.pods().map((p) => [p.metadata.name === name, p.status.phase])).toEqual([
+      [true, "Failed"],
+      [false, "Running"],
+    ]);
+    expect(fake.job("ignoring").status.conditions ?? []).toEqual([]);
+  });
+});

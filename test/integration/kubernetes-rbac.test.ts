@@ -120,6 +120,12 @@ async function lifecycle(
   fake.complete(task.jobName, { terminationMessage: "VERSION=1" });
   await step("succeeded", () => runner.observe(refOf(task)));
   await step("cancel", () => runner.cancel(refOf(task)));
+  // A third attempt stopped while it runs (a cancel while the log archive is away): its pod is kept, killed.
+  const stopped = launch({ attempt: 3, jobName: "hf-unit-0123456789-3" });
+  await step("submit stopped", () => runner.submit(stopped));
+  if (fake.jobs().some((j) => j.metadata.name === stopped.jobName)) fake.start(stopped.jobName);
+  await step("stop", () => runner.stop(refOf(stopped)));
+  await step("stopped", () => runner.observe(refOf(stopped)));
   // A second attempt whose pod admission refuses: only the Job's events say why.
   const refused = launch({ attempt: 2, jobName: "hf-unit-0123456789-2" });
   fake.setPodAdmission(
@@ -219,6 +225,12 @@ describe("the scheduler's Role", () => {
       logs: "compiling\n",
       succeeded: { state: "succeeded", terminationMessage: "VERSION=1" },
       cancel: undefined,
+      "submit stopped": undefined,
+      stop: undefined,
+      stopped: {
+        state: "failed",
+        message: "the task was stopped: its pod's deadline was set to 0 and its containers killed",
+      },
       "submit refused": undefined,
       "failed create": {
         state: "failed",

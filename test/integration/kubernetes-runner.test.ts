@@ -207,26 +207,31 @@ describe("observe", () => {
     });
   });
 
-  it("reports a Job that ran past its deadline", async () => {
+  it("reports a Job that ran past its own deadline (a pod that never started)", async () => {
     const { fake, runner } = await setUp();
     const task = launch({ timeoutSeconds: 900 });
     await runner.submit(task);
     fake.fail(task.jobName, { reason: "DeadlineExceeded" });
     expect(await runner.observe(refOf(task))).toEqual({
       state: "failed",
-      message: "the Job exceeded its deadline of 900 seconds",
+      message: "the Job exceeded its deadline of 930 seconds",
     });
   });
 
-  it("sees the deadline the fake enforces from activeDeadlineSeconds", async () => {
-    const { runner } = await setUp();
+  it("sees the task's timeout as the kubelet enforces it: the pod killed at its deadline, and kept", async () => {
+    const { fake, runner } = await setUp();
     const task = launch({ timeoutSeconds: 1 });
     await runner.submit(task);
     const observed = await until(
       () => runner.observe(refOf(task)),
       (o) => o.state === "failed",
     );
-    expect(observed).toEqual({ state: "failed", message: "the Job exceeded its deadline of 1 seconds" });
+    expect(observed).toEqual({
+      state: "failed",
+      message: "the task ran past its deadline of 1 seconds: its containers were killed",
+    });
+    // The pod stays, so its log can be archived; the Job's own, later deadline no longer deletes it.
+    expect(fake.pods().map((p) => p.status.reason)).toEqual(["DeadlineExceeded"]);
   });
 
   it("reports a Job that does not exist as missing, not as anything else", async () => {
@@ -297,5 +302,23 @@ describe("logs", () => {
     await runner.submit(task);
     expect(await runner.logs(refOf(task))).toBe("");
     expect(await runner.logs(refOf(launch({ jobName: "hf-none-0123456789-1" })))).toBe("");
+  });
+});
+
+describe("stop", () => {
+  it("an attempt whose pod the kubelet has not started: nothing ran, so its Job is deleted at once and nothing ever starts", async () => {
+    const { fake, runner } = await setUp({ startDelayMs: "manual" });
+    const task = launch();
+    await runner.submit(task);
+    expect(fake.pods().map((p) => p.status.startTime)).toEqual([undefined]);
+
+    await runner.stop(refOf(task));
+
+    // A deadline would count only from the pod's start, after its containers had begun: deleting is the stop.
+    expect(fake.requestsTo("PATCH")).toEqual([]);
+    expect(fake.jobs()).toEqual([]);
+    expect(fake.pods()).toEqual([]);
+    expect(await runner.observe(refOf(task))).toEqual({ state: "missing" });
+    expect(await runner.collectLogs(refOf(task))).toEqual({ state: "gone" });
   });
 });

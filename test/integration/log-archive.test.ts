@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js";
+import { createLocalRunner } from "../../core/adapters/local-runner.js";
 import { jobNameFor } from "../../core/engine/index.js";
 import { JobTemplate, needsReconciling, type Pipeline, type Run } from "../../core/model/index.js";
 import { createApiApp } from "../../functions/api.js";
@@ -12,6 +13,7 @@ import { bucketContents } from "../helpers/aws.js";
 import { driveRun, summary } from "../helpers/drive.js";
 import { newRun, pipeline, runTask } from "../helpers/factories.js";
 import { testSystem } from "../helpers/system.js";
+import { waitFor } from "../helpers/wait.js";
 
 const SECRET = "s3cr3t-registry-pass";
 
@@ -243,6 +245,229 @@ describe("logs outlive their pods", () => {
       "built while the archive was away\n",
     );
     expect((await system.stores.runs.activeRuns()).map((r) => r.id)).not.toContain("archoutage");
+  });
+});
+
+/** The pods of a Job, as the fake cluster holds them. */
+const podsOf = (job: string) =>
+  fake.pods().filter((p) => p.metadata.labels?.["batch.kubernetes.io/job-name"] === job);
+
+/** s3rver of its own, for a test that stops it. */
+async function ownArchive(bucket: string) {
+  const dataDir = mkdtempSync(join(tmpdir(), "hookflow-s3-outage-"));
+  const s3 = await startS3Emulator({ dataDir, buckets: [bucket] });
+  onTestFinished(async () => {
+    await s3.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return s3;
+}
+
+describe("a timed-out task keeps its log", () => {
+  it("the kubelet kills the pod at the task's timeout and the pod stays: its log is archived, then the Job is deleted", async () => {
+    const { system, app } = await setUp();
+    await start(
+      system,
+      newRun({ id: "archtimeout", pipeline: oneTask("hang-timeout", { timeoutSeconds: 1 }) }),
+    );
+    const job = jobNameFor("archtimeout", "hang-timeout", 1);
+    await driveRun(system, "archtimeout", { done: running });
+    fake.writeLog(job, "waiting for the rollout\n");
+    const run = await driveRun(system, "archtimeout", { done: settled });
+
+    expect(run.stages[0]?.tasks[0]).toMatchObject({
+      status: "failed",
+      message: "the task ran past its deadline of 1 seconds: its containers were killed",
+      logs: [{ attempt: 1, containers: ["task"] }],
+    });
+    expect(jobExists(job)).toBe(false);
+    expect(await (await logs(app, "archtimeout", "hang-timeout")).text()).toBe("waiting for the rollout\n");
+  });
+});
+
+describe("a cancel during an archive outage stops the task at once", () => {
+  it("the pod's containers are killed and no other pod starts; the log is copied when the archive is back, then the Job is deleted", async () => {
+    const s3 = await ownArchive("cancel-outage-logs");
+    const { system, app } = await setUp({
+      env: { HOOKFLOW_S3_ENDPOINT: s3.endpoint, HOOKFLOW_LOG_BUCKET: "cancel-outage-logs" },
+      visibilityTimeoutSeconds: 1,
+    });
+    await start(system, newRun({ id: "archstop", pipeline: oneTask("hang-deploy") }));
+    const job = jobNameFor("archstop", "hang-deploy", 1);
+    await driveRun(system, "archstop", { done: running });
+    fake.writeLog(job, "rolling out 1 of 3\nrolling out 2 of 3\n");
+
+    await s3.outage();
+    await system.api.runs.cancel("archstop", { kind: "token", id: "test" });
+    const stopped = () => podsOf(job).every((p) => p.status.phase === "Failed");
+    const canceled = await driveRun(system, "archstop", {
+      done: (r) => r.status === "canceled" && stopped(),
+    });
+
+    const [pod, ...others] = podsOf(job);
+    expect(others).toEqual([]);
+    expect(pod?.spec.activeDeadlineSeconds).toBe(0);
+    expect(pod?.status).toMatchObject({ phase: "Failed", reason: "DeadlineExceeded" });
+    expect(pod?.status.containerStatuses[0].state.terminated).toMatchObject({ exitCode: 137 });
+    // The Job failed (backoffLimit 0): its controller starts no other pod. It stays, with its pod, for the copy.
+    expect(fake.job(job).status.conditions.map((c: { type: string }) => c.type)).toContain("Failed");
+    expect(jobExists(job)).toBe(true);
+    expect(canceled.outbox.map((e) => e.type).sort()).toEqual(["archiveLog", "cancelTask"]);
+    expect(needsReconciling(canceled)).toBe(true);
+    // Live, the log is still there to read while the copy is owed.
+    expect(await (await logs(app, "archstop", "hang-deploy")).text()).toBe(
+      "rolling out 1 of 3\nrolling out 2 of 3\n",
+    );
+
+    await s3.start();
+    const run = await driveRun(system, "archstop", { done: settled });
+    expect(run.stages[0]?.tasks[0]?.logs).toEqual([{ attempt: 1, containers: ["task"] }]);
+    expect(jobExists(job)).toBe(false);
+    expect(podsOf(job)).toEqual([]);
+    expect(await (await logs(app, "archstop", "hang-deploy")).text()).toBe(
+      "rolling out 1 of 3\nrolling out 2 of 3\n",
+    );
+  });
+});
+
+describe("a stop the cluster refuses", () => {
+  it("does not hold up the cancel: it is logged, then the log is copied and the Job deleted, as before", async () => {
+    const warnings: string[] = [];
+    const runner = createKubernetesRunner({
+      kubeconfig: fake.kubeconfig,
+      namespace: "ci",
+      retryBudgetMs: 500,
+      requestTimeoutMs: 500,
+      retryBaseDelayMs: 10,
+    });
+    const system = await testSystem({
+      runner,
+      log: { info: () => {}, warn: (message) => warnings.push(message), error: () => {} },
+    });
+    const app = createApiApp(system.api);
+    await start(system, newRun({ id: "archnopatch", pipeline: oneTask("hang-nopatch") }));
+    const job = jobNameFor("archnopatch", "hang-nopatch", 1);
+    await driveRun(system, "archnopatch", { done: running });
+    fake.writeLog(job, "still here\n");
+    // As a cluster whose Role lacks pods: patch (one applied before this release) answers.
+    fake.injectFault({
+      method: "PATCH",
+      pathIncludes: "/pods/",
+      status: 403,
+      reason: "Forbidden",
+      message:
+        'pods is forbidden: User "system:serviceaccount:hookflow:hookflow-scheduler" cannot patch resource "pods"',
+      times: Number.POSITIVE_INFINITY,
+    });
+    onTestFinished(() => fake.clearFaults());
+
+    await system.api.runs.cancel("archnopatch", { kind: "token", id: "test" });
+    const run = await driveRun(system, "archnopatch", { done: settled });
+
+    expect(warnings).toContain("could not stop an attempt before copying its log");
+    expect(run.stages[0]?.tasks[0]?.logs).toEqual([{ attempt: 1, containers: ["task"] }]);
+    expect(jobExists(job)).toBe(false);
+    expect(await (await logs(app, "archnopatch", "hang-nopatch")).text()).toBe("still here\n");
+  });
+});
+
+describe("a cancel during an archive outage, on the local runner", () => {
+  it("kills the task's processes at once, keeps its log file until the copy is made, then the log is readable", async () => {
+    const s3 = await ownArchive("local-outage-logs");
+    const dataDir = mkdtempSync(join(tmpdir(), "hookflow-local-outage-"));
+    const runner = createLocalRunner({ dataDir, killGraceSeconds: 1 });
+    onTestFinished(async () => {
+      await runner.stopAll();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const system = await testSystem({
+      runner,
+      env: { HOOKFLOW_S3_ENDPOINT: s3.endpoint, HOOKFLOW_LOG_BUCKET: "local-outage-logs" },
+      visibilityTimeoutSeconds: 1,
+    });
+    const app = createApiApp(system.api);
+    const definition = pipeline({
+      name: "logs",
+      stages: [
+        {
+          name: "only",
+          tasks: [
+            runTask("deploy", {
+              run: {
+                image: "alpine",
+                command: ["sh", "-c", "echo rolling out; echo halfway; exec sleep 600"],
+              },
+            }),
+          ],
+        },
+      ],
+    });
+    await start(system, newRun({ id: "archlocal", pipeline: definition }));
+    const job = jobNameFor("archlocal", "deploy", 1);
+    const ref = { runId: "archlocal", task: "deploy", attempt: 1, jobName: job };
+    await driveRun(system, "archlocal", { done: running });
+    await waitFor(() => runner.logs(ref), {
+      until: (text) => text.includes("halfway"),
+      what: "the task to print",
+    });
+
+    await s3.outage();
+    await system.api.runs.cancel("archlocal", { kind: "token", id: "test" });
+    const canceled = await driveRun(system, "archlocal", {
+      done: async () => (await runner.observe(ref)).state === "failed",
+    });
+    // The process group is gone, though the log is not copied yet; its file stays meanwhile.
+    const group = Number(readFileSync(join(dataDir, "jobs", job, "pid"), "utf8"));
+    expect(() => process.kill(-group, 0)).toThrow(/ESRCH/);
+    expect(await runner.observe(ref)).toMatchObject({
+      state: "failed",
+      message: expect.stringMatching(/canceled/),
+    });
+    expect(canceled.outbox.map((e) => e.type)).toContain("archiveLog");
+    expect(readFileSync(join(dataDir, "jobs", job, "log"), "utf8")).toBe("rolling out\nhalfway\n");
+
+    await s3.start();
+    const run = await driveRun(system, "archlocal", { done: settled });
+    expect(run.stages[0]?.tasks[0]?.logs).toEqual([{ attempt: 1, containers: ["deploy"] }]);
+    expect(await (await logs(app, "archlocal", "deploy")).text()).toBe("rolling out\nhalfway\n");
+  });
+});
+
+describe("a Job stopped as stuck is archived like any ended attempt", () => {
+  it("an image that can never be pulled: the init container that ran keeps its output, then the Job is deleted", async () => {
+    const { system, app } = await setUp();
+    const definition = pipeline({
+      name: "logs",
+      stages: [{ name: "only", tasks: [{ name: "build-stuck", job: "build" }] }],
+    });
+    await start(system, newRun({ id: "archstuck", pipeline: definition, jobs: { build } }));
+    const job = jobNameFor("archstuck", "build-stuck", 1);
+    await driveRun(system, "archstuck", { done: running });
+    fake.writeLog(job, "Cloning into 'x'...\ndone.\n", "clone");
+    fake.containerWaiting(job, { reason: "InvalidImageName", container: "build" });
+    const run = await driveRun(system, "archstuck", { done: settled });
+
+    expect(run.stages[0]?.tasks[0]?.message).toMatch(/InvalidImageName/);
+    expect(run.stages[0]?.tasks[0]?.logs).toEqual([{ attempt: 1, containers: ["clone"] }]);
+    expect(await (await logs(app, "archstuck", "build-stuck")).text()).toBe("Cloning into 'x'...\ndone.\n");
+    expect(jobExists(job)).toBe(false);
+  });
+
+  it("a pod admission refuses (FailedCreate): no pod, so the record of it is written in the log's place, once", async () => {
+    const { system, app } = await setUp();
+    fake.setPodAdmission(() => 'pods "x" is forbidden: violates PodSecurity "baseline:latest": privileged');
+    onTestFinished(() => fake.setPodAdmission(undefined));
+    await start(system, newRun({ id: "archrefused", pipeline: oneTask("hang-refused") }));
+    const run = await driveRun(system, "archrefused", { done: settled });
+
+    expect(run.stages[0]?.tasks[0]?.message).toMatch(/could not create its pod/);
+    expect(run.stages[0]?.tasks[0]?.logs).toEqual([{ attempt: 1, containers: [], gone: true }]);
+    expect(jobExists(jobNameFor("archrefused", "hang-refused", 1))).toBe(false);
+    expect(await (await logs(app, "archrefused", "hang-refused")).text()).toMatch(/never started/);
+    const objects = await bucketContents(system.bucket);
+    expect(objects.filter((o) => o.key.startsWith("logs/archrefused/")).map((o) => o.key)).toEqual([
+      "logs/archrefused/hang-refused/1/index.json",
+    ]);
   });
 });
 

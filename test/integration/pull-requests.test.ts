@@ -2,25 +2,22 @@ import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCommitStatusReporter } from "../../core/adapters/commit-status/index.js";
 import { webhookProviders } from "../../core/adapters/git/index.js";
-import { silentLogger } from "../../core/adapters/system.js";
 import type { Pipeline, Provider, Run, TaskLaunch } from "../../core/model/index.js";
-import type { PullRequestFiles, PullRequestRef } from "../../core/ports.js";
-import { IngestService } from "../../core/services/ingest.js";
-import { DeliveryIntake } from "../../core/services/intake.js";
-import { RunStarter } from "../../core/services/start-runs.js";
 import { createApiApp } from "../../functions/api.js";
 import { createWebhookApp } from "../../functions/webhook.js";
+import { FakeGitHosts } from "../fake-git-hosts/index.js";
 import { driveRun } from "../helpers/drive.js";
 import { jobTemplate, pipeline, runTask } from "../helpers/factories.js";
 import type { MemoryRunner } from "../helpers/memory-runner.js";
-import { PUBLIC_URL, SECRETS, testSystem } from "../helpers/system.js";
+import { PUBLIC_URL, testSystem } from "../helpers/system.js";
 import { deliver, fixture } from "../helpers/webhooks.js";
 import { type Receiver, startGiteaReceiver } from "../receivers/index.js";
 
 /**
  * Pull and merge requests end to end: GitHub's own example deliveries (@octokit/webhooks-examples, verbatim),
- * GitLab's and Gitea's in their documented shapes, each signed as its host signs, through the webhook app,
- * the real scheduler on the emulators, the in-memory runner, the API, and a local Gitea statuses API.
+ * GitLab's documented example (verbatim) and others in its shape, Gitea's in its documented shape, each signed
+ * as its host signs, through the webhook app, the real scheduler on the emulators, the in-memory runner, the
+ * API, the hosts' APIs played by test/fake-git-hosts, and a local Gitea statuses API.
  */
 
 type GithubExample = Record<string, unknown> & {
@@ -78,6 +75,7 @@ const SENSITIVE = "hunter2-secret";
 const GITEA_TOKEN = "gitea-token-5d1c9e0f";
 const API = { authorization: "Bearer test-api-token", "content-type": "application/json" };
 let gitea: Receiver;
+const hosts = new FakeGitHosts();
 let system: Awaited<ReturnType<typeof testSystem>>;
 let webhook: ReturnType<typeof createWebhookApp>;
 let api: ReturnType<typeof createApiApp>;
@@ -86,12 +84,11 @@ let deliveries = 0;
 
 beforeAll(async () => {
   gitea = await startGiteaReceiver({ token: GITEA_TOKEN });
+  await hosts.start();
   system = await testSystem({
-    env: {
-      HOOKFLOW_GITEA_URL: gitea.origin,
-      HOOKFLOW_GITEA_TOKEN: GITEA_TOKEN,
-      HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }),
-    },
+    // The hosts' APIs (reads) are the fake's; Gitea's statuses (writes) go to the receiver.
+    gitHosts: hosts,
+    env: { HOOKFLOW_ROLES: JSON.stringify({ viewer: ["alice"] }) },
     commitStatus: createCommitStatusReporter({ giteaToken: GITEA_TOKEN, giteaUrl: gitea.origin }),
   });
   runner = system.runner as MemoryRunner;
@@ -99,6 +96,10 @@ beforeAll(async () => {
   api = createApiApp(system.api);
   const now = new Date().toISOString();
   await system.stores.definitions.putJob(jobTemplate(), now);
+  await system.stores.definitions.putJob(
+    jobTemplate({ name: "guarded-deploy", requires: { forks: false, approval: { approvers: ["alice"] } } }),
+    now,
+  );
   const put = (p: Pipeline) => system.stores.definitions.putPipeline(p, now);
   await put(
     pipeline({
@@ -143,13 +144,40 @@ beforeAll(async () => {
   );
   await put(
     pipeline({
-      name: "docs-preview",
-      triggers: [
-        { provider: "github", repository: "octo-docs/site", events: ["pull_request"], paths: ["docs/**"] },
+      name: "guarded",
+      triggers: [{ provider: "github", repository: "octo-guard/app", events: ["pull_request"] }],
+      stages: [
+        {
+          name: "check",
+          tasks: [{ name: "build", job: "kaniko-build", params: { IMAGE: "registry.example.com/g" } }],
+        },
+        {
+          name: "ship",
+          // The pipeline says nothing of forks, and even asks for the deploy on pull requests: the template decides.
+          tasks: [
+            {
+              name: "deploy",
+              job: "guarded-deploy",
+              params: { IMAGE: "registry.example.com/g" },
+              when: { events: ["pull_request"] },
+            },
+          ],
+        },
       ],
-      stages: [{ name: "build", tasks: [runTask("preview")] }],
     }),
   );
+  for (const [provider, repository] of [
+    ["github", "octo-docs/site"],
+    ["gitlab", "awesome_space/awesome_project"],
+    ["gitea", "infra/docs"],
+  ] as const)
+    await put(
+      pipeline({
+        name: `docs-${provider}`,
+        triggers: [{ provider, repository, events: ["pull_request"], paths: ["docs/**"] }],
+        stages: [{ name: "build", tasks: [runTask("preview")] }],
+      }),
+    );
   await put(
     pipeline({
       name: "mr-checks",
@@ -167,6 +195,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await gitea?.close();
+  await hosts.stop();
 });
 
 async function post(provider: Provider, payload: unknown, event: string) {
@@ -349,6 +378,35 @@ describe("GitLab merge requests", () => {
     };
   };
 
+  it("GitLab's documented example (verbatim) is an open merge request of its target project", () => {
+    expect(
+      webhookProviders.gitlab.parse({
+        headers: { "x-gitlab-event": "Merge Request Hook", "idempotency-key": "gl-docs" },
+        body: JSON.stringify(fixture("gitlab-docs-merge-request")),
+      }),
+    ).toEqual({
+      kind: "trigger",
+      deliveryId: "gl-docs",
+      context: expect.objectContaining({
+        provider: "gitlab",
+        event: "pull_request",
+        repository: "awesome_space/awesome_project",
+        cloneUrl: "http://example.com/awesome_space/awesome_project.git",
+        ref: "refs/merge-requests/1/head",
+        branch: "ms-viewport",
+        commit: "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+        message: "fixed readme",
+        author: "root",
+        pullRequest: {
+          number: 1,
+          baseBranch: "master",
+          headRepository: "awesome_space/awesome_project",
+          fork: false,
+        },
+      }),
+    });
+  });
+
   it("open starts the pipeline with the IID, the target branch and the head", async () => {
     const [runId] = await started("gitlab", mr({}, "open"), "Merge Request Hook");
     const run = await system.stores.runs.getRun(runId ?? "");
@@ -440,76 +498,232 @@ describe("Gitea pull requests and statuses", () => {
   });
 });
 
-describe("a pull request's changed files", () => {
-  /** The port as the hosts' API adapter fills it; here it answers from a table and counts the questions. */
-  function filesFrom(table: Record<string, string[] | undefined>) {
-    const asked: PullRequestRef[] = [];
-    const port: PullRequestFiles = {
-      async changedFiles(pr) {
-        asked.push(pr);
-        return table[pr.repository];
-      },
+const EVENTS: Record<Provider, string> = {
+  github: "pull_request",
+  gitlab: "Merge Request Hook",
+  gitea: "pull_request",
+};
+type GiteaPayload = { repository: { full_name: string }; pull_request: { head: { sha: string } } };
+
+describe("a pull request's changed files, from the host's API", () => {
+  const docs = {
+    github: { repository: "octo-docs/site", number: 2 },
+    gitlab: { repository: "awesome_space/awesome_project", number: 1 },
+    gitea: { repository: "infra/docs", number: 5 },
+  } as const;
+  const payload = (provider: Provider, marker: string): Record<string, unknown> => {
+    if (provider === "github")
+      return { ...inRepository(example("opened"), docs.github.repository), hookflow_test_marker: marker };
+    // GitLab's documented example, verbatim: its target project is awesome_space/awesome_project, MR !1.
+    if (provider === "gitlab")
+      return { ...fixture("gitlab-docs-merge-request"), hookflow_test_marker: marker };
+    const gitea = fixture("gitea-pull-request") as GiteaPayload;
+    return {
+      ...gitea,
+      repository: { ...gitea.repository, full_name: docs.gitea.repository },
+      hookflow_test_marker: marker,
     };
-    const starter = new RunStarter({
-      store: system.stores.deliveries,
-      queue: system.queue,
-      clock: system.clock,
-      commitStatus: { enabledFor: () => false },
-      log: silentLogger,
-    });
-    const intake = new DeliveryIntake({
-      providers: webhookProviders,
-      secrets: SECRETS,
-      ingest: new IngestService({
-        deliveries: system.stores.deliveries,
-        catalog: system.catalog,
-        starter,
-        clock: system.clock,
-        pullRequestFiles: port,
-      }),
-      log: silentLogger,
-    });
-    return { asked, app: createWebhookApp({ intake, log: silentLogger }) };
-  }
-  const send = async (app: ReturnType<typeof createWebhookApp>, payload: unknown) => {
-    const response = await deliver(app, "github", payload, {
-      deliveryId: `files-${++deliveries}`,
-      event: "pull_request",
-    });
-    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
+  const fileReads = (provider: Provider) =>
+    hosts.requests.filter((r) => r.provider === provider && /\/(files|diffs)$/.test(r.path)).length;
 
-  it("are asked of the host only when a matching pipeline filters on paths, and decide it", async () => {
-    const { asked, app } = filesFrom({ "octo-docs/site": ["src/app.ts"] });
-    const skipped = await send(app, {
-      ...inRepository(example("opened"), "octo-docs/site"),
-      hookflow_test_marker: "a",
-    });
-    expect(skipped.status).toBe(200);
-    expect(skipped.body.ignored).toMatch(
-      /no pipeline matches github octo-docs\/site pull request #2 into master/,
+  it.each(["github", "gitlab", "gitea"] as const)(
+    "%s: decide a `paths` filter: a change outside it starts nothing, one inside (a rename's old path too) starts the pipeline",
+    async (provider) => {
+      const { repository, number } = docs[provider];
+      hosts.pullRequest(provider, repository, number, [{ filename: "src/app.ts" }]);
+      const before = fileReads(provider);
+      const outside = await post(provider, payload(provider, "outside"), EVENTS[provider]);
+      expect(outside.status).toBe(200);
+      expect(outside.body.ignored).toMatch(
+        new RegExp(`^no pipeline matches ${provider} ${repository} pull request`),
+      );
+      // Gitea may serve fewer entries a page than asked (its MAX_RESPONSE_ITEMS): one more read ends the list.
+      expect(fileReads(provider) - before).toBe(provider === "gitea" ? 2 : 1);
+
+      hosts.pullRequest(provider, repository, number, [
+        { filename: "src/app.ts" },
+        { filename: "guide/intro.md", previous: "docs/intro.md" },
+      ]);
+      const runs = await started(provider, payload(provider, "renamed"), EVENTS[provider]);
+      expect(runs).toHaveLength(1);
+      expect(hosts.rejected).toEqual([]);
+    },
+  );
+
+  it("are asked only when a matching pipeline filters on paths", async () => {
+    const before = fileReads("github");
+    await started(
+      "github",
+      { ...inRepository(example("opened"), "octo-b/shop"), hookflow_test_marker: "np" },
+      "pull_request",
     );
-    expect(asked).toEqual([{ provider: "github", repository: "octo-docs/site", number: 2 }]);
-
-    // A pipeline without `paths` asks nothing of the host.
-    await send(app, { ...inRepository(example("opened"), "octo-a/shop"), hookflow_test_marker: "b" });
-    expect(asked).toHaveLength(1);
+    expect(fileReads("github")).toBe(before);
   });
 
-  it("that touch a watched path start the pipeline, and unknown ones run it rather than skip it", async () => {
-    const touched = filesFrom({ "octo-docs/site": ["docs/intro.md"] });
-    const started = await send(touched.app, {
-      ...inRepository(example("opened"), "octo-docs/site"),
-      hookflow_test_marker: "c",
+  it("more than are read count as unknown, so the pipeline runs, after at most 11 reads", async () => {
+    const many = Array.from({ length: 3000 }, (_, i) => ({ filename: `src/f${i}.ts` }));
+    hosts.pullRequest("github", docs.github.repository, docs.github.number, many);
+    const before = fileReads("github");
+    expect(await started("github", payload("github", "many"), "pull_request")).toHaveLength(1);
+    expect(fileReads("github") - before).toBe(11);
+  });
+
+  it("a host that refuses for good (a token without the right) leaves them unknown: the pipeline runs", async () => {
+    hosts.pullRequest("github", docs.github.repository, docs.github.number, [{ filename: "src/a.ts" }]);
+    hosts.fail("github", 401);
+    expect(await started("github", payload("github", "refused"), "pull_request")).toHaveLength(1);
+  });
+
+  it("a host that cannot answer now fails the delivery, so the host redelivers it, and nothing starts", async () => {
+    hosts.pullRequest("github", docs.github.repository, docs.github.number, [{ filename: "docs/a.md" }]);
+    hosts.fail("github", 503);
+    const body = payload("github", "down");
+    const down = await post("github", body, "pull_request");
+    expect(down.status).toBe(503);
+    expect(down.body).not.toHaveProperty("runs");
+    expect(await started("github", body, "pull_request")).toHaveLength(1);
+  });
+});
+
+describe("[skip ci] on GitHub and Gitea pull requests (their payloads carry no commit message)", () => {
+  const commitReads = (provider: Provider) =>
+    hosts.requests.filter((r) => r.provider === provider && r.path.includes("/commits/")).length;
+
+  it.each([
+    ["github", "[skip ci]"],
+    ["gitea", "[ci skip]"],
+  ] as const)(
+    "%s: the head commit's message, asked of the host, says %s: nothing starts",
+    async (provider, marker) => {
+      const body =
+        provider === "github"
+          ? { ...inRepository(example("synchronize"), "octo-b/shop"), hookflow_test_marker: marker }
+          : { ...fixture("gitea-pull-request"), hookflow_test_marker: marker };
+      const repository = (body as { repository: { full_name: string } }).repository.full_name;
+      const head = (body as GiteaPayload).pull_request.head.sha;
+      hosts.commit(provider, repository, head, {
+        message: `Fix a typo ${marker}\n`,
+        author: "Ada",
+        files: {},
+      });
+      const before = commitReads(provider);
+      expect(await post(provider, body, "pull_request")).toEqual({
+        status: 200,
+        body: { delivery: expect.any(String), ignored: `the head commit's message says ${marker}` },
+      });
+      expect(commitReads(provider) - before).toBe(1);
+      expect(hosts.rejected).toEqual([]);
+      hosts.commit(provider, repository, head, { message: "unrelated", author: "Ada", files: {} });
+    },
+  );
+
+  it("a message without the marker reaches the tasks; a delivery no pipeline matches asks nothing", async () => {
+    const body = {
+      ...fixture("gitea-pull-request"),
+      hookflow_test_marker: "plain",
+    } as unknown as GiteaPayload;
+    hosts.commit("gitea", body.repository.full_name, body.pull_request.head.sha, {
+      message: "Add the deploy script\n",
+      author: "Ada",
+      files: {},
     });
-    expect(started.status).toBe(202);
-    const unknown = filesFrom({});
-    const ran = await send(unknown.app, {
-      ...inRepository(example("opened"), "octo-docs/site"),
-      hookflow_test_marker: "d",
+    const [runId] = await started("gitea", body, "pull_request");
+    const run = await system.stores.runs.getRun(runId ?? "");
+    expect(run?.variables.GIT_COMMIT_MESSAGE).toBe("Add the deploy script\n");
+
+    const before = commitReads("github");
+    const nobody = await post(
+      "github",
+      { ...inRepository(example("opened"), "nobody/none") },
+      "pull_request",
+    );
+    expect(nobody.body.ignored).toMatch(/^no pipeline matches/);
+    expect(commitReads("github")).toBe(before);
+  });
+});
+
+describe("a job template's `requires.forks: false`", () => {
+  it("keeps its task from a fork's pull request, saying why, and trusting the run does not lift it", async () => {
+    const [runId] = await started(
+      "github",
+      fromFork(inRepository(example("opened"), "octo-guard/app")),
+      "pull_request",
+    );
+    if (!runId) throw new Error("no run");
+    await driveRun(system, runId, { done: () => launchesIn(runId, "build").length > 0 });
+    const trusted = await api.request(`/api/runs/${runId}/trust`, { method: "POST", headers: API });
+    expect(trusted.status).toBe(200);
+    runner.set(launchesIn(runId, "build")[0]?.jobName ?? "", { state: "succeeded" });
+    const done = await driveRun(system, runId, { done: (r) => r.status === "succeeded" });
+    expect(done.trustedBy).toBeDefined();
+    const refusal = {
+      status: "skipped",
+      reason: "RequirementNotMet",
+      message: "job template guarded-deploy never runs for a pull request from a fork",
+    };
+    expect(taskOf(done, "deploy")).toMatchObject(refusal);
+
+    const rerun = await api.request(`/api/runs/${runId}/rerun`, {
+      method: "POST",
+      headers: API,
+      body: JSON.stringify({ task: "deploy" }),
     });
-    expect(ran.status).toBe(202);
-    expect(unknown.asked).toHaveLength(1);
+    expect(rerun.status).toBe(200);
+    const again = await driveRun(system, runId, { done: (r) => r.status === "succeeded" });
+    expect(taskOf(again, "deploy")).toMatchObject(refusal);
+    expect(launchesIn(runId, "deploy")).toEqual([]);
+  });
+
+  it("holds as well for a pipeline kept in the repository's own file", async () => {
+    const repository = "octo-guard/files";
+    hosts.push("github", repository, "master", {
+      message: "pipelines",
+      author: "Ada",
+      files: {
+        ".hookflow.yaml": [
+          "name: ci",
+          "triggers: [{ provider: github, events: [pull_request] }]",
+          "stages:",
+          "  - name: ship",
+          "    tasks: [{ name: deploy, job: guarded-deploy, params: { IMAGE: registry.example.com/f } }]",
+          "",
+        ].join("\n"),
+      },
+    });
+    const enabled = await api.request(`/api/repositories/github/${encodeURIComponent(repository)}`, {
+      method: "PUT",
+      headers: API,
+    });
+    expect(enabled.status).toBe(201);
+    const [runId] = await started(
+      "github",
+      fromFork(inRepository(example("opened"), repository)),
+      "pull_request",
+    );
+    if (!runId) throw new Error("no run");
+    const done = await driveRun(system, runId, { done: (r) => r.status === "succeeded" });
+    expect(done.pipeline).toBe("octo-guard/files/ci");
+    expect(taskOf(done, "deploy")).toMatchObject({
+      status: "skipped",
+      reason: "RequirementNotMet",
+      message: "job template guarded-deploy never runs for a pull request from a fork",
+    });
+    expect(launchesIn(runId, "deploy")).toEqual([]);
+    expect(hosts.rejected).toEqual([]);
+  });
+
+  it("lets the same task wait for the template's approvers on a pull request from the repository itself", async () => {
+    const [runId] = await started(
+      "github",
+      inRepository(example("reopened"), "octo-guard/app"),
+      "pull_request",
+    );
+    if (!runId) throw new Error("no run");
+    await driveRun(system, runId, { done: () => launchesIn(runId, "build").length > 0 });
+    runner.set(launchesIn(runId, "build")[0]?.jobName ?? "", { state: "succeeded" });
+    const waiting = await driveRun(system, runId, { done: (r) => taskOf(r, "deploy")?.status === "waiting" });
+    expect(taskOf(waiting, "deploy")).toMatchObject({ reason: "AwaitingApproval" });
   });
 });
 

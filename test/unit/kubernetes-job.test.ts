@@ -85,12 +85,14 @@ describe("buildJob", () => {
       },
       spec: {
         backoffLimit: 0,
-        activeDeadlineSeconds: 900,
+        // The pod's deadline times the task out; the Job's, 30 s later, only catches a pod that never starts.
+        activeDeadlineSeconds: 930,
         ttlSecondsAfterFinished: 86_400,
         podFailurePolicy: DISRUPTIONS_DO_NOT_COUNT,
         template: {
           metadata: { labels: labels("unit", "2"), annotations: annotations("unit", "2") },
           spec: {
+            activeDeadlineSeconds: 900,
             restartPolicy: "Never",
             automountServiceAccountToken: false,
             containers: [
@@ -135,12 +137,13 @@ describe("buildJob", () => {
       },
       spec: {
         backoffLimit: 0,
-        activeDeadlineSeconds: 3600,
+        activeDeadlineSeconds: 3630,
         ttlSecondsAfterFinished: 600,
         podFailurePolicy: DISRUPTIONS_DO_NOT_COUNT,
         template: {
           metadata: { labels: labels("image", "1"), annotations: annotations("image", "1", "kaniko-build") },
           spec: {
+            activeDeadlineSeconds: 3600,
             restartPolicy: "Never",
             containers: [
               {

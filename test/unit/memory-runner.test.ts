@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MemoryLogArchive } from "../helpers/memory-archive.js";
 import { MemoryRunner, RunnerContractViolation } from "../helpers/memory-runner.js";
 import { baseLaunch, refOf, runnerContract } from "../helpers/runner-contract.js";
 
@@ -9,21 +10,24 @@ runnerContract({
   name: "in-memory runner",
   async setUp() {
     const runner = new MemoryRunner();
-    // As a real runner's attempt does, it starts on its own.
-    runner.onSubmit = (launch) => runner.set(launch.jobName, { state: "running" });
+    // As a real runner's attempt does, it starts on its own, having printed nothing yet.
+    runner.onSubmit = (launch) => runner.set(launch.jobName, { state: "running" }, "");
     return {
       runner,
       launch: launchOf,
       async end(launch, { log, terminationMessage, exitCode }) {
+        runner.write(launch.jobName, log);
         runner.set(
           launch.jobName,
           exitCode === 0
             ? { state: "succeeded", ...(terminationMessage && { terminationMessage }) }
             : { state: "failed", message: `exited with code ${exitCode}`, terminationMessage: log },
-          log,
         );
       },
       created: async () => runner.jobs.size,
+      say: async (launch, text) => runner.write(launch.jobName, text),
+      taskContainer: "unit",
+      archive: async () => new MemoryLogArchive(),
     };
   },
 });

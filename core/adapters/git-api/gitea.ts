@@ -1,11 +1,16 @@
 import type { GitHostApi } from "../../ports.js";
+import { contentsApi, pullRequestFilesApi } from "./github-like.js";
 import { type HostOptions, hostCall } from "./host.js";
-import { decodeBase64, encodePath, field, ownerAndName } from "./http.js";
+import { field, ownerAndName } from "./http.js";
+
+// Gitea's default MAX_RESPONSE_ITEMS; an instance set lower serves shorter pages, which pagedList allows for.
+const PER_PAGE = 50;
 
 /**
- * Gitea's API v1 (`<instance>/api/v1`): "retrieve a specific branch" (GET /repos/{owner}/{repo}/branches/{branch})
- * and "get the metadata and contents (if a file) of an entry in a repository, or a list of entries if a dir"
- * (GET /repos/{owner}/{repo}/contents/{filepath}?ref=).
+ * Gitea's API v1 (`<instance>/api/v1`): "retrieve a specific branch" (GET /repos/{owner}/{repo}/branches/{branch}),
+ * "get the metadata and contents of an entry" and "get changed files for a pull request"
+ * (GET /repos/{owner}/{repo}/pulls/{index}/files?page=&limit=; see github-like.ts), and "get a single commit"
+ * (GET /repos/{owner}/{repo}/git/commits/{sha}, asked without its stats, verification and files).
  */
 export function createGiteaApi(options: HostOptions): GitHostApi {
   const call = hostCall(options, "HOOKFLOW_GITEA_TOKEN", { authorization: `token ${options.token}` });
@@ -13,8 +18,6 @@ export function createGiteaApi(options: HostOptions): GitHostApi {
     const [owner, name] = ownerAndName(repository, call.target);
     return `/api/v1/repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`;
   };
-  const contents = (repository: string, commit: string, path: string) =>
-    call.get(`${repo(repository)}/contents/${encodePath(path)}?ref=${encodeURIComponent(commit)}`);
   return {
     provider: "gitea",
     async branchHead(repository, branch) {
@@ -29,22 +32,18 @@ export function createGiteaApi(options: HostOptions): GitHostApi {
         author: commit.author?.name ?? "",
       };
     },
-    async readFile(repository, commit, path) {
-      const body = (await contents(repository, commit, path)) as
-        | { type?: string; content?: string | null; encoding?: string | null }
-        | unknown[]
-        | undefined;
-      if (!body || Array.isArray(body) || body.type !== "file") return undefined;
-      return decodeBase64(body.content, body.encoding, call.target);
-    },
-    async listDirectory(repository, commit, path) {
-      const body = await contents(repository, commit, path);
-      if (!Array.isArray(body)) return undefined;
-      return (body as Array<{ name?: string; path?: string; type?: string }>).map((entry) => ({
-        name: field(entry.name, "name", call.target),
-        path: field(entry.path, "path", call.target),
-        kind: entry.type === "file" ? "file" : entry.type === "dir" ? "directory" : "other",
-      }));
+    ...contentsApi(call, repo),
+    ...pullRequestFilesApi(call, repo, {
+      perPage: PER_PAGE,
+      exact: false,
+      pageQuery: (page) => `page=${page}&limit=${PER_PAGE}`,
+    }),
+    async commitMessage(repository, commit) {
+      const query = "stat=false&verification=false&files=false";
+      const body = (await call.get(
+        `${repo(repository)}/git/commits/${encodeURIComponent(commit)}?${query}`,
+      )) as { commit?: { message?: string } } | undefined;
+      return body && field(body.commit?.message, "commit.message", call.target);
     },
     cloneUrl: (repository) => `${options.baseUrl.replace(/\/+$/, "")}/${repository}.git`,
   };

@@ -1,11 +1,17 @@
 import type { GitHostApi } from "../../ports.js";
+import { contentsApi, pullRequestFilesApi } from "./github-like.js";
 import { type HostOptions, hostCall } from "./host.js";
-import { decodeBase64, encodePath, field, ownerAndName } from "./http.js";
+import { field, ownerAndName } from "./http.js";
+
+// GitHub's largest page.
+const PER_PAGE = 100;
 
 /**
  * GitHub's REST API (api.github.com, or GitHub Enterprise Server's https://host/api/v3): "get a branch"
- * (GET /repos/{owner}/{repo}/branches/{branch}) and "get repository content"
- * (GET /repos/{owner}/{repo}/contents/{path}?ref=, a file object or, for a directory, an array of entries).
+ * (GET /repos/{owner}/{repo}/branches/{branch}), "get repository content" and "list pull request files"
+ * (GET /repos/{owner}/{repo}/pulls/{pull_number}/files?per_page=&page=, at most 3000 files; see
+ * github-like.ts), and "get a commit object" (GET /repos/{owner}/{repo}/git/commits/{commit_sha}: the Git
+ * database's, which carries no diff, unlike /commits/{ref}).
  */
 export function createGithubApi(options: HostOptions & { webUrl?: string }): GitHostApi {
   const call = hostCall(options, "HOOKFLOW_GITHUB_TOKEN", {
@@ -19,8 +25,6 @@ export function createGithubApi(options: HostOptions & { webUrl?: string }): Git
     const [owner, name] = ownerAndName(repository, call.target);
     return `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`;
   };
-  const contents = (repository: string, commit: string, path: string) =>
-    call.get(`${repo(repository)}/contents/${encodePath(path)}?ref=${encodeURIComponent(commit)}`);
 
   return {
     provider: "github",
@@ -36,22 +40,17 @@ export function createGithubApi(options: HostOptions & { webUrl?: string }): Git
         author: commit.commit?.author?.name ?? "",
       };
     },
-    async readFile(repository, commit, path) {
-      const body = (await contents(repository, commit, path)) as
-        | { type?: string; content?: string; encoding?: string }
-        | unknown[]
+    ...contentsApi(call, repo),
+    ...pullRequestFilesApi(call, repo, {
+      perPage: PER_PAGE,
+      exact: true,
+      pageQuery: (page) => `per_page=${PER_PAGE}&page=${page}`,
+    }),
+    async commitMessage(repository, commit) {
+      const body = (await call.get(`${repo(repository)}/git/commits/${encodeURIComponent(commit)}`)) as
+        | { message?: string }
         | undefined;
-      if (!body || Array.isArray(body) || body.type !== "file") return undefined;
-      return decodeBase64(body.content, body.encoding, call.target);
-    },
-    async listDirectory(repository, commit, path) {
-      const body = await contents(repository, commit, path);
-      if (!Array.isArray(body)) return undefined;
-      return (body as Array<{ name?: string; path?: string; type?: string }>).map((entry) => ({
-        name: field(entry.name, "name", call.target),
-        path: field(entry.path, "path", call.target),
-        kind: entry.type === "file" ? "file" : entry.type === "dir" ? "directory" : "other",
-      }));
+      return body && field(body.message, "message", call.target);
     },
     cloneUrl: (repository) =>
       `${(options.webUrl ?? "https://github.com").replace(/\/+$/, "")}/${repository}.git`,

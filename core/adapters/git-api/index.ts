@@ -39,3 +39,5 @@ export function createGitHostApis(settings: GitHostSettings): GitHostApis {
       }),
   };
 }
+
+export { hostPullRequestDetails } from "./pull-requests.js";

@@ -1,6 +1,6 @@
 import * as z from "zod";
 import type { ParsedDelivery, WebhookProvider } from "../../ports.js";
-import { normalisePullRequest } from "./pull-request.js";
+import { normaliseHubPullRequest } from "./pull-request.js";
 import {
   CommitSha,
   deliveryId,
@@ -76,7 +76,6 @@ export const giteaWebhooks: WebhookProvider = {
     if (event !== "push") return ignoredEvent(id, event);
     const push = validatePayload(GiteaPush, body, "Gitea push payload");
     const commits = push.commits ?? [];
-    const head = push.head_commit ?? commits.find((c) => c.id === push.after) ?? commits[0];
     return normalisePush({
       provider: "gitea",
       deliveryId: id,
@@ -84,9 +83,10 @@ export const giteaWebhooks: WebhookProvider = {
       deleted: push.after === ZERO_SHA,
       repository: push.repository.full_name,
       cloneUrl: push.repository.clone_url,
-      commit: head?.id ?? push.after,
-      head,
+      after: push.after,
+      headCommit: push.head_commit,
       commits,
+      newestFirst: true,
       truncated: (push.total_commits ?? 0) > commits.length,
       pusher: push.pusher.login,
     });
@@ -96,22 +96,5 @@ export const giteaWebhooks: WebhookProvider = {
 function parsePullRequest(id: string, body: unknown): ParsedDelivery {
   const event = validatePayload(GiteaPullRequest, body, "Gitea pull_request payload");
   const { head, base } = event.pull_request;
-  return normalisePullRequest({
-    provider: "gitea",
-    deliveryId: id,
-    action: event.action,
-    builds: BUILDING_ACTIONS.has(event.action),
-    number: event.number,
-    repository: event.repository.full_name,
-    cloneUrl: head.repo?.clone_url ?? event.repository.clone_url,
-    headRepository: head.repo?.full_name,
-    fromOtherRepository: head.repo_id !== base.repo_id,
-    headBranch: head.ref,
-    headCommit: head.sha,
-    baseBranch: base.ref,
-    baseCommit: base.sha,
-    message: "",
-    author: event.sender.login,
-    ref: `refs/pull/${event.number}/head`,
-  });
+  return normaliseHubPullRequest("gitea", id, event, BUILDING_ACTIONS, head.repo_id !== base.repo_id);
 }

@@ -2,7 +2,7 @@ import type { EmitterWebhookEvent } from "@octokit/webhooks";
 import { Webhooks } from "@octokit/webhooks";
 import * as z from "zod";
 import type { ParsedDelivery, WebhookProvider } from "../../ports.js";
-import { normalisePullRequest } from "./pull-request.js";
+import { normaliseHubPullRequest } from "./pull-request.js";
 import {
   CommitSha,
   deliveryId,
@@ -83,7 +83,6 @@ export const githubWebhooks: WebhookProvider = {
     if (event !== "push") return ignoredEvent(id, event);
     const push = validatePayload(GithubPush, body, "GitHub push payload");
     const commits = push.commits ?? [];
-    const head = push.head_commit ?? undefined;
     return normalisePush({
       provider: "github",
       deliveryId: id,
@@ -91,9 +90,10 @@ export const githubWebhooks: WebhookProvider = {
       deleted: push.deleted === true || push.after === ZERO_SHA,
       repository: push.repository.full_name,
       cloneUrl: push.repository.clone_url,
-      commit: head?.id ?? push.after,
-      head,
+      after: push.after,
+      headCommit: push.head_commit,
       commits,
+      newestFirst: false,
       truncated: commits.length >= MAX_LISTED_COMMITS,
       pusher: push.pusher.name,
     });
@@ -102,23 +102,5 @@ export const githubWebhooks: WebhookProvider = {
 
 function parsePullRequest(id: string, body: unknown): ParsedDelivery {
   const event = validatePayload(GithubPullRequest, body, "GitHub pull_request payload");
-  const { head, base } = event.pull_request;
-  return normalisePullRequest({
-    provider: "github",
-    deliveryId: id,
-    action: event.action,
-    builds: BUILDING_ACTIONS.has(event.action),
-    number: event.number,
-    repository: event.repository.full_name,
-    // A deleted fork's commits stay fetchable from the base repository, under refs/pull/N/head.
-    cloneUrl: head.repo?.clone_url ?? event.repository.clone_url,
-    headRepository: head.repo?.full_name,
-    headBranch: head.ref,
-    headCommit: head.sha,
-    baseBranch: base.ref,
-    baseCommit: base.sha,
-    message: "",
-    author: event.sender.login,
-    ref: `refs/pull/${event.number}/head`,
-  });
+  return normaliseHubPullRequest("github", id, event, BUILDING_ACTIONS);
 }

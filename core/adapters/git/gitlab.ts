@@ -91,7 +91,6 @@ export const gitlabWebhooks: WebhookProvider = {
         { path: "project.git_http_url", message: "expected string (or repository.git_http_url)" },
       ]);
     const commits = push.commits ?? [];
-    const commit = push.checkout_sha ?? push.after;
     return normalisePush({
       provider: "gitlab",
       deliveryId: id,
@@ -99,10 +98,10 @@ export const gitlabWebhooks: WebhookProvider = {
       deleted: push.after === ZERO_SHA,
       repository: push.project.path_with_namespace,
       cloneUrl,
-      commit,
-      head: commits.find((c) => c.id === commit) ?? commits.at(-1),
-      ...(kind === "tag_push" && push.message && { message: push.message }),
+      after: push.checkout_sha ?? push.after,
       commits,
+      newestFirst: false,
+      ...(kind === "tag_push" && push.message && { message: push.message }),
       truncated: (push.total_commits_count ?? 0) > commits.length,
       pusher: push.user_username || push.user_name || "",
     });

@@ -30,7 +30,10 @@ export interface PullRequestFacts {
   headCommit: string;
   baseBranch: string;
   baseCommit?: string;
-  /** The head commit's message where the payload has it (GitLab); GitHub and Gitea send none. */
+  /**
+   * The head commit's message where the payload has it (GitLab); GitHub and Gitea send none, so it is empty and
+   * ingest asks the host for it once a run would start (for `[skip ci]`, and for the tasks).
+   */
   message: string;
   author: string;
   /** The ref the host keeps for the pull request's head: refs/pull/N/head, refs/merge-requests/N/head. */
@@ -69,4 +72,47 @@ export function normalisePullRequest(pr: PullRequestFacts): ParsedDelivery {
     },
   };
   return { kind: "trigger", deliveryId, context };
+}
+
+/** A pull request as GitHub's payload carries it, and Gitea's after it (which adds repository ids). */
+export interface HubPullRequest {
+  action: string;
+  number: number;
+  pull_request: {
+    /** `repo` is null (or, in Gitea's, absent) when the head repository was deleted. */
+    head: { ref: string; sha: string; repo?: { full_name: string; clone_url: string } | null };
+    base: { ref: string; sha: string };
+  };
+  repository: { full_name: string; clone_url: string };
+  sender: { login: string };
+}
+
+/** GitHub's or Gitea's pull request; `fromOtherRepository` where the payload says so by repository ids. */
+export function normaliseHubPullRequest(
+  provider: "github" | "gitea",
+  deliveryId: string,
+  event: HubPullRequest,
+  buildingActions: ReadonlySet<string>,
+  fromOtherRepository?: boolean,
+): ParsedDelivery {
+  const { head, base } = event.pull_request;
+  return normalisePullRequest({
+    provider,
+    deliveryId,
+    action: event.action,
+    builds: buildingActions.has(event.action),
+    number: event.number,
+    repository: event.repository.full_name,
+    // A deleted fork's commits stay fetchable from the base repository, under refs/pull/N/head.
+    cloneUrl: head.repo?.clone_url ?? event.repository.clone_url,
+    headRepository: head.repo?.full_name,
+    ...(fromOtherRepository !== undefined && { fromOtherRepository }),
+    headBranch: head.ref,
+    headCommit: head.sha,
+    baseBranch: base.ref,
+    baseCommit: base.sha,
+    message: "",
+    author: event.sender.login,
+    ref: `refs/pull/${event.number}/head`,
+  });
 }

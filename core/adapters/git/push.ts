@@ -117,13 +117,18 @@ export interface PushFacts {
   deleted: boolean;
   repository: string;
   cloneUrl: string;
-  /** The commit to build; for an annotated tag this is the commit it points at, not the tag object. */
-  commit: string;
-  /** The pushed head commit, when the payload includes it. */
-  head: PushCommit | undefined;
+  /**
+   * What the ref now points at: `after`, or GitLab's checkout_sha (for an annotated tag, the commit it points at
+   * rather than the tag object).
+   */
+  after: string;
+  /** The payload's own head commit, where it names one (GitHub's and Gitea's head_commit). */
+  headCommit?: PushCommit | null;
   /** What the push itself says, where that is more than its head commit: an annotated tag's message. */
   message?: string;
   commits: readonly PushCommit[];
+  /** The order of `commits`: GitHub and GitLab list them oldest first, Gitea and Gogs newest first. */
+  newestFirst: boolean;
   /** Whether the payload lists fewer commits than the push holds. */
   truncated: boolean;
   /** The pusher's username: the author when there is no head commit. */
@@ -142,7 +147,8 @@ export function normalisePush(push: PushFacts): ParsedDelivery {
     };
   if (push.deleted) return { kind: "ignored", deliveryId, reason: `${target.kind} deleted` };
   const files = changedFiles(push.commits, push.truncated);
-  const author = push.head?.author.name || push.head?.author.username || push.pusher;
+  const head = headOf(push);
+  const author = head?.author.name || head?.author.username || push.pusher;
   const context: TriggerContext = {
     provider: push.provider,
     event: target.kind === "tag" ? "tag" : "push",
@@ -150,19 +156,34 @@ export function normalisePush(push: PushFacts): ParsedDelivery {
     cloneUrl: push.cloneUrl,
     ref: push.ref,
     ...(target.kind === "tag" ? { tag: target.name } : { branch: target.name }),
-    commit: push.commit,
-    message: push.message || push.head?.message || "",
+    // For an annotated tag, GitHub's and Gitea's `after` is the tag object; their head_commit is the commit.
+    commit: push.headCommit?.id ?? push.after,
+    message: push.message || head?.message || "",
     author: clipText(author, AUTHOR_MAX_BYTES),
-    pushedBy: pushersOf(push),
+    pushedBy: pushersOf(push.pusher, head),
     deliveryId,
     ...(files && { changedFiles: files }),
   };
   return { kind: "trigger", deliveryId, context };
 }
 
+/**
+ * The head commit: the payload's own, else the listed commit the ref now points at, else the newest listed
+ * (Gogs, and Gitea before head_commit existed, send none; GitLab never does; a GitLab "Test" push lists commits
+ * that do not include `after`). Undefined when nothing is listed (a new branch, a tag).
+ */
+function headOf(push: PushFacts): PushCommit | undefined {
+  const { commits } = push;
+  return (
+    push.headCommit ??
+    commits.find((c) => c.id === push.after) ??
+    (push.newestFirst ? commits[0] : commits.at(-1))
+  );
+}
+
 /** The usernames of who pushed: the pusher and the head commit's author (both, when they differ). */
-function pushersOf(push: PushFacts): string[] {
-  const names = [push.pusher, push.head?.author.username ?? ""].filter((n) => n !== "");
+function pushersOf(pusher: string, head: PushCommit | undefined): string[] {
+  const names = [pusher, head?.author.username ?? ""].filter((n) => n !== "");
   return [...new Set(names.map((n) => clipText(n, AUTHOR_MAX_BYTES)))];
 }
 

@@ -1,5 +1,5 @@
 import type { V1Job } from "@kubernetes/client-node";
-import type { TaskLaunch } from "../../model/index.js";
+import { type TaskLaunch, timeoutGraceSeconds } from "../../model/index.js";
 import { hookflowAnnotations, hookflowLabels } from "./labels.js";
 import { assertValidJob } from "./manifest-schema.js";
 import { secretNameFor } from "./secret.js";
@@ -47,8 +47,13 @@ const SERVER_SET_METADATA = [
  * reach the container as env values. Throws PermanentError naming the field when the Job would be invalid.
  *
  * hookflow's fields override the template's: the name (one Job per attempt), backoffLimit 0 (retries are
- * hookflow's, each a new attempt), the deadline (the engine's timeout), the TTL (the Job must outlive hookflow's
- * last look at it), and every container's env and termination message policy.
+ * hookflow's, each a new attempt), the deadlines, the TTL (the Job must outlive hookflow's last look at it), and
+ * every container's env and termination message policy.
+ *
+ * Two deadlines: the pod's own (`activeDeadlineSeconds` of the pod template, the task's timeout from the pod's
+ * start) is what times a task out: the kubelet kills its containers and the pod stays with its log, to be
+ * archived. The Job's, later by the engine's grace, is a backstop for a pod that never starts; when it passes,
+ * the Job controller deletes the Job's running pods, and their logs with them, so it must not come first.
  */
 export function buildJob(launch: TaskLaunch, options: JobOptions): V1Job {
   const base = launch.source.kind === "run" ? runManifest(launch) : structuredClone(launch.source.manifest);
@@ -74,7 +79,7 @@ export function buildJob(launch: TaskLaunch, options: JobOptions): V1Job {
     spec: {
       ...spec,
       backoffLimit: 0,
-      activeDeadlineSeconds: launch.timeoutSeconds,
+      activeDeadlineSeconds: launch.timeoutSeconds + timeoutGraceSeconds(launch.timeoutSeconds),
       ttlSecondsAfterFinished: options.ttlSecondsAfterFinished,
       ...(spec.podFailurePolicy === undefined &&
         restartPolicy === "Never" &&
@@ -90,6 +95,7 @@ export function buildJob(launch: TaskLaunch, options: JobOptions): V1Job {
         },
         spec: {
           ...podSpec,
+          activeDeadlineSeconds: launch.timeoutSeconds,
           restartPolicy,
           containers: withTaskEnv(podSpec.containers, launch),
           ...(podSpec.initContainers !== undefined && {

@@ -138,6 +138,13 @@ function failureMessage(job: V1Job, pod: V1Pod | undefined, taskContainer: strin
         .join("; ");
     }
     case "BackoffLimitExceeded": {
+      // The kubelet killed the pod at its own deadline: the task's timeout, or 0 when hookflow stopped it.
+      if (pod?.status?.reason === "DeadlineExceeded") {
+        const seconds = pod.spec?.activeDeadlineSeconds;
+        return seconds === 0
+          ? "the task was stopped: its pod's deadline was set to 0 and its containers killed"
+          : `the task ran past its deadline of ${seconds} seconds: its containers were killed`;
+      }
       const container = failedContainer(pod, taskContainer);
       const terminated = container?.state?.terminated;
       if (!container || !terminated)

@@ -13,12 +13,22 @@ export async function findJobPod(
   jobName: string,
   policy: CallPolicy,
 ): Promise<V1Pod | undefined> {
+  return newest(await listJobPods(apis, namespace, jobName, policy));
+}
+
+/** Every pod of a Job, by its job-name label: ended ones too, until the Job is deleted. */
+export async function listJobPods(
+  apis: KubernetesApis,
+  namespace: string,
+  jobName: string,
+  policy: CallPolicy,
+): Promise<V1Pod[]> {
   const list = await callKubernetes(
     `list the pods of Job "${jobName}"`,
     () => apis.core.listNamespacedPod({ namespace, labelSelector: `${JOB_NAME_LABEL}=${jobName}` }),
     policy,
   );
-  return newest(list.items);
+  return list.items;
 }
 
 function newest(pods: V1Pod[]): V1Pod | undefined {

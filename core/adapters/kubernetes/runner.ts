@@ -15,6 +15,7 @@ import {
 import { isDnsLabel } from "./manifest-schema.js";
 import { DEFAULT_IMAGE_PULL_GRACE_MS, type ObserveSettings, observeJob } from "./observe.js";
 import { buildTaskSecret, type JobOwner } from "./secret.js";
+import { stopJob } from "./stop.js";
 
 export interface KubernetesRunnerOptions extends KubeconfigSource {
   namespace: string;
@@ -125,9 +126,10 @@ export class KubernetesRunner implements TaskRunner {
   }
 
   /**
-   * A Job that will never start (an image that cannot be pulled, a pod that admission refuses) is deleted as
-   * soon as it is seen, so that it holds no quota or node and its controller stops retrying; the observation says
-   * why. Its pod never ran, so no log is lost with it.
+   * A Job that will never start (an image that cannot be pulled, a pod that admission refuses) is stopped as soon
+   * as it is seen, so that it holds no quota or node and its controller stops retrying; the observation says why.
+   * Stopped, not deleted: an init container that ran before the stuck one has a log worth keeping, and the Job is
+   * deleted once its log is archived, like any ended attempt's (a Job with no started pod is deleted at once).
    */
   async observe(ref: JobRef): Promise<JobObservation> {
     const { observation, stuck } = await observeJob(
@@ -139,11 +141,17 @@ export class KubernetesRunner implements TaskRunner {
     );
     if (!stuck) return observation;
     try {
-      await this.deleteJob(ref.jobName);
+      await this.stop(ref);
     } catch (error) {
-      observation.message += `; its Job could not be deleted: ${messageOf(error)}`;
+      observation.message += `; its Job could not be stopped: ${messageOf(error)}`;
     }
     return observation;
+  }
+
+  /** See `stopJob`: its pods' containers are killed and the pods kept; a Job whose pod never started is deleted. */
+  async stop(ref: JobRef): Promise<void> {
+    const stopped = await stopJob(this.apis, this.settings.namespace, ref.jobName, this.settings.policy);
+    if (stopped === "nothingStarted") await this.deleteJob(ref.jobName);
   }
 
   cancel(ref: JobRef): Promise<void> {
