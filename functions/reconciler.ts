@@ -21,7 +21,10 @@ export function createReconcilerHandler(deps: {
   return async (): Promise<{ reconciled: number; scheduled: number }> => {
     const reconciled = await reconcileAll(deps);
     deps.log.info("reconcile messages sent", { runs: reconciled });
-    await deps.slots?.repair();
+    // A repair that fails now is tried again at the next tick; it must not keep the schedules from firing.
+    await deps.slots
+      ?.repair()
+      .catch((error: unknown) => deps.log.error("task slot repair failed", { error: String(error) }));
     const fired = (await deps.schedules?.tick()) ?? [];
     if (fired.length > 0) deps.log.info("scheduled runs started", { runs: fired });
     return { reconciled, scheduled: fired.length };

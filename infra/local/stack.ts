@@ -197,7 +197,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     // Schedules are evaluated on the same timer: a tick more often than once a minute finds each minute claimed.
     const reconcile = () =>
       reconcileAll({ runs: base.stores.runs, queue: base.queue, clock: base.clock }, every)
-        .then(() => slots.repair())
+        .then(() =>
+          slots.repair().catch((error) => log.error("task slot repair failed", { error: String(error) })),
+        )
         .then(() => schedules.tick())
         .catch((error) => log.error("reconcile failed", { error: String(error) }));
     void reconcile();
