@@ -238,3 +238,25 @@ export function loadConfig(env: Environment = runtimeEnvironment()): Config {
 export function runnerKind(config: Config): "kubernetes" | "local" {
   return config.HOOKFLOW_RUNNER ?? (config.HOOKFLOW_KUBECONFIG || config.KUBECONFIG ? "kubernetes" : "local");
 }
+
+/** The settings that are credentials: never logged, shown or sent (the logger masks their values anywhere). */
+export const SECRET_SETTINGS = [
+  "HOOKFLOW_API_TOKEN",
+  "HOOKFLOW_TOKEN_SECRET",
+  "HOOKFLOW_RELAY_TOKEN",
+  "HOOKFLOW_GITHUB_SECRET",
+  "HOOKFLOW_GITLAB_TOKEN",
+  "HOOKFLOW_GITEA_SECRET",
+  "HOOKFLOW_GITHUB_TOKEN",
+  "HOOKFLOW_GITLAB_API_TOKEN",
+  "HOOKFLOW_GITEA_TOKEN",
+  "HOOKFLOW_KUBECONFIG",
+  "HOOKFLOW_OIDC_CLIENT_SECRET",
+] as const satisfies ReadonlyArray<keyof Config>;
+
+/** The values of the secret settings that are set, longest first (so a secret inside another is masked whole). */
+export function configuredSecrets(config: Config): string[] {
+  return SECRET_SETTINGS.map((name) => config[name])
+    .filter((v): v is string => typeof v === "string" && v.length > 0)
+    .sort((a, b) => b.length - a.length);
+}

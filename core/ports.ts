@@ -478,6 +478,8 @@ export interface AttemptLogToKeep {
 export interface LogArchive {
   /** What is kept for an attempt; undefined when nothing is (yet). Strongly consistent after `keep`. */
   find(key: AttemptKey): Promise<ArchivedAttempt | undefined>;
+  /** Resolves when the archive can be reached with this deployment's credentials; throws saying why not. */
+  reachable(): Promise<void>;
   /** Stores an attempt's log. Safe to repeat: the index is written last, so a half-written copy is redone. */
   keep(key: AttemptKey, log: AttemptLogToKeep): Promise<ArchivedAttempt>;
   /**
@@ -655,4 +657,64 @@ export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * What hookflow counts and times (CloudWatch metrics, namespace `Hookflow`):
+ * - `RunsStarted` (Count): runs that started (left pending for their first stage).
+ * - `RunsFinished` (Count, by `Status`): runs that ended succeeded, failed or canceled.
+ * - `TaskDuration` (Milliseconds, by `Status`): an attempt's time from its start (else submission) to its end.
+ * - `StageAdvanceLatency` (Milliseconds): a stage's last task ended → the next stage's first task submitted.
+ * - `WebhookToSubmitLatency` (Milliseconds): a run recorded (the webhook's or API's write) → its first submission.
+ * - `NotificationFailures` (Count, by `Kind`): notifications and commit statuses that failed for good.
+ * - `QueueAge` (Milliseconds): a work message's time in the queue before the scheduler took it.
+ */
+export type MetricName =
+  | "RunsStarted"
+  | "RunsFinished"
+  | "TaskDuration"
+  | "StageAdvanceLatency"
+  | "WebhookToSubmitLatency"
+  | "NotificationFailures"
+  | "QueueAge";
+
+export interface MetricPoint {
+  name: MetricName;
+  unit: "Count" | "Milliseconds";
+  value: number;
+  /** At most a few low-cardinality values (a status, a kind): every distinct set is a metric CloudWatch bills. */
+  dimensions?: Record<string, string>;
+}
+
+/** Collects metric points; `flush` publishes what was collected (once per invocation, at its end). */
+export interface Metrics {
+  add(...points: MetricPoint[]): void;
+  flush(): void;
+}
+
+/** How many messages wait in the work queue, are being handled, and have been given up (dead letters). */
+export interface QueueDepth {
+  waiting: number;
+  inFlight: number;
+  /** Undefined when the queue has no dead-letter queue (its RedrivePolicy is unset). */
+  deadLetters?: number;
+}
+
+export interface QueueInspector {
+  depth(): Promise<QueueDepth>;
+}
+
+/** A right hookflow's Kubernetes identity needs in its namespace, and what it is for. */
+export interface KubernetesRight {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource?: string;
+  why: string;
+}
+
+/** Asks the cluster, as hookflow's own identity, which of the rights it needs it has (SelfSubjectAccessReview). */
+export interface ClusterAccess {
+  namespace: string;
+  review(): Promise<Array<KubernetesRight & { allowed: boolean }>>;
 }

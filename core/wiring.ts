@@ -11,11 +11,12 @@ import { createCommitStatusReporter } from "./adapters/commit-status/index.js";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { createGitHostApis, hostPullRequestDetails } from "./adapters/git-api/index.js";
+import { discardedMetrics, emfMetrics } from "./adapters/metrics.js";
 import { createOidcProvider } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
-import { type Config, loadConfig, runnerKind } from "./config.js";
+import { type Config, configuredSecrets, loadConfig, runnerKind } from "./config.js";
 import { ValidationError } from "./errors.js";
 import type { Provider, TargetRules } from "./model/index.js";
 import type {
@@ -25,6 +26,7 @@ import type {
   IdSource,
   LogArchive,
   Logger,
+  Metrics,
   NotificationSender,
   RunStore,
   SignInProvider,
@@ -35,6 +37,7 @@ import { DefinitionCatalog } from "./services/catalog.js";
 import { RunCommands, RunRecorder } from "./services/commands.js";
 import { RunControl, type WebUrls } from "./services/control.js";
 import { DefinitionService } from "./services/definitions.js";
+import type { Doctor } from "./services/doctor.js";
 import { IngestService } from "./services/ingest.js";
 import { DeliveryIntake } from "./services/intake.js";
 import { LogArchiving } from "./services/log-archiving.js";
@@ -51,6 +54,7 @@ import { SignIn } from "./services/signin.js";
 import { RunStarter } from "./services/start-runs.js";
 import { TaskSlotService } from "./services/task-slots.js";
 import { TaskTokens } from "./services/tokens.js";
+import { HOOKFLOW_VERSION } from "./version.js";
 
 /** What every function shares: configuration, state, the queue, time, ids and logs. */
 export interface Base {
@@ -62,6 +66,8 @@ export interface Base {
   clock: Clock;
   ids: IdSource;
   log: Logger;
+  /** Published at the end of each invocation (`lazyHandler`); on Lambda as EMF lines, elsewhere dropped. */
+  metrics: Metrics;
 }
 
 /** Replacements a test or the local stack may pass in. */
@@ -69,6 +75,7 @@ export interface Overrides {
   clock?: Clock;
   ids?: IdSource;
   log?: Logger;
+  metrics?: Metrics;
   runner?: TaskRunner;
   sender?: NotificationSender;
   commitStatus?: CommitStatusReporter;
@@ -109,7 +116,9 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
     }),
     clock,
     ids: overrides.ids ?? randomIds,
-    log: overrides.log ?? jsonLogger(),
+    log: overrides.log ?? jsonLogger({}, undefined, configuredSecrets(config)),
+    // CloudWatch turns EMF lines into metrics only in a function's log; elsewhere they would only be noise.
+    metrics: overrides.metrics ?? (config.AWS_LAMBDA_RUNTIME_API ? emfMetrics("hookflow") : discardedMetrics),
   };
 }
 
@@ -262,7 +271,7 @@ export function definitionCatalog(base: Base): DefinitionCatalog {
 }
 
 export function recorder(base: Base): RunRecorder {
-  return new RunRecorder({ runs: base.stores.runs, clock: base.clock });
+  return new RunRecorder({ runs: base.stores.runs, clock: base.clock, metrics: base.metrics });
 }
 
 /** The one seam every command on a run goes through, whoever sends it. */
@@ -293,6 +302,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     rateLimits: RATE_LIMITS,
     clock: base.clock,
     log: base.log,
+    metrics: base.metrics,
     publicUrl: config.HOOKFLOW_PUBLIC_URL,
     ...(overrides.notifyBudgetSeconds !== undefined && { budgetSeconds: overrides.notifyBudgetSeconds }),
   });
@@ -328,6 +338,8 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     service,
     runner,
     log: base.log,
+    metrics: base.metrics,
+    clock: base.clock,
   };
 }
 
@@ -381,9 +393,43 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       },
     }),
     apiToken: config.HOOKFLOW_API_TOKEN,
+    // Admins only, rarely: loaded on first use, out of the API's cold start.
+    doctor: () => doctor(base, overrides),
     ...peopleDeps(base, overrides),
     log: base.log,
   };
+}
+
+/** `GET /api/doctor`: the deployment checked with its own settings and credentials (the scheduler's kubeconfig). */
+export async function doctor(base: Base, overrides: Overrides = {}): Promise<Doctor> {
+  const { config } = base;
+  const { Doctor } = await import("./services/doctor.js");
+  return new Doctor({
+    version: HOOKFLOW_VERSION,
+    webhookSecrets: {
+      github: !!config.HOOKFLOW_GITHUB_SECRET,
+      gitlab: !!config.HOOKFLOW_GITLAB_TOKEN,
+      gitea: !!config.HOOKFLOW_GITEA_SECRET,
+    },
+    tokenSecret: !!config.HOOKFLOW_TOKEN_SECRET,
+    signIn: {
+      ...(config.HOOKFLOW_OIDC_ISSUER && { issuer: config.HOOKFLOW_OIDC_ISSUER }),
+      clientId: !!config.HOOKFLOW_OIDC_CLIENT_ID,
+    },
+    queue: base.queue,
+    archive: () => logArchive(config, overrides),
+    cluster: async () => {
+      if (runnerKind(config) === "local") return undefined;
+      const { createClusterAccess } = await import("./adapters/kubernetes/access.js");
+      return createClusterAccess({
+        namespace: config.HOOKFLOW_NAMESPACE,
+        ...(config.HOOKFLOW_KUBECONFIG
+          ? { kubeconfig: config.HOOKFLOW_KUBECONFIG }
+          : { kubeconfigPath: config.KUBECONFIG }),
+      });
+    },
+    secrets: configuredSecrets(config),
+  });
 }
 
 /** Who may do what: roles, tokens, sessions, the audit; sign-in when HOOKFLOW_OIDC_ISSUER is set. */
@@ -472,13 +518,22 @@ export function reconcilerDeps(base: Base, overrides: Overrides = {}) {
 export function lazyHandler<A extends unknown[], R>(
   build: (base: Base) => ((...args: A) => R) | Promise<(...args: A) => R>,
 ): (...args: A) => Promise<Awaited<R>> {
-  let handler: Promise<(...args: A) => R> | undefined;
+  let built: Promise<{ handler: (...args: A) => R; base: Base }> | undefined;
   return async (...args: A): Promise<Awaited<R>> => {
-    handler ??= (async () => build(buildBase(loadConfig())))().catch((error: unknown) => {
-      handler = undefined;
+    built ??= (async () => {
+      const base = buildBase(loadConfig());
+      return { handler: await build(base), base };
+    })().catch((error: unknown) => {
+      built = undefined;
       throw startFailure(error);
     });
-    return await (await handler)(...args);
+    const { handler, base } = await built;
+    try {
+      return await handler(...args);
+    } finally {
+      // What this invocation measured, written before Lambda may freeze the process.
+      base.metrics.flush();
+    }
   };
 }
 

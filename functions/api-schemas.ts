@@ -211,6 +211,20 @@ export const AuditEntry = z
   .openapi("AuditEntry");
 export const AuditList = z.object({ items: z.array(AuditEntry), cursor: z.string().optional() });
 
+export const DoctorReport = z
+  .object({
+    version: z.string(),
+    findings: z.array(
+      z.object({
+        check: z.string(),
+        status: z.enum(["ok", "warn", "fail"]),
+        message: z.string(),
+        fix: z.string().optional(),
+      }),
+    ),
+  })
+  .openapi("DoctorReport");
+
 export const CliExchangeBody = z.strictObject({
   code: z.string().regex(/^[A-Za-z0-9_-]{32}$/, "the one-time code"),
   verifier: z.string().regex(/^[A-Za-z0-9_-]{43,128}$/, "the verifier behind the challenge"),

@@ -3,14 +3,17 @@ import type { Context } from "hono";
 import { handle } from "hono/aws-lambda";
 import * as z from "zod";
 import { ValidationError } from "../core/errors.js";
+import { withLogContext } from "../core/log-context.js";
 import { formatPath, JobTemplate, LIMITS, Pipeline, Role, type RoleMap } from "../core/model/index.js";
 import type { AuditLog, Logger } from "../core/ports.js";
 import type { AccessControl, Attempt } from "../core/services/access.js";
 import type { RunControl } from "../core/services/control.js";
 import type { DefinitionService } from "../core/services/definitions.js";
+import type { Doctor } from "../core/services/doctor.js";
 import { approverOf, type PersonalTokens } from "../core/services/people.js";
 import type { RepositoryService } from "../core/services/repositories.js";
 import type { SignIn } from "../core/services/signin.js";
+import { HOOKFLOW_VERSION } from "../core/version.js";
 import { apiDeps, lazyHandler } from "../core/wiring.js";
 import * as S from "./api-schemas.js";
 import { type Authenticated, authenticate } from "./auth.js";
@@ -34,6 +37,7 @@ export interface ApiDeps {
   roles: RoleMap;
   audit: AuditLog;
   signIn?: SignIn;
+  doctor: () => Promise<Doctor>;
   log: Logger;
 }
 
@@ -69,10 +73,14 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
     },
   });
   installErrorHandler(app, deps.log);
-  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.get("/healthz", (c) => c.json({ ok: true, version: HOOKFLOW_VERSION }));
   mountSignIn(app, deps);
   app.use("/api/*", authenticate(deps));
   app.use("/api/*", limitBody(MAX_API_BODY_BYTES, "an /api body"));
+  // Every line logged while a run's route works names the run (and the task, where the route has one).
+  app.use("/api/runs/:id/*", (c, next) =>
+    withLogContext({ runId: c.req.param("id"), ...taskOf(c.req.path) }, next),
+  );
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "session", {
     type: "apiKey",
@@ -644,6 +652,25 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
     },
   );
 
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/doctor",
+      security,
+      responses: {
+        200: json(
+          S.DoctorReport,
+          "the deployment checked with its own credentials: webhook secrets, task tokens, sign-in, queue and dead letters, log bucket, Kubernetes rights",
+        ),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      read(c, "admin");
+      return c.json(await (await deps.doctor()).check(), 200);
+    },
+  );
+
   app.doc31("/api/openapi.json", {
     openapi: "3.1.0",
     info: {
@@ -666,5 +693,16 @@ const principalLabel = (c: Context<Env>): string => {
   const principal = c.get("principal");
   return principal.kind === "person" ? principal.identity.username : principal.label;
 };
+
+/** The task a `/api/runs/{id}/tasks/{task}/…` path names, for the log context. */
+function taskOf(path: string): { task?: string } {
+  const task = /^\/api\/runs\/[^/]+\/tasks\/([^/]+)/.exec(path)?.[1];
+  if (!task) return {};
+  try {
+    return { task: decodeURIComponent(task) };
+  } catch {
+    return { task }; // malformed escapes: the route itself answers 400 or 404
+  }
+}
 
 export const handler = lazyHandler((base) => handle(createApiApp(apiDeps(base))));

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { handle } from "hono/aws-lambda";
 import * as z from "zod";
 import { ValidationError } from "../core/errors.js";
+import { withLogContext } from "../core/log-context.js";
 import { issuesFromZod, LIMITS, VARIABLE_NAME } from "../core/model/index.js";
 import type { Logger } from "../core/ports.js";
 import type { RelayReport, RelayReports } from "../core/services/relay-reports.js";
@@ -75,7 +76,11 @@ export function createCallbackApp(deps: CallbackDeps): Hono<CallbackEnv> {
     "/callbacks/relay",
     limitBody(MAX_CALLBACK_BYTES, "a relay report"),
     relayToken(deps.relayToken),
-    async (c) => c.json(await deps.relay.report(await readRelayReport(c.req.raw)), 200),
+    async (c) => {
+      const report = await readRelayReport(c.req.raw);
+      const { runId, task, attempt } = report;
+      return c.json(await withLogContext({ runId, task, attempt }, () => deps.relay.report(report)), 200);
+    },
   );
   return app;
 }

@@ -1,4 +1,4 @@
-import type { Logger } from "../core/ports.js";
+import type { Clock, Logger, Metrics } from "../core/ports.js";
 import { type BatchResponse, processBatch, type QueueRecord } from "../core/services/batch.js";
 import type { Scheduler } from "../core/services/scheduler.js";
 import { lazyHandler, schedulerDeps } from "../core/wiring.js";
@@ -6,12 +6,20 @@ import { lazyHandler, schedulerDeps } from "../core/wiring.js";
 export interface SchedulerDeps {
   scheduler: Scheduler;
   log: Logger;
+  /** `QueueAge` of each message taken. */
+  metrics?: Metrics;
+  clock?: Clock;
 }
 
 /** The SQS handler: each work message applied to its run; failures reported per message (partial batch). */
 export function createSchedulerHandler(deps: SchedulerDeps) {
   return (event: { Records: QueueRecord[] }): Promise<BatchResponse> =>
-    processBatch(event.Records, (message) => deps.scheduler.handle(message), deps.log);
+    processBatch(
+      event.Records,
+      (message) => deps.scheduler.handle(message),
+      deps.log,
+      deps.metrics && deps.clock && { metrics: deps.metrics, clock: deps.clock },
+    );
 }
 
 export const handler = lazyHandler(async (base) => createSchedulerHandler(await schedulerDeps(base)));

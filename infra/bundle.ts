@@ -37,7 +37,9 @@ export async function bundleEntry(name: string, source: string, outdir: string):
     logLevel: "error",
   });
   const outputs = result.metafile.outputs;
-  const entry = Object.keys(outputs).find((file) => outputs[file]?.entryPoint);
+  // The entry's own output: chunks of dynamic imports carry an `entryPoint` too (their module's).
+  const entryPoint = relative(ROOT, source).split("\\").join("/");
+  const entry = Object.keys(outputs).find((file) => outputs[file]?.entryPoint === entryPoint);
   if (!entry) throw new Error(`${name}: esbuild produced no entry`);
 
   const startup = new Set<string>();

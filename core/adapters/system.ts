@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { MASK, maskText } from "../engine/view.js";
+import { logContext } from "../log-context.js";
 import type { Clock, IdSource, Logger } from "../ports.js";
 
 export const systemClock: Clock = { now: () => new Date().toISOString() };
@@ -15,14 +17,54 @@ export const randomIds: IdSource = {
   },
 };
 
+/** A line's level: `info` (what happened), `warn` (something will be retried or was skipped), `error`. */
+export type LogLevel = "info" | "warn" | "error";
+
+/**
+ * Field names whose values are credentials, whatever they hold: shown as the mask, never as they are (an `…Id`
+ * names one, as `tokenId` does, and is kept). Values elsewhere are searched for the deployment's secrets
+ * (`secrets`), as every answer and notification is.
+ */
+const SECRET_FIELD = /token|secret|password|authorization|cookie|kubeconfig|credential/i;
+const isSecretField = (name: string) => SECRET_FIELD.test(name) && !/Id$/.test(name);
+
+/**
+ * The one logger seam: every line gets the fields of the `withLogContext` around it (run, task, attempt, …) and
+ * loses every secret, then `emit` writes it. `secrets`: the values to mask wherever they appear (the
+ * deployment's webhook secrets, tokens and keys: `configuredSecrets`).
+ */
+export function contextualLogger(
+  emit: (level: LogLevel, message: string, fields: Record<string, unknown>) => void,
+  secrets: readonly string[] = [],
+): Logger {
+  const clean = (value: unknown, depth: number): unknown => {
+    if (typeof value === "string") return maskText(value, secrets);
+    if (depth > 8 || value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) return value.map((v) => clean(v, depth + 1));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, isSecretField(k) ? MASK : clean(v, depth + 1)]),
+    );
+  };
+  const line = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) =>
+    emit(
+      level,
+      maskText(message, secrets),
+      clean({ ...logContext(), ...fields }, 0) as Record<string, unknown>,
+    );
+  return { info: line("info"), warn: line("warn"), error: line("error") };
+}
+
 /** One JSON object per line, the format CloudWatch and `npm start` both read well. */
 export function jsonLogger(
   base: Record<string, unknown> = {},
-  write: (line: string) => void = (l) => console.log(l),
+  write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  secrets: readonly string[] = [],
 ): Logger {
-  const emit = (level: string) => (message: string, fields?: Record<string, unknown>) =>
-    write(JSON.stringify({ level, time: new Date().toISOString(), message, ...base, ...fields }));
-  return { info: emit("info"), warn: emit("warn"), error: emit("error") };
+  return contextualLogger(
+    (level, message, fields) =>
+      write(JSON.stringify({ level, time: new Date().toISOString(), message, ...base, ...fields })),
+    secrets,
+  );
 }
 
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };

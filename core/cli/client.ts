@@ -59,6 +59,11 @@ export interface ManualRun {
   params?: Record<string, string>;
 }
 
+export interface DoctorAnswer {
+  version: string;
+  findings: Array<{ check: string; status: "ok" | "warn" | "fail"; message: string; fix?: string }>;
+}
+
 export interface ClientOptions {
   baseUrl: string;
   token: string | undefined;
@@ -76,6 +81,10 @@ export class HookflowClient {
 
   constructor(private readonly options: ClientOptions) {
     this.base = options.baseUrl.replace(/\/+$/, "");
+  }
+
+  get baseUrl(): string {
+    return this.options.baseUrl;
   }
 
   async putDefinition(kind: DefinitionKind, name: string, text: string): Promise<Saved> {
@@ -133,6 +142,15 @@ export class HookflowClient {
     body: { by?: string; comment?: string },
   ): Promise<RunView> {
     return this.json("POST", `${this.taskPath(id, task)}/${decision}`, body);
+  }
+
+  /** `/healthz`: no token needed; older releases answer without a version. */
+  async health(): Promise<{ ok: boolean; version?: string }> {
+    return this.json("GET", "/healthz");
+  }
+
+  async doctor(): Promise<DoctorAnswer> {
+    return this.json("GET", "/api/doctor");
   }
 
   async me(): Promise<{ name: string; email?: string; roles: string[]; kind: string }> {

@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { CliError } from "./client.js";
 import { registerControl } from "./commands/control.js";
 import { registerDefinitions } from "./commands/definitions.js";
+import { registerDoctor } from "./commands/doctor.js";
 import { registerLogin } from "./commands/login.js";
 import { registerLogs } from "./commands/logs.js";
 import { registerRelay } from "./commands/relay.js";
@@ -70,5 +71,6 @@ function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
   registerControl(program, env);
   registerLogin(program, env);
   registerRelay(program, env);
+  registerDoctor(program, env);
   return program;
 }

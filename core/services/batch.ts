@@ -1,13 +1,14 @@
 import * as z from "zod";
 import { PermanentError, ValidationError } from "../errors.js";
+import { withLogContext } from "../log-context.js";
 import { formatPath, RunEvent } from "../model/index.js";
-import type { Logger, WorkMessage } from "../ports.js";
+import type { Clock, Logger, Metrics, WorkMessage } from "../ports.js";
 
 /** The parts of an SQS record a consumer reads (the same on Lambda and in the local poll loop). */
 export interface QueueRecord {
   messageId: string;
   body: string;
-  attributes?: { ApproximateReceiveCount?: string; MessageGroupId?: string };
+  attributes?: { ApproximateReceiveCount?: string; MessageGroupId?: string; SentTimestamp?: string };
 }
 
 export interface BatchResponse {
@@ -48,6 +49,7 @@ export async function processBatch(
   records: QueueRecord[],
   handle: (message: WorkMessage) => Promise<unknown>,
   log: Logger,
+  measure?: { metrics: Metrics; clock: Clock },
 ): Promise<BatchResponse> {
   const groups = new Map<string, QueueRecord[]>();
   for (const record of records) {
@@ -58,12 +60,22 @@ export async function processBatch(
   await Promise.all(
     [...groups.values()].map(async (group) => {
       for (const [i, record] of group.entries()) {
+        const sent = Number(record.attributes?.SentTimestamp);
+        if (measure && sent > 0)
+          measure.metrics.add({
+            name: "QueueAge",
+            unit: "Milliseconds",
+            value: Math.max(0, Date.parse(measure.clock.now()) - sent),
+          });
+        const context: Record<string, string> = { messageId: record.messageId };
         try {
-          await handle(parseWorkMessage(record.body));
+          const message = parseWorkMessage(record.body);
+          context.runId = message.runId;
+          await withLogContext(context, () => handle(message));
         } catch (error) {
           const permanent = error instanceof ValidationError || error instanceof PermanentError;
           log[permanent ? "error" : "warn"]("work message failed", {
-            messageId: record.messageId,
+            ...context,
             receiveCount: record.attributes?.ApproximateReceiveCount,
             error: error instanceof Error ? error.message : String(error),
           });

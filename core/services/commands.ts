@@ -7,7 +7,8 @@ import {
   VersionConflictError,
 } from "../errors.js";
 import type { Actor, Effect, OutboxEffect, Run, RunEvent } from "../model/index.js";
-import type { Clock, Logger, RunStore, WorkMessage, WorkQueue } from "../ports.js";
+import type { Clock, Logger, Metrics, RunStore, WorkMessage, WorkQueue } from "../ports.js";
+import { runChangeMetrics } from "./run-metrics.js";
 
 /** A command on a run is a fact for the engine to fold in: a report, a decision, a request, an observation. */
 export type RunCommand = RunEvent;
@@ -24,6 +25,8 @@ export function isNotificationEffect(effect: Effect): effect is NotificationEffe
 export interface RecorderDeps {
   runs: RunStore;
   clock: Clock;
+  /** What each saved change measures (runs started and finished, task durations, latencies). */
+  metrics?: Metrics;
   /** Conflicting writers: reload and re-apply at most this many times. */
   maxConflictRetries?: number;
 }
@@ -69,7 +72,9 @@ export class RunRecorder {
       }
       if (run === stored) return { run, effects: [...effects.values()], ignored };
       try {
-        return { run: await this.deps.runs.saveRun(run), effects: [...effects.values()], ignored };
+        const saved = await this.deps.runs.saveRun(run);
+        this.deps.metrics?.add(...runChangeMetrics(stored, saved));
+        return { run: saved, effects: [...effects.values()], ignored };
       } catch (error) {
         if (!(error instanceof VersionConflictError) || attempt > this.maxConflictRetries) throw error;
         // The refusal carries the run as the winning write left it: the first retry re-applies on that at once,

@@ -5,6 +5,7 @@ import type {
   CommitStatusReporter,
   DeliveryLedger,
   Logger,
+  Metrics,
   NotificationSender,
   RateLimiter,
 } from "../ports.js";
@@ -20,6 +21,8 @@ export interface OutboxDeliveryDeps {
   rateLimits: Record<NotifierKind, { max: number; perSeconds: number }>;
   clock: Clock;
   log: Logger;
+  /** `NotificationFailures`, by kind (a notifier's, or `commitStatus`), for each target given up. */
+  metrics?: Metrics;
   publicUrl: string;
   /** Tries per target within one handler, with backoff in between. */
   attempts?: number;
@@ -70,7 +73,7 @@ export class NotificationDelivery implements OutboxDelivery {
       .filter(({ target }) => target.on.includes(effect.event));
     const outcomes = await Promise.all(
       targets.map(({ target, key }) =>
-        this.once(key, `rate:${target.url}`, this.deps.rateLimits[target.kind], () =>
+        this.once(key, target.kind, `rate:${target.url}`, this.deps.rateLimits[target.kind], () =>
           this.deps.sender.send(target, notice),
         ),
       ),
@@ -90,7 +93,7 @@ export class NotificationDelivery implements OutboxDelivery {
     const { provider, repository, commit } = run.trigger;
     if (!this.deps.commitStatus.enabledFor(provider) || !/^[0-9a-f]{40}$/.test(commit))
       return [{ key: effect.key }];
-    const outcome = await this.once(effect.key, undefined, undefined, () =>
+    const outcome = await this.once(effect.key, "commitStatus", undefined, undefined, () =>
       this.deps.commitStatus.report({
         provider,
         repository,
@@ -108,6 +111,7 @@ export class NotificationDelivery implements OutboxDelivery {
   /** Sends at most once per key. Returns undefined when sent (or already sent), the error when given up. */
   private async once(
     key: string,
+    kind: NotifierKind | "commitStatus",
     rateKey: string | undefined,
     limit: { max: number; perSeconds: number } | undefined,
     send: () => Promise<void>,
@@ -135,7 +139,13 @@ export class NotificationDelivery implements OutboxDelivery {
           await pause(backoff);
           continue;
         }
-        this.deps.log.warn("delivery failed", { key, attempts: attempt, error: message });
+        this.deps.log.warn("delivery failed", { key, kind, attempts: attempt, error: message });
+        this.deps.metrics?.add({
+          name: "NotificationFailures",
+          unit: "Count",
+          value: 1,
+          dimensions: { Kind: kind },
+        });
         // Given up: marked done so it is not sent later out of order; the failure is recorded on the run.
         await ledger.complete(key, clock.now());
         return `${message} (after ${attempt} attempt${attempt > 1 ? "s" : ""})`;

@@ -1,5 +1,6 @@
 import { callbackTaskId, type Ignored } from "../engine/index.js";
 import { NotFoundError, PermanentError, RetryableError } from "../errors.js";
+import { withLogContext } from "../log-context.js";
 import { type Actor, type Run, type RunEvent, SCHEDULER } from "../model/index.js";
 import type { DeliveryMessage, Logger, RunStore, TaskRunner, WorkQueue } from "../ports.js";
 import {
@@ -140,7 +141,9 @@ export class RunService {
           try {
             // The map's type pairs each handler with its effect type; TypeScript cannot follow that through a union.
             const handler = this.handlers[effect.type] as Handler<RunEffect["type"]>;
-            const outcome = await handler(run, effect as never, effects);
+            const outcome = await withLogContext(effectContext(effect), () =>
+              handler(run, effect as never, effects),
+            );
             followUps.push(...outcome.followUps);
             if (outcome.done) delivered.push(outcome.done);
           } catch (error) {
@@ -153,6 +156,7 @@ export class RunService {
             }
             this.deps.log.warn("effect will be retried", {
               runId: run.id,
+              ...effectContext(effect),
               key: effect.key,
               error: String(error),
             });
@@ -268,4 +272,11 @@ function submitFailure(launch: { task: string; attempt: number }, error: unknown
   return error instanceof PermanentError
     ? { type: "task.failed", task, attempt, reason: "SubmitRejected", message }
     : { type: "task.submitFailed", task, attempt, message };
+}
+
+/** The task and attempt an effect concerns, for the lines logged while it is carried out. */
+function effectContext(effect: RunEffect): { task?: string; attempt?: number } {
+  if (effect.type === "submitTask") return { task: effect.launch.task, attempt: effect.launch.attempt };
+  if ("task" in effect && "attempt" in effect) return { task: effect.task, attempt: effect.attempt };
+  return {};
 }

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { withLogContext } from "../log-context.js";
 import type { Clock, Logger, WakeUps, WorkQueue } from "../ports.js";
 import type { BatchResponse, QueueRecord } from "./batch.js";
 
@@ -24,6 +25,18 @@ export interface WakeUpDeps {
  */
 export async function handleWakeUps(records: QueueRecord[], deps: WakeUpDeps): Promise<BatchResponse> {
   const failures: Array<{ itemIdentifier: string }> = [];
+  const forward = async (parsed: z.infer<typeof WakeUpMessage>) => {
+    if (Date.parse(parsed.at) - Date.parse(deps.clock.now()) >= 1000)
+      await deps.wakeUps.schedule(parsed.runId, parsed.at, parsed.reason);
+    else
+      await deps.queue.send([
+        {
+          runId: parsed.runId,
+          event: { type: "reconcile" },
+          dedupKey: `wake:${parsed.runId}:${parsed.at}`,
+        },
+      ]);
+  };
   await Promise.all(
     records.map(async (record) => {
       const parsed = parse(record.body);
@@ -32,18 +45,10 @@ export async function handleWakeUps(records: QueueRecord[], deps: WakeUpDeps): P
         return;
       }
       try {
-        if (Date.parse(parsed.at) - Date.parse(deps.clock.now()) >= 1000)
-          await deps.wakeUps.schedule(parsed.runId, parsed.at, parsed.reason);
-        else
-          await deps.queue.send([
-            {
-              runId: parsed.runId,
-              event: { type: "reconcile" },
-              dedupKey: `wake:${parsed.runId}:${parsed.at}`,
-            },
-          ]);
+        await withLogContext({ messageId: record.messageId, runId: parsed.runId }, () => forward(parsed));
       } catch (error) {
         deps.log.warn("wake-up failed, will be retried", {
+          messageId: record.messageId,
           runId: parsed.runId,
           error: error instanceof Error ? error.message : String(error),
         });

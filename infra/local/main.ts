@@ -1,6 +1,7 @@
 /**
  * `npm start`: hookflow on this machine, no cloud account. Ctrl-C stops everything, emulators included.
  */
+import { contextualLogger } from "../../core/adapters/system.js";
 import { ValidationError } from "../../core/errors.js";
 import type { Logger } from "../../core/ports.js";
 import { secretsFile } from "./secrets.js";
@@ -10,16 +11,14 @@ import { startStack } from "./stack.js";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const quiet = process.env.HOOKFLOW_LOG === "quiet";
-const write =
-  (level: string) =>
-  (message: string, fields: Record<string, unknown> = {}) => {
-    if (quiet && level === "info") return;
-    const detail = Object.entries(fields).map(
-      ([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`,
-    );
-    console.log([new Date().toISOString().slice(11, 19), level.padEnd(5), message, ...detail].join(" "));
-  };
-const log: Logger = { info: write("info"), warn: write("warn"), error: write("error") };
+// The same seam as on Lambda (context fields, credentials masked), printed for people rather than as JSON.
+const log: Logger = contextualLogger((level, message, fields) => {
+  if (quiet && level === "info") return;
+  const detail = Object.entries(fields).map(
+    ([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`,
+  );
+  console.log([new Date().toISOString().slice(11, 19), level.padEnd(5), message, ...detail].join(" "));
+});
 
 const dataDir = process.env.HOOKFLOW_DATA_DIR ?? ".hookflow";
 console.log("starting hookflow (DynamoDB Local, SQS emulator, scheduler, reconciler) ...");

@@ -18,6 +18,7 @@ function toRecord(message: Message): QueueRecord {
     attributes: {
       ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount,
       MessageGroupId: message.Attributes?.MessageGroupId,
+      SentTimestamp: message.Attributes?.SentTimestamp,
     },
   };
 }

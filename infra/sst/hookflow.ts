@@ -8,6 +8,7 @@
  */
 import { type LinkedSetting, loadConfig, SST_LINKS } from "../../core/config.js";
 import { ValidationError } from "../../core/errors.js";
+import { ALARMS, type AlarmSubject, alarmSettings } from "../alarms.js";
 import {
   BUNDLING,
   deploySettings,
@@ -34,6 +35,7 @@ type SecretSetting = Exclude<
 
 export function hookflow() {
   const settings = deploySettings(process.env);
+  const alarmTargets = alarmSettings(process.env);
   // A bad setting fails the deploy, listing its problems, rather than every function at its first start.
   let retentionDays: number;
   try {
@@ -129,11 +131,15 @@ export function hookflow() {
   const handlers = {
     webhook: new sst.aws.Function("HookflowWebhook", functionArgs("webhook")),
     callback: new sst.aws.Function("HookflowCallback", functionArgs("callback")),
-    api: new sst.aws.Function("HookflowApiFunction", functionArgs("api")),
+    api: new sst.aws.Function("HookflowApiFunction", {
+      ...functionArgs("api"),
+      // `GET /api/doctor` counts the dead letters: the queue it finds through the work queue's RedrivePolicy.
+      permissions: [{ actions: ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], resources: [deadLetters.arn] }],
+    }),
   };
   for (const [route, name] of Object.entries(ROUTES)) http.route(route, handlers[name].arn);
 
-  queue.subscribe(functionArgs("scheduler"), {
+  const scheduler = queue.subscribe(functionArgs("scheduler"), {
     batch: { size: QUEUE.batchSize, partialResponses: true },
   });
   wakeQueue.subscribe(functionArgs("wakeUps"), {
@@ -143,6 +149,39 @@ export function hookflow() {
     function: functionArgs("reconciler"),
     schedule: RECONCILE_SCHEDULE,
   });
+
+  // The alarms of infra/alarms.ts, on AWS's own metrics of the queues and the scheduler.
+  const topic = alarmTargets.email ? new sst.aws.SnsTopic("HookflowAlarms") : undefined;
+  if (topic && alarmTargets.email)
+    new aws.sns.TopicSubscription("HookflowAlarmsEmail", {
+      topic: topic.arn,
+      protocol: "email",
+      endpoint: alarmTargets.email,
+    });
+  const actions = [...(topic ? [topic.arn] : []), ...(alarmTargets.topicArn ? [alarmTargets.topicArn] : [])];
+  const dimensionsOf: Record<AlarmSubject, () => Record<string, $util.Input<string>>> = {
+    workQueue: () => ({ QueueName: queue.nodes.queue.name }),
+    deadLetterQueue: () => ({ QueueName: deadLetters.nodes.queue.name }),
+    scheduler: () => ({ FunctionName: scheduler.nodes.function.apply((fn) => fn.name) }),
+  };
+  for (const alarm of ALARMS)
+    new aws.cloudwatch.MetricAlarm(`HookflowAlarm-${alarm.name}`, {
+      name: `${$app.name}-${$app.stage}-${alarm.name}`,
+      alarmDescription: alarm.description,
+      namespace: alarm.namespace,
+      metricName: alarm.metricName,
+      dimensions: dimensionsOf[alarm.subject](),
+      statistic: alarm.statistic,
+      period: alarm.periodSeconds,
+      evaluationPeriods: alarm.evaluationPeriods,
+      datapointsToAlarm: alarm.datapointsToAlarm,
+      threshold: alarm.threshold,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      // No data: an empty queue publishes nothing and an idle scheduler has no errors: that is healthy.
+      treatMissingData: "notBreaching",
+      alarmActions: actions,
+      okActions: actions,
+    });
 
   return {
     url: http.url,

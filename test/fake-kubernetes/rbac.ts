@@ -103,7 +103,7 @@ export function authorize(auth: Authorization, account: string, request: Request
   );
 }
 
-function allowed(auth: Authorization, account: string, request: RequestAttributes): boolean {
+export function allowed(auth: Authorization, account: string, request: RequestAttributes): boolean {
   const [accountNamespace, accountName] = account.split("/");
   const bindings = auth.objects.filter(
     (o) =>

@@ -9,7 +9,7 @@ import {
   type PodAdmission,
   type WaitingOptions,
 } from "./cluster.js";
-import { type Authorization, attributesOf, authorize } from "./rbac.js";
+import { type Authorization, allowed, attributesOf, authorize } from "./rbac.js";
 import { loadSchema } from "./schema.js";
 import { ApiError, badRequest, failureStatus } from "./status.js";
 import { WatchFeed } from "./watch.js";
@@ -240,7 +240,7 @@ export class FakeKubernetes {
     }
     let answer: Answer;
     try {
-      this.authenticateAndAuthorize(req.headers.authorization, method, url);
+      const account = this.authenticateAndAuthorize(req.headers.authorization, method, url);
       if (rawBody !== "" && !contentType?.includes("json"))
         throw badRequest(`unsupported media type ${contentType}`);
       if (typeof record.body === "string") throw badRequest("the request body is not valid JSON");
@@ -249,7 +249,10 @@ export class FakeKubernetes {
         (url.searchParams.get("watch") === "true" || url.searchParams.get("watch") === "1")
       )
         return this.watch(res, record, url);
-      answer = this.route(method, url, record.body, contentType);
+      answer =
+        method === "POST" && url.pathname === "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+          ? this.accessReview(account, record.body)
+          : this.route(method, url, record.body, contentType);
     } catch (error) {
       if (error instanceof ApiError)
         answer = {
@@ -267,16 +270,53 @@ export class FakeKubernetes {
     this.send(res, record, answer);
   }
 
+  /** The ServiceAccount (`namespace/name`) the request authenticates as; undefined for the admin token. */
   private authenticateAndAuthorize(header: string | undefined, method: string, url: URL) {
     const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
     if (!this.authorization) {
       if (token !== this.token) throw new ApiError(401, "Unauthorized", "Unauthorized");
-      return;
+      return undefined;
     }
     const account = token === undefined ? undefined : this.authorization.serviceAccounts[token];
     if (account === undefined) throw new ApiError(401, "Unauthorized", "Unauthorized");
     const attributes = attributesOf(method, url.pathname, url.searchParams);
     if (attributes) authorize(this.authorization, account, attributes);
+    return account;
+  }
+
+  /**
+   * `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: may the caller do this? Every authenticated
+   * user may ask (Kubernetes' `system:basic-user` ClusterRole), and the answer comes from the same RBAC rules
+   * that authorize its requests; the admin token of a fake without RBAC may do anything.
+   */
+  private accessReview(account: string | undefined, body: unknown): Answer {
+    // biome-ignore lint/suspicious/noExplicitAny: read field by field, as the API server decodes it
+    const review = body as any;
+    const attributes = review?.spec?.resourceAttributes;
+    if (review?.kind !== "SelfSubjectAccessReview" || typeof attributes !== "object" || attributes === null)
+      throw badRequest("a SelfSubjectAccessReview with spec.resourceAttributes is required by this fake");
+    const request = {
+      verb: String(attributes.verb ?? ""),
+      group: String(attributes.group ?? ""),
+      resource: String(attributes.resource ?? ""),
+      namespace: String(attributes.namespace ?? ""),
+      ...(attributes.subresource && { subresource: String(attributes.subresource) }),
+      ...(attributes.name && { name: String(attributes.name) }),
+    };
+    const permitted =
+      account === undefined || (this.authorization ? allowed(this.authorization, account, request) : true);
+    return {
+      status: 201,
+      body: {
+        apiVersion: "authorization.k8s.io/v1",
+        kind: "SelfSubjectAccessReview",
+        metadata: { creationTimestamp: null },
+        spec: review.spec,
+        status: permitted
+          ? { allowed: true, reason: `RBAC: allowed by the Roles bound to ${account ?? "the admin"}` }
+          : { allowed: false },
+      },
+    };
   }
 
   private route(method: string, url: URL, body: unknown, contentType?: string): Answer {

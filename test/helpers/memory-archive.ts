@@ -33,6 +33,8 @@ export class MemoryLogArchive implements LogArchive {
     if (text === undefined) throw new Error(`no archived log of ${container} for ${keyOf(key)}`);
     return { text, cut: false };
   }
+
+  async reachable(): Promise<void> {}
 }
 
 const keyOf = (key: AttemptKey) => `${key.runId}/${key.task}/${key.attempt}`;

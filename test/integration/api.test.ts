@@ -399,6 +399,7 @@ describe("the OpenAPI document", () => {
         "GET /api/tokens",
         "DELETE /api/tokens/{id}",
         "GET /api/audit",
+        "GET /api/doctor",
       ].sort(),
     );
     const trust = (doc as { paths: Record<string, { post?: { description?: string } }> }).paths[

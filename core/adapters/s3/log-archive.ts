@@ -1,6 +1,7 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import {
   GetObjectCommand,
+  HeadBucketCommand,
   NoSuchKey,
   PutObjectCommand,
   S3Client,
@@ -64,6 +65,23 @@ export class S3LogArchive implements LogArchive {
     private readonly bucket: string,
     private readonly partBytes = LOG_PART_BYTES,
   ) {}
+
+  async reachable(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (error) {
+      const status = (error as S3ServiceException).$metadata?.httpStatusCode;
+      const why =
+        status === 404
+          ? "it does not exist"
+          : status === 403
+            ? "this deployment's credentials may not read it"
+            : error instanceof Error
+              ? error.message
+              : String(error);
+      throw new Error(`bucket ${this.bucket} cannot be reached: ${why}`);
+    }
+  }
 
   async find(key: AttemptKey): Promise<ArchivedAttempt | undefined> {
     const index = await this.index(key);

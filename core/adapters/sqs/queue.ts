@@ -3,6 +3,7 @@ import {
   CreateQueueCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
+  GetQueueUrlCommand,
   type Message,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -10,7 +11,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { RetryableError } from "../../errors.js";
-import type { WorkMessage, WorkQueue } from "../../ports.js";
+import type { QueueDepth, QueueInspector, WorkMessage, WorkQueue } from "../../ports.js";
 
 const BATCH = 10;
 
@@ -31,7 +32,7 @@ export function isNotificationGroup(group: string | undefined): boolean {
  * order, while different runs proceed in parallel; a run's notifications have a group of their own. The
  * deduplication id is a hash of the effect's idempotency key (SQS allows 128 characters of a limited alphabet).
  */
-export class SqsWorkQueue implements WorkQueue {
+export class SqsWorkQueue implements WorkQueue, QueueInspector {
   constructor(
     private readonly client: SQSClient,
     readonly queueUrl: string,
@@ -65,6 +66,38 @@ export class SqsWorkQueue implements WorkQueue {
     }
   }
 
+  /** The queue's approximate counts, and its dead-letter queue's (found through its RedrivePolicy). */
+  async depth(): Promise<QueueDepth> {
+    const { Attributes = {} } = await this.client.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.queueUrl,
+        AttributeNames: [
+          "ApproximateNumberOfMessages",
+          "ApproximateNumberOfMessagesNotVisible",
+          "RedrivePolicy",
+        ],
+      }),
+    );
+    const count = (value: string | undefined) => Number(value ?? 0);
+    const depth: QueueDepth = {
+      waiting: count(Attributes.ApproximateNumberOfMessages),
+      inFlight: count(Attributes.ApproximateNumberOfMessagesNotVisible),
+    };
+    const deadArn = Attributes.RedrivePolicy
+      ? (JSON.parse(Attributes.RedrivePolicy) as { deadLetterTargetArn?: string }).deadLetterTargetArn
+      : undefined;
+    // arn:aws:sqs:<region>:<account>:<name>
+    const [, , , , account, name] = deadArn?.split(":") ?? [];
+    if (!name) return depth;
+    const { QueueUrl } = await this.client.send(
+      new GetQueueUrlCommand({ QueueName: name, ...(account && { QueueOwnerAWSAccountId: account }) }),
+    );
+    const dead = await this.client.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
+    );
+    return { ...depth, deadLetters: count(dead.Attributes?.ApproximateNumberOfMessages) };
+  }
+
   /** Long-polls for messages (the local stack's stand-in for Lambda's event source mapping). */
   async receive(
     options: { max?: number; waitSeconds?: number; visibilityTimeout?: number } = {},
@@ -75,7 +108,7 @@ export class SqsWorkQueue implements WorkQueue {
         MaxNumberOfMessages: options.max ?? BATCH,
         WaitTimeSeconds: options.waitSeconds ?? 20,
         ...(options.visibilityTimeout !== undefined && { VisibilityTimeout: options.visibilityTimeout }),
-        MessageSystemAttributeNames: ["ApproximateReceiveCount", "MessageGroupId"],
+        MessageSystemAttributeNames: ["ApproximateReceiveCount", "MessageGroupId", "SentTimestamp"],
       }),
     );
     return Messages ?? [];

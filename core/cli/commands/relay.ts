@@ -17,7 +17,12 @@ export function registerRelay(program: Command, env: CommandEnv): void {
         import("../../relay/main.js"),
         import("../../adapters/system.js"),
       ]);
-      const log = jsonLogger({ component: "relay" }, (line) => io.stdout.write(`${line}\n`));
+      const token = io.env.HOOKFLOW_RELAY_TOKEN;
+      const log = jsonLogger(
+        { component: "relay" },
+        (line) => io.stdout.write(`${line}\n`),
+        token ? [token] : [],
+      );
       const relay = await startRelay(io.env, log);
       await new Promise<void>((resolve) => {
         process.once("SIGTERM", resolve);

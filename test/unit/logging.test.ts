@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { jsonLogger } from "../../core/adapters/system.js";
+import { configuredSecrets, loadConfig } from "../../core/config.js";
+import { withLogContext } from "../../core/log-context.js";
+
+function capture(secrets: string[] = []) {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = jsonLogger({}, (l) => lines.push(JSON.parse(l)), secrets);
+  return { log, lines };
+}
+
+describe("the structured logger", () => {
+  it("writes one JSON object per line with level, time and message", () => {
+    const { log, lines } = capture();
+    log.warn("effect will be retried", { key: "k" });
+    expect(lines).toEqual([
+      { level: "warn", time: expect.any(String), message: "effect will be retried", key: "k" },
+    ]);
+    expect(Number.isNaN(Date.parse(lines[0]?.time as string))).toBe(false);
+  });
+
+  it("adds the run, task and attempt of the work around a line, and keeps concurrent runs apart", async () => {
+    const { log, lines } = capture();
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const first = withLogContext({ runId: "r1" }, async () => {
+      await gate; // r2's lines are logged while r1's work is suspended
+      await withLogContext({ task: "unit", attempt: 2 }, async () => log.info("submitted"));
+      log.info("applied");
+    });
+    const second = withLogContext({ runId: "r2" }, async () => {
+      log.info("applied");
+      open();
+    });
+    await Promise.all([first, second]);
+    log.info("outside");
+    expect(lines.map(({ time: _, level: __, ...rest }) => rest)).toEqual([
+      { message: "applied", runId: "r2" },
+      { message: "submitted", runId: "r1", task: "unit", attempt: 2 },
+      { message: "applied", runId: "r1" },
+      { message: "outside" },
+    ]);
+  });
+
+  it("never writes a configured secret, wherever it appears, nor a credential field's value", () => {
+    const config = loadConfig({
+      HOOKFLOW_API_TOKEN: "api-token-1234567890",
+      HOOKFLOW_GITHUB_SECRET: 'gh"secret\\with-escapes',
+      HOOKFLOW_OIDC_CLIENT_SECRET: "oidc-client-secret",
+    });
+    const written: string[] = [];
+    const log = jsonLogger({}, (l) => written.push(l), configuredSecrets(config));
+    withLogContext({ runId: "r1" }, () =>
+      log.error('request failed: Bearer api-token-1234567890 and gh"secret\\with-escapes', {
+        error: new Error("oidc-client-secret refused").message,
+        nested: { list: ["x api-token-1234567890 y"] },
+        authorization: "Bearer anything",
+        relayToken: "rt-anything",
+        actor: { kind: "person", name: "alice", tokenId: "tok_123" },
+      }),
+    );
+    const text = written.join("\n");
+    for (const secret of ["api-token-1234567890", 'gh\\"secret', "oidc-client-secret", "anything"])
+      expect(text).not.toContain(secret);
+    expect(JSON.parse(written[0] as string)).toMatchObject({
+      message: "request failed: Bearer ****** and ******",
+      error: "****** refused",
+      nested: { list: ["x ****** y"] },
+      authorization: "******",
+      relayToken: "******",
+      actor: { kind: "person", name: "alice", tokenId: "tok_123" },
+      runId: "r1",
+    });
+  });
+});
