@@ -54,6 +54,7 @@ import { SignIn } from "./services/signin.js";
 import { RunStarter } from "./services/start-runs.js";
 import { TaskSlotService } from "./services/task-slots.js";
 import { TaskTokens } from "./services/tokens.js";
+import { ViewGrants } from "./services/view-grants.js";
 import { HOOKFLOW_VERSION } from "./version.js";
 
 /** What every function shares: configuration, state, the queue, time, ids and logs. */
@@ -304,6 +305,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     log: base.log,
     metrics: base.metrics,
     publicUrl: config.HOOKFLOW_PUBLIC_URL,
+    ...(config.HOOKFLOW_VIEW_GRANT_DAYS > 0 && { grants: viewGrants(base) }),
     ...(overrides.notifyBudgetSeconds !== undefined && { budgetSeconds: overrides.notifyBudgetSeconds }),
   });
   const tokens = taskTokens(config);
@@ -393,6 +395,7 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       },
     }),
     apiToken: config.HOOKFLOW_API_TOKEN,
+    grants: viewGrants(base),
     // Admins only, rarely: loaded on first use, out of the API's cold start.
     doctor: () => doctor(base, overrides),
     ...peopleDeps(base, overrides),
@@ -469,6 +472,16 @@ export function peopleDeps(base: Base, overrides: Overrides = {}) {
         }),
       }),
   };
+}
+
+/**
+ * The grants in run links (notifications, commit statuses) and the console's check of them: a key derived from
+ * HOOKFLOW_TOKEN_SECRET, which the scheduler (making links) and the API (checking them) both hold.
+ */
+export function viewGrants(base: Base): ViewGrants | undefined {
+  const { config } = base;
+  if (!config.HOOKFLOW_TOKEN_SECRET) return undefined;
+  return new ViewGrants(config.HOOKFLOW_TOKEN_SECRET, base.clock, config.HOOKFLOW_VIEW_GRANT_DAYS);
 }
 
 /** The wake-up consumer: it only forwards due wake-ups to the work queue, so it loads no runner. */

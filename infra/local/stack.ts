@@ -175,6 +175,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     app.all("/webhooks/*", (c) => webhook.fetch(c.req.raw));
     app.all("/callbacks/*", (c) => callback.fetch(c.req.raw));
     app.all("/api/*", (c) => api.fetch(c.req.raw));
+    // Sign-in and the console are the API function's too (infra/functions.ts ROUTES).
+    for (const path of ["/auth/*", "/console/*", "/runs", "/runs/*", "/pipelines", "/pipelines/*"])
+      app.all(path, (c) => api.fetch(c.req.raw));
     app.get("/healthz", (c) => c.json({ ok: true }));
     app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
 
