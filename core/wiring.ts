@@ -52,6 +52,7 @@ import { Scheduler } from "./services/scheduler.js";
 import { ScheduleService } from "./services/schedules.js";
 import { SignIn } from "./services/signin.js";
 import { RunStarter } from "./services/start-runs.js";
+import { TaskSlotService } from "./services/task-slots.js";
 import { TaskTokens } from "./services/tokens.js";
 import { ViewGrants } from "./services/view-grants.js";
 import { HOOKFLOW_VERSION } from "./version.js";
@@ -274,6 +275,7 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base), overr
         starter: runStarter(base),
         clock: base.clock,
         repositoryPipelines: new RepositoryPipelines({ hosts }),
+        repositorySchedules: base.stores.repositorySchedules,
         pullRequestDetails: hostPullRequestDetails(hosts, base.log),
         commitStatus: overrides.commitStatus ?? commitStatusReporter(config, base.clock),
         publicUrl: config.HOOKFLOW_PUBLIC_URL,
@@ -347,6 +349,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     tokens,
     outbox,
     archiving,
+    slots: taskSlots(base),
     publicUrl: config.HOOKFLOW_PUBLIC_URL,
     log: base.log,
   });
@@ -524,12 +527,24 @@ export function wakeUpDeps(base: Base) {
   return { queue: base.queue, wakeUps: base.wakeUps, clock: base.clock, log: base.log };
 }
 
+/** A pipeline's running-task slots, counted across its runs (taken by the scheduler, repaired by the reconciler). */
+export function taskSlots(base: Base): TaskSlotService {
+  return new TaskSlotService({
+    slots: base.stores.taskSlots,
+    runs: base.stores.runs,
+    queue: base.queue,
+    clock: base.clock,
+    log: base.log,
+  });
+}
+
 export function reconcilerDeps(base: Base, overrides: Overrides = {}) {
   return {
     runs: base.stores.runs,
     queue: base.queue,
     clock: base.clock,
     log: base.log,
+    slots: taskSlots(base),
     schedules: new ScheduleService({
       definitions: base.stores.definitions,
       ledger: base.stores.ledger,
@@ -538,6 +553,9 @@ export function reconcilerDeps(base: Base, overrides: Overrides = {}) {
       webUrls: webUrls(base.config),
       clock: base.clock,
       log: base.log,
+      repositorySchedules: base.stores.repositorySchedules,
+      repositories: base.stores.repositories,
+      repositoryPipelines: new RepositoryPipelines({ hosts: gitHostApis(base, overrides) }),
     }),
   };
 }

@@ -38,6 +38,8 @@ export const RunEvent = /* @__PURE__ */ schema(() =>
     /** Submitting failed in a way that may pass (the cluster's API is down): retried; the error is shown. */
     z.object({ type: z.literal("task.submitFailed"), ...TaskRef, message: z.string() }),
     z.object({ type: z.literal("task.timedOut"), ...TaskRef }),
+    /** The pipeline's `limit` running tasks (`maxRunningTasks`, across its runs) are taken: the attempt waits, queued. */
+    z.object({ type: z.literal("task.waitingForRoom"), ...TaskRef, limit: z.number().int().min(1) }),
     z.object({
       type: z.literal("approval.granted"),
       task: z.string(),

@@ -234,7 +234,10 @@ const PipelineFields = /* @__PURE__ */ schema(() =>
     finally: z.array(Task).default([]),
     /** The stages' time budget, from the run's start; past it their unfinished tasks fail, and `finally` runs. */
     timeoutSeconds: z.number().int().min(1).max(MAX_RUN_TIMEOUT_SECONDS).optional(),
-    /** Tasks of one run queued or running at once; more wait, pending, until one ends. */
+    /**
+     * The pipeline's tasks running at once, across all its runs: an attempt holds one of these slots from its
+     * submission until it ends; more wait (queued, `WaitingForRoom`) until one frees. One run also queues no more.
+     */
     maxRunningTasks: z.number().int().min(1).max(LIMITS.tasksPerPipeline).default(DEFAULT_MAX_RUNNING_TASKS),
   }),
 );

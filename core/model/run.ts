@@ -76,6 +76,8 @@ export const TaskReason = /* @__PURE__ */ schema(() =>
     "RetryWaiting",
     /** The run's own `timeoutSeconds` passed before the task ended: fails the run, whatever `ignoreFailed` says. */
     "RunTimedOut",
+    /** Queued, but the pipeline's `maxRunningTasks` are all taken (by any of its runs): submitted once one frees. */
+    "WaitingForRoom",
   ]),
 );
 export type TaskReason = z.infer<typeof TaskReason>;
@@ -308,6 +310,17 @@ export const OutboxEffect = /* @__PURE__ */ schema(() =>
     }),
     /** Ask the runs waiting in a concurrency group to look again. */
     z.object({ ...EffectBase, type: z.literal("wakeGroup"), group: z.string() }),
+    /**
+     * An attempt ended: give back the pipeline slot it may hold (`maxRunningTasks`), once its Job is canceled if a
+     * cancel is owed too, and let the oldest attempts waiting for room try again. Safe to carry out twice.
+     */
+    z.object({
+      ...EffectBase,
+      type: z.literal("releaseSlot"),
+      task: z.string(),
+      attempt: z.number(),
+      jobName: z.string(),
+    }),
   ]),
 );
 export type OutboxEffect = z.infer<typeof OutboxEffect>;
@@ -318,12 +331,18 @@ export const SubmitEffect = /* @__PURE__ */ schema(() =>
 export type SubmitEffect = z.infer<typeof SubmitEffect>;
 export type Effect = OutboxEffect | SubmitEffect;
 
+/** Effects on a run's Jobs and slots that keep a finished run in the reconciler's view until carried out. */
+const OWED_AFTER_THE_END: ReadonlySet<OutboxEffect["type"]> = new Set([
+  "archiveLog",
+  "cancelTask",
+  "releaseSlot",
+]);
+
 /**
  * Whether the reconciler still looks at a run: while it is unfinished, and after, while it owes work on its
- * Jobs (an attempt's log still to copy to the archive, a Job still to cancel), so that a failed copy is retried.
+ * Jobs or slots (an attempt's log still to copy to the archive, a Job still to cancel, a slot still to give
+ * back), so that a failed copy or release is retried.
  */
 export function needsReconciling(run: Pick<Run, "status" | "outbox">): boolean {
-  return (
-    !isTerminalRun(run.status) || run.outbox.some((e) => e.type === "archiveLog" || e.type === "cancelTask")
-  );
+  return !isTerminalRun(run.status) || run.outbox.some((e) => OWED_AFTER_THE_END.has(e.type));
 }

@@ -196,10 +196,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     stoppers.push(wakePoller.stop);
 
     const every = options.reconcileSeconds ?? 3;
-    const { schedules } = reconcilerDeps(base);
+    const { schedules, slots } = reconcilerDeps(base);
     // Schedules are evaluated on the same timer: a tick more often than once a minute finds each minute claimed.
     const reconcile = () =>
       reconcileAll({ runs: base.stores.runs, queue: base.queue, clock: base.clock }, every)
+        .then(() =>
+          slots.repair().catch((error) => log.error("task slot repair failed", { error: String(error) })),
+        )
         .then(() => schedules.tick())
         .catch((error) => log.error("reconcile failed", { error: String(error) }));
     void reconcile();

@@ -75,6 +75,19 @@ export const KEYS = {
     sk: S("REPO"),
   }),
   sent: (key: string): Item => ({ pk: S(`SENT#${key}`), sk: S("SENT") }),
+  /** A schedule in a repository's file, under the branch it builds (repository-schedules.ts). */
+  repositorySchedule: (
+    provider: Provider,
+    repository: string,
+    branch: string,
+    pipeline: string,
+    key: string,
+  ) => ({
+    pk: S(`RSCHEDULE#${provider}#${repository}#${branch}`),
+    sk: S(`${pipeline}#${key}`),
+  }),
+  /** A pipeline's running-task slots (core/adapters/dynamo/task-slots.ts). */
+  taskSlots: (pipeline: string): Item => ({ pk: S(`SLOTS#${pipeline}`), sk: S("SLOTS") }),
   /** A counter's key is hashed: rate keys carry robot URLs, whose query holds the robot's access token. */
   rate: (key: string, window: number): Item => ({ pk: S(`RATE#${sha256Hex(key)}`), sk: S(`W#${window}`) }),
 };

@@ -86,6 +86,26 @@ export class TableIO {
     );
   }
 
+  /** Like `update`, and returns the item as the update left it (ReturnValues: ALL_NEW). */
+  async updateAndRead(
+    key: Item,
+    update: Expression,
+    condition?: Expression,
+  ): Promise<{ ok: true; item: Item | undefined } | { ok: false; current: Item | undefined }> {
+    const written = await conditional(() =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: key,
+          ...expressionInput({ update, condition }),
+          ReturnValues: "ALL_NEW",
+          ...(condition && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
+        }),
+      ),
+    );
+    return written.ok ? { ok: true, item: written.value.Attributes } : written;
+  }
+
   /** Deletes `key` (if `condition` holds); `existed` says whether there was an item to delete. */
   async delete(
     key: Item,

@@ -27,6 +27,8 @@ export { TTL_ATTRIBUTE };
  * | delivered body  | BODY#<provider>#<sha256 hex> | BODY       | TTL: the delivery TTL                                |
  * | sent record     | SENT#<key>                   | SENT       | TTL: the ledger TTL (30 days)                        |
  * | rate counter    | RATE#<sha256 hex of its key> | W#<window> | TTL: an hour after its last count                    |
+ * | task slots      | SLOTS#<pipeline>             | SLOTS      | byCollection: SLOTS / <pipeline>                     |
+ * | repo schedule   | RSCHEDULE#<provider>#<repository>#<branch> | <pipeline>#<schedule key> | byCollection: RSCHEDULES / <provider>/<repository>#<branch>#<pipeline>#<key> |
  * | definition ver. | PIPELINE#<name> / JOB#<name> | <kind>#V#<8-digit version> | (none: never listed, kept after deletes) |
  * | token           | TOKEN#<id>                   | TOKEN      | byCollection: TOKENS#<owner> / <createdAt>#<id>      |
  * |                 |                              |            | TTL: 30 days after the token's expiry                |
@@ -54,6 +56,11 @@ export { TTL_ATTRIBUTE };
  * - delivered body: `deliveryId` (the first delivery that brought it), `runs` (JSON), `receivedAt`.
  * - sent record: `state` (claimed or sent), `leaseUntil` (epoch seconds), `sentAt`.
  * - rate counter: `used`.
+ * - task slots: `pipeline`, `holders` and `waiting`, string sets of the attempts holding one of the pipeline's
+ *   `maxRunningTasks` slots and of those waiting for one (`<run> <task> <attempt>`, waiters prefixed with their
+ *   run's createdAt); counted with conditional ADD/DELETE on `size(holders)` (task-slots.ts).
+ * - repo schedule: `provider`, `repository`, `branch`, `pipeline`, `key`, `schedule` (JSON), `recordedAt`: a
+ *   schedule the last push read to `branch` found in the repository's file (repository-schedules.ts).
  *
  * Access patterns (people): a token by id (GetItem, consistent, so a revocation counts at once); one owner's
  * tokens (Query byCollection); the audit newest first (Query byTime, partition AUDIT); a definition's latest
