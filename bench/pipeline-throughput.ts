@@ -1,15 +1,21 @@
 /**
- * pipeline-throughput: runs of a 3-stage, 5-task pipeline through the real scheduler handler and callback app on
- * the emulators, with an instant runner whose Jobs call back as soon as they are submitted. Prints runs per
- * second, DynamoDB and SQS requests per task against the minimum the design needs, the log archive's S3 requests
- * and bytes per task, and what that costs on AWS.
+ * pipeline-throughput: runs of a 3-stage, 5-task pipeline started by signed GitHub pushes through the webhook
+ * app, then driven by the real scheduler handler and callback app on the emulators, with an instant runner whose
+ * Jobs call back as soon as they are submitted. Prints runs per second, DynamoDB and SQS requests per task
+ * against the minimum the design needs, and the whole bill per 1,000 runs: DynamoDB capacity units as DynamoDB
+ * reports them (table and indexes), SQS requests, Lambda invocations and GB-seconds (each handler's measured
+ * duration at the memory infra/functions.ts gives it), API Gateway requests; the log archive on its own line.
  */
 import { randomBytes } from "node:crypto";
-import { callbackTaskId, createRun } from "../core/engine/index.js";
+import { dynamoStores } from "../core/adapters/dynamo/store.js";
+import { signGithub } from "../core/adapters/git/index.js";
+import { callbackTaskId } from "../core/engine/index.js";
 import { DEFAULT_TASK_TIMEOUT_SECONDS, isTerminalRun, Pipeline } from "../core/model/index.js";
-import { callbackDeps, schedulerDeps } from "../core/wiring.js";
+import { callbackDeps, schedulerDeps, webhookDeps } from "../core/wiring.js";
 import { createCallbackApp } from "../functions/callback.js";
 import { createSchedulerHandler } from "../functions/scheduler.js";
+import { createWebhookApp } from "../functions/webhook.js";
+import { FUNCTIONS } from "../infra/functions.js";
 import { pollOnce } from "../infra/local/queue-poller.js";
 import { MemoryRunner } from "../test/helpers/memory-runner.js";
 import { benchSystem, startEmulators, table } from "./common.js";
@@ -18,10 +24,23 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 500);
 const POLLERS = Number(process.env.BENCH_POLLERS ?? 6);
 /** With 1, every Job also reports `running` before it succeeds (queued → running → succeeded). */
 const RUNNING_REPORTS = process.env.BENCH_RUNNING_REPORTS === "1";
+/** The log size the archive line is priced at, per task (bytes stored, after gzip). */
+const LOG_BYTES_PER_TASK = Number(process.env.BENCH_LOG_BYTES ?? 100 * 1024);
+/** Runs handled one invocation at a time after the throughput run, to measure each handler's duration alone. */
+const SERIAL_RUNS = Number(process.env.BENCH_SERIAL_RUNS ?? 20);
 const TASKS_PER_RUN = 5;
+const STAGES = 3;
+const SECRET = "bench-github-secret";
+/**
+ * The pipeline's running tasks across its runs (maxRunningTasks): by default as many as the product allows, so
+ * the benchmark measures the control plane rather than the limit; BENCH_MAX_RUNNING_TASKS=10 shows the default.
+ */
+const MAX_RUNNING_TASKS = Number(process.env.BENCH_MAX_RUNNING_TASKS ?? 100);
 
 const pipeline = Pipeline.parse({
   name: "three-stages",
+  maxRunningTasks: MAX_RUNNING_TASKS,
+  triggers: [{ provider: "github", repository: "acme/app", branches: ["main"] }],
   stages: [
     {
       name: "build",
@@ -48,108 +67,233 @@ const pipeline = Pipeline.parse({
   ],
 });
 
+function push(i: number): string {
+  const sha = randomBytes(20).toString("hex");
+  const commit = {
+    id: sha,
+    message: `Change ${i}`,
+    timestamp: "2026-12-01T10:00:00Z",
+    author: { name: "Alice", email: "alice@example.com", username: "alice" },
+    added: [],
+    modified: ["src/index.ts"],
+    removed: [],
+  };
+  return JSON.stringify({
+    ref: "refs/heads/main",
+    before: "1".repeat(40),
+    after: sha,
+    deleted: false,
+    repository: {
+      full_name: "acme/app",
+      name: "app",
+      clone_url: "https://github.com/acme/app.git",
+      owner: { login: "acme" },
+    },
+    pusher: { name: "alice", email: "alice@example.com" },
+    head_commit: commit,
+    commits: [commit],
+  });
+}
+
+/** DynamoDB's own account of what each request consumed (ReturnConsumedCapacity: INDEXES), table and indexes. */
+function measureCapacity(client: { middlewareStack: { add(middleware: never, options: never): void } }) {
+  const units = { read: 0, write: 0, tableWrite: 0, writes: 0 };
+  type Args = { input: Record<string, unknown> };
+  type Next = (args: Args) => Promise<{ output: Record<string, unknown> }>;
+  type Consumed = {
+    CapacityUnits?: number;
+    ReadCapacityUnits?: number;
+    WriteCapacityUnits?: number;
+    Table?: { CapacityUnits?: number };
+  };
+  client.middlewareStack.add(
+    ((next: Next, context: { commandName?: string }) => async (args: Args) => {
+      args.input.ReturnConsumedCapacity = "INDEXES";
+      const write = /^(Put|Update|Delete)Item/.test(context.commandName ?? "");
+      const count = (consumed: Consumed | undefined) => {
+        if (!consumed) return;
+        if (write) {
+          units.write += consumed.CapacityUnits ?? 0;
+          units.tableWrite += consumed.Table?.CapacityUnits ?? consumed.CapacityUnits ?? 0;
+          units.writes++;
+        } else units.read += consumed.CapacityUnits ?? 0;
+      };
+      try {
+        const result = await next(args);
+        count(result.output.ConsumedCapacity as Consumed | undefined);
+        return result;
+      } catch (error) {
+        // A refused conditional write still consumes the write units of the item it would have written.
+        count((error as { $metadata?: unknown; ConsumedCapacity?: Consumed }).ConsumedCapacity);
+        throw error;
+      }
+    }) as never,
+    { step: "initialize", name: "benchCapacity" } as never,
+  );
+  return units;
+}
+
+/** Each handler's invocations and the milliseconds they took, as Lambda would bill them (rounded up to 1 ms). */
+class Invocations {
+  readonly byFunction = new Map<string, { count: number; ms: number }>();
+  async time<T>(name: string, work: () => Promise<T> | T): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await work();
+    } finally {
+      const entry = this.byFunction.get(name) ?? { count: 0, ms: 0 };
+      entry.count++;
+      entry.ms += Math.ceil(performance.now() - t0);
+      this.byFunction.set(name, entry);
+    }
+  }
+}
+
 const emulators = await startEmulators();
 try {
   const runner = new MemoryRunner();
-  const { base, counter, clients } = await benchSystem(emulators, "bench-pipeline", { runner });
+  const { base, counter, clients, dynamo, config } = await benchSystem(emulators, "bench-pipeline", {
+    runner,
+  });
+  // The bench's own reads (set-up, progress, the final check) go through a client of their own, never counted.
+  const probe = dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE });
+  await probe.definitions.putPipeline(pipeline, new Date().toISOString());
+  const capacity = measureCapacity(clients.dynamoClient);
+  // Invocations while runs overlap (they share one process, so their durations include each other's waits), and
+  // alone (one at a time, as each Lambda invocation runs in its own environment): the bill uses the latter.
+  const overlapped = new Invocations();
+  const alone = new Invocations();
+  let lambda = overlapped;
+  let serial = false;
+  const deferred: Array<() => Promise<void>> = [];
   const scheduling = await schedulerDeps(base, { runner, s3Client: clients.s3Client });
-  const handler = createSchedulerHandler(scheduling);
+  const scheduler = createSchedulerHandler(scheduling);
+  const handler: typeof scheduler = (event) => lambda.time("scheduler", () => scheduler(event));
   const callbacks = createCallbackApp(callbackDeps(base));
+  const webhooks = createWebhookApp(webhookDeps(base));
   const tokens = callbackDeps(base).tokens;
 
   // The instant runner: every submitted Job reports success through its callback right away.
   const inflight = new Set<Promise<void>>();
   runner.onSubmit = (launch) => {
     const callback = async (body: object) => {
-      const res = await callbacks.request(
-        `/callbacks/tasks/${callbackTaskId(launch.runId, launch.task, launch.attempt)}`,
-        {
+      const res = await lambda.time("callback", () =>
+        callbacks.request(`/callbacks/tasks/${callbackTaskId(launch.runId, launch.task, launch.attempt)}`, {
           method: "POST",
           headers: {
             authorization: `Bearer ${tokens.tokenFor(launch)}`,
             "content-type": "application/json",
           },
           body: JSON.stringify(body),
-        },
+        }),
       );
       if (res.status !== 200) throw new Error(`callback ${res.status}: ${await res.text()}`);
     };
-    const report = (async () => {
+    const reportAll = async () => {
       if (RUNNING_REPORTS) await callback({ status: "running" });
       // Its container has exited by the time its report is handled, so its log is complete and is archived.
       runner.set(launch.jobName, { state: "succeeded" });
       await callback({ status: "succeeded", outputs: { [`${launch.task.toUpperCase()}_DONE`]: "1" } });
-    })();
+    };
+    if (serial) {
+      deferred.push(reportAll);
+      return;
+    }
+    const report = reportAll();
     inflight.add(report);
     void report.finally(() => inflight.delete(report));
   };
 
-  const now = new Date().toISOString();
-  const trigger = {
-    provider: "github" as const,
-    event: "push" as const,
-    repository: "acme/app",
-    cloneUrl: "",
-    ref: "refs/heads/main",
-    branch: "main",
-    message: "m",
-    author: "a",
-  };
-  const runs = Array.from({ length: RUNS }, () =>
-    createRun({
-      id: randomBytes(10).toString("hex"),
-      pipeline,
-      jobs: {},
-      trigger: { ...trigger, commit: randomBytes(20).toString("hex") },
-      now,
-    }),
-  );
-  // As the webhook would: one conditional write and one message per run.
   counter.reset();
   const started = performance.now();
-  await Promise.all(runs.map((run) => base.stores.deliveries.createRuns([run])));
-  await base.queue.send(
-    runs.map((r) => ({ runId: r.id, event: { type: "run.created" }, dedupKey: `created:${r.id}` })),
+  // Each run starts from a signed push, as on AWS: the webhook verifies it, claims its body, writes the run and
+  // sends its first message.
+  const runIds: string[] = [];
+  const deliver = async (i: number) => {
+    const body = push(i);
+    const res = await lambda.time("webhook", () =>
+      webhooks.request("/webhooks/github", {
+        method: "POST",
+        headers: {
+          "x-github-event": "push",
+          "x-github-delivery": `bench-${i}`,
+          "x-hub-signature-256": signGithub(body, SECRET),
+          "content-type": "application/json",
+        },
+        body,
+      }),
+    );
+    if (res.status !== 202) throw new Error(`webhook ${res.status}: ${await res.text()}`);
+    const { runs } = (await res.json()) as { runs: Array<{ id: string }> };
+    return runs.map((r) => r.id);
+  };
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let i = next++; i < RUNS; i = next++) runIds.push(...(await deliver(i)));
+    }),
   );
 
-  let finished = 0;
+  let finished = false;
+  let emptyReceives = 0;
   await Promise.all(
     Array.from({ length: POLLERS }, async () => {
-      for (let idle = 0; finished < RUNS && idle < 200; ) {
+      for (let idle = 0; !finished && idle < 200; ) {
         const { received } = await pollOnce(base.queue, handler, { waitSeconds: 0 });
         idle = received === 0 ? idle + 1 : 0;
-        if (received === 0) await new Promise((r) => setTimeout(r, 10));
+        if (received === 0) {
+          emptyReceives++;
+          await new Promise((r) => setTimeout(r, 10));
+        }
         await Promise.all(inflight);
-        finished = (await base.stores.runs.activeRuns()).length === 0 ? RUNS : finished;
+        if (received === 0) finished = (await probe.runs.activeRuns()).length === 0;
       }
     }),
   );
   const elapsed = performance.now() - started;
-  const done = await Promise.all(runs.map((r) => base.stores.runs.getRun(r.id)));
+  const done = await Promise.all(runIds.map((id) => probe.runs.getRun(id)));
   const succeeded = done.filter((r) => r?.status === "succeeded").length;
-  if (done.some((r) => !r || !isTerminalRun(r.status))) throw new Error("some runs did not finish");
-  counter.counts.set("DynamoDB.GetItem", (counter.counts.get("DynamoDB.GetItem") ?? 0) - RUNS); // the check above
+  if (runIds.length !== RUNS || done.some((r) => !r || !isTerminalRun(r.status)))
+    throw new Error("some runs did not finish");
 
   const tasks = RUNS * TASKS_PER_RUN;
+  const measuredCounts = new Map(counter.counts);
+  const measuredCapacity = { ...capacity };
+
+  // The same pipeline again, one invocation at a time: each handler's duration alone.
+  lambda = alone;
+  serial = true;
+  for (let i = 0; i < SERIAL_RUNS; i++) {
+    await deliver(RUNS + i);
+    for (let quiet = 0; quiet < 3; ) {
+      const { received } = await pollOnce(base.queue, handler, { waitSeconds: 0, max: 1 });
+      quiet = received === 0 && deferred.length === 0 ? quiet + 1 : 0;
+      for (let work = deferred.shift(); work; work = deferred.shift()) await work();
+    }
+  }
+  counter.counts.clear();
+  for (const [name, count] of measuredCounts) counter.counts.set(name, count);
+  Object.assign(capacity, measuredCapacity);
   const c = (name: string) => counter.counts.get(name) ?? 0;
-  const activeQueries = c("DynamoDB.Query");
-  const itemBytes = Buffer.byteLength(JSON.stringify(done[0]));
-  const writeUnits = Math.ceil(itemBytes / 1024);
-  const readUnits = Math.ceil(itemBytes / 4096);
-  const dynamoWrites = c("DynamoDB.PutItem") + c("DynamoDB.UpdateItem");
-  const dynamoReads = c("DynamoDB.GetItem");
-  const sqsRequests = counter.total("SQS");
+  const sqsRequests = counter.total("SQS") - emptyReceives;
   const s3Puts = c("S3.PutObject");
   const s3Gets = counter.total("S3") - s3Puts;
 
-  // The least this design can do. DynamoDB, per task: the write that records it submitted and the write that
-  // records it finished, each after reading the run (4 requests); per run: the webhook's write. SQS, per run:
-  // one message to start it and one per later stage (3 here), each sent and deleted, received 10 at a time.
-  const minimum = { dynamo: 4 + 1 / TASKS_PER_RUN, sqs: (3 * 2.1) / TASKS_PER_RUN };
+  // The least this design can do (docs/decisions.md, 1). DynamoDB, per run: the webhook claims the body and
+  // writes the run's spec and head (3); the first message loads the run, saves it started, notes the delivery and records the
+  // first submission (4). Per task and report: the callback reads the run and writes its report (2). Per stage:
+  // one fold of its reports (a load, a save that plans the next stage, a save of what carrying that out left:
+  // submissions and archived logs) (3). SQS, per run: the webhook's message; per report one owed message; each
+  // sent, received (10 at a time) and deleted.
+  const reports = RUNNING_REPORTS ? 2 : 1;
+  const minimum = {
+    dynamo: (3 + 4 + 2 * reports * TASKS_PER_RUN + 3 * STAGES * reports) / TASKS_PER_RUN,
+    sqs: ((1 + reports * TASKS_PER_RUN) * 2.1) / TASKS_PER_RUN,
+  };
   const measured = { dynamo: counter.total("DynamoDB") / tasks, sqs: sqsRequests / tasks };
 
   console.log(
-    `pipeline-throughput: ${RUNS} runs × ${TASKS_PER_RUN} tasks (1 → 3 parallel → 1), instant runner${RUNNING_REPORTS ? " reporting running, then succeeded" : ""}, ${POLLERS} scheduler pollers, callbacks in-process`,
+    `pipeline-throughput: ${RUNS} runs × ${TASKS_PER_RUN} tasks (1 → 3 parallel → 1) started by signed pushes, instant runner${RUNNING_REPORTS ? " reporting running, then succeeded" : ""}, ${POLLERS} scheduler pollers, callbacks in-process`,
   );
   console.log(
     `${succeeded}/${RUNS} runs succeeded in ${(elapsed / 1000).toFixed(1)} s: ${((RUNS / elapsed) * 1000).toFixed(1)} runs per second`,
@@ -171,61 +315,97 @@ try {
     ]),
   );
   console.log(
-    table([
-      {
-        "per task": "log archive (S3)",
-        PUT: s3Puts / tasks,
-        "GET (index look-ups)": s3Gets / tasks,
-        "bytes stored": Math.round(counter.putBytes / tasks),
-      },
-    ]),
+    `requests by kind: ${JSON.stringify(Object.fromEntries([...counter.counts].sort()))} (of the receives, ${emptyReceives} found the queue empty: not counted per run)`,
   );
   console.log(
-    `requests by kind: ${JSON.stringify(Object.fromEntries([...counter.counts].sort()))} (reconciler queries: ${activeQueries})`,
+    `DynamoDB capacity: ${(capacity.write / tasks).toFixed(2)} WRU per task (${(capacity.write / capacity.writes).toFixed(2)} per write with indexes, ${(capacity.tableWrite / capacity.writes).toFixed(2)} on the table alone), ${(capacity.read / tasks).toFixed(2)} RRU per task`,
   );
 
-  // us-east-1 on-demand, published 2026: DynamoDB $0.625 per million write request units (1 KB each) and
-  // $0.125 per million read request units (4 KB strongly consistent); SQS FIFO $0.50 per million requests (64 KB).
-  const perThousandRuns = 1000 / RUNS;
-  const dynamoCost =
-    ((dynamoWrites * writeUnits * 0.625 + dynamoReads * readUnits * 0.125 + activeQueries * 0.125) / 1e6) *
-    perThousandRuns;
-  const sqsCost = ((sqsRequests * 0.5) / 1e6) * perThousandRuns;
-  // S3 Standard, us-east-1, published 2026: $0.005 per 1,000 PUT requests, $0.0004 per 1,000 GET requests,
-  // $0.023 per GB-month stored (a month of the bytes counted; the default retention keeps them 90 days).
-  const s3Cost =
-    ((s3Puts * 0.005) / 1000 + (s3Gets * 0.0004) / 1000 + (counter.putBytes / 1e9) * 0.023) * perThousandRuns;
+  // us-east-1, on demand, published prices as of 2026-12:
+  const PRICE = {
+    wru: 0.625 / 1e6, // DynamoDB, per write request unit (1 KB; each index written counts its own)
+    rru: 0.125 / 1e6, // DynamoDB, per read request unit (4 KB strongly consistent)
+    sqsFifo: 0.5 / 1e6, // SQS FIFO, per request (64 KB chunk)
+    lambdaRequest: 0.2 / 1e6, // Lambda, per invocation
+    lambdaGbSecond: 0.0000133334, // Lambda on arm64 (infra/sst/hookflow.ts), per GB-second
+    httpApi: 1.0 / 1e6, // API Gateway HTTP API, per request (first 300 million a month)
+    s3Put: 0.005 / 1000, // S3 Standard, per PUT
+    s3Get: 0.0004 / 1000, // S3 Standard, per GET
+    s3GbMonth: 0.023, // S3 Standard, per GB-month
+  };
+  const perThousand = 1000 / RUNS;
+  const memoryGb = {
+    webhook: FUNCTIONS.webhook.memoryMb / 1024,
+    callback: FUNCTIONS.callback.memoryMb / 1024,
+    scheduler: FUNCTIONS.scheduler.memoryMb / 1024,
+  };
+  const fn = (name: keyof typeof memoryGb) => overlapped.byFunction.get(name) ?? { count: 0, ms: 0 };
+  /** Milliseconds per invocation of `name` when it ran alone. */
+  const msAlone = (name: keyof typeof memoryGb) => {
+    const entry = alone.byFunction.get(name) ?? { count: 0, ms: 0 };
+    return entry.ms / Math.max(entry.count, 1);
+  };
+  const gbSeconds = (name: keyof typeof memoryGb) =>
+    ((fn(name).count * msAlone(name)) / 1000) * memoryGb[name];
+  const httpRequests = fn("webhook").count + fn("callback").count;
+  const rows: Array<{ line: string; quantity: string; usd: number }> = [
+    {
+      line: "DynamoDB",
+      quantity: `${Math.round(capacity.write * perThousand)} WRU, ${Math.round(capacity.read * perThousand)} RRU (${Math.round(counter.total("DynamoDB") * perThousand)} requests)`,
+      usd: (capacity.write * PRICE.wru + capacity.read * PRICE.rru) * perThousand,
+    },
+    {
+      line: "SQS FIFO",
+      quantity: `${Math.round(sqsRequests * perThousand)} requests`,
+      usd: sqsRequests * PRICE.sqsFifo * perThousand,
+    },
+    ...(["webhook", "callback", "scheduler"] as const).map((name) => ({
+      line: `Lambda ${name} (${FUNCTIONS[name].memoryMb} MB)`,
+      quantity: `${Math.round(fn(name).count * perThousand)} invocations, ${msAlone(name).toFixed(1)} ms each alone (${(fn(name).ms / Math.max(fn(name).count, 1)).toFixed(0)} overlapped), ${(gbSeconds(name) * perThousand).toFixed(1)} GB-s`,
+      usd: (fn(name).count * PRICE.lambdaRequest + gbSeconds(name) * PRICE.lambdaGbSecond) * perThousand,
+    })),
+    {
+      line: "API Gateway (HTTP API)",
+      quantity: `${Math.round(httpRequests * perThousand)} requests`,
+      usd: httpRequests * PRICE.httpApi * perThousand,
+    },
+  ];
+  const controlPlane = rows.reduce((sum, r) => sum + r.usd, 0);
+  // With the relay (issue 14), each task's Job is also reported by it: running and how it ended, each a POST to
+  // /callbacks/relay, costing what a callback's report costs here (the same function, the same writes).
+  const callbackShare =
+    (fn("callback").count * (PRICE.lambdaRequest + PRICE.httpApi) +
+      gbSeconds("callback") * PRICE.lambdaGbSecond) /
+      Math.max(fn("callback").count, 1) +
+    // a report's DynamoDB read and write, its owed message sent, received and deleted, and its fold's share
+    (capacity.write / capacity.writes) * PRICE.wru +
+    PRICE.rru +
+    3 * PRICE.sqsFifo;
+  const relay = 2 * TASKS_PER_RUN * 1000 * callbackShare;
+  // The log archive, priced at BENCH_LOG_BYTES per task: the PUTs and index look-ups measured, one month stored.
+  const archiveGb = (LOG_BYTES_PER_TASK * TASKS_PER_RUN * 1000) / 1024 ** 3;
+  const archive = (s3Puts * PRICE.s3Put + s3Gets * PRICE.s3Get) * perThousand + archiveGb * PRICE.s3GbMonth;
+  console.log("the whole bill per 1,000 runs (us-east-1, on demand):");
   console.log(
     table([
+      ...rows.map((r) => ({ "per 1,000 runs": r.line, quantity: r.quantity, USD: r.usd.toFixed(5) })),
+      { "per 1,000 runs": "control plane", quantity: "", USD: controlPlane.toFixed(4) },
       {
-        "per 1,000 runs": "DynamoDB",
-        requests: counter.total("DynamoDB") * perThousandRuns,
-        "units each": `${writeUnits} WRU / ${readUnits} RRU (item ${itemBytes} B)`,
-        USD: dynamoCost.toFixed(4),
+        "per 1,000 runs": "with the relay, in addition",
+        quantity: `${2 * TASKS_PER_RUN * 1000} reports, each as a callback's`,
+        USD: relay.toFixed(4),
       },
       {
-        "per 1,000 runs": "SQS FIFO",
-        requests: sqsRequests * perThousandRuns,
-        "units each": "1",
-        USD: sqsCost.toFixed(4),
-      },
-      {
-        "per 1,000 runs": "S3 Standard (log archive)",
-        requests: counter.total("S3") * perThousandRuns,
-        "units each": `${Math.round((counter.putBytes * perThousandRuns) / 1024)} KiB stored`,
-        USD: s3Cost.toFixed(4),
-      },
-      {
-        "per 1,000 runs": "total",
-        requests: counter.total() * perThousandRuns,
-        "units each": "",
-        USD: (dynamoCost + sqsCost + s3Cost).toFixed(4),
+        "per 1,000 runs": "log archive (S3), apart",
+        quantity: `${Math.round((s3Puts + s3Gets) * perThousand)} requests, ${(archiveGb * 1024).toFixed(0)} MiB for a month (${Math.round(LOG_BYTES_PER_TASK / 1024)} KiB a task)`,
+        USD: archive.toFixed(4),
       },
     ]),
   );
   console.log(
-    "prices: us-east-1 on demand, DynamoDB $0.625 per million WRU and $0.125 per million RRU, SQS FIFO $0.50 per million requests, S3 Standard $0.005 per 1,000 PUT, $0.0004 per 1,000 GET, $0.023 per GB-month (one month of storage counted); Lambda not included. Each log part is 1 MiB before gzip: a larger log adds one PUT per MiB",
+    `prices: DynamoDB $0.625 per million WRU, $0.125 per million RRU; SQS FIFO $0.50 per million requests; Lambda $0.20 per million invocations and $0.0000133334 per GB-second (arm64); API Gateway HTTP API $1.00 per million requests; S3 Standard $0.005 per 1,000 PUT, $0.0004 per 1,000 GET, $0.023 per GB-month. Handler durations: each handler alone (${SERIAL_RUNS} runs handled one invocation at a time after the throughput run), in-process against the emulators on this machine, billed per started ms. Not per run: the reconciler (one invocation and one Query a minute: 43,200 a month, about $0.01 a month) and Lambda's idle polling of the queue.`,
   );
+  console.log(`control plane per 1,000 runs: $${controlPlane.toFixed(4)}`);
   console.log(
     `pipeline-throughput ratio: ${((measured.dynamo + measured.sqs) / (minimum.dynamo + minimum.sqs)).toFixed(2)}`,
   );

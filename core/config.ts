@@ -131,6 +131,12 @@ const ConfigSchema = z.object({
     .max(24 * 30)
     .default(12),
   /**
+   * How long the view grant in a notification's or commit status's link lets its reader see that run without
+   * signing in (stages, tasks, statuses, durations, the failure). Signed with a key derived from
+   * HOOKFLOW_TOKEN_SECRET; 0 sends links without a grant.
+   */
+  HOOKFLOW_VIEW_GRANT_DAYS: z.coerce.number().min(0).max(90).default(7),
+  /**
    * Extension: notifications may go to loopback addresses (127.0.0.0/8, ::1, localhost). Only the local stack
    * and tests set it; every other private, link-local or reserved address stays refused (core/model/addresses.ts).
    */

@@ -2,6 +2,8 @@
  * The interfaces through which services carry out what the engine decides. Adapters in core/adapters implement
  * them against real systems; each states what must be safe to call twice.
  */
+
+import type { ReportFact } from "./engine/reports.js";
 import type {
   CommitState,
   Identity,
@@ -13,6 +15,7 @@ import type {
   Run,
   RunEvent,
   RunStatus,
+  Schedule,
   TaskLaunch,
   TriggerContext,
 } from "./model/index.js";
@@ -53,8 +56,22 @@ export interface ActiveRun {
 }
 
 export interface RunStore {
-  /** Strongly consistent read. */
+  /** Strongly consistent read: the run as last saved, with the task reports recorded since folded in. */
   getRun(id: string): Promise<Run | undefined>;
+  /**
+   * As getRun, with the run as last saved (`saved`, before the reports were folded in), and whether reports
+   * changed it since (a save is then owed, to keep them).
+   */
+  loadRun(id: string): Promise<{ run: Run; saved: Run; unsaved: boolean } | undefined>;
+  /**
+   * Records a task attempt's report beside its run, not in it: parallel tasks never write the same item. The
+   * same report again finds itself (recorded: false, existing: the same); an attempt's second, different ending
+   * finds the first. Readers fold reports in (getRun); the next save keeps what they changed.
+   */
+  addReport(
+    runId: string,
+    report: ReportFact,
+  ): Promise<{ recorded: true } | { recorded: false; existing: ReportFact }>;
   /**
    * Saves `run` if the stored version is still `run.version` (0 = must not exist yet). Returns the run as stored,
    * with its version incremented. Throws VersionConflictError carrying the stored run when another write won.
@@ -152,6 +169,43 @@ export interface RepositoryStore {
   disable(provider: Provider, repository: string): Promise<boolean>;
 }
 
+/** A schedule found in an enabled repository's file, at the head of the branch it builds. */
+export interface RecordedSchedule {
+  provider: Provider;
+  repository: string;
+  /** The branch the schedule builds, whose file declared it. */
+  branch: string;
+  /** The pipeline's full name, `<repository>/<name>`. */
+  pipeline: string;
+  /** The schedule's identity (scheduleKey): what it runs and when. */
+  key: string;
+  schedule: Schedule;
+  /** When hookflow first read it there: minutes before are not owed. */
+  recordedAt: string;
+}
+
+/**
+ * The schedules of repositories' files, as the last push read to each branch showed them, so that the
+ * reconciler's tick knows what may be due without asking any host. At fire time the file at the branch's head
+ * decides (services/schedules.ts); a record is only a hint of what to look at.
+ */
+export interface RepositoryScheduleStore {
+  /**
+   * Makes (provider, repository, branch)'s records these; one recorded before keeps its `recordedAt`, and one no
+   * longer listed is removed. Safe to repeat.
+   */
+  replace(
+    provider: Provider,
+    repository: string,
+    branch: string,
+    schedules: Array<Pick<RecordedSchedule, "pipeline" | "key" | "schedule">>,
+    now: string,
+  ): Promise<void>;
+  list(): Promise<RecordedSchedule[]>;
+  /** Safe for a record already gone. */
+  remove(record: RecordedSchedule): Promise<void>;
+}
+
 /**
  * A personal or service token as stored: its secret only as a SHA-256 hash. A revoked or expired token is kept
  * (until a while after its expiry) so that using it is answered with the reason.
@@ -234,6 +288,60 @@ export interface RateLimiter {
     limit: { max: number; perSeconds: number },
     now: string,
   ): Promise<{ ok: true } | { ok: false; retryAfterSeconds: number }>;
+}
+
+/** One attempt's claim on a slot of its pipeline (`maxRunningTasks`, counted across the pipeline's runs). */
+export interface SlotHolder {
+  runId: string;
+  task: string;
+  attempt: number;
+}
+
+/** An attempt waiting for a slot; waiters are served oldest run first. */
+export interface SlotWaiter extends SlotHolder {
+  /** Its run's `createdAt`. */
+  since: string;
+}
+
+/** A pipeline's slots as stored: who holds one, who waits. */
+export interface PipelineSlots {
+  pipeline: string;
+  holders: SlotHolder[];
+  waiting: SlotWaiter[];
+}
+
+/**
+ * The running-task slots of each pipeline, counted exactly across all its runs: one item per pipeline, apart
+ * from the runs' own items. Every call is safe to repeat: a holder or waiter is named by (run, task, attempt),
+ * so taking a slot twice holds one, and giving one back twice gives back one.
+ * - take: holds a slot for the attempt if fewer than `limit` are held (or it holds one already). Otherwise it
+ *   records the attempt as waiting, in the same atomic step that saw the slots full, so a slot given back
+ *   after that sees it; `holding` is how many are held. Taking removes the attempt from the waiters.
+ * - release: gives the attempt's slot back (if it held one) and removes it from the waiters; returns the
+ *   pipeline's slots as they are after, or undefined when the pipeline has no slot record.
+ * - handOff: gives slots to these waiters, in one atomic step: each stops waiting and holds a slot, provided all
+ *   are still waiting and there is room for all of them under `limit`; otherwise changes nothing and returns
+ *   the slots as they are. So two callers never hand the same room or waiter out twice.
+ * - unwait: removes these waiters when all are still waiting; otherwise removes none and returns the slots.
+ * - list: every pipeline's record, for the reconciler's repair (an index read: may lag a few writes behind).
+ */
+export interface TaskSlots {
+  take(
+    pipeline: string,
+    waiter: SlotWaiter,
+    limit: number,
+  ): Promise<{ taken: true } | { taken: false; holding: number }>;
+  release(pipeline: string, waiter: SlotWaiter): Promise<PipelineSlots | undefined>;
+  unwait(
+    pipeline: string,
+    waiters: SlotWaiter[],
+  ): Promise<{ ok: true } | { ok: false; current?: PipelineSlots }>;
+  handOff(
+    pipeline: string,
+    waiters: SlotWaiter[],
+    limit: number,
+  ): Promise<{ ok: true } | { ok: false; current?: PipelineSlots }>;
+  list(): Promise<PipelineSlots[]>;
 }
 
 // ---------------------------------------------------------------- queue

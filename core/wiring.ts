@@ -14,7 +14,7 @@ import { createGitHostApis, hostPullRequestDetails } from "./adapters/git-api/in
 import type { AwsCredentials } from "./adapters/kubernetes/eks-token.js";
 import type { LocalRunner } from "./adapters/local-runner.js";
 import { discardedMetrics, emfMetrics } from "./adapters/metrics.js";
-import { createOidcProvider } from "./adapters/oidc.js";
+import type { OidcOptions } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
@@ -54,7 +54,9 @@ import { Scheduler } from "./services/scheduler.js";
 import { ScheduleService } from "./services/schedules.js";
 import { SignIn } from "./services/signin.js";
 import { RunStarter } from "./services/start-runs.js";
+import { TaskSlotService } from "./services/task-slots.js";
 import { TaskTokens } from "./services/tokens.js";
+import { ViewGrants } from "./services/view-grants.js";
 import { HOOKFLOW_VERSION } from "./version.js";
 
 /** What every function shares: configuration, state, the queue, time, ids and logs. */
@@ -198,10 +200,7 @@ export function taskTokens(config: Config, runs?: RunStore): TaskTokens {
  * route (reading) need it.
  */
 export async function logArchive(config: Config, overrides: Overrides = {}): Promise<LogArchive> {
-  if (!config.HOOKFLOW_LOG_BUCKET)
-    throw new Error(
-      "HOOKFLOW_LOG_BUCKET is not set: the S3 bucket ended attempts' logs are kept in (HOOKFLOW_S3_ENDPOINT for an emulator)",
-    );
+  const bucket = logBucket(config);
   const { createS3Client, S3LogArchive, S3RVER_CREDENTIALS } = await import("./adapters/s3/log-archive.js");
   const client =
     overrides.s3Client ??
@@ -212,7 +211,35 @@ export async function logArchive(config: Config, overrides: Overrides = {}): Pro
         credentials: S3RVER_CREDENTIALS,
       }),
     });
-  return new S3LogArchive(client, config.HOOKFLOW_LOG_BUCKET);
+  return new S3LogArchive(client, bucket);
+}
+
+function logBucket(config: Config): string {
+  if (!config.HOOKFLOW_LOG_BUCKET)
+    throw new Error(
+      "HOOKFLOW_LOG_BUCKET is not set: the S3 bucket ended attempts' logs are kept in (HOOKFLOW_S3_ENDPOINT for an emulator)",
+    );
+  return config.HOOKFLOW_LOG_BUCKET;
+}
+
+/**
+ * The log archive for the scheduler: its setting checked at start, the S3 client loaded when an attempt's log is
+ * first kept or read (a run's first message needs neither). Loaded once; again after a failed load.
+ */
+function logArchiveOnFirstUse(config: Config, overrides: Overrides): LogArchive {
+  logBucket(config);
+  let archive: Promise<LogArchive> | undefined;
+  const loaded = () =>
+    (archive ??= logArchive(config, overrides).catch((error: unknown) => {
+      archive = undefined;
+      throw error;
+    }));
+  return {
+    find: async (key) => (await loaded()).find(key),
+    keep: async (key, log) => (await loaded()).keep(key, log),
+    read: async (key, container, want) => (await loaded()).read(key, container, want),
+    reachable: async () => (await loaded()).reachable(),
+  };
 }
 
 export async function buildRunner(
@@ -297,6 +324,7 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base), overr
         starter: runStarter(base),
         clock: base.clock,
         repositoryPipelines: new RepositoryPipelines({ hosts }),
+        repositorySchedules: base.stores.repositorySchedules,
         pullRequestDetails: hostPullRequestDetails(hosts, base.log),
         commitStatus: overrides.commitStatus ?? commitStatusReporter(config, base.clock),
         publicUrl: config.HOOKFLOW_PUBLIC_URL,
@@ -351,11 +379,12 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     log: base.log,
     metrics: base.metrics,
     publicUrl: config.HOOKFLOW_PUBLIC_URL,
+    ...(config.HOOKFLOW_VIEW_GRANT_DAYS > 0 && { grants: viewGrants(base) }),
     ...(overrides.notifyBudgetSeconds !== undefined && { budgetSeconds: overrides.notifyBudgetSeconds }),
   });
   const tokens = taskTokens(config);
   const archiving = new LogArchiving({
-    archive: await logArchive(config, overrides),
+    archive: logArchiveOnFirstUse(config, overrides),
     runner,
     tokens,
     clock: base.clock,
@@ -369,6 +398,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     tokens,
     outbox,
     archiving,
+    slots: taskSlots(base),
     publicUrl: config.HOOKFLOW_PUBLIC_URL,
     log: base.log,
   });
@@ -439,6 +469,7 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       },
     }),
     apiToken: config.HOOKFLOW_API_TOKEN,
+    grants: viewGrants(base),
     // Admins only, rarely: loaded on first use, out of the API's cold start.
     doctor: () => doctor(base, overrides),
     ...peopleDeps(base, overrides),
@@ -486,7 +517,7 @@ export function peopleDeps(base: Base, overrides: Overrides = {}) {
   const provider =
     overrides.signInProvider ??
     (config.HOOKFLOW_OIDC_ISSUER && config.HOOKFLOW_OIDC_CLIENT_ID
-      ? createOidcProvider({
+      ? oidcProvider({
           issuer: config.HOOKFLOW_OIDC_ISSUER,
           clientId: config.HOOKFLOW_OIDC_CLIENT_ID,
           ...(config.HOOKFLOW_OIDC_CLIENT_SECRET && { clientSecret: config.HOOKFLOW_OIDC_CLIENT_SECRET }),
@@ -512,11 +543,43 @@ export function peopleDeps(base: Base, overrides: Overrides = {}) {
   };
 }
 
+/** Sign-in through openid-client, loaded on the first sign-in: no API call needs it. */
+function oidcProvider(options: OidcOptions): SignInProvider {
+  let provider: Promise<SignInProvider> | undefined;
+  const loaded = () =>
+    (provider ??= import("./adapters/oidc.js").then(({ createOidcProvider }) => createOidcProvider(options)));
+  return {
+    authorizationUrl: async (request) => (await loaded()).authorizationUrl(request),
+    exchange: async (callbackUrl, expected) => (await loaded()).exchange(callbackUrl, expected),
+  };
+}
+
+/**
+ * The grants in run links (notifications, commit statuses) and the console's check of them: a key derived from
+ * HOOKFLOW_TOKEN_SECRET, which the scheduler (making links) and the API (checking them) both hold.
+ */
+export function viewGrants(base: Base): ViewGrants | undefined {
+  const { config } = base;
+  if (!config.HOOKFLOW_TOKEN_SECRET) return undefined;
+  return new ViewGrants(config.HOOKFLOW_TOKEN_SECRET, base.clock, config.HOOKFLOW_VIEW_GRANT_DAYS);
+}
+
 /** The wake-up consumer: it only forwards due wake-ups to the work queue, so it loads no runner. */
 export function wakeUpDeps(base: Base) {
   if (!base.wakeUps)
     throw new Error("HOOKFLOW_WAKE_QUEUE_URL is not set: the standard SQS queue of delayed wake-ups");
   return { queue: base.queue, wakeUps: base.wakeUps, clock: base.clock, log: base.log };
+}
+
+/** A pipeline's running-task slots, counted across its runs (taken by the scheduler, repaired by the reconciler). */
+export function taskSlots(base: Base): TaskSlotService {
+  return new TaskSlotService({
+    slots: base.stores.taskSlots,
+    runs: base.stores.runs,
+    queue: base.queue,
+    clock: base.clock,
+    log: base.log,
+  });
 }
 
 export function reconcilerDeps(base: Base, overrides: Overrides = {}) {
@@ -525,6 +588,7 @@ export function reconcilerDeps(base: Base, overrides: Overrides = {}) {
     queue: base.queue,
     clock: base.clock,
     log: base.log,
+    slots: taskSlots(base),
     schedules: new ScheduleService({
       definitions: base.stores.definitions,
       ledger: base.stores.ledger,
@@ -533,6 +597,9 @@ export function reconcilerDeps(base: Base, overrides: Overrides = {}) {
       webUrls: webUrls(base.config),
       clock: base.clock,
       log: base.log,
+      repositorySchedules: base.stores.repositorySchedules,
+      repositories: base.stores.repositories,
+      repositoryPipelines: new RepositoryPipelines({ hosts: gitHostApis(base, overrides) }),
     }),
   };
 }

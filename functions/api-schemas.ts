@@ -42,6 +42,7 @@ export const TaskView = z.object({
     })
     .optional(),
   approvers: z.array(z.string()).optional(),
+  needs: z.array(z.string()).optional().describe("the tasks it waits for (a graph stage's edges)"),
   logs: z
     .array(
       z.object({ attempt: z.number().int(), containers: z.array(z.string()), gone: z.boolean().optional() }),

@@ -13,10 +13,12 @@ import type { Doctor } from "../core/services/doctor.js";
 import { approverOf, type PersonalTokens } from "../core/services/people.js";
 import type { RepositoryService } from "../core/services/repositories.js";
 import type { SignIn } from "../core/services/signin.js";
+import type { ViewGrants } from "../core/services/view-grants.js";
 import { HOOKFLOW_VERSION } from "../core/version.js";
 import { apiDeps, lazyHandler } from "../core/wiring.js";
 import * as S from "./api-schemas.js";
-import { type Authenticated, authenticate } from "./auth.js";
+import { type Authenticated, authenticate, identifyCaller, tokenPrincipal } from "./auth.js";
+import { mountConsole } from "./console/routes.js";
 import { installErrorHandler, limitBody } from "./http.js";
 import { mountSignIn } from "./signin.js";
 
@@ -37,6 +39,8 @@ export interface ApiDeps {
   roles: RoleMap;
   audit: AuditLog;
   signIn?: SignIn;
+  /** Checks the view grants in run links (the console's run page); absent, a link without sign-in shows nothing. */
+  grants?: ViewGrants;
   doctor: () => Promise<Doctor>;
   log: Logger;
 }
@@ -75,6 +79,15 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
   installErrorHandler(app, deps.log);
   app.get("/healthz", (c) => c.json({ ok: true, version: HOOKFLOW_VERSION }));
   mountSignIn(app, deps);
+  mountConsole(app as never, {
+    runs: deps.runs,
+    definitions: deps.definitions,
+    identify: identifyCaller(deps),
+    tokenPrincipal: tokenPrincipal(deps),
+    ...(deps.grants && { grants: deps.grants }),
+    signInConfigured: deps.signIn !== undefined,
+    log: deps.log,
+  });
   app.use("/api/*", authenticate(deps));
   app.use("/api/*", limitBody(MAX_API_BODY_BYTES, "an /api body"));
   // Every line logged while a run's route works names the run (and the task, where the route has one).

@@ -32,48 +32,98 @@ export interface AuthenticateOptions {
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /**
- * Who a request is: `Authorization: Bearer` with the bootstrap token (compared in constant time, both sides
- * hashed so lengths never leak) or a personal/service token (checked against the store on every call, so a
- * revoked one stops at once), else the session cookie of a signed-in person. A request made with the cookie
- * that changes anything must carry X-Hookflow-CSRF: a page of another site can make the browser send the
- * cookie, never read the value. Built once with its options: a missing bootstrap token is a configuration
- * error at start, not a 401 on every request. Sets `principal`, `actor` (and `csrf`) for the routes.
+ * The console's cookie holding a token typed into its form (`POST /console/login`): the bootstrap token where no
+ * sign-in is configured, or a personal token. HTTP-only; changes made with it need X-Hookflow-CSRF, as a session's.
  */
-export function authenticate(options: AuthenticateOptions): MiddlewareHandler<{ Variables: Authenticated }> {
-  if (!options.apiToken)
-    throw new Error("HOOKFLOW_API_TOKEN is not set: the API needs its bootstrap bearer token");
-  const expected = createHash("sha256").update(options.apiToken).digest();
-  return async function requireCaller(c, next) {
+export const TOKEN_COOKIE = "hookflow_token";
+
+/** The CSRF value of a token kept in the console's cookie: bound to that token, unguessable without it. */
+export function tokenCsrf(token: string): string {
+  return createHash("sha256").update(`hookflow:csrf:${token}`).digest("base64url");
+}
+
+/** Who a request is, and the CSRF value its changes must carry when a cookie proved it. */
+export interface Caller {
+  principal: Principal;
+  csrf?: string;
+}
+
+/**
+ * Who a request is, or undefined when it says nothing: `Authorization: Bearer` with the bootstrap token
+ * (compared in constant time, both sides hashed so lengths never leak) or a personal/service token (checked
+ * against the store on every call, so a revoked one stops at once); else the console's token cookie (the same
+ * check); else the session cookie of a signed-in person. A credential that is presented and wrong is a 401.
+ * Built once with its options: a missing bootstrap token is a configuration error at start.
+ */
+export function identifyCaller(options: AuthenticateOptions): (c: Context) => Promise<Caller | undefined> {
+  const byToken = tokenPrincipal(options);
+  return async function identify(c) {
     const authorization = c.req.header("authorization");
     if (authorization !== undefined) {
       const presented = /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
       if (!presented)
         throw new UnauthorizedError("the Authorization header is not `Bearer <token>`", "Bearer");
-      const principal = timingSafeEqual(createHash("sha256").update(presented).digest(), expected)
-        ? bootstrap
-        : PersonalTokens.looksLikeToken(presented)
-          ? await options.tokens.authenticate(presented)
-          : undefined;
+      const principal = await byToken(presented);
       if (!principal)
         throw new UnauthorizedError(
           "the token is neither HOOKFLOW_API_TOKEN nor a token from POST /api/tokens",
           "Bearer",
         );
-      setCaller(c, principal);
-      return next();
+      return { principal };
+    }
+    const kept = getCookie(c, TOKEN_COOKIE);
+    if (kept !== undefined) {
+      const principal = kept.length <= 256 ? await byToken(kept) : undefined;
+      if (!principal)
+        throw new UnauthorizedError(
+          "the console's token is no longer valid: sign in again at /console/login",
+        );
+      return { principal, csrf: tokenCsrf(kept) };
     }
     const cookie = getCookie(c, SESSION_COOKIE);
-    if (cookie === undefined || !options.signIn)
+    if (cookie === undefined || !options.signIn) return undefined;
+    const session = options.signIn.readSession(cookie);
+    return {
+      principal: personPrincipal(session.identity, options.roles, { session: true }),
+      csrf: session.csrf,
+    };
+  };
+}
+
+/** Who a token is: the bootstrap token, or a personal/service token that is neither expired nor revoked. */
+export function tokenPrincipal(
+  options: Pick<AuthenticateOptions, "apiToken" | "tokens">,
+): (token: string) => Promise<Principal | undefined> {
+  if (!options.apiToken)
+    throw new Error("HOOKFLOW_API_TOKEN is not set: the API needs its bootstrap bearer token");
+  const expected = createHash("sha256").update(options.apiToken).digest();
+  return async (presented) =>
+    timingSafeEqual(createHash("sha256").update(presented).digest(), expected)
+      ? bootstrap
+      : PersonalTokens.looksLikeToken(presented)
+        ? await options.tokens.authenticate(presented)
+        : undefined;
+}
+
+/**
+ * Every /api request's caller (identifyCaller), required. A request made with a cookie that changes anything
+ * must carry X-Hookflow-CSRF: a page of another site can make the browser send the cookie, never read the value.
+ * Sets `principal`, `actor` (and `csrf`) for the routes.
+ */
+export function authenticate(options: AuthenticateOptions): MiddlewareHandler<{ Variables: Authenticated }> {
+  const identify = identifyCaller(options);
+  return async function requireCaller(c, next) {
+    const caller = await identify(c);
+    if (!caller)
       throw new UnauthorizedError(
         `missing Authorization: Bearer <token>${options.signIn ? " (or sign in at /auth/login)" : ""}`,
         "Bearer",
       );
-    const session = options.signIn.readSession(cookie);
-    if (!SAFE_METHODS.has(c.req.method) && !sameSecret(c.req.header(CSRF_HEADER), session.csrf))
+    if (caller.csrf && !SAFE_METHODS.has(c.req.method) && !sameSecret(c.req.header(CSRF_HEADER), caller.csrf))
       throw new ForbiddenError(
         "a change made with the session cookie needs the X-Hookflow-CSRF header (its value: csrfToken from GET /api/me)",
       );
-    setCaller(c, personPrincipal(session.identity, options.roles, { session: true }), session.csrf);
+    setCaller(c, caller.principal, caller.csrf);
     return next();
   };
 }
@@ -98,7 +148,7 @@ export function actorOf(principal: Principal): Actor {
   };
 }
 
-function sameSecret(presented: string | undefined, expected: string): boolean {
+export function sameSecret(presented: string | undefined, expected: string): boolean {
   if (presented === undefined) return false;
   const digest = (v: string) => createHash("sha256").update(v).digest();
   return timingSafeEqual(digest(presented), digest(expected));

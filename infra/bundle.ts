@@ -30,6 +30,9 @@ export async function bundleEntry(name: string, source: string, outdir: string):
     ...BUNDLING,
     platform: "node",
     target: "node22",
+    // SST's esbuild options for ESM (pkg/runtime/node/build.go): a package's ES module build before its
+    // CommonJS one, which esbuild can tree-shake (the AWS SDK ships both).
+    mainFields: ["module", "main"],
     metafile: true,
     outExtension: { ".js": ".mjs" },
     // Bundled CommonJS dependencies call require(): give ESM output one, as SST's own banner does.

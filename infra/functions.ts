@@ -117,6 +117,12 @@ export const ROUTES = {
   "POST /callbacks/relay": "callback",
   "ANY /api/{proxy+}": "api",
   "ANY /auth/{proxy+}": "api",
+  // The console's pages and files: the API's app renders them, loading them on the first such request.
+  "ANY /console/{proxy+}": "api",
+  "GET /runs": "api",
+  "GET /runs/{proxy+}": "api",
+  "GET /pipelines": "api",
+  "GET /pipelines/{proxy+}": "api",
   "GET /healthz": "api",
 } as const satisfies Record<string, FunctionName>;
 

@@ -3,6 +3,7 @@ export * from "./names.js";
 export * from "./outputs.js";
 export * from "./params.js";
 export * from "./render.js";
+export * from "./reports.js";
 export * from "./status.js";
 export * from "./transition.js";
 export * from "./triggers.js";

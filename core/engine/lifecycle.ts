@@ -115,6 +115,38 @@ export function archiveLog(d: Draft, task: TaskState, reason: TaskReason): void 
   });
 }
 
+/**
+ * An attempt that may hold one of its pipeline's running-task slots (`maxRunningTasks`, counted across runs by
+ * the scheduler) has ended: the slot is owed back. Every queued or running attempt with a Job name owes it, even
+ * one never confirmed submitted (its slot may have been taken just before a crash); giving back a slot that was
+ * never taken changes nothing. Called before the task leaves the attempt, as archiveLog is.
+ */
+export function releaseSlot(d: Draft, task: TaskState): void {
+  if (!task.jobName || !isActiveTask(task.status)) return;
+  emit(d, {
+    type: "releaseSlot",
+    key: `slot:${task.jobName}`,
+    runId: d.run.id,
+    task: task.name,
+    attempt: task.attempt,
+    jobName: task.jobName,
+  });
+}
+
+/**
+ * The attempt got its slot (it was submitted, or reported itself): it stops waiting for room, and its timeout
+ * counts from now, as long as it was given when it was queued; waiting for room never times a task out.
+ */
+export function leaveRoomWait(d: Draft, task: TaskState): void {
+  if (task.reason !== "WaitingForRoom") return;
+  if (task.deadline && task.queuedAt)
+    task.deadline = new Date(
+      Date.parse(d.now) + Date.parse(task.deadline) - Date.parse(task.queuedAt),
+    ).toISOString();
+  task.reason = "Queued";
+  task.message = undefined;
+}
+
 /** The archive kept an attempt's log (or recorded its pod gone): the task lists it; earlier entries stay. */
 export function recordArchivedLog(task: TaskState, log: ArchivedLog): void {
   const kept = (task.logs ?? []).filter((l) => l.attempt !== log.attempt);
@@ -134,6 +166,7 @@ export function finishTask(
   message?: string,
 ): void {
   archiveLog(d, task, reason);
+  releaseSlot(d, task);
   task.status = status;
   task.reason = reason;
   task.message = message === undefined ? undefined : clipText(message, LIMITS.messageBytes);
@@ -222,6 +255,7 @@ export function failAttempt(d: Draft, task: TaskState, reason: TaskReason, messa
   }
   const failed = task.attempt;
   archiveLog(d, task, reason);
+  releaseSlot(d, task);
   keepAttempt(d, task, { status: "failed", reason, message: clipText(message, LIMITS.messageBytes) });
   const wait = Math.min(policy.backoffSeconds * 2 ** (attemptsThisRound - 1), MAX_BACKOFF_SECONDS);
   if (wait > 0) {

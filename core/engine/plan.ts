@@ -53,6 +53,8 @@ export function settle(d: Draft): void {
   if (isTerminalRun(run.status) || !run.startedAt) return;
   for (const task of run.stages.flatMap((s) => s.tasks)) {
     if (!task.deadline || task.deadline > d.now) continue;
+    // Waiting for a slot of the pipeline is not running: its timeout starts once it has one (leaveRoomWait).
+    if (task.reason === "WaitingForRoom") continue;
     if (isActiveTask(task.status)) timeOut(d, task);
     else if (task.status === "waiting") approvalTimedOut(d, task);
   }
@@ -204,7 +206,11 @@ function findState(d: Draft, name: string): TaskState | undefined {
   return undefined;
 }
 
-/** Whether another task of the run may be queued now under the pipeline's `maxRunningTasks`. */
+/**
+ * Whether another task of the run may be queued now under the pipeline's `maxRunningTasks`. This bounds one run;
+ * the same number across the pipeline's runs is counted by the scheduler when it submits (TaskSlots), and a
+ * queued attempt over it waits for room.
+ */
 function hasRoom(d: Draft): boolean {
   const max = d.run.definition.maxRunningTasks ?? DEFAULT_MAX_RUNNING_TASKS;
   return d.run.stages.flatMap((s) => s.tasks).filter((t) => isActiveTask(t.status)).length < max;

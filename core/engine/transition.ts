@@ -22,6 +22,7 @@ import {
   findTaskState,
   finishTask,
   keepAttempt,
+  leaveRoomWait,
   recordArchivedLog,
   recordDeliveryFailure,
   taskDef,
@@ -174,8 +175,18 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
   switch (event.type) {
     case "task.submitted":
       if (task.submittedAt) return ignore("Duplicate", "already submitted");
+      leaveRoomWait(d, task);
       task.submittedAt = d.now;
       return undefined;
+    case "task.waitingForRoom": {
+      if (task.submittedAt) return ignore("Duplicate", "already submitted");
+      const message = `waiting for room: the pipeline's ${event.limit} running tasks (maxRunningTasks) are all taken`;
+      if (task.reason === "WaitingForRoom" && task.message === message)
+        return ignore("Duplicate", "already waiting for room");
+      task.reason = "WaitingForRoom";
+      task.message = message;
+      return undefined;
+    }
     case "task.started":
       if (task.status === "running") return ignore("Duplicate", "already running");
       markRunning(d, task);
@@ -200,6 +211,8 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
       return undefined;
     case "task.submitFailed": {
       if (task.submittedAt) return ignore("Duplicate", "already submitted");
+      // Its slot was taken before the runner was asked: it no longer waits for room, and its timeout runs.
+      leaveRoomWait(d, task);
       const message = `submission failing, retrying: ${event.message}`;
       if (task.message === message) return ignore("Duplicate", "already recorded");
       task.message = message;
@@ -243,6 +256,7 @@ function repeatsEnd(run: Run, task: TaskState, event: TaskEvent): boolean {
 }
 
 function markRunning(d: Draft, task: TaskState): void {
+  leaveRoomWait(d, task);
   task.status = "running";
   task.reason = "Running";
   task.startedAt ??= d.now;

@@ -47,6 +47,8 @@ export interface TaskView {
   outputs: Record<string, string>;
   approval?: Run["stages"][number]["tasks"][number]["approval"];
   approvers?: string[];
+  /** The tasks it waits for, as its definition names them: the graph's edges. */
+  needs?: string[];
   /** The attempts whose logs the archive keeps, with their containers (the running attempt's is read live). */
   logs?: Array<{ attempt: number; containers: string[]; gone?: boolean }>;
   /** When a retry waiting for its backoff may start. */
@@ -123,6 +125,7 @@ export function runView(run: Run): RunView {
           outputs: maskValues(task.outputs),
           approval: task.approval && { ...task.approval, comment: mask(task.approval.comment) },
           approvers: defs[t]?.approval?.approvers,
+          needs: defs[t]?.needs,
           logs: task.logs,
           retryAt: task.retryAt,
           history: (task.history ?? []).map((h) => ({

@@ -1,108 +1,117 @@
 import * as z from "zod";
+import { schema } from "./schema.js";
 
-const TaskRef = { task: z.string(), attempt: z.number().int().min(1) };
+const TaskRef = /* @__PURE__ */ schema(() => ({ task: z.string(), attempt: z.number().int().min(1) }));
 /** Outputs as an object, or as the `KEY=VALUE` lines of a termination message. */
-export const OutputsInput = z.union([z.record(z.string(), z.string()), z.string()]);
+export const OutputsInput = /* @__PURE__ */ schema(() =>
+  z.union([z.record(z.string(), z.string()), z.string()]),
+);
 export type OutputsInput = z.infer<typeof OutputsInput>;
 
 /**
  * The facts the engine folds into a run. Each is safe to apply twice: the second application changes nothing.
  * Task events name the attempt they are about; an event for an older attempt is ignored.
  */
-export const RunEvent = z.discriminatedUnion("type", [
-  /** `groupAhead`: ids of older active runs in this run's concurrency group, as the store sees them now. */
-  z.object({ type: z.literal("run.created"), groupAhead: z.array(z.string()).optional() }),
-  /** Look again: apply timeouts, start what can start, re-emit what is owed. */
-  z.object({ type: z.literal("reconcile"), groupAhead: z.array(z.string()).optional() }),
-  z.object({ type: z.literal("task.submitted"), ...TaskRef }),
-  z.object({ type: z.literal("task.started"), ...TaskRef }),
-  z.object({ type: z.literal("task.outputs"), ...TaskRef, outputs: OutputsInput }),
-  z.object({
-    type: z.literal("task.succeeded"),
-    ...TaskRef,
-    outputs: OutputsInput.optional(),
-    message: z.string().optional(),
-  }),
-  z.object({
-    type: z.literal("task.failed"),
-    ...TaskRef,
-    message: z.string(),
-    reason: z.enum(["Failed", "SubmitRejected", "InvalidSpec"]).optional(),
-  }),
-  /** The task's Job is gone while it was submitted: never a success. */
-  z.object({ type: z.literal("task.lost"), ...TaskRef }),
-  /** Submitting failed in a way that may pass (the cluster's API is down): retried; the error is shown. */
-  z.object({ type: z.literal("task.submitFailed"), ...TaskRef, message: z.string() }),
-  z.object({ type: z.literal("task.timedOut"), ...TaskRef }),
-  z.object({
-    type: z.literal("approval.granted"),
-    task: z.string(),
-    /** The deciding principal's username. */
-    by: z.string(),
-    /** The principal's email, when the provider verified it: an approver may be listed by either. */
-    email: z.string().optional(),
-    comment: z.string().optional(),
-  }),
-  z.object({
-    type: z.literal("approval.denied"),
-    task: z.string(),
-    /** The deciding principal's username. */
-    by: z.string(),
-    /** The principal's email, when the provider verified it: an approver may be listed by either. */
-    email: z.string().optional(),
-    comment: z.string().optional(),
-  }),
-  /** Someone allowed to approve trusts a fork's pull request run: later attempts get sensitive values. */
-  z.object({ type: z.literal("run.trusted"), by: z.string() }),
-  /** Cancel the run, or with `task` that task alone (a failure its `ignoreFailed` may absorb). */
-  z.object({
-    type: z.literal("cancel.requested"),
-    by: z.string().optional(),
-    byRun: z.string().optional(),
-    task: z.string().optional(),
-  }),
-  /** Run a finished run again: all of it, its failed part, or one `task` (with what runs after it: `downstream`). */
-  z.object({
-    type: z.literal("rerun.requested"),
-    failedOnly: z.boolean().optional(),
-    task: z.string().optional(),
-    downstream: z.boolean().optional(),
-    groupAhead: z.array(z.string()).optional(),
-  }),
-  /** An archiveLog effect carried out: the attempt's log is kept (its containers), or its pod was gone. */
-  z.object({
-    type: z.literal("log.archived"),
-    key: z.string(),
-    task: z.string(),
-    attempt: z.number().int().min(1),
-    containers: z.array(z.string()),
-    gone: z.boolean().optional(),
-  }),
-  /** Outbox effects carried out (or given up on, with the error recorded on the run). */
-  z.object({
-    type: z.literal("outbox.delivered"),
-    results: z.array(
-      z.object({ key: z.string(), target: z.string().optional(), error: z.string().optional() }),
-    ),
-  }),
-]);
+export const RunEvent = /* @__PURE__ */ schema(() =>
+  z.discriminatedUnion("type", [
+    /** `groupAhead`: ids of older active runs in this run's concurrency group, as the store sees them now. */
+    z.object({ type: z.literal("run.created"), groupAhead: z.array(z.string()).optional() }),
+    /** Look again: apply timeouts, start what can start, re-emit what is owed. */
+    z.object({ type: z.literal("reconcile"), groupAhead: z.array(z.string()).optional() }),
+    z.object({ type: z.literal("task.submitted"), ...TaskRef }),
+    z.object({ type: z.literal("task.started"), ...TaskRef }),
+    z.object({ type: z.literal("task.outputs"), ...TaskRef, outputs: OutputsInput }),
+    z.object({
+      type: z.literal("task.succeeded"),
+      ...TaskRef,
+      outputs: OutputsInput.optional(),
+      message: z.string().optional(),
+    }),
+    z.object({
+      type: z.literal("task.failed"),
+      ...TaskRef,
+      message: z.string(),
+      reason: z.enum(["Failed", "SubmitRejected", "InvalidSpec"]).optional(),
+    }),
+    /** The task's Job is gone while it was submitted: never a success. */
+    z.object({ type: z.literal("task.lost"), ...TaskRef }),
+    /** Submitting failed in a way that may pass (the cluster's API is down): retried; the error is shown. */
+    z.object({ type: z.literal("task.submitFailed"), ...TaskRef, message: z.string() }),
+    z.object({ type: z.literal("task.timedOut"), ...TaskRef }),
+    /** The pipeline's `limit` running tasks (`maxRunningTasks`, across its runs) are taken: the attempt waits, queued. */
+    z.object({ type: z.literal("task.waitingForRoom"), ...TaskRef, limit: z.number().int().min(1) }),
+    z.object({
+      type: z.literal("approval.granted"),
+      task: z.string(),
+      /** The deciding principal's username. */
+      by: z.string(),
+      /** The principal's email, when the provider verified it: an approver may be listed by either. */
+      email: z.string().optional(),
+      comment: z.string().optional(),
+    }),
+    z.object({
+      type: z.literal("approval.denied"),
+      task: z.string(),
+      /** The deciding principal's username. */
+      by: z.string(),
+      /** The principal's email, when the provider verified it: an approver may be listed by either. */
+      email: z.string().optional(),
+      comment: z.string().optional(),
+    }),
+    /** Someone allowed to approve trusts a fork's pull request run: later attempts get sensitive values. */
+    z.object({ type: z.literal("run.trusted"), by: z.string() }),
+    /** Cancel the run, or with `task` that task alone (a failure its `ignoreFailed` may absorb). */
+    z.object({
+      type: z.literal("cancel.requested"),
+      by: z.string().optional(),
+      byRun: z.string().optional(),
+      task: z.string().optional(),
+    }),
+    /** Run a finished run again: all of it, its failed part, or one `task` (with what runs after it: `downstream`). */
+    z.object({
+      type: z.literal("rerun.requested"),
+      failedOnly: z.boolean().optional(),
+      task: z.string().optional(),
+      downstream: z.boolean().optional(),
+      groupAhead: z.array(z.string()).optional(),
+    }),
+    /** An archiveLog effect carried out: the attempt's log is kept (its containers), or its pod was gone. */
+    z.object({
+      type: z.literal("log.archived"),
+      key: z.string(),
+      task: z.string(),
+      attempt: z.number().int().min(1),
+      containers: z.array(z.string()),
+      gone: z.boolean().optional(),
+    }),
+    /** Outbox effects carried out (or given up on, with the error recorded on the run). */
+    z.object({
+      type: z.literal("outbox.delivered"),
+      results: z.array(
+        z.object({ key: z.string(), target: z.string().optional(), error: z.string().optional() }),
+      ),
+    }),
+  ]),
+);
 export type RunEvent = z.infer<typeof RunEvent>;
 
 /** Why an event changed nothing. Edges map these to HTTP answers (409, 403, 404). */
-export const IgnoredReason = z.enum([
-  "Duplicate",
-  "StaleAttempt",
-  "UnknownTask",
-  "TaskTerminal",
-  "RunTerminal",
-  "RunActive",
-  "NotWaitingForApproval",
-  "NotAnApprover",
-  "SelfApproval",
-  "NothingToRerun",
-  /** An approval asked of a fork's run before it is trusted. */
-  "UntrustedRun",
-  /** Trust asked of a run that is not a fork's pull request, or already trusted. */
-  "NothingToTrust",
-]);
+export const IgnoredReason = /* @__PURE__ */ schema(() =>
+  z.enum([
+    "Duplicate",
+    "StaleAttempt",
+    "UnknownTask",
+    "TaskTerminal",
+    "RunTerminal",
+    "RunActive",
+    "NotWaitingForApproval",
+    "NotAnApprover",
+    "SelfApproval",
+    "NothingToRerun",
+    /** An approval asked of a fork's run before it is trusted. */
+    "UntrustedRun",
+    /** Trust asked of a run that is not a fork's pull request, or already trusted. */
+    "NothingToTrust",
+  ]),
+);
 export type IgnoredReason = z.infer<typeof IgnoredReason>;

@@ -4,6 +4,7 @@ import type { Issue } from "./issues.js";
 import { formatPath } from "./issues.js";
 import { byteLength, LIMITS } from "./limits.js";
 import { type Pipeline, ResourceName, tasksOf } from "./pipeline.js";
+import { schema } from "./schema.js";
 import {
   controlCharactersIn,
   referencesIn,
@@ -12,35 +13,41 @@ import {
   VARIABLE_NAME,
 } from "./variables.js";
 
-export const JobParam = z.strictObject({
-  name: z.string().regex(VARIABLE_NAME, "letters, digits and '_', not starting with a digit"),
-  default: z.union([z.string(), z.number(), z.boolean()]).transform(String).optional(),
-  required: z.boolean().default(false),
-  sensitive: z.boolean().default(false),
-  enum: z.array(z.string()).min(1).optional(),
-  description: z.string().max(1024).optional(),
-});
+export const JobParam = /* @__PURE__ */ schema(() =>
+  z.strictObject({
+    name: z.string().regex(VARIABLE_NAME, "letters, digits and '_', not starting with a digit"),
+    default: z.union([z.string(), z.number(), z.boolean()]).transform(String).optional(),
+    required: z.boolean().default(false),
+    sensitive: z.boolean().default(false),
+    enum: z.array(z.string()).min(1).optional(),
+    description: z.string().max(1024).optional(),
+  }),
+);
 export type JobParam = z.infer<typeof JobParam>;
 
-const Container = z.looseObject({
-  name: z.string().min(1),
-  image: z.string().min(1),
-  command: z.array(z.string()).optional(),
-  args: z.array(z.string()).optional(),
-});
+const Container = /* @__PURE__ */ schema(() =>
+  z.looseObject({
+    name: z.string().min(1),
+    image: z.string().min(1),
+    command: z.array(z.string()).optional(),
+    args: z.array(z.string()).optional(),
+  }),
+);
 
 /** A batch/v1 Job manifest; hookflow checks the fields it relies on and keeps every other field as written. */
-export const JobManifest = z.looseObject({
-  apiVersion: z.literal("batch/v1"),
-  kind: z.literal("Job"),
-  metadata: z.looseObject({}).optional(),
-  spec: z.looseObject({
-    template: z.looseObject({
-      metadata: z.looseObject({}).optional(),
-      spec: z.looseObject({ containers: z.array(Container).min(1, "a Job has at least one container") }),
+export const JobManifest = /* @__PURE__ */ schema(() =>
+  z.looseObject({
+    apiVersion: z.literal("batch/v1"),
+    kind: z.literal("Job"),
+    metadata: z.looseObject({}).optional(),
+    spec: z.looseObject({
+      template: z.looseObject({
+        metadata: z.looseObject({}).optional(),
+        spec: z.looseObject({ containers: z.array(Container).min(1, "a Job has at least one container") }),
+      }),
     }),
   }),
-});
+);
 export type JobManifest = z.infer<typeof JobManifest>;
 
 /**
@@ -66,72 +73,74 @@ function* sensitiveWrites(
   }
 }
 
-export const JobTemplate = z
-  .strictObject({
-    name: ResourceName,
-    description: z.string().max(1024).optional(),
-    params: z.array(JobParam).default([]),
-    /**
-     * Rules every task using this template gets, from the API or a repository's file, which no pipeline can
-     * loosen: its approvers replace the task's own, it runs only on these branches (skipped elsewhere), and
-     * `forks: false` keeps it from pull requests whose head is a fork.
-     */
-    requires: z
-      .strictObject({
-        approval: z
-          .strictObject({ approvers: z.array(z.string().min(1)).min(1, "at least one approver") })
-          .optional(),
-        branches: z.array(z.string().min(1, "an empty pattern matches nothing")).min(1).optional(),
-        forks: z.boolean().optional(),
-      })
-      .optional(),
-    template: JobManifest,
-  })
-  .superRefine((job, ctx) => {
-    const seen = new Set<string>();
-    for (const [i, param] of job.params.entries()) {
-      if (seen.has(param.name))
+export const JobTemplate = /* @__PURE__ */ schema(() =>
+  z
+    .strictObject({
+      name: ResourceName,
+      description: z.string().max(1024).optional(),
+      params: z.array(JobParam).default([]),
+      /**
+       * Rules every task using this template gets, from the API or a repository's file, which no pipeline can
+       * loosen: its approvers replace the task's own, it runs only on these branches (skipped elsewhere), and
+       * `forks: false` keeps it from pull requests whose head is a fork.
+       */
+      requires: z
+        .strictObject({
+          approval: z
+            .strictObject({ approvers: z.array(z.string().min(1)).min(1, "at least one approver") })
+            .optional(),
+          branches: z.array(z.string().min(1, "an empty pattern matches nothing")).min(1).optional(),
+          forks: z.boolean().optional(),
+        })
+        .optional(),
+      template: JobManifest,
+    })
+    .superRefine((job, ctx) => {
+      const seen = new Set<string>();
+      for (const [i, param] of job.params.entries()) {
+        if (seen.has(param.name))
+          ctx.addIssue({
+            code: "custom",
+            path: ["params", i, "name"],
+            message: `duplicate param "${param.name}"`,
+          });
+        seen.add(param.name);
+        if (param.default !== undefined && param.enum && !param.enum.includes(param.default))
+          ctx.addIssue({
+            code: "custom",
+            path: ["params", i, "default"],
+            message: `"${param.default}" is not one of ${param.enum.join(", ")}`,
+          });
+      }
+      for (const [path, message] of controlCharactersIn(job)) ctx.addIssue({ code: "custom", path, message });
+      const sensitive = new Set(job.params.filter((p) => p.sensitive).map((p) => p.name));
+      for (const [, name, path] of sensitiveWrites(job, sensitive))
         ctx.addIssue({
           code: "custom",
-          path: ["params", i, "name"],
-          message: `duplicate param "${param.name}"`,
+          path,
+          message: `sensitive param ${name} cannot be written into a template field; the container gets it as env ${name} from a Secret (read it there, or in command/args as \${${name}} for the shell)`,
         });
-      seen.add(param.name);
-      if (param.default !== undefined && param.enum && !param.enum.includes(param.default))
+      if (job.requires?.branches) {
+        const compiled = compileGlobList(job.requires.branches);
+        if (!compiled.ok)
+          ctx.addIssue({
+            code: "custom",
+            path:
+              compiled.index === undefined
+                ? ["requires", "branches"]
+                : ["requires", "branches", compiled.index],
+            message: compiled.problem,
+          });
+      }
+      const bytes = byteLength(JSON.stringify(job));
+      if (bytes > LIMITS.jobTemplateBytes)
         ctx.addIssue({
           code: "custom",
-          path: ["params", i, "default"],
-          message: `"${param.default}" is not one of ${param.enum.join(", ")}`,
+          path: [],
+          message: `${bytes} bytes; a job template has at most ${LIMITS.jobTemplateBytes}`,
         });
-    }
-    for (const [path, message] of controlCharactersIn(job)) ctx.addIssue({ code: "custom", path, message });
-    const sensitive = new Set(job.params.filter((p) => p.sensitive).map((p) => p.name));
-    for (const [, name, path] of sensitiveWrites(job, sensitive))
-      ctx.addIssue({
-        code: "custom",
-        path,
-        message: `sensitive param ${name} cannot be written into a template field; the container gets it as env ${name} from a Secret (read it there, or in command/args as \${${name}} for the shell)`,
-      });
-    if (job.requires?.branches) {
-      const compiled = compileGlobList(job.requires.branches);
-      if (!compiled.ok)
-        ctx.addIssue({
-          code: "custom",
-          path:
-            compiled.index === undefined
-              ? ["requires", "branches"]
-              : ["requires", "branches", compiled.index],
-          message: compiled.problem,
-        });
-    }
-    const bytes = byteLength(JSON.stringify(job));
-    if (bytes > LIMITS.jobTemplateBytes)
-      ctx.addIssue({
-        code: "custom",
-        path: [],
-        message: `${bytes} bytes; a job template has at most ${LIMITS.jobTemplateBytes}`,
-      });
-  });
+    }),
+);
 export type JobTemplate = z.infer<typeof JobTemplate>;
 export type JobTemplateInput = z.input<typeof JobTemplate>;
 

@@ -88,7 +88,10 @@ export const MAX_BACKOFF_SECONDS = 3600;
 export const MAX_RUN_TIMEOUT_SECONDS = 7 * 24 * 3600;
 /** `concurrency.max` at most. */
 export const MAX_CONCURRENT_RUNS = 50;
-/** Tasks of one run queued or running at once, unless the pipeline's `maxRunningTasks` says otherwise. */
+/**
+ * A pipeline's tasks submitted and not ended at once, across all its runs (and so also one run's tasks queued or
+ * running at once), unless the pipeline's `maxRunningTasks` says otherwise.
+ */
 export const DEFAULT_MAX_RUNNING_TASKS = 10;
 /** Earlier attempts kept per task (the newest); a run's whole history is also bounded by `historyBytesPerRun`. */
 export const ATTEMPTS_KEPT_PER_TASK = 5;

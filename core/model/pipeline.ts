@@ -13,6 +13,7 @@ import {
   MAX_TASK_TIMEOUT_SECONDS,
 } from "./limits.js";
 import { Schedule } from "./schedule.js";
+import { schema } from "./schema.js";
 import {
   controlCharactersIn,
   RUN_VARIABLES,
@@ -22,104 +23,130 @@ import {
 } from "./variables.js";
 
 export const RESOURCE_NAME = /^[a-z0-9][a-z0-9-]*$/;
-export const ResourceName = z
-  .string()
-  .max(63, "at most 63 characters")
-  .regex(RESOURCE_NAME, "lowercase letters, digits and '-', starting with a letter or digit");
+export const ResourceName = /* @__PURE__ */ schema(() =>
+  z
+    .string()
+    .max(63, "at most 63 characters")
+    .regex(RESOURCE_NAME, "lowercase letters, digits and '-', starting with a letter or digit"),
+);
 
-export const Provider = z.enum(["github", "gitlab", "gitea"]);
+export const Provider = /* @__PURE__ */ schema(() => z.enum(["github", "gitlab", "gitea"]));
 export type Provider = z.infer<typeof Provider>;
 /** What a trigger listens to; `pull_request` covers GitHub and Gitea pull requests and GitLab merge requests. */
-export const GitEvent = z.enum(["push", "tag", "pull_request"]);
+export const GitEvent = /* @__PURE__ */ schema(() => z.enum(["push", "tag", "pull_request"]));
 export type GitEvent = z.infer<typeof GitEvent>;
 /** What started a run: a git event, or a person through the API. */
-export const TriggerEvent = z.enum(["push", "tag", "pull_request", "manual", "schedule"]);
+export const TriggerEvent = /* @__PURE__ */ schema(() =>
+  z.enum(["push", "tag", "pull_request", "manual", "schedule"]),
+);
 export type TriggerEvent = z.infer<typeof TriggerEvent>;
 
-export const NotifyEvent = z.enum([
-  "run.started",
-  "run.succeeded",
-  "run.failed",
-  "run.canceled",
-  "task.waiting",
-  "task.failed",
-  "task.succeeded",
-]);
+export const NotifyEvent = /* @__PURE__ */ schema(() =>
+  z.enum([
+    "run.started",
+    "run.succeeded",
+    "run.failed",
+    "run.canceled",
+    "task.waiting",
+    "task.failed",
+    "task.succeeded",
+  ]),
+);
 export type NotifyEvent = z.infer<typeof NotifyEvent>;
-export const NotifierKind = z.enum(["feishu", "dingtalk", "wecom", "slack", "webhook"]);
+export const NotifierKind = /* @__PURE__ */ schema(() =>
+  z.enum(["feishu", "dingtalk", "wecom", "slack", "webhook"]),
+);
 export type NotifierKind = z.infer<typeof NotifierKind>;
 
-const Globs = z.array(z.string().min(1, "an empty pattern matches nothing")).min(1);
-const ParamValue = z.union([z.string(), z.number(), z.boolean()]).transform(String);
-export const Params = z.record(
-  z.string().regex(VARIABLE_NAME, "a parameter name is letters, digits and '_', not starting with a digit"),
-  ParamValue,
+const Globs = /* @__PURE__ */ schema(() =>
+  z.array(z.string().min(1, "an empty pattern matches nothing")).min(1),
+);
+const ParamValue = /* @__PURE__ */ schema(() =>
+  z.union([z.string(), z.number(), z.boolean()]).transform(String),
+);
+export const Params = /* @__PURE__ */ schema(() =>
+  z.record(
+    z.string().regex(VARIABLE_NAME, "a parameter name is letters, digits and '_', not starting with a digit"),
+    ParamValue,
+  ),
 );
 export type Params = Record<string, string>;
 
-export const Trigger = z
-  .strictObject({
-    provider: Provider,
-    repository: z.string().min(1).max(256),
-    events: z.array(GitEvent).min(1).optional(),
-    branches: Globs.optional(),
-    tags: Globs.optional(),
-    /** Changed files: a push's, or a pull request's (against its base). */
-    paths: Globs.optional(),
-  })
-  // Without `events`, a trigger listens to pushes, and to tags too when it names tag patterns.
-  .transform(({ events, ...t }) => ({
-    ...t,
-    events: events ?? (t.tags ? (["push", "tag"] as GitEvent[]) : (["push"] as GitEvent[])),
-  }));
+export const Trigger = /* @__PURE__ */ schema(() =>
+  z
+    .strictObject({
+      provider: Provider,
+      repository: z.string().min(1).max(256),
+      events: z.array(GitEvent).min(1).optional(),
+      branches: Globs.optional(),
+      tags: Globs.optional(),
+      /** Changed files: a push's, or a pull request's (against its base). */
+      paths: Globs.optional(),
+    })
+    // Without `events`, a trigger listens to pushes, and to tags too when it names tag patterns.
+    .transform(({ events, ...t }) => ({
+      ...t,
+      events: events ?? (t.tags ? (["push", "tag"] as GitEvent[]) : (["push"] as GitEvent[])),
+    })),
+);
 export type Trigger = z.infer<typeof Trigger>;
 
-export const Concurrency = z.strictObject({
-  group: z.string().min(1).max(256),
-  cancelInProgress: z.boolean().default(false),
-  /** Runs of the group that may be active at once; the oldest go first. */
-  max: z.number().int().min(1).max(MAX_CONCURRENT_RUNS).default(1),
-});
+export const Concurrency = /* @__PURE__ */ schema(() =>
+  z.strictObject({
+    group: z.string().min(1).max(256),
+    cancelInProgress: z.boolean().default(false),
+    /** Runs of the group that may be active at once; the oldest go first. */
+    max: z.number().int().min(1).max(MAX_CONCURRENT_RUNS).default(1),
+  }),
+);
 
-export const Notifier = z.strictObject({
-  kind: NotifierKind,
-  url: z
-    .string()
-    .url("a URL")
-    // Whether loopback is allowed is the deployment's setting: the definition service applies it.
-    .superRefine((raw, ctx) => {
-      const problem = notifyUrlProblem(raw, { allowLoopback: true });
-      if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }),
-  secret: z.string().min(1).optional(),
-  on: z.array(NotifyEvent).min(1).default(["run.succeeded", "run.failed", "run.canceled", "task.waiting"]),
-});
+export const Notifier = /* @__PURE__ */ schema(() =>
+  z.strictObject({
+    kind: NotifierKind,
+    url: z
+      .string()
+      .url("a URL")
+      // Whether loopback is allowed is the deployment's setting: the definition service applies it.
+      .superRefine((raw, ctx) => {
+        const problem = notifyUrlProblem(raw, { allowLoopback: true });
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      }),
+    secret: z.string().min(1).optional(),
+    on: z.array(NotifyEvent).min(1).default(["run.succeeded", "run.failed", "run.canceled", "task.waiting"]),
+  }),
+);
 export type Notifier = z.infer<typeof Notifier>;
 
-export const When = z.strictObject({
-  events: z.array(TriggerEvent).min(1).optional(),
-  branches: Globs.optional(),
-  tags: Globs.optional(),
-});
+export const When = /* @__PURE__ */ schema(() =>
+  z.strictObject({
+    events: z.array(TriggerEvent).min(1).optional(),
+    branches: Globs.optional(),
+    tags: Globs.optional(),
+  }),
+);
 export type When = z.infer<typeof When>;
 
-export const RunSpec = z.strictObject({
-  image: z.string().min(1),
-  command: z.array(z.string()).min(1),
-  args: z.array(z.string()).optional(),
-  workingDir: z.string().optional(),
-});
+export const RunSpec = /* @__PURE__ */ schema(() =>
+  z.strictObject({
+    image: z.string().min(1),
+    command: z.array(z.string()).min(1),
+    args: z.array(z.string()).optional(),
+    workingDir: z.string().optional(),
+  }),
+);
 export type RunSpec = z.infer<typeof RunSpec>;
 
-const RetryCount = z.number().int().min(0).max(MAX_RETRIES);
+const RetryCount = /* @__PURE__ */ schema(() => z.number().int().min(0).max(MAX_RETRIES));
 /** `retries: N`, or `{limit, backoffSeconds}`: the wait before retry k is backoffSeconds × 2^(k-1). */
-export const Retries = z.union([
-  RetryCount,
-  z.strictObject({
-    limit: RetryCount,
-    backoffSeconds: z.number().int().min(0).max(MAX_BACKOFF_SECONDS).default(0),
-  }),
-]);
+export const Retries = /* @__PURE__ */ schema(() =>
+  z.union([
+    RetryCount,
+    z.strictObject({
+      limit: RetryCount,
+      backoffSeconds: z.number().int().min(0).max(MAX_BACKOFF_SECONDS).default(0),
+    }),
+  ]),
+);
 export type Retries = z.infer<typeof Retries>;
 
 export function retryPolicy(retries: Retries): { limit: number; backoffSeconds: number } {
@@ -134,60 +161,66 @@ export const MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600;
  * started the run by hand). After `timeoutSeconds` a waiting task is denied (it fails) or skipped (the run goes
  * on without it), as `onTimeout` says.
  */
-export const ApprovalGate = z.strictObject({
-  approvers: z.array(z.string().min(1).max(256)).min(1, "at least one approver").max(100),
-  allowSelfApproval: z.boolean().default(true),
-  timeoutSeconds: z.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_SECONDS).optional(),
-  onTimeout: z.enum(["deny", "skip"]).default("deny"),
-});
+export const ApprovalGate = /* @__PURE__ */ schema(() =>
+  z.strictObject({
+    approvers: z.array(z.string().min(1).max(256)).min(1, "at least one approver").max(100),
+    allowSelfApproval: z.boolean().default(true),
+    timeoutSeconds: z.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_SECONDS).optional(),
+    onTimeout: z.enum(["deny", "skip"]).default("deny"),
+  }),
+);
 export type ApprovalGate = z.infer<typeof ApprovalGate>;
 
-export const Task = z
-  .strictObject({
-    name: ResourceName,
-    run: RunSpec.optional(),
-    job: ResourceName.optional(),
-    params: Params.optional(),
-    ignoreFailed: z.boolean().default(false),
-    when: When.optional(),
-    approval: ApprovalGate.optional(),
-    timeoutSeconds: z.number().int().min(1).max(MAX_TASK_TIMEOUT_SECONDS).optional(),
-    retries: Retries.default(0),
-    /** Tasks that must succeed before this one starts: of its own stage, or of earlier ones. */
-    needs: z.array(ResourceName).min(1).max(LIMITS.tasksPerPipeline).optional(),
-    /**
-     * Sensitive params a `run` task receives (as env from a Secret). A sensitive value reaches only the tasks
-     * that ask for it: a job task through its template's params, a `run` task through this list.
-     */
-    secrets: z
-      .array(
-        z.string().regex(VARIABLE_NAME, "a param name: letters, digits and '_', not starting with a digit"),
-      )
-      .max(64)
-      .optional(),
-  })
-  .superRefine((task, ctx) => {
-    if ((task.run === undefined) === (task.job === undefined))
-      ctx.addIssue({ code: "custom", message: "a task has exactly one of `run` or `job`", path: [] });
-    if (task.secrets !== undefined && task.job !== undefined)
-      ctx.addIssue({
-        code: "custom",
-        message:
-          "`secrets` is for `run` tasks; a job task receives the sensitive params its template declares",
-        path: ["secrets"],
-      });
-  });
+export const Task = /* @__PURE__ */ schema(() =>
+  z
+    .strictObject({
+      name: ResourceName,
+      run: RunSpec.optional(),
+      job: ResourceName.optional(),
+      params: Params.optional(),
+      ignoreFailed: z.boolean().default(false),
+      when: When.optional(),
+      approval: ApprovalGate.optional(),
+      timeoutSeconds: z.number().int().min(1).max(MAX_TASK_TIMEOUT_SECONDS).optional(),
+      retries: Retries.default(0),
+      /** Tasks that must succeed before this one starts: of its own stage, or of earlier ones. */
+      needs: z.array(ResourceName).min(1).max(LIMITS.tasksPerPipeline).optional(),
+      /**
+       * Sensitive params a `run` task receives (as env from a Secret). A sensitive value reaches only the tasks
+       * that ask for it: a job task through its template's params, a `run` task through this list.
+       */
+      secrets: z
+        .array(
+          z.string().regex(VARIABLE_NAME, "a param name: letters, digits and '_', not starting with a digit"),
+        )
+        .max(64)
+        .optional(),
+    })
+    .superRefine((task, ctx) => {
+      if ((task.run === undefined) === (task.job === undefined))
+        ctx.addIssue({ code: "custom", message: "a task has exactly one of `run` or `job`", path: [] });
+      if (task.secrets !== undefined && task.job !== undefined)
+        ctx.addIssue({
+          code: "custom",
+          message:
+            "`secrets` is for `run` tasks; a job task receives the sensitive params its template declares",
+          path: ["secrets"],
+        });
+    }),
+);
 export type Task = z.infer<typeof Task>;
 
-export const Stage = z.strictObject({
-  name: ResourceName,
-  parallel: z.boolean().default(false),
-  tasks: z.array(Task).min(1, "a stage has at least one task"),
-});
+export const Stage = /* @__PURE__ */ schema(() =>
+  z.strictObject({
+    name: ResourceName,
+    parallel: z.boolean().default(false),
+    tasks: z.array(Task).min(1, "a stage has at least one task"),
+  }),
+);
 export type Stage = z.infer<typeof Stage>;
 
-export const Pipeline = z
-  .strictObject({
+const PipelineFields = /* @__PURE__ */ schema(() =>
+  z.strictObject({
     name: ResourceName,
     description: z.string().max(1024).optional(),
     triggers: z.array(Trigger).default([]),
@@ -201,17 +234,21 @@ export const Pipeline = z
     finally: z.array(Task).default([]),
     /** The stages' time budget, from the run's start; past it their unfinished tasks fail, and `finally` runs. */
     timeoutSeconds: z.number().int().min(1).max(MAX_RUN_TIMEOUT_SECONDS).optional(),
-    /** Tasks of one run queued or running at once; more wait, pending, until one ends. */
+    /**
+     * The pipeline's tasks running at once, across all its runs: an attempt holds one of these slots from its
+     * submission until it ends; more wait (queued, `WaitingForRoom`) until one frees. One run also queues no more.
+     */
     maxRunningTasks: z.number().int().min(1).max(LIMITS.tasksPerPipeline).default(DEFAULT_MAX_RUNNING_TASKS),
-  })
-  .superRefine(checkPipeline);
+  }),
+);
+export const Pipeline = /* @__PURE__ */ schema(() => PipelineFields.superRefine(checkPipeline));
 export type Pipeline = z.infer<typeof Pipeline>;
 export type PipelineInput = z.input<typeof Pipeline>;
 
 /** The name of the stage that holds a run's `finally` tasks. */
 export const FINALLY_STAGE = "finally";
 
-function checkPipeline(p: z.output<typeof Pipeline>, ctx: z.RefinementCtx): void {
+function checkPipeline(p: z.output<typeof PipelineFields>, ctx: z.RefinementCtx): void {
   const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", message, path });
 
   const stageNames = new Set<string>();

@@ -1,7 +1,8 @@
 import * as z from "zod";
+import { schema } from "./schema.js";
 
 /** Roles, each including the ones before: viewer reads, operator runs/cancels/reruns, admin changes definitions. */
-export const Role = z.enum(["viewer", "operator", "admin"]);
+export const Role = /* @__PURE__ */ schema(() => z.enum(["viewer", "operator", "admin"]));
 export type Role = z.infer<typeof Role>;
 
 export const roleRank = (role: Role): number => Role.options.indexOf(role);
@@ -13,25 +14,29 @@ export const roleIncludes = (held: Role | undefined, needed: Role): boolean =>
  * `HOOKFLOW_ROLES`: per role, who holds it: a username, a verified email, `group:<name>` (from the `groups`
  * claim) or `*` (everyone who signs in). A person holds the highest role any entry gives them.
  */
-const Member = z.string().min(1).max(256);
-export const RoleMap = z.strictObject({
-  admin: z.array(Member).max(1000).default([]),
-  operator: z.array(Member).max(1000).default([]),
-  viewer: z.array(Member).max(1000).default([]),
-});
+const Member = /* @__PURE__ */ schema(() => z.string().min(1).max(256));
+export const RoleMap = /* @__PURE__ */ schema(() =>
+  z.strictObject({
+    admin: z.array(Member).max(1000).default([]),
+    operator: z.array(Member).max(1000).default([]),
+    viewer: z.array(Member).max(1000).default([]),
+  }),
+);
 export type RoleMap = z.infer<typeof RoleMap>;
 
 /** Who a person is, as hookflow keeps it (from the provider's claims, or named by an admin for a token). */
-export const Identity = z.object({
-  /** The provider's `sub` (or `local:<username>` for a person an admin named). */
-  subject: z.string().max(256),
-  /** `preferred_username`, else `sub`. */
-  username: z.string().max(256),
-  name: z.string().max(256).optional(),
-  /** Only when the provider says it is verified. */
-  email: z.string().max(256).optional(),
-  groups: z.array(z.string().max(256)).max(100),
-});
+export const Identity = /* @__PURE__ */ schema(() =>
+  z.object({
+    /** The provider's `sub` (or `local:<username>` for a person an admin named). */
+    subject: z.string().max(256),
+    /** `preferred_username`, else `sub`. */
+    username: z.string().max(256),
+    name: z.string().max(256).optional(),
+    /** Only when the provider says it is verified. */
+    email: z.string().max(256).optional(),
+    groups: z.array(z.string().max(256)).max(100),
+  }),
+);
 export type Identity = z.infer<typeof Identity>;
 
 /**

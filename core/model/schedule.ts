@@ -1,23 +1,26 @@
 import { Cron } from "croner";
 import * as z from "zod";
+import { schema } from "./schema.js";
 
 /**
  * A pipeline's schedule: a five-field cron (minute granularity, the reconciler's tick) read in `timezone` (UTC
  * when omitted), building the head of `branch`. croner parses it: the one cron dependency, pure (no I/O, no
  * clock), so the model may use it and every pipeline, from the API or a repository, is validated alike.
  */
-export const Schedule = z
-  .strictObject({
-    cron: z.string().min(1).max(128),
-    branch: z.string().min(1).max(256),
-    timezone: z.string().min(1).max(64).optional(),
-  })
-  .superRefine((schedule, ctx) => {
-    const tzProblem = schedule.timezone === undefined ? undefined : timezoneProblem(schedule.timezone);
-    if (tzProblem) ctx.addIssue({ code: "custom", path: ["timezone"], message: tzProblem });
-    const problem = cronProblem(schedule.cron);
-    if (problem) ctx.addIssue({ code: "custom", path: ["cron"], message: problem });
-  });
+export const Schedule = /* @__PURE__ */ schema(() =>
+  z
+    .strictObject({
+      cron: z.string().min(1).max(128),
+      branch: z.string().min(1).max(256),
+      timezone: z.string().min(1).max(64).optional(),
+    })
+    .superRefine((schedule, ctx) => {
+      const tzProblem = schedule.timezone === undefined ? undefined : timezoneProblem(schedule.timezone);
+      if (tzProblem) ctx.addIssue({ code: "custom", path: ["timezone"], message: tzProblem });
+      const problem = cronProblem(schedule.cron);
+      if (problem) ctx.addIssue({ code: "custom", path: ["cron"], message: problem });
+    }),
+);
 export type Schedule = z.infer<typeof Schedule>;
 
 function timezoneProblem(timezone: string): string | undefined {

@@ -36,6 +36,19 @@ export function parseWorkMessage(body: string): WorkMessage {
   return result.data;
 }
 
+/** "The run owes something": a reconcile that observes nothing, sent after a report or a command is recorded. */
+const isOwed = (message: WorkMessage) =>
+  "event" in message && message.event.type === "reconcile" && message.observe === false;
+
+function isOwedBody(body: string | undefined): boolean {
+  if (body === undefined) return false;
+  try {
+    return isOwed(parseWorkMessage(body));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Processes a batch record by record (one try/catch each) and reports the failures, so SQS retries only those.
  * Message groups (runs) are processed in parallel, each group's records in order; as SQS FIFO requires, once a
@@ -71,6 +84,9 @@ export async function processBatch(
         try {
           const message = parseWorkMessage(record.body);
           context.runId = message.runId;
+          // Owed messages in a row (several tasks of a stage reported) are one: the last loads the run once, with
+          // every report they announce. Should it fail, it comes back, and with it the work of those skipped.
+          if (isOwed(message) && isOwedBody(group[i + 1]?.body)) continue;
           await withLogContext(context, () => handle(message));
         } catch (error) {
           const permanent = error instanceof ValidationError || error instanceof PermanentError;

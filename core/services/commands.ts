@@ -1,4 +1,4 @@
-import { type Ignored, transition } from "../engine/index.js";
+import { foldReports, type Ignored, type TaskReportEvent, transition } from "../engine/index.js";
 import {
   ConflictError,
   ForbiddenError,
@@ -57,9 +57,12 @@ export class RunRecorder {
   async record(runId: string, events: RunEvent[], known?: Run): Promise<Recorded> {
     let cached = known?.id === runId ? known : undefined;
     for (let attempt = 1; ; attempt++) {
-      const stored = cached ?? (await this.deps.runs.getRun(runId));
+      const loaded = cached
+        ? { run: cached, saved: cached, unsaved: false }
+        : await this.deps.runs.loadRun(runId);
       cached = undefined;
-      if (!stored) throw new NotFoundError(`no run ${runId}`);
+      if (!loaded) throw new NotFoundError(`no run ${runId}`);
+      const stored = loaded.run;
       const now = this.deps.clock.now();
       let run = stored;
       const effects = new Map<string, Effect>();
@@ -70,10 +73,15 @@ export class RunRecorder {
         for (const effect of result.effects) effects.set(effect.key, effect);
         ignored.push(result.ignored);
       }
-      if (run === stored) return { run, effects: [...effects.values()], ignored };
+      // Reports folded in on loading are kept by saving, even when these events change nothing more; but a
+      // command refused outright writes nothing (the report's own owed message saves the fold).
+      const refused = ignored.every((i) => i !== undefined);
+      if (run === stored && (!loaded.unsaved || refused))
+        return { run, effects: [...effects.values()], ignored };
       try {
         const saved = await this.deps.runs.saveRun(run);
-        this.deps.metrics?.add(...runChangeMetrics(stored, saved));
+        // Against the run as last saved: what the reports folded in on loading changed counts too.
+        this.deps.metrics?.add(...runChangeMetrics(loaded.saved, saved));
         return { run: saved, effects: [...effects.values()], ignored };
       } catch (error) {
         if (!(error instanceof VersionConflictError) || attempt > this.maxConflictRetries) throw error;
@@ -84,6 +92,31 @@ export class RunRecorder {
         else await jitteredPause(attempt);
       }
     }
+  }
+
+  /**
+   * A task's report about its own attempt: checked by the engine against the run as it is now (a report it
+   * would refuse is refused, writing nothing), then recorded as an item of its own beside the run, never in it
+   * (docs/decisions.md, 1). Parallel tasks thus never contend; the scheduler folds the report in when the owed
+   * message comes. `at` is when the report was received, which names its owed message.
+   */
+  async report(runId: string, event: TaskReportEvent, known?: Run): Promise<Recorded & { at: string }> {
+    const run = known?.id === runId ? known : await this.deps.runs.getRun(runId);
+    if (!run) throw new NotFoundError(`no run ${runId}`);
+    const at = this.deps.clock.now();
+    const tried = transition(run, event, at);
+    if (tried.ignored) return { run, effects: [], ignored: [tried.ignored], at };
+    const stored = await this.deps.runs.addReport(runId, { event, at });
+    if (stored.recorded) return { run: tried.run, effects: [], ignored: [undefined], at };
+    // A report of this kind came first (the same one again, or another ending): the engine says what this one
+    // is after it, Duplicate for the same.
+    const after = foldReports(run, [stored.existing]);
+    const again = transition(after, event, at);
+    const refusal = again.ignored ?? {
+      reason: "TaskTerminal" as const,
+      message: `task ${event.task} attempt ${event.attempt} already reported how it ended`,
+    };
+    return { run: after, effects: [], ignored: [refusal], at: stored.existing.at };
   }
 
   /**
@@ -149,8 +182,13 @@ export class RunCommands {
     options: HandleOptions = {},
   ): Promise<Handled> {
     const commands = Array.isArray(command) ? command : [command];
-    const recorded = await this.deps.recorder.record(runId, commands, options.known);
-    await this.deps.queue.send(owedMessages(recorded.run, recorded.effects, options.inline ?? false));
+    const [only] = commands;
+    const recorded =
+      (actor.kind === "task" || actor.kind === "relay") && commands.length === 1 && only && isTaskReport(only)
+        ? await this.reported(runId, only, options.known)
+        : await this.deps.recorder.record(runId, commands, options.known);
+    if (!("at" in recorded))
+      await this.deps.queue.send(owedMessages(recorded.run, recorded.effects, options.inline ?? false));
     const refusal = recorded.ignored.find((i) => i !== undefined);
     if (actor.kind !== "scheduler")
       this.deps.log.info("run command", {
@@ -160,6 +198,25 @@ export class RunCommands {
         outcome: refusal ? `refused: ${refusal.reason}` : "accepted",
       });
     return refusal ? { outcome: "refused", ...recorded, refusal } : { outcome: "accepted", ...recorded };
+  }
+
+  /**
+   * A task's report about itself (its callback's, or the relay's about its Job), kept beside the run: one owed
+   * message per report tells the scheduler to fold it in.
+   */
+  private async reported(runId: string, event: TaskReportEvent, known?: Run) {
+    const recorded = await this.deps.recorder.report(runId, event, known);
+    const refusal = recorded.ignored[0];
+    if (refusal === undefined || refusal.reason === "Duplicate")
+      await this.deps.queue.send([
+        {
+          runId,
+          event: { type: "reconcile" },
+          observe: false,
+          dedupKey: `report:${runId}:${event.task}:${event.attempt}:${event.type}:${recorded.at}`,
+        },
+      ]);
+    return recorded;
   }
 
   /** Like `handle`, but a refusal is thrown as the domain error for its reason; the run as stored otherwise. */
@@ -184,6 +241,15 @@ export function refusalError(refusal: Ignored, details: Record<string, unknown> 
     default:
       return new ConflictError(refusal.message, { reason: refusal.reason, ...details });
   }
+}
+
+function isTaskReport(event: RunEvent): event is TaskReportEvent {
+  return (
+    event.type === "task.started" ||
+    event.type === "task.outputs" ||
+    event.type === "task.succeeded" ||
+    event.type === "task.failed"
+  );
 }
 
 /** What a recorded change needs queued: each notification on its own, and (unless inline) one owed message. */

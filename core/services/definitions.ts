@@ -11,7 +11,6 @@ import {
   type TargetRules,
   tasksOf,
 } from "../model/index.js";
-import { parseJobTemplate, parsePipeline } from "../model/parse.js";
 import type { Clock, DefinitionStore } from "../ports.js";
 import type { DefinitionCatalog } from "./catalog.js";
 
@@ -25,6 +24,9 @@ export interface Saved<T> {
 }
 
 /** Pipelines and job templates as the API manages them: validated in full, never shown with sensitive values. */
+/** The definitions' parser (YAML and the schemas), loaded on the first write: reads never need it. */
+const parsing = () => import("../model/parse.js");
+
 export class DefinitionService {
   constructor(
     private readonly deps: {
@@ -37,7 +39,7 @@ export class DefinitionService {
   ) {}
 
   async putPipeline(name: string, text: string): Promise<Saved<Pipeline>> {
-    const parsed = parsePipeline(text);
+    const parsed = (await parsing()).parsePipeline(text);
     if (!parsed.ok) throw new ValidationError(`pipeline ${name} is invalid`, parsed.issues);
     if (parsed.value.name !== name)
       throw new ValidationError("name mismatch", [
@@ -83,7 +85,7 @@ export class DefinitionService {
   }
 
   async putJob(name: string, text: string): Promise<Saved<JobTemplate>> {
-    const parsed = parseJobTemplate(text);
+    const parsed = (await parsing()).parseJobTemplate(text);
     if (!parsed.ok) throw new ValidationError(`job template ${name} is invalid`, parsed.issues);
     if (parsed.value.name !== name)
       throw new ValidationError("name mismatch", [

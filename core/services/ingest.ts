@@ -1,10 +1,28 @@
 import { createHash } from "node:crypto";
-import { deliveryRunId, pipelineMatches, skipCiMarker, watchesPullRequestPaths } from "../engine/index.js";
+import {
+  deliveryRunId,
+  pipelineMatches,
+  scheduleKey,
+  skipCiMarker,
+  watchesPullRequestPaths,
+} from "../engine/index.js";
 import { PermanentError } from "../errors.js";
 import type { Pipeline, Provider, TriggerContext } from "../model/index.js";
-import type { Clock, CommitStatusReporter, DeliveryStore, Logger, PullRequestDetails } from "../ports.js";
+import type {
+  Clock,
+  CommitStatusReporter,
+  DeliveryStore,
+  Logger,
+  PullRequestDetails,
+  RepositoryScheduleStore,
+} from "../ports.js";
 import { DefinitionCatalog, repositoryKey } from "./catalog.js";
-import { type DefinitionProblem, describeProblem, type RepositoryPipelines } from "./repository-pipelines.js";
+import {
+  type DefinitionProblem,
+  describeProblem,
+  type RepositoryPipeline,
+  type RepositoryPipelines,
+} from "./repository-pipelines.js";
 import type { RunStarter } from "./start-runs.js";
 
 export interface IngestDeps {
@@ -19,6 +37,8 @@ export interface IngestDeps {
   pullRequestDetails?: PullRequestDetails;
   /** Pipelines from the files of enabled repositories; without it, only the API's. */
   repositoryPipelines?: RepositoryPipelines;
+  /** Where the schedules a push's files declare for its branch are recorded, for the reconciler's tick. */
+  repositorySchedules?: Pick<RepositoryScheduleStore, "replace">;
   /** Where a definition error in a repository's file is reported, as a failed status on the commit. */
   commitStatus?: CommitStatusReporter;
   publicUrl?: string;
@@ -75,6 +95,7 @@ export class IngestService {
       : undefined;
     if (fromRepository && fromRepository.problems.length > 0)
       await this.reportProblems(context, fromRepository.problems);
+    if (fromRepository) await this.recordSchedules(context, fromRepository.pipelines);
     const matched = await this.matchingPipelines(
       [...pipelines, ...(fromRepository?.pipelines.map((p) => p.pipeline) ?? [])],
       context,
@@ -132,6 +153,28 @@ export class IngestService {
     if (changedFiles === undefined) return { matching, context };
     const known = { ...context, changedFiles };
     return { matching: matching.filter((p) => pipelineMatches(p, known)), context: known };
+  }
+
+  /**
+   * A push to a branch of an enabled repository shows that branch's file: the schedules in it that build this
+   * branch are recorded (and those gone from it forgotten), so the reconciler's tick knows what may be due
+   * without asking the host. A schedule for another branch counts only in that branch's own file.
+   */
+  private async recordSchedules(context: TriggerContext, pipelines: RepositoryPipeline[]): Promise<void> {
+    const branch = context.branch;
+    if (context.event !== "push" || context.pullRequest || branch === undefined) return;
+    const schedules = pipelines.flatMap(({ pipeline }) =>
+      (pipeline.schedules ?? [])
+        .filter((schedule) => schedule.branch === branch)
+        .map((schedule) => ({ pipeline: pipeline.name, key: scheduleKey(schedule), schedule })),
+    );
+    await this.deps.repositorySchedules?.replace(
+      context.provider,
+      context.repository,
+      branch,
+      schedules,
+      this.deps.clock.now(),
+    );
   }
 
   /**

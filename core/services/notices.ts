@@ -2,17 +2,17 @@ import { runView } from "../engine/index.js";
 import type { NotifyEvent, Run } from "../model/index.js";
 import type { RunNotice } from "../ports.js";
 
-/** The run's page, the link in every notification and commit status (the console serves it; the API has the JSON). */
+/** The run's page without a grant (the console serves it; the API has the JSON). */
 export function runLink(publicUrl: string, runId: string): string {
   return `${publicUrl}/runs/${runId}`;
 }
 
-/** What a notification about `event` shows, built from the masked view of the run. */
+/** What a notification about `event` shows, built from the masked view of the run; `url` is its page's link. */
 export function buildNotice(
   run: Run,
   event: NotifyEvent,
   taskName: string | undefined,
-  publicUrl: string,
+  url: string,
 ): RunNotice {
   const view = runView(run);
   const tasks = view.stages.flatMap((s) => s.tasks);
@@ -33,6 +33,6 @@ export function buildNotice(
     ...(task && {
       task: { name: task.name, status: task.status, message: task.message, approvers: task.approvers },
     }),
-    url: runLink(publicUrl, view.id),
+    url,
   };
 }

@@ -12,6 +12,7 @@ import type {
 import type { NotificationEffect } from "./commands.js";
 import { buildNotice, runLink } from "./notices.js";
 import type { OutboxDelivery } from "./runs.js";
+import type { ViewGrants } from "./view-grants.js";
 
 export interface OutboxDeliveryDeps {
   sender: NotificationSender;
@@ -24,6 +25,8 @@ export interface OutboxDeliveryDeps {
   /** `NotificationFailures`, by kind (a notifier's, or `commitStatus`), for each target given up. */
   metrics?: Metrics;
   publicUrl: string;
+  /** Links carry a view grant for their run when given (HOOKFLOW_TOKEN_SECRET set). */
+  grants?: ViewGrants;
   /** Tries per target within one handler, with backoff in between. */
   attempts?: number;
   backoffMs?: number;
@@ -67,7 +70,7 @@ export class NotificationDelivery implements OutboxDelivery {
     run: Run,
     effect: Extract<Deliverable, { type: "notify" }>,
   ): Promise<Result | "deferred"> {
-    const notice = buildNotice(run, effect.event, effect.task, this.deps.publicUrl);
+    const notice = buildNotice(run, effect.event, effect.task, this.link(run.id));
     const targets = run.definition.notify
       .map((target, i) => ({ target, key: `${effect.key}#${i}` }))
       .filter(({ target }) => target.on.includes(effect.event));
@@ -101,11 +104,17 @@ export class NotificationDelivery implements OutboxDelivery {
         state: effect.state,
         context: `hookflow/${run.pipeline}`,
         description: `hookflow: ${run.pipeline} ${COMMIT_DESCRIPTION[effect.state]}`,
-        targetUrl: runLink(this.deps.publicUrl, run.id),
+        targetUrl: this.link(run.id),
       }),
     );
     if (outcome === "deferred") return "deferred";
     return [{ key: effect.key, ...(outcome && { target: `${provider} commit status`, error: outcome }) }];
+  }
+
+  /** The run's page, with a grant to view it when grants are configured: every notification and status links here. */
+  private link(runId: string): string {
+    const { grants, publicUrl } = this.deps;
+    return grants ? grants.link(publicUrl, runId) : runLink(publicUrl, runId);
   }
 
   /** Sends at most once per key. Returns undefined when sent (or already sent), the error when given up. */

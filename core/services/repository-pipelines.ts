@@ -1,5 +1,4 @@
 import { checkPipelineJobs, type Issue, type JobTemplate, Pipeline, type Provider } from "../model/index.js";
-import { parseText, validate } from "../model/parse.js";
 import type { GitHostApis } from "../ports.js";
 
 /** A pipeline read from a repository's file: named `<repository>/<name>`, with where it came from. */
@@ -82,8 +81,10 @@ export class RepositoryPipelines {
     }
 
     const pipelines: RepositoryPipeline[] = [];
+    // The YAML parser is loaded here, on first use: only enabled repositories' deliveries read files.
+    const parsing = files.length > 0 ? await import("../model/parse.js") : undefined;
     for (const { file, text } of files) {
-      const read = readPipeline(provider, repository, text, jobs);
+      const read = readPipeline(parsing as Parsing, provider, repository, text, jobs);
       if (!read.ok) {
         problems.push(...read.issues.map((issue) => ({ ...issue, file })));
         continue;
@@ -108,8 +109,10 @@ export class RepositoryPipelines {
 }
 
 type Read = { ok: true; value: Pipeline } | { ok: false; issues: Issue[] };
+type Parsing = typeof import("../model/parse.js");
 
 function readPipeline(
+  { parseText, validate }: Parsing,
   provider: Provider,
   repository: string,
   text: string,

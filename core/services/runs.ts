@@ -10,6 +10,7 @@ import {
   type RunEffect,
 } from "./commands.js";
 import type { LogArchiving } from "./log-archiving.js";
+import type { TaskSlotService } from "./task-slots.js";
 import type { TaskTokens } from "./tokens.js";
 
 /** Delivers notify and commitStatus effects; "deferred" leaves the effect owed (a rate limit is in the way). */
@@ -28,6 +29,8 @@ export interface RunServiceDeps {
   tokens: TaskTokens;
   outbox: OutboxDelivery;
   archiving: LogArchiving;
+  /** The pipeline's running-task slots (`maxRunningTasks` across its runs): taken before a submit. */
+  slots: TaskSlotService;
   /** Where jobs call back: HOOKFLOW_PUBLIC_URL. */
   publicUrl: string;
   log: Logger;
@@ -66,7 +69,7 @@ export class RunService {
 
   constructor(private readonly deps: RunServiceDeps) {
     this.handlers = {
-      submitTask: (_run, effect) => this.submitTask(effect),
+      submitTask: (run, effect) => this.submitTask(run, effect),
       cancelTask: async (_run, effect) => {
         await this.deps.runner.cancel(effect);
         return { followUps: [], done: { key: effect.key } };
@@ -74,6 +77,10 @@ export class RunService {
       archiveLog: (run, effect, batch) => this.archiveLog(run, effect, batch),
       cancelRun: (run, effect) => this.cancelRun(run, effect),
       wakeGroup: (_run, effect) => this.wakeGroup(effect),
+      releaseSlot: async (run, effect) => {
+        await this.deps.slots.release(run, effect);
+        return { followUps: [], done: { key: effect.key } };
+      },
     };
   }
 
@@ -101,21 +108,24 @@ export class RunService {
    * way: the message comes back later.
    */
   async deliver(message: DeliveryMessage): Promise<void> {
-    const run = await this.deps.runs.getRun(message.runId);
+    const loaded = await this.deps.runs.loadRun(message.runId);
+    const run = loaded?.run;
     const effect = run?.outbox.find((e) => e.key === message.deliver);
-    if (!run || !effect || !isNotificationEffect(effect)) return;
+    if (!loaded || !run || !effect || !isNotificationEffect(effect)) return;
     const results = await this.deps.outbox.deliver(run, effect);
     if (results === "deferred")
       throw new RetryableError(`${effect.key}: deferred by a rate limit, sent when the message comes back`);
+    // With reports not yet saved, the recorder loads the run itself, to save them (and count them) too.
     await this.deps.commands.handle(run.id, { type: "outbox.delivered", results }, SCHEDULER, {
-      known: run,
+      ...(!loaded.unsaved && { known: run }),
       inline: true,
     });
   }
 
   /**
-   * Effects on different Jobs side by side; those on one Job in order: a stop, an archive, then a cancel, and none
-   * after one that failed: a Job is never deleted before its log is kept, and never left running meanwhile.
+   * Effects on different Jobs side by side; those on one Job in order: a stop, an archive, then a cancel, then its
+   * slot given back, and none after one that failed: a Job is never deleted before its log is kept, never left
+   * running meanwhile, and its slot never handed on while it may still run.
    */
   private async carryOut(run: Run, effects: RunEffect[]) {
     const followUps: RunEvent[] = [];
@@ -198,8 +208,16 @@ export class RunService {
     return { followUps: [archived] };
   }
 
-  private async submitTask(effect: Extract<RunEffect, { type: "submitTask" }>): Promise<Outcome> {
+  /** Takes a slot of the pipeline first: without one, the attempt waits for room and nothing is submitted. */
+  private async submitTask(run: Run, effect: Extract<RunEffect, { type: "submitTask" }>): Promise<Outcome> {
     const { launch } = effect;
+    const slot = await this.deps.slots.take(run, launch);
+    if (!slot.taken)
+      return {
+        followUps: [
+          { type: "task.waitingForRoom", task: launch.task, attempt: launch.attempt, limit: slot.limit },
+        ],
+      };
     const taskId = callbackTaskId(launch.runId, launch.task, launch.attempt);
     await this.deps.runner.submit({
       ...launch,
@@ -238,8 +256,12 @@ export class RunService {
   }
 }
 
-/** Within one Job's effects: its log is copied before it is canceled. */
-const order = (effect: RunEffect) => (effect.type === "archiveLog" ? 0 : 1);
+/**
+ * Within one Job's effects: its log is copied before it is canceled, and its slot given back only after that, so
+ * a new Job never starts while the one it replaces may still run.
+ */
+const ORDER: Partial<Record<RunEffect["type"], number>> = { archiveLog: 0, cancelTask: 1, releaseSlot: 2 };
+const order = (effect: RunEffect) => ORDER[effect.type] ?? 1;
 
 function isRunEffect(effect: RunEffect | NotificationEffect): effect is RunEffect {
   return !isNotificationEffect(effect);

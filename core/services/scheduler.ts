@@ -90,8 +90,9 @@ export class Scheduler {
   }
 
   private async observe(runId: string): Promise<{ events: RunEvent[]; run?: Run }> {
-    const run = await this.deps.runs.getRun(runId);
-    if (!run) return { events: [{ type: "reconcile" }] };
+    const loaded = await this.deps.runs.loadRun(runId);
+    if (!loaded) return { events: [{ type: "reconcile" }] };
+    const { run } = loaded;
     const tasks = run.stages.flatMap((s) => s.tasks).filter((t) => isActiveTask(t.status) && t.jobName);
     const failures: Array<{ task: string; jobName: string; error: string }> = [];
     const observed = await Promise.all(
@@ -117,7 +118,9 @@ export class Scheduler {
         runId: run.id,
         failures,
       });
-    return { events: [...observed.flatMap((e) => (e ? [e] : [])), { type: "reconcile" }], run };
+    const events: RunEvent[] = [...observed.flatMap((e) => (e ? [e] : [])), { type: "reconcile" }];
+    // With reports not yet saved, the recorder loads the run itself, to know that it owes their save.
+    return loaded.unsaved ? { events } : { events, run };
   }
 }
 

@@ -6,6 +6,8 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { signGithub } from "../../core/adapters/git/index.js";
+import { systemClock } from "../../core/adapters/system.js";
+import { ViewGrants } from "../../core/services/view-grants.js";
 import { readSecrets } from "./secrets.js";
 
 const url = (process.env.HOOKFLOW_URL ?? `http://127.0.0.1:${process.env.PORT ?? 8787}`).replace(/\/+$/, "");
@@ -91,7 +93,13 @@ if (delivered.status !== 202 || !runId) {
   console.error(`the push was not accepted: ${delivered.status} ${JSON.stringify(answer)}`);
   process.exit(1);
 }
-console.log(`signed push accepted (202): run ${runId}\n`);
+console.log(`signed push accepted (202): run ${runId}`);
+// The same link its notifications carry: a grant to view this run for a week, signed with the stack's secret.
+const tokenSecret = process.env.HOOKFLOW_TOKEN_SECRET || secrets?.tokenSecret;
+const page = tokenSecret
+  ? new ViewGrants(tokenSecret, systemClock, 7).link(url, runId)
+  : `${url}/runs/${runId}`;
+console.log(`run page: ${page}\n`);
 
 interface Task {
   name: string;

@@ -39,6 +39,7 @@ hookflow is running (local stack; data in ${dataDir})
 
   webhooks   ${stack.url}/webhooks/github   /webhooks/gitlab   /webhooks/gitea
   callbacks  ${stack.url}/callbacks/tasks/{taskId}
+  console    ${stack.url}/runs   (sign in there, or give it the API token)
   api        ${stack.url}/api   (OpenAPI: ${stack.url}/api/openapi.json)
   health     ${stack.url}/healthz
   runner     ${stack.runner === "local" ? "local processes (set HOOKFLOW_KUBECONFIG or KUBECONFIG for Kubernetes)" : `Kubernetes, namespace ${stack.config.HOOKFLOW_NAMESPACE}`}

@@ -180,6 +180,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     app.all("/webhooks/*", (c) => webhook.fetch(c.req.raw));
     app.all("/callbacks/*", (c) => callback.fetch(c.req.raw));
     app.all("/api/*", (c) => api.fetch(c.req.raw));
+    // Sign-in and the console are the API function's too (infra/functions.ts ROUTES).
+    for (const path of ["/auth/*", "/console/*", "/runs", "/runs/*", "/pipelines", "/pipelines/*"])
+      app.all(path, (c) => api.fetch(c.req.raw));
     app.get("/healthz", (c) => c.json({ ok: true }));
     app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
 
@@ -198,10 +201,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     stoppers.push(wakePoller.stop);
 
     const every = options.reconcileSeconds ?? LOCAL_RECONCILE_SECONDS;
-    const { schedules } = reconcilerDeps(base);
+    const { schedules, slots } = reconcilerDeps(base);
     // Schedules are evaluated on the same timer: a tick more often than once a minute finds each minute claimed.
     const reconcile = () =>
       reconcileAll({ runs: base.stores.runs, queue: base.queue, clock: base.clock }, every)
+        .then(() =>
+          slots.repair().catch((error) => log.error("task slot repair failed", { error: String(error) })),
+        )
         .then(() => schedules.tick())
         .catch((error) => log.error("reconcile failed", { error: String(error) }));
     void reconcile();

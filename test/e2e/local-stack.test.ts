@@ -31,12 +31,19 @@ describe("the local stack", () => {
       ]);
       expect(stack.output()).toContain("API token");
       expect(stack.output()).toContain("npm run demo");
+      expect(stack.output()).toContain(`console    ${stack.url}/runs`);
       const demo = await promisify(execFile)("npm", ["run", "-s", "demo"], {
         cwd: ROOT,
         env: { ...process.env, HOOKFLOW_URL: stack.url, HOOKFLOW_DATA_DIR: dir },
         timeout: 60_000,
       });
       expect(demo.stdout).toMatch(/signed push accepted \(202\)/);
+      // The run's page, with the view grant its notifications would carry: it opens without sign-in.
+      const page = /run page: (\S+\?grant=\S+)/.exec(demo.stdout)?.[1];
+      expect(page, demo.stdout).toMatch(new RegExp(`^${stack.url}/runs/`));
+      const opened = await fetch(page as string);
+      expect(opened.status).toBe(200);
+      expect(await opened.text()).toContain('id="run-status"');
       expect(demo.stdout).toMatch(/: succeeded\n/);
       expect(demo.stdout).toMatch(/IMAGE_TAG/);
     } finally {

@@ -312,7 +312,8 @@ describe("a cancel during an archive outage stops the task at once", () => {
     // The Job failed (backoffLimit 0): its controller starts no other pod. It stays, with its pod, for the copy.
     expect(fake.job(job).status.conditions.map((c: { type: string }) => c.type)).toContain("Failed");
     expect(jobExists(job)).toBe(true);
-    expect(canceled.outbox.map((e) => e.type).sort()).toEqual(["archiveLog", "cancelTask"]);
+    // Its pipeline slot stays held too: given back only once the Job is deleted (after the copy).
+    expect(canceled.outbox.map((e) => e.type).sort()).toEqual(["archiveLog", "cancelTask", "releaseSlot"]);
     expect(needsReconciling(canceled)).toBe(true);
     // Live, the log is still there to read while the copy is owed.
     expect(await (await logs(app, "archstop", "hang-deploy")).text()).toBe(

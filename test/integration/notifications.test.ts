@@ -7,12 +7,13 @@ import { transition } from "../../core/engine/index.js";
 import type { Notifier, Run } from "../../core/model/index.js";
 import type { RateLimiter } from "../../core/ports.js";
 import { NotificationDelivery } from "../../core/services/outbox-delivery.js";
+import { ViewGrants } from "../../core/services/view-grants.js";
 import { createSchedulerHandler } from "../../functions/scheduler.js";
 import { freshStore } from "../helpers/aws.js";
 import { driveRun } from "../helpers/drive.js";
 import { jobTemplate, newRun, pipeline, runTask, taskState, trigger } from "../helpers/factories.js";
 import { MemoryRunner } from "../helpers/memory-runner.js";
-import { PUBLIC_URL, testSystem } from "../helpers/system.js";
+import { PUBLIC_URL, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
 import { RECEIVER_TARGETS } from "../receivers/fixtures.js";
 import { RECEIVER_SECRETS, type Receivers, startReceivers } from "../receivers/index.js";
 
@@ -132,10 +133,13 @@ describe("notifications through the scheduler", () => {
       (r) => JSON.parse(r.body) as { state: string; context: string; target_url: string },
     );
     expect(statuses.map((s) => s.state)).toEqual(["pending", "success"]);
-    expect(statuses[0]).toMatchObject({
-      context: "hookflow/ship-it",
-      target_url: `${PUBLIC_URL}/runs/nwait`,
-    });
+    expect(statuses[0]?.context).toBe("hookflow/ship-it");
+    // The run's page with a grant to view that run, made with this hookflow's key: the console lets it in.
+    const link = new URL(statuses[0]?.target_url ?? "");
+    expect(`${link.origin}${link.pathname}`).toBe(`${PUBLIC_URL}/runs/nwait`);
+    const grants = new ViewGrants(TEST_TOKEN_SECRET, system.clock, 7);
+    expect(grants.check("nwait", link.searchParams.get("grant") ?? "").kind).toBe("valid");
+    expect(grants.check("another", link.searchParams.get("grant") ?? "").kind).toBe("invalid");
     expect(receivers.github.accepted[0]?.path).toBe(`/repos/acme/web-app/statuses/${trigger().commit}`);
     const everything = receivers
       .all()

@@ -472,7 +472,9 @@ describe("Gitea pull requests and statuses", () => {
       state: "pending",
       context: "hookflow/deploy-tools-pr",
       description: expect.any(String),
-      target_url: `${PUBLIC_URL}/runs/${runId}`,
+      target_url: expect.stringMatching(
+        new RegExp(`^${PUBLIC_URL}/runs/${runId}\\?grant=\\d+\\.[\\w-]{43}$`),
+      ),
     });
   });
 

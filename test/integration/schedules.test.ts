@@ -4,9 +4,11 @@ import { latestDueMinute, Pipeline, type Schedule } from "../../core/model/index
 import type { Clock } from "../../core/ports.js";
 import { reconcilerDeps } from "../../core/wiring.js";
 import { createReconcilerHandler } from "../../functions/reconciler.js";
+import { createWebhookApp } from "../../functions/webhook.js";
 import { FakeGitHosts } from "../fake-git-hosts/index.js";
 import { pipeline, runTask } from "../helpers/factories.js";
 import { testSystem } from "../helpers/system.js";
+import { deliver, distinctBody, fixture } from "../helpers/webhooks.js";
 
 /** A clock the test moves: the reconciler's tick is the only thing that reads it here. */
 class TestClock implements Clock {
@@ -95,6 +97,111 @@ describe("schedules", () => {
     clock.at = "2026-12-01T11:31:01.000Z";
     expect(await tick()).toMatchObject({ scheduled: 1 });
     expect((await system.stores.runs.listRuns({ limit: 10 })).items).toHaveLength(1);
+  });
+});
+
+/** A repository's pipeline with schedules for main and for develop, started by nothing else (tags only). */
+const scheduledFile = (schedules: string) => `name: nightly
+triggers: [{ events: [tag], tags: ["v*"] }]
+${schedules}
+stages:
+  - name: test
+    tasks: [{ name: unit, run: { image: alpine, command: ["true"] } }]
+`;
+const BOTH = `schedules:
+  - { cron: "*/10 * * * *", branch: main }
+  - { cron: "0 5 * * *", branch: develop }`;
+const githubPush = fixture("github-push"); // acme/web-app, main
+
+describe("schedules in a repository's files", () => {
+  it("fire from the record a push left, once per minute, only while the file at the branch's head still has them", async () => {
+    const { system, clock, tick } = await scheduledSystem("2026-12-01T10:01:00.000Z");
+    const webhook = createWebhookApp(system.webhook);
+    const pushCommit = async (marker: string, file: string) => {
+      const sha = gitHosts.push("github", "acme/web-app", "main", {
+        message: marker,
+        author: "Ada",
+        files: { ".hookflow.yaml": file },
+      });
+      const body = distinctBody(
+        { ...githubPush, after: sha, head_commit: { ...(githubPush.head_commit as object), id: sha } },
+        marker,
+      );
+      const res = await deliver(webhook, "github", body, { deliveryId: `d-${marker}`, event: "push" });
+      expect(res.status).toBe(200); // no pipeline runs on a push: the file's only trigger is tags
+      return sha;
+    };
+    await system.stores.repositories.enable("github", "acme/web-app", clock.at);
+    const sha = await pushCommit("first", scheduledFile(BOTH));
+    // main's file records main's schedule; develop's counts only in develop's own file.
+    expect(
+      (await system.stores.repositorySchedules.list()).map((r) => [r.pipeline, r.branch, r.schedule.cron]),
+    ).toEqual([["acme/web-app/nightly", "main", "*/10 * * * *"]]);
+
+    // Not due: no host is asked.
+    const before = gitHosts.count("github");
+    clock.at = "2026-12-01T10:05:00.000Z";
+    expect(await tick()).toMatchObject({ scheduled: 0 });
+    expect(gitHosts.count("github")).toBe(before);
+
+    clock.at = "2026-12-01T10:10:04.000Z";
+    const ticks = await Promise.all([tick(), tick(), tick()]);
+    expect(ticks.map((t) => t.scheduled).sort()).toEqual([0, 0, 1]);
+    const key = scheduleKey({ cron: "*/10 * * * *", branch: "main" });
+    const id = scheduleRunId("acme/web-app/nightly", key, "2026-12-01T10:10:00.000Z");
+    const run = await system.stores.runs.getRun(id);
+    expect(run?.pipeline).toBe("acme/web-app/nightly");
+    expect(run?.trigger).toMatchObject({
+      event: "schedule",
+      repository: "acme/web-app",
+      branch: "main",
+      commit: sha,
+    });
+
+    // The schedule leaves the file at main's head (no delivery reached hookflow): the next due minute starts
+    // nothing, and the record is forgotten, so later ticks ask the host nothing.
+    gitHosts.push("github", "acme/web-app", "main", {
+      message: "no more nightly",
+      author: "Ada",
+      files: { ".hookflow.yaml": scheduledFile("") },
+    });
+    clock.at = "2026-12-01T10:20:03.000Z";
+    expect(await tick()).toMatchObject({ scheduled: 0 });
+    expect(await system.stores.repositorySchedules.list()).toEqual([]);
+    const after = gitHosts.count("github");
+    clock.at = "2026-12-01T10:30:03.000Z";
+    expect(await tick()).toMatchObject({ scheduled: 0 });
+    expect(gitHosts.count("github")).toBe(after);
+
+    // Back in the file: after an outage, the latest missed minute fires once.
+    clock.at = "2026-12-01T10:31:00.000Z";
+    const back = await pushCommit("back", scheduledFile(BOTH));
+    clock.at = "2026-12-01T11:15:30.000Z"; // ticks from 10:32 on were lost: 10:40, 10:50, 11:00, 11:10 missed
+    expect(await tick()).toMatchObject({ scheduled: 1 });
+    clock.at = "2026-12-01T11:16:30.000Z";
+    expect(await tick()).toMatchObject({ scheduled: 0 });
+    const late = await system.stores.runs.getRun(
+      scheduleRunId("acme/web-app/nightly", key, "2026-12-01T11:10:00.000Z"),
+    );
+    expect(late?.trigger.commit).toBe(back);
+    expect((await system.stores.runs.listRuns({ limit: 10 })).items).toHaveLength(2);
+    expect(gitHosts.rejected).toEqual([]);
+  });
+
+  it("are forgotten once the repository is disabled", async () => {
+    const { system, clock, tick } = await scheduledSystem("2026-12-01T12:00:00.000Z");
+    await system.stores.repositorySchedules.replace(
+      "github",
+      "acme/web-app",
+      "main",
+      [{ pipeline: "acme/web-app/nightly", key: "k", schedule: { cron: "*/10 * * * *", branch: "main" } }],
+      clock.at,
+    );
+    const before = gitHosts.count("github");
+    clock.at = "2026-12-01T12:10:01.000Z";
+    expect(await tick()).toMatchObject({ scheduled: 0 });
+    expect(await system.stores.repositorySchedules.list()).toEqual([]);
+    expect(gitHosts.count("github")).toBe(before);
   });
 });
 

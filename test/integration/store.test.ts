@@ -38,6 +38,73 @@ describe("runs", () => {
     expect(await stores.runs.getRun("v1")).toEqual(saved);
   });
 
+  it("keep task reports beside the run: folded in on reading, the same one found again, a second ending refused", async () => {
+    let run = await stores.runs.saveRun(newRun({ id: "rep1" }));
+    run = transition(run, { type: "run.created" }, T0).run;
+    for (const task of ["unit", "lint"])
+      run = transition(run, { type: "task.submitted", task, attempt: 1 }, T0).run;
+    const saved = await stores.runs.saveRun(run);
+    const succeeded = {
+      event: { type: "task.succeeded" as const, task: "unit", attempt: 1, outputs: { A: "1" } },
+      at: at(5),
+    };
+    const started = { event: { type: "task.started" as const, task: "lint", attempt: 1 }, at: at(4) };
+    expect(await stores.runs.addReport("rep1", succeeded)).toEqual({ recorded: true });
+    expect(await stores.runs.addReport("rep1", started)).toEqual({ recorded: true });
+    // The same report again finds itself; another ending of the same attempt finds the first one.
+    expect(await stores.runs.addReport("rep1", { ...succeeded, at: at(9) })).toEqual({
+      recorded: false,
+      existing: succeeded,
+    });
+    const failed = {
+      event: { type: "task.failed" as const, task: "unit", attempt: 1, message: "no" },
+      at: at(6),
+    };
+    expect(await stores.runs.addReport("rep1", failed)).toEqual({ recorded: false, existing: succeeded });
+
+    // The head was not written: its version is as saved; a reader sees the reports folded in, in receipt order.
+    const loaded = await stores.runs.loadRun("rep1");
+    expect(loaded?.unsaved).toBe(true);
+    expect(loaded?.run.version).toBe(saved.version);
+    expect(loaded?.saved).toEqual(saved);
+    const tasks = loaded?.run.stages[0]?.tasks ?? [];
+    expect(tasks.find((t) => t.name === "unit")).toMatchObject({ status: "succeeded", outputs: { A: "1" } });
+    expect(tasks.find((t) => t.name === "lint")?.status).toBe("running");
+    // Once saved, the fold is kept; folding the same reports again changes nothing.
+    const kept = await stores.runs.saveRun(loaded?.run as Run);
+    expect(await stores.runs.loadRun("rep1")).toEqual({ run: kept, saved: kept, unsaved: false });
+  });
+
+  it("store what changes apart from the spec, compressed, and read a run stored whole as JSON by an older release", async () => {
+    const saved = await stores.runs.saveRun(newRun({ id: "zip1" }));
+    const { Item } = await ctx.client.send(
+      new GetItemCommand({ TableName: ctx.table, Key: { pk: { S: "RUN#zip1" }, sk: { S: "RUN" } } }),
+    );
+    expect(Item?.doc?.B).toBeInstanceOf(Uint8Array);
+    expect(Item?.doc?.B?.byteLength).toBeLessThan(JSON.stringify(saved).length / 4);
+    const spec = await ctx.client.send(
+      new GetItemCommand({
+        TableName: ctx.table,
+        Key: { pk: { S: "RUN#zip1" }, sk: { S: `SPEC#${Item?.spec?.S}` } },
+      }),
+    );
+    expect(spec.Item?.doc?.B).toBeInstanceOf(Uint8Array);
+    // Listed through an index, a run comes back whole: its spec is read beside it.
+    expect((await stores.runs.listRuns({ pipeline: saved.pipeline, limit: 100 })).items).toContainEqual(
+      saved,
+    );
+    const { version, ...doc } = saved;
+    const { spec: _, ...head } = Item as Record<string, AttributeValue>;
+    const older: Record<string, AttributeValue> = {
+      ...head,
+      pk: { S: "RUN#zip2" },
+      doc: { S: JSON.stringify({ ...doc, id: "zip2" }) },
+      schema: { N: "2" },
+    };
+    await ctx.client.send(new PutItemCommand({ TableName: ctx.table, Item: older }));
+    expect(await stores.runs.getRun("zip2")).toEqual({ ...saved, id: "zip2" });
+  });
+
   it("page by pipeline, newest first, with opaque cursors and a status filter", async () => {
     for (let i = 0; i < 7; i++) await stores.runs.saveRun(runAt(`p${i}`, i, "paged"));
     await stores.runs.saveRun(runAt("other", 100, "other-pipeline"));
@@ -218,10 +285,11 @@ describe("delivered bodies", () => {
 });
 
 describe("upgrades", () => {
-  it("writes schema 2 on every item", async () => {
+  it("writes schema 3 on every item", async () => {
     const { client, table, stores: fresh } = await freshStore();
     const run = await fresh.runs.saveRun(newRun({ id: "s1" }));
     await fresh.runs.saveRun(transition(run, { type: "run.created" }, T0).run);
+    await fresh.runs.addReport("s1", { event: { type: "task.started", task: "build", attempt: 1 }, at: T0 });
     await fresh.deliveries.createRuns([newRun({ id: "s2" })]);
     await fresh.deliveries.noteDelivery("github", "d", { id: "s2", pipeline: "web-app" }, T0);
     await fresh.deliveries.claimBody("github", "b".repeat(64), { id: "d", runs: [], receivedAt: T0 });
@@ -234,12 +302,28 @@ describe("upgrades", () => {
     const { Items = [] } = await client.send(new ScanCommand({ TableName: table }));
     expect(Items.map((i) => i.pk?.S?.replace(/#.*/, "")).sort()).toEqual(
       // A definition is its current item and one per version saved.
-      ["BODY", "DELIVERY", "JOB", "JOB", "PIPELINE", "PIPELINE", "RATE", "RUN", "RUN", "SENT", "SENT"].sort(),
+      // A run is its head and, beside it, its spec and one item per task report: s1 three, s2 two.
+      [
+        "BODY",
+        "DELIVERY",
+        "JOB",
+        "JOB",
+        "PIPELINE",
+        "PIPELINE",
+        "RATE",
+        "RUN",
+        "RUN",
+        "RUN",
+        "RUN",
+        "RUN",
+        "SENT",
+        "SENT",
+      ].sort(),
     );
-    for (const item of Items) expect(item.schema, item.pk?.S).toEqual({ N: "2" });
+    for (const item of Items) expect(item.schema, item.pk?.S).toEqual({ N: "3" });
   });
 
-  it("reads items the first release wrote (no schema attribute), and writes them back as schema 2", async () => {
+  it("reads items the first release wrote (no schema attribute), and writes them back as schema 3", async () => {
     const { client, table, stores: old } = await freshStore({ deliveryTtlSeconds: 3600 });
     const put = (Item: Record<string, AttributeValue>) =>
       client.send(new PutItemCommand({ TableName: table, Item }));
@@ -339,15 +423,15 @@ describe("upgrades", () => {
     const { Item } = await client.send(
       new GetItemCommand({ TableName: table, Key: { pk: S("RUN#old1"), sk: S("RUN") } }),
     );
-    expect(Item?.schema).toEqual({ N: "2" });
+    expect(Item?.schema).toEqual({ N: "3" });
   });
 
   it("refuses an item of a newer schema than it reads, rather than misread it", async () => {
     const { client, table, stores: fresh } = await freshStore();
-    const item = { ...runItem({ ...newRun({ id: "future" }), version: 1 }), schema: { N: "3" } };
+    const item = { ...runItem({ ...newRun({ id: "future" }), version: 1 }), schema: { N: "4" } };
     await client.send(new PutItemCommand({ TableName: table, Item: item }));
     const refused = fresh.runs.getRun("future");
-    await expect(refused).rejects.toThrow(/schema 3; this release reads 1 and 2/);
+    await expect(refused).rejects.toThrow(/schema 4; this release reads 1 to 3/);
     // Retryable: while a deploy is under way, the work comes back once every function runs the newer code.
     await expect(refused).rejects.toBeInstanceOf(RetryableError);
   });

@@ -221,7 +221,7 @@ describe("a body replayed under a new delivery id", () => {
     },
   );
 
-  it("costs one conditional write for the body beside the run's; a replay costs that write alone", async () => {
+  it("costs one conditional write for the body beside the run's spec and head; a replay costs that write alone", async () => {
     const client = dynamoClient();
     const sent = recordRequests(client);
     const counted = await testSystem({ dynamoClient: client });
@@ -235,7 +235,8 @@ describe("a body replayed under a new delivery id", () => {
     const writes = () => sent.splice(0).filter((name) => name !== "Query");
     writes();
     expect((await deliver(countedApp, "github", body, { deliveryId: "cost-1" })).status).toBe(202);
-    expect(writes()).toEqual(["PutItem", "PutItem"]);
+    // The body's claim, then the run: its spec (written once, never again) and its head.
+    expect(writes()).toEqual(["PutItem", "PutItem", "PutItem"]);
     expect((await deliver(countedApp, "github", body, { deliveryId: "cost-2" })).status).toBe(202);
     expect(writes()).toEqual(["PutItem"]);
   });

@@ -347,6 +347,45 @@ describe("limits", () => {
     run = drive(run, [(r) => succeed(r, "b")]);
     expect(statuses(run)).toEqual({ a: "queued", b: "succeeded", c: "queued", d: "pending" });
   });
+
+  it("keeps an attempt the pipeline has no room for queued, untimed, until it is submitted", () => {
+    const p = pipeline({ stages: [{ name: "s", tasks: [runTask("a", { timeoutSeconds: 60 })] }] });
+    const run = drive(newRun({ pipeline: p }), [started]);
+    const queued = taskState(run, "a");
+    const full: RunEvent = { type: "task.waitingForRoom", task: "a", attempt: 1, limit: 3 };
+    const waiting = transition(run, full, at(1)).run;
+    expect(taskState(waiting, "a")).toMatchObject({
+      status: "queued",
+      reason: "WaitingForRoom",
+      message: "waiting for room: the pipeline's 3 running tasks (maxRunningTasks) are all taken",
+    });
+    expect(transition(waiting, full, at(2)).ignored?.reason).toBe("Duplicate");
+    // Long past its timeout: waiting for room does not count against it.
+    const later = transition(waiting, { type: "reconcile" }, at(10_000)).run;
+    expect(taskState(later, "a")).toMatchObject({ status: "queued", reason: "WaitingForRoom" });
+    // Submitted: its whole timeout (and grace) runs from now.
+    const submitted = transition(later, { type: "task.submitted", task: "a", attempt: 1 }, at(10_000)).run;
+    const budget = Date.parse(queued.deadline ?? "") - Date.parse(queued.queuedAt ?? "");
+    expect(taskState(submitted, "a")).toMatchObject({ reason: "Queued", message: undefined });
+    expect(Date.parse(taskState(submitted, "a").deadline ?? "") - Date.parse(at(10_000))).toBe(budget);
+  });
+
+  it("owes a slot back once per ended attempt, retries and cancels included", () => {
+    const p = pipeline({ stages: [{ name: "s", tasks: [runTask("a", { retries: 1 })] }] });
+    const run = drive(newRun({ pipeline: p }), [started]);
+    const failed = transition(run, fail(run, "a"), at(1));
+    expect(failed.effects.filter((e) => e.type === "releaseSlot").map((e) => e.key)).toEqual([
+      `slot:${taskState(run, "a").jobName}`,
+    ]);
+    const canceled = transition(failed.run, { type: "cancel.requested" }, at(2));
+    expect(canceled.effects.filter((e) => e.type === "releaseSlot").map((e) => e.key)).toEqual([
+      `slot:${taskState(failed.run, "a").jobName}`,
+    ]);
+    expect(canceled.run.outbox.filter((e) => e.type === "releaseSlot")).toHaveLength(2);
+    // A success reported after the cancel is recorded, and owes nothing more.
+    const late = transition(canceled.run, succeed(canceled.run, "a")[0] as RunEvent, at(3));
+    expect(late.effects.filter((e) => e.type === "releaseSlot")).toEqual([]);
+  });
 });
 
 describe("cancelling one task", () => {

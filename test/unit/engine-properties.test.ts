@@ -44,12 +44,16 @@ const taskEvent = fc.record({
     "task.timedOut",
     "task.outputs",
     "task.submitFailed",
+    "task.waitingForRoom",
   ),
   task: fc.constantFrom(...TASKS),
   attempt: fc.integer({ min: 1, max: 4 }),
 });
 const event: fc.Arbitrary<RunEvent> = fc.oneof(
-  { weight: 10, arbitrary: taskEvent.map((e) => ({ ...e, message: "m", outputs: "K=v" }) as RunEvent) },
+  {
+    weight: 10,
+    arbitrary: taskEvent.map((e) => ({ ...e, message: "m", outputs: "K=v", limit: 2 }) as RunEvent),
+  },
   { weight: 1, arbitrary: fc.constant<RunEvent>({ type: "run.created", groupAhead: [] }) },
   { weight: 1, arbitrary: fc.constant<RunEvent>({ type: "run.created", groupAhead: ["older"] }) },
   { weight: 2, arbitrary: fc.constant<RunEvent>({ type: "reconcile", groupAhead: [] }) },
@@ -172,7 +176,7 @@ const flowEvent: fc.Arbitrary<RunEvent> = fc.oneof(
     weight: 12,
     arbitrary: taskEvent
       .chain((e) => fc.constantFrom(...FLOW_TASKS).map((task) => ({ ...e, task })))
-      .map((e) => ({ ...e, message: "m", outputs: "K=v" }) as RunEvent),
+      .map((e) => ({ ...e, message: "m", outputs: "K=v", limit: 2 }) as RunEvent),
   },
   {
     weight: 1,
@@ -243,6 +247,24 @@ function brokenFlow(run: Run): string | undefined {
   return undefined;
 }
 
+/**
+ * Slots of the pipeline's `maxRunningTasks`: an attempt that was ever queued or running owes its slot back once
+ * it is neither (a `releaseSlot` in the outbox, kept until delivered, under one key per attempt), and never
+ * before. `seen`: every Job name that was active so far in the sequence.
+ */
+function brokenSlots(run: Run, seen: Set<string>): string | undefined {
+  const active = new Set(
+    run.stages.flatMap((s) => s.tasks.filter((t) => isActiveTask(t.status)).map((t) => t.jobName)),
+  );
+  for (const name of active) if (name) seen.add(name);
+  const owed = new Set(run.outbox.filter((e) => e.type === "releaseSlot").map((e) => e.key));
+  for (const name of seen) {
+    if (active.has(name) && owed.has(`slot:${name}`)) return `${name} gives its slot back while active`;
+    if (!active.has(name) && !owed.has(`slot:${name}`)) return `${name} ended without giving its slot back`;
+  }
+  return undefined;
+}
+
 describe("the engine under random event sequences, on a flow", () => {
   it("keeps needs, finally (once a round) and limits, and applying any event twice changes nothing more", () => {
     fc.assert(
@@ -252,6 +274,7 @@ describe("the engine under random event sequences, on a flow", () => {
         (events, gaps) => {
           let run = newRun({ pipeline: flow });
           let clock = 0;
+          const seen = new Set<string>();
           for (const [i, e] of events.entries()) {
             clock += gaps[i] ?? 0;
             const ev =
@@ -266,7 +289,7 @@ describe("the engine under random event sequences, on a flow", () => {
                 : e;
             const now = at(clock);
             const once = transition(run, ev, now);
-            const problem = broken(once.run, run, ev) ?? brokenFlow(once.run);
+            const problem = broken(once.run, run, ev) ?? brokenFlow(once.run) ?? brokenSlots(once.run, seen);
             if (problem) throw new Error(`${problem} after ${JSON.stringify(ev)}`);
             if (ev.type !== "rerun.requested") {
               const twice = transition(once.run, ev, now);

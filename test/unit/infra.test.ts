@@ -31,8 +31,13 @@ describe("the functions infra/ deploys", () => {
     expect(Object.keys(ROUTES).sort()).toEqual([
       "ANY /api/{proxy+}",
       "ANY /auth/{proxy+}",
+      "ANY /console/{proxy+}",
       "ANY /webhooks/{provider}",
       "GET /healthz",
+      "GET /pipelines",
+      "GET /pipelines/{proxy+}",
+      "GET /runs",
+      "GET /runs/{proxy+}",
       "POST /callbacks/relay",
       "POST /callbacks/tasks/{taskId}",
     ]);

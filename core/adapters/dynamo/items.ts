@@ -14,8 +14,9 @@ export const num = (item: Item, name: string): number | undefined =>
 /**
  * The layout version this release writes on every item (`schema`). Version 1 is the first release's, which wrote
  * no `schema` attribute at all; its items are read as they are (see table.ts for what each version means).
+ * Version 3 compresses a run's document and records task reports as items of their own; other items are as in 2.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 export const SCHEMA_ATTRIBUTE = "schema";
 export const schemaAttribute = (): Item => ({ [SCHEMA_ATTRIBUTE]: N(SCHEMA_VERSION) });
 
@@ -24,11 +25,11 @@ export const schemaAttribute = (): Item => ({ [SCHEMA_ATTRIBUTE]: N(SCHEMA_VERSI
  * deploy, functions of both releases run side by side, so it is retryable (the work comes back once all run the
  * new code).
  */
-export function schemaOf(item: Item): 1 | 2 {
+export function schemaOf(item: Item): 1 | 2 | 3 {
   const version = num(item, SCHEMA_ATTRIBUTE) ?? 1;
-  if (version !== 1 && version !== 2)
+  if (version !== 1 && version !== 2 && version !== 3)
     throw new RetryableError(
-      `item ${str(item, "pk")} has schema ${version}; this release reads 1 and 2: deploy the release that wrote it`,
+      `item ${str(item, "pk")} has schema ${version}; this release reads 1 to 3: deploy the release that wrote it`,
     );
   return version;
 }
@@ -44,6 +45,13 @@ export type DefinitionKind = "PIPELINE" | "JOB";
 
 export const KEYS = {
   run: (id: string): Item => ({ pk: S(`RUN#${id}`), sk: S("RUN") }),
+  /** What a run was started with (definition, templates, params, variables, trigger), named by its hash. */
+  spec: (id: string, hash: string): Item => ({ pk: S(`RUN#${id}`), sk: S(`SPEC#${hash}`) }),
+  /** A task attempt's report about itself, in its run's partition (`kind`: started, outputs#<hash>, end). */
+  report: (id: string, task: string, attempt: number, kind: string): Item => ({
+    pk: S(`RUN#${id}`),
+    sk: S(`REPORT#${task}#${attempt}#${kind}`),
+  }),
   definition: (kind: DefinitionKind, name: string): Item => ({ pk: S(`${kind}#${name}`), sk: S(kind) }),
   /** Version numbers zero-padded, so the versions of one definition sort in order. */
   definitionVersion: (kind: DefinitionKind, name: string, version: number): Item => ({
@@ -67,6 +75,19 @@ export const KEYS = {
     sk: S("REPO"),
   }),
   sent: (key: string): Item => ({ pk: S(`SENT#${key}`), sk: S("SENT") }),
+  /** A schedule in a repository's file, under the branch it builds (repository-schedules.ts). */
+  repositorySchedule: (
+    provider: Provider,
+    repository: string,
+    branch: string,
+    pipeline: string,
+    key: string,
+  ) => ({
+    pk: S(`RSCHEDULE#${provider}#${repository}#${branch}`),
+    sk: S(`${pipeline}#${key}`),
+  }),
+  /** A pipeline's running-task slots (core/adapters/dynamo/task-slots.ts). */
+  taskSlots: (pipeline: string): Item => ({ pk: S(`SLOTS#${pipeline}`), sk: S("SLOTS") }),
   /** A counter's key is hashed: rate keys carry robot URLs, whose query holds the robot's access token. */
   rate: (key: string, window: number): Item => ({ pk: S(`RATE#${sha256Hex(key)}`), sk: S(`W#${window}`) }),
 };

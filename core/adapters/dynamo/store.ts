@@ -6,8 +6,10 @@ import type {
   DeliveryLedger,
   DeliveryStore,
   RateLimiter,
+  RepositoryScheduleStore,
   RepositoryStore,
   RunStore,
+  TaskSlots,
   TokenStore,
 } from "../../ports.js";
 import { systemClock } from "../system.js";
@@ -17,8 +19,10 @@ import { DeliveryRepository } from "./deliveries.js";
 import { SentLedger } from "./ledger.js";
 import { RateLimitRepository } from "./rate-limits.js";
 import { RepositoryRepository } from "./repositories.js";
+import { RepositoryScheduleRepository } from "./repository-schedules.js";
 import { RunRepository } from "./runs.js";
 import { TableIO } from "./table-io.js";
+import { TaskSlotRepository } from "./task-slots.js";
 import { TokenRepository } from "./tokens.js";
 
 export interface DynamoStoreOptions {
@@ -43,6 +47,8 @@ export interface Stores {
   repositories: RepositoryStore;
   tokens: TokenStore;
   audit: AuditLog;
+  taskSlots: TaskSlots;
+  repositorySchedules: RepositoryScheduleStore;
 }
 
 export const DEFAULT_DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
@@ -67,5 +73,7 @@ export function dynamoStores(options: DynamoStoreOptions): Stores {
     repositories: new RepositoryRepository(io),
     tokens: new TokenRepository(io),
     audit: new AuditRepository(io, options.auditRetentionSeconds ?? DEFAULT_AUDIT_RETENTION_SECONDS),
+    taskSlots: new TaskSlotRepository(io),
+    repositorySchedules: new RepositoryScheduleRepository(io),
   };
 }

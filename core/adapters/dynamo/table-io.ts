@@ -1,4 +1,6 @@
 import {
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   type DynamoDBClient,
@@ -35,6 +37,25 @@ export class TableIO {
     return Item;
   }
 
+  /** Strongly consistent; items that do not exist are left out. At most 100 keys a request, as DynamoDB takes. */
+  async getMany(keys: Item[]): Promise<Item[]> {
+    const found: Item[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Item[] | undefined = keys.slice(i, i + 100);
+      // DynamoDB may leave some keys unprocessed (throughput, response size): ask for those again.
+      for (let round = 0; pending && pending.length > 0 && round < 10; round++) {
+        const answer: BatchGetItemCommandOutput = await this.client.send(
+          new BatchGetItemCommand({
+            RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } },
+          }),
+        );
+        found.push(...(answer.Responses?.[this.table] ?? []));
+        pending = answer.UnprocessedKeys?.[this.table]?.Keys;
+      }
+    }
+    return found;
+  }
+
   async put(item: Item, condition?: Expression): Promise<Written> {
     return outcome(
       await conditional(() =>
@@ -63,6 +84,26 @@ export class TableIO {
         ),
       ),
     );
+  }
+
+  /** Like `update`, and returns the item as the update left it (ReturnValues: ALL_NEW). */
+  async updateAndRead(
+    key: Item,
+    update: Expression,
+    condition?: Expression,
+  ): Promise<{ ok: true; item: Item | undefined } | { ok: false; current: Item | undefined }> {
+    const written = await conditional(() =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: key,
+          ...expressionInput({ update, condition }),
+          ReturnValues: "ALL_NEW",
+          ...(condition && { ReturnValuesOnConditionCheckFailure: "ALL_OLD" }),
+        }),
+      ),
+    );
+    return written.ok ? { ok: true, item: written.value.Attributes } : written;
   }
 
   /** Deletes `key` (if `condition` holds); `existed` says whether there was an item to delete. */

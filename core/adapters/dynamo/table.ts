@@ -18,6 +18,8 @@ export { TTL_ATTRIBUTE };
  * | run             | RUN#<id>                     | RUN        | byCollection: PIPELINE#<name> / <createdAt>#<id>     |
  * |                 |                              |            | byTime: RUNS / <createdAt>#<id>                      |
  * |                 |                              |            | active (needsReconciling): ACTIVE / <createdAt>#<id> |
+ * | run spec        | RUN#<id>                     | SPEC#<hash>| (none: read with its run's partition)                |
+ * | task report     | RUN#<id>                     | REPORT#<task>#<attempt>#<kind> | (none)                           |
  * | pipeline        | PIPELINE#<name>              | PIPELINE   | byCollection: PIPELINES / <name>                     |
  * | job template    | JOB#<name>                   | JOB        | byCollection: JOBS / <name>                          |
  * | enabled repo    | REPO#<provider>#<path>       | REPO       | byCollection: REPOSITORIES / <provider>/<path>       |
@@ -25,6 +27,8 @@ export { TTL_ATTRIBUTE };
  * | delivered body  | BODY#<provider>#<sha256 hex> | BODY       | TTL: the delivery TTL                                |
  * | sent record     | SENT#<key>                   | SENT       | TTL: the ledger TTL (30 days)                        |
  * | rate counter    | RATE#<sha256 hex of its key> | W#<window> | TTL: an hour after its last count                    |
+ * | task slots      | SLOTS#<pipeline>             | SLOTS      | byCollection: SLOTS / <pipeline>                     |
+ * | repo schedule   | RSCHEDULE#<provider>#<repository>#<branch> | <pipeline>#<schedule key> | byCollection: RSCHEDULES / <provider>/<repository>#<branch>#<pipeline>#<key> |
  * | definition ver. | PIPELINE#<name> / JOB#<name> | <kind>#V#<8-digit version> | (none: never listed, kept after deletes) |
  * | token           | TOKEN#<id>                   | TOKEN      | byCollection: TOKENS#<owner> / <createdAt>#<id>      |
  * |                 |                              |            | TTL: 30 days after the token's expiry                |
@@ -32,8 +36,14 @@ export { TTL_ATTRIBUTE };
  * | audit entry     | AUDIT#<at>#<random id>       | AUDIT      | byTime: AUDIT / <at>#<id>; TTL: audit retention      |
  *
  * What else each holds (besides `schema`, and `expiresAt` on TTL'd items):
- * - run: `doc` (the run as JSON, without its version), `version`, and for the indexes and conditions `id`,
- *   `pipeline`, `status`, `createdAt`, `concurrencyGroup` (the active index projects just these).
+ * - run (head): `doc` (brotli-compressed JSON of the run without its version and spec; version 1 and 2 heads hold
+ *   the whole run as JSON text), `spec` (the hash naming its spec item; absent before version 3), `version`, and
+ *   for the indexes and conditions `pipeline`, `status`, `concurrencyGroup` (and, before version 3, `id` and
+ *   `createdAt`, which the active index's sort key also holds).
+ * - run spec: `doc` (brotli-compressed JSON of definition, job templates, params, variables, trigger); written
+ *   when the run is created, never changed (a different spec would be another item, named by its hash).
+ * - task report: `event` (the report as a RunEvent, JSON), `at` (when received). The kind is `started`,
+ *   `outputs#<hash of the outputs>` or `end`: the same report again is the same item, an attempt ends once.
  * - pipeline, job template: `doc` (the definition as JSON), `updatedAt`, `version` (absent: saved before
  *   versions were kept, read as 0); each version saved is also its own item with the same attributes.
  * - token: `id`, `name`, `hash` (SHA-256 of its secret, never the secret), `kind` (person or service),
@@ -46,6 +56,11 @@ export { TTL_ATTRIBUTE };
  * - delivered body: `deliveryId` (the first delivery that brought it), `runs` (JSON), `receivedAt`.
  * - sent record: `state` (claimed or sent), `leaseUntil` (epoch seconds), `sentAt`.
  * - rate counter: `used`.
+ * - task slots: `pipeline`, `holders` and `waiting`, string sets of the attempts holding one of the pipeline's
+ *   `maxRunningTasks` slots and of those waiting for one (`<run> <task> <attempt>`, waiters prefixed with their
+ *   run's createdAt); counted with conditional ADD/DELETE on `size(holders)` (task-slots.ts).
+ * - repo schedule: `provider`, `repository`, `branch`, `pipeline`, `key`, `schedule` (JSON), `recordedAt`: a
+ *   schedule the last push read to `branch` found in the repository's file (repository-schedules.ts).
  *
  * Access patterns (people): a token by id (GetItem, consistent, so a revocation counts at once); one owner's
  * tokens (Query byCollection); the audit newest first (Query byTime, partition AUDIT); a definition's latest
@@ -65,15 +80,17 @@ export { TTL_ATTRIBUTE };
  * renaming a GSI on AWS builds a new index online and deletes the old one, and until the new one is backfilled
  * every listing (the catalog each webhook delivery reads) fails. A name in code costs nothing.
  *
- * Upgrades: every item this release writes carries `schema: 2`. Items without `schema` were written by the
+ * Upgrades: every item this release writes carries `schema: 3` (version 3 changed only runs, as above). Items without `schema` were written by the
  * first release and are version 1; this release reads both (they differ in no attribute it reads; a counter's
  * version 1 key held the URL itself and is simply no longer looked up, so a robot's budget restarts once, and
  * expires within the hour). A release reads the previous version's items as they are and writes its own version;
  * an item of a version newer than the reader's is refused (items.ts: schemaOf), never misread.
  *
- * A run is one item holding its tasks, so a transition is one conditional write (on `version`). Items are at
- * most 400 KB; core/model/limits.ts keeps the largest valid run under that, and test/unit/limits.test.ts
- * measures it. The RUNS and ACTIVE partitions are single keys: fine for the write rates of CI (a few per
+ * A run is a head, a spec and its task reports, in one partition read by one strongly consistent Query
+ * (docs/decisions.md, 1). A transition is one conditional write of the head (on `version`); a task's callback
+ * writes only its own report item, and every read folds the reports in (engine: foldReports), so parallel
+ * tasks never contend on the head. Items are at most 400 KB; core/model/limits.ts keeps the largest valid run
+ * under that, and test/unit/limits.test.ts measures it. The RUNS and ACTIVE partitions are single keys: fine for the write rates of CI (a few per
  * second); shard them by a suffix if that ever changes.
  */
 export const INDEX = {

@@ -1,5 +1,7 @@
 import type { EmitterWebhookEvent } from "@octokit/webhooks";
-import { Webhooks } from "@octokit/webhooks";
+// The verification octokit's Webhooks class binds to its secret, imported alone: the class brings its event
+// emitter, middleware and logger into the webhook's start, and none of them is used.
+import { verify as verifyGithubSignature } from "@octokit/webhooks-methods";
 import * as z from "zod";
 import type { ParsedDelivery, WebhookProvider } from "../../ports.js";
 import { normaliseHubPullRequest } from "./pull-request.js";
@@ -70,7 +72,7 @@ export const githubWebhooks: WebhookProvider = {
     const signature = header(request, "x-hub-signature-256");
     // octokit throws a TypeError for an empty secret, body or signature; none of them can verify a delivery.
     if (!secret || !signature || typeof request.body !== "string" || request.body === "") return false;
-    return new Webhooks({ secret }).verify(request.body, signature);
+    return verifyGithubSignature(secret, request.body, signature);
   },
 
   parse(request) {

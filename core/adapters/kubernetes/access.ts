@@ -14,7 +14,7 @@ export const SCHEDULER_RIGHTS: readonly KubernetesRight[] = [
   { verb: "delete", group: "batch", resource: "jobs", why: "cancel a task, delete an ended Job" },
   { verb: "create", group: "", resource: "secrets", why: "give a task its sensitive values" },
   { verb: "list", group: "", resource: "pods", why: "read exit codes and why a pod waits" },
-  { verb: "patch", group: "", resource: "pods", why: "stop a canceled or timed-out task's pod at once" },
+  { verb: "patch", group: "", resource: "pods", why: "stop a canceled or timed-out task, keeping its log" },
   { verb: "get", group: "", resource: "pods", subresource: "log", why: "read and archive logs" },
   { verb: "list", group: "", resource: "events", why: "see why a Job has no pod (FailedCreate)" },
 ];

@@ -1,0 +1,238 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { isTerminalRun, type Pipeline, type Run, type TaskLaunch } from "../../core/model/index.js";
+import type { SlotWaiter } from "../../core/ports.js";
+import { taskSlots } from "../../core/wiring.js";
+import { createReconcilerHandler } from "../../functions/reconciler.js";
+import { createSchedulerHandler } from "../../functions/scheduler.js";
+import { pollOnce } from "../../infra/local/queue-poller.js";
+import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
+import { MemoryRunner } from "../helpers/memory-runner.js";
+import { testSystem } from "../helpers/system.js";
+import { waitFor } from "../helpers/wait.js";
+
+type System = Awaited<ReturnType<typeof testSystem>>;
+
+/**
+ * A memory runner that counts, per pipeline, the Jobs submitted and not yet ended (the test ends them), and the
+ * most there ever were at once.
+ */
+class CountingRunner extends MemoryRunner {
+  readonly alive = new Map<string, TaskLaunch>();
+  /** Per pipeline, the most Jobs alive at once. */
+  readonly maxAlive = new Map<string, number>();
+
+  override async submit(launch: TaskLaunch): Promise<void> {
+    const known = this.jobs.has(launch.jobName);
+    await super.submit(launch);
+    if (known) return;
+    this.alive.set(launch.jobName, launch);
+    const mine = [...this.alive.values()].filter((l) => l.pipeline === launch.pipeline).length;
+    this.maxAlive.set(launch.pipeline, Math.max(this.maxAlive.get(launch.pipeline) ?? 0, mine));
+  }
+
+  /** The oldest Job still alive, ended: its process exits 0 (its callback is the test's to send). */
+  endOldest(): TaskLaunch | undefined {
+    const [name, launch] = this.alive.entries().next().value ?? [];
+    if (!name || !launch) return undefined;
+    this.alive.delete(name);
+    this.set(name, { state: "succeeded" });
+    return launch;
+  }
+}
+
+let system: System;
+let runner: CountingRunner;
+let scheduler: ReturnType<typeof createSchedulerHandler>;
+
+beforeAll(async () => {
+  runner = new CountingRunner();
+  system = await testSystem({ runner });
+  scheduler = createSchedulerHandler(system);
+});
+
+const waiter = (runId: string, task = "t", attempt = 1): SlotWaiter => ({
+  runId,
+  task,
+  attempt,
+  since: `2026-12-01T00:00:0${runId.length % 10}.000Z`,
+});
+
+async function startRuns(p: Pipeline, ids: string[]): Promise<void> {
+  for (const id of ids) await system.stores.runs.saveRun(newRun({ id, pipeline: p }));
+  await system.queue.send(
+    ids.map((id) => ({ runId: id, event: { type: "run.created" }, dedupKey: `c:${id}` })),
+  );
+}
+
+/** A task's callback, as TaskReports records it: the run owes its effects, carried out from the queue. */
+async function callBack(launch: TaskLaunch): Promise<void> {
+  const { runId, task, attempt } = launch;
+  await system.commands.handle(
+    runId,
+    { type: "task.succeeded", task, attempt },
+    { kind: "task", runId, task, attempt },
+  );
+}
+
+const slotsOf = async (name: string) =>
+  (await system.stores.taskSlots.list()).find((s) => s.pipeline === name);
+const runsOf = (ids: string[]) =>
+  Promise.all(ids.map(async (id) => (await system.stores.runs.getRun(id)) as Run));
+
+describe("task slots in DynamoDB", () => {
+  it("count exactly under concurrent takes, and a repeated take, release or hand-off counts once", async () => {
+    const slots = system.stores.taskSlots;
+    const takes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => slots.take("race", waiter(`r${i}`), 5)),
+    );
+    expect(takes.filter((t) => t.taken)).toHaveLength(5);
+    const after = await slots.release("race", waiter("nobody"));
+    expect(after?.holders).toHaveLength(5);
+    expect(after?.waiting).toHaveLength(15);
+
+    const held = (after?.holders ?? [])[0] as SlotWaiter;
+    // Taking again what one holds: still held, nothing more counted.
+    expect(await slots.take("race", { ...held, since: "x" }, 5)).toEqual({ taken: true });
+    expect((await slots.release("race", waiter("nobody")))?.holders).toHaveLength(5);
+    // Given back twice: one slot freed, not two.
+    await slots.release("race", { ...held, since: "x" });
+    const twice = await slots.release("race", { ...held, since: "x" });
+    expect(twice?.holders).toHaveLength(4);
+
+    // The oldest waiters are taken off the list by one caller only.
+    const oldest = (twice?.waiting ?? []).slice(0, 2);
+    expect(await slots.unwait("race", oldest)).toEqual({ ok: true });
+    const again = await slots.unwait("race", oldest);
+    expect(again.ok).toBe(false);
+    // Room is handed to waiters only as far as it goes, and each waiter once.
+    const next = (await slots.release("race", waiter("nobody")))?.waiting ?? [];
+    expect((await slots.handOff("race", next.slice(0, 2), 5)).ok).toBe(false); // room for one
+    expect(await slots.handOff("race", next.slice(0, 1), 5)).toEqual({ ok: true });
+    expect((await slots.handOff("race", next.slice(0, 1), 6)).ok).toBe(false); // no longer waiting
+    const handed = await slots.release("race", waiter("nobody"));
+    expect(handed?.holders).toHaveLength(5);
+    expect(handed?.holders).toContainEqual({ runId: next[0]?.runId, task: "t", attempt: 1 });
+    // Its run then takes the slot it was handed: held already, counted once.
+    expect(await slots.take("race", next[0] as SlotWaiter, 5)).toEqual({ taken: true });
+    expect((await slots.release("race", waiter("nobody")))?.holders).toHaveLength(5);
+    expect(await slots.release("nopipeline", waiter("r1"))).toBeUndefined();
+  });
+});
+
+describe("a pipeline's maxRunningTasks across its runs", () => {
+  it("never has more than the limit submitted in a burst; waiters start as slots free, with no reconciler tick", async () => {
+    const burst = pipeline({
+      name: "burst",
+      maxRunningTasks: 3,
+      stages: [{ name: "s", parallel: true, tasks: [runTask("a"), runTask("b")] }],
+    });
+    const ids = Array.from({ length: 8 }, (_, i) => `burst${i}`);
+    await startRuns(burst, ids);
+    let ended = 0;
+    await waitFor(
+      async () => {
+        await pollOnce(system.queues.queue, scheduler, { waitSeconds: 0 });
+        const launch = runner.endOldest();
+        if (launch) {
+          await callBack(launch);
+          ended++;
+        }
+        const runs = await runsOf(ids);
+        return runs.every((r) => isTerminalRun(r.status)) || undefined;
+      },
+      { what: () => `the burst to end (${ended} tasks ended)`, timeoutMs: 60_000, everyMs: 5 },
+    );
+    const runs = await runsOf(ids);
+    expect(runs.map((r) => r.status)).toEqual(ids.map(() => "succeeded"));
+    expect(ended).toBe(16);
+    // Reached, never passed: 16 tasks went through 3 slots.
+    expect(runner.maxAlive.get("burst")).toBe(3);
+    // Every ended attempt gave its slot back (the last ones from the queue), and nobody waits.
+    await waitFor(
+      async () => {
+        await pollOnce(system.queues.queue, scheduler, { waitSeconds: 0 });
+        const slots = await slotsOf("burst");
+        return slots?.holders.length === 0 && slots.waiting.length === 0 ? slots : undefined;
+      },
+      { what: "every slot of burst to be given back" },
+    );
+    const owing = (await runsOf(ids)).filter((r) => r.outbox.some((e) => e.type === "releaseSlot"));
+    expect(owing.map((r) => r.id)).toEqual([]);
+  });
+
+  it("takes one slot through a crash between take and submit, gives nothing back twice; the repair frees a leak", async () => {
+    const dup = pipeline({ name: "dup", maxRunningTasks: 2, stages: [{ name: "s", tasks: [runTask("t")] }] });
+    const ids = ["dup1", "dup2", "dup3"];
+    const drain = () =>
+      waitFor(
+        async () =>
+          (await pollOnce(system.queues.queue, scheduler, { waitSeconds: 0 })).received === 0
+            ? true
+            : undefined,
+        { what: "the work queue to drain" },
+      );
+    for (const id of ids) await system.stores.runs.saveRun(newRun({ id, pipeline: dup }));
+    // A scheduler took dup1's slot and died before it submitted anything (or recorded that it took it).
+    const dup1 = (await system.stores.runs.getRun("dup1")) as Run;
+    await system.stores.taskSlots.take(
+      "dup",
+      { runId: "dup1", task: "t", attempt: 1, since: dup1.createdAt },
+      2,
+    );
+    await system.queue.send(
+      ids.map((id) => ({ runId: id, event: { type: "run.created" }, dedupKey: `c:${id}` })),
+    );
+    await drain();
+    // dup1 submitted under the slot it held: one of the others has the second slot, the third waits.
+    expect(taskState((await system.stores.runs.getRun("dup1")) as Run, "t").submittedAt).toBeDefined();
+    expect((await slotsOf("dup"))?.holders).toHaveLength(2);
+    expect([...runner.alive.values()].filter((l) => l.pipeline === "dup")).toHaveLength(2);
+    const waitingId = (await runsOf(["dup1", "dup2", "dup3"])).find(
+      (r) => taskState(r, "t").reason === "WaitingForRoom",
+    )?.id as string;
+
+    // The first Job ends; its slot goes to the waiting run.
+    const first = runner.endOldest() as TaskLaunch;
+    await callBack(first);
+    // The same callback again (a retried request) and the same message twice: nothing is given back twice.
+    await callBack(first);
+    await system.queue.send([
+      { runId: first.runId, event: { type: "reconcile" }, observe: false, dedupKey: "again-1" },
+    ]);
+    await system.queue.send([
+      { runId: first.runId, event: { type: "reconcile" }, observe: false, dedupKey: "again-2" },
+    ]);
+    await drain();
+    const firstRun = (await system.stores.runs.getRun(first.runId)) as Run;
+    expect(firstRun.status).toBe("succeeded");
+    expect(taskState((await system.stores.runs.getRun(waitingId)) as Run, "t").submittedAt).toBeDefined();
+    // A duplicate release of the ended attempt, straight to the slots: the two holders stay.
+    await system.stores.taskSlots.release("dup", {
+      runId: first.runId,
+      task: "t",
+      attempt: 1,
+      since: firstRun.createdAt,
+    });
+    expect((await slotsOf("dup"))?.holders.map((h) => h.runId).sort()).toEqual(
+      ["dup1", "dup2", "dup3"].filter((id) => id !== first.runId).sort(),
+    );
+
+    // A slot left held by an attempt that ended (a take that raced its end): the reconciler's repair frees it.
+    await system.stores.taskSlots.take(
+      "dup",
+      { runId: first.runId, task: "t", attempt: 1, since: firstRun.createdAt },
+      3,
+    );
+    expect((await slotsOf("dup"))?.holders).toHaveLength(3);
+    const tick = createReconcilerHandler({
+      runs: system.stores.runs,
+      queue: system.queue,
+      clock: system.clock,
+      log: system.log,
+      slots: taskSlots(system),
+    });
+    await tick();
+    expect((await slotsOf("dup"))?.holders).toHaveLength(2);
+    expect(runner.maxAlive.get("dup")).toBe(2);
+  });
+});

@@ -1,0 +1,47 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+
+const MODEL = join(import.meta.dirname, "../../core/model");
+
+/**
+ * Top-level constants of a model file whose value is built by calls on zod (`z.…`) or on another schema
+ * (`Run.extend(…)`), written otherwise than `/* @__PURE__ *\/ schema(() => …)`.
+ */
+function unwrappedSchemas(file: string): string[] {
+  const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+  const found: string[] = [];
+  for (const statement of source.statements) {
+    if (!ts.isVariableStatement(statement)) continue;
+    for (const declaration of statement.declarationList.declarations) {
+      let root: ts.Expression | undefined = declaration.initializer;
+      if (!root || !ts.isCallExpression(root)) continue;
+      const isWrapped =
+        ts.isIdentifier(root.expression) &&
+        root.expression.text === "schema" &&
+        /@__PURE__/.test(declaration.initializer?.getFullText(source) ?? "");
+      if (isWrapped) continue;
+      while (ts.isCallExpression(root) || ts.isPropertyAccessExpression(root)) root = root.expression;
+      if (ts.isIdentifier(root) && (root.text === "z" || /^[A-Z][A-Za-z0-9]*$/.test(root.text)))
+        found.push(declaration.name.getText(source));
+    }
+  }
+  return found;
+}
+
+describe("core/model's schemas", () => {
+  // Built at start in every bundle that keeps them, and dropped by esbuild only when so wrapped (schema.ts):
+  // the callback, webhook and queue functions use few of them (issue 20, cold start).
+  it.each(readdirSync(MODEL).filter((f) => f.endsWith(".ts")))(
+    "%s builds each top-level schema with /* @__PURE__ */ schema(() => …)",
+    (file) => {
+      expect(unwrappedSchemas(join(MODEL, file))).toEqual([]);
+    },
+  );
+
+  it("finds a schema that is not wrapped", () => {
+    const file = join(import.meta.dirname, "../fixtures/unwrapped-schema.ts.txt");
+    expect(unwrappedSchemas(file)).toEqual(["Loose", "Derived"]);
+  });
+});
