@@ -8,6 +8,10 @@ const optionalSecret = z
   .optional()
   .transform((v) => (v === "" ? undefined : v));
 
+/** An empty variable counts as unset (an SST setting or secret left blank). */
+const emptyIsUnset = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === "" ? undefined : v), schema);
+
 /**
  * Configuration, validated once at start. The same names on AWS (from SST links and secrets, see infra/) and
  * locally (plain environment). Names are the contract's; those marked "extension" are hookflow's own.
@@ -45,6 +49,35 @@ const ConfigSchema = z.object({
   HOOKFLOW_RUNNER: z.enum(["kubernetes", "local"]).optional(),
   HOOKFLOW_KUBECONFIG: optionalSecret,
   KUBECONFIG: z.string().optional(),
+  /**
+   * Extension: an EKS cluster's name. With it the Kubernetes client signs in with the function's own IAM role (a
+   * presigned STS GetCallerIdentity token, as `aws eks get-token` makes) and no credential is stored; where the
+   * cluster is comes from HOOKFLOW_EKS_ENDPOINT and HOOKFLOW_EKS_CA_DATA, or from a kubeconfig without a user.
+   */
+  HOOKFLOW_EKS_CLUSTER: emptyIsUnset(
+    z
+      .string()
+      .regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, "an EKS cluster name: letters, digits, - and _, at most 100")
+      .optional(),
+  ),
+  /** Extension: the EKS cluster's API endpoint (`aws eks describe-cluster --query cluster.endpoint`). */
+  HOOKFLOW_EKS_ENDPOINT: emptyIsUnset(
+    z
+      .string()
+      .url()
+      .regex(/^https:\/\//, "the cluster's https:// endpoint")
+      .optional(),
+  ),
+  /** Extension: the EKS cluster's CA, base64 (`aws eks describe-cluster --query cluster.certificateAuthority.data`). */
+  HOOKFLOW_EKS_CA_DATA: emptyIsUnset(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9+/\s]+={0,2}\s*$/,
+        "base64, as `aws eks describe-cluster` gives certificateAuthority.data",
+      )
+      .optional(),
+  ),
   HOOKFLOW_NAMESPACE: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
@@ -213,9 +246,16 @@ export function loadConfig(env: Environment = runtimeEnvironment()): Config {
   const result = ConfigSchema.safeParse(env);
   if (!result.success) throw new ValidationError("invalid configuration", issuesFromZod(result.error));
   const config = result.data;
+  const eks = eksProblems(config);
+  if (eks.length > 0) throw new ValidationError("invalid configuration", eks);
   // Without a kubeconfig the Kubernetes client quietly talks to localhost:8080, where every submission fails as
   // retryable until its message is dead-lettered: on Lambda that is an empty HOOKFLOW_KUBECONFIG secret.
-  if (runnerKind(config) === "kubernetes" && !config.HOOKFLOW_KUBECONFIG && !config.KUBECONFIG)
+  if (
+    runnerKind(config) === "kubernetes" &&
+    !config.HOOKFLOW_KUBECONFIG &&
+    !config.KUBECONFIG &&
+    !config.HOOKFLOW_EKS_ENDPOINT
+  )
     throw new ValidationError("invalid configuration", [
       {
         path: "HOOKFLOW_KUBECONFIG",
@@ -240,9 +280,71 @@ export function loadConfig(env: Environment = runtimeEnvironment()): Config {
   return config;
 }
 
-/** The runner `npm start` and Lambda use: Kubernetes when a kubeconfig is given, else local processes. */
+/**
+ * Where an EKS cluster is, given by exactly one means: its endpoint and CA, or a kubeconfig (which the Kubernetes
+ * adapter checks carries no user credentials). Either part of the endpoint alone, or either without a cluster
+ * name, is a mistake worth naming rather than a Kubernetes client that quietly signs in some other way.
+ */
+function eksProblems(config: Config): Issue[] {
+  const cluster = config.HOOKFLOW_EKS_CLUSTER;
+  const { HOOKFLOW_EKS_ENDPOINT: endpoint, HOOKFLOW_EKS_CA_DATA: ca } = config;
+  const kubeconfig = config.HOOKFLOW_KUBECONFIG || config.KUBECONFIG;
+  if (!cluster)
+    return (["HOOKFLOW_EKS_ENDPOINT", "HOOKFLOW_EKS_CA_DATA"] as const)
+      .filter((name) => config[name])
+      .map((path) => ({
+        path,
+        message: "is used only with HOOKFLOW_EKS_CLUSTER (the cluster's name): set it too",
+      }));
+  if (config.HOOKFLOW_RUNNER === "local")
+    return [
+      {
+        path: "HOOKFLOW_RUNNER",
+        message: "is local, but HOOKFLOW_EKS_CLUSTER names a cluster to run Jobs on",
+      },
+    ];
+  if (endpoint && kubeconfig)
+    return [
+      {
+        path: "HOOKFLOW_EKS_ENDPOINT",
+        message:
+          "and a kubeconfig (HOOKFLOW_KUBECONFIG or KUBECONFIG) both say where the cluster is: give one of them",
+      },
+    ];
+  if (endpoint && !ca)
+    return [
+      {
+        path: "HOOKFLOW_EKS_CA_DATA",
+        message:
+          "is needed with HOOKFLOW_EKS_ENDPOINT: the cluster's CA (aws eks describe-cluster --query cluster.certificateAuthority.data)",
+      },
+    ];
+  if (ca && !endpoint)
+    return [
+      {
+        path: "HOOKFLOW_EKS_ENDPOINT",
+        message: "is needed with HOOKFLOW_EKS_CA_DATA: the cluster's https:// endpoint",
+      },
+    ];
+  if (!endpoint && !kubeconfig)
+    return [
+      {
+        path: "HOOKFLOW_EKS_ENDPOINT",
+        message: `HOOKFLOW_EKS_CLUSTER ("${cluster}") needs to know where the cluster is: its endpoint and CA (HOOKFLOW_EKS_ENDPOINT, HOOKFLOW_EKS_CA_DATA, from aws eks describe-cluster), or a kubeconfig without a user in HOOKFLOW_KUBECONFIG`,
+      },
+    ];
+  return [];
+}
+
+/**
+ * The runner `npm start` and Lambda use: Kubernetes when a kubeconfig or an EKS cluster is given, else local
+ * processes.
+ */
 export function runnerKind(config: Config): "kubernetes" | "local" {
-  return config.HOOKFLOW_RUNNER ?? (config.HOOKFLOW_KUBECONFIG || config.KUBECONFIG ? "kubernetes" : "local");
+  return (
+    config.HOOKFLOW_RUNNER ??
+    (config.HOOKFLOW_KUBECONFIG || config.KUBECONFIG || config.HOOKFLOW_EKS_CLUSTER ? "kubernetes" : "local")
+  );
 }
 
 /** The settings that are credentials: never logged, shown or sent (the logger masks their values anywhere). */

@@ -11,6 +11,8 @@ import { createCommitStatusReporter } from "./adapters/commit-status/index.js";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { createGitHostApis, hostPullRequestDetails } from "./adapters/git-api/index.js";
+import type { AwsCredentials } from "./adapters/kubernetes/eks-token.js";
+import type { LocalRunner } from "./adapters/local-runner.js";
 import { discardedMetrics, emfMetrics } from "./adapters/metrics.js";
 import type { OidcOptions } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
@@ -67,6 +69,11 @@ export interface Base {
   clock: Clock;
   ids: IdSource;
   log: Logger;
+  /**
+   * The function's own AWS credentials (the SDK's default chain as the DynamoDB client resolves and renews them;
+   * on Lambda, its role's): what an EKS token is signed with (HOOKFLOW_EKS_CLUSTER).
+   */
+  awsCredentials: () => Promise<AwsCredentials>;
   /** Published at the end of each invocation (`lazyHandler`); on Lambda as EMF lines, elsewhere dropped. */
   metrics: Metrics;
 }
@@ -90,6 +97,8 @@ export interface Overrides {
   /** The fetch the git hosts' APIs are called with. */
   fetch?: typeof fetch;
   s3Client?: S3Client;
+  /** The credentials EKS tokens are signed with (else the DynamoDB client's). */
+  awsCredentials?: () => Promise<AwsCredentials>;
 }
 
 const EMULATOR_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
@@ -118,6 +127,7 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
     clock,
     ids: overrides.ids ?? randomIds,
     log: overrides.log ?? jsonLogger({}, undefined, configuredSecrets(config)),
+    awsCredentials: overrides.awsCredentials ?? (() => dynamo.config.credentials()),
     // CloudWatch turns EMF lines into metrics only in a function's log; elsewhere they would only be noise.
     metrics: overrides.metrics ?? (config.AWS_LAMBDA_RUNTIME_API ? emfMetrics("hookflow") : discardedMetrics),
   };
@@ -232,7 +242,10 @@ function logArchiveOnFirstUse(config: Config, overrides: Overrides): LogArchive 
   };
 }
 
-export async function buildRunner(config: Config, clock: Clock): Promise<TaskRunner> {
+export async function buildRunner(
+  base: Pick<Base, "config" | "clock" | "awsCredentials">,
+): Promise<TaskRunner> {
+  const { config, clock } = base;
   if (runnerKind(config) === "local") {
     const { createLocalRunner } = await import("./adapters/local-runner.js");
     return createLocalRunner({ dataDir: join(config.HOOKFLOW_DATA_DIR, "runner"), clock });
@@ -241,9 +254,45 @@ export async function buildRunner(config: Config, clock: Clock): Promise<TaskRun
   return createKubernetesRunner({
     namespace: config.HOOKFLOW_NAMESPACE,
     archivedLogMaxBytes: config.HOOKFLOW_LOG_MAX_BYTES,
-    ...(config.HOOKFLOW_KUBECONFIG
-      ? { kubeconfig: config.HOOKFLOW_KUBECONFIG }
-      : { kubeconfigPath: config.KUBECONFIG }),
+    ...clusterConnection(base),
+  });
+}
+
+/**
+ * Where the cluster is and how hookflow signs in there, for everything that talks to it (the runner, the
+ * doctor): the EKS endpoint and an IAM token, or a kubeconfig (with HOOKFLOW_EKS_CLUSTER, one without a user).
+ */
+function clusterConnection(base: Pick<Base, "config" | "awsCredentials">) {
+  const { config } = base;
+  const cluster = config.HOOKFLOW_EKS_CLUSTER;
+  return {
+    ...(config.HOOKFLOW_EKS_ENDPOINT && config.HOOKFLOW_EKS_CA_DATA
+      ? { endpoint: { server: config.HOOKFLOW_EKS_ENDPOINT, caData: config.HOOKFLOW_EKS_CA_DATA } }
+      : config.HOOKFLOW_KUBECONFIG
+        ? { kubeconfig: config.HOOKFLOW_KUBECONFIG }
+        : { kubeconfigPath: config.KUBECONFIG }),
+    ...(cluster && { eks: { cluster, region: config.AWS_REGION, credentials: base.awsCredentials } }),
+  };
+}
+
+/**
+ * The local runner's reports of its tasks' ends, through the relay's report path (RelayReports: the same Job
+ * name check, the relay as the actor): the local stack's counterpart of `hookflow relay`. Other runners have
+ * no such reports; a report that fails leaves the end to the follow-up observations.
+ */
+export function reportLocalEnds(base: Base, runner: TaskRunner): void {
+  if (!("reportEnds" in runner)) return;
+  const reports = new RelayReports({ commands: runCommands(base), runs: base.stores.runs });
+  (runner as LocalRunner).reportEnds(async (ended) => {
+    try {
+      await reports.report(ended);
+    } catch (error) {
+      base.log.warn("a local task's end was not reported; its follow-up observation will see it", {
+        runId: ended.runId,
+        task: ended.task,
+        error: String(error),
+      });
+    }
   });
 }
 
@@ -317,7 +366,7 @@ export function callbackDeps(base: Base) {
 
 export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   const { config } = base;
-  const runner = overrides.runner ?? (await buildRunner(config, base.clock));
+  const runner = overrides.runner ?? (await buildRunner(base));
   const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
   const outbox = new NotificationDelivery({
     sender:
@@ -391,7 +440,7 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
         // A bad kubeconfig found here is the deployment's fault, not the caller's: a 500, logged with the reason.
         runner ??= overrides.runner
           ? Promise.resolve(overrides.runner)
-          : buildRunner(config, base.clock).catch((error: unknown) => {
+          : buildRunner(base).catch((error: unknown) => {
               runner = undefined;
               throw error instanceof ValidationError ? new Error(error.explain()) : error;
             });
@@ -449,12 +498,7 @@ export async function doctor(base: Base, overrides: Overrides = {}): Promise<Doc
     cluster: async () => {
       if (runnerKind(config) === "local") return undefined;
       const { createClusterAccess } = await import("./adapters/kubernetes/access.js");
-      return createClusterAccess({
-        namespace: config.HOOKFLOW_NAMESPACE,
-        ...(config.HOOKFLOW_KUBECONFIG
-          ? { kubeconfig: config.HOOKFLOW_KUBECONFIG }
-          : { kubeconfigPath: config.KUBECONFIG }),
-      });
+      return createClusterAccess({ namespace: config.HOOKFLOW_NAMESPACE, ...clusterConnection(base) });
     },
     secrets: configuredSecrets(config),
   });

@@ -178,6 +178,99 @@ export function deploySettings(env: Readonly<Record<string, string | undefined>>
   );
 }
 
+/**
+ * EKS sign-in (core/config.ts), given only to the functions that talk to Kubernetes. With HOOKFLOW_EKS_CLUSTER
+ * alone, the deploy reads the cluster's endpoint and CA from EKS itself (`lookUp`), so nothing is copied by hand;
+ * the HookflowKubeconfig secret is then neither needed nor linked (it is for clusters other than EKS).
+ */
+export const EKS_SETTINGS = [
+  "HOOKFLOW_EKS_CLUSTER",
+  "HOOKFLOW_EKS_ENDPOINT",
+  "HOOKFLOW_EKS_CA_DATA",
+] as const;
+
+export function eksSettings(env: Readonly<Record<string, string | undefined>>): {
+  settings: Record<string, string>;
+  lookUp: boolean;
+} {
+  const settings = Object.fromEntries(
+    EKS_SETTINGS.flatMap((name) => (env[name] ? [[name, env[name] as string]] : [])),
+  );
+  const lookUp =
+    !!settings.HOOKFLOW_EKS_CLUSTER && !settings.HOOKFLOW_EKS_ENDPOINT && !settings.HOOKFLOW_EKS_CA_DATA;
+  return { settings, lookUp };
+}
+
+/** The functions that talk to Kubernetes: what the kubeconfig, EKS sign-in and the VPC are for. */
+export const talksToKubernetes = (name: FunctionName) =>
+  (FUNCTIONS[name].links as readonly LinkedSetting[]).includes("HOOKFLOW_KUBECONFIG");
+
+/** Gateway endpoints are free; an interface endpoint costs by the hour in each subnet's zone. */
+export const VPC_ENDPOINTS = { dynamodb: "Gateway", s3: "Gateway", sqs: "Interface" } as const;
+export type VpcEndpointService = keyof typeof VPC_ENDPOINTS;
+
+export interface VpcPlan {
+  privateSubnets: string[];
+  securityGroups: string[];
+  /** Route tables of the subnets, for gateway endpoints. */
+  routeTables: string[];
+  endpoints: VpcEndpointService[];
+}
+
+/**
+ * The functions that talk to Kubernetes (scheduler, API) in an existing VPC, for a cluster whose API endpoint is
+ * private: `HOOKFLOW_VPC_SUBNETS` and `HOOKFLOW_VPC_SECURITY_GROUPS` (comma lists, both or neither), and
+ * optionally `HOOKFLOW_VPC_ENDPOINTS` (`dynamodb`, `s3`, `sqs`) for the deploy to create those endpoints, gateway
+ * ones on `HOOKFLOW_VPC_ROUTE_TABLES`. Undefined without subnets; a malformed setting throws naming it.
+ */
+export function vpcPlan(env: Readonly<Record<string, string | undefined>>): VpcPlan | undefined {
+  const list = (name: string) =>
+    (env[name] ?? "")
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean);
+  const privateSubnets = list("HOOKFLOW_VPC_SUBNETS");
+  const securityGroups = list("HOOKFLOW_VPC_SECURITY_GROUPS");
+  const routeTables = list("HOOKFLOW_VPC_ROUTE_TABLES");
+  const endpoints = list("HOOKFLOW_VPC_ENDPOINTS");
+  const problems: string[] = [];
+  const ids = (name: string, values: string[], prefix: string) => {
+    for (const value of values)
+      if (!new RegExp(`^${prefix}-[0-9a-f]{8,17}$`).test(value))
+        problems.push(`${name}: "${value}" is not a ${prefix}-… id`);
+  };
+  ids("HOOKFLOW_VPC_SUBNETS", privateSubnets, "subnet");
+  ids("HOOKFLOW_VPC_SECURITY_GROUPS", securityGroups, "sg");
+  ids("HOOKFLOW_VPC_ROUTE_TABLES", routeTables, "rtb");
+  for (const endpoint of endpoints)
+    if (!(endpoint in VPC_ENDPOINTS))
+      problems.push(
+        `HOOKFLOW_VPC_ENDPOINTS: "${endpoint}" is not one of ${Object.keys(VPC_ENDPOINTS).join(", ")}`,
+      );
+  if (privateSubnets.length === 0) {
+    for (const name of [
+      "HOOKFLOW_VPC_SECURITY_GROUPS",
+      "HOOKFLOW_VPC_ROUTE_TABLES",
+      "HOOKFLOW_VPC_ENDPOINTS",
+    ])
+      if (list(name).length > 0) problems.push(`${name}: is used only with HOOKFLOW_VPC_SUBNETS`);
+  } else if (securityGroups.length === 0)
+    problems.push("HOOKFLOW_VPC_SECURITY_GROUPS: the functions in the VPC need at least one security group");
+  const gateways = endpoints.filter((e) => VPC_ENDPOINTS[e as VpcEndpointService] === "Gateway");
+  if (gateways.length > 0 && routeTables.length === 0)
+    problems.push(
+      `HOOKFLOW_VPC_ROUTE_TABLES: gateway endpoints (${gateways.join(", ")}) are added to route tables: name the subnets' route tables`,
+    );
+  if (problems.length > 0) throw new Error(`invalid VPC settings:\n  ${problems.join("\n  ")}`);
+  if (privateSubnets.length === 0) return undefined;
+  return {
+    privateSubnets,
+    securityGroups,
+    routeTables,
+    endpoints: [...new Set(endpoints)] as VpcEndpointService[],
+  };
+}
+
 /** The value a function sees for a setting given by presence only. */
 export const PRESENT = "present (the value is held by the scheduler)";
 

@@ -47,7 +47,23 @@ export interface LocalRunnerOptions {
   killGraceSeconds?: number;
 }
 
+/** A task's end, as the runner saw it: the attempt its job runs and how it ended (the relay's report). */
+export interface EndedTask {
+  jobName: string;
+  runId: string;
+  task: string;
+  attempt: number;
+  observation: JobObservation & { state: "succeeded" | "failed" };
+}
+
 export interface LocalRunner extends TaskRunner {
+  /**
+   * Reports each task this process started at the moment its wrapper exits, observed exactly as `observe` does:
+   * the local counterpart of the Kubernetes relay, handed to the same report path (the relay's), so that a task
+   * that never calls back is not seen to end only at the next follow-up. Tasks a previous control plane started
+   * are still seen by follow-ups and the reconciler. A report that fails is logged by whoever reports.
+   */
+  reportEnds(report: (ended: EndedTask) => Promise<void>): void;
   /**
    * Stops every task still running under dataDir, including ones a previous control plane started, and
    * resolves when they are gone; they then observe as failed. For tests and deliberate shutdowns: a control
@@ -84,6 +100,7 @@ export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
     throw new Error(`killGraceSeconds must be 0 or more, not ${killGraceSeconds}`);
 
   const nowMs = () => Date.parse(clock.now());
+  let reportEnd: ((ended: EndedTask) => Promise<void>) | undefined;
   const fileOf = (jobName: string, file: keyof typeof JOB_FILES) =>
     join(jobDirOf(dataDir, jobName), JOB_FILES[file]);
 
@@ -149,7 +166,22 @@ export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
     return tail || undefined;
   }
 
-  return {
+  /** Tells the reporter how a task whose wrapper exited ended, read as `observe` reads it (exit.json, stop.json). */
+  async function ended(launch: TaskLaunch): Promise<void> {
+    if (!reportEnd) return;
+    const ref = { runId: launch.runId, task: launch.task, attempt: launch.attempt, jobName: launch.jobName };
+    const observation = await runner.observe(ref).catch(() => undefined);
+    if (observation?.state !== "succeeded" && observation?.state !== "failed") return;
+    await reportEnd({ ...ref, observation: { ...observation, state: observation.state } }).catch(
+      () => undefined,
+    );
+  }
+
+  const runner: LocalRunner = {
+    reportEnds(report) {
+      reportEnd = report;
+    },
+
     async submit(launch: TaskLaunch): Promise<void> {
       const { jobName } = launch;
       if (!isJobName(jobName))
@@ -235,6 +267,8 @@ export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
         throw new RetryableError(`could not start the local runner's wrapper for ${jobName}`);
       }
       child.stdin?.on("error", () => undefined);
+      // The wrapper exits once it has written how the task ended (exit.json), or has died trying.
+      child.once("exit", () => void ended(launch));
       child.stdin?.end(JSON.stringify(input));
       await writeAtomic(join(jobDir, JOB_FILES.pid), String(child.pid));
       child.unref();
@@ -304,6 +338,7 @@ export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
       for (const job of alive) await forceIfAlive(job.pid, job.jobDir);
     },
   };
+  return runner;
 }
 
 /** The newest `maxBytes` of a file, from the start of a line; the whole file when it is that small. */

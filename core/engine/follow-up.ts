@@ -2,12 +2,14 @@ import { isActiveTask, isTerminalRun, type Run } from "../model/index.js";
 
 /**
  * Follow-up observations of a submitted task, so that a task that never calls back is seen to end within
- * seconds rather than at the reconciler's next tick: 1, 2, 4, 8, 16 and 32 s after it was submitted, then
- * every 30 s while it is queued or running. The times are fixed from `submittedAt`, not from when a reconcile
+ * seconds rather than at the reconciler's next tick: 1, 2, 4 and 8 s after it was submitted, then every 8 s
+ * while it is queued or running, so that without the relay an end waits at most 8 s for its observation
+ * (bench/stage-advance.ts: p99 under 10 s). Each look costs 2-3 Kubernetes API reads (the Job, its pods, its
+ * events when it has no pod): about 20 a minute per running task. The times are fixed from `submittedAt`, not from when a reconcile
  * happened to run, so wake-ups asked for by different reconciles of the same run fall on the same instant and
  * the work queue's deduplication keeps one (core/services/wake-ups.ts).
  */
-export const FOLLOW_UP = { firstSeconds: 1, doublingUntilSeconds: 32, everySeconds: 30 } as const;
+export const FOLLOW_UP = { firstSeconds: 1, doublingUntilSeconds: 8, everySeconds: 8 } as const;
 
 /** The first follow-up instant after `now` for a task submitted at `submittedAt` (epoch ms). */
 export function nextFollowUp(submittedAt: number, now: number): number {

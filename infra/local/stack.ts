@@ -17,6 +17,7 @@ import {
   callbackDeps,
   definitionCatalog,
   reconcilerDeps,
+  reportLocalEnds,
   schedulerDeps,
   wakeUpDeps,
   webhookDeps,
@@ -58,6 +59,9 @@ export interface RunningStack {
   signIn?: { issuer: string; users: Record<string, DemoUser> };
   stop(): Promise<void>;
 }
+
+/** How often the local stack's reconciler looks at unfinished runs (on AWS: RECONCILE_SCHEDULE, every minute). */
+export const LOCAL_RECONCILE_SECONDS = 3;
 
 const QUEUE_NAMES = { work: "hookflow-work.fifo", dead: "hookflow-dead.fifo" };
 const LOG_BUCKET = "hookflow-logs";
@@ -159,7 +163,8 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       PORT: String(port),
     });
     const base = buildBase(config, { log });
-    const runner = await buildRunner(config, base.clock);
+    const runner = await buildRunner(base);
+    reportLocalEnds(base, runner);
     if ("stopAll" in runner && typeof runner.stopAll === "function") {
       const stopTasks = runner.stopAll.bind(runner) as () => Promise<void>;
       stoppers.push(stopTasks);
@@ -195,7 +200,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     const wakePoller = startQueuePoller(wakeUps.wakeUps, createWakeUpHandler(wakeUps), log, 1);
     stoppers.push(wakePoller.stop);
 
-    const every = options.reconcileSeconds ?? 3;
+    const every = options.reconcileSeconds ?? LOCAL_RECONCILE_SECONDS;
     const { schedules, slots } = reconcilerDeps(base);
     // Schedules are evaluated on the same timer: a tick more often than once a minute finds each minute claimed.
     const reconcile = () =>

@@ -12,6 +12,7 @@ import { ALARMS, type AlarmSubject, alarmSettings } from "../alarms.js";
 import {
   BUNDLING,
   deploySettings,
+  eksSettings,
   FUNCTIONS,
   type FunctionName,
   type FunctionPlan,
@@ -19,6 +20,10 @@ import {
   QUEUE,
   RECONCILE_SCHEDULE,
   ROUTES,
+  talksToKubernetes,
+  VPC_ENDPOINTS,
+  type VpcPlan,
+  vpcPlan,
   WAKE_QUEUE,
 } from "../functions.js";
 import { tableArgs } from "../table.js";
@@ -35,14 +40,32 @@ type SecretSetting = Exclude<
 
 export function hookflow() {
   const settings = deploySettings(process.env);
+  const eks = eksSettings(process.env);
+  const vpc = vpcPlan(process.env);
   const alarmTargets = alarmSettings(process.env);
-  // A bad setting fails the deploy, listing its problems, rather than every function at its first start.
+  // A bad setting fails the deploy, listing its problems, rather than every function at its first start. The
+  // endpoint and CA the deploy looks up stand in as a well-formed pair while it checks the rest.
   let retentionDays: number;
   try {
-    retentionDays = loadConfig(settings).HOOKFLOW_LOG_RETENTION_DAYS;
+    retentionDays = loadConfig({
+      ...settings,
+      ...eks.settings,
+      ...(eks.lookUp && {
+        HOOKFLOW_EKS_ENDPOINT: "https://looked.up.at.deploy",
+        HOOKFLOW_EKS_CA_DATA: "AA==",
+      }),
+    }).HOOKFLOW_LOG_RETENTION_DAYS;
   } catch (error) {
     throw error instanceof ValidationError ? new Error(error.explain()) : error;
   }
+  // Where the EKS cluster is, for the functions that talk to it: given, or read from EKS at deploy.
+  const eksEnvironment: Record<string, $util.Input<string>> = { ...eks.settings };
+  if (eks.lookUp) {
+    const cluster = aws.eks.getClusterOutput({ name: eks.settings.HOOKFLOW_EKS_CLUSTER as string });
+    eksEnvironment.HOOKFLOW_EKS_ENDPOINT = cluster.endpoint;
+    eksEnvironment.HOOKFLOW_EKS_CA_DATA = cluster.certificateAuthorities.apply((cas) => cas[0]?.data ?? "");
+  }
+  if (vpc) vpcEndpoints(vpc);
 
   const table = new sst.aws.Dynamo(SST_LINKS.HOOKFLOW_TABLE.link, {
     ...tableArgs(),
@@ -78,7 +101,8 @@ export function hookflow() {
   const secrets: Record<SecretSetting, Secret> = {
     HOOKFLOW_API_TOKEN: secret("HOOKFLOW_API_TOKEN"),
     HOOKFLOW_TOKEN_SECRET: secret("HOOKFLOW_TOKEN_SECRET"),
-    HOOKFLOW_KUBECONFIG: secret("HOOKFLOW_KUBECONFIG"),
+    // Not needed on EKS with HOOKFLOW_EKS_CLUSTER: the functions sign in with their IAM roles.
+    HOOKFLOW_KUBECONFIG: secret("HOOKFLOW_KUBECONFIG", eks.settings.HOOKFLOW_EKS_CLUSTER ? "" : undefined),
     HOOKFLOW_RELAY_TOKEN: secret("HOOKFLOW_RELAY_TOKEN", ""),
     HOOKFLOW_GITHUB_SECRET: secret("HOOKFLOW_GITHUB_SECRET", ""),
     HOOKFLOW_GITLAB_TOKEN: secret("HOOKFLOW_GITLAB_TOKEN", ""),
@@ -105,6 +129,11 @@ export function hookflow() {
 
   const functionArgs = (name: FunctionName) => {
     const plan: FunctionPlan = FUNCTIONS[name];
+    const kubernetes = talksToKubernetes(name);
+    // On EKS the kubeconfig is not linked at all: one way to say where the cluster is, not two.
+    const links = plan.links.filter(
+      (setting) => !(setting === "HOOKFLOW_KUBECONFIG" && eks.settings.HOOKFLOW_EKS_CLUSTER),
+    );
     const presence = Object.fromEntries(
       (plan.presenceOf ?? []).map((setting) => [
         setting,
@@ -117,8 +146,10 @@ export function hookflow() {
       architecture: "arm64" as const,
       memory: `${plan.memoryMb} MB` as const,
       timeout: `${plan.timeoutSeconds} seconds` as const,
-      link: plan.links.map((setting) => components[setting]),
-      environment: { ...settings, ...plan.environment, ...presence },
+      link: links.map((setting) => components[setting]),
+      environment: { ...settings, ...plan.environment, ...presence, ...(kubernetes && eksEnvironment) },
+      ...(kubernetes &&
+        vpc && { vpc: { privateSubnets: vpc.privateSubnets, securityGroups: vpc.securityGroups } }),
       nodejs: {
         format: BUNDLING.format,
         minify: BUNDLING.minify,
@@ -190,5 +221,38 @@ export function hookflow() {
     wakeQueue: wakeQueue.url,
     deadLetterQueue: deadLetters.url,
     logBucket: logs.name,
+    // The IAM roles that act in the cluster: on EKS, each gets an access entry (README, Kubernetes).
+    schedulerRole: scheduler.nodes.function.apply((fn) => fn.nodes.role.arn),
+    apiRole: handlers.api.nodes.role.arn,
   };
+}
+
+/**
+ * The endpoints HOOKFLOW_VPC_ENDPOINTS asks for, in the VPC of the first subnet: DynamoDB and S3 as gateway
+ * endpoints on the named route tables (free), SQS as an interface endpoint in the subnets (billed by the hour),
+ * with private DNS so that the SDK's usual SQS address resolves to it.
+ */
+function vpcEndpoints(vpc: VpcPlan) {
+  const vpcId = aws.ec2.getSubnetOutput({ id: vpc.privateSubnets[0] as string }).vpcId;
+  const region = aws.getRegionOutput().region;
+  for (const service of vpc.endpoints) {
+    const name = `HookflowVpcEndpoint${service[0]?.toUpperCase()}${service.slice(1)}`;
+    const serviceName = $interpolate`com.amazonaws.${region}.${service}`;
+    if (VPC_ENDPOINTS[service] === "Gateway")
+      new aws.ec2.VpcEndpoint(name, {
+        vpcId,
+        serviceName,
+        vpcEndpointType: "Gateway",
+        routeTableIds: vpc.routeTables,
+      });
+    else
+      new aws.ec2.VpcEndpoint(name, {
+        vpcId,
+        serviceName,
+        vpcEndpointType: "Interface",
+        subnetIds: vpc.privateSubnets,
+        securityGroupIds: vpc.securityGroups,
+        privateDnsEnabled: true,
+      });
+  }
 }

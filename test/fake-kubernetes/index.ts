@@ -10,6 +10,7 @@
  *   fake.setPodAdmission(() => 'violates PodSecurity "restricted:latest": …');  // FailedCreate events
  *   fake.markFailureTarget(jobName, reason, message); fake.markSuccessCriteriaMet(jobName); fake.evict(jobName);
  *   startFakeKubernetes({ authorization: { objects: readManifests("infra/kubernetes"), serviceAccounts } });
+ *   startFakeKubernetes({ eks: { cluster, region, credentials, username, groups } });  // EKS IAM tokens
  *   fake.requests;                          // every request: method, path, query, body, status
  *   await fake.close();
  */
@@ -24,6 +25,7 @@ export type {
   WaitingReason,
 } from "./cluster.js";
 export { FakeCluster, lastLines } from "./cluster.js";
+export { type EksAuthentication, eksTokenProblem } from "./eks.js";
 export { expandEnvValue } from "./env.js";
 export { type Authorization, readManifests, serviceAccountUser } from "./rbac.js";
 export { schemaProblems } from "./schema.js";

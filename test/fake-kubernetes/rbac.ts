@@ -4,8 +4,9 @@ import { parseAllDocuments } from "yaml";
 import { ApiError } from "./status.js";
 
 /**
- * RBAC for the fake API server: Roles and ClusterRoles bound by RoleBindings to ServiceAccounts, each known by a
- * bearer token. A request whose user no bound rule allows is answered 403 with the authorizer's own words.
+ * RBAC for the fake API server: Roles and ClusterRoles bound by RoleBindings to ServiceAccounts (each known by a
+ * bearer token), Users and Groups (an EKS identity's, see eks.ts). A request whose user no bound rule allows is
+ * answered 403 with the authorizer's own words.
  */
 
 // biome-ignore lint/suspicious/noExplicitAny: RBAC objects are read field by field, as parsed from YAML.
@@ -32,6 +33,22 @@ export const serviceAccountUser = (account: string) => {
   const [namespace, name] = account.split("/");
   return `system:serviceaccount:${namespace}:${name}`;
 };
+
+/** Who a request is, as the authenticator hands it to the authorizer. */
+export interface Identity {
+  user: string;
+  groups: readonly string[];
+}
+
+/** A ServiceAccount (`namespace/name`) as the API server knows it: its user and its groups. */
+export const serviceAccountIdentity = (account: string): Identity => ({
+  user: serviceAccountUser(account),
+  groups: [
+    "system:serviceaccounts",
+    `system:serviceaccounts:${account.split("/")[0]}`,
+    "system:authenticated",
+  ],
+});
 
 /** Every object of every `.yaml` file in a folder (what `kubectl apply -f folder/` applies). */
 export function readManifests(folder: string): Obj[] {
@@ -85,10 +102,10 @@ export function attributesOf(
   };
 }
 
-/** Throws the API server's 403 when no rule bound to `account` in the request's namespace allows it. */
-export function authorize(auth: Authorization, account: string, request: RequestAttributes): void {
-  if (allowed(auth, account, request)) return;
-  const user = serviceAccountUser(account);
+/** Throws the API server's 403 when no rule bound to `identity` in the request's namespace allows it. */
+export function authorize(auth: Authorization, identity: Identity, request: RequestAttributes): void {
+  if (allowed(auth, identity, request)) return;
+  const { user } = identity;
   const qualified = request.group ? `${request.resource}.${request.group}` : request.resource;
   const resource = request.subresource ? `${request.resource}/${request.subresource}` : request.resource;
   throw new ApiError(
@@ -103,15 +120,16 @@ export function authorize(auth: Authorization, account: string, request: Request
   );
 }
 
-export function allowed(auth: Authorization, account: string, request: RequestAttributes): boolean {
-  const [accountNamespace, accountName] = account.split("/");
+export function allowed(auth: Authorization, identity: Identity, request: RequestAttributes): boolean {
+  const names = (s: Obj) =>
+    (s.kind === "ServiceAccount" && identity.user === `system:serviceaccount:${s.namespace}:${s.name}`) ||
+    (s.kind === "User" && identity.user === s.name) ||
+    (s.kind === "Group" && identity.groups.includes(s.name));
   const bindings = auth.objects.filter(
     (o) =>
       o?.kind === "RoleBinding" &&
       o.metadata?.namespace === request.namespace &&
-      (o.subjects ?? []).some(
-        (s: Obj) => s.kind === "ServiceAccount" && s.name === accountName && s.namespace === accountNamespace,
-      ),
+      (o.subjects ?? []).some(names),
   );
   const resource = request.subresource ? `${request.resource}/${request.subresource}` : request.resource;
   return bindings.some((binding) => {

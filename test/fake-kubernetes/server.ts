@@ -9,7 +9,15 @@ import {
   type PodAdmission,
   type WaitingOptions,
 } from "./cluster.js";
-import { type Authorization, allowed, attributesOf, authorize } from "./rbac.js";
+import { type EksAuthentication, eksTokenProblem } from "./eks.js";
+import {
+  type Authorization,
+  allowed,
+  attributesOf,
+  authorize,
+  type Identity,
+  serviceAccountIdentity,
+} from "./rbac.js";
 import { loadSchema } from "./schema.js";
 import { ApiError, badRequest, failureStatus } from "./status.js";
 import { WatchFeed } from "./watch.js";
@@ -22,6 +30,11 @@ export interface FakeKubernetesOptions extends Partial<ClusterOptions> {
    * it, `token` may do anything.
    */
   authorization?: Authorization;
+  /**
+   * EKS IAM authentication: a `k8s-aws-v1.` token is accepted only when it verifies (eks.ts), as the identity
+   * an access entry maps it to (authorized by `authorization`'s bindings when given, else allowed everything).
+   */
+  eks?: EksAuthentication;
   /** The kubeconfig context's namespace. */
   namespace?: string;
 }
@@ -52,6 +65,10 @@ export interface RecordedRequest {
   body: unknown;
   rawBody: string;
   contentType: string | undefined;
+  /** When it arrived (performance.now()). */
+  at: number;
+  /** Who sent it, once authenticated (a ServiceAccount's or an EKS identity's user name). */
+  user?: string;
   /** The answer's status code; 0 for a dropped connection, undefined while unanswered. */
   status?: number;
   /** The client hung up before the answer (a client-side timeout). */
@@ -79,6 +96,8 @@ export class FakeKubernetes {
   readonly requests: RecordedRequest[] = [];
   /** Bugs of the fake itself (answered with 500), for tests to assert empty. */
   readonly serverErrors: unknown[] = [];
+  /** Every EKS token presented, and why it was refused (none: accepted). */
+  readonly eksVerdicts: Array<{ token: string; problem?: string }> = [];
   readonly cluster: FakeCluster;
   /** Watches of Jobs and pods (`?watch=true`), with history that `expireWatchHistory()` forgets. */
   readonly watches: WatchFeed;
@@ -92,6 +111,7 @@ export class FakeKubernetes {
     private readonly namespace: string,
     clusterOptions: ClusterOptions,
     private readonly authorization?: Authorization,
+    private readonly eks?: EksAuthentication,
   ) {
     this.cluster = new FakeCluster(clusterOptions);
     this.watches = new WatchFeed(this.cluster);
@@ -112,6 +132,7 @@ export class FakeKubernetes {
         ...(options.admitPod && { admitPod: options.admitPod }),
       },
       options.authorization,
+      options.eks,
     );
     server.on("request", (req, res) => void fake.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -128,13 +149,13 @@ export class FakeKubernetes {
     return this.kubeconfigWith(this.token);
   }
 
-  /** A kubeconfig carrying another bearer token (one of `authorization.serviceAccounts`). */
-  kubeconfigWith(token: string): string {
+  /** A kubeconfig carrying another bearer token (one of `authorization.serviceAccounts`); none without one. */
+  kubeconfigWith(token: string | undefined): string {
     return stringify({
       apiVersion: "v1",
       kind: "Config",
       clusters: [{ name: "fake", cluster: { server: this.url, "insecure-skip-tls-verify": true } }],
-      users: [{ name: "fake", user: { token } }],
+      users: [{ name: "fake", user: token === undefined ? {} : { token } }],
       contexts: [{ name: "fake", context: { cluster: "fake", user: "fake", namespace: this.namespace } }],
       "current-context": "fake",
     });
@@ -193,6 +214,7 @@ export class FakeKubernetes {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
+    const at = performance.now();
     const rawBody = await readBody(req);
     const url = new URL(req.url ?? "/", "http://fake");
     const method = req.method ?? "GET";
@@ -204,6 +226,7 @@ export class FakeKubernetes {
       body: parseBody(rawBody),
       rawBody,
       contentType,
+      at,
     };
     this.requests.push(record);
     res.on("close", () => {
@@ -240,7 +263,8 @@ export class FakeKubernetes {
     }
     let answer: Answer;
     try {
-      const account = this.authenticateAndAuthorize(req.headers.authorization, method, url);
+      const identity = this.authenticateAndAuthorize(req.headers.authorization, method, url);
+      record.user = identity.user;
       if (rawBody !== "" && !contentType?.includes("json"))
         throw badRequest(`unsupported media type ${contentType}`);
       if (typeof record.body === "string") throw badRequest("the request body is not valid JSON");
@@ -251,7 +275,7 @@ export class FakeKubernetes {
         return this.watch(res, record, url);
       answer =
         method === "POST" && url.pathname === "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
-          ? this.accessReview(account, record.body)
+          ? this.accessReview(identity, record.body)
           : this.route(method, url, record.body, contentType);
     } catch (error) {
       if (error instanceof ApiError)
@@ -270,26 +294,36 @@ export class FakeKubernetes {
     this.send(res, record, answer);
   }
 
-  /** The ServiceAccount (`namespace/name`) the request authenticates as; undefined for the admin token. */
-  private authenticateAndAuthorize(header: string | undefined, method: string, url: URL) {
+  /** Who the caller is, once its token is known and the request allowed. */
+  private authenticateAndAuthorize(header: string | undefined, method: string, url: URL): Identity {
     const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
-    if (!this.authorization) {
-      if (token !== this.token) throw new ApiError(401, "Unauthorized", "Unauthorized");
-      return undefined;
-    }
-    const account = token === undefined ? undefined : this.authorization.serviceAccounts[token];
-    if (account === undefined) throw new ApiError(401, "Unauthorized", "Unauthorized");
+    const identity = token === undefined ? undefined : this.authenticate(token);
+    if (!identity) throw new ApiError(401, "Unauthorized", "Unauthorized");
+    if (!this.authorization) return identity;
     const attributes = attributesOf(method, url.pathname, url.searchParams);
-    if (attributes) authorize(this.authorization, account, attributes);
-    return account;
+    if (attributes) authorize(this.authorization, identity, attributes);
+    return identity;
+  }
+
+  /** Who a token is; undefined (401) when no authenticator takes it. */
+  private authenticate(token: string): Identity | undefined {
+    if (this.eks && token.startsWith("k8s-aws-v1.")) {
+      const problem = eksTokenProblem(token, this.eks);
+      this.eksVerdicts.push({ token, ...(problem !== undefined && { problem }) });
+      return problem === undefined ? { user: this.eks.username, groups: this.eks.groups } : undefined;
+    }
+    if (!this.authorization)
+      return token === this.token ? { user: "admin", groups: ["system:masters"] } : undefined;
+    const account = this.authorization.serviceAccounts[token];
+    return account === undefined ? undefined : serviceAccountIdentity(account);
   }
 
   /**
    * `POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews`: may the caller do this? Every authenticated
    * user may ask (Kubernetes' `system:basic-user` ClusterRole), and the answer comes from the same RBAC rules
-   * that authorize its requests; the admin token of a fake without RBAC may do anything.
+   * that authorize its requests; anyone a fake without RBAC lets in may do anything.
    */
-  private accessReview(account: string | undefined, body: unknown): Answer {
+  private accessReview(identity: Identity, body: unknown): Answer {
     // biome-ignore lint/suspicious/noExplicitAny: read field by field, as the API server decodes it
     const review = body as any;
     const attributes = review?.spec?.resourceAttributes;
@@ -303,8 +337,7 @@ export class FakeKubernetes {
       ...(attributes.subresource && { subresource: String(attributes.subresource) }),
       ...(attributes.name && { name: String(attributes.name) }),
     };
-    const permitted =
-      account === undefined || (this.authorization ? allowed(this.authorization, account, request) : true);
+    const permitted = this.authorization ? allowed(this.authorization, identity, request) : true;
     return {
       status: 201,
       body: {
@@ -313,7 +346,7 @@ export class FakeKubernetes {
         metadata: { creationTimestamp: null },
         spec: review.spec,
         status: permitted
-          ? { allowed: true, reason: `RBAC: allowed by the Roles bound to ${account ?? "the admin"}` }
+          ? { allowed: true, reason: `RBAC: allowed by the Roles bound to ${identity.user}` }
           : { allowed: false },
       },
     };

@@ -117,10 +117,13 @@ describe("hookflow relay", () => {
     const run = await until(id, (r) => Boolean(taskState(r, "deploy").submittedAt));
     expect(taskState(run, "build")).toMatchObject({ status: "succeeded", outputs: { VERSION: "1.2.3" } });
     expect(fake.job(jobNameFor(id, "deploy", 1))).toBeDefined();
-    expect(fromRelay(id).map((c) => [c.commands, c.outcome])).toEqual([
-      [["task.started"], "accepted"],
-      [["task.succeeded"], "accepted"],
-    ]);
+    // The driver's one reconcile may see the pod running before the relay does (then the relay's "running" is
+    // ignored as known); the end, after that reconcile, only the relay can have reported.
+    expect(
+      fromRelay(id)
+        .filter((c) => !c.commands.includes("task.started"))
+        .map((c) => [c.commands, c.outcome]),
+    ).toEqual([[["task.succeeded"], "accepted"]]);
   });
 
   it("reports a pod that can never start as a failure naming its cause", async () => {

@@ -13,13 +13,12 @@ describe("follow-up observations", () => {
     [1.9, 2],
     [2, 4],
     [5, 8],
+    [7.9, 8],
     [8, 16],
-    [16, 32],
-    [31.9, 32],
-    [32, 62],
-    [61, 62],
-    [62, 92],
-    [3600, 3602],
+    [16, 24],
+    [23.9, 24],
+    [61, 64],
+    [3600, 3608],
   ])("%s s after submission, the next look is at %s s", (elapsed, next) => {
     expect(nextFollowUp(T, instant(elapsed))).toBe(instant(next));
   });

@@ -5,12 +5,15 @@ import { TTL_ATTRIBUTE, tableDefinition } from "../../core/adapters/dynamo/table
 import { loadConfig, runtimeEnvironment, SST_LINKS } from "../../core/config.js";
 import {
   deploySettings,
+  eksSettings,
   FUNCTION_NAMES,
   FUNCTIONS,
   HTTP_TIMEOUT_LIMIT_SECONDS,
   handlerSource,
   QUEUE,
   ROUTES,
+  talksToKubernetes,
+  vpcPlan,
 } from "../../infra/functions.js";
 import { tableArgs } from "../../infra/table.js";
 
@@ -137,3 +140,71 @@ describe("configuration from SST links", () => {
  * plain settings in the environment), given the sample events in test/fixtures/lambda. An error is reported as
  * the Lambda runtime reports it: its name as `errorType`, its message as `errorMessage`.
  */
+
+describe("EKS and VPC deploy settings", () => {
+  it("gives EKS sign-in only to the functions that talk to Kubernetes, and looks the cluster up when asked to", () => {
+    expect(FUNCTION_NAMES.filter(talksToKubernetes)).toEqual(["api", "scheduler"]);
+    expect(eksSettings({ HOOKFLOW_EKS_CLUSTER: "prod" })).toEqual({
+      settings: { HOOKFLOW_EKS_CLUSTER: "prod" },
+      lookUp: true,
+    });
+    expect(
+      eksSettings({
+        HOOKFLOW_EKS_CLUSTER: "prod",
+        HOOKFLOW_EKS_ENDPOINT: "https://x",
+        HOOKFLOW_EKS_CA_DATA: "AA==",
+      }).lookUp,
+    ).toBe(false);
+    expect(eksSettings({})).toEqual({ settings: {}, lookUp: false });
+  });
+
+  it("puts the Kubernetes functions in an existing VPC, with the endpoints asked for", () => {
+    expect(vpcPlan({})).toBeUndefined();
+    expect(
+      vpcPlan({
+        HOOKFLOW_VPC_SUBNETS: "subnet-0123456789abcdef0, subnet-0123456789abcdef1",
+        HOOKFLOW_VPC_SECURITY_GROUPS: "sg-0123456789abcdef0",
+        HOOKFLOW_VPC_ROUTE_TABLES: "rtb-0123456789abcdef0",
+        HOOKFLOW_VPC_ENDPOINTS: "dynamodb,s3,sqs,s3",
+      }),
+    ).toEqual({
+      privateSubnets: ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+      securityGroups: ["sg-0123456789abcdef0"],
+      routeTables: ["rtb-0123456789abcdef0"],
+      endpoints: ["dynamodb", "s3", "sqs"],
+    });
+  });
+
+  it.each([
+    [
+      { HOOKFLOW_VPC_SUBNETS: "subnet-0123456789abcdef0" },
+      /HOOKFLOW_VPC_SECURITY_GROUPS: the functions in the VPC need/,
+    ],
+    [
+      { HOOKFLOW_VPC_SECURITY_GROUPS: "sg-0123456789abcdef0" },
+      /HOOKFLOW_VPC_SECURITY_GROUPS: is used only with/,
+    ],
+    [
+      { HOOKFLOW_VPC_SUBNETS: "vpc-0123456789abcdef0", HOOKFLOW_VPC_SECURITY_GROUPS: "sg-0123456789abcdef0" },
+      /"vpc-0123456789abcdef0" is not a subnet-/,
+    ],
+    [
+      {
+        HOOKFLOW_VPC_SUBNETS: "subnet-0123456789abcdef0",
+        HOOKFLOW_VPC_SECURITY_GROUPS: "sg-0123456789abcdef0",
+        HOOKFLOW_VPC_ENDPOINTS: "dynamodb",
+      },
+      /HOOKFLOW_VPC_ROUTE_TABLES: gateway endpoints \(dynamodb\)/,
+    ],
+    [
+      {
+        HOOKFLOW_VPC_SUBNETS: "subnet-0123456789abcdef0",
+        HOOKFLOW_VPC_SECURITY_GROUPS: "sg-0123456789abcdef0",
+        HOOKFLOW_VPC_ENDPOINTS: "sts",
+      },
+      /"sts" is not one of dynamodb, s3, sqs/,
+    ],
+  ])("refuses %j naming the setting", (env, expected) => {
+    expect(() => vpcPlan(env)).toThrow(expected);
+  });
+});

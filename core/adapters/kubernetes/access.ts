@@ -1,7 +1,8 @@
 import { AuthorizationV1Api, createConfiguration, ServerConfiguration } from "@kubernetes/client-node";
 import type { ClusterAccess, KubernetesRight } from "../../ports.js";
 import { type CallPolicy, callKubernetes, DEFAULT_CALL_POLICY } from "./api-call.js";
-import { type KubeconfigSource, loadKubeconfig } from "./client.js";
+import { authenticationFor, type KubeconfigSource, loadKubeconfig } from "./client.js";
+import { type EksSignIn, eksTokenSource } from "./eks-token.js";
 
 /**
  * Every call core/adapters/kubernetes makes, as a right in hookflow's namespace: what the shipped Role
@@ -23,14 +24,19 @@ export const SCHEDULER_RIGHTS: readonly KubernetesRight[] = [
  * (SelfSubjectAccessReview: every authenticated identity may ask this about itself).
  */
 export function createClusterAccess(
-  options: KubeconfigSource & { namespace: string; policy?: CallPolicy },
+  options: Omit<KubeconfigSource, "bearerToken"> & {
+    namespace: string;
+    policy?: CallPolicy;
+    eks?: EksSignIn;
+  },
 ): ClusterAccess {
-  const config = loadKubeconfig(options);
+  const bearerToken = options.eks && eksTokenSource(options.eks);
+  const config = loadKubeconfig({ ...options, ...(bearerToken && { bearerToken }) });
   const cluster = config.getCurrentCluster();
   const api = new AuthorizationV1Api(
     createConfiguration({
       baseServer: new ServerConfiguration(cluster?.server ?? "", {}),
-      authMethods: { default: config },
+      authMethods: { default: authenticationFor(config, bearerToken) },
     }),
   );
   const policy = options.policy ?? DEFAULT_CALL_POLICY;

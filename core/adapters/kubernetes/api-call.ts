@@ -35,6 +35,10 @@ export class KubernetesRejection extends PermanentError {
   }
 }
 
+/** The API server says who the caller is not; what hookflow can say is where its identity comes from. */
+const UNAUTHORIZED_HINT =
+  ": the cluster does not accept hookflow's credentials: the kubeconfig's token was revoked or has expired, or on EKS (HOOKFLOW_EKS_CLUSTER) the function's IAM role has no access entry in that cluster";
+
 /** A request that got no answer within the policy's `requestTimeoutMs`. */
 class RequestTimeout extends Error {
   override name = "RequestTimeout";
@@ -71,7 +75,7 @@ export async function callKubernetes<T>(
       if (!failure) throw error;
       if (!failure.transient)
         throw new KubernetesRejection(
-          `Kubernetes refused to ${what}: ${failure.message} (${failure.code})${failure.code === 403 ? forbiddenHint(failure.message) : ""}`,
+          `Kubernetes refused to ${what}: ${failure.message} (${failure.code})${failure.code === 403 ? forbiddenHint(failure.message) : failure.code === 401 ? UNAUTHORIZED_HINT : ""}`,
           failure.code ?? 0,
           failure.reason,
           { cause: error },

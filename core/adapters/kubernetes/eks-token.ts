@@ -66,16 +66,19 @@ export async function eksToken(options: {
   return `k8s-aws-v1.${Buffer.from(url).toString("base64url")}`;
 }
 
-/**
- * A token source that signs with fresh credentials and keeps a token until 5 minutes before its 15 minutes end,
- * so a warm Lambda does not sign on every request.
- */
-export function eksTokenSource(options: {
+/** Signing in to an EKS cluster with an IAM identity (HOOKFLOW_EKS_CLUSTER): the cluster, its region, whose keys. */
+export interface EksSignIn {
   cluster: string;
   region: string;
   credentials: () => Promise<AwsCredentials>;
   now?: () => number;
-}): () => Promise<string> {
+}
+
+/**
+ * A token source that signs with fresh credentials and keeps a token until 5 minutes before its 15 minutes end,
+ * so a warm Lambda does not sign on every request.
+ */
+export function eksTokenSource(options: EksSignIn): () => Promise<string> {
   const now = options.now ?? Date.now;
   let cached: { token: string; renewAt: number } | undefined;
   return async () => {

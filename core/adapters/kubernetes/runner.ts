@@ -4,6 +4,7 @@ import { DEFAULT_ARCHIVED_LOG_MAX_BYTES, type TaskLaunch } from "../../model/ind
 import type { CollectedLog, JobObservation, JobRef, TaskRunner } from "../../ports.js";
 import { type CallPolicy, callKubernetes, DEFAULT_CALL_POLICY, KubernetesRejection } from "./api-call.js";
 import { type KubeconfigSource, type KubernetesApis, loadKubeconfig, makeApis } from "./client.js";
+import { type EksSignIn, eksTokenSource } from "./eks-token.js";
 import { buildJob, DEFAULT_TTL_SECONDS_AFTER_FINISHED } from "./job.js";
 import {
   collectTaskLog,
@@ -17,8 +18,14 @@ import { DEFAULT_IMAGE_PULL_GRACE_MS, type ObserveSettings, observeJob } from ".
 import { buildTaskSecret, type JobOwner } from "./secret.js";
 import { stopJob } from "./stop.js";
 
-export interface KubernetesRunnerOptions extends KubeconfigSource {
+export interface KubernetesRunnerOptions extends Omit<KubeconfigSource, "bearerToken"> {
   namespace: string;
+  /**
+   * Sign in to an EKS cluster with an IAM identity (HOOKFLOW_EKS_CLUSTER): every request carries a token signed
+   * with these credentials (the function's role), renewed before it expires; the kubeconfig or `endpoint` only
+   * says where the cluster is.
+   */
+  eks?: EksSignIn;
   /**
    * Default 604800 (7 days): only a safety net, since hookflow deletes a finished Job itself once its log is
    * archived; an archive outage longer than this can lose a log.
@@ -62,7 +69,9 @@ export function createKubernetesRunner(options: KubernetesRunnerOptions): Kubern
   const ttl = options.ttlSecondsAfterFinished ?? DEFAULT_TTL_SECONDS_AFTER_FINISHED;
   if (!Number.isInteger(ttl) || ttl < 0)
     throw new PermanentError(`ttlSecondsAfterFinished must be a whole number of seconds, not ${ttl}`);
-  const apis = makeApis(loadKubeconfig(options), policy.requestTimeoutMs);
+  const bearerToken = options.eks && eksTokenSource(options.eks);
+  const kubeconfig = loadKubeconfig({ ...options, ...(bearerToken && { bearerToken }) });
+  const apis = makeApis(kubeconfig, policy.requestTimeoutMs, bearerToken);
   return new KubernetesRunner(apis, {
     namespace: options.namespace,
     ttlSecondsAfterFinished: ttl,
