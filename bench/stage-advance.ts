@@ -76,13 +76,21 @@ const SIDES: Side[] = [
   { name: "polling, local stack", relay: false, reconcileSeconds: LOCAL_RECONCILE_SECONDS },
 ];
 
-const twoStages = pipeline({
-  name: "stage-advance",
-  stages: [
-    { name: "build", tasks: [{ name: "build", run: { image: "alpine", command: ["true"] } }] },
-    { name: "deploy", tasks: [{ name: "deploy", run: { image: "alpine", command: ["true"] } }] },
-  ],
-});
+/**
+ * The runs are spread over a few pipelines of the same shape, each allowing the most running tasks a pipeline may
+ * (maxRunningTasks 100): several dozen Jobs run at once here, and a run waiting for a pipeline's room would
+ * measure the limit, not the stage's advance.
+ */
+const PIPELINES = Array.from({ length: 4 }, (_, i) =>
+  pipeline({
+    name: `stage-advance-${i}`,
+    maxRunningTasks: 100,
+    stages: [
+      { name: "build", tasks: [{ name: "build", run: { image: "alpine", command: ["true"] } }] },
+      { name: "deploy", tasks: [{ name: "deploy", run: { image: "alpine", command: ["true"] } }] },
+    ],
+  }),
+);
 
 /** A small deterministic generator, so that every side gets the same task durations. */
 function durations(count: number): number[] {
@@ -209,7 +217,7 @@ async function measure(emulators: Emulators, side: Side, index: number): Promise
   }, 20);
 
   for (const [i, id] of ids.entries()) {
-    await base.stores.runs.saveRun(newRun({ id, pipeline: twoStages }));
+    await base.stores.runs.saveRun(newRun({ id, pipeline: PIPELINES[i % PIPELINES.length] }));
     await base.queue.send([{ runId: id, event: { type: "run.created" }, dedupKey: `created:${id}` }]);
     await new Promise((r) => setTimeout(r, (START_SPREAD_SECONDS * 1000) / RUNS));
     if (i % 50 === 49) process.stdout.write(".");
