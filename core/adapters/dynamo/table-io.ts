@@ -21,12 +21,16 @@ export type Written = { ok: true } | { ok: false; current: Item | undefined };
 
 /** One write of a transaction; `condition` must hold (for `delete`, `put`, `update`) or `check` be true. */
 export type TransactWrite =
+  | { check: Item; condition: Expression }
   | { put: Item; condition?: Expression }
   | { delete: Item; condition?: Expression }
   | { update: Item; expression: Expression; condition?: Expression };
 
-/** A transaction's outcome: all written, or none, with which writes' conditions failed (by position). */
-export type Transacted = { ok: true } | { ok: false; failed: boolean[] };
+/**
+ * A transaction's outcome: all written, or none, with which writes' conditions failed (by position) and, for
+ * each of those, the item as it was (ReturnValuesOnConditionCheckFailure: ALL_OLD).
+ */
+export type Transacted = { ok: true } | { ok: false; failed: boolean[]; current: (Item | undefined)[] };
 
 /** DynamoDB cancels a transaction that meets another on the same item; it is tried again this many times. */
 const TRANSACTION_TRIES = 8;
@@ -146,9 +150,20 @@ export class TableIO {
    */
   async transactWrite(writes: TransactWrite[]): Promise<Transacted> {
     if (writes.length > 100) throw new Error(`a transaction takes at most 100 writes, not ${writes.length}`);
+    const old = { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const };
     const items = writes.map((w) => {
-      if ("put" in w) return { Put: { TableName: this.table, Item: w.put, ...expressionInput(w) } };
-      if ("delete" in w) return { Delete: { TableName: this.table, Key: w.delete, ...expressionInput(w) } };
+      if ("check" in w)
+        return {
+          ConditionCheck: {
+            TableName: this.table,
+            Key: w.check,
+            ...(expressionInput(w) as { ConditionExpression: string }),
+            ...old,
+          },
+        };
+      if ("put" in w) return { Put: { TableName: this.table, Item: w.put, ...expressionInput(w), ...old } };
+      if ("delete" in w)
+        return { Delete: { TableName: this.table, Key: w.delete, ...expressionInput(w), ...old } };
       return {
         Update: {
           TableName: this.table,
@@ -156,6 +171,7 @@ export class TableIO {
           ...(expressionInput({ update: w.expression, condition: w.condition }) as {
             UpdateExpression: string;
           }),
+          ...old,
         },
       };
     });
@@ -165,9 +181,14 @@ export class TableIO {
         return { ok: true };
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
-        const codes = (error.CancellationReasons ?? []).map((r) => r.Code);
+        const reasons = error.CancellationReasons ?? [];
+        const codes = reasons.map((r) => r.Code);
         if (codes.some((c) => c === "ConditionalCheckFailed"))
-          return { ok: false, failed: writes.map((_, n) => codes[n] === "ConditionalCheckFailed") };
+          return {
+            ok: false,
+            failed: writes.map((_, n) => codes[n] === "ConditionalCheckFailed"),
+            current: writes.map((_, n) => reasons[n]?.Item),
+          };
         if (!codes.some((c) => c === "TransactionConflict")) throw error;
         await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** i * Math.random()));
       }

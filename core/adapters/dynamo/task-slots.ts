@@ -77,11 +77,15 @@ export class TaskSlotRepository implements TaskSlots {
         { delete: KEYS.slotWaiter(pipeline, waiter) },
       ]);
       if (took.ok || took.failed[1]) return { taken: true };
-      // Full: wait, then look again. A slot given back before the wait was written shows in that look (the
-      // give-back lowers the counter before it lists the waiters); one given back after it sees the waiter.
-      await this.io.put(waiterItem(pipeline, waiter));
-      const held = num((await this.io.get(counter)) ?? {}, "held") ?? 0;
-      if (held >= limit) return { taken: false, holding: held };
+      // Full: wait, in one step with seeing it full (so a slot given back after it sees the waiter) and with
+      // seeing no slot handed to the attempt meanwhile (a waiter never outlives its hand-off). Room again: retry.
+      const waited = await this.io.transactWrite([
+        { check: counter, condition: update("#held >= :limit", { "#held": "held" }, { ":limit": N(limit) }) },
+        { check: KEYS.slotHolder(pipeline, waiter), condition: itemAbsent },
+        { put: waiterItem(pipeline, waiter) },
+      ]);
+      if (waited.ok) return { taken: false, holding: num(took.current[0] ?? {}, "held") ?? limit };
+      if (waited.failed[1]) return { taken: true };
     }
     throw new RetryableError(
       `the slots of pipeline ${pipeline} changed under ${TAKE_TRIES} tries to take one`,
