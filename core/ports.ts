@@ -311,8 +311,8 @@ export interface PipelineSlots {
 }
 
 /**
- * The running-task slots of each pipeline, counted exactly across all its runs: one item per pipeline, apart
- * from the runs' own items. Every call is safe to repeat: a holder or waiter is named by (run, task, attempt),
+ * The running-task slots of each pipeline, counted exactly across all its runs, stored apart from the runs'
+ * own items. Every call is safe to repeat: a holder or waiter is named by (run, task, attempt),
  * so taking a slot twice holds one, and giving one back twice gives back one.
  * - take: holds a slot for the attempt if fewer than `limit` are held (or it holds one already). Otherwise it
  *   records the attempt as waiting, in the same atomic step that saw the slots full, so a slot given back

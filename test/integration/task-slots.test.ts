@@ -1,3 +1,4 @@
+import { PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isTerminalRun, type Pipeline, type Run, type TaskLaunch } from "../../core/model/index.js";
 import type { SlotWaiter } from "../../core/ports.js";
@@ -5,6 +6,7 @@ import { taskSlots } from "../../core/wiring.js";
 import { createReconcilerHandler } from "../../functions/reconciler.js";
 import { createSchedulerHandler } from "../../functions/scheduler.js";
 import { pollOnce } from "../../infra/local/queue-poller.js";
+import { freshStore } from "../helpers/aws.js";
 import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
 import { MemoryRunner } from "../helpers/memory-runner.js";
 import { testSystem } from "../helpers/system.js";
@@ -116,6 +118,63 @@ describe("task slots in DynamoDB", () => {
     expect(await slots.take("race", next[0] as SlotWaiter, 5)).toEqual({ taken: true });
     expect((await slots.release("race", waiter("nobody")))?.holders).toHaveLength(5);
     expect(await slots.release("nopipeline", waiter("r1"))).toBeUndefined();
+  });
+});
+
+describe("the slots' items", () => {
+  it("stay small whatever the burst: a counter, one item per holder and per waiter, only the counter indexed", async () => {
+    const { client, table, stores } = await freshStore();
+    const takes = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => stores.taskSlots.take("wide", waiter(`w${i}`), 20)),
+    );
+    expect(takes.filter((t) => t.taken)).toHaveLength(20);
+    const { Items = [] } = await client.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: { ":pk": { S: "SLOTS#wide" } },
+      }),
+    );
+    expect(Items).toHaveLength(1 + 60);
+    expect(Items.filter((i) => i.sk?.S?.startsWith("HOLD#"))).toHaveLength(20);
+    expect(Items.filter((i) => i.sk?.S?.startsWith("WAIT#"))).toHaveLength(40);
+    expect(Items.filter((i) => i.gsi1pk !== undefined || i.sk?.S === "COUNT").map((i) => i.sk?.S)).toEqual([
+      "COUNT",
+    ]);
+    expect(Math.max(...Items.map((i) => JSON.stringify(i).length))).toBeLessThan(400);
+  });
+
+  it("of the release before (one item with string sets) are rewritten by the repair's first look", async () => {
+    const { client, table, stores } = await freshStore();
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: {
+          pk: { S: "SLOTS#old" },
+          sk: { S: "SLOTS" },
+          pipeline: { S: "old" },
+          gsi1pk: { S: "SLOTS" },
+          gsi1sk: { S: "old" },
+          schema: { N: "3" },
+          holders: { SS: ["a t 1", "b t 1"] },
+          waiting: { SS: ["2026-12-01T00:00:00.000Z c t 1"] },
+        },
+      }),
+    );
+    const [old] = await stores.taskSlots.list();
+    expect(old?.holders.map((h) => h.runId).sort()).toEqual(["a", "b"]);
+    expect(old?.waiting).toEqual([{ since: "2026-12-01T00:00:00.000Z", runId: "c", task: "t", attempt: 1 }]);
+    // The two it held count against the limit.
+    expect(await stores.taskSlots.take("old", waiter("d"), 3)).toEqual({ taken: true });
+    expect(await stores.taskSlots.take("old", waiter("e"), 3)).toEqual({ taken: false, holding: 3 });
+    const { Items = [] } = await client.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: "pk = :pk AND sk = :sk",
+        ExpressionAttributeValues: { ":pk": { S: "SLOTS#old" }, ":sk": { S: "SLOTS" } },
+      }),
+    );
+    expect(Items).toEqual([]);
   });
 });
 

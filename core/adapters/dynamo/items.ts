@@ -87,7 +87,19 @@ export const KEYS = {
     sk: S(`${pipeline}#${key}`),
   }),
   /** A pipeline's running-task slots (core/adapters/dynamo/task-slots.ts). */
-  taskSlots: (pipeline: string): Item => ({ pk: S(`SLOTS#${pipeline}`), sk: S("SLOTS") }),
+  /** A pipeline's task slots before schema 3's counter: one item with string sets (read once, to migrate). */
+  taskSlotsLegacy: (pipeline: string): Item => ({ pk: S(`SLOTS#${pipeline}`), sk: S("SLOTS") }),
+  /** How many of a pipeline's slots are held; its holders and waiters are items of the same partition. */
+  slotCounter: (pipeline: string): Item => ({ pk: S(`SLOTS#${pipeline}`), sk: S("COUNT") }),
+  slotHolder: (pipeline: string, h: { runId: string; task: string; attempt: number }): Item => ({
+    pk: S(`SLOTS#${pipeline}`),
+    sk: S(`HOLD#${h.runId}#${h.task}#${h.attempt}`),
+  }),
+  /** Sorted by the run's creation time: the oldest run's attempts are served first. */
+  slotWaiter: (
+    pipeline: string,
+    w: { since: string; runId: string; task: string; attempt: number },
+  ): Item => ({ pk: S(`SLOTS#${pipeline}`), sk: S(`WAIT#${w.since}#${w.runId}#${w.task}#${w.attempt}`) }),
   /** A counter's key is hashed: rate keys carry robot URLs, whose query holds the robot's access token. */
   rate: (key: string, window: number): Item => ({ pk: S(`RATE#${sha256Hex(key)}`), sk: S(`W#${window}`) }),
 };

@@ -8,13 +8,32 @@ import {
   PutItemCommand,
   QueryCommand,
   type QueryCommandInput,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
+import { RetryableError } from "../../errors.js";
 import { type Expression, expressionInput } from "./conditions.js";
 import type { Item } from "./items.js";
 
 /** A conditional write's outcome: done, or refused with the item as it was when the condition failed. */
 export type Written = { ok: true } | { ok: false; current: Item | undefined };
+
+/** One write of a transaction; `condition` must hold (for `delete`, `put`, `update`) or `check` be true. */
+export type TransactWrite =
+  | { check: Item; condition: Expression }
+  | { put: Item; condition?: Expression }
+  | { delete: Item; condition?: Expression }
+  | { update: Item; expression: Expression; condition?: Expression };
+
+/**
+ * A transaction's outcome: all written, or none, with which writes' conditions failed (by position) and, for
+ * each of those, the item as it was (ReturnValuesOnConditionCheckFailure: ALL_OLD).
+ */
+export type Transacted = { ok: true } | { ok: false; failed: boolean[]; current: (Item | undefined)[] };
+
+/** DynamoDB cancels a transaction that meets another on the same item; it is tried again this many times. */
+const TRANSACTION_TRIES = 8;
 
 export type Query = Omit<QueryCommandInput, "TableName" | "ExclusiveStartKey" | "Limit">;
 
@@ -123,6 +142,58 @@ export class TableIO {
       ),
     );
     return deleted.ok ? { ok: true, existed: deleted.value.Attributes !== undefined } : deleted;
+  }
+
+  /**
+   * All of `writes` or none (TransactWriteItems: at most 100 writes, each item once). A failed condition is an
+   * answer naming the writes whose condition failed; a conflict with another transaction is tried again.
+   */
+  async transactWrite(writes: TransactWrite[]): Promise<Transacted> {
+    if (writes.length > 100) throw new Error(`a transaction takes at most 100 writes, not ${writes.length}`);
+    const old = { ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const };
+    const items = writes.map((w) => {
+      if ("check" in w)
+        return {
+          ConditionCheck: {
+            TableName: this.table,
+            Key: w.check,
+            ...(expressionInput(w) as { ConditionExpression: string }),
+            ...old,
+          },
+        };
+      if ("put" in w) return { Put: { TableName: this.table, Item: w.put, ...expressionInput(w), ...old } };
+      if ("delete" in w)
+        return { Delete: { TableName: this.table, Key: w.delete, ...expressionInput(w), ...old } };
+      return {
+        Update: {
+          TableName: this.table,
+          Key: w.update,
+          ...(expressionInput({ update: w.expression, condition: w.condition }) as {
+            UpdateExpression: string;
+          }),
+          ...old,
+        },
+      };
+    });
+    for (let i = 0; i < TRANSACTION_TRIES; i++) {
+      try {
+        await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
+        return { ok: true };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        const codes = reasons.map((r) => r.Code);
+        if (codes.some((c) => c === "ConditionalCheckFailed"))
+          return {
+            ok: false,
+            failed: writes.map((_, n) => codes[n] === "ConditionalCheckFailed"),
+            current: writes.map((_, n) => reasons[n]?.Item),
+          };
+        if (!codes.some((c) => c === "TransactionConflict")) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** i * Math.random()));
+      }
+    }
+    throw new RetryableError(`a transaction met others on the same items ${TRANSACTION_TRIES} times`);
   }
 
   /**

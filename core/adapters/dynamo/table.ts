@@ -27,7 +27,9 @@ export { TTL_ATTRIBUTE };
  * | delivered body  | BODY#<provider>#<sha256 hex> | BODY       | TTL: the delivery TTL                                |
  * | sent record     | SENT#<key>                   | SENT       | TTL: the ledger TTL (30 days)                        |
  * | rate counter    | RATE#<sha256 hex of its key> | W#<window> | TTL: an hour after its last count                    |
- * | task slots      | SLOTS#<pipeline>             | SLOTS      | byCollection: SLOTS / <pipeline>                     |
+ * | slot counter    | SLOTS#<pipeline>             | COUNT      | byCollection: SLOTS / <pipeline>                     |
+ * | slot holder     | SLOTS#<pipeline>             | HOLD#<run>#<task>#<attempt> | (none: read with its counter's partition) |
+ * | slot waiter     | SLOTS#<pipeline>             | WAIT#<since>#<run>#<task>#<attempt> | (none: read with its counter's partition) |
  * | repo schedule   | RSCHEDULE#<provider>#<repository>#<branch> | <pipeline>#<schedule key> | byCollection: RSCHEDULES / <provider>/<repository>#<branch>#<pipeline>#<key> |
  * | definition ver. | PIPELINE#<name> / JOB#<name> | <kind>#V#<8-digit version> | (none: never listed, kept after deletes) |
  * | token           | TOKEN#<id>                   | TOKEN      | byCollection: TOKENS#<owner> / <createdAt>#<id>      |
