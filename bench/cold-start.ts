@@ -35,7 +35,7 @@ import { FUNCTIONS, ROUTES } from "../infra/functions.js";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../infra/local/emulators.js";
 import { startFakeKubernetes } from "../test/fake-kubernetes/index.js";
 import { MemoryRunner } from "../test/helpers/memory-runner.js";
-import { benchSystem, percentile, startEmulators, table } from "./common.js";
+import { benchSystem, githubPushBody, percentile, startEmulators, table } from "./common.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 /** A directory: every sample also writes a V8 CPU profile there (`node --cpu-prof`), to see where the time goes. */
@@ -150,31 +150,7 @@ const trigger = {
 };
 
 function push(sample: number): string {
-  const sha = randomBytes(20).toString("hex");
-  const commit = {
-    id: sha,
-    message: `Change ${sample}`,
-    timestamp: "2026-11-23T10:00:00Z",
-    author: { name: "Alice", email: "alice@example.com", username: "alice" },
-    added: [`src/file${sample}.ts`],
-    modified: [],
-    removed: [],
-  };
-  return JSON.stringify({
-    ref: "refs/heads/main",
-    before: "1".repeat(40),
-    after: sha,
-    deleted: false,
-    repository: {
-      full_name: "acme/web-app",
-      name: "web-app",
-      clone_url: "https://github.com/acme/web-app.git",
-      owner: { login: "acme" },
-    },
-    pusher: { name: "alice", email: "alice@example.com" },
-    head_commit: commit,
-    commits: [commit],
-  });
+  return githubPushBody("acme/web-app", sample, { added: [`src/file${sample}.ts`], modified: [] });
 }
 
 /** Spawns the harness and resolves at the answer's line: [ms from spawn, the answer]. */

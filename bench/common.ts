@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -184,4 +185,39 @@ export async function timed(
     }),
   );
   return { latencies: latencies.sort((a, b) => a - b), elapsedMs: performance.now() - started };
+}
+
+/**
+ * A GitHub push body (the fields hookflow reads), a new random commit on `main` of `repository`: what the
+ * benchmarks sign and deliver. `files` are the commit's added and modified paths.
+ */
+export function githubPushBody(
+  repository: string,
+  sample: number,
+  files: { added: string[]; modified: string[] },
+): string {
+  const sha = randomBytes(20).toString("hex");
+  const commit = {
+    id: sha,
+    message: `Change ${sample}`,
+    timestamp: "2026-12-01T10:00:00Z",
+    author: { name: "Alice", email: "alice@example.com", username: "alice" },
+    ...files,
+    removed: [],
+  };
+  return JSON.stringify({
+    ref: "refs/heads/main",
+    before: "1".repeat(40),
+    after: sha,
+    deleted: false,
+    repository: {
+      full_name: repository,
+      name: repository.split("/")[1],
+      clone_url: `https://github.com/${repository}.git`,
+      owner: { login: repository.split("/")[0] },
+    },
+    pusher: { name: "alice", email: "alice@example.com" },
+    head_commit: commit,
+    commits: [commit],
+  });
 }

@@ -6,7 +6,6 @@
  * reports them (table and indexes), SQS requests, Lambda invocations and GB-seconds (each handler's measured
  * duration at the memory infra/functions.ts gives it), API Gateway requests; the log archive on its own line.
  */
-import { randomBytes } from "node:crypto";
 import { dynamoStores } from "../core/adapters/dynamo/store.js";
 import { signGithub } from "../core/adapters/git/index.js";
 import { callbackTaskId } from "../core/engine/index.js";
@@ -18,7 +17,7 @@ import { createWebhookApp } from "../functions/webhook.js";
 import { FUNCTIONS } from "../infra/functions.js";
 import { pollOnce } from "../infra/local/queue-poller.js";
 import { MemoryRunner } from "../test/helpers/memory-runner.js";
-import { benchSystem, startEmulators, table } from "./common.js";
+import { benchSystem, githubPushBody, startEmulators, table } from "./common.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 500);
 const POLLERS = Number(process.env.BENCH_POLLERS ?? 6);
@@ -68,31 +67,7 @@ const pipeline = Pipeline.parse({
 });
 
 function push(i: number): string {
-  const sha = randomBytes(20).toString("hex");
-  const commit = {
-    id: sha,
-    message: `Change ${i}`,
-    timestamp: "2026-12-01T10:00:00Z",
-    author: { name: "Alice", email: "alice@example.com", username: "alice" },
-    added: [],
-    modified: ["src/index.ts"],
-    removed: [],
-  };
-  return JSON.stringify({
-    ref: "refs/heads/main",
-    before: "1".repeat(40),
-    after: sha,
-    deleted: false,
-    repository: {
-      full_name: "acme/app",
-      name: "app",
-      clone_url: "https://github.com/acme/app.git",
-      owner: { login: "acme" },
-    },
-    pusher: { name: "alice", email: "alice@example.com" },
-    head_commit: commit,
-    commits: [commit],
-  });
+  return githubPushBody("acme/app", i, { added: [], modified: ["src/index.ts"] });
 }
 
 /** DynamoDB's own account of what each request consumed (ReturnConsumedCapacity: INDEXES), table and indexes. */

@@ -4,7 +4,6 @@
  * emulators. Latency: both sides in this process, interleaved request by request, so that neither gets a warmer
  * or quieter emulator. Throughput: each side alone, in alternating blocks.
  */
-import { randomBytes } from "node:crypto";
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { runItem } from "../core/adapters/dynamo/runs.js";
@@ -13,7 +12,7 @@ import { createRun } from "../core/engine/index.js";
 import { Pipeline } from "../core/model/index.js";
 import { webhookDeps } from "../core/wiring.js";
 import { createWebhookApp } from "../functions/webhook.js";
-import { benchSystem, percentile, startEmulators, table, timed } from "./common.js";
+import { benchSystem, githubPushBody, percentile, startEmulators, table, timed } from "./common.js";
 
 const TOTAL = Number(process.env.BENCH_DELIVERIES ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -32,31 +31,7 @@ const pipeline = Pipeline.parse({
 });
 
 function push(i: number): string {
-  const sha = randomBytes(20).toString("hex");
-  const commit = {
-    id: sha,
-    message: `Change ${i}`,
-    timestamp: "2026-11-23T10:00:00Z",
-    author: { name: "Alice", email: "alice@example.com", username: "alice" },
-    added: [`src/file${i}.ts`],
-    modified: ["src/index.ts"],
-    removed: [],
-  };
-  return JSON.stringify({
-    ref: "refs/heads/main",
-    before: "1".repeat(40),
-    after: sha,
-    deleted: false,
-    repository: {
-      full_name: "acme/web-app",
-      name: "web-app",
-      clone_url: "https://github.com/acme/web-app.git",
-      owner: { login: "acme" },
-    },
-    pusher: { name: "alice", email: "alice@example.com" },
-    head_commit: commit,
-    commits: [commit],
-  });
+  return githubPushBody("acme/web-app", i, { added: [`src/file${i}.ts`], modified: ["src/index.ts"] });
 }
 
 const emulators = await startEmulators();
