@@ -58,9 +58,9 @@ export { TTL_ATTRIBUTE };
  * - delivered body: `deliveryId` (the first delivery that brought it), `runs` (JSON), `receivedAt`.
  * - sent record: `state` (claimed or sent), `leaseUntil` (epoch seconds), `sentAt`.
  * - rate counter: `used`.
- * - task slots: `pipeline`, `holders` and `waiting`, string sets of the attempts holding one of the pipeline's
- *   `maxRunningTasks` slots and of those waiting for one (`<run> <task> <attempt>`, waiters prefixed with their
- *   run's createdAt); counted with conditional ADD/DELETE on `size(holders)` (task-slots.ts).
+ * - slot counter: `pipeline`, `held` (how many of the pipeline's `maxRunningTasks` slots are held); slot holder:
+ *   `runId`, `task`, `attempt`; slot waiter: the same and `since` (its run's createdAt). Moved in transactions
+ *   that keep `held` equal to the holders (task-slots.ts).
  * - repo schedule: `provider`, `repository`, `branch`, `pipeline`, `key`, `schedule` (JSON), `recordedAt`: a
  *   schedule the last push read to `branch` found in the repository's file (repository-schedules.ts).
  *
