@@ -40,15 +40,7 @@ export class RepositoryRepository implements RepositoryStore {
   }
 
   async list(): Promise<EnabledRepository[]> {
-    const { items } = await this.io.query(
-      {
-        IndexName: INDEX.byCollection.name,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": INDEX.byCollection.pk },
-        ExpressionAttributeValues: { ":pk": S(COLLECTION) },
-      },
-      Number.POSITIVE_INFINITY,
-    );
+    const items = await this.io.collection(COLLECTION);
     return items.map(fromItem);
   }
 

@@ -66,15 +66,7 @@ export class RepositoryScheduleRepository implements RepositoryScheduleStore {
   }
 
   async list(): Promise<RecordedSchedule[]> {
-    const { items } = await this.io.query(
-      {
-        IndexName: INDEX.byCollection.name,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": INDEX.byCollection.pk },
-        ExpressionAttributeValues: { ":pk": S(COLLECTION) },
-      },
-      Number.POSITIVE_INFINITY,
-    );
+    const items = await this.io.collection(COLLECTION);
     return items.map(fromItem);
   }
 

@@ -15,6 +15,7 @@ import {
 import { RetryableError } from "../../errors.js";
 import { type Expression, expressionInput } from "./conditions.js";
 import type { Item } from "./items.js";
+import { INDEX } from "./table.js";
 
 /** A conditional write's outcome: done, or refused with the item as it was when the condition failed. */
 export type Written = { ok: true } | { ok: false; current: Item | undefined };
@@ -194,6 +195,20 @@ export class TableIO {
       }
     }
     throw new RetryableError(`a transaction met others on the same items ${TRANSACTION_TRIES} times`);
+  }
+
+  /** Every item of a collection listed through byCollection (its partition `name`), whole. */
+  async collection(name: string): Promise<Item[]> {
+    const { items } = await this.query(
+      {
+        IndexName: INDEX.byCollection.name,
+        KeyConditionExpression: "#pk = :pk",
+        ExpressionAttributeNames: { "#pk": INDEX.byCollection.pk },
+        ExpressionAttributeValues: { ":pk": { S: name } },
+      },
+      Number.POSITIVE_INFINITY,
+    );
+    return items;
   }
 
   /**

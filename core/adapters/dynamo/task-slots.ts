@@ -145,15 +145,7 @@ export class TaskSlotRepository implements TaskSlots {
   }
 
   async list(): Promise<PipelineSlots[]> {
-    const { items } = await this.io.query(
-      {
-        IndexName: INDEX.byCollection.name,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": INDEX.byCollection.pk },
-        ExpressionAttributeValues: { ":pk": S(COLLECTION) },
-      },
-      Number.POSITIVE_INFINITY,
-    );
+    const items = await this.io.collection(COLLECTION);
     const pipelines = new Set<string>();
     for (const item of items) {
       schemaOf(item);
