@@ -84,22 +84,27 @@ function measureCapacity(client: { middlewareStack: { add(middleware: never, opt
   client.middlewareStack.add(
     ((next: Next, context: { commandName?: string }) => async (args: Args) => {
       args.input.ReturnConsumedCapacity = "INDEXES";
-      const write = /^(Put|Update|Delete)Item/.test(context.commandName ?? "");
-      const count = (consumed: Consumed | undefined) => {
-        if (!consumed) return;
-        if (write) {
-          units.write += consumed.CapacityUnits ?? 0;
-          units.tableWrite += consumed.Table?.CapacityUnits ?? consumed.CapacityUnits ?? 0;
-          units.writes++;
-        } else units.read += consumed.CapacityUnits ?? 0;
+      const write = /^((Put|Update|Delete)Item|TransactWriteItems|BatchWriteItem)/.test(
+        context.commandName ?? "",
+      );
+      // Transactions and batches report one entry per table (a list): a transaction's units are already doubled.
+      const count = (reported: Consumed | Consumed[] | undefined) => {
+        if (!reported) return;
+        for (const consumed of Array.isArray(reported) ? reported : [reported]) {
+          if (write) {
+            units.write += consumed.CapacityUnits ?? 0;
+            units.tableWrite += consumed.Table?.CapacityUnits ?? consumed.CapacityUnits ?? 0;
+          } else units.read += consumed.CapacityUnits ?? 0;
+        }
+        if (write) units.writes++;
       };
       try {
         const result = await next(args);
-        count(result.output.ConsumedCapacity as Consumed | undefined);
+        count(result.output.ConsumedCapacity as Consumed | Consumed[] | undefined);
         return result;
       } catch (error) {
         // A refused conditional write still consumes the write units of the item it would have written.
-        count((error as { $metadata?: unknown; ConsumedCapacity?: Consumed }).ConsumedCapacity);
+        count((error as { ConsumedCapacity?: Consumed | Consumed[] }).ConsumedCapacity);
         throw error;
       }
     }) as never,
