@@ -67,7 +67,8 @@ const FOLLOW_UP_ROUNDS = 10;
  * each as a message of its own, carried out by `deliver`.
  */
 export class RunService {
-  private readonly handlers: { [T in RunEffect["type"]]: Handler<T> };
+  /** One handler per effect type but `releaseSlot`: a batch's slots are given back together (see carryOut). */
+  private readonly handlers: { [T in Exclude<RunEffect["type"], "releaseSlot">]: Handler<T> };
 
   constructor(private readonly deps: RunServiceDeps) {
     this.handlers = {
@@ -79,11 +80,6 @@ export class RunService {
       archiveLog: (run, effect, batch) => this.archiveLog(run, effect, batch),
       cancelRun: (run, effect) => this.cancelRun(run, effect),
       wakeGroup: (_run, effect) => this.wakeGroup(effect),
-      // Not reached: carryOut gives a batch's slots back together, after the rest of their Jobs' effects.
-      releaseSlot: async (run, effect) => {
-        await this.deps.slots.release(run, effect);
-        return { followUps: [], done: { key: effect.key } };
-      },
     };
   }
 
@@ -152,7 +148,7 @@ export class RunService {
           }
           try {
             // The map's type pairs each handler with its effect type; TypeScript cannot follow that through a union.
-            const handler = this.handlers[effect.type] as Handler<RunEffect["type"]>;
+            const handler = this.handlers[effect.type] as Handler<typeof effect.type>;
             const outcome = await withLogContext(effectContext(effect), () =>
               handler(run, effect as never, effects, slotsTaken),
             );
