@@ -132,6 +132,12 @@ describe("task slots in DynamoDB", () => {
     expect(await slots.take("race", next[0] as SlotWaiter, 5)).toEqual({ taken: true });
     expect((await slots.read("race"))?.holders).toHaveLength(5);
     expect(await countsOf(client, table, "race")).toEqual({ held: 5, waiting: 11 });
+    // An attempt that ends while it waits gives back no slot, and waits no longer (once, however often asked).
+    const ended = ((await slots.read("race"))?.waiting ?? [])[3] as SlotWaiter;
+    expect(await slots.release("race", ended, 5)).toEqual({});
+    expect(await slots.release("race", ended, 5)).toEqual({});
+    expect((await slots.read("race"))?.waiting).not.toContainEqual(ended);
+    expect(await countsOf(client, table, "race")).toEqual({ held: 5, waiting: 10 });
     expect(await slots.release("nopipeline", waiter("r1"), 5)).toEqual({});
   });
 
