@@ -65,6 +65,8 @@ export interface RecordedRequest {
   body: unknown;
   rawBody: string;
   contentType: string | undefined;
+  /** Which client sent it (its User-Agent). */
+  userAgent: string | undefined;
   /** When it arrived (performance.now()). */
   at: number;
   /** Who sent it, once authenticated (a ServiceAccount's or an EKS identity's user name). */
@@ -226,6 +228,7 @@ export class FakeKubernetes {
       body: parseBody(rawBody),
       rawBody,
       contentType,
+      userAgent: req.headers["user-agent"],
       at,
     };
     this.requests.push(record);

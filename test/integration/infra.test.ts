@@ -303,7 +303,7 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
         autoComplete: () => ({ log }),
       });
       const system = await testSystem({
-        runner: createKubernetesRunner({ kubeconfig: fake.kubeconfig, namespace: "default" }),
+        runner: await createKubernetesRunner({ kubeconfig: fake.kubeconfig, namespace: "default" }),
       });
       await system.api.definitions.putPipeline(
         "noisy",
