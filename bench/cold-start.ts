@@ -26,7 +26,7 @@ import { signGithub } from "../core/adapters/git/index.js";
 import { ensureWakeQueue } from "../core/adapters/sqs/wake-ups.js";
 import { systemClock } from "../core/adapters/system.js";
 import { callbackTaskId, createRun } from "../core/engine/index.js";
-import { Pipeline, type Run } from "../core/model/index.js";
+import { LIMITS, Pipeline, type Run } from "../core/model/index.js";
 import { TaskTokens } from "../core/services/tokens.js";
 import { ViewGrants } from "../core/services/view-grants.js";
 import { schedulerDeps } from "../core/wiring.js";
@@ -131,8 +131,13 @@ const batchProblem = (answer: Answer) =>
     ? undefined
     : `expected no failed record, got ${JSON.stringify(answer).slice(0, 400)}`;
 
+// Nothing here ends an attempt, so each keeps its pipeline slot (maxRunningTasks): room for every sample's, the
+// callback's runs and the scheduler's.
+if (2 * ROUNDS > LIMITS.tasksPerPipeline)
+  throw new Error(`BENCH_ROUNDS is at most ${LIMITS.tasksPerPipeline / 2}: each sample's task keeps its slot`);
 const pipeline = Pipeline.parse({
   name: "web",
+  maxRunningTasks: LIMITS.tasksPerPipeline,
   triggers: [{ provider: "github", repository: "acme/web-app", branches: ["main"] }],
   stages: [
     { name: "build", tasks: [{ name: "build", run: { image: "node:22", command: ["npm", "test"] } }] },

@@ -35,4 +35,5 @@ export {
   type Fault,
   type RecordedRequest,
   startFakeKubernetes,
+  type TlsKubeconfig,
 } from "./server.js";
