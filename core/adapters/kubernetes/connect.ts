@@ -66,7 +66,7 @@ export async function builtInConnection(source: KubeconfigSource): Promise<Conne
   let parsed: unknown;
   try {
     // JSON is YAML too, and needs no parser to load.
-    parsed = text.trimStart().startsWith("{") ? JSON.parse(text) : (await import("yaml")).parse(text);
+    parsed = text.trimStart().startsWith("{") ? JSON.parse(text) : (await yamlParser())(text);
   } catch {
     return undefined;
   }
@@ -97,6 +97,15 @@ export async function builtInConnection(source: KubeconfigSource): Promise<Conne
     ...(serverName && { serverName }),
     ...(bearer && { token: bearer }),
   };
+}
+
+/**
+ * The YAML parser, loaded when a kubeconfig is YAML. A bundle's chunk of it (a CommonJS package) exports only
+ * `default`, where Node's own loader also names `parse`.
+ */
+async function yamlParser(): Promise<(text: string) => unknown> {
+  const yaml: typeof import("yaml") & { default?: typeof import("yaml") } = await import("yaml");
+  return (yaml.default ?? yaml).parse;
 }
 
 /** What only client-node does with a kubeconfig's cluster: files, proxies. */
