@@ -4,6 +4,7 @@ import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
+import { gzipSync } from "node:zlib";
 import { stringify } from "yaml";
 import {
   type ClusterOptions,
@@ -90,6 +91,8 @@ export interface RecordedRequest {
   contentType: string | undefined;
   /** Which client sent it (its User-Agent). */
   userAgent: string | undefined;
+  /** The answer was gzipped: the client accepts it and the answer is large (see `send`). */
+  compressed?: boolean;
   /** When it arrived (performance.now()). */
   at: number;
   /** Who sent it, once authenticated (a ServiceAccount's or an EKS identity's user name). */
@@ -284,6 +287,7 @@ export class FakeKubernetes {
       rawBody,
       contentType,
       userAgent: req.headers["user-agent"],
+      ...(/\bgzip\b/.test(req.headers["accept-encoding"] ?? "") && { compressed: false }),
       at,
     };
     this.requests.push(record);
@@ -510,7 +514,15 @@ export class FakeKubernetes {
     if (res.destroyed) return;
     record.status = answer.status;
     const text = typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body);
-    res.writeHead(answer.status, { "Content-Type": answer.contentType ?? "application/json" });
+    const headers = { "Content-Type": answer.contentType ?? "application/json" };
+    // As the API server's response compression does: gzip for a client that accepts it, from 128 KB on.
+    if (record.compressed === false && Buffer.byteLength(text) >= 128 * 1024) {
+      record.compressed = true;
+      res.writeHead(answer.status, { ...headers, "Content-Encoding": "gzip" });
+      res.end(gzipSync(text));
+      return;
+    }
+    res.writeHead(answer.status, headers);
     res.end(text);
   }
 }

@@ -304,6 +304,17 @@ forEachKubernetesClient(() => {
       });
     });
 
+    it("reads a large log the API server gzips, as it is written (multi-byte characters included)", async () => {
+      const { fake, runner } = await setUp();
+      const task = launch();
+      await runner.submit(task);
+      const log = Array.from({ length: 5000 }, (_, i) => `line ${i}: build step — ok ✓\n`).join("");
+      expect(Buffer.byteLength(log)).toBeGreaterThan(128 * 1024);
+      fake.writeLog(task.jobName, log);
+      expect(await runner.logs(refOf(task))).toBe(log);
+      expect(fake.requestsTo("GET", "/log").at(-1)?.compressed).toBe(true);
+    });
+
     it("is empty before the container starts and when there is no pod", async () => {
       const { runner } = await setUp({ startDelayMs: "manual" });
       const task = launch();
