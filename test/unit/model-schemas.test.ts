@@ -45,3 +45,11 @@ describe("core/model's schemas", () => {
     expect(unwrappedSchemas(file)).toEqual(["Loose", "Derived"]);
   });
 });
+
+describe("zod's configuration", () => {
+  it("parses without compiling parsers (jitless), which is cheaper on a cold start", async () => {
+    const z = await import("zod");
+    await import("../../core/model/index.js");
+    expect(z.config().jitless).toBe(true);
+  });
+});
