@@ -17,6 +17,8 @@ export interface Bundle {
   startupBytes: number;
   /** Everything, including chunks imported only on first use. */
   totalBytes: number;
+  /** The source files in what a cold start loads (`node_modules/zod/v4/locales/de.js`, `functions/api.ts`, …). */
+  startupInputs: string[];
 }
 
 const ROOT = join(import.meta.dirname, "..");
@@ -60,6 +62,7 @@ export async function bundleEntry(name: string, source: string, outdir: string):
     entry: join(ROOT, entry),
     startupBytes: sum((file) => startup.has(file)),
     totalBytes: sum(() => true),
+    startupInputs: [...startup].flatMap((file) => Object.keys(outputs[file]?.inputs ?? {})),
   };
 }
 

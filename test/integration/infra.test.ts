@@ -146,6 +146,41 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     }
   });
 
+  it("starts the api without the OpenAPI generator, the answers' schemas or zod's locales (issue 20)", async () => {
+    const atStart = bundles.api.startupInputs;
+    expect(atStart).toContain("functions/api.ts");
+    expect(atStart).toContain("functions/api-schemas.ts");
+    const loadedLater = atStart.filter(
+      (input) =>
+        input.includes("zod-to-openapi") ||
+        input === "functions/api-openapi.ts" ||
+        input === "functions/api-responses.ts" ||
+        (input.includes("zod/v4/locales/") && !input.endsWith("/en.js")),
+    );
+    expect(loadedLater).toEqual([]);
+    const [answer] = await invoke(
+      "api",
+      [
+        httpEvent("apigw-v2-powertools", {
+          method: "GET",
+          path: "/api/openapi.json",
+          headers: { authorization: "Bearer linked-token" },
+        }),
+      ],
+      { links: { ...(await stateLinks()), HookflowApiToken: { value: "linked-token" } } },
+    );
+    const { statusCode, body } = (answer?.result ?? {}) as { statusCode?: number; body?: string };
+    expect(statusCode).toBe(200);
+    const document = JSON.parse(body ?? "") as {
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(Object.keys(document.paths)).toContain("/api/runs/{id}");
+    expect(Object.keys(document.components.schemas)).toEqual(
+      expect.arrayContaining(["Run", "ManualRun", "TokenCreated"]),
+    );
+  });
+
   it("answers API Gateway requests, configured only by SST's encrypted links", async () => {
     const links = { ...(await stateLinks()), HookflowApiToken: { value: "linked-token" } };
     const get = (sample: "apigw-v2-powertools" | "apigw-v2-aws-lambda-go", token: string) =>

@@ -53,3 +53,24 @@ describe("zod's configuration", () => {
     expect(z.config().jitless).toBe(true);
   });
 });
+
+describe("schema(): built on first use", () => {
+  it("builds nothing until the schema is used, then once, and behaves as the schema it stands for", async () => {
+    const z = await import("zod");
+    const { schema } = await import("../../core/model/schema.js");
+    let builds = 0;
+    const Name = schema(() => {
+      builds++;
+      return z.string().min(2);
+    });
+    const Named = schema(() => z.strictObject({ name: Name }));
+    expect(builds).toBe(0);
+    expect(Named.safeParse({ name: "x" }).error?.issues.map((i) => i.path)).toEqual([["name"]]);
+    expect(Named.parse({ name: "ok" })).toEqual({ name: "ok" });
+    expect(builds).toBe(1);
+    expect(Name).toBeInstanceOf(z.ZodString);
+    expect(Named.extend({ n: z.number() }).parse({ name: "ab", n: 1 })).toEqual({ name: "ab", n: 1 });
+    expect(Name.describe("a name").description).toBe("a name");
+    expect(Object.keys(Named.shape)).toEqual(["name"]);
+  });
+});
