@@ -40,6 +40,11 @@ describe("core/model's schemas", () => {
     },
   );
 
+  // The API's request schemas, likewise: a cold start builds only those its first request reads.
+  it("functions/api-schemas.ts builds each top-level schema with /* @__PURE__ */ schema(() => …)", () => {
+    expect(unwrappedSchemas(join(import.meta.dirname, "../../functions/api-schemas.ts"))).toEqual([]);
+  });
+
   it("finds a schema that is not wrapped", () => {
     const file = join(import.meta.dirname, "../fixtures/unwrapped-schema.ts.txt");
     expect(unwrappedSchemas(file)).toEqual(["Loose", "Derived"]);
