@@ -5,19 +5,40 @@
  * against the minimum the design needs, and the whole bill per 1,000 runs: DynamoDB capacity units as DynamoDB
  * reports them (table and indexes), SQS requests, Lambda invocations and GB-seconds (each handler's measured
  * duration at the memory infra/functions.ts gives it), API Gateway requests; the log archive on its own line.
+ * Then the follow-up looks (core/engine/follow-up.ts), which the throughput run leaves out: those the runs
+ * themselves cause (counted in the one-at-a-time runs) and what following a running task costs a minute, with and
+ * without the relay (bench/follow-ups.ts).
  */
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { dynamoStores } from "../core/adapters/dynamo/store.js";
 import { signGithub } from "../core/adapters/git/index.js";
-import { callbackTaskId } from "../core/engine/index.js";
+import { ensureWakeQueue, SqsWakeUps } from "../core/adapters/sqs/wake-ups.js";
+import { callbackTaskId, jobNameFor } from "../core/engine/index.js";
 import { DEFAULT_TASK_TIMEOUT_SECONDS, isTerminalRun, Pipeline } from "../core/model/index.js";
 import { callbackDeps, schedulerDeps, webhookDeps } from "../core/wiring.js";
 import { createCallbackApp } from "../functions/callback.js";
 import { createSchedulerHandler } from "../functions/scheduler.js";
+import { createWakeUpHandler } from "../functions/wake-ups.js";
 import { createWebhookApp } from "../functions/webhook.js";
 import { FUNCTIONS } from "../infra/functions.js";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../infra/local/emulators.js";
 import { pollOnce } from "../infra/local/queue-poller.js";
 import { MemoryRunner } from "../test/helpers/memory-runner.js";
 import { benchSystem, githubPushBody, startEmulators, table } from "./common.js";
+import {
+  countRequestsTo,
+  denseLooks,
+  difference,
+  drainLooks,
+  drainWork,
+  type Looks,
+  measureLooks,
+  NOTHING,
+  priced,
+  sum,
+  TAIL_LOOKS_PER_MINUTE,
+  used,
+} from "./follow-ups.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 500);
 const POLLERS = Number(process.env.BENCH_POLLERS ?? 6);
@@ -30,6 +51,9 @@ const SERIAL_RUNS = Number(process.env.BENCH_SERIAL_RUNS ?? 20);
 const TASKS_PER_RUN = 5;
 const STAGES = 3;
 const SECRET = "bench-github-secret";
+const RELAY_TOKEN = "bench-relay-token-0123456789";
+/** How long each task runs in the follow-ups' pricing: the minutes real tasks take, which instant ones hide. */
+const TASK_MINUTES = Number(process.env.BENCH_TASK_MINUTES ?? 2);
 /**
  * The pipeline's running tasks across its runs (maxRunningTasks): by default as many as the product allows, so
  * the benchmark measures the control plane rather than the limit; BENCH_MAX_RUNNING_TASKS=10 shows the default.
@@ -127,9 +151,21 @@ class Invocations {
 const emulators = await startEmulators();
 try {
   const runner = new MemoryRunner();
-  const { base, counter, clients, dynamo, config } = await benchSystem(emulators, "bench-pipeline", {
-    runner,
-  });
+  const wakeUrl = await ensureWakeQueue(
+    new SQSClient({ endpoint: emulators.sqs.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }),
+    "bench-pipeline-wake",
+    { visibilityTimeoutSeconds: 60 },
+  );
+  const { base, counter, clients, dynamo, sqs, config } = await benchSystem(
+    emulators,
+    "bench-pipeline",
+    { runner },
+    { HOOKFLOW_RELAY_TOKEN: RELAY_TOKEN },
+  );
+  // The throughput run has no follow-ups (its requests per task are the design's); the one-at-a-time runs and
+  // the looks measured at the end have them, through a scheduler that asks for wake-ups.
+  const wakeUps = new SqsWakeUps(clients.sqsClient, wakeUrl, base.clock);
+  const wakeRequests = countRequestsTo(clients.sqsClient, wakeUrl);
   // The bench's own reads (set-up, progress, the final check) go through a client of their own, never counted.
   const probe = dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE });
   await probe.definitions.putPipeline(pipeline, new Date().toISOString());
@@ -144,6 +180,32 @@ try {
   const scheduling = await schedulerDeps(base, { runner, s3Client: clients.s3Client });
   const scheduler = createSchedulerHandler(scheduling);
   const handler: typeof scheduler = (event) => lambda.time("scheduler", () => scheduler(event));
+  const following = createSchedulerHandler(
+    await schedulerDeps({ ...base, wakeUps }, { runner, s3Client: clients.s3Client }),
+  );
+  const wakeHandler = createWakeUpHandler({ queue: base.queue, wakeUps, clock: base.clock, log: base.log });
+  const looks: Looks = {
+    work: base.queue,
+    wakeUps,
+    sqs,
+    scheduler: (event) => lambda.time("schedulerLook", () => following(event)),
+    wakeUpHandler: (event) => lambda.time("wakeUps", () => wakeHandler(event)),
+    idle: { standard: 0, fifo: 0 },
+    totals: () => {
+      const timed = (name: string) => lambda.byFunction.get(name) ?? { count: 0, ms: 0 };
+      return {
+        sqsStandard: wakeRequests.requests,
+        sqsFifo: counter.total("SQS") - wakeRequests.requests,
+        dynamo: counter.total("DynamoDB"),
+        rru: capacity.read,
+        wru: capacity.write,
+        wakeUps: timed("wakeUps").count,
+        wakeUpMs: timed("wakeUps").ms,
+        schedulerLooks: timed("schedulerLook").count,
+        schedulerLookMs: timed("schedulerLook").ms,
+      };
+    },
+  };
   const callbacks = createCallbackApp(callbackDeps(base));
   const webhooks = createWebhookApp(webhookDeps(base));
   const tokens = callbackDeps(base).tokens;
@@ -235,17 +297,48 @@ try {
   const measuredCounts = new Map(counter.counts);
   const measuredCapacity = { ...capacity };
 
-  // The same pipeline again, one invocation at a time: each handler's duration alone.
+  // The same pipeline again, one invocation at a time: each handler's duration alone; now with the follow-up
+  // looks each stage's submission asks for, which come due after the instant run ended (counted apart).
   lambda = alone;
   serial = true;
+  const followingAlone: typeof scheduler = (event) => lambda.time("scheduler", () => following(event));
+  let runLooks = NOTHING;
+  let runLookCount = 0;
   for (let i = 0; i < SERIAL_RUNS; i++) {
+    const sent = wakeRequests.requests;
     await deliver(RUNS + i);
     for (let quiet = 0; quiet < 3; ) {
-      const { received } = await pollOnce(base.queue, handler, { waitSeconds: 0, max: 1 });
+      const { received } = await pollOnce(base.queue, followingAlone, { waitSeconds: 0, max: 1 });
       quiet = received === 0 && deferred.length === 0 ? quiet + 1 : 0;
       for (let work = deferred.shift(); work; work = deferred.shift()) await work();
     }
+    // The wake-ups the run's messages sent, then the looks they make once due.
+    const before = { ...used(looks), sqsStandard: used(looks).sqsStandard - (wakeRequests.requests - sent) };
+    runLookCount += await drainLooks(looks);
+    runLooks = sum(runLooks, difference(before, used(looks)));
   }
+  // Following a task that runs: its looks one at a time, without the relay and with it (bench/follow-ups.ts).
+  let extraRuns = RUNS + SERIAL_RUNS;
+  const followUps = await measureLooks({
+    ...looks,
+    runner,
+    start: () => deliver(extraRuns++),
+    relayRunning: async (launch) => {
+      const res = await callbacks.request("/callbacks/relay", {
+        method: "POST",
+        headers: { authorization: `Bearer ${RELAY_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          jobName: jobNameFor(launch.runId, launch.task, launch.attempt),
+          runId: launch.runId,
+          task: launch.task,
+          attempt: launch.attempt,
+          observation: { state: "running" },
+        }),
+      });
+      if (res.status !== 200) throw new Error(`relay report ${res.status}: ${await res.text()}`);
+    },
+  });
+  await drainWork(looks);
   counter.counts.clear();
   for (const [name, count] of measuredCounts) counter.counts.set(name, count);
   Object.assign(capacity, measuredCapacity);
@@ -301,6 +394,7 @@ try {
     wru: 0.625 / 1e6, // DynamoDB, per write request unit (1 KB; each index written counts its own)
     rru: 0.125 / 1e6, // DynamoDB, per read request unit (4 KB strongly consistent)
     sqsFifo: 0.5 / 1e6, // SQS FIFO, per request (64 KB chunk)
+    sqsStandard: 0.4 / 1e6, // SQS standard (the wake-up queue), per request
     lambdaRequest: 0.2 / 1e6, // Lambda, per invocation
     lambdaGbSecond: 0.0000133334, // Lambda on arm64 (infra/sst/hookflow.ts), per GB-second
     httpApi: 1.0 / 1e6, // API Gateway HTTP API, per request (first 300 million a month)
@@ -323,6 +417,16 @@ try {
   const gbSeconds = (name: keyof typeof memoryGb) =>
     ((fn(name).count * msAlone(name)) / 1000) * memoryGb[name];
   const httpRequests = fn("webhook").count + fn("callback").count;
+  const lookPrices = {
+    sqsStandard: PRICE.sqsStandard,
+    sqsFifo: PRICE.sqsFifo,
+    rru: PRICE.rru,
+    wru: PRICE.wru,
+    lambdaRequest: PRICE.lambdaRequest,
+    lambdaGbSecond: PRICE.lambdaGbSecond,
+    wakeUpGb: FUNCTIONS.wakeUps.memoryMb / 1024,
+    schedulerGb: FUNCTIONS.scheduler.memoryMb / 1024,
+  };
   const rows: Array<{ line: string; quantity: string; usd: number }> = [
     {
       line: "DynamoDB",
@@ -343,6 +447,13 @@ try {
       line: "API Gateway (HTTP API)",
       quantity: `${Math.round(httpRequests * perThousand)} requests`,
       usd: httpRequests * PRICE.httpApi * perThousand,
+    },
+    {
+      // Each stage's submission asks for a look 1 s later (core/engine/follow-up.ts): for these instant runs it
+      // comes after the stage, or the run, ended. Counted in the one-at-a-time runs, where runs go at their pace.
+      line: "follow-up looks (wake-ups)",
+      quantity: `${(runLookCount / SERIAL_RUNS).toFixed(1)} per run: ${Math.round((runLooks.sqsStandard / SERIAL_RUNS) * 1000)} standard and ${Math.round((runLooks.sqsFifo / SERIAL_RUNS) * 1000)} FIFO SQS requests, ${Math.round((runLooks.dynamo / SERIAL_RUNS) * 1000)} DynamoDB requests, ${Math.round(((runLooks.wakeUps + runLooks.schedulerLooks) / SERIAL_RUNS) * 1000)} invocations`,
+      usd: (priced(runLooks, lookPrices) / SERIAL_RUNS) * 1000,
     },
   ];
   const controlPlane = rows.reduce((sum, r) => sum + r.usd, 0);
@@ -378,9 +489,56 @@ try {
     ]),
   );
   console.log(
-    `prices: DynamoDB $0.625 per million WRU, $0.125 per million RRU; SQS FIFO $0.50 per million requests; Lambda $0.20 per million invocations and $0.0000133334 per GB-second (arm64); API Gateway HTTP API $1.00 per million requests; S3 Standard $0.005 per 1,000 PUT, $0.0004 per 1,000 GET, $0.023 per GB-month. Handler durations: each handler alone (${SERIAL_RUNS} runs handled one invocation at a time after the throughput run), in-process against the emulators on this machine, billed per started ms. Not per run: the reconciler (one invocation and one Query a minute: 43,200 a month, about $0.01 a month) and Lambda's idle polling of the queue.`,
+    `prices: DynamoDB $0.625 per million WRU, $0.125 per million RRU; SQS FIFO $0.50 per million requests, standard $0.40; Lambda $0.20 per million invocations and $0.0000133334 per GB-second (arm64); API Gateway HTTP API $1.00 per million requests; S3 Standard $0.005 per 1,000 PUT, $0.0004 per 1,000 GET, $0.023 per GB-month. Handler durations: each handler alone (${SERIAL_RUNS} runs handled one invocation at a time after the throughput run), in-process against the emulators on this machine, billed per started ms. Not per run: the reconciler (one invocation and one Query a minute: 43,200 a month, about $0.01 a month) and Lambda's idle polling of the queue.`,
   );
   console.log(`control plane per 1,000 runs: $${controlPlane.toFixed(4)}`);
+
+  // Following tasks that run minutes up: the looks the instant runs above hide. A look is what one costs measured
+  // (bench/follow-ups.ts); the reconciler's tick, which looks at every active run each minute either way, is the
+  // same look without the wake-up's hop (its standard SQS requests and the wake-up function).
+  const look = followUps.perLook;
+  const lookUsd = priced(look, lookPrices);
+  const tickUsd = priced({ ...look, sqsStandard: 0, wakeUps: 0, wakeUpMs: 0 }, lookPrices);
+  const stageLooks = denseLooks(TASK_MINUTES * 60);
+  const runMinutes = STAGES * TASK_MINUTES;
+  console.log(
+    `follow-ups of a running task: ${followUps.looksMeasured} looks measured one at a time, each ${look.sqsStandard.toFixed(1)} standard SQS requests (wake-up sent, received, deleted), ${look.sqsFifo.toFixed(1)} FIFO (its reconcile sent, received, deleted), ${look.dynamo.toFixed(1)} DynamoDB requests (${look.rru.toFixed(1)} RRU, ${look.wru.toFixed(1)} WRU), a wake-up invocation of ${(look.wakeUpMs / Math.max(look.wakeUps, 1)).toFixed(1)} ms and ${look.schedulerLooks.toFixed(1)} scheduler invocation(s) of ${(look.schedulerLookMs / Math.max(look.schedulerLooks, 1)).toFixed(1)} ms, plus the runner's Kubernetes reads (2-3 per task, not billed): $${(lookUsd * 1e6).toFixed(2)} per million looks. With the relay reporting the Job running at once: ${followUps.relayedLooks} look(s) per stage in all.`,
+  );
+  const perThousandRuns = (looksPerRun: number, usd: number) => looksPerRun * usd * 1000;
+  console.log(
+    `follow-ups per 1,000 runs of this pipeline, each task running ${TASK_MINUTES} min (${STAGES} stages one after another, a stage's parallel tasks sharing its looks):`,
+  );
+  console.log(
+    table([
+      {
+        case: "without the relay (before and after)",
+        "looks per task-minute": TAIL_LOOKS_PER_MINUTE,
+        "looks per run": STAGES * stageLooks,
+        "USD per 1,000 runs": perThousandRuns(STAGES * stageLooks, lookUsd).toFixed(4),
+      },
+      {
+        case: "with the relay, before (looks as without it)",
+        "looks per task-minute": TAIL_LOOKS_PER_MINUTE,
+        "looks per run": STAGES * stageLooks,
+        "USD per 1,000 runs": perThousandRuns(STAGES * stageLooks, lookUsd).toFixed(4),
+      },
+      {
+        case: "with the relay, after (none once it reports the attempt running)",
+        "looks per task-minute": 0,
+        "looks per run": STAGES * followUps.relayedLooks,
+        "USD per 1,000 runs": perThousandRuns(STAGES * followUps.relayedLooks, lookUsd).toFixed(4),
+      },
+      {
+        case: "the reconciler's tick, either way (a look a run-minute, no wake-up)",
+        "looks per task-minute": 1,
+        "looks per run": runMinutes,
+        "USD per 1,000 runs": perThousandRuns(runMinutes, tickUsd).toFixed(4),
+      },
+    ]),
+  );
+  console.log(
+    `follow-ups per task-minute without the relay: $${(TAIL_LOOKS_PER_MINUTE * lookUsd * 1000).toFixed(4)} per 1,000 task-minutes; with the relay: 0 (BENCH_TASK_MINUTES sets the task length priced)`,
+  );
   console.log(
     `pipeline-throughput ratio: ${((measured.dynamo + measured.sqs) / (minimum.dynamo + minimum.sqs)).toFixed(2)}`,
   );

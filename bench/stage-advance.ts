@@ -10,7 +10,8 @@
  * - polling, as deployed: no relay; the follow-up observations (core/engine/follow-up.ts, the one module the
  *   scheduler uses) and the reconciler at the period the SST config deploys (infra/functions.ts);
  * - polling, local stack: the same, with the local stack's reconciler period (infra/local/stack.ts).
- * The relay side has the follow-ups and the reconciler too (they are always deployed); the relay is simply first.
+ * The relay side has the follow-ups and the reconciler too (they are always deployed); the relay is simply first,
+ * and once it reports an attempt running that attempt gets no more follow-ups (core/engine/follow-up.ts).
  *
  * Printed: p50/p99 per side, Kubernetes API requests per task by who made them, and `stage-advance ratio:` =
  * the relay's p99 over a 1 s budget (a watch event itself arrives in a few ms).

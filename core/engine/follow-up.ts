@@ -1,13 +1,15 @@
-import { isActiveTask, isTerminalRun, type Run } from "../model/index.js";
+import { isActiveTask, isTerminalRun, type Run, type TaskState } from "../model/index.js";
 
 /**
  * Follow-up observations of a submitted task, so that a task that never calls back is seen to end within
  * seconds rather than at the reconciler's next tick: 1, 2, 4 and 8 s after it was submitted, then every 8 s
  * while it is queued or running, so that without the relay an end waits at most 8 s for its observation
- * (bench/stage-advance.ts: p99 under 10 s). Each look costs 2-3 Kubernetes API reads (the Job, its pods, its
- * events when it has no pod): about 20 a minute per running task. The times are fixed from `submittedAt`, not from when a reconcile
- * happened to run, so wake-ups asked for by different reconciles of the same run fall on the same instant and
- * the work queue's deduplication keeps one (core/services/wake-ups.ts).
+ * (bench/stage-advance.ts: p99 under 10 s). The tail does not back off for long tasks: the bound is on the wait
+ * after any Job's end, and a longer period is that much longer a wait for exactly the tasks that run long. Each
+ * look is a wake-up, a reconcile message, a scheduler invocation, a run read and 2-3 Kubernetes API reads per
+ * task: 7.5 a minute per running task (bench/pipeline-throughput.ts prices them). The times are fixed from
+ * `submittedAt`, not from when a reconcile happened to run, so wake-ups asked for by different reconciles of the
+ * same run fall on the same instant and the work queue's deduplication keeps one (core/services/wake-ups.ts).
  */
 export const FOLLOW_UP = { firstSeconds: 1, doublingUntilSeconds: 8, everySeconds: 8 } as const;
 
@@ -24,12 +26,26 @@ export function nextFollowUp(submittedAt: number, now: number): number {
   return submittedAt + offset * 1000;
 }
 
-/** When the run's submitted, unfinished tasks should next be looked at; undefined when none is out there. */
+/**
+ * Whether the relay watches the task's current attempt: it reported the attempt's pod running (the relay's
+ * `task.started`), so it reports the Job's end the moment it happens, and follow-ups would only repeat it. Known
+ * from the run, not from a setting: nothing to configure, and an attempt the relay has not reported (none
+ * deployed, a relay that is down, a pod not yet running) keeps the follow-ups. Should the relay die after, the
+ * reconciler's tick (every 60 s as deployed) still observes every active run: the sparse look the attempt keeps.
+ */
+export function relayWatches(task: TaskState): boolean {
+  return task.relayedAttempt === task.attempt;
+}
+
+/**
+ * When the run's submitted, unfinished tasks should next be looked at; undefined when none is out there, or the
+ * relay watches every one that is (then the reconciler's tick is their only look besides the relay's reports).
+ */
 export function nextObservationAt(run: Run, now: string): string | undefined {
   const at = Date.parse(now);
   let next: number | undefined;
   for (const task of run.stages.flatMap((s) => s.tasks)) {
-    if (!isActiveTask(task.status) || !task.submittedAt) continue;
+    if (!isActiveTask(task.status) || !task.submittedAt || relayWatches(task)) continue;
     const slot = nextFollowUp(Date.parse(task.submittedAt), at);
     next = next === undefined ? slot : Math.min(next, slot);
   }

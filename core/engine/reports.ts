@@ -44,7 +44,8 @@ export function foldReports(run: Run, reports: readonly ReportFact[]): Run {
 export function reportKind(event: TaskReportEvent, outputsHash: (text: string) => string): string {
   switch (event.type) {
     case "task.started":
-      return "started";
+      // The relay's apart from the task's own: the relay's still says it watches the Job after the task's came.
+      return event.relay ? "started#relay" : "started";
     case "task.outputs":
       return `outputs#${outputsHash(JSON.stringify(event.outputs)).slice(0, 32)}`;
     case "task.succeeded":

@@ -187,10 +187,15 @@ function applyTaskEvent(d: Draft, event: TaskEvent): Ignored | undefined {
       task.message = message;
       return undefined;
     }
-    case "task.started":
-      if (task.status === "running") return ignore("Duplicate", "already running");
-      markRunning(d, task);
+    case "task.started": {
+      // The relay's report that the attempt runs is news even when the run knew it (from a look or the task's
+      // own callback): from now on the relay reports its end.
+      const watched = event.relay === true && task.relayedAttempt !== task.attempt;
+      if (task.status === "running" && !watched) return ignore("Duplicate", "already running");
+      if (watched) task.relayedAttempt = task.attempt;
+      if (task.status !== "running") markRunning(d, task);
       return undefined;
+    }
     case "task.outputs": {
       if (!recordOutputs(d, task, event.outputs)) return undefined;
       if (task.status === "queued") markRunning(d, task);

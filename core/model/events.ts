@@ -19,7 +19,11 @@ export const RunEvent = /* @__PURE__ */ schema(() =>
     /** Look again: apply timeouts, start what can start, re-emit what is owed. */
     z.object({ type: z.literal("reconcile"), groupAhead: z.array(z.string()).optional() }),
     z.object({ type: z.literal("task.submitted"), ...TaskRef }),
-    z.object({ type: z.literal("task.started"), ...TaskRef }),
+    /**
+     * `relay`: the relay saw the attempt's pod running, so it watches the Job and will report its end: the attempt
+     * needs no follow-up observations (core/engine/follow-up.ts). Only the relay's report route sets it.
+     */
+    z.object({ type: z.literal("task.started"), ...TaskRef, relay: z.boolean().optional() }),
     z.object({ type: z.literal("task.outputs"), ...TaskRef, outputs: OutputsInput }),
     z.object({
       type: z.literal("task.succeeded"),

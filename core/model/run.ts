@@ -162,6 +162,11 @@ export const TaskState = /* @__PURE__ */ schema(() =>
     /** The attempt before this round started: retries used = attempt - roundStart - 1. */
     roundStart: z.number().int(),
     jobName: z.string().optional(),
+    /**
+     * The attempt the relay reported running: it watches that attempt's Job and reports its end, so the attempt
+     * gets no follow-up observations (core/engine/follow-up.ts). Another attempt is not watched until reported.
+     */
+    relayedAttempt: z.number().int().optional(),
     queuedAt: z.string().optional(),
     submittedAt: z.string().optional(),
     startedAt: z.string().optional(),

@@ -1,6 +1,6 @@
 import { jobNameFor } from "../engine/index.js";
 import { ForbiddenError, NotFoundError, TooLargeError } from "../errors.js";
-import { LIMITS, RELAY } from "../model/index.js";
+import { isActiveTask, LIMITS, RELAY, type Run, type TaskState } from "../model/index.js";
 import type { JobObservation, RunStore } from "../ports.js";
 import type { RunCommands } from "./commands.js";
 import { observationEvent } from "./scheduler.js";
@@ -51,7 +51,7 @@ export class RelayReports {
     // An earlier attempt's Job, or one the run has not recorded as submitted: nothing of this run to change.
     const event =
       task.attempt === attempt && task.jobName === jobName
-        ? observationEvent(run, task, report.observation)
+        ? relayEvent(run, task, report.observation)
         : undefined;
     if (!event) return { ...answer, outcome: "ignored", status: task.status };
     const handled = await this.deps.commands.handle(runId, event, RELAY, { known: run });
@@ -62,4 +62,16 @@ export class RelayReports {
       status: now?.status,
     };
   }
+}
+
+/**
+ * What a relay report means for its task: as the scheduler's own observation, except that a running Job is news
+ * until the relay has said so for this attempt, even when the run knew it ran: from then on the relay reports its
+ * end, so the attempt's follow-up observations stop (core/engine/follow-up.ts).
+ */
+export function relayEvent(run: Run, task: TaskState, seen: RelayReport["observation"]) {
+  if (seen.state !== "running") return observationEvent(run, task, seen);
+  return isActiveTask(task.status) && task.relayedAttempt !== task.attempt
+    ? { type: "task.started" as const, task: task.name, attempt: task.attempt, relay: true }
+    : undefined;
 }

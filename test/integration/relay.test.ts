@@ -117,8 +117,8 @@ describe("hookflow relay", () => {
     const run = await until(id, (r) => Boolean(taskState(r, "deploy").submittedAt));
     expect(taskState(run, "build")).toMatchObject({ status: "succeeded", outputs: { VERSION: "1.2.3" } });
     expect(fake.job(jobNameFor(id, "deploy", 1))).toBeDefined();
-    // The driver's one reconcile may see the pod running before the relay does (then the relay's "running" is
-    // ignored as known); the end, after that reconcile, only the relay can have reported.
+    // The driver's one reconcile may see the pod running before the relay does (then the relay's "running" only
+    // records that it watches the attempt); the end, after that reconcile, only the relay can have reported.
     expect(
       fromRelay(id)
         .filter((c) => !c.commands.includes("task.started"))

@@ -3,9 +3,12 @@ import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { delaySecondsUntil, ensureWakeQueue, SqsWakeUps } from "../../core/adapters/sqs/wake-ups.js";
 import { silentLogger } from "../../core/adapters/system.js";
+import { callbackTaskId } from "../../core/engine/index.js";
 import type { Clock } from "../../core/ports.js";
 import { owedMessage } from "../../core/services/commands.js";
+import { reconcileAll } from "../../core/services/scheduler.js";
 import { handleWakeUps } from "../../core/services/wake-ups.js";
+import { createCallbackApp } from "../../functions/callback.js";
 import { freshQueue, sqsClient } from "../helpers/aws.js";
 import { newRun, pipeline, runTask } from "../helpers/factories.js";
 import type { MemoryRunner } from "../helpers/memory-runner.js";
@@ -166,6 +169,123 @@ describe("follow-up observations of a submitted task", () => {
     const { dedupKey: _, ...owed } = owedMessage(run.id, stored?.version ?? 0);
     await sys.scheduler.handle(owed);
     expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 0 });
+  });
+});
+
+describe("follow-ups with the relay's reports", () => {
+  const RELAY_TOKEN = "relay-token-0123456789abcdef";
+  const oneTask = pipeline({ name: "one", stages: [{ name: "s", tasks: [runTask("long")] }] });
+
+  async function system() {
+    const { client, url } = await freshWakeQueue();
+    const clock = manualClock("2026-01-01T00:00:00.000Z");
+    const sys = await testSystem({
+      env: { HOOKFLOW_WAKE_QUEUE_URL: url, HOOKFLOW_RELAY_TOKEN: RELAY_TOKEN },
+      clock,
+    });
+    return {
+      ...sys,
+      clock,
+      sqs: client,
+      wakeUrl: url,
+      wakeUps: sys.wakeUps as SqsWakeUps,
+      app: createCallbackApp(sys.callback),
+    };
+  }
+  type System = Awaited<ReturnType<typeof system>>;
+
+  /** Handles every message the work queue holds, as the scheduler's Lambda would. */
+  async function drainWork(sys: System) {
+    for (;;) {
+      const messages = await sys.queue.receive({ waitSeconds: 0 });
+      if (messages.length === 0) return;
+      for (const message of messages) {
+        await sys.scheduler.handle(JSON.parse(message.Body ?? "{}"));
+        await sys.queue.delete(message.ReceiptHandle ?? "");
+      }
+    }
+  }
+
+  /** The next due wake-up, forwarded as Lambda would and its reconcile handled; returns the instant it was for. */
+  async function look(sys: System): Promise<string> {
+    const { body, record: message } = await nextWakeUp(sys.wakeUps);
+    sys.clock.set(body.at);
+    const wake = { messageId: message.MessageId ?? "", body: message.Body ?? "" };
+    expect(await handleWakeUps([wake], sys)).toEqual({ batchItemFailures: [] });
+    await drainWork(sys);
+    return body.at;
+  }
+
+  /** The task's Job runs, and `who` says so: the relay (watching the Job), or the task through its own callback. */
+  async function reportRunning(sys: System, runId: string, who: "relay" | "task") {
+    const runner = sys.runner as MemoryRunner;
+    const jobName = jobOf(runner);
+    runner.set(jobName, { state: "running" });
+    const [launch] = runner.launchesOf("long");
+    if (!launch) throw new Error("no launch");
+    const res =
+      who === "relay"
+        ? await sys.app.request("/callbacks/relay", {
+            method: "POST",
+            headers: { authorization: `Bearer ${RELAY_TOKEN}`, "content-type": "application/json" },
+            body: JSON.stringify({
+              jobName,
+              runId,
+              task: "long",
+              attempt: 1,
+              observation: { state: "running" },
+            }),
+          })
+        : await sys.app.request(`/callbacks/tasks/${callbackTaskId(runId, "long", 1)}`, {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${sys.callback.tokens.tokenFor(launch)}`,
+              "content-type": "application/json",
+            },
+            body: JSON.stringify({ status: "running" }),
+          });
+    expect(res.status).toBe(200);
+    await drainWork(sys);
+  }
+
+  it("a task the relay reports running gets no more follow-ups, and the reconciler's tick still sees its end", async () => {
+    const sys = await system();
+    const run = newRun({ id: "relayed1", pipeline: oneTask });
+    await sys.stores.runs.saveRun(run);
+    await sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } });
+    sys.clock.set("2026-01-01T00:00:00.300Z");
+    await reportRunning(sys, run.id, "relay");
+    const watched = await sys.stores.runs.getRun(run.id);
+    expect(watched?.stages[0]?.tasks[0]).toMatchObject({ status: "running", relayedAttempt: 1 });
+    // The look the submission asked for still comes; it sees the relay watching and asks for none after it.
+    expect(await look(sys)).toBe("2026-01-01T00:00:01.000Z");
+    expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 0 });
+    // The relay dies without reporting the end: the reconciler's tick observes the Job.
+    (sys.runner as MemoryRunner).set(jobOf(sys.runner as MemoryRunner), { state: "succeeded" });
+    sys.clock.set("2026-01-01T00:01:00.000Z");
+    expect(await reconcileAll({ runs: sys.stores.runs, queue: sys.queue, clock: sys.clock })).toBe(1);
+    await drainWork(sys);
+    expect((await sys.stores.runs.getRun(run.id))?.status).toBe("succeeded");
+    expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 0 });
+  });
+
+  it("a task that reports running itself (no relay) keeps the dense schedule", async () => {
+    const sys = await system();
+    const run = newRun({ id: "unrelayed1", pipeline: oneTask });
+    await sys.stores.runs.saveRun(run);
+    await sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } });
+    sys.clock.set("2026-01-01T00:00:00.300Z");
+    await reportRunning(sys, run.id, "task");
+    const running = await sys.stores.runs.getRun(run.id);
+    expect(running?.stages[0]?.tasks[0]?.status).toBe("running");
+    expect(running?.stages[0]?.tasks[0]?.relayedAttempt).toBeUndefined();
+    const looks = [await look(sys), await look(sys), await look(sys)];
+    expect(looks).toEqual([
+      "2026-01-01T00:00:01.000Z",
+      "2026-01-01T00:00:02.000Z",
+      "2026-01-01T00:00:04.000Z",
+    ]);
+    expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 1 });
   });
 });
 

@@ -48,6 +48,8 @@ const taskEvent = fc.record({
   ),
   task: fc.constantFrom(...TASKS),
   attempt: fc.integer({ min: 1, max: 4 }),
+  // A start reported by the relay (core/engine/follow-up.ts) or by the task itself.
+  relay: fc.boolean(),
 });
 const event: fc.Arbitrary<RunEvent> = fc.oneof(
   {
@@ -91,6 +93,7 @@ function broken(run: Run, previous: Run, lastEvent: RunEvent): string | undefine
     if (isTerminalTask(t.status) && t.deadline) return `${t.name} is terminal with a deadline`;
     if (isActiveTask(t.status) && !t.jobName) return `${t.name} is ${t.status} without a Job`;
     if (t.attempt < t.roundStart) return `${t.name} attempt below its round`;
+    if ((t.relayedAttempt ?? 0) > t.attempt) return `${t.name} watched by the relay on an attempt not made`;
   }
   if (isTerminalRun(run.status) && tasks.some((t) => !isTerminalTask(t.status)))
     return "a terminal run has unfinished tasks";
