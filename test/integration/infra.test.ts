@@ -181,6 +181,14 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     );
   });
 
+  it("starts no function with Powertools: the first flush with a metric to write loads it (issue 20)", () => {
+    for (const name of FUNCTION_NAMES)
+      expect(
+        bundles[name].startupInputs.filter((input) => input.includes("@aws-lambda-powertools")),
+        name,
+      ).toEqual([]);
+  });
+
   it("answers API Gateway requests, configured only by SST's encrypted links", async () => {
     const links = { ...(await stateLinks()), HookflowApiToken: { value: "linked-token" } };
     const get = (sample: "apigw-v2-powertools" | "apigw-v2-aws-lambda-go", token: string) =>
@@ -243,6 +251,19 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
       expect(answer?.result).toEqual({
         batchItemFailures: [{ itemIdentifier: "11d6ee51-4cc7-4302-9e22-7cd8afdaadf5" }],
       });
+    });
+
+    it("writes what an invocation measured as EMF on Lambda, Powertools loaded by that flush", async () => {
+      const fake = await startFakeKubernetes();
+      onTestFinished(() => fake.close());
+      const settings = await schedulerSettings(fake.kubeconfig, { AWS_LAMBDA_RUNTIME_API: "127.0.0.1:9001" });
+      const answers = await invoke("scheduler", batch(), settings);
+      const emf = answers.output
+        .split("\n")
+        .filter((line) => line.includes('"_aws"'))
+        .map((line) => JSON.parse(line) as { QueueAge?: number; _aws: { CloudWatchMetrics: unknown[] } });
+      expect(emf).toHaveLength(1);
+      expect(emf[0]?.QueueAge).toBeGreaterThan(0);
     });
 
     it.each([
