@@ -108,22 +108,26 @@ function measureCapacity(client: { middlewareStack: { add(middleware: never, opt
   client.middlewareStack.add(
     ((next: Next, context: { commandName?: string }) => async (args: Args) => {
       args.input.ReturnConsumedCapacity = "INDEXES";
-      const write = /^(Put|Update|Delete)Item/.test(context.commandName ?? "");
-      const count = (consumed: Consumed | undefined) => {
-        if (!consumed) return;
-        if (write) {
-          units.write += consumed.CapacityUnits ?? 0;
-          units.tableWrite += consumed.Table?.CapacityUnits ?? consumed.CapacityUnits ?? 0;
-          units.writes++;
-        } else units.read += consumed.CapacityUnits ?? 0;
+      // A transaction is a write too, at twice the units of each item (DynamoDB Local reports them so).
+      const write = /^((Put|Update|Delete)Item|TransactWriteItems)/.test(context.commandName ?? "");
+      // Batch and transaction requests report a list, one entry per table.
+      const count = (reported: Consumed | Consumed[] | undefined) => {
+        if (!reported) return;
+        for (const consumed of Array.isArray(reported) ? reported : [reported]) {
+          if (write) {
+            units.write += consumed.CapacityUnits ?? 0;
+            units.tableWrite += consumed.Table?.CapacityUnits ?? consumed.CapacityUnits ?? 0;
+          } else units.read += consumed.CapacityUnits ?? 0;
+        }
+        if (write) units.writes++;
       };
       try {
         const result = await next(args);
-        count(result.output.ConsumedCapacity as Consumed | undefined);
+        count(result.output.ConsumedCapacity as Consumed | Consumed[] | undefined);
         return result;
       } catch (error) {
         // A refused conditional write still consumes the write units of the item it would have written.
-        count((error as { $metadata?: unknown; ConsumedCapacity?: Consumed }).ConsumedCapacity);
+        count((error as { ConsumedCapacity?: Consumed | Consumed[] }).ConsumedCapacity);
         throw error;
       }
     }) as never,
@@ -351,11 +355,12 @@ try {
   // writes the run's spec and head (3); the first message loads the run, saves it started, notes the delivery and records the
   // first submission (4). Per task and report: the callback reads the run and writes its report (2). Per stage:
   // one fold of its reports (a load, a save that plans the next stage, a save of what carrying that out left:
-  // submissions and archived logs) (3). SQS, per run: the webhook's message; per report one owed message; each
-  // sent, received (10 at a time) and deleted.
+  // submissions and archived logs) (3). Per stage, its tasks' running-task slots taken in one transaction and given
+  // back in one (2). SQS, per run: the webhook's message; per report one owed message; each sent, received (10 at
+  // a time) and deleted.
   const reports = RUNNING_REPORTS ? 2 : 1;
   const minimum = {
-    dynamo: (3 + 4 + 2 * reports * TASKS_PER_RUN + 3 * STAGES * reports) / TASKS_PER_RUN,
+    dynamo: (3 + 4 + 2 * reports * TASKS_PER_RUN + 3 * STAGES * reports + 2 * STAGES) / TASKS_PER_RUN,
     sqs: ((1 + reports * TASKS_PER_RUN) * 2.1) / TASKS_PER_RUN,
   };
   const measured = { dynamo: counter.total("DynamoDB") / tasks, sqs: sqsRequests / tasks };

@@ -316,22 +316,32 @@ export interface PipelineSlots {
  * so taking a slot twice holds one, and giving one back twice gives back one.
  * - take: holds a slot for the attempt if fewer than `limit` are held (or it holds one already). Otherwise it
  *   records the attempt as waiting, in the same atomic step that saw the slots full, so a slot given back
- *   after that sees it; `holding` is how many are held. Taking removes the attempt from the waiters.
- * - release: gives the attempt's slot back (if it held one) and removes it from the waiters; returns the
- *   pipeline's slots as they are after, or undefined when the pipeline has no slot record.
+ *   after that sees it; `holding` is how many are held. Taking removes the attempt from the waiters; `waited`
+ *   (its run recorded it waiting) is a hint that it has a waiter to remove: a wrong hint costs a request more.
+ * - takeAll, releaseAll: take or give back the slots of several attempts in one atomic step, when nobody waits,
+ *   there is room for all (take) and none holds one yet (take) or each holds one (give back); otherwise do nothing
+ *   and return false (the caller calls take or release for each).
+ * - release: gives the attempt's slot back (if it held one) and removes it from the waiters. When attempts wait
+ *   and the slots held are within `limit`, the slot moves to one of the oldest in the same atomic step, returned
+ *   as `handedTo` (its run is to be woken); otherwise it is freed (the repair hands free room on).
  * - handOff: gives slots to these waiters, in one atomic step: each stops waiting and holds a slot, provided all
  *   are still waiting and there is room for all of them under `limit`; otherwise changes nothing and returns
  *   the slots as they are. So two callers never hand the same room or waiter out twice.
  * - unwait: removes these waiters when all are still waiting; otherwise removes none and returns the slots.
- * - list: every pipeline's record, for the reconciler's repair (an index read: may lag a few writes behind).
+ * - list: the records of these pipelines and of any an index still lists (written by releases before), for the
+ *   reconciler's repair.
+ * - read: one pipeline's record as stored now, or undefined when it has none.
  */
 export interface TaskSlots {
   take(
     pipeline: string,
     waiter: SlotWaiter,
     limit: number,
+    waited?: boolean,
   ): Promise<{ taken: true } | { taken: false; holding: number }>;
-  release(pipeline: string, waiter: SlotWaiter): Promise<PipelineSlots | undefined>;
+  takeAll(pipeline: string, waiters: SlotWaiter[], limit: number): Promise<boolean>;
+  release(pipeline: string, waiter: SlotWaiter, limit: number): Promise<{ handedTo?: SlotWaiter }>;
+  releaseAll(pipeline: string, holders: SlotWaiter[]): Promise<boolean>;
   unwait(
     pipeline: string,
     waiters: SlotWaiter[],
@@ -341,7 +351,8 @@ export interface TaskSlots {
     waiters: SlotWaiter[],
     limit: number,
   ): Promise<{ ok: true } | { ok: false; current?: PipelineSlots }>;
-  list(): Promise<PipelineSlots[]>;
+  list(pipelines?: Iterable<string>): Promise<PipelineSlots[]>;
+  read(pipeline: string): Promise<PipelineSlots | undefined>;
 }
 
 // ---------------------------------------------------------------- queue

@@ -10,7 +10,7 @@ import {
   type RunEffect,
 } from "./commands.js";
 import type { LogArchiving } from "./log-archiving.js";
-import type { TaskSlotService } from "./task-slots.js";
+import { attemptKey, type TaskSlotService } from "./task-slots.js";
 import type { TaskTokens } from "./tokens.js";
 
 /** Delivers notify and commitStatus effects; "deferred" leaves the effect owed (a rate limit is in the way). */
@@ -54,6 +54,8 @@ type Handler<T extends RunEffect["type"]> = (
   effect: Extract<RunEffect, { type: T }>,
   /** Every effect carried out with this one. */
   batch: readonly RunEffect[],
+  /** The attempts of this batch whose slots were taken together, before (`TaskSlotService.takeAll`). */
+  slotsTaken: ReadonlySet<string>,
 ) => Promise<Outcome>;
 
 const FOLLOW_UP_ROUNDS = 10;
@@ -65,11 +67,12 @@ const FOLLOW_UP_ROUNDS = 10;
  * each as a message of its own, carried out by `deliver`.
  */
 export class RunService {
-  private readonly handlers: { [T in RunEffect["type"]]: Handler<T> };
+  /** One handler per effect type but `releaseSlot`: a batch's slots are given back together (see carryOut). */
+  private readonly handlers: { [T in Exclude<RunEffect["type"], "releaseSlot">]: Handler<T> };
 
   constructor(private readonly deps: RunServiceDeps) {
     this.handlers = {
-      submitTask: (run, effect) => this.submitTask(run, effect),
+      submitTask: (run, effect, _batch, slotsTaken) => this.submitTask(run, effect, slotsTaken),
       cancelTask: async (_run, effect) => {
         await this.deps.runner.cancel(effect);
         return { followUps: [], done: { key: effect.key } };
@@ -77,10 +80,6 @@ export class RunService {
       archiveLog: (run, effect, batch) => this.archiveLog(run, effect, batch),
       cancelRun: (run, effect) => this.cancelRun(run, effect),
       wakeGroup: (_run, effect) => this.wakeGroup(effect),
-      releaseSlot: async (run, effect) => {
-        await this.deps.slots.release(run, effect);
-        return { followUps: [], done: { key: effect.key } };
-      },
     };
   }
 
@@ -125,12 +124,15 @@ export class RunService {
   /**
    * Effects on different Jobs side by side; those on one Job in order: a stop, an archive, then a cancel, then its
    * slot given back, and none after one that failed: a Job is never deleted before its log is kept, never left
-   * running meanwhile, and its slot never handed on while it may still run.
+   * running meanwhile, and its slot never handed on while it may still run. The slots of a batch's submissions
+   * are taken together first, and those of its ended Jobs given back together last (one write each, most often).
    */
   private async carryOut(run: Run, effects: RunEffect[]) {
     const followUps: RunEvent[] = [];
     const delivered: Array<{ key: string; target?: string; error?: string }> = [];
     const retryLater: Error[] = [];
+    const slotsTaken = await this.takeSlots(run, effects);
+    const releases: Array<Extract<RunEffect, { type: "releaseSlot" }>> = [];
     const byJob = new Map<string, RunEffect[]>();
     for (const effect of [...effects].sort((a, b) => order(a) - order(b))) {
       const job = "jobName" in effect ? effect.jobName : effect.key;
@@ -140,11 +142,15 @@ export class RunService {
       [...byJob.values()].map(async (chain) => {
         await this.stopBeforeCopy(run, chain);
         for (const effect of chain) {
+          if (effect.type === "releaseSlot") {
+            releases.push(effect);
+            continue;
+          }
           try {
             // The map's type pairs each handler with its effect type; TypeScript cannot follow that through a union.
-            const handler = this.handlers[effect.type] as Handler<RunEffect["type"]>;
+            const handler = this.handlers[effect.type] as Handler<typeof effect.type>;
             const outcome = await withLogContext(effectContext(effect), () =>
-              handler(run, effect as never, effects),
+              handler(run, effect as never, effects, slotsTaken),
             );
             followUps.push(...outcome.followUps);
             if (outcome.done) delivered.push(outcome.done);
@@ -168,8 +174,25 @@ export class RunService {
         }
       }),
     );
+    if (releases.length > 0)
+      try {
+        await this.deps.slots.releaseAll(run, releases);
+        delivered.push(...releases.map((e) => ({ key: e.key })));
+      } catch (error) {
+        this.deps.log.warn("slots will be given back later", { runId: run.id, error: String(error) });
+        retryLater.push(error as Error);
+      }
     if (delivered.length > 0) followUps.push({ type: "outbox.delivered", results: delivered });
     return { followUps, retryLater };
+  }
+
+  /** The slots of the batch's submissions, taken in one step when it can; failing that, each is taken alone. */
+  private async takeSlots(run: Run, effects: RunEffect[]): Promise<ReadonlySet<string>> {
+    const launches = effects.flatMap((e) => (e.type === "submitTask" ? [e.launch] : []));
+    return this.deps.slots.takeAll(run, launches).catch((error) => {
+      this.deps.log.warn("slots will be taken one by one", { runId: run.id, error: String(error) });
+      return new Set<string>();
+    });
   }
 
   /**
@@ -209,9 +232,15 @@ export class RunService {
   }
 
   /** Takes a slot of the pipeline first: without one, the attempt waits for room and nothing is submitted. */
-  private async submitTask(run: Run, effect: Extract<RunEffect, { type: "submitTask" }>): Promise<Outcome> {
+  private async submitTask(
+    run: Run,
+    effect: Extract<RunEffect, { type: "submitTask" }>,
+    slotsTaken: ReadonlySet<string>,
+  ): Promise<Outcome> {
     const { launch } = effect;
-    const slot = await this.deps.slots.take(run, launch);
+    const slot = slotsTaken.has(attemptKey(launch))
+      ? ({ taken: true } as const)
+      : await this.deps.slots.take(run, launch);
     if (!slot.taken)
       return {
         followUps: [

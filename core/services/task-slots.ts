@@ -12,13 +12,13 @@ import type {
 
 export interface TaskSlotDeps {
   slots: TaskSlots;
-  runs: Pick<RunStore, "getRun">;
+  runs: Pick<RunStore, "getRun" | "activeRuns">;
   queue: WorkQueue;
   clock: Clock;
   log: Logger;
 }
 
-/** Handing room out races other releases; after this many lost races the reconciler's repair hands it out. */
+/** The repair's hand-off of free room races give-backs; after this many lost races, its next tick tries again. */
 const HAND_OFF_TRIES = 3;
 
 const limitOf = (run: Run) => run.definition.maxRunningTasks ?? DEFAULT_MAX_RUNNING_TASKS;
@@ -34,49 +34,100 @@ const waiterOf = (run: Run, ref: { task: string; attempt: number }): SlotWaiter 
  * tasks, up to the same number); this service counts what is submitted: the scheduler takes a slot for an
  * attempt before asking the runner, and the attempt's `releaseSlot` effect (owed in the run's outbox from the
  * moment it ends, so a crash only delays it) gives it back. An attempt that finds no room is recorded as
- * waiting, and each slot given back is handed to the oldest waiting attempt (as many as there is room for),
- * whose run is woken at once to submit it (not at the reconciler's next tick). The reconciler's `repair` gives back what a lost race left held (an
- * attempt that ended while its slot was being taken) and wakes waiters a lost wake-up left waiting.
+ * waiting, and a slot given back while attempts wait moves to one of the oldest, whose run is woken at once to
+ * submit it (not at the reconciler's next tick). The reconciler's `repair` gives back what a lost race left held
+ * (an attempt that ended while its slot was being taken) and hands free room to waiters a lost race or a lost
+ * wake-up left waiting.
  */
 export class TaskSlotService {
   constructor(private readonly deps: TaskSlotDeps) {}
 
-  /** Takes a slot for the attempt about to be submitted; when none is free, the attempt waits for one. */
+  /**
+   * Takes a slot for the attempt about to be submitted; when none is free, the attempt waits for one. Whether its
+   * run recorded it waiting tells the slots whether it has a waiter to remove (a hint: wrong, it costs a request).
+   */
   async take(
     run: Run,
     ref: { task: string; attempt: number },
   ): Promise<{ taken: true } | { taken: false; limit: number }> {
     const limit = limitOf(run);
-    const took = await this.deps.slots.take(run.pipeline, waiterOf(run, ref), limit);
+    const took = await this.deps.slots.take(run.pipeline, waiterOf(run, ref), limit, hasWaited(run, ref));
     return took.taken ? took : { taken: false, limit };
   }
 
-  /** Gives the ended attempt's slot back (once, however often it is asked) and wakes the oldest waiters. */
-  async release(run: Run, ref: { task: string; attempt: number }): Promise<void> {
-    const after = await this.deps.slots.release(run.pipeline, waiterOf(run, ref));
-    if (after) await this.passOn(after, limitOf(run), `${run.id}:${ref.task}:${ref.attempt}`);
+  /**
+   * Takes the slots of a decision's attempts (a stage's tasks submitted together) in one step when it can: the
+   * attempts it took are returned; the others are taken one by one, with `take`, when submitted.
+   */
+  async takeAll(run: Run, refs: Array<{ task: string; attempt: number }>): Promise<Set<string>> {
+    const fresh = refs.filter((ref) => !hasWaited(run, ref));
+    if (fresh.length < 2) return new Set();
+    const took = await this.deps.slots.takeAll(
+      run.pipeline,
+      fresh.map((ref) => waiterOf(run, ref)),
+      limitOf(run),
+    );
+    return new Set(took ? fresh.map(attemptKey) : []);
   }
 
   /**
-   * The reconciler's tick: every pipeline's slots against its runs. A slot held by an attempt that is no longer
-   * queued or running, or a waiter that no longer waits, is given back; then waiters are woken if there is
-   * room. Reads one run per run holding or waiting for a slot.
+   * Gives back the slots of attempts that ended together (folded in one batch): in one step when nobody waits,
+   * otherwise one by one. Once, however often it is asked.
+   */
+  async releaseAll(run: Run, refs: Array<{ task: string; attempt: number }>): Promise<void> {
+    if (
+      refs.length > 1 &&
+      (await this.deps.slots.releaseAll(
+        run.pipeline,
+        refs.map((r) => waiterOf(run, r)),
+      ))
+    )
+      return;
+    const handed: SlotHolder[] = [];
+    for (const ref of refs) {
+      const { handedTo } = await this.deps.slots.release(run.pipeline, waiterOf(run, ref), limitOf(run));
+      if (handedTo) handed.push(handedTo);
+    }
+    // One message per run woken, sent together.
+    await this.wake(handed, refs.map((ref) => `${run.id}:${ref.task}:${ref.attempt}`).join(","));
+  }
+
+  /** Gives the ended attempt's slot back (once, however often it is asked); wakes the waiter it moved to, if any. */
+  async release(run: Run, ref: { task: string; attempt: number }): Promise<void> {
+    await this.releaseAll(run, [ref]);
+  }
+
+  /**
+   * The reconciler's tick: the slots of every pipeline with runs in flight against its runs. A slot held by an
+   * attempt that is no longer queued or running, or a waiter that no longer waits, is given back; then waiters
+   * are handed the free room and woken. Reads the runs in flight, and one run per run holding or waiting.
    */
   async repair(): Promise<{ released: number; woken: number }> {
     let released = 0;
     let woken = 0;
     const minute = this.deps.clock.now().slice(0, 16);
-    for (const slots of await this.deps.slots.list()) {
+    // A slot matters while a run of its pipeline is in flight: those pipelines are looked at (and any that the
+    // index still lists from before counters left it); a leak in a quiet pipeline is repaired once a run comes.
+    const inFlight = new Set((await this.deps.runs.activeRuns()).map((r) => r.pipeline));
+    for (const slots of await this.deps.slots.list(inFlight)) {
       const runs = new Map<string, Run | undefined>();
       for (const id of new Set([...slots.holders, ...slots.waiting].map((h) => h.runId)))
         runs.set(id, await this.deps.runs.getRun(id));
-      let current: PipelineSlots = slots;
+      const newest = [...runs.values()]
+        .filter((r): r is Run => r !== undefined)
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+      const limit = newest ? limitOf(newest) : DEFAULT_MAX_RUNNING_TASKS;
+      let changed = false;
       for (const held of slots.holders) {
         const run = runs.get(held.runId);
         if (run && attemptOf(run, held)) continue;
-        current =
-          (await this.deps.slots.release(slots.pipeline, { ...held, since: run?.createdAt ?? "" })) ??
-          current;
+        changed = true;
+        const { handedTo } = await this.deps.slots.release(
+          slots.pipeline,
+          { ...held, since: run?.createdAt ?? "" },
+          limit,
+        );
+        if (handedTo) woken += await this.wake([handedTo], `repair:${minute}`);
         released++;
       }
       // Only the waiting entry goes: the attempt may hold a slot by now (taken since the list was read).
@@ -86,12 +137,8 @@ export class TaskSlotService {
         return !task || task.submittedAt !== undefined;
       });
       for (const waiter of gone) await this.deps.slots.unwait(slots.pipeline, [waiter]);
-      const goneKeys = new Set(gone.map(keyOf));
-      current = { ...current, waiting: current.waiting.filter((w) => !goneKeys.has(keyOf(w))) };
-      const newest = [...runs.values()]
-        .filter((r): r is Run => r !== undefined)
-        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
-      if (newest) woken += await this.passOn(current, limitOf(newest), `repair:${minute}`);
+      const current = changed || gone.length > 0 ? await this.deps.slots.read(slots.pipeline) : slots;
+      if (newest && current) woken += await this.passOn(current, limit, `repair:${minute}`);
     }
     if (released > 0) this.deps.log.warn("task slots given back by the repair", { released });
     return { released, woken };
@@ -110,26 +157,38 @@ export class TaskSlotService {
       const picked = current.waiting.slice(0, Math.max(0, room));
       if (picked.length === 0) return 0;
       const handed = await this.deps.slots.handOff(current.pipeline, picked, limit);
-      if (handed.ok) {
-        const runIds = [...new Set(picked.map((w) => w.runId))];
-        await this.deps.queue.send(
-          runIds.map((runId) => ({
-            runId,
-            event: { type: "reconcile" as const },
-            observe: false,
-            dedupKey: `room:${cause}:${runId}`,
-          })),
-        );
-        return runIds.length;
-      }
+      if (handed.ok) return this.wake(picked, cause);
       if (!handed.current) return 0;
       current = handed.current;
     }
     return 0;
   }
+
+  /** Asks the runs of attempts just handed a slot to look again; returns how many runs. */
+  private async wake(handed: SlotHolder[], cause: string): Promise<number> {
+    const runIds = [...new Set(handed.map((w) => w.runId))];
+    if (runIds.length === 0) return 0;
+    await this.deps.queue.send(
+      runIds.map((runId) => ({
+        runId,
+        event: { type: "reconcile" as const },
+        observe: false,
+        dedupKey: `room:${cause}:${runId}`,
+      })),
+    );
+    return runIds.length;
+  }
 }
 
-const keyOf = (h: SlotHolder) => `${h.runId} ${h.task} ${h.attempt}`;
+/** An attempt of a run, as `takeAll` names those it took. */
+export const attemptKey = (ref: { task: string; attempt: number }) => `${ref.task}#${ref.attempt}`;
+
+/** Whether the run recorded the attempt waiting for room. */
+function hasWaited(run: Run, ref: { task: string; attempt: number }): boolean {
+  return run.stages.some((s) =>
+    s.tasks.some((t) => t.name === ref.task && t.attempt === ref.attempt && t.reason === "WaitingForRoom"),
+  );
+}
 
 /** The run's task whose current attempt is `ref`'s and still queued or running, if any. */
 function attemptOf(run: Run, ref: SlotHolder): TaskState | undefined {

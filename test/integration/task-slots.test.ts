@@ -1,7 +1,7 @@
-import { PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isTerminalRun, type Pipeline, type Run, type TaskLaunch } from "../../core/model/index.js";
-import type { SlotWaiter } from "../../core/ports.js";
+import type { PipelineSlots, SlotWaiter } from "../../core/ports.js";
 import { taskSlots } from "../../core/wiring.js";
 import { createReconcilerHandler } from "../../functions/reconciler.js";
 import { createSchedulerHandler } from "../../functions/scheduler.js";
@@ -76,53 +76,161 @@ async function callBack(launch: TaskLaunch): Promise<void> {
   );
 }
 
-const slotsOf = async (name: string) =>
-  (await system.stores.taskSlots.list()).find((s) => s.pipeline === name);
+const slotsOf = (name: string) => system.stores.taskSlots.read(name);
 const runsOf = (ids: string[]) =>
   Promise.all(ids.map(async (id) => (await system.stores.runs.getRun(id)) as Run));
 
 describe("task slots in DynamoDB", () => {
   it("count exactly under concurrent takes, and a repeated take, release or hand-off counts once", async () => {
-    const slots = system.stores.taskSlots;
+    const { client, table, stores } = await freshStore();
+    const slots = stores.taskSlots;
     const takes = await Promise.all(
       Array.from({ length: 20 }, (_, i) => slots.take("race", waiter(`r${i}`), 5)),
     );
     expect(takes.filter((t) => t.taken)).toHaveLength(5);
-    const after = await slots.release("race", waiter("nobody"));
+    const after = await slots.read("race");
     expect(after?.holders).toHaveLength(5);
     expect(after?.waiting).toHaveLength(15);
 
     const held = (after?.holders ?? [])[0] as SlotWaiter;
     // Taking again what one holds: still held, nothing more counted.
     expect(await slots.take("race", { ...held, since: "x" }, 5)).toEqual({ taken: true });
-    expect((await slots.release("race", waiter("nobody")))?.holders).toHaveLength(5);
-    // Given back twice: one slot freed, not two.
-    await slots.release("race", { ...held, since: "x" });
-    const twice = await slots.release("race", { ...held, since: "x" });
-    expect(twice?.holders).toHaveLength(4);
+    expect((await slots.read("race"))?.holders).toHaveLength(5);
+    // Given back twice while others wait: the slot moves to one of the oldest waiters once, not twice.
+    const oldest = after?.waiting ?? [];
+    const moved = await slots.release("race", { ...held, since: "x" }, 5);
+    expect(oldest).toContainEqual(moved.handedTo);
+    expect(await slots.release("race", { ...held, since: "x" }, 5)).toEqual({});
+    const twice = await slots.read("race");
+    expect(twice?.holders).toHaveLength(5);
+    expect(twice?.holders).not.toContainEqual({ runId: held.runId, task: "t", attempt: 1 });
+    expect(twice?.holders).toContainEqual({
+      runId: moved.handedTo?.runId,
+      task: "t",
+      attempt: 1,
+    });
+    expect(twice?.waiting).toHaveLength(14);
+    // With the limit lowered below what is held, a give-back frees its slot rather than moving it.
+    const lowered = (twice?.holders ?? [])[0] as SlotWaiter;
+    expect(await slots.release("race", { ...lowered, since: "x" }, 4)).toEqual({});
+    expect((await slots.read("race"))?.holders).toHaveLength(4);
 
     // The oldest waiters are taken off the list by one caller only.
-    const oldest = (twice?.waiting ?? []).slice(0, 2);
-    expect(await slots.unwait("race", oldest)).toEqual({ ok: true });
-    const again = await slots.unwait("race", oldest);
+    const first = (twice?.waiting ?? []).slice(0, 2);
+    expect(await slots.unwait("race", first)).toEqual({ ok: true });
+    const again = await slots.unwait("race", first);
     expect(again.ok).toBe(false);
     // Room is handed to waiters only as far as it goes, and each waiter once.
-    const next = (await slots.release("race", waiter("nobody")))?.waiting ?? [];
+    const next = (await slots.read("race"))?.waiting ?? [];
     expect((await slots.handOff("race", next.slice(0, 2), 5)).ok).toBe(false); // room for one
     expect(await slots.handOff("race", next.slice(0, 1), 5)).toEqual({ ok: true });
     expect((await slots.handOff("race", next.slice(0, 1), 6)).ok).toBe(false); // no longer waiting
-    const handed = await slots.release("race", waiter("nobody"));
+    const handed = await slots.read("race");
     expect(handed?.holders).toHaveLength(5);
     expect(handed?.holders).toContainEqual({ runId: next[0]?.runId, task: "t", attempt: 1 });
     // Its run then takes the slot it was handed: held already, counted once.
     expect(await slots.take("race", next[0] as SlotWaiter, 5)).toEqual({ taken: true });
-    expect((await slots.release("race", waiter("nobody")))?.holders).toHaveLength(5);
-    expect(await slots.release("nopipeline", waiter("r1"))).toBeUndefined();
+    expect((await slots.read("race"))?.holders).toHaveLength(5);
+    expect(await countsOf(client, table, "race")).toEqual({ held: 5, waiting: 11 });
+    // An attempt that ends while it waits gives back no slot, and waits no longer (once, however often asked).
+    const ended = ((await slots.read("race"))?.waiting ?? [])[3] as SlotWaiter;
+    expect(await slots.release("race", ended, 5)).toEqual({});
+    expect(await slots.release("race", ended, 5)).toEqual({});
+    expect((await slots.read("race"))?.waiting).not.toContainEqual(ended);
+    expect(await countsOf(client, table, "race")).toEqual({ held: 5, waiting: 10 });
+    expect(await slots.release("nopipeline", waiter("r1"), 5)).toEqual({});
+  });
+
+  it("take and give back with nobody waiting in one transaction each, reading nothing", async () => {
+    const { client, table, stores } = await freshStore();
+    const sent = countRequests(client);
+    const slots = stores.taskSlots;
+    expect(await slots.take("quiet", waiter("q1"), 2)).toEqual({ taken: true });
+    expect(await slots.release("quiet", waiter("q1"), 2)).toEqual({});
+    expect(Object.fromEntries(sent)).toEqual({ TransactWriteItems: 2 });
+
+    // A decision's three attempts: one transaction to take their slots, one to give them back.
+    const three = ["a", "b", "c"].map((id) => waiter(id));
+    expect(await slots.takeAll("quiet", three, 3)).toBe(true);
+    expect(await slots.releaseAll("quiet", three)).toBe(true);
+    expect(Object.fromEntries(sent)).toEqual({ TransactWriteItems: 4 });
+    // All or nothing: no room for all, one held already, one not held: nothing changes.
+    expect(await slots.takeAll("quiet", three, 2)).toBe(false);
+    expect(await slots.take("quiet", waiter("a"), 3)).toEqual({ taken: true });
+    expect(await slots.takeAll("quiet", three, 3)).toBe(false);
+    expect(await slots.releaseAll("quiet", three)).toBe(false);
+    expect((await slots.read("quiet"))?.holders).toEqual([{ runId: "a", task: "t", attempt: 1 }]);
+    expect(await countsOf(client, table, "quiet")).toEqual({ held: 1, waiting: 0 });
+  });
+
+  it("lose no wake-up and count exactly while takes, waits and give-backs race", async () => {
+    const { client, table, stores } = await freshStore();
+    const slots = stores.taskSlots;
+    const limit = 3;
+    let holders = Array.from({ length: limit }, (_, i) => waiter(`h${i}`));
+    for (const h of holders) expect(await slots.take("racing", h, limit)).toEqual({ taken: true });
+    for (let round = 0; round < 4; round++) {
+      // As many give-backs as new takes, all at once: each give-back either moves its slot to a waiter or frees
+      // it, and each take either holds a slot or waits, whatever the order DynamoDB applies them in.
+      const newcomers = Array.from({ length: 4 }, (_, i) => waiter(`n${round}x${i}`));
+      const [gaveBack] = await Promise.all([
+        Promise.all(holders.map((h) => slots.release("racing", h, limit))),
+        Promise.all(newcomers.map((n) => slots.take("racing", n, limit))),
+      ]);
+      const now = (await slots.read("racing")) as PipelineSlots;
+      const counts = await countsOf(client, table, "racing");
+      expect(counts).toEqual({ held: now.holders.length, waiting: now.waiting.length });
+      expect(now.holders.length).toBeLessThanOrEqual(limit);
+      // No lost wake-up: while anyone waits, every slot is held.
+      if (now.waiting.length > 0) expect(now.holders.length).toBe(limit);
+      // Each waiter was handed a slot at most once, and only waiters were.
+      const handed = gaveBack.flatMap((g) => (g.handedTo ? [g.handedTo] : []));
+      expect(new Set(handed.map((h) => h.runId)).size).toBe(handed.length);
+      holders = now.holders.map((h) => ({ ...h, since: "" }));
+    }
+    // Drained, all at once each time: every waiter is served before any slot is left free, and at the end nothing
+    // is held or counted (the last give-backs find nobody waiting, whatever this process last saw).
+    for (
+      let left = await slots.read("racing");
+      left && left.holders.length > 0;
+      left = await slots.read("racing")
+    ) {
+      if (left.waiting.length > 0) expect(left.holders.length).toBe(limit);
+      await Promise.all(left.holders.map((h) => slots.release("racing", { ...h, since: "" }, limit)));
+    }
+    expect(await slots.read("racing")).toMatchObject({ holders: [], waiting: [] });
+    expect(await countsOf(client, table, "racing")).toEqual({ held: 0, waiting: 0 });
   });
 });
 
+/** Counts the client's requests by command from now on. */
+function countRequests(client: DynamoDBClient): Map<string, number> {
+  const sent = new Map<string, number>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = (context.commandName ?? "?").replace("Command", "");
+      sent.set(name, (sent.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: "initialize" },
+  );
+  return sent;
+}
+
+/** The counter's own `held` and `waiting`, read straight from the table. */
+async function countsOf(client: DynamoDBClient, table: string, pipeline: string) {
+  const { Item } = await client.send(
+    new GetItemCommand({
+      TableName: table,
+      Key: { pk: { S: `SLOTS#${pipeline}` }, sk: { S: "COUNT" } },
+      ConsistentRead: true,
+    }),
+  );
+  return { held: Number(Item?.held?.N ?? 0), waiting: Number(Item?.waiting?.N ?? 0) };
+}
+
 describe("the slots' items", () => {
-  it("stay small whatever the burst: a counter, one item per holder and per waiter, only the counter indexed", async () => {
+  it("stay small whatever the burst: a counter, one item per holder and per waiter, none indexed", async () => {
     const { client, table, stores } = await freshStore();
     const takes = await Promise.all(
       Array.from({ length: 60 }, (_, i) => stores.taskSlots.take("wide", waiter(`w${i}`), 20)),
@@ -138,10 +246,44 @@ describe("the slots' items", () => {
     expect(Items).toHaveLength(1 + 60);
     expect(Items.filter((i) => i.sk?.S?.startsWith("HOLD#"))).toHaveLength(20);
     expect(Items.filter((i) => i.sk?.S?.startsWith("WAIT#"))).toHaveLength(40);
-    expect(Items.filter((i) => i.gsi1pk !== undefined || i.sk?.S === "COUNT").map((i) => i.sk?.S)).toEqual([
-      "COUNT",
-    ]);
+    expect(Items.filter((i) => i.gsi1pk !== undefined)).toEqual([]);
+    const counter = Items.find((i) => i.sk?.S === "COUNT");
+    expect([counter?.held?.N, counter?.waiting?.N]).toEqual(["20", "40"]);
     expect(Math.max(...Items.map((i) => JSON.stringify(i).length))).toBeLessThan(400);
+  });
+
+  it("of the release before (an indexed counter without `waiting`) leave the index and are counted by the repair", async () => {
+    const { client, table, stores } = await freshStore();
+    const key = (sk: string) => ({ pk: { S: "SLOTS#prior" }, sk: { S: sk } });
+    const put = (Item: Record<string, { S: string } | { N: string }>) =>
+      client.send(new PutItemCommand({ TableName: table, Item: { schema: { N: "3" }, ...Item } }));
+    // As the release before left them: a full counter listed in byCollection, its holder, two waiters.
+    await put({
+      ...key("COUNT"),
+      pipeline: { S: "prior" },
+      held: { N: "1" },
+      gsi1pk: { S: "SLOTS" },
+      gsi1sk: { S: "prior" },
+    });
+    await put({ ...key("HOLD#a#t#1"), runId: { S: "a" }, task: { S: "t" }, attempt: { N: "1" } });
+    for (const id of ["b", "c"])
+      await put({
+        ...key(`WAIT#2026-12-01T00:00:00.000Z#${id}#t#1`),
+        runId: { S: id },
+        task: { S: "t" },
+        attempt: { N: "1" },
+        since: { S: "2026-12-01T00:00:00.000Z" },
+      });
+    // The repair finds it through the index and counts its waiters.
+    const [prior] = await stores.taskSlots.list();
+    expect(prior?.waiting).toHaveLength(2);
+    expect(await countsOf(client, table, "prior")).toEqual({ held: 1, waiting: 2 });
+    // Its next write takes it out of the index; the give-back moves the slot to the oldest waiter.
+    const moved = await stores.taskSlots.release("prior", { ...waiter("a"), since: "" }, 1);
+    expect(["b", "c"]).toContain(moved.handedTo?.runId);
+    expect(await countsOf(client, table, "prior")).toEqual({ held: 1, waiting: 1 });
+    expect(await stores.taskSlots.list()).toEqual([]);
+    expect((await stores.taskSlots.list(["prior"])).map((s) => s.waiting.length)).toEqual([1]);
   });
 
   it("of the release before (one item with string sets) are rewritten by the repair's first look", async () => {
@@ -266,12 +408,11 @@ describe("a pipeline's maxRunningTasks across its runs", () => {
     expect(firstRun.status).toBe("succeeded");
     expect(taskState((await system.stores.runs.getRun(waitingId)) as Run, "t").submittedAt).toBeDefined();
     // A duplicate release of the ended attempt, straight to the slots: the two holders stay.
-    await system.stores.taskSlots.release("dup", {
-      runId: first.runId,
-      task: "t",
-      attempt: 1,
-      since: firstRun.createdAt,
-    });
+    await system.stores.taskSlots.release(
+      "dup",
+      { runId: first.runId, task: "t", attempt: 1, since: firstRun.createdAt },
+      2,
+    );
     expect((await slotsOf("dup"))?.holders.map((h) => h.runId).sort()).toEqual(
       ["dup1", "dup2", "dup3"].filter((id) => id !== first.runId).sort(),
     );

@@ -27,7 +27,7 @@ export { TTL_ATTRIBUTE };
  * | delivered body  | BODY#<provider>#<sha256 hex> | BODY       | TTL: the delivery TTL                                |
  * | sent record     | SENT#<key>                   | SENT       | TTL: the ledger TTL (30 days)                        |
  * | rate counter    | RATE#<sha256 hex of its key> | W#<window> | TTL: an hour after its last count                    |
- * | slot counter    | SLOTS#<pipeline>             | COUNT      | byCollection: SLOTS / <pipeline>                     |
+ * | slot counter    | SLOTS#<pipeline>             | COUNT      | (none; one written before `waiting` is in byCollection SLOTS / <pipeline> until its next write) |
  * | slot holder     | SLOTS#<pipeline>             | HOLD#<run>#<task>#<attempt> | (none: read with its counter's partition) |
  * | slot waiter     | SLOTS#<pipeline>             | WAIT#<since>#<run>#<task>#<attempt> | (none: read with its counter's partition) |
  * | repo schedule   | RSCHEDULE#<provider>#<repository>#<branch> | <pipeline>#<schedule key> | byCollection: RSCHEDULES / <provider>/<repository>#<branch>#<pipeline>#<key> |
@@ -58,9 +58,10 @@ export { TTL_ATTRIBUTE };
  * - delivered body: `deliveryId` (the first delivery that brought it), `runs` (JSON), `receivedAt`.
  * - sent record: `state` (claimed or sent), `leaseUntil` (epoch seconds), `sentAt`.
  * - rate counter: `used`.
- * - slot counter: `pipeline`, `held` (how many of the pipeline's `maxRunningTasks` slots are held); slot holder:
- *   `runId`, `task`, `attempt`; slot waiter: the same and `since` (its run's createdAt). Moved in transactions
- *   that keep `held` equal to the holders (task-slots.ts).
+ * - slot counter: `pipeline`, `held` and `waiting` (how many of the pipeline's `maxRunningTasks` slots are held,
+ *   how many attempts wait), `writes` (how many writes moved them); slot holder: `runId`, `task`, `attempt`; slot
+ *   waiter: the same and `since` (its run's createdAt). Moved in transactions that keep `held` and `waiting`
+ *   equal to the holders and waiters (task-slots.ts).
  * - repo schedule: `provider`, `repository`, `branch`, `pipeline`, `key`, `schedule` (JSON), `recordedAt`: a
  *   schedule the last push read to `branch` found in the repository's file (repository-schedules.ts).
  *
