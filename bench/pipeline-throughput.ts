@@ -187,7 +187,13 @@ try {
   const following = createSchedulerHandler(
     await schedulerDeps({ ...base, wakeUps }, { runner, s3Client: clients.s3Client }),
   );
-  const wakeHandler = createWakeUpHandler({ queue: base.queue, wakeUps, clock: base.clock, log: base.log });
+  const wakeHandler = createWakeUpHandler({
+    queue: base.queue,
+    wakeUps,
+    runs: base.stores.runs,
+    clock: base.clock,
+    log: base.log,
+  });
   const looks: Looks = {
     work: base.queue,
     wakeUps,
