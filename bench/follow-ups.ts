@@ -114,6 +114,8 @@ export interface LookMeasure {
   looksMeasured: number;
   /** Looks a stage got when the relay reported its Job running at once. */
   relayedLooks: number;
+  /** What they used in all (a wake-up that finds the attempt watched is dropped: no reconcile). */
+  relayed: Totals;
 }
 
 /** Handles what the work queue holds (one message at a time, as alone), until it is empty. */
@@ -152,7 +154,9 @@ export async function measureLooks(s: LookSetup, looks = 4): Promise<LookMeasure
   await drainWork(s);
   for (let launch = submitted.shift(); launch; launch = submitted.shift()) await s.relayRunning(launch);
   await drainWork(s);
+  const beforeRelayed = used(s);
   const relayedLooks = await drainLooks(s);
+  const relayed = difference(beforeRelayed, used(s));
 
   await s.start();
   await drainWork(s);
@@ -161,7 +165,7 @@ export async function measureLooks(s: LookSetup, looks = 4): Promise<LookMeasure
   for (let measured = 0; measured < looks; ) if (await look(s)) measured++;
   const perLook = difference(before, used(s), looks);
   s.runner.onSubmit = undefined;
-  return { perLook, looksMeasured: looks, relayedLooks };
+  return { perLook, looksMeasured: looks, relayedLooks, relayed };
 }
 
 /** The follow-up looks a stage whose tasks run `seconds` gets: every instant up to the one that sees the end. */

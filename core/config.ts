@@ -122,6 +122,8 @@ const ConfigSchema = z.object({
       }
       return z.NEVER;
     }),
+  /** `debug` also writes the lines that explain routine decisions (a wake-up dropped); `info` (the default) not. */
+  HOOKFLOW_LOG_LEVEL: z.enum(["info", "debug"]).default("info"),
   /** How long audit entries are kept (DynamoDB TTL). */
   HOOKFLOW_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
   /** Extension: how long a console session lasts. */

@@ -681,6 +681,8 @@ export interface SignInProvider {
 
 /** Structured logs: one JSON object per line on Lambda and locally. Never pass secrets. */
 export interface Logger {
+  /** Routine decisions, written only where asked for (HOOKFLOW_LOG_LEVEL=debug); a logger may leave it out. */
+  debug?(message: string, fields?: Record<string, unknown>): void;
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
@@ -695,6 +697,7 @@ export interface Logger {
  * - `WebhookToSubmitLatency` (Milliseconds): a run recorded (the webhook's or API's write) → its first submission.
  * - `NotificationFailures` (Count, by `Kind`): notifications and commit statuses that failed for good.
  * - `QueueAge` (Milliseconds): a work message's time in the queue before the scheduler took it.
+ * - `WakeUpsDropped` (Count): due wake-ups that found nothing due on their run, so were not made a reconcile.
  */
 export type MetricName =
   | "RunsStarted"
@@ -703,7 +706,8 @@ export type MetricName =
   | "StageAdvanceLatency"
   | "WebhookToSubmitLatency"
   | "NotificationFailures"
-  | "QueueAge";
+  | "QueueAge"
+  | "WakeUpsDropped";
 
 export interface MetricPoint {
   name: MetricName;

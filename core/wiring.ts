@@ -126,7 +126,9 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
     }),
     clock,
     ids: overrides.ids ?? randomIds,
-    log: overrides.log ?? jsonLogger({}, undefined, configuredSecrets(config)),
+    log:
+      overrides.log ??
+      jsonLogger({}, undefined, configuredSecrets(config), config.HOOKFLOW_LOG_LEVEL === "debug"),
     awsCredentials: overrides.awsCredentials ?? (() => dynamo.config.credentials()),
     // CloudWatch turns EMF lines into metrics only in a function's log; elsewhere they would only be noise.
     metrics: overrides.metrics ?? (config.AWS_LAMBDA_RUNTIME_API ? emfMetrics("hookflow") : discardedMetrics),
@@ -568,7 +570,14 @@ export function viewGrants(base: Base): ViewGrants | undefined {
 export function wakeUpDeps(base: Base) {
   if (!base.wakeUps)
     throw new Error("HOOKFLOW_WAKE_QUEUE_URL is not set: the standard SQS queue of delayed wake-ups");
-  return { queue: base.queue, wakeUps: base.wakeUps, clock: base.clock, log: base.log };
+  return {
+    queue: base.queue,
+    wakeUps: base.wakeUps,
+    runs: base.stores.runs,
+    clock: base.clock,
+    log: base.log,
+    metrics: base.metrics,
+  };
 }
 
 /** A pipeline's running-task slots, counted across its runs (taken by the scheduler, repaired by the reconciler). */

@@ -170,6 +170,7 @@ export const DEPLOY_SETTINGS = [
   "HOOKFLOW_AUDIT_RETENTION_DAYS",
   "HOOKFLOW_LOG_MAX_BYTES",
   "HOOKFLOW_LOG_RETENTION_DAYS",
+  "HOOKFLOW_LOG_LEVEL",
 ] as const;
 
 export function deploySettings(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

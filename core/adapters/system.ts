@@ -17,8 +17,11 @@ export const randomIds: IdSource = {
   },
 };
 
-/** A line's level: `info` (what happened), `warn` (something will be retried or was skipped), `error`. */
-export type LogLevel = "info" | "warn" | "error";
+/**
+ * A line's level: `debug` (a routine decision, written only when asked for), `info` (what happened), `warn`
+ * (something will be retried or was skipped), `error`.
+ */
+export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /**
  * Field names whose values are credentials, whatever they hold: shown as the mask, never as they are (an `…Id`
@@ -51,7 +54,7 @@ export function contextualLogger(
       maskText(message, secrets),
       clean({ ...logContext(), ...fields }, 0) as Record<string, unknown>,
     );
-  return { info: line("info"), warn: line("warn"), error: line("error") };
+  return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
 }
 
 /** One JSON object per line, the format CloudWatch and `npm start` both read well. */
@@ -59,12 +62,12 @@ export function jsonLogger(
   base: Record<string, unknown> = {},
   write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
   secrets: readonly string[] = [],
+  debug = false,
 ): Logger {
-  return contextualLogger(
-    (level, message, fields) =>
-      write(JSON.stringify({ level, time: new Date().toISOString(), message, ...base, ...fields })),
-    secrets,
-  );
+  return contextualLogger((level, message, fields) => {
+    if (level === "debug" && !debug) return;
+    write(JSON.stringify({ level, time: new Date().toISOString(), message, ...base, ...fields }));
+  }, secrets);
 }
 
 export const silentLogger: Logger = { info: () => {}, warn: () => {}, error: () => {} };

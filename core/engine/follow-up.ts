@@ -1,4 +1,5 @@
 import { isActiveTask, isTerminalRun, type Run, type TaskState } from "../model/index.js";
+import { backoffWaits, deadlinePassed, runDeadline } from "./plan.js";
 
 /**
  * Follow-up observations of a submitted task, so that a task that never calls back is seen to end within
@@ -45,11 +46,16 @@ export function nextObservationAt(run: Run, now: string): string | undefined {
   const at = Date.parse(now);
   let next: number | undefined;
   for (const task of run.stages.flatMap((s) => s.tasks)) {
-    if (!isActiveTask(task.status) || !task.submittedAt || relayWatches(task)) continue;
-    const slot = nextFollowUp(Date.parse(task.submittedAt), at);
+    if (!needsLooks(task)) continue;
+    const slot = nextFollowUp(Date.parse(task.submittedAt as string), at);
     next = next === undefined ? slot : Math.min(next, slot);
   }
   return next === undefined ? undefined : new Date(next).toISOString();
+}
+
+/** A task followed up: submitted, not yet ended, and not watched by the relay. */
+function needsLooks(task: TaskState): boolean {
+  return isActiveTask(task.status) && !!task.submittedAt && !relayWatches(task);
 }
 
 /**
@@ -64,12 +70,27 @@ export function dueMoments(
   const due: Array<{ at: string; reason: "retryBackoff" | "runTimeout" }> = [];
   const retries = run.stages
     .flatMap((s) => s.tasks)
-    .flatMap((t) => (t.retryAt && t.retryAt > now ? [t.retryAt] : []));
+    .flatMap((t) => (t.retryAt && backoffWaits(t, now) ? [t.retryAt] : []));
   if (retries.length > 0) due.push({ at: retries.sort()[0] as string, reason: "retryBackoff" });
-  const seconds = run.definition.timeoutSeconds;
-  if (seconds !== undefined) {
-    const at = new Date(Date.parse(run.startedAt) + seconds * 1000).toISOString();
-    if (at > now) due.push({ at, reason: "runTimeout" });
-  }
+  const deadline = runDeadline(run);
+  if (deadline && deadline > now) due.push({ at: deadline, reason: "runTimeout" });
   return due;
+}
+
+/**
+ * Whether a wake-up for the run at `at` (its instant, or later) finds anything to do, so that one which finds
+ * nothing is not turned into a reconcile (3 FIFO requests, a scheduler invocation, a run read and the runner's
+ * reads): a task followed up (`nextObservationAt`'s rule, whatever the instant), a task's or an approval's
+ * deadline passed, a retry whose backoff ended, or the run's timeout passed, each decided by the rule the
+ * reconcile itself applies. Nothing else a reconcile does depends on time: every other change comes with its own
+ * message (a report, a command, a slot given back), and the reconciler's tick still looks at every active run.
+ * Whatever the wake-up's reason: a wake-up only means "reconcile this run".
+ */
+export function wakeUpDue(run: Run, at: string): boolean {
+  if (isTerminalRun(run.status) || !run.startedAt) return false;
+  const tasks = run.stages.flatMap((s) => s.tasks);
+  if (tasks.some((t) => needsLooks(t) || deadlinePassed(t, at))) return true;
+  if (tasks.some((t) => t.status === "pending" && t.retryAt && !backoffWaits(t, at))) return true;
+  const deadline = runDeadline(run);
+  return deadline !== undefined && Date.parse(deadline) <= Date.parse(at);
 }

@@ -5,6 +5,7 @@ import {
   isTerminalRun,
   isTerminalTask,
   isUntrustedRun,
+  type Run,
   type StageState,
   type Task,
   type TaskState,
@@ -47,16 +48,36 @@ export function admit(d: Draft, groupAhead: readonly string[]): void {
   reportCommitState(d, "pending");
 }
 
+/**
+ * Whether the task's deadline has passed at `now` with the task still held to it: an attempt queued or running
+ * (its timeout) or waiting for approval (the approval's timeout). Waiting for a slot of the pipeline is not
+ * running: its timeout starts once it has one (leaveRoomWait).
+ */
+export function deadlinePassed(task: TaskState, now: string): boolean {
+  if (!task.deadline || task.deadline > now || task.reason === "WaitingForRoom") return false;
+  return isActiveTask(task.status) || task.status === "waiting";
+}
+
+/** When the run's `timeoutSeconds` (from its start, per round) runs out; undefined without one. */
+export function runDeadline(run: Run): string | undefined {
+  const seconds = run.definition.timeoutSeconds;
+  if (seconds === undefined || !run.startedAt) return undefined;
+  return new Date(Date.parse(run.startedAt) + seconds * 1000).toISOString();
+}
+
+/** Whether a retry still waits for its backoff at `now` (its `retryAt` has not come). */
+export function backoffWaits(task: TaskState, now: string): boolean {
+  return task.retryAt !== undefined && task.retryAt > now;
+}
+
 /** After any event: apply timeouts, start what can start, and derive the run's status. */
 export function settle(d: Draft): void {
   const run = d.run;
   if (isTerminalRun(run.status) || !run.startedAt) return;
   for (const task of run.stages.flatMap((s) => s.tasks)) {
-    if (!task.deadline || task.deadline > d.now) continue;
-    // Waiting for a slot of the pipeline is not running: its timeout starts once it has one (leaveRoomWait).
-    if (task.reason === "WaitingForRoom") continue;
+    if (!deadlinePassed(task, d.now)) continue;
     if (isActiveTask(task.status)) timeOut(d, task);
-    else if (task.status === "waiting") approvalTimedOut(d, task);
+    else approvalTimedOut(d, task);
   }
   timeOutRun(d);
   while (step(d)) {}
@@ -78,8 +99,8 @@ export function settle(d: Draft): void {
 function timeOutRun(d: Draft): void {
   const run = d.run;
   const seconds = run.definition.timeoutSeconds;
-  if (seconds === undefined || !run.startedAt) return;
-  if (Date.parse(run.startedAt) + seconds * 1000 > Date.parse(d.now)) return;
+  const deadline = runDeadline(run);
+  if (!deadline || Date.parse(deadline) > Date.parse(d.now)) return;
   for (const task of run.stages.filter((s) => !s.finally).flatMap((s) => s.tasks)) {
     if (isTerminalTask(task.status)) continue;
     if (isActiveTask(task.status)) cancelJob(d, task);
@@ -193,7 +214,7 @@ function planStage(d: Draft, stage: StageState, defs: Task[]): boolean {
       continue;
     }
     if (!needs.every((t) => t?.status === "succeeded")) continue;
-    if (task.retryAt && task.retryAt > d.now) continue;
+    if (backoffWaits(task, d.now)) continue;
     if (!hasRoom(d)) break;
     startTask(d, task, def);
     changed = true;

@@ -1,6 +1,7 @@
 import * as z from "zod";
+import { wakeUpDue } from "../engine/follow-up.js";
 import { withLogContext } from "../log-context.js";
-import type { Clock, Logger, WakeUps, WorkQueue } from "../ports.js";
+import type { Clock, Logger, Metrics, RunStore, WakeUps, WorkQueue } from "../ports.js";
 import type { BatchResponse, QueueRecord } from "./batch.js";
 
 const WakeUpMessage = z.strictObject({
@@ -12,8 +13,11 @@ const WakeUpMessage = z.strictObject({
 export interface WakeUpDeps {
   queue: WorkQueue;
   wakeUps: WakeUps;
+  /** Read (strongly consistent) to decide whether a due wake-up still finds anything due on its run. */
+  runs: Pick<RunStore, "getRun">;
   clock: Clock;
   log: Logger;
+  metrics?: Metrics;
 }
 
 /**
@@ -22,13 +26,23 @@ export interface WakeUpDeps {
  * instant (asked for by different reconciles) reconcile once. One that is not due yet (SQS delays at most 15
  * minutes) is sent on again. A malformed wake-up is dropped with an error log: it can only come from a bug,
  * and a wake-up is a hint (the reconciler's tick still looks at every active run).
+ *
+ * A due wake-up whose run, as stored, has nothing due at its instant (`wakeUpDue`: the task it was for ended
+ * first, as an instant task's callback does) is dropped, logged at debug and counted (`WakeUpsDropped`): the
+ * reconcile would change nothing. The read is strongly consistent, since an eventually consistent one can be
+ * older than the save that asked for the wake-up (a stage's next task not yet submitted) and so show nothing due
+ * when something is. A run that cannot be read is forwarded, never dropped; one that does not exist is dropped.
  */
 export async function handleWakeUps(records: QueueRecord[], deps: WakeUpDeps): Promise<BatchResponse> {
   const failures: Array<{ itemIdentifier: string }> = [];
   const forward = async (parsed: z.infer<typeof WakeUpMessage>) => {
-    if (Date.parse(parsed.at) - Date.parse(deps.clock.now()) >= 1000)
+    const now = deps.clock.now();
+    if (Date.parse(parsed.at) - Date.parse(now) >= 1000)
       await deps.wakeUps.schedule(parsed.runId, parsed.at, parsed.reason);
-    else
+    else if (await nothingDue(parsed, now, deps)) {
+      deps.log.debug?.("wake-up dropped: nothing due on its run", { runId: parsed.runId, at: parsed.at });
+      deps.metrics?.add({ name: "WakeUpsDropped", unit: "Count", value: 1 });
+    } else
       await deps.queue.send([
         {
           runId: parsed.runId,
@@ -57,6 +71,26 @@ export async function handleWakeUps(records: QueueRecord[], deps: WakeUpDeps): P
     }),
   );
   return { batchItemFailures: failures };
+}
+
+/** Whether the run as stored has nothing due at the wake-up's instant (or now, if later); unread: not known. */
+async function nothingDue(
+  wake: z.infer<typeof WakeUpMessage>,
+  now: string,
+  deps: WakeUpDeps,
+): Promise<boolean> {
+  // A wake-up for a schedule is not about a run's state: forwarded as it is.
+  if (wake.reason === "schedule") return false;
+  const run = await deps.runs.getRun(wake.runId).catch((error: unknown) => {
+    deps.log.warn("run not read for a wake-up: forwarded", {
+      runId: wake.runId,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return null;
+  });
+  if (run === null) return false;
+  if (run === undefined) return true;
+  return !wakeUpDue(run, wake.at > now ? wake.at : now);
 }
 
 function parse(body: string): z.infer<typeof WakeUpMessage> | undefined {

@@ -11,9 +11,10 @@ import { startStack } from "./stack.js";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const quiet = process.env.HOOKFLOW_LOG === "quiet";
+const debug = process.env.HOOKFLOW_LOG_LEVEL === "debug";
 // The same seam as on Lambda (context fields, credentials masked), printed for people rather than as JSON.
 const log: Logger = contextualLogger((level, message, fields) => {
-  if (quiet && level === "info") return;
+  if ((quiet && level === "info") || (level === "debug" && !debug)) return;
   const detail = Object.entries(fields).map(
     ([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`,
   );

@@ -21,6 +21,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js"
 import { type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
 import { freshBucket, freshQueue, freshStore, sqsClient } from "../helpers/aws.js";
 import { driveRun } from "../helpers/drive.js";
+import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
 import { PUBLIC_URL, SECRETS, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
 import { fixture as webhookFixture } from "../helpers/webhooks.js";
 
@@ -458,7 +459,17 @@ stages:
   });
 
   it("turns a due wake-up from the wake-up queue into a reconcile of its run on the work queue", async () => {
-    const { table } = await freshStore();
+    const { table, stores } = await freshStore();
+    // A run whose task is out there, submitted and not watched by the relay: the wake-up finds a look due.
+    const run = newRun({ id: "r1", pipeline: pipeline({ stages: [{ name: "s", tasks: [runTask("t")] }] }) });
+    Object.assign(run, { status: "running", startedAt: "2025-12-31T23:59:59.000Z" });
+    Object.assign(taskState(run, "t"), {
+      status: "running",
+      attempt: 1,
+      jobName: "r1-t-1",
+      submittedAt: "2025-12-31T23:59:59.000Z",
+    });
+    await stores.runs.saveRun(run);
     const { workUrl, queue } = await freshQueue();
     const wakeUrl = await ensureWakeQueue(sqsClient(), `hookflow-wake-${randomBytes(4).toString("hex")}`, {
       visibilityTimeoutSeconds: 30,

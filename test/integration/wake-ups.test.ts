@@ -1,16 +1,19 @@
 import { randomUUID } from "node:crypto";
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
+import { dynamoStores } from "../../core/adapters/dynamo/store.js";
 import { delaySecondsUntil, ensureWakeQueue, SqsWakeUps } from "../../core/adapters/sqs/wake-ups.js";
 import { silentLogger } from "../../core/adapters/system.js";
 import { callbackTaskId } from "../../core/engine/index.js";
-import type { Clock } from "../../core/ports.js";
+import type { Run } from "../../core/model/index.js";
+import type { Clock, MetricPoint } from "../../core/ports.js";
 import { owedMessage } from "../../core/services/commands.js";
 import { reconcileAll } from "../../core/services/scheduler.js";
 import { handleWakeUps } from "../../core/services/wake-ups.js";
 import { createCallbackApp } from "../../functions/callback.js";
-import { freshQueue, sqsClient } from "../helpers/aws.js";
-import { newRun, pipeline, runTask } from "../helpers/factories.js";
+import { freshQueue, freshStore, sqsClient } from "../helpers/aws.js";
+import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
 import type { MemoryRunner } from "../helpers/memory-runner.js";
 import { testSystem } from "../helpers/system.js";
 
@@ -83,43 +86,114 @@ describe("delayed wake-ups (standard SQS queue with DelaySeconds)", () => {
     expect(arrived - before).toBeGreaterThanOrEqual(2000);
   });
 
-  it("a due wake-up becomes one reconcile of its run, however many asked for the same instant", async () => {
+  /** The wake-up function's parts on the emulators, with a table of runs and the metrics it counted. */
+  async function wakeSystem(now: string) {
     const { client, url } = await freshWakeQueue();
     const { queue } = await freshQueue();
-    const clock = manualClock("2026-01-01T00:00:05.000Z");
-    const deps = { queue, wakeUps: new SqsWakeUps(client, url, clock), clock, log: silentLogger };
+    const { stores, client: dynamo, table } = await freshStore();
+    const clock = manualClock(now);
+    const points: MetricPoint[] = [];
+    const metrics = { add: (...p: MetricPoint[]) => points.push(...p), flush: () => {} };
+    const deps = {
+      queue,
+      wakeUps: new SqsWakeUps(client, url, clock),
+      runs: stores.runs,
+      clock,
+      log: silentLogger,
+      metrics,
+    };
+    return { deps, queue, stores, dynamo, table, points, wakeSqs: client, wakeUrl: url };
+  }
+
+  /** A stored run of one task, started at T, the task submitted at T and `status` now. */
+  async function storedRun(
+    stores: Awaited<ReturnType<typeof freshStore>>["stores"],
+    id: string,
+    status: "running" | "succeeded",
+  ): Promise<Run> {
+    const run = newRun({
+      id,
+      pipeline: pipeline({ name: "one", stages: [{ name: "s", tasks: [runTask("t")] }] }),
+    });
+    const T = "2026-01-01T00:00:00.000Z";
+    Object.assign(run, { status, startedAt: T, ...(status === "succeeded" && { finishedAt: T }) });
+    Object.assign(taskState(run, "t"), {
+      status,
+      attempt: 1,
+      jobName: `${id}-t-1`,
+      submittedAt: T,
+      ...(status === "succeeded" && { finishedAt: T }),
+    });
+    return stores.runs.saveRun(run);
+  }
+
+  it("a due wake-up for a task still out there becomes one reconcile, however many asked for the instant", async () => {
+    const sys = await wakeSystem("2026-01-01T00:00:05.000Z");
+    await storedRun(sys.stores, "r1", "running");
     const at = "2026-01-01T00:00:05.000Z";
-    const result = await handleWakeUps([record("r1", at), record("r1", at)], deps);
+    const result = await handleWakeUps([record("r1", at), record("r1", at)], sys.deps);
     expect(result.batchItemFailures).toEqual([]);
-    const received = await queue.receive({ waitSeconds: 1 });
+    const received = await sys.queue.receive({ waitSeconds: 1 });
     expect(received.map((m) => JSON.parse(m.Body ?? "{}"))).toEqual([
       { runId: "r1", event: { type: "reconcile" } },
     ]);
-    await queue.delete(received[0]?.ReceiptHandle ?? "");
-    expect(await queue.receive({ waitSeconds: 0 })).toEqual([]);
+    await sys.queue.delete(received[0]?.ReceiptHandle ?? "");
+    expect(await sys.queue.receive({ waitSeconds: 0 })).toEqual([]);
+    expect(sys.points).toEqual([]);
+  });
+
+  it("a due wake-up whose task already ended (it called back first) sends no reconcile, and is counted", async () => {
+    const sys = await wakeSystem("2026-01-01T00:00:01.000Z");
+    await storedRun(sys.stores, "ended1", "succeeded");
+    await storedRun(sys.stores, "active1", "running");
+    const at = "2026-01-01T00:00:01.000Z";
+    const result = await handleWakeUps([record("ended1", at), record("active1", at)], sys.deps);
+    expect(result.batchItemFailures).toEqual([]);
+    // Only the active run's reconcile reached the work queue: the ended run's would have changed nothing.
+    const received = await sys.queue.receive({ waitSeconds: 1, max: 10 });
+    expect(received.map((m) => JSON.parse(m.Body ?? "{}").runId)).toEqual(["active1"]);
+    expect(sys.points).toEqual([{ name: "WakeUpsDropped", unit: "Count", value: 1 }]);
+  });
+
+  it("forwards a wake-up whose run cannot be parsed or read, never drops it", async () => {
+    const sys = await wakeSystem("2026-01-01T00:00:01.000Z");
+    // A run item this release cannot read (no schema, no document), written beside a real one.
+    await sys.dynamo.send(
+      new PutItemCommand({ TableName: sys.table, Item: { pk: { S: "RUN#broken1" }, sk: { S: "RUN" } } }),
+    );
+    await expect(sys.stores.runs.getRun("broken1")).rejects.toThrow();
+    // And a table that cannot be read at all (it does not exist).
+    const unreadable = dynamoStores({ client: sys.dynamo, table: `${sys.table}-missing` }).runs;
+    const at = "2026-01-01T00:00:01.000Z";
+    expect(await handleWakeUps([record("broken1", at)], sys.deps)).toEqual({ batchItemFailures: [] });
+    expect(await handleWakeUps([record("unread1", at)], { ...sys.deps, runs: unreadable })).toEqual({
+      batchItemFailures: [],
+    });
+    const forwarded: string[] = [];
+    while (forwarded.length < 2)
+      for (const message of await sys.queue.receive({ waitSeconds: 1 })) {
+        forwarded.push(JSON.parse(message.Body ?? "{}").runId);
+        await sys.queue.delete(message.ReceiptHandle ?? "");
+      }
+    expect(forwarded.sort()).toEqual(["broken1", "unread1"]);
+    expect(sys.points).toEqual([]);
   });
 
   it("a wake-up further away than SQS can delay is sent on, not delivered early", async () => {
-    const { client, url } = await freshWakeQueue();
-    const { queue } = await freshQueue();
-    const clock = manualClock("2026-01-01T00:00:00.000Z");
-    const deps = { queue, wakeUps: new SqsWakeUps(client, url, clock), clock, log: silentLogger };
-    await handleWakeUps([record("r1", "2026-01-01T00:20:00.000Z")], deps);
-    expect(await queue.receive({ waitSeconds: 0 })).toEqual([]);
-    expect(await waiting(client, url)).toEqual({ visible: 0, delayed: 1 });
+    const sys = await wakeSystem("2026-01-01T00:00:00.000Z");
+    await handleWakeUps([record("r1", "2026-01-01T00:20:00.000Z")], sys.deps);
+    expect(await sys.queue.receive({ waitSeconds: 0 })).toEqual([]);
+    expect(await waiting(sys.wakeSqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 1 });
   });
 
   it("drops a malformed wake-up without failing the batch or reaching the work queue", async () => {
-    const { client, url } = await freshWakeQueue();
-    const { queue } = await freshQueue();
-    const clock = manualClock("2026-01-01T00:00:00.000Z");
-    const deps = { queue, wakeUps: new SqsWakeUps(client, url, clock), clock, log: silentLogger };
+    const sys = await wakeSystem("2026-01-01T00:00:00.000Z");
     const bad = [
       { messageId: "a", body: "not json" },
       { messageId: "b", body: JSON.stringify({ runId: "R!", at: "soon", reason: "observe" }) },
     ];
-    expect(await handleWakeUps(bad, deps)).toEqual({ batchItemFailures: [] });
-    expect(await queue.receive({ waitSeconds: 0 })).toEqual([]);
+    expect(await handleWakeUps(bad, sys.deps)).toEqual({ batchItemFailures: [] });
+    expect(await sys.queue.receive({ waitSeconds: 0 })).toEqual([]);
   });
 });
 
@@ -147,7 +221,7 @@ describe("follow-up observations of a submitted task", () => {
       expect(body).toEqual({ runId: run.id, at: seconds(offset), reason: "observe" });
       sys.clock.set(body.at);
       const wake = { messageId: message.MessageId ?? "", body: message.Body ?? "" };
-      await handleWakeUps([wake], { ...sys, wakeUps: sys.wakeUps });
+      await handleWakeUps([wake], { ...sys, wakeUps: sys.wakeUps, runs: sys.stores.runs });
       const [work] = await sys.queue.receive({ waitSeconds: 1 });
       await sys.queue.delete(work?.ReceiptHandle ?? "");
       if (offset === 4)
@@ -194,11 +268,13 @@ describe("follow-ups with the relay's reports", () => {
   }
   type System = Awaited<ReturnType<typeof system>>;
 
-  /** Handles every message the work queue holds, as the scheduler's Lambda would. */
-  async function drainWork(sys: System) {
+  /** Handles every message the work queue holds, as the scheduler's Lambda would; how many. */
+  async function drainWork(sys: System): Promise<number> {
+    let handled = 0;
     for (;;) {
       const messages = await sys.queue.receive({ waitSeconds: 0 });
-      if (messages.length === 0) return;
+      if (messages.length === 0) return handled;
+      handled += messages.length;
       for (const message of messages) {
         await sys.scheduler.handle(JSON.parse(message.Body ?? "{}"));
         await sys.queue.delete(message.ReceiptHandle ?? "");
@@ -206,14 +282,18 @@ describe("follow-ups with the relay's reports", () => {
     }
   }
 
-  /** The next due wake-up, forwarded as Lambda would and its reconcile handled; returns the instant it was for. */
-  async function look(sys: System): Promise<string> {
+  /**
+   * The next due wake-up, handled as Lambda would and its reconcile (if it was forwarded) handled; the instant it
+   * was for, and whether it reached the work queue.
+   */
+  async function look(sys: System): Promise<{ at: string; reconciled: boolean }> {
     const { body, record: message } = await nextWakeUp(sys.wakeUps);
     sys.clock.set(body.at);
     const wake = { messageId: message.MessageId ?? "", body: message.Body ?? "" };
-    expect(await handleWakeUps([wake], sys)).toEqual({ batchItemFailures: [] });
-    await drainWork(sys);
-    return body.at;
+    expect(await handleWakeUps([wake], { ...sys, runs: sys.stores.runs })).toEqual({
+      batchItemFailures: [],
+    });
+    return { at: body.at, reconciled: (await drainWork(sys)) > 0 };
   }
 
   /** The task's Job runs, and `who` says so: the relay (watching the Job), or the task through its own callback. */
@@ -257,8 +337,8 @@ describe("follow-ups with the relay's reports", () => {
     await reportRunning(sys, run.id, "relay");
     const watched = await sys.stores.runs.getRun(run.id);
     expect(watched?.stages[0]?.tasks[0]).toMatchObject({ status: "running", relayedAttempt: 1 });
-    // The look the submission asked for still comes; it sees the relay watching and asks for none after it.
-    expect(await look(sys)).toBe("2026-01-01T00:00:01.000Z");
+    // The wake-up the submission asked for still comes, finds the relay watching and nothing else due: dropped.
+    expect(await look(sys)).toEqual({ at: "2026-01-01T00:00:01.000Z", reconciled: false });
     expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 0 });
     // The relay dies without reporting the end: the reconciler's tick observes the Job.
     (sys.runner as MemoryRunner).set(jobOf(sys.runner as MemoryRunner), { state: "succeeded" });
@@ -281,9 +361,9 @@ describe("follow-ups with the relay's reports", () => {
     expect(running?.stages[0]?.tasks[0]?.relayedAttempt).toBeUndefined();
     const looks = [await look(sys), await look(sys), await look(sys)];
     expect(looks).toEqual([
-      "2026-01-01T00:00:01.000Z",
-      "2026-01-01T00:00:02.000Z",
-      "2026-01-01T00:00:04.000Z",
+      { at: "2026-01-01T00:00:01.000Z", reconciled: true },
+      { at: "2026-01-01T00:00:02.000Z", reconciled: true },
+      { at: "2026-01-01T00:00:04.000Z", reconciled: true },
     ]);
     expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 1 });
   });

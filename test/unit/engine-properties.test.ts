@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { dueMoments, nextObservationAt, wakeUpDue } from "../../core/engine/follow-up.js";
 import { stageStatus, transition } from "../../core/engine/index.js";
 import {
   ATTEMPTS_KEPT_PER_TASK,
@@ -305,5 +306,69 @@ describe("the engine under random event sequences, on a flow", () => {
       ),
       { numRuns: 400 },
     );
+  });
+});
+
+/**
+ * The flow with short deadlines everywhere (each task's timeout, its approval's), so that every kind of moment a
+ * wake-up is asked for comes well before the run's own timeout.
+ */
+const timedFlow = pipeline({
+  ...flow,
+  stages: flow.stages.map((stage) => ({
+    ...stage,
+    tasks: stage.tasks.map((t) => ({
+      ...t,
+      timeoutSeconds: t.timeoutSeconds ?? 25,
+      ...(t.approval && { approval: { ...t.approval, timeoutSeconds: 20, onTimeout: "skip" as const } }),
+    })),
+  })),
+});
+
+describe("wake-ups that find nothing due (wakeUpDue), under random event sequences", () => {
+  it("never drops one when a reconcile at its instant would change the run, a task needs a look, or a moment asked for has come", () => {
+    let dropped = 0;
+    let changed = 0;
+    fc.assert(
+      fc.property(
+        fc.array(flowEvent, { maxLength: 60 }),
+        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 60, maxLength: 60 }),
+        fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 60, maxLength: 60 }),
+        // Short task and approval deadlines, or a run timeout that comes first.
+        fc.constantFrom(timedFlow, pipeline({ ...flow, timeoutSeconds: 60 })),
+        (events, gaps, later, definition) => {
+          let run = newRun({ pipeline: definition });
+          let clock = 0;
+          for (const [i, e] of events.entries()) {
+            clock += gaps[i] ?? 0;
+            const ev =
+              "attempt" in e && i % 3 !== 0
+                ? {
+                    ...e,
+                    attempt: Math.max(
+                      1,
+                      run.stages.flatMap((s) => s.tasks).find((t) => t.name === e.task)?.attempt ?? 1,
+                    ),
+                  }
+                : e;
+            run = transition(run, ev, at(clock)).run;
+            // A wake-up arriving now or later, with nothing else having happened to the run meanwhile.
+            const instant = at(clock + (later[i] ?? 0));
+            const due = wakeUpDue(run, instant);
+            if (transition(run, { type: "reconcile" }, instant).run !== run) {
+              changed++;
+              expect(due).toBe(true);
+            }
+            if (nextObservationAt(run, instant) !== undefined) expect(due).toBe(true);
+            if (dueMoments(run, at(clock)).some((m) => m.at <= instant)) expect(due).toBe(true);
+            if (!due) dropped++;
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Both sides were met: runs a reconcile changed, and wake-ups that would have been dropped.
+    expect(changed).toBeGreaterThan(0);
+    expect(dropped).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { FOLLOW_UP, nextFollowUp, nextObservationAt, relayWatches } from "../../core/engine/follow-up.js";
+import {
+  FOLLOW_UP,
+  nextFollowUp,
+  nextObservationAt,
+  relayWatches,
+  wakeUpDue,
+} from "../../core/engine/follow-up.js";
 import { transition } from "../../core/engine/index.js";
 import { reportKind } from "../../core/engine/reports.js";
 import type { Run, TaskStatus } from "../../core/model/index.js";
@@ -136,6 +142,54 @@ describe("follow-up observations", () => {
         },
       ),
     );
+  });
+});
+
+describe("whether a wake-up finds anything due (wakeUpDue)", () => {
+  function started(): Run {
+    const run = threeTasks();
+    Object.assign(run, { status: "running", startedAt: at(0) });
+    return run;
+  }
+
+  it("is due while a submitted task is out there unwatched, whatever the instant, and not once it ended", () => {
+    const run = started();
+    Object.assign(taskState(run, "a"), { status: "running", attempt: 1, submittedAt: at(0) });
+    expect(wakeUpDue(run, at(1))).toBe(true);
+    expect(wakeUpDue(run, at(500))).toBe(true);
+    Object.assign(taskState(run, "a"), { relayedAttempt: 1 });
+    expect(wakeUpDue(run, at(1))).toBe(false);
+    Object.assign(taskState(run, "a"), { status: "succeeded", finishedAt: at(0.5) });
+    expect(wakeUpDue(run, at(1))).toBe(false);
+    Object.assign(run, { status: "succeeded", finishedAt: at(0.5) });
+    expect(wakeUpDue(run, at(1))).toBe(false);
+  });
+
+  it("is due from a deadline, a retry's backoff or the run's timeout on, not before", () => {
+    const run = started();
+    const a = taskState(run, "a");
+    // The relay watches a: only its deadline can make a wake-up due.
+    Object.assign(a, {
+      status: "running",
+      attempt: 1,
+      relayedAttempt: 1,
+      submittedAt: at(0),
+      deadline: at(30),
+    });
+    expect(wakeUpDue(run, at(29))).toBe(false);
+    expect(wakeUpDue(run, at(30))).toBe(true);
+    // Waiting for a slot, its timeout has not started.
+    Object.assign(a, { status: "queued", reason: "WaitingForRoom", submittedAt: undefined });
+    expect(wakeUpDue(run, at(30))).toBe(false);
+    Object.assign(a, { status: "waiting", reason: "AwaitingApproval" });
+    expect(wakeUpDue(run, at(30))).toBe(true);
+    Object.assign(a, { status: "pending", reason: "RetryWaiting", deadline: undefined, retryAt: at(40) });
+    expect(wakeUpDue(run, at(39))).toBe(false);
+    expect(wakeUpDue(run, at(40))).toBe(true);
+    Object.assign(a, { retryAt: undefined });
+    Object.assign(run, { definition: { ...run.definition, timeoutSeconds: 60 } });
+    expect(wakeUpDue(run, at(59))).toBe(false);
+    expect(wakeUpDue(run, at(60))).toBe(true);
   });
 });
 

@@ -19,6 +19,20 @@ describe("the structured logger", () => {
     expect(Number.isNaN(Date.parse(lines[0]?.time as string))).toBe(false);
   });
 
+  it("writes debug lines only when asked (HOOKFLOW_LOG_LEVEL=debug)", () => {
+    const { log, lines } = capture();
+    log.debug?.("wake-up dropped", { runId: "r1" });
+    expect(lines).toEqual([]);
+    const written: Array<Record<string, unknown>> = [];
+    const level = loadConfig({ HOOKFLOW_LOG_LEVEL: "debug" }).HOOKFLOW_LOG_LEVEL;
+    const verbose = jsonLogger({}, (l) => written.push(JSON.parse(l)), [], level === "debug");
+    verbose.debug?.("wake-up dropped", { runId: "r1" });
+    expect(written).toEqual([
+      { level: "debug", time: expect.any(String), message: "wake-up dropped", runId: "r1" },
+    ]);
+    expect(loadConfig({}).HOOKFLOW_LOG_LEVEL).toBe("info");
+  });
+
   it("adds the run, task and attempt of the work around a line, and keeps concurrent runs apart", async () => {
     const { log, lines } = capture();
     let open = () => {};
