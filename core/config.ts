@@ -13,6 +13,18 @@ const emptyIsUnset = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === "" ? undefined : v), schema);
 
 /**
+ * A base URL hookflow hands out or is reached at: http(s), without a query or fragment (a path is appended to it),
+ * trailing slashes dropped.
+ */
+export function baseUrl() {
+  return z
+    .string()
+    .regex(/^https?:\/\/[^?#]*$/, "an http:// or https:// URL without ? or #")
+    .pipe(z.url())
+    .transform((u) => u.replace(/\/+$/, ""));
+}
+
+/**
  * Configuration, validated once at start. The same names on AWS (from SST links and secrets, see infra/) and
  * locally (plain environment). Names are the contract's; those marked "extension" are hookflow's own.
  */
@@ -25,11 +37,13 @@ const ConfigSchema = z.object({
    */
   HOOKFLOW_WAKE_QUEUE_URL: z.string().url().optional(),
   HOOKFLOW_API_TOKEN: optionalSecret,
-  HOOKFLOW_PUBLIC_URL: z
-    .string()
-    .url()
-    .default("http://127.0.0.1:8787")
-    .transform((u) => u.replace(/\/+$/, "")),
+  HOOKFLOW_PUBLIC_URL: baseUrl().default("http://127.0.0.1:8787"),
+  /**
+   * Extension: the base URL hookflow's own Jobs and relay are given for their reports (`/callbacks/tasks/{id}`,
+   * `/callbacks/relay`). Unset, HOOKFLOW_PUBLIC_URL. On AWS it is the callback function's own URL, which costs
+   * nothing per request where API Gateway charges for each.
+   */
+  HOOKFLOW_CALLBACK_BASE_URL: emptyIsUnset(baseUrl().optional()),
   HOOKFLOW_GITHUB_SECRET: optionalSecret,
   HOOKFLOW_GITLAB_TOKEN: optionalSecret,
   HOOKFLOW_GITEA_SECRET: optionalSecret,
@@ -160,6 +174,8 @@ export const SST_LINKS = {
   HOOKFLOW_QUEUE_URL: { link: "HookflowQueue", property: "url" },
   HOOKFLOW_WAKE_QUEUE_URL: { link: "HookflowWakeQueue", property: "url" },
   HOOKFLOW_PUBLIC_URL: { link: "HookflowApi", property: "url" },
+  // The callback function's URL (infra/functions.ts FUNCTION_URLS). Linking a function also lets its holder invoke it.
+  HOOKFLOW_CALLBACK_BASE_URL: { link: "HookflowCallback", property: "url" },
   HOOKFLOW_API_TOKEN: { link: "HookflowApiToken", property: "value" },
   HOOKFLOW_TOKEN_SECRET: { link: "HookflowTokenSecret", property: "value" },
   HOOKFLOW_RELAY_TOKEN: { link: "HookflowRelayToken", property: "value" },
@@ -334,6 +350,11 @@ function eksProblems(config: Config): Issue[] {
       },
     ];
   return [];
+}
+
+/** Where hookflow's own Jobs and relay report: HOOKFLOW_CALLBACK_BASE_URL, else HOOKFLOW_PUBLIC_URL. */
+export function callbackBaseUrl(config: Config): string {
+  return config.HOOKFLOW_CALLBACK_BASE_URL ?? config.HOOKFLOW_PUBLIC_URL;
 }
 
 /**
