@@ -13,14 +13,18 @@ const emptyIsUnset = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === "" ? undefined : v), schema);
 
 /**
- * A base URL hookflow hands out or is reached at: http(s), without a query or fragment (a path is appended to it),
- * trailing slashes dropped.
+ * A base URL hookflow hands out or is reached at: http(s), without a query or fragment (a path is appended to it)
+ * or credentials, trailing slashes dropped.
  */
 export function baseUrl() {
   return z
     .string()
     .regex(/^https?:\/\/[^?#]*$/, "an http:// or https:// URL without ? or #")
     .pipe(z.url())
+    .refine(
+      (u) => !/^https?:\/\/[^/]*@/.test(u),
+      "a URL without credentials (user:password@): they would be handed out",
+    )
     .transform((u) => u.replace(/\/+$/, ""));
 }
 

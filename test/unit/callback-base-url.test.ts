@@ -36,6 +36,7 @@ describe("where hookflow's own Jobs and relay report (HOOKFLOW_CALLBACK_BASE_URL
     "ftp://files.example.com",
     "https://ci.example.com/?next=1",
     "https://ci.example.com/#top",
+    "https://user:secret@ci.example.com",
   ])("refuses %s, naming the setting, as it refuses it for the public URL", (url) => {
     for (const setting of ["HOOKFLOW_CALLBACK_BASE_URL", "HOOKFLOW_PUBLIC_URL"])
       expect(refusal({ [setting]: url }).issues.map((issue) => issue.path)).toEqual([setting]);
