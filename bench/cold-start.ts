@@ -15,7 +15,7 @@
  * strongly consistent GetItem, one conditional PutItem and one SendMessage to the FIFO queue, measured the same
  * way in the same rounds. Processes run round-robin over the entries, so that machine noise spreads evenly.
  *
- *   node --import tsx bench/cold-start.ts          (BENCH_ROUNDS, default 30; BENCH_CPU_PROF=dir for profiles)
+ *   node --import tsx bench/cold-start.ts   (BENCH_ROUNDS, default 30; BENCH_CPU_PROF=dir for profiles; BENCH_ONLY=a,b)
  */
 import { spawn } from "node:child_process";
 import { createCipheriv, randomBytes } from "node:crypto";
@@ -23,10 +23,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { signGithub } from "../core/adapters/git/index.js";
+import { USER_AGENT } from "../core/adapters/kubernetes/http-client.js";
 import { ensureWakeQueue } from "../core/adapters/sqs/wake-ups.js";
 import { systemClock } from "../core/adapters/system.js";
 import { callbackTaskId, createRun } from "../core/engine/index.js";
-import { Pipeline, type Run } from "../core/model/index.js";
+import { LIMITS, Pipeline, type Run } from "../core/model/index.js";
 import { TaskTokens } from "../core/services/tokens.js";
 import { ViewGrants } from "../core/services/view-grants.js";
 import { schedulerDeps } from "../core/wiring.js";
@@ -40,6 +41,8 @@ import { benchSystem, githubPushBody, percentile, startEmulators, table } from "
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 /** A directory: every sample also writes a V8 CPU profile there (`node --cpu-prof`), to see where the time goes. */
 const CPU_PROFILES = process.env.BENCH_CPU_PROF;
+/** Only these rows (comma-separated names) besides the floor, to look at one function. */
+const ONLY = process.env.BENCH_ONLY?.split(",");
 const ROOT = join(import.meta.dirname, "..");
 const HARNESS = join(import.meta.dirname, "lambda-harness.mjs");
 const FLOOR = "floor: hono + sdk";
@@ -131,8 +134,15 @@ const batchProblem = (answer: Answer) =>
     ? undefined
     : `expected no failed record, got ${JSON.stringify(answer).slice(0, 400)}`;
 
+// Nothing here ends an attempt, so each keeps its pipeline slot (maxRunningTasks): room for every sample's, the
+// callback's runs and both scheduler rows'.
+if (3 * ROUNDS > LIMITS.tasksPerPipeline)
+  throw new Error(
+    `BENCH_ROUNDS is at most ${Math.floor(LIMITS.tasksPerPipeline / 3)}: each sample's task keeps its slot`,
+  );
 const pipeline = Pipeline.parse({
   name: "web",
+  maxRunningTasks: LIMITS.tasksPerPipeline,
   triggers: [{ provider: "github", repository: "acme/web-app", branches: ["main"] }],
   stages: [
     { name: "build", tasks: [{ name: "build", run: { image: "node:22", command: ["npm", "test"] } }] },
@@ -191,6 +201,13 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const outRoot = mkdtempSync(join(tmpdir(), "hookflow-cold-start-"));
 const emulators = await startEmulators();
 const kubernetes = await startFakeKubernetes({ namespace: "default" });
+// An EKS cluster as the README recommends for Lambda: over TLS, signed in to with a token of the function's role.
+const EKS = { cluster: "bench-cluster", region: LOCAL_REGION };
+const eks = await startFakeKubernetes({
+  namespace: "default",
+  tls: true,
+  eks: { ...EKS, credentials: LOCAL_CREDENTIALS, username: "hookflow-scheduler", groups: [] },
+});
 try {
   // Each side gets a table, queue and bucket of its own; the reconciler one with exactly one active run, so
   // that every sample of it does the same work (one Query of the active runs, one message, the schedules' read).
@@ -229,6 +246,8 @@ try {
     return run;
   };
 
+  let schedulerBundle: Promise<Bundle> | undefined;
+  const scheduler = () => (schedulerBundle ??= bundleFunction("scheduler", outRoot));
   const state = { HookflowTable: { name: "bench-cold" }, HookflowQueue: { url: main.queues.workUrl } };
   const http = (request: Parameters<typeof httpEvent>[0]) => async () => httpEvent(request);
   // A run as the API shows it, read with the bootstrap token.
@@ -319,8 +338,9 @@ try {
     },
     {
       // A new run's first message: load it, submit its first task's Job to the cluster, save, ask for a follow-up.
+      // The cluster from a kubeconfig (HOOKFLOW_KUBECONFIG) with a token.
       name: "scheduler",
-      bundle: () => bundleFunction("scheduler", outRoot),
+      bundle: scheduler,
       links: {
         ...state,
         HookflowWakeQueue: { url: wakeUrl },
@@ -330,6 +350,29 @@ try {
         HookflowLogs: { name: "bench-cold" },
       },
       env: { ...FUNCTIONS.scheduler.environment },
+      event: async () => {
+        const run = await stored(main, newRun());
+        return sqsEvent({ runId: run.id, event: { type: "run.created" } }, run.id);
+      },
+      problem: batchProblem,
+    },
+    {
+      // The same on EKS: its endpoint and CA (HOOKFLOW_EKS_*), an EKS token signed with the function's role.
+      name: "scheduler (EKS)",
+      bundle: scheduler,
+      links: {
+        ...state,
+        HookflowWakeQueue: { url: wakeUrl },
+        HookflowApi: { url: "https://hookflow.example.com" },
+        HookflowTokenSecret: { value: TOKEN_SECRET },
+        HookflowLogs: { name: "bench-cold" },
+      },
+      env: {
+        ...FUNCTIONS.scheduler.environment,
+        HOOKFLOW_EKS_CLUSTER: EKS.cluster,
+        HOOKFLOW_EKS_ENDPOINT: eks.url,
+        HOOKFLOW_EKS_CA_DATA: eks.caData,
+      },
       event: async () => {
         const run = await stored(main, newRun());
         return sqsEvent({ runId: run.id, event: { type: "run.created" } }, run.id);
@@ -366,7 +409,7 @@ try {
 
   // What SST does on deploy: each function's links, encrypted with AES-256-GCM under a key of its own, in a file.
   const prepared = [];
-  for (const entry of entries) {
+  for (const entry of entries.filter((e) => !ONLY || e.name === FLOOR || ONLY.includes(e.name))) {
     const dir = join(outRoot, `settings-${entry.name.replace(/\W+/g, "-")}`);
     mkdirSync(dir, { recursive: true });
     const key = randomBytes(32);
@@ -414,8 +457,21 @@ try {
       cpu.get(entry.name)?.imported.push(answer.importCpuMs);
       cpu.get(entry.name)?.answered.push(answer.answerCpuMs);
     }
-  const scheduled = kubernetes.requests.filter((r) => r.method === "POST" && r.path.endsWith("/jobs")).length;
-  if (scheduled !== ROUNDS) throw new Error(`the scheduler created ${scheduled} Jobs in ${ROUNDS} samples`);
+  // Every sample created its Job, through the client the row says (the built-in one names itself).
+  const clients: string[] = [];
+  for (const [name, cluster] of [
+    ["scheduler", kubernetes],
+    ["scheduler (EKS)", eks],
+  ] as const) {
+    if (!prepared.some(({ entry }) => entry.name === name)) continue;
+    const created = cluster.requestsTo("POST", "/jobs").filter((r) => r.status === 201).length;
+    if (created !== ROUNDS) throw new Error(`${name} created ${created} Jobs in ${ROUNDS} samples`);
+    const agents = new Set(
+      cluster.requests.map((r) => (r.userAgent === USER_AGENT ? "built-in" : "client-node")),
+    );
+    clients.push(`${name}: ${[...agents].join(" and ")} client`);
+  }
+  if (eks.eksVerdicts.some((v) => v.problem)) throw new Error("an EKS token was refused");
 
   for (const values of [
     ...samples.values(),
@@ -446,9 +502,11 @@ try {
   const worst = prepared
     .filter(({ entry }) => entry.name !== FLOOR)
     .reduce((a, b) => (p50(b.entry.name) > p50(a.entry.name) ? b : a));
+  console.log(`\nKubernetes: ${clients.join("; ")}`);
   console.log(`\ncold-start ratio: ${(p50(worst.entry.name) / floor).toFixed(2)} (${worst.entry.name})`);
 } finally {
   await kubernetes.close();
+  await eks.close();
   await emulators.stop();
   rmSync(outRoot, { recursive: true, force: true });
 }

@@ -18,7 +18,8 @@
  */
 import { join } from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { createKubernetesRunner, loadKubeconfig } from "../core/adapters/kubernetes/index.js";
+import { loadKubeconfig } from "../core/adapters/kubernetes/client.js";
+import { createKubernetesRunner } from "../core/adapters/kubernetes/index.js";
 import { ensureWakeQueue } from "../core/adapters/sqs/wake-ups.js";
 import { silentLogger } from "../core/adapters/system.js";
 import { FOLLOW_UP } from "../core/engine/follow-up.js";
@@ -128,7 +129,7 @@ async function measure(emulators: Emulators, side: Side, index: number): Promise
   const name = `stage-advance-${index}`;
   const wakeUrl = await ensureWakeQueue(sqs, `${name}-wake`, { visibilityTimeoutSeconds: 60 });
   sqs.destroy();
-  const runner = createKubernetesRunner({
+  const runner = await createKubernetesRunner({
     kubeconfig: fake.kubeconfigWith(SCHEDULER_TOKEN),
     namespace: NAMESPACE,
   });

@@ -251,7 +251,7 @@ export async function buildRunner(
     return createLocalRunner({ dataDir: join(config.HOOKFLOW_DATA_DIR, "runner"), clock });
   }
   const { createKubernetesRunner } = await import("./adapters/kubernetes/index.js");
-  return createKubernetesRunner({
+  return await createKubernetesRunner({
     namespace: config.HOOKFLOW_NAMESPACE,
     archivedLogMaxBytes: config.HOOKFLOW_LOG_MAX_BYTES,
     ...clusterConnection(base),
@@ -498,7 +498,7 @@ export async function doctor(base: Base, overrides: Overrides = {}): Promise<Doc
     cluster: async () => {
       if (runnerKind(config) === "local") return undefined;
       const { createClusterAccess } = await import("./adapters/kubernetes/access.js");
-      return createClusterAccess({ namespace: config.HOOKFLOW_NAMESPACE, ...clusterConnection(base) });
+      return await createClusterAccess({ namespace: config.HOOKFLOW_NAMESPACE, ...clusterConnection(base) });
     },
     secrets: configuredSecrets(config),
   });

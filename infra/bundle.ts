@@ -17,6 +17,13 @@ export interface Bundle {
   startupBytes: number;
   /** Everything, including chunks imported only on first use. */
   totalBytes: number;
+  /** The source modules a cold start loads (those of the chunks counted in `startupBytes`). */
+  startupInputs: string[];
+  /**
+   * The source modules loaded with a module imported on first use (`await import(source)`): its chunk's and those
+   * its chunk imports statically. Empty when `source` is no such module of this bundle.
+   */
+  inputsLoadedWith: (source: string) => string[];
 }
 
 const ROOT = join(import.meta.dirname, "..");
@@ -45,14 +52,21 @@ export async function bundleEntry(name: string, source: string, outdir: string):
   const entry = Object.keys(outputs).find((file) => outputs[file]?.entryPoint === entryPoint);
   if (!entry) throw new Error(`${name}: esbuild produced no entry`);
 
-  const startup = new Set<string>();
-  const visit = (file: string) => {
-    if (startup.has(file)) return;
-    startup.add(file);
-    for (const imported of outputs[file]?.imports ?? [])
-      if (imported.kind === "import-statement" && !imported.external) visit(imported.path);
+  /** The chunks a chunk loads with it: itself and those it imports statically, transitively. */
+  const loadedWith = (chunk: string) => {
+    const loaded = new Set<string>();
+    const visit = (file: string) => {
+      if (loaded.has(file)) return;
+      loaded.add(file);
+      for (const imported of outputs[file]?.imports ?? [])
+        if (imported.kind === "import-statement" && !imported.external) visit(imported.path);
+    };
+    visit(chunk);
+    return loaded;
   };
-  visit(entry);
+  const inputsOf = (chunks: Set<string>) =>
+    [...chunks].flatMap((file) => Object.keys(outputs[file]?.inputs ?? {}));
+  const startup = loadedWith(entry);
   const sum = (counted: (file: string) => boolean) =>
     Object.entries(outputs).reduce((total, [file, { bytes }]) => total + (counted(file) ? bytes : 0), 0);
   return {
@@ -60,6 +74,11 @@ export async function bundleEntry(name: string, source: string, outdir: string):
     entry: join(ROOT, entry),
     startupBytes: sum((file) => startup.has(file)),
     totalBytes: sum(() => true),
+    startupInputs: inputsOf(startup),
+    inputsLoadedWith: (module) => {
+      const chunk = Object.keys(outputs).find((file) => outputs[file]?.entryPoint === module);
+      return chunk ? inputsOf(loadedWith(chunk)) : [];
+    },
   };
 }
 

@@ -7,7 +7,8 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import { type CallPolicy, DEFAULT_CALL_POLICY } from "../adapters/kubernetes/api-call.js";
-import { type KubernetesApis, makeApis } from "../adapters/kubernetes/client.js";
+import type { KubernetesApis, Wire } from "../adapters/kubernetes/apis.js";
+import { clientNodeApis, makeApis } from "../adapters/kubernetes/client.js";
 import { HOOKFLOW_KEYS, JOB_NAME_LABEL, MANAGED_BY } from "../adapters/kubernetes/labels.js";
 import {
   DEFAULT_IMAGE_PULL_GRACE_MS,
@@ -71,6 +72,8 @@ export class Relay {
   constructor(private readonly options: RelayOptions) {
     const { kubeconfig, namespace } = options;
     this.policy = options.policy ?? DEFAULT_CALL_POLICY;
+    // The informers need client-node's own list calls; the judgements take the calls every client makes.
+    const lists = clientNodeApis(kubeconfig, this.policy.requestTimeoutMs);
     this.apis = makeApis(kubeconfig, this.policy.requestTimeoutMs);
     this.settings = {
       imagePullGraceMs: options.imagePullGraceMs ?? DEFAULT_IMAGE_PULL_GRACE_MS,
@@ -79,13 +82,13 @@ export class Relay {
     this.jobs = makeInformer(
       kubeconfig,
       `/apis/batch/v1/namespaces/${namespace}/jobs`,
-      () => this.apis.batch.listNamespacedJob({ namespace, labelSelector: SELECTOR }),
+      () => lists.batch.listNamespacedJob({ namespace, labelSelector: SELECTOR }),
       SELECTOR,
     );
     this.pods = makeInformer(
       kubeconfig,
       `/api/v1/namespaces/${namespace}/pods`,
-      () => this.apis.core.listNamespacedPod({ namespace, labelSelector: SELECTOR }),
+      () => lists.core.listNamespacedPod({ namespace, labelSelector: SELECTOR }),
       SELECTOR,
     );
     for (const verb of ["add", "update"] as const) {
@@ -165,7 +168,7 @@ export class Relay {
     this.judge(attempt, job, cached);
   }
 
-  private judge(attempt: Attempt, job: V1Job, pod: V1Pod | undefined): void {
+  private judge(attempt: Attempt, job: V1Job, pod: Wire<V1Pod> | undefined): void {
     const judged = judgeJob(job, pod, this.settings);
     if (judged) {
       this.send(attempt, judged.observation);

@@ -2,7 +2,7 @@
  * A fake Kubernetes API server for tests, spoken to by the real @kubernetes/client-node:
  *
  *   const fake = await startFakeKubernetes({ autoComplete: (job) => ({ terminationMessage: "A=1" }) });
- *   const runner = createKubernetesRunner({ kubeconfig: fake.kubeconfig, namespace: "ci", retryBudgetMs: 300 });
+ *   const runner = await createKubernetesRunner({ kubeconfig: fake.kubeconfig, namespace: "ci", retryBudgetMs: 300 });
  *   await runner.submit(launch);            // the Job's pod runs, then completes by itself
  *   fake.complete(jobName, { terminationMessage: "A=1" });  // or drive it by hand (startDelayMs: "manual")
  *   fake.injectFault({ method: "POST", pathIncludes: "/jobs", status: 500, times: 2 });
@@ -35,4 +35,5 @@ export {
   type Fault,
   type RecordedRequest,
   startFakeKubernetes,
+  type TlsKubeconfig,
 } from "./server.js";

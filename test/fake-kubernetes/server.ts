@@ -1,5 +1,10 @@
+import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import type { TLSSocket } from "node:tls";
+import { gzipSync } from "node:zlib";
 import { stringify } from "yaml";
 import {
   type ClusterOptions,
@@ -37,6 +42,25 @@ export interface FakeKubernetesOptions extends Partial<ClusterOptions> {
   eks?: EksAuthentication;
   /** The kubeconfig context's namespace. */
   namespace?: string;
+  /**
+   * Serve https: with test/fixtures/tls (the server's certificate is for 127.0.0.1 and fake-kubernetes.test,
+   * signed by `ca.pem`), and take a client certificate that CA signed as its CN (user) and O (groups).
+   */
+  tls?: boolean;
+}
+
+/** Where the fake's TLS material is (see its README). */
+const TLS = join(import.meta.dirname, "..", "fixtures", "tls");
+const tlsFile = (name: string) => readFileSync(join(TLS, name));
+
+/** How a kubeconfig reaches a TLS fake: whose CA it trusts, the name it checks, a client certificate. */
+export interface TlsKubeconfig {
+  /** "other": a CA that did not sign the server's certificate. Default: the fake's own. */
+  ca?: "own" | "other";
+  /** `tls-server-name`. */
+  serverName?: string;
+  /** Sign in with test/fixtures/tls/client.pem instead of a token. */
+  clientCertificate?: boolean;
 }
 
 /** A fault the server plays on matching requests, `times` times (default 1; Infinity for ever). */
@@ -65,6 +89,10 @@ export interface RecordedRequest {
   body: unknown;
   rawBody: string;
   contentType: string | undefined;
+  /** Which client sent it (its User-Agent). */
+  userAgent: string | undefined;
+  /** The answer was gzipped: the client accepts it and the answer is large (see `send`). */
+  compressed?: boolean;
   /** When it arrived (performance.now()). */
   at: number;
   /** Who sent it, once authenticated (a ServiceAccount's or an EKS identity's user name). */
@@ -119,7 +147,15 @@ export class FakeKubernetes {
 
   static async start(options: FakeKubernetesOptions = {}): Promise<FakeKubernetes> {
     loadSchema();
-    const server = createServer();
+    const server = options.tls
+      ? createTlsServer({
+          key: tlsFile("server-key.pem"),
+          cert: tlsFile("server.pem"),
+          ca: tlsFile("ca.pem"),
+          requestCert: true,
+          rejectUnauthorized: false,
+        })
+      : createServer();
     const fake = new FakeKubernetes(
       server,
       options.token ?? "fake-token",
@@ -136,7 +172,7 @@ export class FakeKubernetes {
     );
     server.on("request", (req, res) => void fake.handle(req, res));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    fake.url_ = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    fake.url_ = `${options.tls ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return fake;
   }
 
@@ -149,13 +185,37 @@ export class FakeKubernetes {
     return this.kubeconfigWith(this.token);
   }
 
-  /** A kubeconfig carrying another bearer token (one of `authorization.serviceAccounts`); none without one. */
-  kubeconfigWith(token: string | undefined): string {
+  /** The CA of a TLS fake, base64 (as `certificate-authority-data`, or EKS's `certificateAuthority.data`). */
+  get caData(): string {
+    return tlsFile("ca.pem").toString("base64");
+  }
+
+  /**
+   * A kubeconfig carrying another bearer token (one of `authorization.serviceAccounts`); none without one. A TLS
+   * fake's names its CA (see TlsKubeconfig).
+   */
+  kubeconfigWith(token: string | undefined, tls: TlsKubeconfig = {}): string {
+    const cluster = this.url.startsWith("https:")
+      ? {
+          server: this.url,
+          "certificate-authority-data": tlsFile(tls.ca === "other" ? "other-ca.pem" : "ca.pem").toString(
+            "base64",
+          ),
+          ...(tls.serverName && { "tls-server-name": tls.serverName }),
+        }
+      : { server: this.url, "insecure-skip-tls-verify": true };
+    const user = {
+      ...(token !== undefined && { token }),
+      ...(tls.clientCertificate && {
+        "client-certificate-data": tlsFile("client.pem").toString("base64"),
+        "client-key-data": tlsFile("client-key.pem").toString("base64"),
+      }),
+    };
     return stringify({
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "fake", cluster: { server: this.url, "insecure-skip-tls-verify": true } }],
-      users: [{ name: "fake", user: token === undefined ? {} : { token } }],
+      clusters: [{ name: "fake", cluster }],
+      users: [{ name: "fake", user }],
       contexts: [{ name: "fake", context: { cluster: "fake", user: "fake", namespace: this.namespace } }],
       "current-context": "fake",
     });
@@ -226,6 +286,8 @@ export class FakeKubernetes {
       body: parseBody(rawBody),
       rawBody,
       contentType,
+      userAgent: req.headers["user-agent"],
+      ...(/\bgzip\b/.test(req.headers["accept-encoding"] ?? "") && { compressed: false }),
       at,
     };
     this.requests.push(record);
@@ -263,7 +325,7 @@ export class FakeKubernetes {
     }
     let answer: Answer;
     try {
-      const identity = this.authenticateAndAuthorize(req.headers.authorization, method, url);
+      const identity = this.authenticateAndAuthorize(req, method, url);
       record.user = identity.user;
       if (rawBody !== "" && !contentType?.includes("json"))
         throw badRequest(`unsupported media type ${contentType}`);
@@ -294,15 +356,26 @@ export class FakeKubernetes {
     this.send(res, record, answer);
   }
 
-  /** Who the caller is, once its token is known and the request allowed. */
-  private authenticateAndAuthorize(header: string | undefined, method: string, url: URL): Identity {
+  /** Who the caller is, once its token (or client certificate) is known and the request allowed. */
+  private authenticateAndAuthorize(req: IncomingMessage, method: string, url: URL): Identity {
+    const header = req.headers.authorization;
     const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
-    const identity = token === undefined ? undefined : this.authenticate(token);
+    const identity = token === undefined ? this.certificateIdentity(req) : this.authenticate(token);
     if (!identity) throw new ApiError(401, "Unauthorized", "Unauthorized");
     if (!this.authorization) return identity;
     const attributes = attributesOf(method, url.pathname, url.searchParams);
     if (attributes) authorize(this.authorization, identity, attributes);
     return identity;
+  }
+
+  /** A client certificate the fake's CA signed, as Kubernetes reads one: CN the user, each O a group. */
+  private certificateIdentity(req: IncomingMessage): Identity | undefined {
+    const socket = req.socket as TLSSocket;
+    if (!socket.encrypted || !socket.authorized) return undefined;
+    const { subject } = socket.getPeerCertificate();
+    const user = [subject?.CN ?? []].flat()[0];
+    if (!user) return undefined;
+    return { user, groups: [...[subject.O ?? []].flat(), "system:authenticated"] };
   }
 
   /** Who a token is; undefined (401) when no authenticator takes it. */
@@ -441,7 +514,15 @@ export class FakeKubernetes {
     if (res.destroyed) return;
     record.status = answer.status;
     const text = typeof answer.body === "string" ? answer.body : JSON.stringify(answer.body);
-    res.writeHead(answer.status, { "Content-Type": answer.contentType ?? "application/json" });
+    const headers = { "Content-Type": answer.contentType ?? "application/json" };
+    // As the API server's response compression does: gzip for a client that accepts it, from 128 KB on.
+    if (record.compressed === false && Buffer.byteLength(text) >= 128 * 1024) {
+      record.compressed = true;
+      res.writeHead(answer.status, { ...headers, "Content-Encoding": "gzip" });
+      res.end(gzipSync(text));
+      return;
+    }
+    res.writeHead(answer.status, headers);
     res.end(text);
   }
 }

@@ -92,18 +92,25 @@ describe("the Kubernetes rights hookflow needs", () => {
     expect(needed.sort()).toEqual(granted.sort());
   });
 
-  it("are asked of the cluster with SelfSubjectAccessReview, which answers from the bound Roles", async () => {
-    const { fake, kubeconfig } = await cluster(without("pods/log", "get"));
-    const reviewed = await createClusterAccess({ kubeconfig, namespace: NAMESPACE }).review();
-    expect(reviewed.filter((r) => !r.allowed).map((r) => `${r.verb} ${r.resource}/${r.subresource}`)).toEqual(
-      ["get pods/log"],
-    );
-    expect(reviewed.filter((r) => r.allowed)).toHaveLength(SCHEDULER_RIGHTS.length - 1);
-    expect(fake.requestsTo("POST", "/selfsubjectaccessreviews")).toHaveLength(SCHEDULER_RIGHTS.length);
-    // In another namespace nothing is granted.
-    const elsewhere = await createClusterAccess({ kubeconfig, namespace: "default" }).review();
-    expect(elsewhere.every((r) => !r.allowed)).toBe(true);
-  });
+  it.each(["built-in", "client-node"] as const)(
+    "are asked of the cluster with SelfSubjectAccessReview, which answers from the bound Roles (%s client)",
+    async (client) => {
+      const { fake, kubeconfig } = await cluster(without("pods/log", "get"));
+      const reviewed = await (
+        await createClusterAccess({ kubeconfig, namespace: NAMESPACE, client })
+      ).review();
+      expect(
+        reviewed.filter((r) => !r.allowed).map((r) => `${r.verb} ${r.resource}/${r.subresource}`),
+      ).toEqual(["get pods/log"]);
+      expect(reviewed.filter((r) => r.allowed)).toHaveLength(SCHEDULER_RIGHTS.length - 1);
+      expect(fake.requestsTo("POST", "/selfsubjectaccessreviews")).toHaveLength(SCHEDULER_RIGHTS.length);
+      // In another namespace nothing is granted.
+      const elsewhere = await (
+        await createClusterAccess({ kubeconfig, namespace: "default", client })
+      ).review();
+      expect(elsewhere.every((r) => !r.allowed)).toBe(true);
+    },
+  );
 });
 
 describe("hookflow doctor", () => {

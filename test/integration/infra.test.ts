@@ -148,6 +148,22 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     }
   });
 
+  it("loads @kubernetes/client-node in no cold start, nor with the scheduler's Kubernetes runner: only on its first use", () => {
+    const clientNode = (inputs: string[]) =>
+      inputs.filter((input) => input.includes("node_modules/@kubernetes/client-node/"));
+    for (const name of FUNCTION_NAMES) {
+      expect(bundles[name].startupInputs.length, name).toBeGreaterThan(0);
+      expect(clientNode(bundles[name].startupInputs), name).toEqual([]);
+    }
+    // What a scheduler loads to submit a Job: the runner and its built-in client, not client-node...
+    const runner = bundles.scheduler.inputsLoadedWith("core/adapters/kubernetes/index.ts");
+    expect(runner).toContain("core/adapters/kubernetes/http-client.ts");
+    expect(clientNode(runner)).toEqual([]);
+    // ...which is loaded with its adapter, for credentials only it takes (connect.ts).
+    const fallback = bundles.scheduler.inputsLoadedWith("core/adapters/kubernetes/client.ts");
+    expect(clientNode(fallback).length).toBeGreaterThan(100);
+  });
+
   it("answers API Gateway requests, configured only by SST's encrypted links", async () => {
     const links = { ...(await stateLinks()), HookflowApiToken: { value: "linked-token" } };
     const get = (sample: "apigw-v2-powertools" | "apigw-v2-aws-lambda-go", token: string) =>
@@ -305,7 +321,7 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
         autoComplete: () => ({ log }),
       });
       const system = await testSystem({
-        runner: createKubernetesRunner({ kubeconfig: fake.kubeconfig, namespace: "default" }),
+        runner: await createKubernetesRunner({ kubeconfig: fake.kubeconfig, namespace: "default" }),
       });
       await system.api.definitions.putPipeline(
         "noisy",

@@ -13,6 +13,7 @@ import {
   readManifests,
   startFakeKubernetes,
 } from "../fake-kubernetes/index.js";
+import { forEachKubernetesClient, kubernetesClient } from "../helpers/kubernetes-clients.js";
 
 /**
  * EKS sign-in with an IAM identity (HOOKFLOW_EKS_CLUSTER): the fake API server takes a token only when its
@@ -63,6 +64,7 @@ function runnerFor(
   eks: { cluster?: string; credentials?: typeof CREDENTIALS } = {},
 ) {
   return createKubernetesRunner({
+    client: kubernetesClient(),
     kubeconfig: cluster.kubeconfigWith(undefined),
     namespace: NAMESPACE,
     retryBudgetMs: 300,
@@ -96,83 +98,85 @@ const signedAt = (token: string) =>
     "X-Amz-Date",
   );
 
-describe("EKS sign-in with the function's IAM role", () => {
-  it("runs a task's whole life on tokens the cluster verifies, with the shipped Role", async () => {
-    const clock = { now: START };
-    const cluster = await eksCluster(clock);
-    const runner = runnerFor(cluster, clock);
-    const task = launch("hf-unit-eks-1");
-    await runner.submit(task);
-    expect(await runner.observe(refOf(task))).toMatchObject({ state: "pending" });
-    cluster.start(task.jobName);
-    cluster.writeLog(task.jobName, "hello from EKS\n");
-    cluster.complete(task.jobName, { terminationMessage: "A=1" });
-    expect(await runner.observe(refOf(task))).toMatchObject({
-      state: "succeeded",
-      terminationMessage: "A=1",
-    });
-    expect(await runner.logs(refOf(task))).toContain("hello from EKS");
-    await runner.cancel(refOf(task));
-
-    // Every request carried an EKS token, and every one verified; one token served them all (it is kept).
-    expect(cluster.requests.length).toBeGreaterThanOrEqual(6);
-    expect(cluster.requests.every((r) => r.status !== 401 && r.status !== 403)).toBe(true);
-    expect(cluster.eksVerdicts).toHaveLength(cluster.requests.length);
-    expect(cluster.eksVerdicts.filter((v) => v.problem)).toEqual([]);
-    expect(new Set(cluster.eksVerdicts.map((v) => v.token)).size).toBe(1);
-  });
-
-  it.each([
-    [
-      "another key's signature",
-      { credentials: { ...CREDENTIALS, secretAccessKey: "not-the-role's-key" } },
-      /signature/,
-    ],
-    ["a token for another cluster", { cluster: "other-cluster" }, /signature/],
-    ["another session", { credentials: { ...CREDENTIALS, sessionToken: "stolen" } }, /security token/],
-  ])(
-    "refuses %s with 401, and the runner's error says where the identity comes from",
-    async (_, eks, problem) => {
+forEachKubernetesClient(() => {
+  describe("EKS sign-in with the function's IAM role", () => {
+    it("runs a task's whole life on tokens the cluster verifies, with the shipped Role", async () => {
       const clock = { now: START };
       const cluster = await eksCluster(clock);
-      const runner = runnerFor(cluster, clock, eks);
-      const error = await runner.submit(launch("hf-unit-eks-2")).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(KubernetesRejection);
+      const runner = await runnerFor(cluster, clock);
+      const task = launch("hf-unit-eks-1");
+      await runner.submit(task);
+      expect(await runner.observe(refOf(task))).toMatchObject({ state: "pending" });
+      cluster.start(task.jobName);
+      cluster.writeLog(task.jobName, "hello from EKS\n");
+      cluster.complete(task.jobName, { terminationMessage: "A=1" });
+      expect(await runner.observe(refOf(task))).toMatchObject({
+        state: "succeeded",
+        terminationMessage: "A=1",
+      });
+      expect(await runner.logs(refOf(task))).toContain("hello from EKS");
+      await runner.cancel(refOf(task));
+
+      // Every request carried an EKS token, and every one verified; one token served them all (it is kept).
+      expect(cluster.requests.length).toBeGreaterThanOrEqual(6);
+      expect(cluster.requests.every((r) => r.status !== 401 && r.status !== 403)).toBe(true);
+      expect(cluster.eksVerdicts).toHaveLength(cluster.requests.length);
+      expect(cluster.eksVerdicts.filter((v) => v.problem)).toEqual([]);
+      expect(new Set(cluster.eksVerdicts.map((v) => v.token)).size).toBe(1);
+    });
+
+    it.each([
+      [
+        "another key's signature",
+        { credentials: { ...CREDENTIALS, secretAccessKey: "not-the-role's-key" } },
+        /signature/,
+      ],
+      ["a token for another cluster", { cluster: "other-cluster" }, /signature/],
+      ["another session", { credentials: { ...CREDENTIALS, sessionToken: "stolen" } }, /security token/],
+    ])(
+      "refuses %s with 401, and the runner's error says where the identity comes from",
+      async (_, eks, problem) => {
+        const clock = { now: START };
+        const cluster = await eksCluster(clock);
+        const runner = await runnerFor(cluster, clock, eks);
+        const error = await runner.submit(launch("hf-unit-eks-2")).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(KubernetesRejection);
+        expect((error as KubernetesRejection).code).toBe(401);
+        expect((error as Error).message).toMatch(/HOOKFLOW_EKS_CLUSTER.*access entry/);
+        expect(cluster.eksVerdicts.at(-1)?.problem).toMatch(problem);
+        expect(cluster.jobs()).toEqual([]);
+      },
+    );
+
+    it("signs a new token before the old one expires: a runner 16 minutes on still works", async () => {
+      const clock = { now: START };
+      const cluster = await eksCluster(clock);
+      const runner = await runnerFor(cluster, clock);
+      const task = launch("hf-unit-eks-3");
+      await runner.submit(task);
+      const first = cluster.eksVerdicts[0]?.token as string;
+
+      clock.now = START + 16 * 60_000;
+      // The first token is now past its 15 minutes: the cluster would refuse it...
+      expect(eksTokenProblem(first, { ...eksSettings(), now: () => clock.now })).toMatch(/expired/);
+      // ...and the runner does not present it.
+      cluster.start(task.jobName);
+      expect(await runner.observe(refOf(task))).toMatchObject({ state: "running" });
+      const last = cluster.eksVerdicts.at(-1);
+      expect(last?.problem).toBeUndefined();
+      expect(last?.token).not.toBe(first);
+      expect(signedAt(last?.token as string)).toBe("20261201T131600Z");
+    });
+
+    it("is refused when the token the cluster gets is older than 15 minutes (the fake can say no)", async () => {
+      const clock = { now: START };
+      const cluster = await eksCluster(clock);
+      // A signer whose clock is 16 minutes behind the cluster's: every token it makes is already expired.
+      const runner = await runnerFor(cluster, { now: START - 16 * 60_000 });
+      const error = await runner.submit(launch("hf-unit-eks-4")).catch((e: unknown) => e);
       expect((error as KubernetesRejection).code).toBe(401);
-      expect((error as Error).message).toMatch(/HOOKFLOW_EKS_CLUSTER.*access entry/);
-      expect(cluster.eksVerdicts.at(-1)?.problem).toMatch(problem);
-      expect(cluster.jobs()).toEqual([]);
-    },
-  );
-
-  it("signs a new token before the old one expires: a runner 16 minutes on still works", async () => {
-    const clock = { now: START };
-    const cluster = await eksCluster(clock);
-    const runner = runnerFor(cluster, clock);
-    const task = launch("hf-unit-eks-3");
-    await runner.submit(task);
-    const first = cluster.eksVerdicts[0]?.token as string;
-
-    clock.now = START + 16 * 60_000;
-    // The first token is now past its 15 minutes: the cluster would refuse it...
-    expect(eksTokenProblem(first, { ...eksSettings(), now: () => clock.now })).toMatch(/expired/);
-    // ...and the runner does not present it.
-    cluster.start(task.jobName);
-    expect(await runner.observe(refOf(task))).toMatchObject({ state: "running" });
-    const last = cluster.eksVerdicts.at(-1);
-    expect(last?.problem).toBeUndefined();
-    expect(last?.token).not.toBe(first);
-    expect(signedAt(last?.token as string)).toBe("20261201T131600Z");
-  });
-
-  it("is refused when the token the cluster gets is older than 15 minutes (the fake can say no)", async () => {
-    const clock = { now: START };
-    const cluster = await eksCluster(clock);
-    // A signer whose clock is 16 minutes behind the cluster's: every token it makes is already expired.
-    const runner = runnerFor(cluster, { now: START - 16 * 60_000 });
-    const error = await runner.submit(launch("hf-unit-eks-4")).catch((e: unknown) => e);
-    expect((error as KubernetesRejection).code).toBe(401);
-    expect(cluster.eksVerdicts.at(-1)?.problem).toMatch(/expired/);
+      expect(cluster.eksVerdicts.at(-1)?.problem).toMatch(/expired/);
+    });
   });
 });
 

@@ -19,6 +19,7 @@ import {
 import { attributesOf } from "../fake-kubernetes/rbac.js";
 import { driveRun } from "../helpers/drive.js";
 import { newRun, pipeline, runTask } from "../helpers/factories.js";
+import { forEachKubernetesClient, kubernetesClient } from "../helpers/kubernetes-clients.js";
 import { testSystem } from "../helpers/system.js";
 
 const INFRA = join(import.meta.dirname, "..", "..", "infra", "kubernetes");
@@ -61,7 +62,8 @@ async function asScheduler(objects: Manifest[] = shipped(), fakeOptions = {}) {
     ...fakeOptions,
   });
   onTestFinished(() => fake.close());
-  const runner = createKubernetesRunner({
+  const runner = await createKubernetesRunner({
+    client: kubernetesClient(),
     kubeconfig: fake.kubeconfigWith(SCHEDULER_TOKEN),
     namespace: NAMESPACE,
     retryBudgetMs: 300,
@@ -213,108 +215,110 @@ describe("the shipped manifests (infra/kubernetes)", () => {
   });
 });
 
-describe("the scheduler's Role", () => {
-  it("lets the Kubernetes runner do a task's whole life, and grants nothing the runner does not use", async () => {
-    const { fake, runner } = await asScheduler();
-    const steps = await lifecycle(fake, runner);
-
-    expect(steps).toEqual({
-      submit: undefined,
-      pending: { state: "pending" },
-      running: { state: "running" },
-      logs: "compiling\n",
-      succeeded: { state: "succeeded", terminationMessage: "VERSION=1" },
-      cancel: undefined,
-      "submit stopped": undefined,
-      stop: undefined,
-      stopped: {
-        state: "failed",
-        message: "the task was stopped: its pod's deadline was set to 0 and its containers killed",
-      },
-      "submit refused": undefined,
-      "failed create": {
-        state: "failed",
-        message: expect.stringContaining('serviceaccount "missing" not found'),
-      },
-    });
-    expect(fake.requests.filter((r) => r.status === 403 || r.status === 401)).toEqual([]);
-    expect(fake.serverErrors).toEqual([]);
-    const used = new Set(
-      fake.requests.map((r) => {
-        const a = attributesOf(r.method, r.path, new URLSearchParams(r.query));
-        return a && `${a.subresource ? `${a.resource}/${a.subresource}` : a.resource} ${a.verb}`;
-      }),
-    );
-    expect(new Set(schedulerRules().map((r) => `${r.resource} ${r.verb}`))).toEqual(used);
-  });
-
-  it.each(schedulerRules())(
-    "without $verb on $resource, a step fails with a 403 naming what to grant",
-    async ({ resource, verb }) => {
-      const { fake, runner } = await asScheduler(withoutVerb(resource, verb));
+forEachKubernetesClient(() => {
+  describe("the scheduler's Role", () => {
+    it("lets the Kubernetes runner do a task's whole life, and grants nothing the runner does not use", async () => {
+      const { fake, runner } = await asScheduler();
       const steps = await lifecycle(fake, runner);
 
-      const refusals = Object.values(steps).filter((s) => s instanceof KubernetesRejection);
-      expect(refusals.length).toBeGreaterThan(0);
-      for (const refusal of refusals as KubernetesRejection[]) {
-        expect(refusal.code).toBe(403);
-        expect(refusal.message).toContain(
-          `User "${serviceAccountUser(SCHEDULER)}" cannot ${verb} resource "${resource}" in API group`,
-        );
-        expect(refusal.message).toContain(`to fix: grant the verb "${verb}" on resource "${resource}"`);
-      }
-      if (resource === "secrets")
-        // The Job whose Secret was refused is deleted, not left waiting for it until its deadline.
-        expect(fake.jobs()).toEqual([]);
-    },
-  );
-});
-
-describe("an observation the cluster refuses", () => {
-  it("is logged once per reconcile, naming the missing verb and resource; the task is not lost", async () => {
-    const { fake, runner } = await asScheduler(withoutVerb("pods", "list"), { startDelayMs: 0 });
-    const warnings: Array<{ message: string; fields?: Record<string, unknown> }> = [];
-    const log: Logger = {
-      info: () => {},
-      warn: (message, fields) => warnings.push({ message, ...(fields && { fields }) }),
-      error: () => {},
-    };
-    const system = await testSystem({ runner, log });
-    const run = newRun({
-      id: "rbac403",
-      pipeline: pipeline({ stages: [{ name: "s", tasks: [runTask("a")] }] }),
+      expect(steps).toEqual({
+        submit: undefined,
+        pending: { state: "pending" },
+        running: { state: "running" },
+        logs: "compiling\n",
+        succeeded: { state: "succeeded", terminationMessage: "VERSION=1" },
+        cancel: undefined,
+        "submit stopped": undefined,
+        stop: undefined,
+        stopped: {
+          state: "failed",
+          message: "the task was stopped: its pod's deadline was set to 0 and its containers killed",
+        },
+        "submit refused": undefined,
+        "failed create": {
+          state: "failed",
+          message: expect.stringContaining('serviceaccount "missing" not found'),
+        },
+      });
+      expect(fake.requests.filter((r) => r.status === 403 || r.status === 401)).toEqual([]);
+      expect(fake.serverErrors).toEqual([]);
+      const used = new Set(
+        fake.requests.map((r) => {
+          const a = attributesOf(r.method, r.path, new URLSearchParams(r.query));
+          return a && `${a.subresource ? `${a.resource}/${a.subresource}` : a.resource} ${a.verb}`;
+        }),
+      );
+      expect(new Set(schedulerRules().map((r) => `${r.resource} ${r.verb}`))).toEqual(used);
     });
-    await system.stores.runs.saveRun(run);
-    await system.queue.send([
-      { runId: run.id, event: { type: "run.created" }, dedupKey: `created:${run.id}` },
-    ]);
-    const running = await driveRun(system, run.id, {
-      done: (r) => r.stages[0]?.tasks[0]?.status === "running",
-    });
-    const jobName = running.stages[0]?.tasks[0]?.jobName as string;
-    fake.complete(jobName, { terminationMessage: "A=1" });
-    warnings.length = 0;
 
-    await system.scheduler.handle({ runId: run.id, event: { type: "reconcile" } });
-    await system.scheduler.handle({ runId: run.id, event: { type: "reconcile" } });
+    it.each(schedulerRules())(
+      "without $verb on $resource, a step fails with a 403 naming what to grant",
+      async ({ resource, verb }) => {
+        const { fake, runner } = await asScheduler(withoutVerb(resource, verb));
+        const steps = await lifecycle(fake, runner);
 
-    expect(warnings).toHaveLength(2);
-    expect(warnings[0]).toEqual({
-      message: `could not observe 1 Job(s) of run ${run.id}`,
-      fields: {
-        runId: run.id,
-        failures: [
-          {
-            task: "a",
-            jobName,
-            error: expect.stringContaining(
-              `cannot list resource "pods" in API group "" in the namespace "${NAMESPACE}" (403); to fix: grant the verb "list" on resource "pods"`,
-            ),
-          },
-        ],
+        const refusals = Object.values(steps).filter((s) => s instanceof KubernetesRejection);
+        expect(refusals.length).toBeGreaterThan(0);
+        for (const refusal of refusals as KubernetesRejection[]) {
+          expect(refusal.code).toBe(403);
+          expect(refusal.message).toContain(
+            `User "${serviceAccountUser(SCHEDULER)}" cannot ${verb} resource "${resource}" in API group`,
+          );
+          expect(refusal.message).toContain(`to fix: grant the verb "${verb}" on resource "${resource}"`);
+        }
+        if (resource === "secrets")
+          // The Job whose Secret was refused is deleted, not left waiting for it until its deadline.
+          expect(fake.jobs()).toEqual([]);
       },
+    );
+  });
+
+  describe("an observation the cluster refuses", () => {
+    it("is logged once per reconcile, naming the missing verb and resource; the task is not lost", async () => {
+      const { fake, runner } = await asScheduler(withoutVerb("pods", "list"), { startDelayMs: 0 });
+      const warnings: Array<{ message: string; fields?: Record<string, unknown> }> = [];
+      const log: Logger = {
+        info: () => {},
+        warn: (message, fields) => warnings.push({ message, ...(fields && { fields }) }),
+        error: () => {},
+      };
+      const system = await testSystem({ runner, log });
+      const run = newRun({
+        id: "rbac403",
+        pipeline: pipeline({ stages: [{ name: "s", tasks: [runTask("a")] }] }),
+      });
+      await system.stores.runs.saveRun(run);
+      await system.queue.send([
+        { runId: run.id, event: { type: "run.created" }, dedupKey: `created:${run.id}` },
+      ]);
+      const running = await driveRun(system, run.id, {
+        done: (r) => r.stages[0]?.tasks[0]?.status === "running",
+      });
+      const jobName = running.stages[0]?.tasks[0]?.jobName as string;
+      fake.complete(jobName, { terminationMessage: "A=1" });
+      warnings.length = 0;
+
+      await system.scheduler.handle({ runId: run.id, event: { type: "reconcile" } });
+      await system.scheduler.handle({ runId: run.id, event: { type: "reconcile" } });
+
+      expect(warnings).toHaveLength(2);
+      expect(warnings[0]).toEqual({
+        message: `could not observe 1 Job(s) of run ${run.id}`,
+        fields: {
+          runId: run.id,
+          failures: [
+            {
+              task: "a",
+              jobName,
+              error: expect.stringContaining(
+                `cannot list resource "pods" in API group "" in the namespace "${NAMESPACE}" (403); to fix: grant the verb "list" on resource "pods"`,
+              ),
+            },
+          ],
+        },
+      });
+      expect((await system.stores.runs.getRun(run.id))?.stages[0]?.tasks[0]?.status).toBe("running");
     });
-    expect((await system.stores.runs.getRun(run.id))?.stages[0]?.tasks[0]?.status).toBe("running");
   });
 });
 

@@ -62,7 +62,7 @@ async function setUp(
     visibilityTimeoutSeconds?: number;
   } = {},
 ) {
-  const runner = createKubernetesRunner({
+  const runner = await createKubernetesRunner({
     kubeconfig: fake.kubeconfig,
     namespace: "ci",
     retryBudgetMs: 500,
@@ -334,7 +334,7 @@ describe("a cancel during an archive outage stops the task at once", () => {
 describe("a stop the cluster refuses", () => {
   it("does not hold up the cancel: it is logged, then the log is copied and the Job deleted, as before", async () => {
     const warnings: string[] = [];
-    const runner = createKubernetesRunner({
+    const runner = await createKubernetesRunner({
       kubeconfig: fake.kubeconfig,
       namespace: "ci",
       retryBudgetMs: 500,

@@ -42,7 +42,11 @@ async function observedSystem() {
   // The deployment's logger, as buildBase makes it (the configured secrets masked), writing where the test reads.
   const log = jsonLogger({}, (l) => logLines.push(l), [SECRETS.github, TEST_TOKEN_SECRET, "test-api-token"]);
   const system = await testSystem({
-    runner: createKubernetesRunner({ kubeconfig: fake.kubeconfig, namespace: "ci", retryBaseDelayMs: 10 }),
+    runner: await createKubernetesRunner({
+      kubeconfig: fake.kubeconfig,
+      namespace: "ci",
+      retryBaseDelayMs: 10,
+    }),
     metrics,
     log,
     sender: {

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { createKubernetesRunner, loadKubeconfig } from "../../core/adapters/kubernetes/index.js";
+import { loadKubeconfig } from "../../core/adapters/kubernetes/client.js";
+import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js";
 import { silentLogger } from "../../core/adapters/system.js";
 import { jobNameFor } from "../../core/engine/index.js";
 import type { Run } from "../../core/model/index.js";
@@ -48,7 +49,7 @@ const log: Logger = {
 
 beforeAll(async () => {
   fake = await startFakeKubernetes({ startDelayMs: "manual", namespace: NAMESPACE });
-  const runner = createKubernetesRunner({
+  const runner = await createKubernetesRunner({
     kubeconfig: fake.kubeconfig,
     namespace: NAMESPACE,
     retryBudgetMs: 300,
@@ -218,7 +219,7 @@ describe("the relay's Role (infra/kubernetes/relay.yaml)", () => {
       },
     });
     onTestFinished(() => rbacFake.close());
-    const runner = createKubernetesRunner({
+    const runner = await createKubernetesRunner({
       kubeconfig: rbacFake.kubeconfigWith(scheduler),
       namespace: "hookflow",
     });
@@ -250,7 +251,7 @@ describe("the relay's Role (infra/kubernetes/relay.yaml)", () => {
     await expect.poll(() => seen.map((r) => r.observation.state), { timeout: 10_000 }).toContain("succeeded");
     expect(seen.find((r) => r.observation.state === "succeeded")?.observation.terminationMessage).toBe("A=1");
     expect(rbacFake.requests.filter((r) => r.status === 403)).toEqual([]);
-    const asRelay = createKubernetesRunner({
+    const asRelay = await createKubernetesRunner({
       kubeconfig: rbacFake.kubeconfigWith(relayAccount),
       namespace: "hookflow",
       retryBudgetMs: 100,

@@ -79,48 +79,50 @@ runnerContract({
   },
 });
 
-runnerContract({
-  name: "Kubernetes runner on the fake API server",
-  async setUp() {
-    const fake = await startFakeKubernetes();
-    onTestFinished(() => fake.close());
-    const runner = createKubernetesRunner({ kubeconfig: fake.kubeconfig, namespace: "ci" });
-    return {
-      runner,
-      // A job template with an init container that clones first, as the examples' builds do.
-      launch: (jobName) =>
-        baseLaunch(jobName, {
-          kind: "job",
-          template: "build",
-          manifest: {
-            apiVersion: "batch/v1",
-            kind: "Job",
-            spec: {
-              template: {
-                spec: {
-                  restartPolicy: "Never",
-                  initContainers: [
-                    { name: "clone", image: "alpine/git:2.45.2", command: ["git", "clone", "x"] },
-                  ],
-                  containers: [{ name: "task", image: "node:22", command: ["sh", "-c", "npm test"] }],
+// With each client the adapter can use (see connectKubernetes).
+for (const client of ["built-in", "client-node"] as const)
+  runnerContract({
+    name: `Kubernetes runner (${client} client) on the fake API server`,
+    async setUp() {
+      const fake = await startFakeKubernetes();
+      onTestFinished(() => fake.close());
+      const runner = await createKubernetesRunner({ kubeconfig: fake.kubeconfig, namespace: "ci", client });
+      return {
+        runner,
+        // A job template with an init container that clones first, as the examples' builds do.
+        launch: (jobName) =>
+          baseLaunch(jobName, {
+            kind: "job",
+            template: "build",
+            manifest: {
+              apiVersion: "batch/v1",
+              kind: "Job",
+              spec: {
+                template: {
+                  spec: {
+                    restartPolicy: "Never",
+                    initContainers: [
+                      { name: "clone", image: "alpine/git:2.45.2", command: ["git", "clone", "x"] },
+                    ],
+                    containers: [{ name: "task", image: "node:22", command: ["sh", "-c", "npm test"] }],
+                  },
                 },
               },
             },
-          },
-        }),
-      async say(launch, text) {
-        fake.writeLog(launch.jobName, text);
-      },
-      taskContainer: "task",
-      initContainer: { name: "clone", log: "Cloning into 'x'...\n" },
-      archive: s3Archive,
-      async end(launch, { log, terminationMessage, exitCode }) {
-        fake.writeLog(launch.jobName, "Cloning into 'x'...\n", "clone");
-        const said = { log, ...(terminationMessage !== undefined && { terminationMessage }) };
-        if (exitCode === 0) fake.complete(launch.jobName, said);
-        else fake.fail(launch.jobName, { reason: "BackoffLimitExceeded", exitCode, ...said });
-      },
-      created: async () => fake.jobs().length,
-    };
-  },
-});
+          }),
+        async say(launch, text) {
+          fake.writeLog(launch.jobName, text);
+        },
+        taskContainer: "task",
+        initContainer: { name: "clone", log: "Cloning into 'x'...\n" },
+        archive: s3Archive,
+        async end(launch, { log, terminationMessage, exitCode }) {
+          fake.writeLog(launch.jobName, "Cloning into 'x'...\n", "clone");
+          const said = { log, ...(terminationMessage !== undefined && { terminationMessage }) };
+          if (exitCode === 0) fake.complete(launch.jobName, said);
+          else fake.fail(launch.jobName, { reason: "BackoffLimitExceeded", exitCode, ...said });
+        },
+        created: async () => fake.jobs().length,
+      };
+    },
+  });

@@ -58,7 +58,7 @@ beforeAll(async () => {
 afterAll(() => fake.close());
 
 async function withFakeCluster() {
-  const runner = createKubernetesRunner({
+  const runner = await createKubernetesRunner({
     kubeconfig: fake.kubeconfig,
     namespace: "ci",
     retryBudgetMs: 500,

@@ -15,7 +15,7 @@ afterAll(() => fake.close());
 
 describe("a scheduler that dies", () => {
   it("after submitting a Job and before saving: the message comes back, and there is exactly one Job and a finished run", async () => {
-    const runner = createKubernetesRunner({
+    const runner = await createKubernetesRunner({
       kubeconfig: fake.kubeconfig,
       namespace: "ci",
       retryBudgetMs: 500,

@@ -12,7 +12,7 @@ beforeAll(async () => {
 afterAll(() => fake.close());
 
 async function systemOnFake() {
-  const runner = createKubernetesRunner({
+  const runner = await createKubernetesRunner({
     kubeconfig: fake.kubeconfig,
     namespace: "ci",
     retryBudgetMs: 400,

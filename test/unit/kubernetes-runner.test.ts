@@ -3,8 +3,8 @@ import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js"
 import { PermanentError } from "../../core/errors.js";
 
 describe("creating the Kubernetes runner", () => {
-  it("refuses a namespace that is not a valid name when the runner is created", () => {
-    expect(() => createKubernetesRunner({ kubeconfig: "", namespace: "Bad_Namespace" })).toThrow(
+  it("refuses a namespace that is not a valid name when the runner is created", async () => {
+    await expect(createKubernetesRunner({ kubeconfig: "", namespace: "Bad_Namespace" })).rejects.toThrow(
       PermanentError,
     );
   });

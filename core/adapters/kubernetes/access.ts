@@ -1,7 +1,6 @@
-import { AuthorizationV1Api, createConfiguration, ServerConfiguration } from "@kubernetes/client-node";
 import type { ClusterAccess, KubernetesRight } from "../../ports.js";
 import { type CallPolicy, callKubernetes, DEFAULT_CALL_POLICY } from "./api-call.js";
-import { authenticationFor, type KubeconfigSource, loadKubeconfig } from "./client.js";
+import { connectKubernetes, type KubeconfigSource, type KubernetesClient } from "./connect.js";
 import { type EksSignIn, eksTokenSource } from "./eks-token.js";
 
 /**
@@ -23,23 +22,21 @@ export const SCHEDULER_RIGHTS: readonly KubernetesRight[] = [
  * Asks the cluster, with hookflow's own kubeconfig, whether each right is granted in `namespace`
  * (SelfSubjectAccessReview: every authenticated identity may ask this about itself).
  */
-export function createClusterAccess(
+export async function createClusterAccess(
   options: Omit<KubeconfigSource, "bearerToken"> & {
     namespace: string;
     policy?: CallPolicy;
     eks?: EksSignIn;
+    client?: KubernetesClient;
   },
-): ClusterAccess {
+): Promise<ClusterAccess> {
   const bearerToken = options.eks && eksTokenSource(options.eks);
-  const config = loadKubeconfig({ ...options, ...(bearerToken && { bearerToken }) });
-  const cluster = config.getCurrentCluster();
-  const api = new AuthorizationV1Api(
-    createConfiguration({
-      baseServer: new ServerConfiguration(cluster?.server ?? "", {}),
-      authMethods: { default: authenticationFor(config, bearerToken) },
-    }),
-  );
   const policy = options.policy ?? DEFAULT_CALL_POLICY;
+  const api = await connectKubernetes(
+    { ...options, ...(bearerToken && { bearerToken }) },
+    policy.requestTimeoutMs,
+    options.client,
+  );
   return {
     namespace: options.namespace,
     review: () =>
@@ -48,18 +45,16 @@ export function createClusterAccess(
           const answer = await callKubernetes(
             `review ${right.verb} ${right.resource}`,
             () =>
-              api.createSelfSubjectAccessReview({
-                body: {
-                  apiVersion: "authorization.k8s.io/v1",
-                  kind: "SelfSubjectAccessReview",
-                  spec: {
-                    resourceAttributes: {
-                      namespace: options.namespace,
-                      verb: right.verb,
-                      group: right.group,
-                      resource: right.resource,
-                      ...(right.subresource && { subresource: right.subresource }),
-                    },
+              api.reviewAccess({
+                apiVersion: "authorization.k8s.io/v1",
+                kind: "SelfSubjectAccessReview",
+                spec: {
+                  resourceAttributes: {
+                    namespace: options.namespace,
+                    verb: right.verb,
+                    group: right.group,
+                    resource: right.resource,
+                    ...(right.subresource && { subresource: right.subresource }),
                   },
                 },
               }),

@@ -1,5 +1,5 @@
-import { AbortError, ApiException, FetchError } from "@kubernetes/client-node";
 import { PermanentError, RetryableError } from "../../errors.js";
+import { KubernetesHttpError, KubernetesTransportError } from "./apis.js";
 
 /** How long one API call may take, and how long to keep retrying one that fails for a transient reason. */
 export interface CallPolicy {
@@ -112,11 +112,11 @@ function forbiddenHint(message: string): string {
 }
 
 function classify(error: unknown): Failure | undefined {
-  if (error instanceof ApiException) {
+  if (error instanceof KubernetesHttpError) {
     const code = error.code;
     const status = statusOf(error.body);
     const transient = code >= 500 || code === 429 || code === 408;
-    const retryAfter = Number(headerOf(error.headers, "retry-after"));
+    const retryAfter = Number(error.headers["retry-after"]);
     return {
       transient,
       code,
@@ -125,13 +125,13 @@ function classify(error: unknown): Failure | undefined {
       ...(Number.isFinite(retryAfter) && retryAfter > 0 && { retryAfterMs: retryAfter * 1000 }),
     };
   }
-  if (error instanceof RequestTimeout || error instanceof AbortError)
+  if (error instanceof RequestTimeout || (error instanceof KubernetesTransportError && error.timedOut))
     return { transient: true, message: "the request timed out" };
-  if (error instanceof FetchError) return { transient: true, message: error.message };
+  if (error instanceof KubernetesTransportError) return { transient: true, message: error.message };
   return undefined;
 }
 
-/** The Status object Kubernetes answers errors with; the client hands its body over as unparsed text. */
+/** The Status object Kubernetes answers errors with; the clients hand its body over as unparsed text. */
 function statusOf(body: unknown): { message?: string; reason?: string } {
   let value = body;
   const text = Buffer.isBuffer(body) ? body.toString("utf8") : typeof body === "string" ? body : undefined;
@@ -148,12 +148,6 @@ function statusOf(body: unknown): { message?: string; reason?: string } {
     ...(typeof message === "string" && { message }),
     ...(typeof reason === "string" && { reason }),
   };
-}
-
-function headerOf(headers: Record<string, string> | undefined, name: string): string | undefined {
-  if (!headers) return undefined;
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
-  return undefined;
 }
 
 /** How long after its abort signal fired a request may take to fail on its own before it is abandoned. */

@@ -1,7 +1,11 @@
 import {
+  AbortError,
+  ApiException,
+  AuthorizationV1Api,
   BatchV1Api,
   CoreV1Api,
   createConfiguration,
+  FetchError,
   KubeConfig,
   type Middleware,
   type RequestContext,
@@ -9,27 +13,16 @@ import {
   ServerConfiguration,
 } from "@kubernetes/client-node";
 import { ValidationError } from "../../errors.js";
+import { type KubernetesApis, KubernetesHttpError, KubernetesTransportError } from "./apis.js";
+import type { KubeconfigSource } from "./connect.js";
 
-export interface KubeconfigSource {
-  /** Kubeconfig text (HOOKFLOW_KUBECONFIG). */
-  kubeconfig?: string;
-  /** A kubeconfig file; without either, KUBECONFIG, ~/.kube/config or the in-cluster service account. */
-  kubeconfigPath?: string;
-  /**
-   * The cluster's API endpoint and CA instead of a kubeconfig (HOOKFLOW_EKS_ENDPOINT, HOOKFLOW_EKS_CA_DATA: the
-   * CA as `aws eks describe-cluster` gives it, base64 PEM). Only with a bearer token of hookflow's own (EKS).
-   */
-  endpoint?: { server: string; caData: string };
-  /**
-   * Requests carry this bearer token (an EKS token signed with the function's IAM role) instead of the
-   * kubeconfig's user, which must then have no credentials of its own: two identities would be one too many.
-   */
-  bearerToken?: () => Promise<string>;
-}
+export type { KubeconfigSource } from "./connect.js";
 
-export interface KubernetesApis {
+/** client-node's own API objects, for what only it does (the relay's informers). */
+export interface ClientNodeApis {
   batch: BatchV1Api;
   core: CoreV1Api;
+  authorization: AuthorizationV1Api;
 }
 
 /**
@@ -61,9 +54,15 @@ export function loadKubeconfig(source: KubeconfigSource): KubeConfig {
   } catch (error) {
     throw invalid(`is not a kubeconfig the Kubernetes client can read: ${firstLine(error)}`);
   }
-  if (!config.getCurrentCluster()?.server)
+  const cluster = config.getCurrentCluster();
+  if (!cluster?.server)
     throw invalid(
       `names no cluster with a server: its current-context ("${config.getCurrentContext() ?? ""}") must name a context whose cluster has a server URL`,
+    );
+  // client-node would refuse each request; the built-in client too.
+  if (cluster.server.startsWith("http:") && !cluster.skipTLSVerify && !cluster.proxyUrl)
+    throw invalid(
+      `its cluster "${cluster.name}" is served over plain http: (${cluster.server}): use https:, or set insecure-skip-tls-verify: true for a test cluster`,
     );
   const user = config.getCurrentUser();
   if (source.bearerToken && user && hasCredentials(user))
@@ -91,22 +90,78 @@ function firstLine(error: unknown): string {
 }
 
 /**
- * The API clients, each request bounded by `requestTimeoutMs`. client-node 1.x sends through node-fetch and
- * takes an AbortSignal per request, which only a middleware can set: `makeApiClient` offers no timeout.
+ * The API calls through client-node, each request bounded by `requestTimeoutMs`, with its errors as
+ * `KubernetesApis` says (the built-in client's). Objects come as client-node gives them (times as Dates).
  */
 export function makeApis(
   config: KubeConfig,
   requestTimeoutMs: number,
   bearerToken?: () => Promise<string>,
 ): KubernetesApis {
+  const { batch, core, authorization } = clientNodeApis(config, requestTimeoutMs, bearerToken);
+  return {
+    createJob: (namespace, body) => translated(batch.createNamespacedJob({ namespace, body })),
+    readJob: (namespace, name) => translated(batch.readNamespacedJob({ name, namespace })),
+    deleteJob: async (namespace, name) => {
+      await translated(batch.deleteNamespacedJob({ name, namespace, propagationPolicy: "Background" }));
+    },
+    createSecret: async (namespace, body) => {
+      await translated(core.createNamespacedSecret({ namespace, body }));
+    },
+    listPods: async (namespace, labelSelector) =>
+      (await translated(core.listNamespacedPod({ namespace, labelSelector }))).items,
+    patchPod: async (namespace, name, body) => {
+      await translated(core.patchNamespacedPod({ name, namespace, body }));
+    },
+    readPodLog: (namespace, name, query) =>
+      translated(core.readNamespacedPodLog({ name, namespace, ...query })),
+    listEvents: async (namespace, fieldSelector) =>
+      (await translated(core.listNamespacedEvent({ namespace, fieldSelector }))).items,
+    reviewAccess: (body) => translated(authorization.createSelfSubjectAccessReview({ body })),
+  };
+}
+
+/** client-node's errors as `KubernetesApis` gives them: an answer's code, body and headers; no answer. */
+async function translated<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (error) {
+    if (error instanceof ApiException)
+      throw new KubernetesHttpError(error.code, error.body, lowerCased(error.headers), { cause: error });
+    if (error instanceof AbortError)
+      throw new KubernetesTransportError("the request timed out", true, { cause: error });
+    if (error instanceof FetchError)
+      throw new KubernetesTransportError(error.message, false, { cause: error });
+    throw error;
+  }
+}
+
+function lowerCased(headers: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
+  );
+}
+
+/** client-node's API objects for this kubeconfig, each request bounded by `requestTimeoutMs`. */
+export function clientNodeApis(
+  config: KubeConfig,
+  requestTimeoutMs: number,
+  bearerToken?: () => Promise<string>,
+): ClientNodeApis {
   const cluster = config.getCurrentCluster();
   if (!cluster) throw new Error("the kubeconfig has no current cluster");
+  // client-node 1.x sends through node-fetch and takes an AbortSignal per request, which only a middleware can
+  // set: `makeApiClient` offers no timeout.
   const configuration = createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
     authMethods: { default: authenticationFor(config, bearerToken) },
     promiseMiddleware: [timeoutMiddleware(requestTimeoutMs)],
   });
-  return { batch: new BatchV1Api(configuration), core: new CoreV1Api(configuration) };
+  return {
+    batch: new BatchV1Api(configuration),
+    core: new CoreV1Api(configuration),
+    authorization: new AuthorizationV1Api(configuration),
+  };
 }
 
 function timeoutMiddleware(ms: number): Middleware {
@@ -120,10 +175,7 @@ function timeoutMiddleware(ms: number): Middleware {
 }
 
 /** How requests sign in: the kubeconfig's own user, or a bearer token of hookflow's own (EKS). */
-export function authenticationFor(
-  config: KubeConfig,
-  bearerToken?: () => Promise<string>,
-): SecurityAuthentication {
+function authenticationFor(config: KubeConfig, bearerToken?: () => Promise<string>): SecurityAuthentication {
   return bearerToken ? new TokenAuthentication(config, bearerToken) : config;
 }
 

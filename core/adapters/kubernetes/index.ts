@@ -1,5 +1,11 @@
 export { type CallPolicy, DEFAULT_CALL_POLICY, KubernetesRejection } from "./api-call.js";
-export { type KubeconfigSource, type KubernetesApis, loadKubeconfig, makeApis } from "./client.js";
+export {
+  type KubernetesApis,
+  KubernetesHttpError,
+  KubernetesTransportError,
+  type Wire,
+} from "./apis.js";
+export { connectKubernetes, type KubeconfigSource, type KubernetesClient } from "./connect.js";
 export {
   buildJob,
   DEFAULT_TTL_SECONDS_AFTER_FINISHED,

@@ -1,7 +1,7 @@
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import type { CollectedLog, ContainerLog } from "../../ports.js";
 import { type CallPolicy, callKubernetes, KubernetesRejection } from "./api-call.js";
-import type { KubernetesApis } from "./client.js";
+import type { KubernetesApis, Wire } from "./apis.js";
 import { findJobPod } from "./pods.js";
 
 /** How much of one container's log one request may download (the API cuts the answer there: `limitBytes`). */
@@ -56,8 +56,8 @@ interface ContainerRef {
   started: boolean;
 }
 
-function containersOf(pod: V1Pod): ContainerRef[] {
-  const started = (statuses: V1ContainerStatus[] | undefined, name: string) => {
+function containersOf(pod: Wire<V1Pod>): ContainerRef[] {
+  const started = (statuses: Wire<V1ContainerStatus>[] | undefined, name: string) => {
     const status = statuses?.find((s) => s.name === name);
     return Boolean(status?.state?.running || status?.state?.terminated || status?.lastState?.terminated);
   };
@@ -96,13 +96,7 @@ async function readContainerLog(
       text = await callKubernetes(
         `read the log of container "${container}" of pod "${podName}"`,
         () =>
-          apis.core.readNamespacedPodLog({
-            name: podName,
-            namespace,
-            container,
-            tailLines: lines,
-            limitBytes: limits.maxBytes,
-          }),
+          apis.readPodLog(namespace, podName, { container, tailLines: lines, limitBytes: limits.maxBytes }),
         policy,
       );
     } catch (error) {
@@ -143,9 +137,7 @@ export async function collectTaskLog(
         text = await callKubernetes(
           `read the log of container "${container.name}" of pod "${podName}"`,
           () =>
-            apis.core.readNamespacedPodLog({
-              name: podName,
-              namespace,
+            apis.readPodLog(namespace, podName, {
               container: container.name,
               timestamps: true,
               limitBytes: maxBytes,

@@ -1,9 +1,15 @@
 import type { CoreV1Event, V1ContainerStatus, V1Job, V1Pod } from "@kubernetes/client-node";
 import type { JobObservation, JobState } from "../../ports.js";
 import { type CallPolicy, callKubernetes, KubernetesRejection } from "./api-call.js";
-import type { KubernetesApis } from "./client.js";
+import type { KubernetesApis, Wire } from "./apis.js";
 import { findJobPod } from "./pods.js";
 import { secretNameFor } from "./secret.js";
+
+// Objects as either client gives them (see Wire), and as the relay's watches give them.
+type Job = Wire<V1Job>;
+type Pod = Wire<V1Pod>;
+type KubeEvent = Wire<CoreV1Event>;
+type ContainerStatus = Wire<V1ContainerStatus>;
 
 /** How observations judge a Job that has not started. */
 export interface ObserveSettings {
@@ -36,13 +42,9 @@ export async function observeJob(
   policy: CallPolicy,
   settings: ObserveSettings,
 ): Promise<Observed> {
-  let job: V1Job;
+  let job: Job;
   try {
-    job = await callKubernetes(
-      `read Job "${jobName}"`,
-      () => apis.batch.readNamespacedJob({ name: jobName, namespace }),
-      policy,
-    );
+    job = await callKubernetes(`read Job "${jobName}"`, () => apis.readJob(namespace, jobName), policy);
   } catch (error) {
     if (error instanceof KubernetesRejection && error.code === 404)
       return { observation: { state: "missing" }, stuck: false };
@@ -57,11 +59,7 @@ export async function observeJob(
  * The observation of a Job and its pod as already read (by `observeJob`, or from the relay's watch), or
  * undefined when only the Job's events can tell: a pending Job without a live pod (see `withFailedCreate`).
  */
-export function judgeJob(
-  job: V1Job,
-  pod: V1Pod | undefined,
-  settings: ObserveSettings,
-): Observed | undefined {
+export function judgeJob(job: Job, pod: Pod | undefined, settings: ObserveSettings): Observed | undefined {
   const state = jobState(job);
   if (state === "succeeded" || state === "failed")
     return { observation: observationOf(job, pod), stuck: false };
@@ -76,7 +74,7 @@ export function judgeJob(
 /** A pending Job without a live pod: failed when a FailedCreate event says why its pod cannot be created. */
 export async function withFailedCreate(
   apis: KubernetesApis,
-  job: V1Job,
+  job: Job,
   policy: CallPolicy,
 ): Promise<Observed> {
   const cause = await failedCreate(apis, job, policy);
@@ -93,7 +91,7 @@ export async function withFailedCreate(
  * - a ready pod, or an active one where the API does not count ready pods: running;
  * - otherwise pending: created, scheduling, pulling its image, waiting for its Secret.
  */
-export function jobState(job: V1Job): JobState {
+export function jobState(job: Job): JobState {
   if (hasCondition(job, "Complete") || hasCondition(job, "SuccessCriteriaMet")) return "succeeded";
   if (hasCondition(job, "Failed") || hasCondition(job, "FailureTarget")) return "failed";
   const { active = 0, ready } = job.status ?? {};
@@ -102,7 +100,7 @@ export function jobState(job: V1Job): JobState {
 }
 
 /** The observation of a Job, with its pod's account of how it ended when the pod is still there. */
-export function observationOf(job: V1Job, pod: V1Pod | undefined): JobObservation {
+export function observationOf(job: Job, pod: Pod | undefined): JobObservation {
   const state = jobState(job);
   const taskContainer = job.spec?.template.spec?.containers[0]?.name;
   const terminationMessage = terminationMessageOf(pod, taskContainer);
@@ -114,11 +112,11 @@ export function observationOf(job: V1Job, pod: V1Pod | undefined): JobObservatio
   return observation;
 }
 
-function hasCondition(job: V1Job, type: string) {
+function hasCondition(job: Job, type: string) {
   return (job.status?.conditions ?? []).some((c) => c.type === type && c.status === "True");
 }
 
-function failureMessage(job: V1Job, pod: V1Pod | undefined, taskContainer: string | undefined): string {
+function failureMessage(job: Job, pod: Pod | undefined, taskContainer: string | undefined): string {
   const conditions = job.status?.conditions ?? [];
   const failed =
     conditions.find((c) => c.type === "Failed" && c.status === "True") ??
@@ -157,21 +155,21 @@ function failureMessage(job: V1Job, pod: V1Pod | undefined, taskContainer: strin
   }
 }
 
-function statusesOf(pod: V1Pod | undefined): V1ContainerStatus[] {
+function statusesOf(pod: Pod | undefined): ContainerStatus[] {
   return [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])];
 }
 
 /** The container whose exit failed the pod: the task's own when it failed, else the first that did. */
-function failedContainer(pod: V1Pod | undefined, taskContainer: string | undefined) {
+function failedContainer(pod: Pod | undefined, taskContainer: string | undefined) {
   const failed = statusesOf(pod).filter((s) => (s.state?.terminated?.exitCode ?? 0) !== 0);
   return failed.find((s) => s.name === taskContainer) ?? failed[0];
 }
 
-function waitingContainer(pod: V1Pod | undefined) {
+function waitingContainer(pod: Pod | undefined) {
   return statusesOf(pod).find((s) => s.state?.waiting?.reason);
 }
 
-function terminationMessageOf(pod: V1Pod | undefined, taskContainer: string | undefined): string | undefined {
+function terminationMessageOf(pod: Pod | undefined, taskContainer: string | undefined): string | undefined {
   const status = pod?.status?.containerStatuses?.find((s) => s.name === taskContainer);
   const message = status?.state?.terminated?.message ?? status?.lastState?.terminated?.message;
   return message === undefined || message === "" ? undefined : message;
@@ -181,12 +179,12 @@ function terminationMessageOf(pod: V1Pod | undefined, taskContainer: string | un
 const NEVER_STARTS = new Set(["InvalidImageName", "CreateContainerConfigError", "ErrImageNeverPull"]);
 const PULL_FAILING = new Set(["ErrImagePull", "ImagePullBackOff"]);
 
-const isLive = (pod: V1Pod) => pod.status?.phase === "Pending" || pod.status?.phase === "Running";
+const isLive = (pod: Pod) => pod.status?.phase === "Pending" || pod.status?.phase === "Running";
 
 /** Why a pending pod will never start, if it will not: the first container stuck for good, named. */
-function waitingCause(pod: V1Pod, jobName: string, settings: ObserveSettings): string | undefined {
+function waitingCause(pod: Pod, jobName: string, settings: ObserveSettings): string | undefined {
   const age = settings.now() - new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
-  const stuck = (statuses: V1ContainerStatus[] | undefined) =>
+  const stuck = (statuses: ContainerStatus[] | undefined) =>
     statuses?.find((s) => {
       const waiting = s.state?.waiting;
       if (!waiting?.reason) return false;
@@ -215,25 +213,17 @@ function waitingCause(pod: V1Pod, jobName: string, settings: ObserveSettings): s
  * Why the Job controller could not create the Job's pod, from its newest FailedCreate event: Pod Security
  * Admission, a ResourceQuota, a missing ServiceAccount.
  */
-async function failedCreate(
-  apis: KubernetesApis,
-  job: V1Job,
-  policy: CallPolicy,
-): Promise<string | undefined> {
+async function failedCreate(apis: KubernetesApis, job: Job, policy: CallPolicy): Promise<string | undefined> {
   const { name, namespace, uid } = job.metadata ?? {};
   if (!name || !namespace || !uid) return undefined;
   const events = await callKubernetes(
     `list the events of Job "${name}"`,
-    () =>
-      apis.core.listNamespacedEvent({
-        namespace,
-        fieldSelector: `involvedObject.uid=${uid},reason=FailedCreate`,
-      }),
+    () => apis.listEvents(namespace, `involvedObject.uid=${uid},reason=FailedCreate`),
     policy,
   );
-  const time = (e: CoreV1Event) =>
+  const time = (e: KubeEvent) =>
     new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime();
-  const newest = events.items.reduce<CoreV1Event | undefined>(
+  const newest = events.reduce<KubeEvent | undefined>(
     (best, e) => (!best || time(e) >= time(best) ? e : best),
     undefined,
   );

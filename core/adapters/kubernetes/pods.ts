@@ -1,6 +1,6 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { type CallPolicy, callKubernetes } from "./api-call.js";
-import type { KubernetesApis } from "./client.js";
+import type { KubernetesApis, Wire } from "./apis.js";
 import { JOB_NAME_LABEL } from "./labels.js";
 
 /**
@@ -12,7 +12,7 @@ export async function findJobPod(
   namespace: string,
   jobName: string,
   policy: CallPolicy,
-): Promise<V1Pod | undefined> {
+): Promise<Wire<V1Pod> | undefined> {
   return newest(await listJobPods(apis, namespace, jobName, policy));
 }
 
@@ -22,18 +22,17 @@ export async function listJobPods(
   namespace: string,
   jobName: string,
   policy: CallPolicy,
-): Promise<V1Pod[]> {
-  const list = await callKubernetes(
+): Promise<Wire<V1Pod>[]> {
+  return callKubernetes(
     `list the pods of Job "${jobName}"`,
-    () => apis.core.listNamespacedPod({ namespace, labelSelector: `${JOB_NAME_LABEL}=${jobName}` }),
+    () => apis.listPods(namespace, `${JOB_NAME_LABEL}=${jobName}`),
     policy,
   );
-  return list.items;
 }
 
-function newest(pods: V1Pod[]): V1Pod | undefined {
-  const time = (pod: V1Pod) => new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
-  return pods.reduce<V1Pod | undefined>(
+function newest(pods: Wire<V1Pod>[]): Wire<V1Pod> | undefined {
+  const time = (pod: Wire<V1Pod>) => new Date(pod.metadata?.creationTimestamp ?? 0).getTime();
+  return pods.reduce<Wire<V1Pod> | undefined>(
     (best, pod) => (!best || time(pod) > time(best) ? pod : best),
     undefined,
   );

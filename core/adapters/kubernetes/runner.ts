@@ -3,7 +3,8 @@ import { PermanentError, RetryableError } from "../../errors.js";
 import { DEFAULT_ARCHIVED_LOG_MAX_BYTES, type TaskLaunch } from "../../model/index.js";
 import type { CollectedLog, JobObservation, JobRef, TaskRunner } from "../../ports.js";
 import { type CallPolicy, callKubernetes, DEFAULT_CALL_POLICY, KubernetesRejection } from "./api-call.js";
-import { type KubeconfigSource, type KubernetesApis, loadKubeconfig, makeApis } from "./client.js";
+import type { KubernetesApis, Wire } from "./apis.js";
+import { connectKubernetes, type KubeconfigSource, type KubernetesClient } from "./connect.js";
 import { type EksSignIn, eksTokenSource } from "./eks-token.js";
 import { buildJob, DEFAULT_TTL_SECONDS_AFTER_FINISHED } from "./job.js";
 import {
@@ -43,6 +44,8 @@ export interface KubernetesRunnerOptions extends Omit<KubeconfigSource, "bearerT
   logRequestMaxBytes?: number;
   /** The most of one container's log collected for the archive. Default 50 MB. */
   archivedLogMaxBytes?: number;
+  /** Which client talks to the cluster (see KubernetesClient). Default `auto`. */
+  client?: KubernetesClient;
 }
 
 export interface KubernetesRunnerSettings {
@@ -55,8 +58,11 @@ export interface KubernetesRunnerSettings {
   archivedLogMaxBytes?: number;
 }
 
-/** A Kubernetes runner from a kubeconfig (text, file, or the default lookup) and a namespace. */
-export function createKubernetesRunner(options: KubernetesRunnerOptions): KubernetesRunner {
+/**
+ * A Kubernetes runner from a kubeconfig (text, file, or the default lookup) or an EKS endpoint, and a namespace.
+ * Asynchronous because @kubernetes/client-node is loaded only for credentials the built-in client does not take.
+ */
+export async function createKubernetesRunner(options: KubernetesRunnerOptions): Promise<KubernetesRunner> {
   const policy: CallPolicy = {
     ...DEFAULT_CALL_POLICY,
     ...(options.retryBudgetMs !== undefined && { retryBudgetMs: options.retryBudgetMs }),
@@ -70,8 +76,11 @@ export function createKubernetesRunner(options: KubernetesRunnerOptions): Kubern
   if (!Number.isInteger(ttl) || ttl < 0)
     throw new PermanentError(`ttlSecondsAfterFinished must be a whole number of seconds, not ${ttl}`);
   const bearerToken = options.eks && eksTokenSource(options.eks);
-  const kubeconfig = loadKubeconfig({ ...options, ...(bearerToken && { bearerToken }) });
-  const apis = makeApis(kubeconfig, policy.requestTimeoutMs, bearerToken);
+  const apis = await connectKubernetes(
+    { ...options, ...(bearerToken && { bearerToken }) },
+    policy.requestTimeoutMs,
+    options.client,
+  );
   return new KubernetesRunner(apis, {
     namespace: options.namespace,
     ttlSecondsAfterFinished: ttl,
@@ -124,7 +133,7 @@ export class KubernetesRunner implements TaskRunner {
     const secret = buildTaskSecret(launch, namespace, owner);
     try {
       await this.call(`create the Secret of Job "${launch.jobName}"`, () =>
-        this.apis.core.createNamespacedSecret({ namespace, body: secret }),
+        this.apis.createSecret(namespace, secret),
       );
     } catch (error) {
       // Created by an earlier delivery of this submit.
@@ -170,13 +179,7 @@ export class KubernetesRunner implements TaskRunner {
   /** Background propagation: the Job goes now, its pod and Secret right after, by the garbage collector. */
   private async deleteJob(jobName: string): Promise<void> {
     try {
-      await this.call(`delete Job "${jobName}"`, () =>
-        this.apis.batch.deleteNamespacedJob({
-          name: jobName,
-          namespace: this.settings.namespace,
-          propagationPolicy: "Background",
-        }),
-      );
+      await this.call(`delete Job "${jobName}"`, () => this.apis.deleteJob(this.settings.namespace, jobName));
     } catch (error) {
       // Already deleted, by an earlier cancel or by its TTL.
       if (!isRejection(error, 404)) throw error;
@@ -216,18 +219,14 @@ export class KubernetesRunner implements TaskRunner {
 
   private async createJob(job: V1Job, name: string): Promise<JobOwner> {
     const namespace = this.settings.namespace;
-    let created: V1Job;
+    let created: Wire<V1Job>;
     try {
-      created = await this.call(`create Job "${name}"`, () =>
-        this.apis.batch.createNamespacedJob({ namespace, body: job }),
-      );
+      created = await this.call(`create Job "${name}"`, () => this.apis.createJob(namespace, job));
     } catch (error) {
       if (!isRejection(error, 409)) throw error;
       // Submitted by an earlier delivery: the same attempt, since the name is derived from it.
       try {
-        created = await this.call(`read Job "${name}"`, () =>
-          this.apis.batch.readNamespacedJob({ name, namespace }),
-        );
+        created = await this.call(`read Job "${name}"`, () => this.apis.readJob(namespace, name));
       } catch (readError) {
         if (isRejection(readError, 404))
           throw new RetryableError(`Job "${name}" was deleted while it was being submitted`, undefined, {

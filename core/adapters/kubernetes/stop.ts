@@ -1,6 +1,6 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { type CallPolicy, callKubernetes, KubernetesRejection } from "./api-call.js";
-import type { KubernetesApis } from "./client.js";
+import type { KubernetesApis, Wire } from "./apis.js";
 import { listJobPods } from "./pods.js";
 
 /**
@@ -38,12 +38,7 @@ export async function stopJob(
     try {
       await callKubernetes(
         `stop pod "${name}" of Job "${jobName}" (set its activeDeadlineSeconds to 0)`,
-        () =>
-          apis.core.patchNamespacedPod({
-            name,
-            namespace,
-            body: [{ op: "add", path: "/spec/activeDeadlineSeconds", value: 0 }],
-          }),
+        () => apis.patchPod(namespace, name, [{ op: "add", path: "/spec/activeDeadlineSeconds", value: 0 }]),
         policy,
       );
     } catch (error) {
@@ -54,7 +49,7 @@ export async function stopJob(
   return "deadlinePassed";
 }
 
-function isLive(pod: V1Pod): boolean {
+function isLive(pod: Wire<V1Pod>): boolean {
   const phase = pod.status?.phase;
   return phase !== "Succeeded" && phase !== "Failed" && !pod.metadata?.deletionTimestamp;
 }
