@@ -96,7 +96,18 @@ function push(i: number): string {
 
 /** DynamoDB's own account of what each request consumed (ReturnConsumedCapacity: INDEXES), table and indexes. */
 function measureCapacity(client: { middlewareStack: { add(middleware: never, options: never): void } }) {
-  const units = { read: 0, write: 0, tableWrite: 0, writes: 0 };
+  const units = {
+    read: 0,
+    write: 0,
+    tableWrite: 0,
+    writes: 0,
+    /** Write units by index, and by request kind (which tells the task slots' transactions apart). */
+    byIndex: {} as Record<string, number>,
+    byCommand: {} as Record<string, number>,
+  };
+  const add = (to: Record<string, number>, name: string, value: number) => {
+    to[name] = (to[name] ?? 0) + value;
+  };
   type Args = { input: Record<string, unknown> };
   type Next = (args: Args) => Promise<{ output: Record<string, unknown> }>;
   type Consumed = {
@@ -104,6 +115,7 @@ function measureCapacity(client: { middlewareStack: { add(middleware: never, opt
     ReadCapacityUnits?: number;
     WriteCapacityUnits?: number;
     Table?: { CapacityUnits?: number };
+    GlobalSecondaryIndexes?: Record<string, { CapacityUnits?: number }>;
   };
   client.middlewareStack.add(
     ((next: Next, context: { commandName?: string }) => async (args: Args) => {
@@ -117,6 +129,9 @@ function measureCapacity(client: { middlewareStack: { add(middleware: never, opt
           if (write) {
             units.write += consumed.CapacityUnits ?? 0;
             units.tableWrite += consumed.Table?.CapacityUnits ?? consumed.CapacityUnits ?? 0;
+            add(units.byCommand, context.commandName ?? "?", consumed.CapacityUnits ?? 0);
+            for (const [index, used] of Object.entries(consumed.GlobalSecondaryIndexes ?? {}))
+              add(units.byIndex, index, used.CapacityUnits ?? 0);
           } else units.read += consumed.CapacityUnits ?? 0;
         }
         if (write) units.writes++;
@@ -299,7 +314,7 @@ try {
 
   const tasks = RUNS * TASKS_PER_RUN;
   const measuredCounts = new Map(counter.counts);
-  const measuredCapacity = { ...capacity };
+  const measuredCapacity = structuredClone(capacity);
 
   // The same pipeline again, one invocation at a time: each handler's duration alone; now with the follow-up
   // looks each stage's submission asks for, which come due after the instant run ended (counted apart).
@@ -389,6 +404,14 @@ try {
   );
   console.log(
     `requests by kind: ${JSON.stringify(Object.fromEntries([...counter.counts].sort()))} (of the receives, ${emptyReceives} found the queue empty: not counted per run)`,
+  );
+  const perTask = (units: Record<string, number>) =>
+    Object.entries(units)
+      .sort()
+      .map(([name, used]) => `${name.replace(/Command$/, "")} ${(used / tasks).toFixed(2)}`)
+      .join(", ");
+  console.log(
+    `DynamoDB write units per task by index: ${perTask(capacity.byIndex)}; by request: ${perTask(capacity.byCommand)}`,
   );
   console.log(
     `DynamoDB capacity: ${(capacity.write / tasks).toFixed(2)} WRU per task (${(capacity.write / capacity.writes).toFixed(2)} per write with indexes, ${(capacity.tableWrite / capacity.writes).toFixed(2)} on the table alone), ${(capacity.read / tasks).toFixed(2)} RRU per task`,

@@ -716,7 +716,7 @@ export interface MetricPoint {
 /** Collects metric points; `flush` publishes what was collected (once per invocation, at its end). */
 export interface Metrics {
   add(...points: MetricPoint[]): void;
-  flush(): void;
+  flush(): Promise<void>;
 }
 
 /** How many messages wait in the work queue, are being handled, and have been given up (dead letters). */

@@ -625,7 +625,7 @@ export function lazyHandler<A extends unknown[], R>(
       return await handler(...args);
     } finally {
       // What this invocation measured, written before Lambda may freeze the process.
-      base.metrics.flush();
+      await base.metrics.flush();
     }
   };
 }

@@ -1,10 +1,8 @@
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
+import { type Context, Hono } from "hono";
 import { handle } from "hono/aws-lambda";
 import * as z from "zod";
-import { ValidationError } from "../core/errors.js";
 import { withLogContext } from "../core/log-context.js";
-import { formatPath, JobTemplate, LIMITS, Pipeline, Role, type RoleMap } from "../core/model/index.js";
+import { JobTemplate, LIMITS, Pipeline, Role, type RoleMap } from "../core/model/index.js";
 import type { AuditLog, Logger } from "../core/ports.js";
 import type { AccessControl, Attempt } from "../core/services/access.js";
 import type { RunControl } from "../core/services/control.js";
@@ -20,6 +18,7 @@ import * as S from "./api-schemas.js";
 import { type Authenticated, authenticate, identifyCaller, tokenPrincipal } from "./auth.js";
 import { mountConsole } from "./console/routes.js";
 import { installErrorHandler, limitBody } from "./http.js";
+import { openApiRoute, type RouteList, type RouteSpec, type ValidOf } from "./openapi-route.js";
 import { mountSignIn } from "./signin.js";
 
 /**
@@ -47,17 +46,6 @@ export interface ApiDeps {
 
 type Env = { Variables: Authenticated };
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { "application/json": { schema } },
-  description,
-});
-const errors = {
-  400: json(S.ErrorResponse, "invalid input, with the path of each problem"),
-  401: json(S.ErrorResponse, "missing, unknown, expired or revoked token; a forged or expired session"),
-  403: json(S.ErrorResponse, "the caller's role is too low (the message names the role needed)"),
-  404: json(S.ErrorResponse, "not found"),
-  413: json(S.ErrorResponse, `a body over ${MAX_API_BODY_BYTES / 1024} KB`),
-};
 const definitionBody = (schema: z.ZodType, what: string) => ({
   required: true,
   description: `the ${what} as YAML or JSON (JSON is YAML); errors name each field's path and line`,
@@ -66,16 +54,13 @@ const definitionBody = (schema: z.ZodType, what: string) => ({
 const security: Array<Record<string, string[]>> = [{ bearer: [] }, { session: [] }];
 
 /** Every /api route of the contract, and its OpenAPI 3.1 document generated from the same schemas. */
-export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
-  const app = new OpenAPIHono<Env>({
-    defaultHook: (result) => {
-      if (!result.success)
-        throw new ValidationError(
-          "invalid request",
-          result.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
-        );
-    },
-  });
+export function createApiApp(deps: ApiDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const routes: RouteList = [];
+  const route = <const R extends RouteSpec>(
+    spec: R,
+    handler: (c: Context<Env, string, ValidOf<R["request"]>>) => Response | Promise<Response>,
+  ) => openApiRoute(app, routes, spec, handler);
   installErrorHandler(app, deps.log);
   app.get("/healthz", (c) => c.json({ ok: true, version: HOOKFLOW_VERSION }));
   mountSignIn(app, deps);
@@ -94,13 +79,6 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
   app.use("/api/runs/:id/*", (c, next) =>
     withLogContext({ runId: c.req.param("id"), ...taskOf(c.req.path) }, next),
   );
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
-  app.openAPIRegistry.registerComponent("securitySchemes", "session", {
-    type: "apiKey",
-    in: "cookie",
-    name: "hookflow_session",
-    description: "after GET /auth/login; every POST, PUT and DELETE also needs X-Hookflow-CSRF",
-  });
   /** A read: the caller's role must include `role` (403 naming it otherwise). */
   const read = (c: Context<Env>, role: Role = "viewer") => deps.access.check(c.get("principal"), role);
   /** A change: role checked, done, and recorded in the audit, allowed or refused. */
@@ -112,14 +90,18 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
   ) => deps.access.perform(c.get("principal"), attempt, work, detailOf);
 
   // ---------------------------------------------------------------- pipelines and job templates
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "put",
       path: "/api/pipelines/{name}",
       security,
       request: { params: S.NameParam, body: definitionBody(Pipeline, "pipeline") },
-      responses: { 200: json(S.PipelineSaved, "replaced"), 201: json(S.PipelineSaved, "created"), ...errors },
-    }),
+      responses: (d) => ({
+        200: d.json(d.PipelineSaved, "replaced"),
+        201: d.json(d.PipelineSaved, "created"),
+        ...d.errors,
+      }),
+    },
     async (c) => {
       const { name } = c.req.valid("param");
       const text = await c.req.text();
@@ -133,46 +115,46 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       return c.json(body, saved.created ? 201 : 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/pipelines",
       security,
-      responses: { 200: json(S.PipelineList, "all pipelines"), ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(d.PipelineList, "all pipelines"), ...d.errors }),
+    },
     async (c) => {
       read(c);
       return c.json({ items: await deps.definitions.listPipelines() }, 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/pipelines/{name}",
       security,
       request: { params: S.NameParam, query: S.VersionQuery },
-      responses: {
-        200: json(
+      responses: (d) => ({
+        200: d.json(
           Pipeline,
           "the pipeline (or its `version`: apply it again to revert), sensitive values masked",
         ),
-        ...errors,
-      },
-    }),
+        ...d.errors,
+      }),
+    },
     async (c) => {
       read(c);
       const { name } = c.req.valid("param");
       return c.json(await deps.definitions.getPipeline(name, c.req.valid("query").version), 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "delete",
       path: "/api/pipelines/{name}",
       security,
       request: { params: S.NameParam },
-      responses: { 204: { description: "deleted" }, ...errors },
-    }),
+      responses: (d) => ({ 204: { description: "deleted" }, ...d.errors }),
+    },
     async (c) => {
       const { name } = c.req.valid("param");
       await act(
@@ -184,14 +166,18 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       return c.body(null, 204);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "put",
       path: "/api/jobs/{name}",
       security,
       request: { params: S.NameParam, body: definitionBody(JobTemplate, "job template") },
-      responses: { 200: json(S.JobSaved, "replaced"), 201: json(S.JobSaved, "created"), ...errors },
-    }),
+      responses: (d) => ({
+        200: d.json(d.JobSaved, "replaced"),
+        201: d.json(d.JobSaved, "created"),
+        ...d.errors,
+      }),
+    },
     async (c) => {
       const { name } = c.req.valid("param");
       const text = await c.req.text();
@@ -205,44 +191,47 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       return c.json(body, saved.created ? 201 : 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/jobs",
       security,
-      responses: { 200: json(S.JobList, "all job templates"), ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(d.JobList, "all job templates"), ...d.errors }),
+    },
     async (c) => {
       read(c);
       return c.json({ items: await deps.definitions.listJobs() }, 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/jobs/{name}",
       security,
       request: { params: S.NameParam, query: S.VersionQuery },
-      responses: { 200: json(JobTemplate, "the job template (or its `version`)"), ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(JobTemplate, "the job template (or its `version`)"), ...d.errors }),
+    },
     async (c) => {
       read(c);
       const { name } = c.req.valid("param");
       return c.json(await deps.definitions.getJob(name, c.req.valid("query").version), 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "delete",
       path: "/api/jobs/{name}",
       security,
       request: { params: S.NameParam },
-      responses: {
+      responses: (d) => ({
         204: { description: "deleted" },
-        409: json(S.ErrorResponse.extend({ pipelines: z.array(z.string()) }), "in use by these pipelines"),
-        ...errors,
-      },
-    }),
+        409: d.json(
+          z.intersection(d.ErrorResponse, z.object({ pipelines: z.array(z.string()) })),
+          "in use by these pipelines",
+        ),
+        ...d.errors,
+      }),
+    },
     async (c) => {
       const { name } = c.req.valid("param");
       await act(
@@ -256,8 +245,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
   );
 
   // ---------------------------------------------------------------- repositories with pipelines in their files
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "put",
       path: "/api/repositories/{provider}/{path}",
       security,
@@ -265,12 +254,12 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
         "Enables reading the repository's pipelines from `.hookflow.yaml` and `.hookflow/*.yaml`. `path` is the " +
         "repository's path URL-encoded as one segment (`acme%2Fweb`, GitLab subgroups included).",
       request: { params: S.RepositoryParam },
-      responses: {
-        200: json(S.EnabledRepository, "already enabled"),
-        201: json(S.EnabledRepository, "enabled"),
-        ...errors,
-      },
-    }),
+      responses: (d) => ({
+        200: d.json(d.EnabledRepository, "already enabled"),
+        201: d.json(d.EnabledRepository, "enabled"),
+        ...d.errors,
+      }),
+    },
     async (c) => {
       const { provider, path } = c.req.valid("param");
       const { repository, created } = await act(
@@ -281,34 +270,34 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       return c.json(repository, created ? 201 : 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/repositories",
       security,
-      responses: { 200: json(S.RepositoryList, "every enabled repository"), ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(d.RepositoryList, "every enabled repository"), ...d.errors }),
+    },
     async (c) => {
       read(c);
       return c.json({ items: await deps.repositories.list() }, 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/repositories/{provider}/{path}",
       security,
       request: { params: S.RepositoryParam },
-      responses: { 200: json(S.EnabledRepository, "enabled"), ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(d.EnabledRepository, "enabled"), ...d.errors }),
+    },
     async (c) => {
       read(c);
       const { provider, path } = c.req.valid("param");
       return c.json(await deps.repositories.get(provider, path), 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/repositories/{provider}/{path}/pipelines",
       security,
@@ -316,8 +305,11 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
         "The repository's pipelines at the head of `ref` (a branch, default main), each with the file it came " +
         "from, and what is wrong in its files.",
       request: { params: S.RepositoryParam, query: S.RepositoryPipelinesQuery },
-      responses: { 200: json(S.RepositoryPipelineList, "its pipelines and problems"), ...errors },
-    }),
+      responses: (d) => ({
+        200: d.json(d.RepositoryPipelineList, "its pipelines and problems"),
+        ...d.errors,
+      }),
+    },
     async (c) => {
       read(c);
       const { provider, path } = c.req.valid("param");
@@ -327,14 +319,14 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       );
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "delete",
       path: "/api/repositories/{provider}/{path}",
       security,
       request: { params: S.RepositoryParam },
-      responses: { 204: { description: "disabled: its files are no longer read" }, ...errors },
-    }),
+      responses: (d) => ({ 204: { description: "disabled: its files are no longer read" }, ...d.errors }),
+    },
     async (c) => {
       const { provider, path } = c.req.valid("param");
       await act(
@@ -347,8 +339,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
   );
 
   // ---------------------------------------------------------------- runs
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "post",
       path: "/api/pipelines/{name}/runs",
       security,
@@ -356,8 +348,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
         params: S.NameParam,
         body: { required: false, content: { "application/json": { schema: S.ManualRunBody } } },
       },
-      responses: { 201: json(S.RunView, "the new run; sensitive params masked"), ...errors },
-    }),
+      responses: (d) => ({ 201: d.json(d.RunView, "the new run; sensitive params masked"), ...d.errors }),
+    },
     async (c) => {
       const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
       const { name } = c.req.valid("param");
@@ -375,35 +367,34 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       return c.json(run, 201);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/runs",
       security,
       request: { query: S.RunQuery },
-      responses: { 200: json(S.RunList, "runs, newest first"), ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(d.RunList, "runs, newest first"), ...d.errors }),
+    },
     async (c) => {
       read(c);
       return c.json(await deps.runs.list(c.req.valid("query")), 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/runs/{id}",
       security,
       request: { params: S.RunParam },
-      responses: { 200: json(S.RunView, "the run"), ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(d.RunView, "the run"), ...d.errors }),
+    },
     async (c) => {
       read(c);
       return c.json(await deps.runs.get(c.req.valid("param").id), 200);
     },
   );
-  const conflict = { 409: json(S.ErrorResponse, "the run's state does not allow it") };
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "post",
       path: "/api/runs/{id}/cancel",
       security,
@@ -411,8 +402,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
         params: S.RunParam,
         body: { required: false, content: { "application/json": { schema: S.CancelBody } } },
       },
-      responses: { 200: json(S.RunView, "canceled"), ...conflict, ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(d.RunView, "canceled"), ...d.conflict, ...d.errors }),
+    },
     async (c) => {
       c.req.header("content-type")?.includes("json") && c.req.valid("json");
       const { id } = c.req.valid("param");
@@ -423,8 +414,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       return c.json(run, 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "post",
       path: "/api/runs/{id}/rerun",
       security,
@@ -432,8 +423,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
         params: S.RunParam,
         body: { required: false, content: { "application/json": { schema: S.RerunBody } } },
       },
-      responses: { 200: json(S.RunView, "running again"), ...conflict, ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(d.RunView, "running again"), ...d.conflict, ...d.errors }),
+    },
     async (c) => {
       const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
       const { id } = c.req.valid("param");
@@ -445,8 +436,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       return c.json(run, 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "post",
       path: "/api/runs/{id}/tasks/{task}/cancel",
       security,
@@ -454,12 +445,12 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
         params: S.TaskParam,
         body: { required: false, content: { "application/json": { schema: S.CancelBody } } },
       },
-      responses: {
-        200: json(S.RunView, "the task canceled: a failure its ignoreFailed absorbs"),
-        ...conflict,
-        ...errors,
-      },
-    }),
+      responses: (d) => ({
+        200: d.json(d.RunView, "the task canceled: a failure its ignoreFailed absorbs"),
+        ...d.conflict,
+        ...d.errors,
+      }),
+    },
     async (c) => {
       c.req.header("content-type")?.includes("json") && c.req.valid("json");
       const { id, task } = c.req.valid("param");
@@ -471,8 +462,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       return c.json(run, 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "post",
       path: "/api/runs/{id}/trust",
       security,
@@ -484,8 +475,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
         "as they ran (rerun them). The run records who trusted it and when (`trustedBy`). 409 for a run that is " +
         "not a fork's pull request, already trusted, or finished.",
       request: { params: S.RunParam },
-      responses: { 200: json(S.RunView, "trusted"), ...conflict, ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(d.RunView, "trusted"), ...d.conflict, ...d.errors }),
+    },
     async (c) => {
       const { id } = c.req.valid("param");
       const run = await act(c, { action: "run.trust", target: `run/${id}`, role: "operator" }, () =>
@@ -495,8 +486,8 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
     },
   );
   for (const decision of ["approve", "deny"] as const)
-    app.openapi(
-      createRoute({
+    route(
+      {
         method: "post",
         path: `/api/runs/{id}/tasks/{task}/${decision}`,
         security,
@@ -504,19 +495,19 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
           params: S.TaskParam,
           body: { required: false, content: { "application/json": { schema: S.DecisionBody } } },
         },
-        responses: {
-          200: json(
-            S.RunView,
+        responses: (d) => ({
+          200: d.json(
+            d.RunView,
             decision === "approve" ? "approved: the task starts" : "denied: the task fails",
           ),
-          ...conflict,
-          ...errors,
-          403: json(
-            S.ErrorResponse,
+          ...d.conflict,
+          ...d.errors,
+          403: d.json(
+            d.ErrorResponse,
             "not one of the task's approvers; a service token; a `by` that is not the caller; the pusher where self-approval is refused",
           ),
-        },
-      }),
+        }),
+      },
       async (c) => {
         const { id, task } = c.req.valid("param");
         const body = c.req.header("content-type")?.includes("json") ? c.req.valid("json") : {};
@@ -542,22 +533,22 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
         return c.json(run, 200);
       },
     );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/runs/{id}/tasks/{task}/logs",
       security,
       request: { params: S.TaskParam, query: S.LogQuery },
-      responses: {
+      responses: (d) => ({
         200: {
           content: { "text/plain": { schema: z.string() } },
           description:
             "an attempt's log (the current one by default), sensitive values masked: live while it runs, from the log archive after",
         },
-        ...conflict,
-        ...errors,
-      },
-    }),
+        ...d.conflict,
+        ...d.errors,
+      }),
+    },
     async (c) => {
       read(c);
       const { id, task } = c.req.valid("param");
@@ -567,13 +558,13 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
   );
 
   // ---------------------------------------------------------------- people
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/me",
       security,
-      responses: { 200: json(S.Me, "who the caller is, and their roles"), ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(d.Me, "who the caller is, and their roles"), ...d.errors }),
+    },
     async (c) => {
       const principal = c.get("principal");
       const held = Role.options.filter(
@@ -599,14 +590,14 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       );
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "post",
       path: "/api/tokens",
       security,
       request: { body: { required: true, content: { "application/json": { schema: S.TokenBody } } } },
-      responses: { 201: json(S.TokenCreated, "the token, shown this once"), ...errors },
-    }),
+      responses: (d) => ({ 201: d.json(d.TokenCreated, "the token, shown this once"), ...d.errors }),
+    },
     async (c) => {
       const body = c.req.valid("json");
       const created = await act(
@@ -623,26 +614,29 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       return c.json(created, 201);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/tokens",
       security,
-      responses: { 200: json(S.TokenList, "the caller's tokens (never their secrets)"), ...errors },
-    }),
+      responses: (d) => ({
+        200: d.json(d.TokenList, "the caller's tokens (never their secrets)"),
+        ...d.errors,
+      }),
+    },
     async (c) => {
       read(c);
       return c.json({ items: await deps.tokens.list(c.get("principal")) }, 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "delete",
       path: "/api/tokens/{id}",
       security,
       request: { params: S.TokenParam },
-      responses: { 200: json(S.TokenInfo, "revoked: it stops working at once"), ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(d.TokenInfo, "revoked: it stops working at once"), ...d.errors }),
+    },
     async (c) => {
       const { id } = c.req.valid("param");
       const revoked = await act(c, { action: "token.revoke", target: `token/${id}`, role: "viewer" }, () =>
@@ -651,47 +645,45 @@ export function createApiApp(deps: ApiDeps): OpenAPIHono<Env> {
       return c.json(revoked, 200);
     },
   );
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/audit",
       security,
       request: { query: S.AuditQuery },
-      responses: { 200: json(S.AuditList, "the audit trail, newest first"), ...errors },
-    }),
+      responses: (d) => ({ 200: d.json(d.AuditList, "the audit trail, newest first"), ...d.errors }),
+    },
     async (c) => {
       read(c, "admin");
       return c.json(await deps.audit.list(c.req.valid("query")), 200);
     },
   );
 
-  app.openapi(
-    createRoute({
+  route(
+    {
       method: "get",
       path: "/api/doctor",
       security,
-      responses: {
-        200: json(
-          S.DoctorReport,
+      responses: (d) => ({
+        200: d.json(
+          d.DoctorReport,
           "the deployment checked with its own credentials: webhook secrets, task tokens, sign-in, queue and dead letters, log bucket, Kubernetes rights",
         ),
-        ...errors,
-      },
-    }),
+        ...d.errors,
+      }),
+    },
     async (c) => {
       read(c, "admin");
       return c.json(await (await deps.doctor()).check(), 200);
     },
   );
 
-  app.doc31("/api/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "hookflow",
-      version: "1",
-      description:
-        "Pipelines, job templates and runs. Every /api route needs a caller: Authorization: Bearer <HOOKFLOW_API_TOKEN or a token from POST /api/tokens>, or the session cookie of a person signed in at /auth/login (then POST, PUT and DELETE also need X-Hookflow-CSRF). Roles: viewer reads; operator starts, cancels and reruns runs; admin changes definitions and reads the audit. Approvals are a person's: one named in the task's approvers.",
-    },
+  // Generated on its first request: building it loads zod-to-openapi and the answers' schemas,
+  // which no other route needs (issue 20).
+  let document: Promise<unknown> | undefined;
+  app.get("/api/openapi.json", async (c) => {
+    document ??= import("./api-openapi.js").then(({ openApiDocument }) => openApiDocument(routes));
+    return c.json(await document);
   });
   return app;
 }

@@ -1,4 +1,4 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { ValidationError } from "../core/errors.js";
 import type { RoleMap } from "../core/model/index.js";
@@ -24,7 +24,7 @@ export interface SignInRoutesDeps {
  * `hookflow login` (`/auth/cli/token`). Cookies are HTTP-only and SameSite=Lax (the provider's redirect back is
  * a top-level navigation from its site, which Lax lets through), Secure when HOOKFLOW_PUBLIC_URL is https.
  */
-export function mountSignIn(app: OpenAPIHono<{ Variables: Authenticated }>, deps: SignInRoutesDeps): void {
+export function mountSignIn(app: Hono<{ Variables: Authenticated }>, deps: SignInRoutesDeps): void {
   const secure = (c: { req: { url: string } }) => new URL(c.req.url).protocol === "https:";
   app.use("/auth/*", limitBody(4096, "an /auth body"));
 

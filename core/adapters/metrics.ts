@@ -1,4 +1,3 @@
-import { MetricUnit, Metrics as PowertoolsMetrics } from "@aws-lambda-powertools/metrics";
 import type { MetricPoint, Metrics } from "../ports.js";
 
 export const METRICS_NAMESPACE = "Hookflow";
@@ -12,6 +11,8 @@ const MAX_VALUES_PER_LINE = 99;
  * Metrics in CloudWatch's embedded metric format, serialized by Powertools for AWS Lambda: one JSON line per
  * set of dimensions, written to the function's log, which CloudWatch turns into metrics (no API call, nothing to
  * wait for). `service` (a dimension of every metric) is the function's name; `write` is stdout on Lambda.
+ * Powertools is loaded by the first flush that has something to write: most first requests (a delivery, a
+ * callback, a read of the API) measure nothing, and their cold start does not load it (issue 20).
  */
 export function emfMetrics(
   service: string,
@@ -22,9 +23,11 @@ export function emfMetrics(
     add: (...points) => {
       pending.push(...points);
     },
-    flush: () => {
+    flush: async () => {
       const points = pending;
       pending = [];
+      if (points.length === 0) return;
+      const { MetricUnit, Metrics: PowertoolsMetrics } = await import("@aws-lambda-powertools/metrics");
       const groups = new Map<string, MetricPoint[]>();
       for (const point of points) {
         const key = JSON.stringify(Object.entries(point.dimensions ?? {}).sort());
@@ -44,4 +47,4 @@ export function emfMetrics(
 }
 
 /** Where no CloudWatch reads the log (`npm start`, tests that do not look): points are dropped. */
-export const discardedMetrics: Metrics = { add: () => {}, flush: () => {} };
+export const discardedMetrics: Metrics = { add: () => {}, flush: async () => {} };

@@ -148,6 +148,49 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     }
   });
 
+  it("starts the api without the OpenAPI generator, the answers' schemas or zod's locales (issue 20)", async () => {
+    const atStart = bundles.api.startupInputs;
+    expect(atStart).toContain("functions/api.ts");
+    expect(atStart).toContain("functions/api-schemas.ts");
+    const loadedLater = atStart.filter(
+      (input) =>
+        input.includes("zod-to-openapi") ||
+        input === "functions/api-openapi.ts" ||
+        input === "functions/api-responses.ts" ||
+        (input.includes("zod/v4/locales/") && !input.endsWith("/en.js")),
+    );
+    expect(loadedLater).toEqual([]);
+    const [answer] = await invoke(
+      "api",
+      [
+        httpEvent("apigw-v2-powertools", {
+          method: "GET",
+          path: "/api/openapi.json",
+          headers: { authorization: "Bearer linked-token" },
+        }),
+      ],
+      { links: { ...(await stateLinks()), HookflowApiToken: { value: "linked-token" } } },
+    );
+    const { statusCode, body } = (answer?.result ?? {}) as { statusCode?: number; body?: string };
+    expect(statusCode).toBe(200);
+    const document = JSON.parse(body ?? "") as {
+      paths: Record<string, unknown>;
+      components: { schemas: Record<string, unknown> };
+    };
+    expect(Object.keys(document.paths)).toContain("/api/runs/{id}");
+    expect(Object.keys(document.components.schemas)).toEqual(
+      expect.arrayContaining(["Run", "ManualRun", "TokenCreated"]),
+    );
+  });
+
+  it("starts no function with Powertools: the first flush with a metric to write loads it (issue 20)", () => {
+    for (const name of FUNCTION_NAMES)
+      expect(
+        bundles[name].startupInputs.filter((input) => input.includes("@aws-lambda-powertools")),
+        name,
+      ).toEqual([]);
+  });
+
   it("loads @kubernetes/client-node in no cold start, nor with the scheduler's Kubernetes runner: only on its first use", () => {
     const clientNode = (inputs: string[]) =>
       inputs.filter((input) => input.includes("node_modules/@kubernetes/client-node/"));
@@ -226,6 +269,19 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
       expect(answer?.result).toEqual({
         batchItemFailures: [{ itemIdentifier: "11d6ee51-4cc7-4302-9e22-7cd8afdaadf5" }],
       });
+    });
+
+    it("writes what an invocation measured as EMF on Lambda, Powertools loaded by that flush", async () => {
+      const fake = await startFakeKubernetes();
+      onTestFinished(() => fake.close());
+      const settings = await schedulerSettings(fake.kubeconfig, { AWS_LAMBDA_RUNTIME_API: "127.0.0.1:9001" });
+      const answers = await invoke("scheduler", batch(), settings);
+      const emf = answers.output
+        .split("\n")
+        .filter((line) => line.includes('"_aws"'))
+        .map((line) => JSON.parse(line) as { QueueAge?: number; _aws: { CloudWatchMetrics: unknown[] } });
+      expect(emf).toHaveLength(1);
+      expect(emf[0]?.QueueAge).toBeGreaterThan(0);
     });
 
     it.each([

@@ -61,7 +61,7 @@ async function observedSystem() {
     try {
       return await handler(event);
     } finally {
-      metrics.flush();
+      await metrics.flush();
     }
   };
   return { system, handler: invoke, logLines, emfLines, metrics };
@@ -90,7 +90,7 @@ describe("metrics and logs of a run, as the functions write them", () => {
       body: JSON.stringify({ status: "succeeded" }),
     });
     expect(answer.status).toBe(200);
-    metrics.flush();
+    await metrics.flush();
     const run = await driveRun(system, id, {
       handler,
       done: (r) => r.status === "succeeded" && r.deliveryFailures.length > 0,

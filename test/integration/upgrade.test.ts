@@ -92,6 +92,11 @@ describe(`upgrading from ${fixture.release} with a run in flight`, () => {
       ["observed", "queued"],
       ["gate", "waiting"],
     ]);
+    // Its head carries every index's keys: listed once, by pipeline and among all runs.
+    const listed = async (query: { pipeline?: string; status?: "running" | "succeeded" }) =>
+      (await base.stores.runs.listRuns({ ...query, limit: 10 })).items.map((r) => [r.id, r.status]);
+    expect(await listed({ pipeline: before.pipeline })).toEqual([[fixture.runId, "running"]]);
+    expect(await listed({ status: "running" })).toEqual([[fixture.runId, "running"]]);
 
     // The token the old release gave a task is accepted.
     const callbacks = createCallbackApp(callbackDeps(base));
@@ -138,5 +143,8 @@ describe(`upgrading from ${fixture.release} with a run in flight`, () => {
       jobName: final?.jobName as string,
     });
     expect(log).toContain("final saw old-release");
+    // Rewritten in this release's form when it ended: listed once, as it ended.
+    expect(await listed({ pipeline: before.pipeline })).toEqual([[fixture.runId, "succeeded"]]);
+    expect(await listed({ status: "running" })).toEqual([]);
   });
 });

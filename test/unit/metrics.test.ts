@@ -89,7 +89,7 @@ describe("what a run's saved changes measure", () => {
 });
 
 describe("EMF lines", () => {
-  it("are valid embedded metric format documents, one per set of dimensions", () => {
+  it("are valid embedded metric format documents, one per set of dimensions", async () => {
     const lines: string[] = [];
     const metrics = emfAdapter("hookflow", (l) => lines.push(l));
     metrics.add(
@@ -99,7 +99,7 @@ describe("EMF lines", () => {
       { name: "RunsFinished", unit: "Count", value: 1, dimensions: { Status: "failed" } },
       { name: "QueueAge", unit: "Milliseconds", value: 42 },
     );
-    metrics.flush();
+    await metrics.flush();
     expect(lines).toHaveLength(3);
     for (const line of lines) expect(emfProblems(line)).toEqual([]);
     const found = lines.flatMap(emfMetrics);
@@ -111,15 +111,15 @@ describe("EMF lines", () => {
       dimensions: { service: "hookflow", Status: "failed" },
     });
     expect(found.find((m) => m.name === "QueueAge")).toMatchObject({ unit: "Milliseconds", values: [42] });
-    metrics.flush();
+    await metrics.flush();
     expect(lines).toHaveLength(3); // flushed points are not written again
   });
 
-  it("split a metric's values into lines of at most 100, as the specification allows", () => {
+  it("split a metric's values into lines of at most 100, as the specification allows", async () => {
     const lines: string[] = [];
     const metrics = emfAdapter("hookflow", (l) => lines.push(l));
     for (let i = 0; i < 250; i++) metrics.add({ name: "TaskDuration", unit: "Milliseconds", value: i });
-    metrics.flush();
+    await metrics.flush();
     expect(lines.map((l) => emfProblems(l))).toEqual([[], [], []]);
     expect(lines.flatMap(emfMetrics).flatMap((m) => m.values)).toHaveLength(250);
   });

@@ -40,8 +40,42 @@ describe("core/model's schemas", () => {
     },
   );
 
+  // The API's request schemas, likewise: a cold start builds only those its first request reads.
+  it("functions/api-schemas.ts builds each top-level schema with /* @__PURE__ */ schema(() => …)", () => {
+    expect(unwrappedSchemas(join(import.meta.dirname, "../../functions/api-schemas.ts"))).toEqual([]);
+  });
+
   it("finds a schema that is not wrapped", () => {
     const file = join(import.meta.dirname, "../fixtures/unwrapped-schema.ts.txt");
     expect(unwrappedSchemas(file)).toEqual(["Loose", "Derived"]);
+  });
+});
+
+describe("zod's configuration", () => {
+  it("parses without compiling parsers (jitless), which is cheaper on a cold start", async () => {
+    const z = await import("zod");
+    await import("../../core/model/index.js");
+    expect(z.config().jitless).toBe(true);
+  });
+});
+
+describe("schema(): built on first use", () => {
+  it("builds nothing until the schema is used, then once, and behaves as the schema it stands for", async () => {
+    const z = await import("zod");
+    const { schema } = await import("../../core/model/schema.js");
+    let builds = 0;
+    const Name = schema(() => {
+      builds++;
+      return z.string().min(2);
+    });
+    const Named = schema(() => z.strictObject({ name: Name }));
+    expect(builds).toBe(0);
+    expect(Named.safeParse({ name: "x" }).error?.issues.map((i) => i.path)).toEqual([["name"]]);
+    expect(Named.parse({ name: "ok" })).toEqual({ name: "ok" });
+    expect(builds).toBe(1);
+    expect(Name).toBeInstanceOf(z.ZodString);
+    expect(Named.extend({ n: z.number() }).parse({ name: "ab", n: 1 })).toEqual({ name: "ab", n: 1 });
+    expect(Name.describe("a name").description).toBe("a name");
+    expect(Object.keys(Named.shape)).toEqual(["name"]);
   });
 });

@@ -40,6 +40,11 @@ export function specItem(runId: string, spec: { spec: Spec; hash: string }): Ite
  * The stored form of a run's head: what changes (the document without the spec, brotli-compressed, without its
  * version), the hash of its spec, and the attributes its indexes and conditions need. Its id and creation time
  * are in the index sort keys.
+ *
+ * A head is in exactly one listing index: `active` while it needs reconciling, then `byCollection` and `byTime`.
+ * Those two project every attribute, so a head in them is copied into both on each save (2 write units more per
+ * save); a head is saved about ten times while it runs and rarely after, so it joins them once, when it leaves
+ * `active`, whose projection is a few attributes that change only with its status. listRuns reads both.
  */
 export function runItem(run: Run, specHash = specOf(run).hash): Item {
   const { version, ...doc } = run;
@@ -53,11 +58,14 @@ export function runItem(run: Run, specHash = specOf(run).hash): Item {
     version: N(version),
     pipeline: S(run.pipeline),
     status: S(run.status),
-    [INDEX.byCollection.pk]: S(`PIPELINE#${run.pipeline}`),
-    [INDEX.byCollection.sk]: S(order),
-    [INDEX.byTime.pk]: S("RUNS"),
-    [INDEX.byTime.sk]: S(order),
-    ...(needsReconciling(run) && { [INDEX.active.pk]: S("ACTIVE"), [INDEX.active.sk]: S(order) }),
+    ...(needsReconciling(run)
+      ? { [INDEX.active.pk]: S("ACTIVE"), [INDEX.active.sk]: S(order) }
+      : {
+          [INDEX.byCollection.pk]: S(`PIPELINE#${run.pipeline}`),
+          [INDEX.byCollection.sk]: S(order),
+          [INDEX.byTime.pk]: S("RUNS"),
+          [INDEX.byTime.sk]: S(order),
+        }),
     ...(run.concurrencyGroup !== undefined && { concurrencyGroup: S(run.concurrencyGroup) }),
   };
 }
@@ -75,6 +83,9 @@ export function runFromItem(item: Item, specs: ReadonlyMap<string, Item> = new M
   const fields = hash === undefined ? {} : (decompress(spec as Item, "doc") as Spec);
   return { ...doc, ...fields, version: num(item, "version") ?? 0 };
 }
+
+/** A head's or an index entry's run id, from the table key every index projects. */
+const runIdOf = (item: Item): string => str(item, "pk").slice("RUN#".length);
 
 function reportItem(runId: string, report: ReportFact): Item {
   const { task, attempt } = report.event;
@@ -182,35 +193,91 @@ export class RunRepository implements RunStore {
     this.knownSpecs.set(runId, hash);
   }
 
+  /**
+   * Newest first, from both indexes a head is listed in (runItem): `active` while it needs reconciling, then
+   * `byCollection` (one pipeline's runs) or `byTime` (all runs). Each is read below the cursor until `limit`
+   * entries match, and the two are merged on their common order key, `<createdAt>#<id>`. A run found in both (a
+   * head saved before this layout carries every key; an index a moment behind its table) is listed once. `active`
+   * projects a few attributes, so its runs' heads are read with one BatchGetItem (then every listed run's spec
+   * with another); a pipeline's runs there are filtered from all active runs (which the reconciler reads every
+   * minute anyway). The cursor keeps the form it had when every head was in `byCollection` and `byTime`.
+   */
   async listRuns(query: RunQuery): Promise<Page<Run>> {
-    const index = query.pipeline ? INDEX.byCollection : INDEX.byTime;
+    const listed = query.pipeline ? INDEX.byCollection : INDEX.byTime;
     const partition: RunPartition = {
-      pk: index.pk,
-      sk: index.sk,
+      pk: listed.pk,
+      sk: listed.sk,
       value: query.pipeline ? `PIPELINE#${query.pipeline}` : "RUNS",
     };
-    const start = decodeCursor(query.cursor, partition);
-    const input: Query = {
-      IndexName: index.name,
-      KeyConditionExpression: "#pk = :pk",
-      ExpressionAttributeNames: { "#pk": index.pk },
-      ExpressionAttributeValues: { ":pk": S(partition.value) },
-      ScanIndexForward: false,
-    };
-    if (query.status) {
-      input.FilterExpression = "#status = :status";
-      input.ExpressionAttributeNames = { ...input.ExpressionAttributeNames, "#status": "status" };
-      input.ExpressionAttributeValues = { ...input.ExpressionAttributeValues, ":status": S(query.status) };
-    }
-    const { items, last } = await this.io.query(input, query.limit, start);
+    const below = str(decodeCursor(query.cursor, partition) ?? {}, listed.sk);
+    const status = query.status && { status: query.status };
+    const [finished, active] = await Promise.all([
+      this.listIndex(listed, partition.value, below, { ...status }, query.limit),
+      this.listIndex(INDEX.active, "ACTIVE", below, { ...status, pipeline: query.pipeline }, query.limit),
+    ]);
+    const entries = new Map<string, { order: string; item: Item; whole: boolean }>();
+    for (const item of active.items)
+      entries.set(runIdOf(item), { order: str(item, INDEX.active.sk), item, whole: false });
+    for (const item of finished.items)
+      entries.set(runIdOf(item), { order: str(item, listed.sk), item, whole: true });
+    const page = [...entries.values()].sort((a, b) => (a.order < b.order ? 1 : -1)).slice(0, query.limit);
+    const heads = new Map(
+      (await this.io.getMany(page.filter((e) => !e.whole).map((e) => KEYS.run(runIdOf(e.item))))).map(
+        (head) => [runIdOf(head), head],
+      ),
+    );
+    const listedHeads = page.flatMap((e) => {
+      const head = e.whole ? e.item : heads.get(runIdOf(e.item));
+      // Gone, or moved on from the status asked for since its index entry was written.
+      return head && (!query.status || str(head, "status") === query.status) ? [head] : [];
+    });
     const specs = await this.io.getMany(
-      items.flatMap((item) => (item.spec?.S ? [KEYS.spec(str(item, "pk").slice(4), item.spec.S)] : [])),
+      listedHeads.flatMap((head) => (head.spec?.S ? [KEYS.spec(runIdOf(head), head.spec.S)] : [])),
     );
     const byHash = new Map(specs.map((spec) => [str(spec, "sk").slice(5), spec]));
+    const last = page.at(-1);
+    const more = entries.size > query.limit || finished.last !== undefined || active.last !== undefined;
     return {
-      items: items.map((item) => runFromItem(item, byHash)),
-      ...(last && { cursor: encodeCursor(last) }),
+      items: listedHeads.map((head) => runFromItem(head, byHash)),
+      ...(more &&
+        last && {
+          cursor: encodeCursor({
+            ...KEYS.run(runIdOf(last.item)),
+            [listed.pk]: S(partition.value),
+            [listed.sk]: S(last.order),
+          }),
+        }),
     };
+  }
+
+  /** One listing index's entries in `value`, newest first, below `below` (an order key) when given. */
+  private listIndex(
+    index: { name: string; pk: string; sk: string },
+    value: string,
+    below: string,
+    equal: Record<string, string | undefined>,
+    limit: number,
+  ): Promise<{ items: Item[]; last?: Item }> {
+    // DynamoDB refuses a name or value the expressions do not use.
+    const names: Record<string, string> = { "#pk": index.pk, ...(below && { "#sk": index.sk }) };
+    const values: Item = { ":pk": S(value), ...(below && { ":below": S(below) }) };
+    const filters = Object.entries(equal).flatMap(([name, wanted]) => {
+      if (wanted === undefined) return [];
+      names[`#${name}`] = name;
+      values[`:${name}`] = S(wanted);
+      return [`#${name} = :${name}`];
+    });
+    return this.io.query(
+      {
+        IndexName: index.name,
+        KeyConditionExpression: below ? "#pk = :pk AND #sk < :below" : "#pk = :pk",
+        ...(filters.length > 0 && { FilterExpression: filters.join(" AND ") }),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: false,
+      },
+      limit,
+    );
   }
 
   /**

@@ -15,9 +15,9 @@ export { TTL_ATTRIBUTE };
  *
  * | item            | pk                           | sk         | indexed as                                           |
  * | --------------- | ---------------------------- | ---------- | ---------------------------------------------------- |
- * | run             | RUN#<id>                     | RUN        | byCollection: PIPELINE#<name> / <createdAt>#<id>     |
- * |                 |                              |            | byTime: RUNS / <createdAt>#<id>                      |
- * |                 |                              |            | active (needsReconciling): ACTIVE / <createdAt>#<id> |
+ * | run             | RUN#<id>                     | RUN        | while needsReconciling: active: ACTIVE / <createdAt>#<id> |
+ * |                 |                              |            | after: byCollection: PIPELINE#<name> / <createdAt>#<id> |
+ * |                 |                              |            | and byTime: RUNS / <createdAt>#<id>                  |
  * | run spec        | RUN#<id>                     | SPEC#<hash>| (none: read with its run's partition)                |
  * | task report     | RUN#<id>                     | REPORT#<task>#<attempt>#<kind> | (none)                           |
  * | pipeline        | PIPELINE#<name>              | PIPELINE   | byCollection: PIPELINES / <name>                     |
@@ -41,7 +41,8 @@ export { TTL_ATTRIBUTE };
  * - run (head): `doc` (brotli-compressed JSON of the run without its version and spec; version 1 and 2 heads hold
  *   the whole run as JSON text), `spec` (the hash naming its spec item; absent before version 3), `version`, and
  *   for the indexes and conditions `pipeline`, `status`, `concurrencyGroup` (and, before version 3, `id` and
- *   `createdAt`, which the active index's sort key also holds).
+ *   `createdAt`, which the active index's sort key also holds). A version 1 or 2 head carries the keys of all
+ *   three indexes whatever its state; it is listed once, and its next save keeps only those its state calls for.
  * - run spec: `doc` (brotli-compressed JSON of definition, job templates, params, variables, trigger); written
  *   when the run is created, never changed (a different spec would be another item, named by its hash).
  * - task report: `event` (the report as a RunEvent, JSON), `at` (when received). The kind is `started`,
@@ -70,8 +71,10 @@ export { TTL_ATTRIBUTE };
  * version (Query its partition, descending, one item) and any version (GetItem).
  *
  * Access patterns: a run by id (GetItem, consistent); runs of a pipeline newest first (Query byCollection,
- * descending); all runs newest first (Query byTime); unfinished runs for the reconciler and concurrency groups
- * (Query active, a sparse index: a run leaves it when it finishes); pipelines and job templates by name (GetItem)
+ * descending, merged with the pipeline's runs in active); all runs newest first (Query byTime, merged with
+ * active); unfinished runs for the reconciler and concurrency groups (Query active, a sparse index: a run leaves
+ * it when it no longer needs reconciling, and only then joins byCollection and byTime, which project ALL: a head
+ * in them is copied into both on every save, so it joins them once, after its last busy save; runs.ts: runItem); pipelines and job templates by name (GetItem)
  * or all of them (Query byCollection); a delivery by provider and id (GetItem); the delivery that first brought a
  * body, by the body's SHA-256 (a conditional PutItem that returns the holder when it fails); a notification's
  * sent record by its idempotency key (conditional PutItem); a robot's counter for the current window (a
