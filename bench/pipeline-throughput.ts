@@ -20,7 +20,7 @@ import { createCallbackApp } from "../functions/callback.js";
 import { createSchedulerHandler } from "../functions/scheduler.js";
 import { createWakeUpHandler } from "../functions/wake-ups.js";
 import { createWebhookApp } from "../functions/webhook.js";
-import { FUNCTIONS } from "../infra/functions.js";
+import { FUNCTION_URLS, FUNCTIONS } from "../infra/functions.js";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../infra/local/emulators.js";
 import { pollOnce } from "../infra/local/queue-poller.js";
 import { MemoryRunner } from "../test/helpers/memory-runner.js";
@@ -432,6 +432,7 @@ try {
     lambdaRequest: 0.2 / 1e6, // Lambda, per invocation
     lambdaGbSecond: 0.0000133334, // Lambda on arm64 (infra/sst/hookflow.ts), per GB-second
     httpApi: 1.0 / 1e6, // API Gateway HTTP API, per request (first 300 million a month)
+    functionUrl: 0, // a Lambda function URL, per request: nothing beyond the invocation
     s3Put: 0.005 / 1000, // S3 Standard, per PUT
     s3Get: 0.0004 / 1000, // S3 Standard, per GET
     s3GbMonth: 0.023, // S3 Standard, per GB-month
@@ -450,7 +451,11 @@ try {
   };
   const gbSeconds = (name: keyof typeof memoryGb) =>
     ((fn(name).count * msAlone(name)) / 1000) * memoryGb[name];
-  const httpRequests = fn("webhook").count + fn("callback").count;
+  // Jobs and the relay report to the callback function's own URL when infra/functions.ts gives it one (SST
+  // deploys it so), else through API Gateway as webhooks do.
+  const callbacksViaUrl = "callback" in FUNCTION_URLS;
+  const callbackRequestPrice = callbacksViaUrl ? PRICE.functionUrl : PRICE.httpApi;
+  const httpRequests = fn("webhook").count + (callbacksViaUrl ? 0 : fn("callback").count);
   const lookPrices = {
     sqsStandard: PRICE.sqsStandard,
     sqsFifo: PRICE.sqsFifo,
@@ -479,9 +484,18 @@ try {
     })),
     {
       line: "API Gateway (HTTP API)",
-      quantity: `${Math.round(httpRequests * perThousand)} requests`,
+      quantity: `${Math.round(httpRequests * perThousand)} requests${callbacksViaUrl ? " (webhooks)" : ""}`,
       usd: httpRequests * PRICE.httpApi * perThousand,
     },
+    ...(callbacksViaUrl
+      ? [
+          {
+            line: "callback function URL",
+            quantity: `${Math.round(fn("callback").count * perThousand)} requests (task callbacks), free beyond the invocation`,
+            usd: fn("callback").count * PRICE.functionUrl * perThousand,
+          },
+        ]
+      : []),
     {
       // Each stage's submission asks for a look 1 s later (core/engine/follow-up.ts): for these instant runs it
       // comes after the stage, or the run, ended. Counted in the one-at-a-time runs, where runs go at their pace.
@@ -494,7 +508,7 @@ try {
   // With the relay (issue 14), each task's Job is also reported by it: running and how it ended, each a POST to
   // /callbacks/relay, costing what a callback's report costs here (the same function, the same writes).
   const callbackShare =
-    (fn("callback").count * (PRICE.lambdaRequest + PRICE.httpApi) +
+    (fn("callback").count * (PRICE.lambdaRequest + callbackRequestPrice) +
       gbSeconds("callback") * PRICE.lambdaGbSecond) /
       Math.max(fn("callback").count, 1) +
     // a report's DynamoDB read and write, its owed message sent, received and deleted, and its fold's share
@@ -523,7 +537,7 @@ try {
     ]),
   );
   console.log(
-    `prices: DynamoDB $0.625 per million WRU, $0.125 per million RRU; SQS FIFO $0.50 per million requests, standard $0.40; Lambda $0.20 per million invocations and $0.0000133334 per GB-second (arm64); API Gateway HTTP API $1.00 per million requests; S3 Standard $0.005 per 1,000 PUT, $0.0004 per 1,000 GET, $0.023 per GB-month. Handler durations: each handler alone (${SERIAL_RUNS} runs handled one invocation at a time after the throughput run), in-process against the emulators on this machine, billed per started ms. Not per run: the reconciler (one invocation and one Query a minute: 43,200 a month, about $0.01 a month) and Lambda's idle polling of the queue.`,
+    `prices: DynamoDB $0.625 per million WRU, $0.125 per million RRU; SQS FIFO $0.50 per million requests, standard $0.40; Lambda $0.20 per million invocations and $0.0000133334 per GB-second (arm64); API Gateway HTTP API $1.00 per million requests, a Lambda function URL $0 beyond the invocation${callbacksViaUrl ? " (task and relay callbacks take the callback function's URL)" : ""}; S3 Standard $0.005 per 1,000 PUT, $0.0004 per 1,000 GET, $0.023 per GB-month. Handler durations: each handler alone (${SERIAL_RUNS} runs handled one invocation at a time after the throughput run), in-process against the emulators on this machine, billed per started ms. Not per run: the reconciler (one invocation and one Query a minute: 43,200 a month, about $0.01 a month) and Lambda's idle polling of the queue.`,
   );
   console.log(`control plane per 1,000 runs: $${controlPlane.toFixed(4)}`);
 

@@ -13,6 +13,22 @@ const emptyIsUnset = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === "" ? undefined : v), schema);
 
 /**
+ * A base URL hookflow hands out or is reached at: http(s), without a query or fragment (a path is appended to it)
+ * or credentials, trailing slashes dropped.
+ */
+export function baseUrl() {
+  return z
+    .string()
+    .regex(/^https?:\/\/[^?#]*$/, "an http:// or https:// URL without ? or #")
+    .pipe(z.url())
+    .refine(
+      (u) => !/^https?:\/\/[^/]*@/.test(u),
+      "a URL without credentials (user:password@): they would be handed out",
+    )
+    .transform((u) => u.replace(/\/+$/, ""));
+}
+
+/**
  * Configuration, validated once at start. The same names on AWS (from SST links and secrets, see infra/) and
  * locally (plain environment). Names are the contract's; those marked "extension" are hookflow's own.
  */
@@ -25,11 +41,13 @@ const ConfigSchema = z.object({
    */
   HOOKFLOW_WAKE_QUEUE_URL: z.string().url().optional(),
   HOOKFLOW_API_TOKEN: optionalSecret,
-  HOOKFLOW_PUBLIC_URL: z
-    .string()
-    .url()
-    .default("http://127.0.0.1:8787")
-    .transform((u) => u.replace(/\/+$/, "")),
+  HOOKFLOW_PUBLIC_URL: baseUrl().default("http://127.0.0.1:8787"),
+  /**
+   * Extension: the base URL hookflow's own Jobs and relay are given for their reports (`/callbacks/tasks/{id}`,
+   * `/callbacks/relay`). Unset, HOOKFLOW_PUBLIC_URL. On AWS it is the callback function's own URL, which costs
+   * nothing per request where API Gateway charges for each.
+   */
+  HOOKFLOW_CALLBACK_BASE_URL: emptyIsUnset(baseUrl().optional()),
   HOOKFLOW_GITHUB_SECRET: optionalSecret,
   HOOKFLOW_GITLAB_TOKEN: optionalSecret,
   HOOKFLOW_GITEA_SECRET: optionalSecret,
@@ -162,6 +180,8 @@ export const SST_LINKS = {
   HOOKFLOW_QUEUE_URL: { link: "HookflowQueue", property: "url" },
   HOOKFLOW_WAKE_QUEUE_URL: { link: "HookflowWakeQueue", property: "url" },
   HOOKFLOW_PUBLIC_URL: { link: "HookflowApi", property: "url" },
+  // The callback function's URL (infra/functions.ts FUNCTION_URLS). Linking a function also lets its holder invoke it.
+  HOOKFLOW_CALLBACK_BASE_URL: { link: "HookflowCallback", property: "url" },
   HOOKFLOW_API_TOKEN: { link: "HookflowApiToken", property: "value" },
   HOOKFLOW_TOKEN_SECRET: { link: "HookflowTokenSecret", property: "value" },
   HOOKFLOW_RELAY_TOKEN: { link: "HookflowRelayToken", property: "value" },
@@ -336,6 +356,11 @@ function eksProblems(config: Config): Issue[] {
       },
     ];
   return [];
+}
+
+/** Where hookflow's own Jobs and relay report: HOOKFLOW_CALLBACK_BASE_URL, else HOOKFLOW_PUBLIC_URL. */
+export function callbackBaseUrl(config: Config): string {
+  return config.HOOKFLOW_CALLBACK_BASE_URL ?? config.HOOKFLOW_PUBLIC_URL;
 }
 
 /**

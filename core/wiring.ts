@@ -18,7 +18,7 @@ import type { OidcOptions } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
-import { type Config, configuredSecrets, loadConfig, runnerKind } from "./config.js";
+import { type Config, callbackBaseUrl, configuredSecrets, loadConfig, runnerKind } from "./config.js";
 import { ValidationError } from "./errors.js";
 import type { Provider, TargetRules } from "./model/index.js";
 import type {
@@ -401,7 +401,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
     outbox,
     archiving,
     slots: taskSlots(base),
-    publicUrl: config.HOOKFLOW_PUBLIC_URL,
+    callbackBaseUrl: callbackBaseUrl(config),
     log: base.log,
   });
   return {

@@ -76,6 +76,7 @@ export const FUNCTIONS = {
       ...SHARED,
       "HOOKFLOW_WAKE_QUEUE_URL",
       "HOOKFLOW_PUBLIC_URL",
+      "HOOKFLOW_CALLBACK_BASE_URL",
       "HOOKFLOW_TOKEN_SECRET",
       "HOOKFLOW_KUBECONFIG",
       "HOOKFLOW_LOG_BUCKET",
@@ -126,6 +127,18 @@ export const ROUTES = {
   "GET /healthz": "api",
 } as const satisfies Record<string, FunctionName>;
 
+/**
+ * The functions with a Lambda function URL of their own. hookflow's own Jobs and relay report to the callback
+ * function there (the scheduler hands it out as HOOKFLOW_CALLBACK_BASE_URL): Lambda charges nothing for a function
+ * URL beyond the invocation, where API Gateway charges for every request. Webhooks, the API and the console stay
+ * on API Gateway, and so do the callback routes (a Job submitted before an upgrade holds that URL). No IAM
+ * authorization (Jobs hold no AWS credentials): the callback routes check every request's task or relay token, as
+ * behind API Gateway. No CORS: no browser calls it.
+ */
+export const FUNCTION_URLS = {
+  callback: { authorization: "none", cors: false },
+} as const satisfies Partial<Record<FunctionName, { authorization: "none" | "iam"; cors: false }>>;
+
 export const QUEUE = {
   /**
    * AWS's rule for a queue feeding Lambda: at least six times the function's timeout, so Lambda can retry a
@@ -160,6 +173,8 @@ export const RECONCILE_SCHEDULE = "rate(1 minute)";
  */
 export const DEPLOY_SETTINGS = [
   "HOOKFLOW_NAMESPACE",
+  // Given at deploy, it overrides the callback function's URL (say, to keep Jobs on a domain a cluster's egress allows).
+  "HOOKFLOW_CALLBACK_BASE_URL",
   "HOOKFLOW_GITHUB_API_URL",
   "HOOKFLOW_GITLAB_URL",
   "HOOKFLOW_GITEA_URL",

@@ -31,8 +31,8 @@ export interface RunServiceDeps {
   archiving: LogArchiving;
   /** The pipeline's running-task slots (`maxRunningTasks` across its runs): taken before a submit. */
   slots: TaskSlotService;
-  /** Where jobs call back: HOOKFLOW_PUBLIC_URL. */
-  publicUrl: string;
+  /** The base of the URL each Job reports to (core/config.ts callbackBaseUrl). */
+  callbackBaseUrl: string;
   log: Logger;
 }
 
@@ -250,7 +250,7 @@ export class RunService {
     const taskId = callbackTaskId(launch.runId, launch.task, launch.attempt);
     await this.deps.runner.submit({
       ...launch,
-      env: { ...launch.env, HOOKFLOW_CALLBACK_URL: `${this.deps.publicUrl}/callbacks/tasks/${taskId}` },
+      env: { ...launch.env, HOOKFLOW_CALLBACK_URL: `${this.deps.callbackBaseUrl}/callbacks/tasks/${taskId}` },
       secretEnv: { ...launch.secretEnv, HOOKFLOW_TASK_TOKEN: this.deps.tokens.tokenFor(launch) },
     });
     return { followUps: [{ type: "task.submitted", task: launch.task, attempt: launch.attempt }] };

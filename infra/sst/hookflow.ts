@@ -13,6 +13,7 @@ import {
   BUNDLING,
   deploySettings,
   eksSettings,
+  FUNCTION_URLS,
   FUNCTIONS,
   type FunctionName,
   type FunctionPlan,
@@ -35,6 +36,7 @@ type SecretSetting = Exclude<
   | "HOOKFLOW_QUEUE_URL"
   | "HOOKFLOW_WAKE_QUEUE_URL"
   | "HOOKFLOW_PUBLIC_URL"
+  | "HOOKFLOW_CALLBACK_BASE_URL"
   | "HOOKFLOW_LOG_BUCKET"
 >;
 
@@ -116,16 +118,18 @@ export function hookflow() {
   // No browser calls hookflow (the API takes a bearer token, git hosts and jobs call server to server).
   const http = new sst.aws.ApiGatewayV2(SST_LINKS.HOOKFLOW_PUBLIC_URL.link, { cors: false });
 
-  const components: Record<LinkedSetting, Secret | typeof table | typeof queue | typeof http | typeof logs> =
-    {
-      HOOKFLOW_TABLE: table,
-      HOOKFLOW_QUEUE_URL: queue,
-      HOOKFLOW_WAKE_QUEUE_URL: wakeQueue,
-      HOOKFLOW_LOG_BUCKET: logs,
-      // The URL belongs to the API resource, not to its routes: linking it adds no cycle.
-      HOOKFLOW_PUBLIC_URL: http,
-      ...secrets,
-    };
+  type Component = Secret | typeof table | typeof queue | typeof http | typeof logs | sst.aws.Function;
+  // The callback function's URL is linked once that function exists (below), before the scheduler is made.
+  const components: Partial<Record<LinkedSetting, Component>> &
+    Record<Exclude<LinkedSetting, "HOOKFLOW_CALLBACK_BASE_URL">, Component> = {
+    HOOKFLOW_TABLE: table,
+    HOOKFLOW_QUEUE_URL: queue,
+    HOOKFLOW_WAKE_QUEUE_URL: wakeQueue,
+    HOOKFLOW_LOG_BUCKET: logs,
+    // The URL belongs to the API resource, not to its routes: linking it adds no cycle.
+    HOOKFLOW_PUBLIC_URL: http,
+    ...secrets,
+  };
 
   const functionArgs = (name: FunctionName) => {
     const plan: FunctionPlan = FUNCTIONS[name];
@@ -146,7 +150,11 @@ export function hookflow() {
       architecture: "arm64" as const,
       memory: `${plan.memoryMb} MB` as const,
       timeout: `${plan.timeoutSeconds} seconds` as const,
-      link: links.map((setting) => components[setting]),
+      link: links.map((setting) => {
+        const component = components[setting];
+        if (!component) throw new Error(`${name} links ${setting}, which is made after it`);
+        return component;
+      }),
       environment: { ...settings, ...plan.environment, ...presence, ...(kubernetes && eksEnvironment) },
       ...(kubernetes &&
         vpc && { vpc: { privateSubnets: vpc.privateSubnets, securityGroups: vpc.securityGroups } }),
@@ -161,7 +169,10 @@ export function hookflow() {
 
   const handlers = {
     webhook: new sst.aws.Function("HookflowWebhook", functionArgs("webhook")),
-    callback: new sst.aws.Function("HookflowCallback", functionArgs("callback")),
+    callback: new sst.aws.Function(SST_LINKS.HOOKFLOW_CALLBACK_BASE_URL.link, {
+      ...functionArgs("callback"),
+      url: FUNCTION_URLS.callback,
+    }),
     api: new sst.aws.Function("HookflowApiFunction", {
       ...functionArgs("api"),
       // `GET /api/doctor` counts the dead letters: the queue it finds through the work queue's RedrivePolicy.
@@ -169,6 +180,7 @@ export function hookflow() {
     }),
   };
   for (const [route, name] of Object.entries(ROUTES)) http.route(route, handlers[name].arn);
+  components.HOOKFLOW_CALLBACK_BASE_URL = handlers.callback;
 
   const scheduler = queue.subscribe(functionArgs("scheduler"), {
     batch: { size: QUEUE.batchSize, partialResponses: true },
@@ -216,6 +228,8 @@ export function hookflow() {
 
   return {
     url: http.url,
+    // Where the relay reports (its HOOKFLOW_URL) and the scheduler's Jobs do.
+    callbackUrl: handlers.callback.url,
     table: table.name,
     queue: queue.url,
     wakeQueue: wakeQueue.url,

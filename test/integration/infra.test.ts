@@ -22,6 +22,7 @@ import { type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/ind
 import { freshBucket, freshQueue, freshStore, sqsClient } from "../helpers/aws.js";
 import { driveRun } from "../helpers/drive.js";
 import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
+import { MemoryRunner } from "../helpers/memory-runner.js";
 import { PUBLIC_URL, SECRETS, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
 import { fixture as webhookFixture } from "../helpers/webhooks.js";
 
@@ -449,6 +450,89 @@ stages:
       );
       expect(view?.statusCode).toBe(200);
     });
+  });
+
+  /**
+   * The function URL sample event, addressed to a path: what Jobs send when given the callback function's URL. The
+   * sample's `<url-id>` placeholder becomes an id of the form Lambda gives (32 lowercase letters and digits): a URL
+   * cannot be made from a host with `<` in it.
+   */
+  function functionUrlEvent(request: {
+    method: string;
+    path: string;
+    headers: Record<string, string>;
+    body: string;
+  }) {
+    const event = lambdaFixture("function-url-powertools") as {
+      headers: Record<string, string>;
+      requestContext: { http: Record<string, string> } & Record<string, unknown>;
+    } & Record<string, unknown>;
+    const urlId = "abcdefghijklmnopqrstuvwxyz012345";
+    const host = `${urlId}.lambda-url.us-east-1.on.aws`;
+    return {
+      ...event,
+      rawPath: request.path,
+      headers: {
+        ...event.headers,
+        ...request.headers,
+        host,
+        "content-length": String(Buffer.byteLength(request.body)),
+      },
+      requestContext: {
+        ...event.requestContext,
+        apiId: urlId,
+        domainName: host,
+        domainPrefix: urlId,
+        http: { ...event.requestContext.http, method: request.method, path: request.path },
+      },
+      body: request.body,
+    };
+  }
+
+  it("answers a task's callback the same through its function URL as through API Gateway", async () => {
+    const runner = new MemoryRunner();
+    const system = await testSystem({ runner });
+    await system.stores.runs.saveRun(newRun({ id: "furl" }));
+    await system.service.apply("furl", [{ type: "run.created" }]);
+    const launch = runner.launchesOf("unit")[0];
+    const path = new URL(launch?.env.HOOKFLOW_CALLBACK_URL ?? "http://missing").pathname;
+    const token = launch?.secretEnv.HOOKFLOW_TASK_TOKEN ?? "";
+    const request = (bearer: string) => ({
+      method: "POST",
+      path,
+      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+      body: JSON.stringify({ status: "running" }),
+    });
+    const answers = await invoke(
+      "callback",
+      [
+        httpEvent("apigw-v2-powertools", request(token)),
+        functionUrlEvent(request(token)),
+        httpEvent("apigw-v2-powertools", request(`${token}x`)),
+        functionUrlEvent(request(`${token}x`)),
+        functionUrlEvent({ ...request(token), path: "/api/pipelines" }),
+      ],
+      {
+        links: {
+          HookflowTable: { name: system.config.HOOKFLOW_TABLE },
+          HookflowQueue: { url: system.queues.workUrl },
+          HookflowTokenSecret: { value: TEST_TOKEN_SECRET },
+        },
+      },
+    );
+    const [gateway, functionUrl, gatewayRefused, functionUrlRefused, notHere] = answers.map(
+      (a) => a.result as { statusCode: number; body: string },
+    );
+    expect(gateway?.statusCode).toBe(200);
+    expect(functionUrl?.statusCode).toBe(200);
+    expect(JSON.parse(functionUrl?.body ?? "{}")).toEqual(JSON.parse(gateway?.body ?? "{}"));
+    expect(gatewayRefused?.statusCode).toBe(403);
+    expect(functionUrlRefused?.statusCode).toBe(403);
+    expect(functionUrlRefused?.body).toBe(gatewayRefused?.body);
+    // Only the callback routes answer there: the API stays behind API Gateway.
+    expect(notHere?.statusCode).toBe(404);
+    const run = await system.stores.runs.getRun("furl");
+    expect(run && taskState(run, "unit").status).toBe("running");
   });
 
   it("reconciles on the scheduled event", async () => {

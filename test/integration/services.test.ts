@@ -70,4 +70,18 @@ describe("the run service", () => {
     await expect(tokens.verify({ runId: "tok", task: "unit", attempt: 1 }, presented)).resolves.toBe(true);
     await expect(tokens.verify({ runId: "tok", task: "lint", attempt: 1 }, presented)).resolves.toBe(false);
   });
+
+  it("points the callback URL at HOOKFLOW_CALLBACK_BASE_URL when it is set, the public URL staying for people", async () => {
+    const runner = new MemoryRunner();
+    const { service, stores, config } = await testSystem({
+      runner,
+      env: { HOOKFLOW_CALLBACK_BASE_URL: "https://abc123.lambda-url.us-east-1.on.aws/" },
+    });
+    await stores.runs.saveRun(newRun({ id: "fnurl" }));
+    await service.apply("fnurl", [{ type: "run.created" }]);
+    expect(runner.launchesOf("unit")[0]?.env.HOOKFLOW_CALLBACK_URL).toBe(
+      "https://abc123.lambda-url.us-east-1.on.aws/callbacks/tasks/fnurl.unit.1",
+    );
+    expect(config.HOOKFLOW_PUBLIC_URL).toBe("http://127.0.0.1:8787");
+  });
 });

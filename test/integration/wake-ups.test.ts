@@ -93,7 +93,7 @@ describe("delayed wake-ups (standard SQS queue with DelaySeconds)", () => {
     const { stores, client: dynamo, table } = await freshStore();
     const clock = manualClock(now);
     const points: MetricPoint[] = [];
-    const metrics = { add: (...p: MetricPoint[]) => points.push(...p), flush: () => {} };
+    const metrics = { add: (...p: MetricPoint[]) => points.push(...p), flush: async () => {} };
     const deps = {
       queue,
       wakeUps: new SqsWakeUps(client, url, clock),

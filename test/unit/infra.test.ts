@@ -2,11 +2,12 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { TTL_ATTRIBUTE, tableDefinition } from "../../core/adapters/dynamo/table.js";
-import { loadConfig, runtimeEnvironment, SST_LINKS } from "../../core/config.js";
+import { callbackBaseUrl, loadConfig, runtimeEnvironment, SST_LINKS } from "../../core/config.js";
 import {
   deploySettings,
   eksSettings,
   FUNCTION_NAMES,
+  FUNCTION_URLS,
   FUNCTIONS,
   HTTP_TIMEOUT_LIMIT_SECONDS,
   handlerSource,
@@ -54,6 +55,24 @@ describe("the functions infra/ deploys", () => {
         PATH: "/bin",
       }),
     ).toEqual({ HOOKFLOW_NAMESPACE: "ci" });
+  });
+
+  it("gives the callback function, alone, a function URL for Jobs and the relay; its routes stay on API Gateway", () => {
+    // Jobs hold no AWS credentials (no IAM authorization) and no browser calls it (no CORS): the callback routes
+    // check each request's task or relay token, wherever it arrives.
+    expect(FUNCTION_URLS).toEqual({ callback: { authorization: "none", cors: false } });
+    const callbackRoutes = Object.entries(ROUTES).filter(([, name]) => name === "callback");
+    expect(callbackRoutes.map(([route]) => route).sort()).toEqual([
+      "POST /callbacks/relay",
+      "POST /callbacks/tasks/{taskId}",
+    ]);
+    // The URL reaches what builds each Job's callback URL (the scheduler), through the callback function's link.
+    const holders = FUNCTION_NAMES.filter((name) =>
+      (FUNCTIONS[name].links as readonly string[]).includes("HOOKFLOW_CALLBACK_BASE_URL"),
+    );
+    expect(holders).toEqual(["scheduler"]);
+    expect(SST_LINKS.HOOKFLOW_CALLBACK_BASE_URL).toEqual({ link: "HookflowCallback", property: "url" });
+    expect(FUNCTIONS.callback.links).not.toContain("HOOKFLOW_CALLBACK_BASE_URL");
   });
 
   it("keeps a message invisible at least six times the scheduler's timeout, as AWS requires", () => {
@@ -120,6 +139,24 @@ describe("configuration from SST links", () => {
     expect(config.HOOKFLOW_TABLE).toBe("table-from-link");
     expect(config.HOOKFLOW_QUEUE_URL).toBe("https://sqs.example/queue.fifo");
     expect(config.HOOKFLOW_API_TOKEN).toBe("token-from-link");
+  });
+
+  it("reads the callback function's URL as where Jobs report, and the deploy's own setting over it", () => {
+    const linked = {
+      ...resources,
+      HookflowCallback: { name: "fn", url: "https://abc123.lambda-url.us-east-1.on.aws/" },
+    };
+    expect(callbackBaseUrl(loadConfig(runtimeEnvironment({}, linked)))).toBe(
+      "https://abc123.lambda-url.us-east-1.on.aws",
+    );
+    const given = deploySettings({ HOOKFLOW_CALLBACK_BASE_URL: "https://ci.example.com" });
+    expect(callbackBaseUrl(loadConfig(runtimeEnvironment(given, linked)))).toBe("https://ci.example.com");
+    // Without the link (the local stack, an older deploy) Jobs report to the public URL, as before.
+    expect(
+      callbackBaseUrl(
+        loadConfig(runtimeEnvironment({ HOOKFLOW_PUBLIC_URL: "https://ci.example.com" }, resources)),
+      ),
+    ).toBe("https://ci.example.com");
   });
 
   it("lets the plain environment override a link, but not with an empty value", () => {
