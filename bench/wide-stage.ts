@@ -2,9 +2,13 @@
  * wide-stage: what one run item costs when many tasks finish at once. Runs of a 1 → WIDTH parallel → 1 pipeline
  * through the real scheduler handler and callback app on the emulators; every task of a stage reports success
  * at the same moment (the runner holds the callbacks until the whole stage is submitted, then sends them all
- * together). The same harness runs the 5-task pipeline (1 → 3 → 1) as the reference. Prints, per task: DynamoDB
- * requests, version conflicts (conditional writes that lost), callbacks refused; per write: the item's size and
- * the write units DynamoDB reports (table and indexes); and whether every run finished exactly once.
+ * together; when some of its tasks wait for room, since a pipeline's `maxRunningTasks` counts across its runs,
+ * those submitted report together once the scheduler is quiet: a Job ends whether or not its siblings got a slot,
+ * and holding them all would leave every slot held by a Job waiting for its siblings). Quiet with nothing held, it
+ * runs the reconciler's tick as deployed. The same harness runs the 5-task pipeline (1 → 3 → 1) as the reference.
+ * Prints, per task: DynamoDB requests, version conflicts (conditional writes that lost), callbacks refused; per
+ * write: the item's size and the write units DynamoDB reports (table and indexes); whether every run finished
+ * exactly once; and how often the reconciler's repair had to act (slots given back, runs woken).
  *
  * docs/decisions.md reads its figures from this script (storage layout).
  */
@@ -13,9 +17,9 @@ import { brotliCompressSync, gzipSync } from "node:zlib";
 import { runItem } from "../core/adapters/dynamo/runs.js";
 import { callbackTaskId, createRun } from "../core/engine/index.js";
 import { LIMITS, Pipeline, type Run, type TaskLaunch } from "../core/model/index.js";
-import { reconcileAll } from "../core/services/scheduler.js";
-import { callbackDeps, schedulerDeps } from "../core/wiring.js";
+import { callbackDeps, schedulerDeps, taskSlots } from "../core/wiring.js";
 import { createCallbackApp } from "../functions/callback.js";
+import { createReconcilerHandler } from "../functions/reconciler.js";
 import { createSchedulerHandler } from "../functions/scheduler.js";
 import { pollOnce } from "../infra/local/queue-poller.js";
 import { MemoryRunner } from "../test/helpers/memory-runner.js";
@@ -115,6 +119,11 @@ async function measure(emulators: Emulators, scenario: Scenario) {
     );
     if (res.status !== 200) refused.set(res.status, (refused.get(res.status) ?? 0) + 1);
   };
+  const report = (launches: TaskLaunch[]) => {
+    const reported = Promise.all(launches.map(callback)).then(() => undefined);
+    inflight.add(reported);
+    void reported.finally(() => inflight.delete(reported));
+  };
   runner.onSubmit = (launch) => {
     const stage = stageOf.get(launch.task) as number;
     const key = `${launch.runId}/${stage}`;
@@ -123,10 +132,32 @@ async function measure(emulators: Emulators, scenario: Scenario) {
     if (waiting.length < (stageWidth[stage] as number)) return;
     held.delete(key);
     // The whole stage is submitted: every task reports at the same moment.
-    const report = Promise.all(waiting.map(callback)).then(() => undefined);
-    inflight.add(report);
-    void report.finally(() => inflight.delete(report));
+    report(waiting);
   };
+
+  // The reconciler's tick as deployed (functions/reconciler.ts: a reconcile message per unfinished run, then the
+  // slots' repair), on a clock one period further each tick: each tick's messages are its own, as a minute later.
+  let reconciles = 0;
+  const tickClock = { now: () => new Date(Date.now() + reconciles * 60_000).toISOString() };
+  const slots = taskSlots({ ...base, clock: tickClock });
+  const repair = { acted: 0, released: 0, woken: 0 };
+  const reconciler = createReconcilerHandler({
+    runs: base.stores.runs,
+    queue: base.queue,
+    clock: tickClock,
+    log: base.log,
+    slots: {
+      repair: async () => {
+        const repaired = await slots.repair();
+        if (repaired.released + repaired.woken > 0) repair.acted++;
+        repair.released += repaired.released;
+        repair.woken += repaired.woken;
+        return repaired;
+      },
+    },
+  });
+  /** The requests of the reconciler's ticks, not the product's per task (the pollers are quiet meanwhile). */
+  const tickRequests = new Map<string, number>();
 
   const trigger = {
     provider: "github" as const,
@@ -156,23 +187,56 @@ async function measure(emulators: Emulators, scenario: Scenario) {
     runs.map((r) => ({ runId: r.id, event: { type: "run.created" }, dedupKey: `created:${r.id}` })),
   );
 
-  let reconciles = 0;
+  let flushes = 0;
   let done = false;
+  // Quiet means no poller handling a batch either: a long one holds its runs' messages out of sight meanwhile.
+  let handling = 0;
+  let ticking = false;
+  let quiet = 0;
+  const counted: typeof handler = async (event) => {
+    handling++;
+    try {
+      return await handler(event);
+    } finally {
+      handling--;
+    }
+  };
   await Promise.all(
     Array.from({ length: POLLERS }, async () => {
-      for (let idle = 0; !done; ) {
-        const { received } = await pollOnce(base.queue, handler, { waitSeconds: 0 });
-        idle = received === 0 ? idle + 1 : 0;
+      while (!done) {
+        if (ticking) {
+          await new Promise((r) => setTimeout(r, 20));
+          continue;
+        }
+        const { received } = await pollOnce(base.queue, counted, { waitSeconds: 0 });
         if (received > 0 || inflight.size > 0) {
+          quiet = 0;
           await Promise.all(inflight);
           continue;
         }
         await new Promise((r) => setTimeout(r, 20));
-        if (idle < 25) continue;
-        // Quiet for a while: what a reconciler tick would do (a refused callback is then seen by observing).
-        idle = 0;
+        // Quiet: no poller received or handled anything, and no callback was in flight, for a while.
+        if (handling > 0) quiet = 0;
+        quiet++;
+        if (held.size > 0 && quiet >= POLLERS) {
+          // Jobs whose stage's other tasks wait for room: they end now, together.
+          quiet = 0;
+          flushes++;
+          report([...held.values()].flat());
+          held.clear();
+          continue;
+        }
+        if (quiet < 25 * POLLERS || ticking) continue;
+        quiet = 0;
+        // The reconciler's tick (a refused callback is then seen by observing); the pollers wait meanwhile, so
+        // that the requests it makes are told apart.
+        ticking = true;
         reconciles++;
-        done = (await reconcileAll({ runs: base.stores.runs, queue: base.queue, clock: base.clock })) === 0;
+        const before = new Map(counter.counts);
+        done = (await reconciler()).reconciled === 0;
+        for (const [name, count] of counter.counts)
+          tickRequests.set(name, (tickRequests.get(name) ?? 0) + count - (before.get(name) ?? 0));
+        ticking = false;
       }
     }),
   );
@@ -185,11 +249,9 @@ async function measure(emulators: Emulators, scenario: Scenario) {
   );
   const jobsCreated = runner.jobs.size;
   const tasks = scenario.runs * tasksPerRun;
-  // Not the product's: the reads above (one Query each), and the reconciler's ticks (one Query each).
-  counter.counts.set(
-    "DynamoDB.Query",
-    (counter.counts.get("DynamoDB.Query") ?? 0) - scenario.runs - reconciles,
-  );
+  // Not the product's per task: the reads above (one Query each), and the reconciler's ticks.
+  counter.counts.set("DynamoDB.Query", (counter.counts.get("DynamoDB.Query") ?? 0) - scenario.runs);
+  for (const [name, count] of tickRequests) counter.counts.set(name, (counter.counts.get(name) ?? 0) - count);
   const dynamo = counter.total("DynamoDB");
   const c = (name: string) => counter.counts.get(name) ?? 0;
   return {
@@ -199,6 +261,8 @@ async function measure(emulators: Emulators, scenario: Scenario) {
     succeeded,
     onceEach: onceEach && jobsCreated === tasks,
     reconciles,
+    repair,
+    flushes,
     perTask: {
       dynamo: dynamo / tasks,
       reads: (c("DynamoDB.GetItem") + c("DynamoDB.Query")) / tasks,
@@ -292,6 +356,10 @@ try {
       })),
     ),
   );
+  for (const m of [narrow, wide])
+    console.log(
+      `${m.scenario.label}: reconciler ticks ${m.reconciles}, the repair acting in ${m.repair.acted} (${m.repair.released} slots given back, ${m.repair.woken} runs woken); stages reported in part (their other tasks waiting for room) ${m.flushes} times`,
+    );
   if (Object.keys(wide.refused).length > 0)
     console.log(
       `refused callbacks by status (the task's report is lost; a reconcile observed the Job instead): ${JSON.stringify(wide.refused)}; reconciler ticks: ${wide.reconciles}`,
