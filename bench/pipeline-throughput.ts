@@ -377,12 +377,12 @@ try {
   // first submission (4). Per task and report: the callback reads the run and writes its report (2). Per stage:
   // one fold of its reports (a load, a save that plans the next stage, a save of what carrying that out left:
   // submissions and archived logs) (3). Per stage, its tasks' running-task slots taken in one transaction and given
-  // back in one (2). SQS, per run: the webhook's message; per report one owed message; each sent, received (10 at
-  // a time) and deleted.
+  // back in one (2). SQS, per run: the webhook's message; per report one owed message; each sent, then received
+  // and deleted 10 at a time (the event source mapping deletes a handled batch together).
   const reports = RUNNING_REPORTS ? 2 : 1;
   const minimum = {
     dynamo: (3 + 4 + 2 * reports * TASKS_PER_RUN + 3 * STAGES * reports + 2 * STAGES) / TASKS_PER_RUN,
-    sqs: ((1 + reports * TASKS_PER_RUN) * 2.1) / TASKS_PER_RUN,
+    sqs: ((1 + reports * TASKS_PER_RUN) * 1.2) / TASKS_PER_RUN,
   };
   const measured = { dynamo: counter.total("DynamoDB") / tasks, sqs: sqsRequests / tasks };
 

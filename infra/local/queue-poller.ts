@@ -6,7 +6,7 @@ import type { BatchResponse, QueueRecord } from "../../core/services/batch.js";
 /** A queue the poller reads: the FIFO work queue or the standard wake-up queue. */
 export interface PolledQueue {
   receive(options: { max?: number; waitSeconds?: number }): Promise<Message[]>;
-  delete(receiptHandle: string): Promise<void>;
+  deleteAll(receiptHandles: string[]): Promise<{ failed: number }>;
 }
 
 export type BatchHandler = (event: { Records: QueueRecord[] }) => Promise<BatchResponse>;
@@ -53,7 +53,7 @@ export class NotificationLane {
 
 /**
  * One round of what Lambda's SQS event source does: receive a batch, hand it to the same handler Lambda calls,
- * delete what succeeded. Failed messages stay, to come back after their visibility timeout. With a `lane`,
+ * delete what succeeded, in one request per ten. Failed messages stay, to come back after their visibility timeout. With a `lane`,
  * notification messages are handed to it and this returns without waiting for them.
  */
 export async function pollOnce(
@@ -80,8 +80,8 @@ export async function pollOnce(
 async function handleAndDelete(queue: PolledQueue, handler: BatchHandler, messages: Message[]) {
   const response = await handler({ Records: messages.map(toRecord) });
   const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-  await Promise.all(
-    messages.filter((m) => !failed.has(m.MessageId ?? "")).map((m) => queue.delete(m.ReceiptHandle ?? "")),
+  await queue.deleteAll(
+    messages.filter((m) => !failed.has(m.MessageId ?? "")).map((m) => m.ReceiptHandle ?? ""),
   );
   return failed.size;
 }

@@ -30,6 +30,44 @@ describe("the work queue", () => {
     expect(await queue.receive({ waitSeconds: 0 })).toEqual([]);
   });
 
+  it("deletes a handled batch in one request, leaving the failed messages to come back", async () => {
+    const { queue } = await freshQueue({ visibilityTimeoutSeconds: 30 });
+    await queue.send([reconcile("r1", "a"), reconcile("r2", "b"), reconcile("r3", "c")]);
+    const deletes: Array<{ handles: number; failed: number }> = [];
+    const counted = {
+      receive: (o: { max?: number; waitSeconds?: number }) => queue.receive(o),
+      deleteAll: async (handles: string[]) => {
+        const result = await queue.deleteAll(handles);
+        deletes.push({ handles: handles.length, failed: result.failed });
+        return result;
+      },
+    };
+    const handler = (event: { Records: Parameters<typeof processBatch>[0] }) =>
+      processBatch(
+        event.Records,
+        async (m) => {
+          if (m.runId === "r2") throw new Error("the cluster is down");
+        },
+        silentLogger,
+      );
+    const polls: Array<{ received: number; failed: number }> = [];
+    await waitFor(
+      async () => {
+        const poll = await pollOnce(counted, handler, { waitSeconds: 1 });
+        if (poll.received > 0) polls.push(poll);
+        return polls.reduce((n, p) => n + p.received, 0);
+      },
+      { until: (received) => received === 3, what: "the three messages" },
+    );
+    expect(polls.reduce((n, p) => n + p.failed, 0)).toBe(1);
+    // One delete request per poll that handled something, holding every message it handled.
+    expect(deletes).toEqual(
+      polls.filter((p) => p.received > p.failed).map((p) => ({ handles: p.received - p.failed, failed: 0 })),
+    );
+    const depth = await queue.depth();
+    expect(depth.inFlight).toBe(1);
+  });
+
   it("delivers a failed message again after its visibility timeout", async () => {
     // Long enough that the poll right after the failure cannot outlast it, even on a loaded machine.
     const { queue } = await freshQueue({ visibilityTimeoutSeconds: 3 });

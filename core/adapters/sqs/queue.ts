@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import {
   CreateQueueCommand,
+  DeleteMessageBatchCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
@@ -119,6 +120,35 @@ export class SqsWorkQueue implements WorkQueue, QueueInspector {
       new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle }),
     );
   }
+
+  deleteAll(receiptHandles: string[]): Promise<{ failed: number }> {
+    return deleteReceived(this.client, this.queueUrl, receiptHandles);
+  }
+}
+
+/**
+ * Deletes handled messages ten to a request, as Lambda's event source mapping deletes a handled batch (the local
+ * pollers stand in for it). A message whose delete fails comes back after its visibility timeout and is handled
+ * again, which every handler tolerates (how many failed is returned).
+ */
+export async function deleteReceived(
+  client: SQSClient,
+  queueUrl: string,
+  receiptHandles: string[],
+): Promise<{ failed: number }> {
+  let failed = 0;
+  for (let i = 0; i < receiptHandles.length; i += BATCH) {
+    const result = await client.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: receiptHandles
+          .slice(i, i + BATCH)
+          .map((ReceiptHandle, n) => ({ Id: String(n), ReceiptHandle })),
+      }),
+    );
+    failed += result.Failed?.length ?? 0;
+  }
+  return { failed };
 }
 
 export interface QueueNames {

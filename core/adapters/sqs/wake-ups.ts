@@ -7,6 +7,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import type { Clock, WakeReason, WakeUps } from "../../ports.js";
+import { deleteReceived } from "./queue.js";
 
 /** SQS delays one message by at most 15 minutes; a later wake-up is re-sent when it arrives (re-chained). */
 export const MAX_DELAY_SECONDS = 900;
@@ -56,6 +57,10 @@ export class SqsWakeUps implements WakeUps {
     await this.client.send(
       new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle }),
     );
+  }
+
+  deleteAll(receiptHandles: string[]): Promise<{ failed: number }> {
+    return deleteReceived(this.client, this.queueUrl, receiptHandles);
   }
 }
 
