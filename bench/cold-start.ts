@@ -249,6 +249,14 @@ try {
   let schedulerBundle: Promise<Bundle> | undefined;
   const scheduler = () => (schedulerBundle ??= bundleFunction("scheduler", outRoot));
   const state = { HookflowTable: { name: "bench-cold" }, HookflowQueue: { url: main.queues.workUrl } };
+  // The scheduler's links but its cluster's (a kubeconfig, or none on EKS).
+  const schedulerLinks = {
+    ...state,
+    HookflowWakeQueue: { url: wakeUrl },
+    HookflowApi: { url: "https://hookflow.example.com" },
+    HookflowTokenSecret: { value: TOKEN_SECRET },
+    HookflowLogs: { name: "bench-cold" },
+  };
   const http = (request: Parameters<typeof httpEvent>[0]) => async () => httpEvent(request);
   // A run as the API shows it, read with the bootstrap token.
   const api: Entry = {
@@ -341,14 +349,7 @@ try {
       // The cluster from a kubeconfig (HOOKFLOW_KUBECONFIG) with a token.
       name: "scheduler",
       bundle: scheduler,
-      links: {
-        ...state,
-        HookflowWakeQueue: { url: wakeUrl },
-        HookflowApi: { url: "https://hookflow.example.com" },
-        HookflowTokenSecret: { value: TOKEN_SECRET },
-        HookflowKubeconfig: { value: kubernetes.kubeconfig },
-        HookflowLogs: { name: "bench-cold" },
-      },
+      links: { ...schedulerLinks, HookflowKubeconfig: { value: kubernetes.kubeconfig } },
       env: { ...FUNCTIONS.scheduler.environment },
       event: async () => {
         const run = await stored(main, newRun());
@@ -360,13 +361,7 @@ try {
       // The same on EKS: its endpoint and CA (HOOKFLOW_EKS_*), an EKS token signed with the function's role.
       name: "scheduler (EKS)",
       bundle: scheduler,
-      links: {
-        ...state,
-        HookflowWakeQueue: { url: wakeUrl },
-        HookflowApi: { url: "https://hookflow.example.com" },
-        HookflowTokenSecret: { value: TOKEN_SECRET },
-        HookflowLogs: { name: "bench-cold" },
-      },
+      links: schedulerLinks,
       env: {
         ...FUNCTIONS.scheduler.environment,
         HOOKFLOW_EKS_CLUSTER: EKS.cluster,
