@@ -4,7 +4,6 @@ import { createKubernetesRunner, KubernetesRejection } from "../../core/adapters
 import { systemClock } from "../../core/adapters/system.js";
 import { loadConfig } from "../../core/config.js";
 import { ValidationError } from "../../core/errors.js";
-import type { TaskLaunch } from "../../core/model/index.js";
 import { buildRunner } from "../../core/wiring.js";
 import {
   type EksAuthentication,
@@ -14,6 +13,7 @@ import {
   startFakeKubernetes,
 } from "../fake-kubernetes/index.js";
 import { forEachKubernetesClient, kubernetesClient } from "../helpers/kubernetes-clients.js";
+import { baseLaunch, refOf } from "../helpers/runner-contract.js";
 
 /**
  * EKS sign-in with an IAM identity (HOOKFLOW_EKS_CLUSTER): the fake API server takes a token only when its
@@ -78,21 +78,9 @@ function runnerFor(
   });
 }
 
-function launch(jobName: string): TaskLaunch {
-  return {
-    runId: "r1",
-    pipeline: "web-app",
-    task: "unit",
-    attempt: 1,
-    jobName,
-    timeoutSeconds: 600,
-    env: { HOOKFLOW_RUN_ID: "r1", HOOKFLOW_TASK: "unit" },
-    secretEnv: { HOOKFLOW_TASK_TOKEN: "task-token-1" },
-    source: { kind: "run", image: "node:22", command: ["sh", "-c", "true"] },
-  };
-}
+const launch = (jobName: string) =>
+  baseLaunch(jobName, { kind: "run", image: "node:22", command: ["sh", "-c", "true"] });
 
-const refOf = (l: TaskLaunch) => ({ runId: l.runId, task: l.task, attempt: l.attempt, jobName: l.jobName });
 const signedAt = (token: string) =>
   new URL(Buffer.from(token.slice("k8s-aws-v1.".length), "base64url").toString()).searchParams.get(
     "X-Amz-Date",

@@ -2,9 +2,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js";
 import { RetryableError } from "../../core/errors.js";
-import type { TaskLaunch } from "../../core/model/index.js";
 import { type FakeKubernetes, readManifests, startFakeKubernetes } from "../fake-kubernetes/index.js";
 import { forEachKubernetesClient, kubernetesClient } from "../helpers/kubernetes-clients.js";
+import { baseLaunch, refOf } from "../helpers/runner-contract.js";
 
 /**
  * A cluster served over TLS, as every real one is: the fake presents a certificate its own CA signed
@@ -21,21 +21,8 @@ afterEach(async () => {
   fake = undefined;
 });
 
-function launch(jobName: string): TaskLaunch {
-  return {
-    runId: "r1",
-    pipeline: "web-app",
-    task: "unit",
-    attempt: 1,
-    jobName,
-    timeoutSeconds: 600,
-    env: { HOOKFLOW_RUN_ID: "r1" },
-    secretEnv: { HOOKFLOW_TASK_TOKEN: "task-token-1" },
-    source: { kind: "run", image: "node:22", command: ["sh", "-c", "true"] },
-  };
-}
-
-const refOf = (l: TaskLaunch) => ({ runId: l.runId, task: l.task, attempt: l.attempt, jobName: l.jobName });
+const launch = (jobName: string) =>
+  baseLaunch(jobName, { kind: "run", image: "node:22", command: ["sh", "-c", "true"] });
 
 /** A task's life on the cluster: submitted, observed, its log read, canceled. */
 async function lifecycle(
