@@ -303,45 +303,58 @@ export interface SlotWaiter extends SlotHolder {
   since: string;
 }
 
-/** A pipeline's slots as stored: who holds one, who waits. */
+/** A pipeline's slots as stored: who holds one (by key), who waits. */
 export interface PipelineSlots {
   pipeline: string;
-  holders: SlotHolder[];
+  /** The keys (`TaskSlots.keyOf`) of the attempts holding a slot, one a slot. */
+  holders: string[];
   waiting: SlotWaiter[];
+  /** The keys the repair's last look found held by no attempt in flight (`suspect`). */
+  suspects: string[];
 }
 
 /**
  * The running-task slots of each pipeline, counted exactly across all its runs, stored apart from the runs'
- * own items. Every call is safe to repeat: a holder or waiter is named by (run, task, attempt),
- * so taking a slot twice holds one, and giving one back twice gives back one.
+ * own items. Every call is safe to repeat: a holder or waiter is named by (run, task, attempt), a holder by its
+ * key (`keyOf`, a short hash of the three), so taking a slot twice holds one, and giving one back twice gives
+ * back one.
  * - take: holds a slot for the attempt if fewer than `limit` are held (or it holds one already). Otherwise it
  *   records the attempt as waiting, in the same atomic step that saw the slots full, so a slot given back
  *   after that sees it; `holding` is how many are held. Taking removes the attempt from the waiters; `waited`
  *   (its run recorded it waiting) is a hint that it has a waiter to remove: a wrong hint costs a request more.
- * - takeAll, releaseAll: take or give back the slots of several attempts in one atomic step, when nobody waits,
- *   there is room for all (take) and none holds one yet (take) or each holds one (give back); otherwise do nothing
- *   and return false (the caller calls take or release for each).
- * - release: gives the attempt's slot back (if it held one) and removes it from the waiters. When attempts wait
- *   and the slots held are within `limit`, the slot moves to one of the oldest in the same atomic step, returned
- *   as `handedTo` (its run is to be woken); otherwise it is freed (the repair hands free room on).
+ * - takeAll: takes the slots of several attempts in one atomic step, when nobody waits, there is room for all and
+ *   none holds one yet; returns the attempts holding a slot now (all, or those that held one already: the caller
+ *   calls take for the others).
+ * - release: gives the slot of the attempt (or of the holder's key, as `list` gives it) back, if it held one,
+ *   and removes the attempt from the waiters. When attempts wait and the slots held are below `limit`, the
+ *   freed slot goes to one of the oldest, returned as `handedTo` (its run is to be woken); otherwise it stays free
+ *   (the repair hands free room on).
+ * - releaseAll: gives back the slots of several attempts in one atomic step when each holds one, and hands them
+ *   on as release does; otherwise does nothing (the caller calls release for each).
  * - handOff: gives slots to these waiters, in one atomic step: each stops waiting and holds a slot, provided all
  *   are still waiting and there is room for all of them under `limit`; otherwise changes nothing and returns
  *   the slots as they are. So two callers never hand the same room or waiter out twice.
  * - unwait: removes these waiters when all are still waiting; otherwise removes none and returns the slots.
+ * - suspect: records the keys the repair found held by no attempt in flight, for its next look.
  * - list: the records of these pipelines and of any an index still lists (written by releases before), for the
  *   reconciler's repair.
  * - read: one pipeline's record as stored now, or undefined when it has none.
  */
 export interface TaskSlots {
+  keyOf(holder: SlotHolder): string;
   take(
     pipeline: string,
     waiter: SlotWaiter,
     limit: number,
     waited?: boolean,
   ): Promise<{ taken: true } | { taken: false; holding: number }>;
-  takeAll(pipeline: string, waiters: SlotWaiter[], limit: number): Promise<boolean>;
-  release(pipeline: string, waiter: SlotWaiter, limit: number): Promise<{ handedTo?: SlotWaiter }>;
-  releaseAll(pipeline: string, holders: SlotWaiter[]): Promise<boolean>;
+  takeAll(pipeline: string, waiters: SlotWaiter[], limit: number): Promise<SlotWaiter[]>;
+  release(pipeline: string, holder: SlotWaiter | string, limit: number): Promise<{ handedTo?: SlotWaiter }>;
+  releaseAll(
+    pipeline: string,
+    holders: SlotWaiter[],
+    limit: number,
+  ): Promise<{ released: false } | { released: true; handedTo: SlotWaiter[] }>;
   unwait(
     pipeline: string,
     waiters: SlotWaiter[],
@@ -351,6 +364,7 @@ export interface TaskSlots {
     waiters: SlotWaiter[],
     limit: number,
   ): Promise<{ ok: true } | { ok: false; current?: PipelineSlots }>;
+  suspect(pipeline: string, keys: string[]): Promise<void>;
   list(pipelines?: Iterable<string>): Promise<PipelineSlots[]>;
   read(pipeline: string): Promise<PipelineSlots | undefined>;
 }

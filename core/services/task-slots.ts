@@ -67,7 +67,7 @@ export class TaskSlotService {
       fresh.map((ref) => waiterOf(run, ref)),
       limitOf(run),
     );
-    return new Set(took ? fresh.map(attemptKey) : []);
+    return new Set(took.map(attemptKey));
   }
 
   /**
@@ -75,19 +75,21 @@ export class TaskSlotService {
    * otherwise one by one. Once, however often it is asked.
    */
   async releaseAll(run: Run, refs: Array<{ task: string; attempt: number }>): Promise<void> {
-    if (
-      refs.length > 1 &&
-      (await this.deps.slots.releaseAll(
-        run.pipeline,
-        refs.map((r) => waiterOf(run, r)),
-      ))
-    )
-      return;
-    const handed: SlotHolder[] = [];
-    for (const ref of refs) {
-      const { handedTo } = await this.deps.slots.release(run.pipeline, waiterOf(run, ref), limitOf(run));
-      if (handedTo) handed.push(handedTo);
-    }
+    const limit = limitOf(run);
+    const together =
+      refs.length > 1
+        ? await this.deps.slots.releaseAll(
+            run.pipeline,
+            refs.map((r) => waiterOf(run, r)),
+            limit,
+          )
+        : { released: false as const };
+    const handed: SlotHolder[] = together.released ? together.handedTo : [];
+    if (!together.released)
+      for (const ref of refs) {
+        const { handedTo } = await this.deps.slots.release(run.pipeline, waiterOf(run, ref), limit);
+        if (handedTo) handed.push(handedTo);
+      }
     // One message per run woken, sent together.
     await this.wake(handed, refs.map((ref) => `${run.id}:${ref.task}:${ref.attempt}`).join(","));
   }
@@ -98,9 +100,11 @@ export class TaskSlotService {
   }
 
   /**
-   * The reconciler's tick: the slots of every pipeline with runs in flight against its runs. A slot held by an
-   * attempt that is no longer queued or running, or a waiter that no longer waits, is given back; then waiters
-   * are handed the free room and woken. Reads the runs in flight, and one run per run holding or waiting.
+   * The reconciler's tick: the slots of every pipeline with runs in flight against those runs. A slot held by
+   * no queued or running attempt of them is suspected, and given back if still so at the next tick (a run just
+   * created may not be in the active index yet: an index is eventually consistent); a waiter that no longer
+   * waits leaves the waiters; then waiters are handed the free room and woken. Reads the runs in flight, and
+   * each run of a pipeline that holds or waits.
    */
   async repair(): Promise<{ released: number; woken: number }> {
     let released = 0;
@@ -108,28 +112,35 @@ export class TaskSlotService {
     const minute = this.deps.clock.now().slice(0, 16);
     // A slot matters while a run of its pipeline is in flight: those pipelines are looked at (and any that the
     // index still lists from before counters left it); a leak in a quiet pipeline is repaired once a run comes.
-    const inFlight = new Set((await this.deps.runs.activeRuns()).map((r) => r.pipeline));
-    for (const slots of await this.deps.slots.list(inFlight)) {
+    const inFlight = new Map<string, string[]>();
+    for (const active of await this.deps.runs.activeRuns())
+      inFlight.set(active.pipeline, [...(inFlight.get(active.pipeline) ?? []), active.id]);
+    for (const slots of await this.deps.slots.list(inFlight.keys())) {
+      if (slots.holders.length === 0 && slots.waiting.length === 0 && slots.suspects.length === 0) continue;
       const runs = new Map<string, Run | undefined>();
-      for (const id of new Set([...slots.holders, ...slots.waiting].map((h) => h.runId)))
+      for (const id of new Set([
+        ...(inFlight.get(slots.pipeline) ?? []),
+        ...slots.waiting.map((w) => w.runId),
+      ]))
         runs.set(id, await this.deps.runs.getRun(id));
-      const newest = [...runs.values()]
-        .filter((r): r is Run => r !== undefined)
-        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+      const known = [...runs.values()].filter((r): r is Run => r !== undefined);
+      const newest = known.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
       const limit = newest ? limitOf(newest) : DEFAULT_MAX_RUNNING_TASKS;
+      const holding = new Set(
+        known.flatMap((run) => activeAttempts(run).map((ref) => this.deps.slots.keyOf(ref))),
+      );
+      const unexplained = slots.holders.filter((key) => !holding.has(key));
+      const suspected = new Set(slots.suspects);
       let changed = false;
-      for (const held of slots.holders) {
-        const run = runs.get(held.runId);
-        if (run && attemptOf(run, held)) continue;
+      for (const key of unexplained.filter((k) => suspected.has(k))) {
         changed = true;
-        const { handedTo } = await this.deps.slots.release(
-          slots.pipeline,
-          { ...held, since: run?.createdAt ?? "" },
-          limit,
-        );
+        const { handedTo } = await this.deps.slots.release(slots.pipeline, key, limit);
         if (handedTo) woken += await this.wake([handedTo], `repair:${minute}`);
         released++;
       }
+      const suspects = unexplained.filter((k) => !suspected.has(k));
+      if (suspects.length !== slots.suspects.length || suspects.some((k) => !suspected.has(k)))
+        await this.deps.slots.suspect(slots.pipeline, suspects);
       // Only the waiting entry goes: the attempt may hold a slot by now (taken since the list was read).
       const gone = slots.waiting.filter((waiter) => {
         const run = runs.get(waiter.runId);
@@ -187,6 +198,15 @@ export const attemptKey = (ref: { task: string; attempt: number }) => `${ref.tas
 function hasWaited(run: Run, ref: { task: string; attempt: number }): boolean {
   return run.stages.some((s) =>
     s.tasks.some((t) => t.name === ref.task && t.attempt === ref.attempt && t.reason === "WaitingForRoom"),
+  );
+}
+
+/** The run's attempts still queued or running: those that may hold a slot. */
+function activeAttempts(run: Run): SlotHolder[] {
+  return run.stages.flatMap((stage) =>
+    stage.tasks
+      .filter((t) => isActiveTask(t.status))
+      .map((t) => ({ runId: run.id, task: t.name, attempt: t.attempt })),
   );
 }
 

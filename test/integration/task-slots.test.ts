@@ -1,4 +1,10 @@
-import { type DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import {
+  type ConsumedCapacity,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+} from "@aws-sdk/client-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isTerminalRun, type Pipeline, type Run, type TaskLaunch } from "../../core/model/index.js";
 import type { PipelineSlots, SlotWaiter } from "../../core/ports.js";
@@ -92,7 +98,9 @@ describe("task slots in DynamoDB", () => {
     expect(after?.holders).toHaveLength(5);
     expect(after?.waiting).toHaveLength(15);
 
-    const held = (after?.holders ?? [])[0] as SlotWaiter;
+    const holding = Array.from({ length: 20 }, (_, i) => waiter(`r${i}`)).filter((_, i) => takes[i]?.taken);
+    expect(after?.holders.sort()).toEqual(holding.map((h) => slots.keyOf(h)).sort());
+    const held = holding[0] as SlotWaiter;
     // Taking again what one holds: still held, nothing more counted.
     expect(await slots.take("race", { ...held, since: "x" }, 5)).toEqual({ taken: true });
     expect((await slots.read("race"))?.holders).toHaveLength(5);
@@ -103,16 +111,12 @@ describe("task slots in DynamoDB", () => {
     expect(await slots.release("race", { ...held, since: "x" }, 5)).toEqual({});
     const twice = await slots.read("race");
     expect(twice?.holders).toHaveLength(5);
-    expect(twice?.holders).not.toContainEqual({ runId: held.runId, task: "t", attempt: 1 });
-    expect(twice?.holders).toContainEqual({
-      runId: moved.handedTo?.runId,
-      task: "t",
-      attempt: 1,
-    });
+    expect(twice?.holders).not.toContain(slots.keyOf(held));
+    expect(twice?.holders).toContain(slots.keyOf(moved.handedTo as SlotWaiter));
     expect(twice?.waiting).toHaveLength(14);
     // With the limit lowered below what is held, a give-back frees its slot rather than moving it.
-    const lowered = (twice?.holders ?? [])[0] as SlotWaiter;
-    expect(await slots.release("race", { ...lowered, since: "x" }, 4)).toEqual({});
+    const lowered = holding[1] as SlotWaiter;
+    expect(await slots.release("race", lowered, 4)).toEqual({});
     expect((await slots.read("race"))?.holders).toHaveLength(4);
 
     // The oldest waiters are taken off the list by one caller only.
@@ -127,7 +131,7 @@ describe("task slots in DynamoDB", () => {
     expect((await slots.handOff("race", next.slice(0, 1), 6)).ok).toBe(false); // no longer waiting
     const handed = await slots.read("race");
     expect(handed?.holders).toHaveLength(5);
-    expect(handed?.holders).toContainEqual({ runId: next[0]?.runId, task: "t", attempt: 1 });
+    expect(handed?.holders).toContain(slots.keyOf(next[0] as SlotWaiter));
     // Its run then takes the slot it was handed: held already, counted once.
     expect(await slots.take("race", next[0] as SlotWaiter, 5)).toEqual({ taken: true });
     expect((await slots.read("race"))?.holders).toHaveLength(5);
@@ -141,26 +145,31 @@ describe("task slots in DynamoDB", () => {
     expect(await slots.release("nopipeline", waiter("r1"), 5)).toEqual({});
   });
 
-  it("take and give back with nobody waiting in one transaction each, reading nothing", async () => {
+  it("take and give back with nobody waiting in one update of the counter each, one write unit, reading nothing", async () => {
     const { client, table, stores } = await freshStore();
     const sent = countRequests(client);
     const slots = stores.taskSlots;
     expect(await slots.take("quiet", waiter("q1"), 2)).toEqual({ taken: true });
     expect(await slots.release("quiet", waiter("q1"), 2)).toEqual({});
-    expect(Object.fromEntries(sent)).toEqual({ TransactWriteItems: 2 });
+    expect(Object.fromEntries(sent)).toEqual({ UpdateItem: 2, WriteUnits: 2 });
 
-    // A decision's three attempts: one transaction to take their slots, one to give them back.
+    // A decision's three attempts: one update to take their slots, one to give them back.
     const three = ["a", "b", "c"].map((id) => waiter(id));
-    expect(await slots.takeAll("quiet", three, 3)).toBe(true);
-    expect(await slots.releaseAll("quiet", three)).toBe(true);
-    expect(Object.fromEntries(sent)).toEqual({ TransactWriteItems: 4 });
+    expect(await slots.takeAll("quiet", three, 3)).toEqual(three);
+    expect(await slots.releaseAll("quiet", three, 3)).toEqual({ released: true, handedTo: [] });
+    expect(Object.fromEntries(sent)).toEqual({ UpdateItem: 4, WriteUnits: 4 });
     // All or nothing: no room for all, one held already, one not held: nothing changes.
-    expect(await slots.takeAll("quiet", three, 2)).toBe(false);
+    expect(await slots.takeAll("quiet", three, 2)).toEqual([]);
     expect(await slots.take("quiet", waiter("a"), 3)).toEqual({ taken: true });
-    expect(await slots.takeAll("quiet", three, 3)).toBe(false);
-    expect(await slots.releaseAll("quiet", three)).toBe(false);
-    expect((await slots.read("quiet"))?.holders).toEqual([{ runId: "a", task: "t", attempt: 1 }]);
+    // Refused, it names those already holding a slot (a repeated call): the caller takes only the others.
+    expect(await slots.takeAll("quiet", three, 3)).toEqual([waiter("a")]);
+    expect(await slots.releaseAll("quiet", three, 3)).toEqual({ released: false });
+    expect((await slots.read("quiet"))?.holders).toEqual([slots.keyOf(waiter("a"))]);
     expect(await countsOf(client, table, "quiet")).toEqual({ held: 1, waiting: 0 });
+    // Taken again together after a partial failure (a Lambda retried after the first take): counted once.
+    expect(await slots.takeAll("quiet", [waiter("b"), waiter("c")], 3)).toHaveLength(2);
+    expect(await slots.takeAll("quiet", [waiter("b"), waiter("c")], 3)).toHaveLength(2);
+    expect(await countsOf(client, table, "quiet")).toEqual({ held: 3, waiting: 0 });
   });
 
   it("lose no wake-up and count exactly while takes, waits and give-backs race", async () => {
@@ -168,11 +177,13 @@ describe("task slots in DynamoDB", () => {
     const slots = stores.taskSlots;
     const limit = 3;
     let holders = Array.from({ length: limit }, (_, i) => waiter(`h${i}`));
+    const byKey = new Map(holders.map((h) => [slots.keyOf(h), h]));
     for (const h of holders) expect(await slots.take("racing", h, limit)).toEqual({ taken: true });
     for (let round = 0; round < 4; round++) {
       // As many give-backs as new takes, all at once: each give-back either moves its slot to a waiter or frees
       // it, and each take either holds a slot or waits, whatever the order DynamoDB applies them in.
       const newcomers = Array.from({ length: 4 }, (_, i) => waiter(`n${round}x${i}`));
+      for (const n of newcomers) byKey.set(slots.keyOf(n), n);
       const [gaveBack] = await Promise.all([
         Promise.all(holders.map((h) => slots.release("racing", h, limit))),
         Promise.all(newcomers.map((n) => slots.take("racing", n, limit))),
@@ -186,7 +197,7 @@ describe("task slots in DynamoDB", () => {
       // Each waiter was handed a slot at most once, and only waiters were.
       const handed = gaveBack.flatMap((g) => (g.handedTo ? [g.handedTo] : []));
       expect(new Set(handed.map((h) => h.runId)).size).toBe(handed.length);
-      holders = now.holders.map((h) => ({ ...h, since: "" }));
+      holders = now.holders.map((key) => byKey.get(key) as SlotWaiter);
     }
     // Drained, all at once each time: every waiter is served before any slot is left free, and at the end nothing
     // is held or counted (the last give-backs find nobody waiting, whatever this process last saw).
@@ -196,21 +207,35 @@ describe("task slots in DynamoDB", () => {
       left = await slots.read("racing")
     ) {
       if (left.waiting.length > 0) expect(left.holders.length).toBe(limit);
-      await Promise.all(left.holders.map((h) => slots.release("racing", { ...h, since: "" }, limit)));
+      // Half by attempt, half by key (as the repair gives back).
+      await Promise.all(
+        left.holders.map((key, i) =>
+          slots.release("racing", i % 2 ? key : (byKey.get(key) as SlotWaiter), limit),
+        ),
+      );
     }
     expect(await slots.read("racing")).toMatchObject({ holders: [], waiting: [] });
     expect(await countsOf(client, table, "racing")).toEqual({ held: 0, waiting: 0 });
   });
 });
 
-/** Counts the client's requests by command from now on. */
+/**
+ * Counts the client's requests by command from now on, and the write units DynamoDB reports for them
+ * (`WriteUnits`, asked for on every request).
+ */
 function countRequests(client: DynamoDBClient): Map<string, number> {
   const sent = new Map<string, number>();
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const name = (context.commandName ?? "?").replace("Command", "");
       sent.set(name, (sent.get(name) ?? 0) + 1);
-      return next(args);
+      (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = "TOTAL";
+      const result = await next(args);
+      const consumed = (result.output as { ConsumedCapacity?: ConsumedCapacity | ConsumedCapacity[] })
+        .ConsumedCapacity;
+      const units = [consumed ?? []].flat().reduce((total, c) => total + (c.CapacityUnits ?? 0), 0);
+      if (/Put|Update|Delete|Transact/.test(name)) sent.set("WriteUnits", (sent.get("WriteUnits") ?? 0) + units);
+      return result;
     },
     { step: "initialize" },
   );
@@ -230,7 +255,7 @@ async function countsOf(client: DynamoDBClient, table: string, pipeline: string)
 }
 
 describe("the slots' items", () => {
-  it("stay small whatever the burst: a counter, one item per holder and per waiter, none indexed", async () => {
+  it("stay small whatever the burst: a counter holding the holders' keys, one item per waiter, none indexed", async () => {
     const { client, table, stores } = await freshStore();
     const takes = await Promise.all(
       Array.from({ length: 60 }, (_, i) => stores.taskSlots.take("wide", waiter(`w${i}`), 20)),
@@ -243,13 +268,44 @@ describe("the slots' items", () => {
         ExpressionAttributeValues: { ":pk": { S: "SLOTS#wide" } },
       }),
     );
-    expect(Items).toHaveLength(1 + 60);
-    expect(Items.filter((i) => i.sk?.S?.startsWith("HOLD#"))).toHaveLength(20);
+    expect(Items).toHaveLength(1 + 40);
     expect(Items.filter((i) => i.sk?.S?.startsWith("WAIT#"))).toHaveLength(40);
     expect(Items.filter((i) => i.gsi1pk !== undefined)).toEqual([]);
     const counter = Items.find((i) => i.sk?.S === "COUNT");
-    expect([counter?.held?.N, counter?.waiting?.N]).toEqual(["20", "40"]);
-    expect(Math.max(...Items.map((i) => JSON.stringify(i).length))).toBeLessThan(400);
+    expect([counter?.held?.N, counter?.waiting?.N, counter?.holders?.SS?.length]).toEqual(["20", "40", 20]);
+    expect(Math.max(...Items.map((i) => JSON.stringify(i).length))).toBeLessThan(600);
+  });
+
+  it("cost one write unit a take and a give-back with 10 and with 100 holders (the most maxRunningTasks allows)", async () => {
+    const { client, table, stores } = await freshStore();
+    const slots = stores.taskSlots;
+    // A long pipeline name, as the counter's key and its `pipeline` carry it twice.
+    const name = "a-pipeline-with-a-long-name-of-forty-chars";
+    for (const holders of [10, 100]) {
+      for (let i = 0; i < holders - 1; i += 33)
+        await slots.takeAll(
+          name,
+          Array.from({ length: Math.min(33, holders - 1 - i) }, (_, j) => waiter(`h${holders}x${i + j}`)),
+          100,
+        );
+      const sent = countRequests(client);
+      expect(await slots.take(name, waiter(`last${holders}`), 100)).toEqual({ taken: true });
+      expect(await slots.release(name, waiter(`last${holders}`), 100)).toEqual({});
+      expect(await slots.take(name, waiter(`last${holders}`), 100)).toEqual({ taken: true });
+      expect(Object.fromEntries(sent)).toEqual({ UpdateItem: 3, WriteUnits: 3 });
+      const { Item } = await client.send(
+        new GetItemCommand({ TableName: table, Key: { pk: { S: `SLOTS#${name}` }, sk: { S: "COUNT" } } }),
+      );
+      expect(Item?.holders?.SS).toHaveLength(holders);
+      expect((await slots.releaseAll(name, [waiter(`last${holders}`)], 100)).released).toBe(true);
+      for (let i = 0; i < holders - 1; i += 33)
+        await slots.releaseAll(
+          name,
+          Array.from({ length: Math.min(33, holders - 1 - i) }, (_, j) => waiter(`h${holders}x${i + j}`)),
+          100,
+        );
+    }
+    expect(await countsOf(client, table, name)).toEqual({ held: 0, waiting: 0 });
   });
 
   it("of the release before (an indexed counter without `waiting`) leave the index and are counted by the repair", async () => {
@@ -286,6 +342,59 @@ describe("the slots' items", () => {
     expect((await stores.taskSlots.list(["prior"])).map((s) => s.waiting.length)).toEqual([1]);
   });
 
+  it("of the release before (holder items counted in `held`) are given back, taken once and waited on correctly", async () => {
+    const { client, table, stores } = await freshStore();
+    const slots = stores.taskSlots;
+    const sent = countRequests(client);
+    const key = (sk: string) => ({ pk: { S: "SLOTS#up" }, sk: { S: sk } });
+    const put = (Item: Record<string, { S: string } | { N: string }>) =>
+      client.send(new PutItemCommand({ TableName: table, Item: { schema: { N: "3" }, ...Item } }));
+    // As the release before left them with runs in flight: a counter of two holders, and their items.
+    await put({
+      ...key("COUNT"),
+      pipeline: { S: "up" },
+      held: { N: "2" },
+      waiting: { N: "0" },
+      writes: { N: "7" },
+    });
+    for (const id of ["x", "y"])
+      await put({ ...key(`HOLD#${id}#t#1`), runId: { S: id }, task: { S: "t" }, attempt: { N: "1" } });
+    expect((await slots.read("up"))?.holders.sort()).toEqual(
+      ["x", "y"].map((id) => slots.keyOf(waiter(id))).sort(),
+    );
+    // Taken again by the attempt holding it (a retried message across the deploy): counted once.
+    expect(await slots.take("up", waiter("x"), 3)).toEqual({ taken: true });
+    expect(await slots.takeAll("up", [waiter("y"), waiter("z")], 3)).toEqual([]);
+    expect(await countsOf(client, table, "up")).toEqual({ held: 2, waiting: 0 });
+    // Room for one more beside them, then full: the next waits.
+    expect(await slots.take("up", waiter("z"), 3)).toEqual({ taken: true });
+    expect(await slots.take("up", waiter("w"), 3)).toEqual({ taken: false, holding: 3 });
+    expect(await countsOf(client, table, "up")).toEqual({ held: 3, waiting: 1 });
+    // A holder item given back hands its slot on; given back again, nothing.
+    expect(await slots.release("up", waiter("x"), 3)).toEqual({ handedTo: waiter("w") });
+    expect(await slots.release("up", waiter("x"), 3)).toEqual({});
+    expect(await countsOf(client, table, "up")).toEqual({ held: 3, waiting: 0 });
+    // Together with one on the counter: refused as a whole, given back one by one (as the service does).
+    expect(await slots.releaseAll("up", [waiter("y"), waiter("z")], 3)).toEqual({ released: false });
+    for (const id of ["y", "z"]) expect(await slots.release("up", waiter(id), 3)).toEqual({});
+    // None left: `held` is the holders' set again, and a take is one update.
+    expect(await countsOf(client, table, "up")).toEqual({ held: 1, waiting: 0 });
+    const { Items = [] } = await client.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :hold)",
+        ExpressionAttributeValues: { ":pk": { S: "SLOTS#up" }, ":hold": { S: "HOLD#" } },
+      }),
+    );
+    expect(Items).toEqual([]);
+    sent.clear();
+    expect(await slots.take("up", waiter("v"), 3)).toEqual({ taken: true });
+    expect(Object.fromEntries(sent)).toEqual({ UpdateItem: 1, WriteUnits: 1 });
+    expect((await slots.read("up"))?.holders.sort()).toEqual(
+      ["v", "w"].map((id) => slots.keyOf(waiter(id))).sort(),
+    );
+  });
+
   it("of the release before (one item with string sets) are rewritten by the repair's first look", async () => {
     const { client, table, stores } = await freshStore();
     await client.send(
@@ -304,7 +413,7 @@ describe("the slots' items", () => {
       }),
     );
     const [old] = await stores.taskSlots.list();
-    expect(old?.holders.map((h) => h.runId).sort()).toEqual(["a", "b"]);
+    expect(old?.holders.sort()).toEqual(["a", "b"].map((id) => stores.taskSlots.keyOf(waiter(id))).sort());
     expect(old?.waiting).toEqual([{ since: "2026-12-01T00:00:00.000Z", runId: "c", task: "t", attempt: 1 }]);
     // The two it held count against the limit.
     expect(await stores.taskSlots.take("old", waiter("d"), 3)).toEqual({ taken: true });
@@ -413,8 +522,11 @@ describe("a pipeline's maxRunningTasks across its runs", () => {
       { runId: first.runId, task: "t", attempt: 1, since: firstRun.createdAt },
       2,
     );
-    expect((await slotsOf("dup"))?.holders.map((h) => h.runId).sort()).toEqual(
-      ["dup1", "dup2", "dup3"].filter((id) => id !== first.runId).sort(),
+    expect((await slotsOf("dup"))?.holders.sort()).toEqual(
+      ["dup1", "dup2", "dup3"]
+        .filter((id) => id !== first.runId)
+        .map((runId) => system.stores.taskSlots.keyOf({ runId, task: "t", attempt: 1 }))
+        .sort(),
     );
 
     // A slot left held by an attempt that ended (a take that raced its end): the reconciler's repair frees it.
@@ -431,8 +543,14 @@ describe("a pipeline's maxRunningTasks across its runs", () => {
       log: system.log,
       slots: taskSlots(system),
     });
+    // Its first look suspects it (the run of a slot just taken may not be in the active index yet), its next
+    // gives it back.
+    await tick();
+    expect((await slotsOf("dup"))?.holders).toHaveLength(3);
+    expect((await slotsOf("dup"))?.suspects).toEqual([system.stores.taskSlots.keyOf(first)]);
     await tick();
     expect((await slotsOf("dup"))?.holders).toHaveLength(2);
+    expect((await slotsOf("dup"))?.suspects).toEqual([]);
     expect(runner.maxAlive.get("dup")).toBe(2);
   });
 });
