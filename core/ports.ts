@@ -326,11 +326,11 @@ export interface PipelineSlots {
  *   none holds one yet; returns the attempts holding a slot now (all, or those that held one already: the caller
  *   calls take for the others).
  * - release: gives the slot of the attempt (or of the holder's key, as `list` gives it) back, if it held one,
- *   and removes the attempt from the waiters. When attempts wait and the slots held are below `limit`, the
- *   freed slot goes to one of the oldest, returned as `handedTo` (its run is to be woken); otherwise it stays free
- *   (the repair hands free room on).
- * - releaseAll: gives back the slots of several attempts in one atomic step when each holds one, and hands them
- *   on as release does; otherwise does nothing (the caller calls release for each).
+ *   and removes the attempt from the waiters. When attempts wait and the slots held are within `limit`, the
+ *   slot moves to one of the oldest, returned as `handedTo` (its run is to be woken); otherwise it is freed (the
+ *   repair hands free room on).
+ * - releaseAll: gives back the slots of several attempts in one atomic step when nobody waits and each holds
+ *   one; otherwise does nothing and returns false (the caller calls release for each).
  * - handOff: gives slots to these waiters, in one atomic step: each stops waiting and holds a slot, provided all
  *   are still waiting and there is room for all of them under `limit`; otherwise changes nothing and returns
  *   the slots as they are. So two callers never hand the same room or waiter out twice.
@@ -350,11 +350,7 @@ export interface TaskSlots {
   ): Promise<{ taken: true } | { taken: false; holding: number }>;
   takeAll(pipeline: string, waiters: SlotWaiter[], limit: number): Promise<SlotWaiter[]>;
   release(pipeline: string, holder: SlotWaiter | string, limit: number): Promise<{ handedTo?: SlotWaiter }>;
-  releaseAll(
-    pipeline: string,
-    holders: SlotWaiter[],
-    limit: number,
-  ): Promise<{ released: false } | { released: true; handedTo: SlotWaiter[] }>;
+  releaseAll(pipeline: string, holders: SlotWaiter[]): Promise<boolean>;
   unwait(
     pipeline: string,
     waiters: SlotWaiter[],

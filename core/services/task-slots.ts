@@ -75,21 +75,19 @@ export class TaskSlotService {
    * otherwise one by one. Once, however often it is asked.
    */
   async releaseAll(run: Run, refs: Array<{ task: string; attempt: number }>): Promise<void> {
-    const limit = limitOf(run);
-    const together =
-      refs.length > 1
-        ? await this.deps.slots.releaseAll(
-            run.pipeline,
-            refs.map((r) => waiterOf(run, r)),
-            limit,
-          )
-        : { released: false as const };
-    const handed: SlotHolder[] = together.released ? together.handedTo : [];
-    if (!together.released)
-      for (const ref of refs) {
-        const { handedTo } = await this.deps.slots.release(run.pipeline, waiterOf(run, ref), limit);
-        if (handedTo) handed.push(handedTo);
-      }
+    if (
+      refs.length > 1 &&
+      (await this.deps.slots.releaseAll(
+        run.pipeline,
+        refs.map((r) => waiterOf(run, r)),
+      ))
+    )
+      return;
+    const handed: SlotHolder[] = [];
+    for (const ref of refs) {
+      const { handedTo } = await this.deps.slots.release(run.pipeline, waiterOf(run, ref), limitOf(run));
+      if (handedTo) handed.push(handedTo);
+    }
     // One message per run woken, sent together.
     await this.wake(handed, refs.map((ref) => `${run.id}:${ref.task}:${ref.attempt}`).join(","));
   }

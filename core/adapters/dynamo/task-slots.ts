@@ -8,7 +8,7 @@ import type { TableIO, TransactWrite } from "./table-io.js";
 
 const COLLECTION = "SLOTS";
 /** A take that finds the slots full, then free again once it waits, tries again this many times. */
-const TAKE_TRIES = 5;
+const TAKE_TRIES = 8;
 /** A transaction holds at most 100 writes: a hand-off writes the counter plus one waiter item per waiter. */
 const HAND_OFF_CHUNK = 99;
 /** A give-back that finds attempts waiting tries this many times to hand its freed slot to one of them. */
@@ -32,22 +32,23 @@ export function slotKeyOf(holder: SlotHolder): string {
 
 const itemExists = update("attribute_exists(pk)", {}, {});
 const HOLDERS = { "#holders": "holders" };
-const keyValues = (keys: string[]): Item => Object.fromEntries(keys.map((k, i) => [`:k${i}`, S(k)]));
-const everyKey = (keys: string[], clause: (placeholder: string) => string) =>
-  keys.map((_, i) => clause(`:k${i}`)).join(" AND ");
+const keyValues = (keys: string[], prefix: string): Item =>
+  Object.fromEntries(keys.map((k, i) => [`:${prefix}${i}`, S(k)]));
+const everyKey = (keys: string[], prefix: string, clause: (placeholder: string) => string) =>
+  keys.map((_, i) => clause(`:${prefix}${i}`)).join(" AND ");
 /** None of `keys` holds a slot on the counter. */
 const holdingNone = (keys: string[]) =>
   update(
-    everyKey(keys, (k) => `NOT contains(#holders, ${k})`),
+    everyKey(keys, "taking", (k) => `NOT contains(#holders, ${k})`),
     HOLDERS,
-    keyValues(keys),
+    keyValues(keys, "taking"),
   );
 /** Each of `keys` holds a slot on the counter. */
 const holdingAll = (keys: string[]) =>
   update(
-    everyKey(keys, (k) => `contains(#holders, ${k})`),
+    everyKey(keys, "giving", (k) => `contains(#holders, ${k})`),
     HOLDERS,
-    keyValues(keys),
+    keyValues(keys, "giving"),
   );
 /**
  * Every slot held is on the counter (`held` is the size of `holders`): no holder item of the release before is
@@ -58,7 +59,13 @@ const noHolderItems = update(
   { "#held": "held", ...HOLDERS },
   { ":none": N(0) },
 );
-const heldAtLeast = (limit: number) => update("#held >= :limit", { "#held": "held" }, { ":limit": N(limit) });
+/** No room for a newcomer: the slots are full, or others wait for one (first come, first served). */
+const fullOrQueued = (limit: number) =>
+  update(
+    "#held >= :limit OR #waiting > :none",
+    { "#held": "held", "#waiting": "waiting" },
+    { ":limit": N(limit), ":none": N(0) },
+  );
 const heldAtMost = (max: number) =>
   update("attribute_not_exists(#held) OR #held <= :heldMax", { "#held": "held" }, { ":heldMax": N(max) });
 /** Nobody waits (a counter written before `waiting` was kept counts as nobody: the repair counts them). */
@@ -137,12 +144,6 @@ function spreadIndex(seed: string, attempt: number, count: number): number {
 }
 
 /**
- * How a take treats the attempt's own waiter item: nobody waits, so it has none (the common case, one update);
- * it may have one, deleted with the take; it has none although others wait.
- */
-type TakeMode = "noneWaiting" | "withWaiter" | "withoutWaiter";
-
-/**
  * Each pipeline's slots are one partition (`SLOTS#<pipeline>`), none indexed: a counter (`COUNT`: `held`,
  * `waiting`, and `holders`, the string set of the keys (`slotKeyOf`) of the attempts holding a slot; the repair
  * finds it by the pipelines of the runs in flight) and one item per attempt waiting (`WAIT#<since>#...`, so a
@@ -182,7 +183,8 @@ export class TaskSlotRepository implements TaskSlots {
   ): Promise<{ taken: true } | { taken: false; holding: number }> {
     const counter = KEYS.slotCounter(pipeline);
     const key = slotKeyOf(waiter);
-    let mode: TakeMode = "noneWaiting";
+    /** Whether the attempt has a waiter item (it takes room then, whoever else waits, and deletes it). */
+    let waits = false;
     let seen: Item | undefined;
     /** Whether holder items of the release before may be left: then each write checks this attempt has none. */
     let holderItems = false;
@@ -198,10 +200,9 @@ export class TaskSlotRepository implements TaskSlots {
       seen = kind("COUNT");
       if (holdersOn(seen).includes(key) || kind("HOLD#")) return { taken: true };
       holderItems = hasHolderItems(seen);
-      const waits = kind("WAIT#") !== undefined;
+      waits = kind("WAIT#") !== undefined;
       // Still full, and its waiter is still queued (a give-back will see it): it goes on waiting.
       if (waits && countOf(seen, "held") >= limit) return { taken: false, holding: countOf(seen, "held") };
-      mode = waits ? "withWaiter" : "withoutWaiter";
     }
     const holderCheck = (): TransactWrite[] =>
       holderItems ? [{ check: KEYS.slotHolder(pipeline, waiter), condition: itemAbsent }] : [];
@@ -213,17 +214,17 @@ export class TaskSlotRepository implements TaskSlots {
       if (!holderItems && hasHolderItems(current)) holderItems = true;
       return undefined;
     };
-    // Others waited at the last look: most likely it is full, and this attempt waits too.
-    let full = !hasWaited && this.crowded.has(pipeline);
+    // Others waited at the last look: most likely this attempt waits too.
+    let wait = !hasWaited && this.crowded.has(pipeline);
     for (let i = 0; i < TAKE_TRIES; i++) {
-      if (full) {
-        // Full: wait, in one step with seeing it full and not held by this attempt (so a slot given back after it
-        // sees the waiter, and a waiter never outlives its hand-off). Room: take.
+      if (wait) {
+        // Full, or others wait (first come, first served): wait, in one step with seeing it so and not held by
+        // this attempt (a slot given back after it sees the waiter; a waiter never outlives its hand-off).
         const waited = await this.io.transactWrite([
           {
             update: counter,
             expression: countBy(pipeline, { waiting: 1 }),
-            condition: allOf(heldAtLeast(limit), notHeld()),
+            condition: allOf(fullOrQueued(limit), notHeld()),
           },
           { put: waiterItem(pipeline, waiter), condition: itemAbsent },
           ...holderCheck(),
@@ -233,57 +234,40 @@ export class TaskSlotRepository implements TaskSlots {
           return { taken: false, holding: countOf(seen, "held") || limit };
         }
         if (waited.failed[2]) return { taken: true }; // a holder item of the release before
-        if (waited.failed[0]) {
-          if (learn(waited.current[0]) === "held") return { taken: true };
-          if (countOf(seen, "held") >= limit) continue; // it met holder items of the release before: again
-          mode = waited.failed[1]
-            ? "withWaiter"
-            : countOf(seen, "waiting") > 0
-              ? "withoutWaiter"
-              : "noneWaiting";
-          full = false;
-          continue;
-        }
-        // Waiting already (a repeated take): counted once.
-        return { taken: false, holding: countOf(seen, "held") || limit };
+        if (!waited.failed[0]) return { taken: false, holding: countOf(seen, "held") || limit }; // waits already
+        if (learn(waited.current[0]) === "held") return { taken: true };
+        waits = waited.failed[1] === true;
+        wait = countOf(seen, "held") >= limit || (countOf(seen, "waiting") > 0 && !waits);
+        continue;
       }
-      const condition =
-        mode === "noneWaiting"
-          ? allOf(heldAtMost(limit - 1), noneWaiting, notHeld())
-          : allOf(heldAtMost(limit - 1), notHeld());
-      const expression = countBy(pipeline, { held: 1, waiting: mode === "withWaiter" ? -1 : 0, take: [key] });
-      if (mode !== "withWaiter" && !holderItems) {
+      const condition = waits
+        ? allOf(heldAtMost(limit - 1), notHeld())
+        : allOf(heldAtMost(limit - 1), noneWaiting, notHeld());
+      const expression = countBy(pipeline, { held: 1, waiting: waits ? -1 : 0, take: [key] });
+      if (!waits && !holderItems) {
         // The common case: one conditional update of the counter.
         const took = await this.io.update(counter, expression, condition);
         if (took.ok) {
-          if (mode === "noneWaiting") this.crowded.delete(pipeline);
+          this.crowded.delete(pipeline);
           return { taken: true };
         }
         if (learn(took.current) === "held") return { taken: true };
       } else {
         const took = await this.io.transactWrite([
           { update: counter, expression, condition },
-          ...(mode === "withWaiter"
-            ? [{ delete: KEYS.slotWaiter(pipeline, waiter), condition: itemExists }]
-            : []),
+          ...(waits ? [{ delete: KEYS.slotWaiter(pipeline, waiter), condition: itemExists }] : []),
           ...holderCheck(),
         ]);
         if (took.ok) return { taken: true };
-        if (took.failed[took.failed.length - 1] && holderItems) return { taken: true };
+        if (holderItems && took.failed[took.failed.length - 1]) return { taken: true };
         if (!took.failed[0]) {
-          // Only its own waiter item was missing: others wait, it does not.
-          mode = "withoutWaiter";
+          waits = false; // its waiter item is gone (unwaited): a newcomer again
           continue;
         }
         if (learn(took.current[0]) === "held") return { taken: true };
       }
-      if (countOf(seen, "held") < limit) {
-        // Room, but others wait (or holder items of the release before are left): its waiter, if its run says it
-        // has one, goes with the take.
-        if (countOf(seen, "waiting") > 0) mode = hasWaited ? "withWaiter" : "withoutWaiter";
-        continue;
-      }
-      full = true;
+      // Refused: full, or others wait, or it met holder items of the release before (then it tries again).
+      wait = countOf(seen, "held") >= limit || (countOf(seen, "waiting") > 0 && !waits);
     }
     throw new RetryableError(
       `the slots of pipeline ${pipeline} changed under ${TAKE_TRIES} tries to take one`,
@@ -310,39 +294,29 @@ export class TaskSlotRepository implements TaskSlots {
   }
 
   /**
-   * One update for all, when each holds its slot; otherwise nothing (the caller gives them back one by one).
-   * When attempts wait, the freed slots are handed to some of the oldest.
+   * One update for all, when nobody waits and each holds its slot; otherwise nothing (the caller gives them back
+   * one by one, handing them to waiters). Not tried while the `crowded` hint says others wait.
    */
-  async releaseAll(
-    pipeline: string,
-    holders: SlotWaiter[],
-    limit: number,
-  ): Promise<{ released: false } | { released: true; handedTo: SlotWaiter[] }> {
-    if (holders.length === 0 || holders.length > MANY_AT_ONCE) return { released: false };
+  async releaseAll(pipeline: string, holders: SlotWaiter[]): Promise<boolean> {
+    if (holders.length === 0 || holders.length > MANY_AT_ONCE || this.crowded.has(pipeline)) return false;
     const keys = holders.map(slotKeyOf);
-    const released = await this.io.updateAndRead(
+    const released = await this.io.update(
       KEYS.slotCounter(pipeline),
       countBy(pipeline, { held: -keys.length, give: keys }),
-      holdingAll(keys),
+      allOf(holdingAll(keys), noneWaiting),
     );
-    if (!released.ok) return { released: false };
-    this.note(pipeline, released.item);
-    const handedTo: SlotWaiter[] = [];
-    if (countOf(released.item, "waiting") > 0)
-      for (const [i, key] of keys.entries()) {
-        const next = await this.passOne(pipeline, limit, `${key} ${i}`);
-        if (next === "full") break;
-        if (next) handedTo.push(next);
-      }
-    return { released: true, handedTo };
+    if (!released.ok) this.note(pipeline, released.current);
+    return released.ok;
   }
 
   /**
-   * One update: the attempt (or the holder's key, as `list` gives it) leaves `holders` if it is there. When
-   * attempts wait, the freed slot is handed to one of the oldest (a read of at most PASS_SPREAD waiters and one
-   * transaction); concurrent give-backs pick among those by their own key, so they rarely pick the same waiter,
-   * and one that loses the race reads again. After PASS_TRIES lost races, or with the slots full again (taken by
-   * a newcomer meanwhile, or the limit lowered), the slot stays free and the reconciler's repair hands it on.
+   * One update: the attempt (or the holder's key, as `list` gives it) leaves `holders`, if it is there. When
+   * attempts wait, the freed slot goes to one of the oldest: a read of at most PASS_SPREAD waiters and one
+   * transaction (the waiter's item deleted, its key added to `holders`, if there is room). Meanwhile no newcomer
+   * takes the slot: a take waits while anyone waits. Concurrent give-backs pick among the oldest by their own key,
+   * so they rarely pick the same waiter; one that loses the race reads again. After PASS_TRIES lost races the
+   * slot stays free, and the reconciler's repair hands it on; with the slots full again (a waiter took it
+   * itself, or the limit was lowered), there is nothing to hand on.
    */
   async release(
     pipeline: string,
@@ -377,8 +351,22 @@ export class TaskSlotRepository implements TaskSlots {
     }
     this.note(pipeline, after);
     if (countOf(after, "waiting") === 0) return {};
-    const next = await this.passOne(pipeline, limit, key);
-    return next && next !== "full" ? { handedTo: next } : {};
+    for (let i = 0; i < PASS_TRIES; i++) {
+      // Read again after each lost race: the give-backs that won it served the others read with it, too.
+      const oldest = await this.oldestWaiters(pipeline, PASS_SPREAD);
+      const next = oldest[spreadIndex(key, i, oldest.length)];
+      if (!next) return {};
+      const moved = await this.handOver(pipeline, [next], limit);
+      if (moved.ok) return { handedTo: next };
+      if (moved.failed[0]) {
+        const current = moved.current[0];
+        if (countOf(current, "held") >= limit) return {}; // full again: nothing to hand on
+        // A waiter that holds a slot already (its hand-off raced its own take): it waits no longer.
+        if (holdersOn(current).includes(slotKeyOf(next)) && !moved.failed[1])
+          await this.unwait(pipeline, [next]);
+      }
+    }
+    return {};
   }
 
   /** The holder item of the release before for this attempt (or key), if the partition holds one. */
@@ -387,31 +375,6 @@ export class TaskSlotRepository implements TaskSlots {
     const items = await this.holderItems(pipeline);
     const found = items.find((item) => slotKeyOf(holderOf(item)) === holder);
     return found && { pk: found.pk as Item[string], sk: found.sk as Item[string] };
-  }
-
-  /**
-   * Hands one free slot to one of the oldest waiters: the waiter item deleted and its key added to `holders`
-   * in one transaction, on the condition that there is room and it holds none yet. "full" when there is no room.
-   */
-  private async passOne(
-    pipeline: string,
-    limit: number,
-    seed: string,
-  ): Promise<SlotWaiter | "full" | undefined> {
-    for (let i = 0; i < PASS_TRIES; i++) {
-      // Read again after each lost race: the give-backs that won it served the others read with it, too.
-      const oldest = await this.oldestWaiters(pipeline, PASS_SPREAD);
-      const next = oldest[spreadIndex(seed, i, oldest.length)];
-      if (!next) return undefined;
-      const moved = await this.handOver(pipeline, [next], limit);
-      if (moved.ok) return next;
-      if (moved.failed[0]) {
-        if (countOf(moved.current[0], "held") >= limit) return "full";
-        // A waiter that holds a slot already (its hand-off raced its own take): it waits no longer.
-        if (!moved.failed[1]) await this.unwait(pipeline, [next]);
-      }
-    }
-    return undefined;
   }
 
   /** Gives slots to `waiters` in one transaction: each leaves the waiters for `holders`, if there is room for all. */
