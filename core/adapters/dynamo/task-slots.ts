@@ -191,14 +191,11 @@ export class TaskSlotRepository implements TaskSlots {
     if (hasWaited) {
       // An attempt that waited is most often taking a slot handed to it, or still waiting: one read (cheaper
       // than a write refused) of the counter and its waiter tells which, or how to take one.
-      const found = await this.io.getMany([
-        counter,
-        KEYS.slotWaiter(pipeline, waiter),
-        KEYS.slotHolder(pipeline, waiter),
-      ]);
+      const found = await this.io.getMany([counter, KEYS.slotWaiter(pipeline, waiter)]);
       const kind = (prefix: string) => found.find((item) => str(item, "sk").startsWith(prefix));
       seen = kind("COUNT");
-      if (holdersOn(seen).includes(key) || kind("HOLD#")) return { taken: true };
+      if (holdersOn(seen).includes(key)) return { taken: true };
+      // A holder item of the release before is checked for by the take below (a waiter has none).
       holderItems = hasHolderItems(seen);
       waits = kind("WAIT#") !== undefined;
       // Still full, and its waiter is still queued (a give-back will see it): it goes on waiting.
@@ -314,7 +311,8 @@ export class TaskSlotRepository implements TaskSlots {
    * attempts wait, the freed slot goes to one of the oldest: a read of at most PASS_SPREAD waiters and one
    * transaction (the waiter's item deleted, its key added to `holders`, if there is room). Meanwhile no newcomer
    * takes the slot: a take waits while anyone waits. Concurrent give-backs pick among the oldest by their own key,
-   * so they rarely pick the same waiter; one that loses the race reads again. After PASS_TRIES lost races the
+   * so they rarely pick the same waiter; one that loses the race tries another of those it read (and reads again
+   * once it tried them all). After PASS_TRIES lost races the
    * slot stays free, and the reconciler's repair hands it on; with the slots full again (a waiter took it
    * itself, or the limit was lowered), there is nothing to hand on.
    */
@@ -351,10 +349,11 @@ export class TaskSlotRepository implements TaskSlots {
     }
     this.note(pipeline, after);
     if (countOf(after, "waiting") === 0) return {};
+    let oldest: SlotWaiter[] = [];
     for (let i = 0; i < PASS_TRIES; i++) {
-      // Read again after each lost race: the give-backs that won it served the others read with it, too.
-      const oldest = await this.oldestWaiters(pipeline, PASS_SPREAD);
-      const next = oldest[spreadIndex(key, i, oldest.length)];
+      // After a lost race, the next of those read; read again once they are all tried.
+      if (oldest.length === 0) oldest = await this.oldestWaiters(pipeline, PASS_SPREAD);
+      const [next] = oldest.splice(spreadIndex(key, i, oldest.length), 1);
       if (!next) return {};
       const moved = await this.handOver(pipeline, [next], limit);
       if (moved.ok) return { handedTo: next };
