@@ -89,8 +89,9 @@ export const KEYS = {
   /** A pipeline's running-task slots (core/adapters/dynamo/task-slots.ts). */
   /** A pipeline's task slots before schema 3's counter: one item with string sets (read once, to migrate). */
   taskSlotsLegacy: (pipeline: string): Item => ({ pk: S(`SLOTS#${pipeline}`), sk: S("SLOTS") }),
-  /** How many of a pipeline's slots are held; its holders and waiters are items of the same partition. */
+  /** How many of a pipeline's slots are held, and by whom; its waiters are items of the same partition. */
   slotCounter: (pipeline: string): Item => ({ pk: S(`SLOTS#${pipeline}`), sk: S("COUNT") }),
+  /** A slot held as the release before kept it (now on the counter): given back, never written. */
   slotHolder: (pipeline: string, h: { runId: string; task: string; attempt: number }): Item => ({
     pk: S(`SLOTS#${pipeline}`),
     sk: S(`HOLD#${h.runId}#${h.task}#${h.attempt}`),

@@ -60,9 +60,11 @@ export { TTL_ATTRIBUTE };
  * - sent record: `state` (claimed or sent), `leaseUntil` (epoch seconds), `sentAt`.
  * - rate counter: `used`.
  * - slot counter: `pipeline`, `held` and `waiting` (how many of the pipeline's `maxRunningTasks` slots are held,
- *   how many attempts wait), `writes` (how many writes moved them); slot holder: `runId`, `task`, `attempt`; slot
- *   waiter: the same and `since` (its run's createdAt). Moved in transactions that keep `held` and `waiting`
- *   equal to the holders and waiters (task-slots.ts).
+ *   how many attempts wait), `holders` (a string set: the key of each attempt holding a slot, 8 characters of a
+ *   hash), `suspects` (keys the repair found held by no attempt in flight), `writes` (how many writes moved
+ *   them); slot waiter: `runId`, `task`, `attempt` and `since` (its run's createdAt); slot holder (written by the
+ *   release before, still counted in `held` until given back): `runId`, `task`, `attempt`. Every write keeps
+ *   `held` equal to the holders and `waiting` to the waiters (task-slots.ts).
  * - repo schedule: `provider`, `repository`, `branch`, `pipeline`, `key`, `schedule` (JSON), `recordedAt`: a
  *   schedule the last push read to `branch` found in the repository's file (repository-schedules.ts).
  *
