@@ -31,32 +31,42 @@ export function slotKeyOf(holder: SlotHolder): string {
 }
 
 const itemExists = update("attribute_exists(pk)", {}, {});
-const HOLDERS = { "#holders": "holders" };
+/**
+ * The two sets of holders' keys: a slot moved from one attempt to another leaves one set for the other, as
+ * DynamoDB updates an attribute once a request (`DELETE holders :a ADD holders :b` is refused).
+ */
+type KeySet = "holders" | "handed";
+const SETS = { "#holders": "holders", "#handed": "handed" };
 const keyValues = (keys: string[], prefix: string): Item =>
   Object.fromEntries(keys.map((k, i) => [`:${prefix}${i}`, S(k)]));
+/** `clause` for each key, ANDed (each in parentheses when there are several: DynamoDB refuses redundant ones). */
 const everyKey = (keys: string[], prefix: string, clause: (placeholder: string) => string) =>
-  keys.map((_, i) => clause(`:${prefix}${i}`)).join(" AND ");
+  keys
+    .map((_, i) => (keys.length > 1 ? `(${clause(`:${prefix}${i}`)})` : clause(`:${prefix}${i}`)))
+    .join(" AND ");
 /** None of `keys` holds a slot on the counter. */
 const holdingNone = (keys: string[]) =>
   update(
-    everyKey(keys, "taking", (k) => `NOT contains(#holders, ${k})`),
-    HOLDERS,
+    everyKey(keys, "taking", (k) => `NOT contains(#holders, ${k}) AND NOT contains(#handed, ${k})`),
+    SETS,
     keyValues(keys, "taking"),
   );
-/** Each of `keys` holds a slot on the counter. */
-const holdingAll = (keys: string[]) =>
+/** Each of `keys` holds a slot on the counter (in `set`, when given). */
+const holdingAll = (keys: string[], set?: KeySet) =>
   update(
-    everyKey(keys, "giving", (k) => `contains(#holders, ${k})`),
-    HOLDERS,
+    everyKey(keys, "giving", (k) =>
+      set ? `contains(#${set}, ${k})` : `contains(#holders, ${k}) OR contains(#handed, ${k})`,
+    ),
+    set ? { [`#${set}`]: set } : SETS,
     keyValues(keys, "giving"),
   );
 /**
- * Every slot held is on the counter (`held` is the size of `holders`): no holder item of the release before is
- * left, so "not in `holders`" means "holds no slot". Empty sets do not exist in DynamoDB: none held, none there.
+ * Every slot held is on the counter (`held` equals `keyed`, the keys in its sets): no holder item of the release
+ * before is left, so "not on the counter" means "holds no slot".
  */
 const noHolderItems = update(
-  "attribute_not_exists(#held) OR #held = :none OR size(#holders) = #held",
-  { "#held": "held", ...HOLDERS },
+  "attribute_not_exists(#held) OR #held = :none OR #held = #keyed",
+  { "#held": "held", "#keyed": "keyed" },
   { ":none": N(0) },
 );
 /** No room for a newcomer: the slots are full, or others wait for one (first come, first served). */
@@ -76,17 +86,33 @@ const noneWaiting = update(
 );
 
 /**
- * The counter's update: adds to `held` and `waiting`, adds `take` to its holders and removes `give` (never both:
- * DynamoDB updates an attribute once a request), counts the write (`writes`, so the repair can tell that nothing
- * moved between its read and its correction), (re)writes its pipeline and schema, and takes a counter written
- * before out of byCollection (an index copy of every write cost as much as the write).
+ * The counter's update: adds to `held` and `waiting`, adds keys to one set and removes keys from sets (never one
+ * set both ways: DynamoDB updates an attribute once a request), counts the keys on it (`keyed`) and the write
+ * (`writes`, so the repair can tell that nothing moved between its read and its correction), (re)writes its
+ * pipeline and schema, and takes a counter written before out of byCollection (an index copy of every write
+ * cost as much as the write).
  */
 function countBy(
   pipeline: string,
-  move: { held?: number; waiting?: number; take?: string[]; give?: string[] },
+  move: {
+    held?: number;
+    waiting?: number;
+    add?: { to: KeySet; keys: string[] };
+    remove?: { from: KeySet[]; keys: string[] };
+  },
 ): Expression {
-  const { held = 0, waiting = 0, take = [], give = [] } = move;
-  const add = ["#held :held", "#waiting :waiting", "#writes :one"];
+  const { held = 0, waiting = 0, add, remove } = move;
+  const adds = ["#held :held", "#waiting :waiting", "#writes :one"];
+  const deletes: string[] = [];
+  const names: Record<string, string> = {
+    "#pipeline": "pipeline",
+    "#ck": INDEX.byCollection.pk,
+    "#cs": INDEX.byCollection.sk,
+    "#schema": SCHEMA_ATTRIBUTE,
+    "#held": "held",
+    "#waiting": "waiting",
+    "#writes": "writes",
+  };
   const values: Item = {
     ":one": N(1),
     ":held": N(held),
@@ -94,26 +120,31 @@ function countBy(
     ":pipeline": S(pipeline),
     ":schema": N(SCHEMA_VERSION),
   };
-  if (take.length > 0) {
-    add.push("#holders :take");
-    values[":take"] = { SS: take };
+  const keyed = (add?.keys.length ?? 0) - (remove?.keys.length ?? 0);
+  if (add || remove) {
+    adds.push("#keyed :keyed");
+    names["#keyed"] = "keyed";
+    values[":keyed"] = N(keyed);
   }
-  if (give.length > 0) values[":give"] = { SS: give };
+  if (add && add.keys.length > 0) {
+    adds.push(`#${add.to} :add`);
+    names[`#${add.to}`] = add.to;
+    values[":add"] = { SS: add.keys };
+  }
+  if (remove && remove.keys.length > 0) {
+    for (const set of remove.from) {
+      deletes.push(`#${set} :remove`);
+      names[`#${set}`] = set;
+    }
+    values[":remove"] = { SS: remove.keys };
+  }
   return update(
-    `SET #pipeline = :pipeline, #schema = :schema ADD ${add.join(", ")}${give.length > 0 ? " DELETE #holders :give" : ""} REMOVE #ck, #cs`,
-    {
-      "#pipeline": "pipeline",
-      "#ck": INDEX.byCollection.pk,
-      "#cs": INDEX.byCollection.sk,
-      "#schema": SCHEMA_ATTRIBUTE,
-      "#held": "held",
-      "#waiting": "waiting",
-      "#writes": "writes",
-      ...(take.length + give.length > 0 && HOLDERS),
-    },
+    `SET #pipeline = :pipeline, #schema = :schema ADD ${adds.join(", ")}${deletes.length > 0 ? ` DELETE ${deletes.join(", ")}` : ""} REMOVE #ck, #cs`,
+    names,
     values,
   );
 }
+const BOTH: KeySet[] = ["holders", "handed"];
 
 const waiterItem = (pipeline: string, w: SlotWaiter): Item => ({
   ...KEYS.slotWaiter(pipeline, w),
@@ -131,9 +162,15 @@ const holderOf = (item: Item): SlotHolder => ({
 const waiterOf = (item: Item): SlotWaiter => ({ since: str(item, "since"), ...holderOf(item) });
 
 const countOf = (counter: Item | undefined, name: "held" | "waiting") => (counter && num(counter, name)) ?? 0;
-const holdersOn = (counter: Item | undefined): string[] => counter?.holders?.SS ?? [];
+const holdersOn = (counter: Item | undefined): string[] => [
+  ...(counter?.holders?.SS ?? []),
+  ...(counter?.handed?.SS ?? []),
+];
+const setOf = (counter: Item | undefined, key: string): KeySet | undefined =>
+  counter?.holders?.SS?.includes(key) ? "holders" : counter?.handed?.SS?.includes(key) ? "handed" : undefined;
 /** The counter counts slots held by holder items of the release before (each gone once it is given back). */
-const hasHolderItems = (counter: Item | undefined) => countOf(counter, "held") > holdersOn(counter).length;
+const hasHolderItems = (counter: Item | undefined) =>
+  countOf(counter, "held") > ((counter && num(counter, "keyed")) ?? 0);
 
 /** Which of `count` waiters a give-back picks, on its `attempt`th try: spread by its own key, so concurrent ones differ. */
 function spreadIndex(seed: string, attempt: number, count: number): number {
@@ -240,7 +277,11 @@ export class TaskSlotRepository implements TaskSlots {
       const condition = waits
         ? allOf(heldAtMost(limit - 1), notHeld())
         : allOf(heldAtMost(limit - 1), noneWaiting, notHeld());
-      const expression = countBy(pipeline, { held: 1, waiting: waits ? -1 : 0, take: [key] });
+      const expression = countBy(pipeline, {
+        held: 1,
+        waiting: waits ? -1 : 0,
+        add: { to: "holders", keys: [key] },
+      });
       if (!waits && !holderItems) {
         // The common case: one conditional update of the counter.
         const took = await this.io.update(counter, expression, condition);
@@ -281,7 +322,7 @@ export class TaskSlotRepository implements TaskSlots {
     const keys = waiters.map(slotKeyOf);
     const took = await this.io.update(
       KEYS.slotCounter(pipeline),
-      countBy(pipeline, { held: keys.length, take: keys }),
+      countBy(pipeline, { held: keys.length, add: { to: "holders", keys } }),
       allOf(heldAtMost(limit - keys.length), noneWaiting, holdingNone(keys), noHolderItems),
     );
     if (took.ok) return waiters;
@@ -299,7 +340,7 @@ export class TaskSlotRepository implements TaskSlots {
     const keys = holders.map(slotKeyOf);
     const released = await this.io.update(
       KEYS.slotCounter(pipeline),
-      countBy(pipeline, { held: -keys.length, give: keys }),
+      countBy(pipeline, { held: -keys.length, remove: { from: BOTH, keys } }),
       allOf(holdingAll(keys), noneWaiting),
     );
     if (!released.ok) this.note(pipeline, released.current);
@@ -307,14 +348,14 @@ export class TaskSlotRepository implements TaskSlots {
   }
 
   /**
-   * One update: the attempt (or the holder's key, as `list` gives it) leaves `holders`, if it is there. When
-   * attempts wait, the freed slot goes to one of the oldest: a read of at most PASS_SPREAD waiters and one
-   * transaction (the waiter's item deleted, its key added to `holders`, if there is room). Meanwhile no newcomer
-   * takes the slot: a take waits while anyone waits. Concurrent give-backs pick among the oldest by their own key,
-   * so they rarely pick the same waiter; one that loses the race tries another of those it read (and reads again
-   * once it tried them all). After PASS_TRIES lost races the
-   * slot stays free, and the reconciler's repair hands it on; with the slots full again (a waiter took it
-   * itself, or the limit was lowered), there is nothing to hand on.
+   * One update when nobody waits: the attempt (or the holder's key, as `list` gives it) leaves the counter, if it
+   * is there. When attempts wait (that update refused, or the `crowded` hint), the slot moves to one of the
+   * oldest: a read of at most PASS_SPREAD waiters and one transaction (the waiter's item deleted, the attempt's
+   * key swapped for the waiter's on the counter, `held` unchanged), on the condition that the attempt holds its
+   * slot and no more than `limit` are held. Concurrent give-backs pick among the oldest by their own key, so they
+   * rarely pick the same waiter; one that loses the race tries another of those it read (and reads again once it
+   * tried them all). After PASS_TRIES lost races, or with more held than `limit` (lowered since), the slot is
+   * freed and the reconciler's repair hands it on.
    */
   async release(
     pipeline: string,
@@ -323,48 +364,96 @@ export class TaskSlotRepository implements TaskSlots {
   ): Promise<{ handedTo?: SlotWaiter }> {
     const counter = KEYS.slotCounter(pipeline);
     const key = typeof holder === "string" ? holder : slotKeyOf(holder);
-    const released = await this.io.updateAndRead(
-      counter,
-      countBy(pipeline, { held: -1, give: [key] }),
-      holdingAll([key]),
-    );
-    let after: Item | undefined;
-    if (released.ok) after = released.item;
-    else {
-      // Not on the counter: a holder item of the release before, or it holds no slot (given back already, or it
-      // ended while it waited, and then it no longer waits either).
-      const item = hasHolderItems(released.current) ? await this.holderItemOf(pipeline, holder) : undefined;
-      if (item) {
-        const dropped = await this.io.transactWrite([
-          { delete: item, condition: itemExists },
-          { update: counter, expression: countBy(pipeline, { held: -1 }) },
-        ]);
-        if (dropped.ok) after = released.current;
-      }
-      if (!after) {
-        if (typeof holder !== "string" && countOf(released.current, "waiting") > 0)
-          await this.unwaitOwn(pipeline, holder);
-        return {};
-      }
-    }
-    this.note(pipeline, after);
-    if (countOf(after, "waiting") === 0) return {};
+    /** The holder item of the release before by which the attempt holds its slot, once found so. */
+    let item: Item | undefined;
+    /** The set its key is in, as far as known: a slot taken is in `holders`, one handed on in `handed`. */
+    let own: KeySet = "holders";
+    const leave = (condition?: Expression) =>
+      item
+        ? this.io.transactWrite([
+            { delete: item, condition: itemExists },
+            { update: counter, expression: countBy(pipeline, { held: -1 }), ...(condition && { condition }) },
+          ])
+        : this.io.update(
+            counter,
+            countBy(pipeline, { held: -1, remove: { from: BOTH, keys: [key] } }),
+            condition ? allOf(holdingAll([key]), condition) : holdingAll([key]),
+          );
+    // Others waited at the last look: read the waiters first rather than try the update for nobody waiting.
+    let readFirst = this.crowded.has(pipeline);
     let oldest: SlotWaiter[] = [];
+    /** The waiter to try again, its slot's key found in the other set. */
+    let again: SlotWaiter | undefined;
     for (let i = 0; i < PASS_TRIES; i++) {
+      if (!readFirst) {
+        const left = await leave(noneWaiting);
+        if (left.ok) {
+          this.crowded.delete(pipeline);
+          return {};
+        }
+        if ("failed" in left) {
+          if (left.failed[0]) return {}; // its holder item is gone: given back already
+        } else if (!holdersOn(left.current).includes(key)) {
+          // Not on the counter: a holder item of the release before, or it holds no slot (given back already, or
+          // it ended while it waited, and then it no longer waits either).
+          item = hasHolderItems(left.current) ? await this.holderItemOf(pipeline, holder) : undefined;
+          if (item) continue;
+          if (typeof holder !== "string" && countOf(left.current, "waiting") > 0)
+            await this.unwaitOwn(pipeline, holder);
+          return {};
+        } else own = setOf(left.current, key) ?? own;
+        this.crowded.add(pipeline);
+        readFirst = true;
+      }
       // After a lost race, the next of those read; read again once they are all tried.
-      if (oldest.length === 0) oldest = await this.oldestWaiters(pipeline, PASS_SPREAD);
-      const [next] = oldest.splice(spreadIndex(key, i, oldest.length), 1);
-      if (!next) return {};
-      const moved = await this.handOver(pipeline, [next], limit);
+      if (oldest.length === 0 && !again) oldest = await this.oldestWaiters(pipeline, PASS_SPREAD);
+      const next = again ?? oldest.splice(spreadIndex(key, i, oldest.length), 1)[0];
+      again = undefined;
+      if (!next) {
+        readFirst = false; // nobody waits now: leave, on the condition that it stays so
+        continue;
+      }
+      const nextKey = slotKeyOf(next);
+      const other: KeySet = own === "holders" ? "handed" : "holders";
+      const moved = await this.io.transactWrite([
+        item
+          ? {
+              update: counter,
+              expression: countBy(pipeline, { waiting: -1, add: { to: "holders", keys: [nextKey] } }),
+              condition: allOf(heldAtMost(limit), holdingNone([nextKey])),
+            }
+          : {
+              update: counter,
+              expression: countBy(pipeline, {
+                waiting: -1,
+                add: { to: other, keys: [nextKey] },
+                remove: { from: [own], keys: [key] },
+              }),
+              condition: allOf(heldAtMost(limit), holdingNone([nextKey]), holdingAll([key], own)),
+            },
+        { delete: KEYS.slotWaiter(pipeline, next), condition: itemExists },
+        ...(item ? [{ delete: item, condition: itemExists }] : []),
+      ]);
       if (moved.ok) return { handedTo: next };
+      if (moved.failed[2]) return {}; // its holder item is gone: given back already
       if (moved.failed[0]) {
         const current = moved.current[0];
-        if (countOf(current, "held") >= limit) return {}; // full again: nothing to hand on
+        const where: KeySet | undefined = item ? own : setOf(current, key);
+        if (!where) {
+          readFirst = false; // not on the counter: the update for nobody waiting tells why
+          continue;
+        }
+        if (where !== own) {
+          own = where;
+          again = next;
+          continue;
+        }
+        if (countOf(current, "held") > limit) break; // more held than the limit allows now
         // A waiter that holds a slot already (its hand-off raced its own take): it waits no longer.
-        if (holdersOn(current).includes(slotKeyOf(next)) && !moved.failed[1])
-          await this.unwait(pipeline, [next]);
+        if (holdersOn(current).includes(nextKey) && !moved.failed[1]) await this.unwait(pipeline, [next]);
       }
     }
+    await leave();
     return {};
   }
 
@@ -382,7 +471,11 @@ export class TaskSlotRepository implements TaskSlots {
     return this.io.transactWrite([
       {
         update: KEYS.slotCounter(pipeline),
-        expression: countBy(pipeline, { held: keys.length, waiting: -keys.length, take: keys }),
+        expression: countBy(pipeline, {
+          held: keys.length,
+          waiting: -keys.length,
+          add: { to: "holders", keys },
+        }),
         condition: allOf(heldAtMost(limit - keys.length), holdingNone(keys)),
       },
       ...waiters.map((w) => ({ delete: KEYS.slotWaiter(pipeline, w), condition: itemExists })),
