@@ -406,7 +406,18 @@ export class TaskSlotRepository implements TaskSlots {
         readFirst = true;
       }
       // After a lost race, the next of those read; read again once they are all tried.
-      if (oldest.length === 0 && !again) oldest = await this.oldestWaiters(pipeline, PASS_SPREAD);
+      if (oldest.length === 0 && !again) {
+        const read = await this.queue(pipeline, PASS_SPREAD);
+        oldest = read.waiters;
+        // Which set its key is in (a slot handed on is in the other): the counter comes with the read.
+        const where = setOf(read.counter, key);
+        if (!item && !where) {
+          readFirst = false; // not on the counter: the update for nobody waiting tells why
+          oldest = [];
+          continue;
+        }
+        own = where ?? own;
+      }
       const next = again ?? oldest.splice(spreadIndex(key, i, oldest.length), 1)[0];
       again = undefined;
       if (!next) {
@@ -600,9 +611,25 @@ export class TaskSlotRepository implements TaskSlots {
     });
   }
 
-  /** At most `limit` of the pipeline's oldest waiters (a consistent query of the waiter items alone). */
-  private async oldestWaiters(pipeline: string, limit: number): Promise<SlotWaiter[]> {
-    return (await this.partition(pipeline, "WAIT#", limit)).map(waiterOf);
+  /**
+   * The counter and at most `limit` of the pipeline's oldest waiters, in one consistent query (the counter's sort
+   * key `COUNT` comes first; holder items of the release before, between them, take from the limit).
+   */
+  private async queue(pipeline: string, limit: number): Promise<{ counter?: Item; waiters: SlotWaiter[] }> {
+    const { items } = await this.io.query(
+      {
+        KeyConditionExpression: "pk = :pk AND sk >= :count",
+        ExpressionAttributeValues: {
+          ":pk": KEYS.slotCounter(pipeline).pk as Item[string],
+          ":count": KEYS.slotCounter(pipeline).sk as Item[string],
+        },
+        ConsistentRead: true,
+      },
+      limit + 1,
+    );
+    const counter = items.find((item) => str(item, "sk") === "COUNT");
+    const waiters = items.filter((item) => str(item, "sk").startsWith("WAIT#")).map(waiterOf);
+    return { ...(counter && { counter }), waiters };
   }
 
   private async partition(pipeline: string, prefix: string, limit: number): Promise<Item[]> {
