@@ -376,9 +376,10 @@ try {
   // writes the run's spec and head (3); the first message loads the run, saves it started, notes the delivery and records the
   // first submission (4). Per task and report: the callback reads the run and writes its report (2). Per stage:
   // one fold of its reports (a load, a save that plans the next stage, a save of what carrying that out left:
-  // submissions and archived logs) (3). Per stage, its tasks' running-task slots taken in one transaction and given
-  // back in one (2). SQS, per run: the webhook's message; per report one owed message; each sent, then received
-  // and deleted 10 at a time (the event source mapping deletes a handled batch together).
+  // submissions and archived logs) (3). Per stage, its tasks' running-task slots taken in one conditional update of
+  // the pipeline's slot counter and given back in one (2; no transaction while nobody waits). SQS, per run: the
+  // webhook's message; per report one owed message; each sent, then received and deleted 10 at a time (the event
+  // source mapping deletes a handled batch together).
   const reports = RUNNING_REPORTS ? 2 : 1;
   const minimum = {
     dynamo: (3 + 4 + 2 * reports * TASKS_PER_RUN + 3 * STAGES * reports + 2 * STAGES) / TASKS_PER_RUN,
