@@ -4,6 +4,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { isTerminalRun, type Pipeline, type Run, type TaskLaunch } from "../../core/model/index.js";
@@ -12,7 +13,7 @@ import { taskSlots } from "../../core/wiring.js";
 import { createReconcilerHandler } from "../../functions/reconciler.js";
 import { createSchedulerHandler } from "../../functions/scheduler.js";
 import { pollOnce } from "../../infra/local/queue-poller.js";
-import { freshStore } from "../helpers/aws.js";
+import { dynamoClient, freshStore } from "../helpers/aws.js";
 import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
 import { MemoryRunner } from "../helpers/memory-runner.js";
 import { testSystem } from "../helpers/system.js";
@@ -416,7 +417,9 @@ describe("the slots' items", () => {
     expect(old?.holders.sort()).toEqual(["a", "b"].map((id) => stores.taskSlots.keyOf(waiter(id))).sort());
     expect(old?.waiting).toEqual([{ since: "2026-12-01T00:00:00.000Z", runId: "c", task: "t", attempt: 1 }]);
     // The two it held count against the limit: the waiter takes the one slot left, the next newcomer waits.
-    expect(await stores.taskSlots.take("old", old?.waiting[0] as SlotWaiter, 3, true)).toEqual({ taken: true });
+    expect(await stores.taskSlots.take("old", old?.waiting[0] as SlotWaiter, 3, true)).toEqual({
+      taken: true,
+    });
     expect(await stores.taskSlots.take("old", waiter("e"), 3)).toEqual({ taken: false, holding: 3 });
     const { Items = [] } = await client.send(
       new QueryCommand({
@@ -552,5 +555,36 @@ describe("a pipeline's maxRunningTasks across its runs", () => {
     expect((await slotsOf("dup"))?.holders).toHaveLength(2);
     expect((await slotsOf("dup"))?.suspects).toEqual([]);
     expect(runner.maxAlive.get("dup")).toBe(2);
+
+    // A holder item of the release before, of the attempt that ended (counted in `held`, as it counted them): the
+    // repair gives it back too, at its second look.
+    const client = dynamoClient();
+    const table = system.config.HOOKFLOW_TABLE;
+    const slotKey = (sk: string) => ({ pk: { S: "SLOTS#dup" }, sk: { S: sk } });
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: {
+          ...slotKey(`HOLD#${first.runId}#t#1`),
+          runId: { S: first.runId },
+          task: { S: "t" },
+          attempt: { N: "1" },
+          schema: { N: "3" },
+        },
+      }),
+    );
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: slotKey("COUNT"),
+        UpdateExpression: "ADD held :one",
+        ExpressionAttributeValues: { ":one": { N: "1" } },
+      }),
+    );
+    expect((await slotsOf("dup"))?.holders).toHaveLength(3);
+    await tick();
+    await tick();
+    expect((await slotsOf("dup"))?.holders).toHaveLength(2);
+    expect(await countsOf(client, table, "dup")).toEqual({ held: 2, waiting: 0 });
   });
 });
