@@ -322,15 +322,15 @@ export interface PipelineSlots {
  *   records the attempt as waiting, in the same atomic step that saw the slots full, so a slot given back
  *   after that sees it; `holding` is how many are held. Taking removes the attempt from the waiters; `waited`
  *   (its run recorded it waiting) is a hint that it has a waiter to remove: a wrong hint costs a request more.
- * - takeAll: takes the slots of several attempts in one atomic step, when nobody waits, there is room for all and
- *   none holds one yet; returns the attempts holding a slot now (all, or those that held one already: the caller
- *   calls take for the others).
+ * - takeAll: takes the slots of several attempts in one atomic step (a few, for many), when nobody waits, there
+ *   is room for all and none holds one yet; returns the attempts holding a slot now (the caller calls take for the
+ *   others).
  * - release: gives the slot of the attempt (or of the holder's key, as `list` gives it) back, if it held one,
  *   and removes the attempt from the waiters. When attempts wait and the slots held are within `limit`, the
  *   slot moves to one of the oldest, returned as `handedTo` (its run is to be woken); otherwise it is freed (the
  *   repair hands free room on).
- * - releaseAll: gives back the slots of several attempts in one atomic step when nobody waits and each holds
- *   one; otherwise does nothing and returns false (the caller calls release for each).
+ * - releaseAll: gives back the slots of several attempts in one atomic step (a few, for many) when nobody waits
+ *   and each holds one; returns those it gave back (the caller calls release for the others).
  * - handOff: gives slots to these waiters, in one atomic step: each stops waiting and holds a slot, provided all
  *   are still waiting and there is room for all of them under `limit`; otherwise changes nothing and returns
  *   the slots as they are. So two callers never hand the same room or waiter out twice.
@@ -350,7 +350,7 @@ export interface TaskSlots {
   ): Promise<{ taken: true } | { taken: false; holding: number }>;
   takeAll(pipeline: string, waiters: SlotWaiter[], limit: number): Promise<SlotWaiter[]>;
   release(pipeline: string, holder: SlotWaiter | string, limit: number): Promise<{ handedTo?: SlotWaiter }>;
-  releaseAll(pipeline: string, holders: SlotWaiter[]): Promise<boolean>;
+  releaseAll(pipeline: string, holders: SlotWaiter[]): Promise<SlotWaiter[]>;
   unwait(
     pipeline: string,
     waiters: SlotWaiter[],

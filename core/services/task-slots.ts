@@ -75,16 +75,18 @@ export class TaskSlotService {
    * otherwise one by one. Once, however often it is asked.
    */
   async releaseAll(run: Run, refs: Array<{ task: string; attempt: number }>): Promise<void> {
-    if (
-      refs.length > 1 &&
-      (await this.deps.slots.releaseAll(
-        run.pipeline,
-        refs.map((r) => waiterOf(run, r)),
-      ))
-    )
-      return;
+    const together = new Set(
+      refs.length > 1
+        ? (
+            await this.deps.slots.releaseAll(
+              run.pipeline,
+              refs.map((r) => waiterOf(run, r)),
+            )
+          ).map(attemptKey)
+        : [],
+    );
     const handed: SlotHolder[] = [];
-    for (const ref of refs) {
+    for (const ref of refs.filter((r) => !together.has(attemptKey(r)))) {
       const { handedTo } = await this.deps.slots.release(run.pipeline, waiterOf(run, ref), limitOf(run));
       if (handedTo) handed.push(handedTo);
     }

@@ -15,8 +15,8 @@ const HAND_OFF_CHUNK = 99;
 const PASS_TRIES = 5;
 /** ...choosing among this many of the oldest (two read units), so that concurrent give-backs rarely collide. */
 const PASS_SPREAD = 32;
-/** At most this many attempts in one `takeAll` or `releaseAll` (a condition expression is at most 4 KB). */
-const MANY_AT_ONCE = 99;
+/** At most this many keys in one update of `takeAll` or `releaseAll`: a condition expression is at most 4 KB. */
+const KEYS_AT_ONCE = 40;
 
 /**
  * A holder's key on the counter: 8 characters of its attempt's SHA-256, base64url (48 bits), so that the limit's
@@ -47,18 +47,18 @@ const everyKey = (keys: string[], prefix: string, clause: (placeholder: string) 
 /** None of `keys` holds a slot on the counter. */
 const holdingNone = (keys: string[]) =>
   update(
-    everyKey(keys, "taking", (k) => `NOT contains(#holders, ${k}) AND NOT contains(#handed, ${k})`),
+    everyKey(keys, "t", (k) => `NOT contains(#holders, ${k}) AND NOT contains(#handed, ${k})`),
     SETS,
-    keyValues(keys, "taking"),
+    keyValues(keys, "t"),
   );
 /** Each of `keys` holds a slot on the counter (in `set`, when given). */
 const holdingAll = (keys: string[], set?: KeySet) =>
   update(
-    everyKey(keys, "giving", (k) =>
+    everyKey(keys, "g", (k) =>
       set ? `contains(#${set}, ${k})` : `contains(#holders, ${k}) OR contains(#handed, ${k})`,
     ),
     set ? { [`#${set}`]: set } : SETS,
-    keyValues(keys, "giving"),
+    keyValues(keys, "g"),
   );
 /**
  * Every slot held is on the counter (`held` equals `keyed`, the keys in its sets): no holder item of the release
@@ -313,38 +313,56 @@ export class TaskSlotRepository implements TaskSlots {
   }
 
   /**
-   * One update for all, when nobody waits, there is room for all and none holds one yet. Returns the attempts
-   * holding a slot now: all of them, or, refused, those the counter already held (a repeated call); the caller
-   * takes the others one by one. Not tried while the `crowded` hint says others wait.
+   * One update for all (per KEYS_AT_ONCE), when nobody waits, there is room for all and none holds one yet.
+   * Returns the attempts holding a slot now: all of them, or, refused, those taken by the updates before and those
+   * the counter already held (a repeated call); the caller takes the others one by one. Not tried while the
+   * `crowded` hint says others wait.
    */
   async takeAll(pipeline: string, waiters: SlotWaiter[], limit: number): Promise<SlotWaiter[]> {
-    if (waiters.length === 0 || waiters.length > MANY_AT_ONCE || this.crowded.has(pipeline)) return [];
-    const keys = waiters.map(slotKeyOf);
-    const took = await this.io.update(
-      KEYS.slotCounter(pipeline),
-      countBy(pipeline, { held: keys.length, add: { to: "holders", keys } }),
-      allOf(heldAtMost(limit - keys.length), noneWaiting, holdingNone(keys), noHolderItems),
-    );
-    if (took.ok) return waiters;
-    this.note(pipeline, took.current);
-    const held = new Set(holdersOn(took.current));
-    return waiters.filter((_, i) => held.has(keys[i] as string));
+    if (waiters.length === 0 || this.crowded.has(pipeline)) return [];
+    const holding: SlotWaiter[] = [];
+    for (let i = 0; i < waiters.length; i += KEYS_AT_ONCE) {
+      const chunk = waiters.slice(i, i + KEYS_AT_ONCE);
+      const keys = chunk.map(slotKeyOf);
+      const took = await this.io.update(
+        KEYS.slotCounter(pipeline),
+        countBy(pipeline, { held: keys.length, add: { to: "holders", keys } }),
+        allOf(heldAtMost(limit - keys.length), noneWaiting, holdingNone(keys), noHolderItems),
+      );
+      if (took.ok) {
+        holding.push(...chunk);
+        continue;
+      }
+      this.note(pipeline, took.current);
+      const held = new Set(holdersOn(took.current));
+      return [...holding, ...waiters.slice(i).filter((w) => held.has(slotKeyOf(w)))];
+    }
+    return holding;
   }
 
   /**
-   * One update for all, when nobody waits and each holds its slot; otherwise nothing (the caller gives them back
-   * one by one, handing them to waiters). Not tried while the `crowded` hint says others wait.
+   * One update for all (per KEYS_AT_ONCE), when nobody waits and each holds its slot. Returns those given back;
+   * the caller gives the others back one by one (handing them to waiters). Not tried while the `crowded` hint
+   * says others wait.
    */
-  async releaseAll(pipeline: string, holders: SlotWaiter[]): Promise<boolean> {
-    if (holders.length === 0 || holders.length > MANY_AT_ONCE || this.crowded.has(pipeline)) return false;
-    const keys = holders.map(slotKeyOf);
-    const released = await this.io.update(
-      KEYS.slotCounter(pipeline),
-      countBy(pipeline, { held: -keys.length, remove: { from: BOTH, keys } }),
-      allOf(holdingAll(keys), noneWaiting),
-    );
-    if (!released.ok) this.note(pipeline, released.current);
-    return released.ok;
+  async releaseAll(pipeline: string, holders: SlotWaiter[]): Promise<SlotWaiter[]> {
+    if (this.crowded.has(pipeline)) return [];
+    const released: SlotWaiter[] = [];
+    for (let i = 0; i < holders.length; i += KEYS_AT_ONCE) {
+      const chunk = holders.slice(i, i + KEYS_AT_ONCE);
+      const keys = chunk.map(slotKeyOf);
+      const left = await this.io.update(
+        KEYS.slotCounter(pipeline),
+        countBy(pipeline, { held: -keys.length, remove: { from: BOTH, keys } }),
+        allOf(holdingAll(keys), noneWaiting),
+      );
+      if (!left.ok) {
+        this.note(pipeline, left.current);
+        break;
+      }
+      released.push(...chunk);
+    }
+    return released;
   }
 
   /**
