@@ -59,39 +59,46 @@ const TASK_MINUTES = Number(process.env.BENCH_TASK_MINUTES ?? 2);
  * the benchmark measures the control plane rather than the limit; BENCH_MAX_RUNNING_TASKS=10 shows the default.
  */
 const MAX_RUNNING_TASKS = Number(process.env.BENCH_MAX_RUNNING_TASKS ?? 100);
+/**
+ * The runs are spread over this many pipelines of that shape (one repository each), so that a burst of 100 runs
+ * wants at most 4 × 25 slots of each pipeline's 100; BENCH_PIPELINES=1 measures them waiting for room.
+ */
+const PIPELINES = Number(process.env.BENCH_PIPELINES ?? 4);
 
-const pipeline = Pipeline.parse({
-  name: "three-stages",
-  maxRunningTasks: MAX_RUNNING_TASKS,
-  triggers: [{ provider: "github", repository: "acme/app", branches: ["main"] }],
-  stages: [
-    {
-      name: "build",
-      tasks: [{ name: "compile", run: { image: "node:22", command: ["npm", "run", "build"] } }],
-    },
-    {
-      name: "test",
-      parallel: true,
-      tasks: ["unit", "lint", "e2e"].map((name) => ({
-        name,
-        run: { image: "node:22", command: ["npm", "test"] },
-      })),
-    },
-    {
-      name: "ship",
-      tasks: [
-        {
-          name: "deploy",
-          run: { image: "alpine", command: ["true"] },
-          timeoutSeconds: DEFAULT_TASK_TIMEOUT_SECONDS,
-        },
-      ],
-    },
-  ],
-});
+const pipelineOf = (i: number) =>
+  Pipeline.parse({
+    name: `three-stages-${i}`,
+    maxRunningTasks: MAX_RUNNING_TASKS,
+    triggers: [{ provider: "github", repository: `acme/app${i}`, branches: ["main"] }],
+    stages: [
+      {
+        name: "build",
+        tasks: [{ name: "compile", run: { image: "node:22", command: ["npm", "run", "build"] } }],
+      },
+      {
+        name: "test",
+        parallel: true,
+        tasks: ["unit", "lint", "e2e"].map((name) => ({
+          name,
+          run: { image: "node:22", command: ["npm", "test"] },
+        })),
+      },
+      {
+        name: "ship",
+        tasks: [
+          {
+            name: "deploy",
+            run: { image: "alpine", command: ["true"] },
+            timeoutSeconds: DEFAULT_TASK_TIMEOUT_SECONDS,
+          },
+        ],
+      },
+    ],
+  });
+const pipelines = Array.from({ length: PIPELINES }, (_, i) => pipelineOf(i));
 
 function push(i: number): string {
-  return githubPushBody("acme/app", i, { added: [], modified: ["src/index.ts"] });
+  return githubPushBody(`acme/app${i % PIPELINES}`, i, { added: [], modified: ["src/index.ts"] });
 }
 
 /** DynamoDB's own account of what each request consumed (ReturnConsumedCapacity: INDEXES), table and indexes. */
@@ -187,7 +194,7 @@ try {
   const wakeRequests = countRequestsTo(clients.sqsClient, wakeUrl);
   // The bench's own reads (set-up, progress, the final check) go through a client of their own, never counted.
   const probe = dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE });
-  await probe.definitions.putPipeline(pipeline, new Date().toISOString());
+  for (const pipeline of pipelines) await probe.definitions.putPipeline(pipeline, new Date().toISOString());
   const capacity = measureCapacity(clients.dynamoClient);
   // Invocations while runs overlap (they share one process, so their durations include each other's waits), and
   // alone (one at a time, as each Lambda invocation runs in its own environment): the bill uses the latter.
@@ -457,7 +464,8 @@ try {
   const callbacksViaUrl = "callback" in FUNCTION_URLS;
   const webhooksViaUrl = "webhook" in FUNCTION_URLS;
   const callbackRequestPrice = callbacksViaUrl ? PRICE.functionUrl : PRICE.httpApi;
-  const httpRequests = (webhooksViaUrl ? 0 : fn("webhook").count) + (callbacksViaUrl ? 0 : fn("callback").count);
+  const httpRequests =
+    (webhooksViaUrl ? 0 : fn("webhook").count) + (callbacksViaUrl ? 0 : fn("callback").count);
   const lookPrices = {
     sqsStandard: PRICE.sqsStandard,
     sqsFifo: PRICE.sqsFifo,
