@@ -37,12 +37,18 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../infra/local/emulators.js";
 import { startFakeKubernetes } from "../test/fake-kubernetes/index.js";
 import { MemoryRunner } from "../test/helpers/memory-runner.js";
 import { benchSystem, githubPushBody, percentile, startEmulators, table } from "./common.js";
+import { TLS_PROXY_CA_FILE, tlsProxy } from "./tls-proxy.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 /** A directory: every sample also writes a V8 CPU profile there (`node --cpu-prof`), to see where the time goes. */
 const CPU_PROFILES = process.env.BENCH_CPU_PROF;
 /** Only these rows (comma-separated names) besides the floor, to look at one function. */
 const ONLY = process.env.BENCH_ONLY?.split(",");
+/**
+ * BENCH_TLS=1: every function and the floor reach DynamoDB, SQS and S3 over TLS, as they do on AWS, each emulator
+ * behind a TLS proxy (bench/tls-proxy.ts); by default they speak plain http to the emulators.
+ */
+const TLS_TO_AWS = process.env.BENCH_TLS === "1";
 const ROOT = join(import.meta.dirname, "..");
 const HARNESS = join(import.meta.dirname, "lambda-harness.mjs");
 const FLOOR = "floor: hono + sdk";
@@ -200,6 +206,18 @@ function coldStart(entry: Entry, bundle: Bundle, eventFile: string, env: NodeJS.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const outRoot = mkdtempSync(join(tmpdir(), "hookflow-cold-start-"));
 const emulators = await startEmulators();
+// What the functions are given for each emulator: itself, or a TLS proxy in front of it.
+const proxies = TLS_TO_AWS
+  ? await Promise.all(
+      [emulators.dynamo.endpoint, emulators.sqs.endpoint, emulators.s3.endpoint].map(async (plain) => ({
+        plain,
+        proxy: await tlsProxy(plain),
+      })),
+    )
+  : [];
+/** A setting's text as the functions see it: each emulator's address replaced by its proxy's. */
+const overTls = (text: string) =>
+  proxies.reduce((out, { plain, proxy }) => out.replaceAll(plain, proxy.url), text);
 const kubernetes = await startFakeKubernetes({ namespace: "default" });
 // An EKS cluster as the README recommends for Lambda: over TLS, signed in to with a token of the function's role.
 const EKS = { cluster: "bench-cluster", region: LOCAL_REGION };
@@ -410,7 +428,7 @@ try {
     const key = randomBytes(32);
     const cipher = createCipheriv("aes-256-gcm", key, Buffer.alloc(12, 0));
     const sealed = Buffer.concat([
-      cipher.update(JSON.stringify(entry.links)),
+      cipher.update(overTls(JSON.stringify(entry.links))),
       cipher.final(),
       cipher.getAuthTag(),
     ]);
@@ -427,10 +445,11 @@ try {
       AWS_LAMBDA_RUNTIME_API: "127.0.0.1:9001",
       AWS_EXECUTION_ENV: "AWS_Lambda_nodejs22.x",
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-      HOOKFLOW_DYNAMODB_ENDPOINT: emulators.dynamo.endpoint,
-      HOOKFLOW_SQS_ENDPOINT: emulators.sqs.endpoint,
-      HOOKFLOW_S3_ENDPOINT: emulators.s3.endpoint,
-      ...entry.env,
+      HOOKFLOW_DYNAMODB_ENDPOINT: overTls(emulators.dynamo.endpoint),
+      HOOKFLOW_SQS_ENDPOINT: overTls(emulators.sqs.endpoint),
+      HOOKFLOW_S3_ENDPOINT: overTls(emulators.s3.endpoint),
+      ...(TLS_TO_AWS && { NODE_EXTRA_CA_CERTS: TLS_PROXY_CA_FILE }),
+      ...Object.fromEntries(Object.entries(entry.env ?? {}).map(([name, value]) => [name, overTls(value)])),
     };
     prepared.push({ entry, dir, env, bundle: await entry.bundle() });
   }
@@ -467,6 +486,16 @@ try {
     clients.push(`${name}: ${[...agents].join(" and ")} client`);
   }
   if (eks.eksVerdicts.some((v) => v.problem)) throw new Error("an EKS token was refused");
+  // Over TLS, every sample reached DynamoDB through its proxy, and at least the floor's reached SQS through its.
+  const [dynamoTls, sqsTls] = proxies;
+  if (
+    dynamoTls &&
+    sqsTls &&
+    (dynamoTls.proxy.connections < prepared.length * ROUNDS || sqsTls.proxy.connections < ROUNDS)
+  )
+    throw new Error(
+      `over TLS: ${dynamoTls.proxy.connections} DynamoDB and ${sqsTls.proxy.connections} SQS connections in ${prepared.length * ROUNDS} samples`,
+    );
 
   for (const values of [
     ...samples.values(),
@@ -477,7 +506,7 @@ try {
   const p50 = (name: string) => percentile(samples.get(name) ?? [], 50);
   const floor = p50(FLOOR);
   console.log(
-    `cold-start: ${ROUNDS} fresh node ${process.version} processes per function, spawn to first answer\n`,
+    `cold-start: ${ROUNDS} fresh node ${process.version} processes per function, spawn to first answer${TLS_TO_AWS ? ", DynamoDB, SQS and S3 over TLS" : ""}\n`,
   );
   console.log(
     table(
@@ -502,6 +531,7 @@ try {
 } finally {
   await kubernetes.close();
   await eks.close();
+  for (const { proxy } of proxies) await proxy.close();
   await emulators.stop();
   rmSync(outRoot, { recursive: true, force: true });
 }

@@ -59,39 +59,46 @@ const TASK_MINUTES = Number(process.env.BENCH_TASK_MINUTES ?? 2);
  * the benchmark measures the control plane rather than the limit; BENCH_MAX_RUNNING_TASKS=10 shows the default.
  */
 const MAX_RUNNING_TASKS = Number(process.env.BENCH_MAX_RUNNING_TASKS ?? 100);
+/**
+ * The runs are spread over this many pipelines of that shape (one repository each), so that a burst of 100 runs
+ * wants at most 4 × 25 slots of each pipeline's 100; BENCH_PIPELINES=1 measures them waiting for room.
+ */
+const PIPELINES = Number(process.env.BENCH_PIPELINES ?? 4);
 
-const pipeline = Pipeline.parse({
-  name: "three-stages",
-  maxRunningTasks: MAX_RUNNING_TASKS,
-  triggers: [{ provider: "github", repository: "acme/app", branches: ["main"] }],
-  stages: [
-    {
-      name: "build",
-      tasks: [{ name: "compile", run: { image: "node:22", command: ["npm", "run", "build"] } }],
-    },
-    {
-      name: "test",
-      parallel: true,
-      tasks: ["unit", "lint", "e2e"].map((name) => ({
-        name,
-        run: { image: "node:22", command: ["npm", "test"] },
-      })),
-    },
-    {
-      name: "ship",
-      tasks: [
-        {
-          name: "deploy",
-          run: { image: "alpine", command: ["true"] },
-          timeoutSeconds: DEFAULT_TASK_TIMEOUT_SECONDS,
-        },
-      ],
-    },
-  ],
-});
+const pipelineOf = (i: number) =>
+  Pipeline.parse({
+    name: `three-stages-${i}`,
+    maxRunningTasks: MAX_RUNNING_TASKS,
+    triggers: [{ provider: "github", repository: `acme/app${i}`, branches: ["main"] }],
+    stages: [
+      {
+        name: "build",
+        tasks: [{ name: "compile", run: { image: "node:22", command: ["npm", "run", "build"] } }],
+      },
+      {
+        name: "test",
+        parallel: true,
+        tasks: ["unit", "lint", "e2e"].map((name) => ({
+          name,
+          run: { image: "node:22", command: ["npm", "test"] },
+        })),
+      },
+      {
+        name: "ship",
+        tasks: [
+          {
+            name: "deploy",
+            run: { image: "alpine", command: ["true"] },
+            timeoutSeconds: DEFAULT_TASK_TIMEOUT_SECONDS,
+          },
+        ],
+      },
+    ],
+  });
+const pipelines = Array.from({ length: PIPELINES }, (_, i) => pipelineOf(i));
 
 function push(i: number): string {
-  return githubPushBody("acme/app", i, { added: [], modified: ["src/index.ts"] });
+  return githubPushBody(`acme/app${i % PIPELINES}`, i, { added: [], modified: ["src/index.ts"] });
 }
 
 /** DynamoDB's own account of what each request consumed (ReturnConsumedCapacity: INDEXES), table and indexes. */
@@ -187,7 +194,7 @@ try {
   const wakeRequests = countRequestsTo(clients.sqsClient, wakeUrl);
   // The bench's own reads (set-up, progress, the final check) go through a client of their own, never counted.
   const probe = dynamoStores({ client: dynamo, table: config.HOOKFLOW_TABLE });
-  await probe.definitions.putPipeline(pipeline, new Date().toISOString());
+  for (const pipeline of pipelines) await probe.definitions.putPipeline(pipeline, new Date().toISOString());
   const capacity = measureCapacity(clients.dynamoClient);
   // Invocations while runs overlap (they share one process, so their durations include each other's waits), and
   // alone (one at a time, as each Lambda invocation runs in its own environment): the bill uses the latter.
@@ -379,11 +386,12 @@ try {
   // submissions and archived logs) (3). Per stage, its tasks' running-task slots taken in one conditional update of
   // the pipeline's slot counter and given back in one (2; no transaction while nobody waits). SQS, per run: the
   // webhook's message; per report one owed message; each sent, then received and deleted 10 at a time (the event
-  // source mapping deletes a handled batch together).
+  // source mapping deletes a handled batch together). A `running` report is read and written too, but owes no fold
+  // and no message (core/services/commands.ts, needsFold).
   const reports = RUNNING_REPORTS ? 2 : 1;
   const minimum = {
-    dynamo: (3 + 4 + 2 * reports * TASKS_PER_RUN + 3 * STAGES * reports + 2 * STAGES) / TASKS_PER_RUN,
-    sqs: ((1 + reports * TASKS_PER_RUN) * 1.2) / TASKS_PER_RUN,
+    dynamo: (3 + 4 + 2 * reports * TASKS_PER_RUN + 3 * STAGES + 2 * STAGES) / TASKS_PER_RUN,
+    sqs: ((1 + TASKS_PER_RUN) * 1.2) / TASKS_PER_RUN,
   };
   const measured = { dynamo: counter.total("DynamoDB") / tasks, sqs: sqsRequests / tasks };
 
@@ -455,8 +463,10 @@ try {
   // Jobs and the relay report to the callback function's own URL when infra/functions.ts gives it one (SST
   // deploys it so), else through API Gateway as webhooks do.
   const callbacksViaUrl = "callback" in FUNCTION_URLS;
+  const webhooksViaUrl = "webhook" in FUNCTION_URLS;
   const callbackRequestPrice = callbacksViaUrl ? PRICE.functionUrl : PRICE.httpApi;
-  const httpRequests = fn("webhook").count + (callbacksViaUrl ? 0 : fn("callback").count);
+  const httpRequests =
+    (webhooksViaUrl ? 0 : fn("webhook").count) + (callbacksViaUrl ? 0 : fn("callback").count);
   const lookPrices = {
     sqsStandard: PRICE.sqsStandard,
     sqsFifo: PRICE.sqsFifo,
@@ -485,18 +495,16 @@ try {
     })),
     {
       line: "API Gateway (HTTP API)",
-      quantity: `${Math.round(httpRequests * perThousand)} requests${callbacksViaUrl ? " (webhooks)" : ""}`,
+      quantity: `${Math.round(httpRequests * perThousand)} requests`,
       usd: httpRequests * PRICE.httpApi * perThousand,
     },
-    ...(callbacksViaUrl
-      ? [
-          {
-            line: "callback function URL",
-            quantity: `${Math.round(fn("callback").count * perThousand)} requests (task callbacks), free beyond the invocation`,
-            usd: fn("callback").count * PRICE.functionUrl * perThousand,
-          },
-        ]
-      : []),
+    ...(["webhook", "callback"] as const)
+      .filter((name) => name in FUNCTION_URLS)
+      .map((name) => ({
+        line: `${name} function URL`,
+        quantity: `${Math.round(fn(name).count * perThousand)} requests (${name === "webhook" ? "git hosts' deliveries" : "task callbacks"}), free beyond the invocation`,
+        usd: fn(name).count * PRICE.functionUrl * perThousand,
+      })),
     {
       // Each stage's submission asks for a look 1 s later (core/engine/follow-up.ts): for these instant runs it
       // comes after the stage, or the run, ended. Counted in the one-at-a-time runs, where runs go at their pace.
@@ -507,16 +515,18 @@ try {
   ];
   const controlPlane = rows.reduce((sum, r) => sum + r.usd, 0);
   // With the relay (issue 14), each task's Job is also reported by it: running and how it ended, each a POST to
-  // /callbacks/relay, costing what a callback's report costs here (the same function, the same writes).
-  const callbackShare =
+  // /callbacks/relay (the same function, the same writes as a callback's report). Its end costs what a callback's
+  // report costs here, owed message included; its `running` owes no fold (core/services/commands.ts, needsFold),
+  // so it is the invocation, the report's read and its write.
+  const runningShare =
     (fn("callback").count * (PRICE.lambdaRequest + callbackRequestPrice) +
       gbSeconds("callback") * PRICE.lambdaGbSecond) /
       Math.max(fn("callback").count, 1) +
-    // a report's DynamoDB read and write, its owed message sent, received and deleted, and its fold's share
     (capacity.write / capacity.writes) * PRICE.wru +
-    PRICE.rru +
-    3 * PRICE.sqsFifo;
-  const relay = 2 * TASKS_PER_RUN * 1000 * callbackShare;
+    PRICE.rru;
+  // the ended report's owed message sent, received and deleted
+  const endShare = runningShare + 3 * PRICE.sqsFifo;
+  const relay = TASKS_PER_RUN * 1000 * (runningShare + endShare);
   // The log archive, priced at BENCH_LOG_BYTES per task: the PUTs and index look-ups measured, one month stored.
   const archiveGb = (LOG_BYTES_PER_TASK * TASKS_PER_RUN * 1000) / 1024 ** 3;
   const archive = (s3Puts * PRICE.s3Put + s3Gets * PRICE.s3Get) * perThousand + archiveGb * PRICE.s3GbMonth;
@@ -527,7 +537,7 @@ try {
       { "per 1,000 runs": "control plane", quantity: "", USD: controlPlane.toFixed(4) },
       {
         "per 1,000 runs": "with the relay, in addition",
-        quantity: `${2 * TASKS_PER_RUN * 1000} reports, each as a callback's`,
+        quantity: `${2 * TASKS_PER_RUN * 1000} reports: each end as a callback's, each running without its fold`,
         USD: relay.toFixed(4),
       },
       {
@@ -538,7 +548,7 @@ try {
     ]),
   );
   console.log(
-    `prices: DynamoDB $0.625 per million WRU, $0.125 per million RRU; SQS FIFO $0.50 per million requests, standard $0.40; Lambda $0.20 per million invocations and $0.0000133334 per GB-second (arm64); API Gateway HTTP API $1.00 per million requests, a Lambda function URL $0 beyond the invocation${callbacksViaUrl ? " (task and relay callbacks take the callback function's URL)" : ""}; S3 Standard $0.005 per 1,000 PUT, $0.0004 per 1,000 GET, $0.023 per GB-month. Handler durations: each handler alone (${SERIAL_RUNS} runs handled one invocation at a time after the throughput run), in-process against the emulators on this machine, billed per started ms. Not per run: the reconciler (one invocation and one Query a minute: 43,200 a month, about $0.01 a month) and Lambda's idle polling of the queue.`,
+    `prices: DynamoDB $0.625 per million WRU, $0.125 per million RRU; SQS FIFO $0.50 per million requests, standard $0.40; Lambda $0.20 per million invocations and $0.0000133334 per GB-second (arm64); API Gateway HTTP API $1.00 per million requests, a Lambda function URL $0 beyond the invocation (${Object.keys(FUNCTION_URLS).join(" and ")} requests take their function's URL); S3 Standard $0.005 per 1,000 PUT, $0.0004 per 1,000 GET, $0.023 per GB-month. Handler durations: each handler alone (${SERIAL_RUNS} runs handled one invocation at a time after the throughput run), in-process against the emulators on this machine, billed per started ms. Not per run: the reconciler (one invocation and one Query a minute: 43,200 a month, about $0.01 a month) and Lambda's idle polling of the queue.`,
   );
   console.log(`control plane per 1,000 runs: $${controlPlane.toFixed(4)}`);
 

@@ -52,6 +52,8 @@ const MIN_TASK_SECONDS = 1;
 const START_SPREAD_SECONDS = Number(process.env.BENCH_START_SPREAD_SECONDS ?? 60);
 /** Work-queue pollers side by side: Lambda takes a FIFO queue's message groups in parallel, so more than one. */
 const POLLERS = Number(process.env.BENCH_POLLERS ?? 10);
+/** BENCH_ONLY=relay,polling: some sides only (a side by its name's first word). */
+const ONLY = process.env.BENCH_ONLY?.split(",");
 const NAMESPACE = "hookflow";
 const SCHEDULER_TOKEN = "bench-scheduler-token";
 const RELAY_TOKEN = "bench-relay-token-0123456789abcdef";
@@ -250,6 +252,7 @@ try {
   const rows: Array<Record<string, string | number>> = [];
   let relayP99 = 0;
   for (const [i, side] of SIDES.entries()) {
+    if (ONLY && !ONLY.includes(side.name.split(",")[0] as string)) continue;
     process.stdout.write(`${side.name} `);
     const m = await measure(emulators, side, i);
     const s = (p: number) => (percentile(m.latencies, p) / 1000).toFixed(2);

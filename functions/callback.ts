@@ -4,6 +4,7 @@ import * as z from "zod";
 import { ValidationError } from "../core/errors.js";
 import { withLogContext } from "../core/log-context.js";
 import { issuesFromZod, LIMITS, VARIABLE_NAME } from "../core/model/index.js";
+import { schema } from "../core/model/schema.js";
 import type { Logger } from "../core/ports.js";
 import type { RelayReport, RelayReports } from "../core/services/relay-reports.js";
 import type { TaskAttempt, TaskReports } from "../core/services/reports.js";
@@ -14,37 +15,43 @@ import { installErrorHandler, limitBody } from "./http.js";
 
 const MAX_CALLBACK_BYTES = 64 * 1024;
 
-export const CallbackBody = z.strictObject({
-  status: z.enum(["running", "succeeded", "failed"]),
-  message: z
-    .string()
-    .max(LIMITS.messageBytes * 4)
-    .optional(),
-  outputs: z
-    .record(
-      z.string().regex(VARIABLE_NAME, "an output name is letters, digits and '_', not starting with a digit"),
-      z.string(),
-    )
-    .optional(),
-});
-export type CallbackBody = z.infer<typeof CallbackBody>;
-
-/** What the relay reports: the attempt a Job of hookflow's runs and what the Job shows (core/relay). */
-export const RelayReportBody = z.strictObject({
-  jobName: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a Job name (a DNS label)"),
-  runId: z.string().regex(/^[a-z0-9]{1,64}$/, "a run id"),
-  task: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a task name"),
-  attempt: z.number().int().min(1).max(9999),
-  observation: z.strictObject({
-    state: z.enum(["running", "succeeded", "failed"]),
-    // Kubernetes keeps at most 4096 bytes of a termination message.
-    terminationMessage: z.string().max(4096).optional(),
+export const CallbackBody = /* @__PURE__ */ schema(() =>
+  z.strictObject({
+    status: z.enum(["running", "succeeded", "failed"]),
     message: z
       .string()
       .max(LIMITS.messageBytes * 4)
       .optional(),
+    outputs: z
+      .record(
+        z
+          .string()
+          .regex(VARIABLE_NAME, "an output name is letters, digits and '_', not starting with a digit"),
+        z.string(),
+      )
+      .optional(),
   }),
-});
+);
+export type CallbackBody = z.infer<typeof CallbackBody>;
+
+/** What the relay reports: the attempt a Job of hookflow's runs and what the Job shows (core/relay). */
+export const RelayReportBody = /* @__PURE__ */ schema(() =>
+  z.strictObject({
+    jobName: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a Job name (a DNS label)"),
+    runId: z.string().regex(/^[a-z0-9]{1,64}$/, "a run id"),
+    task: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a task name"),
+    attempt: z.number().int().min(1).max(9999),
+    observation: z.strictObject({
+      state: z.enum(["running", "succeeded", "failed"]),
+      // Kubernetes keeps at most 4096 bytes of a termination message.
+      terminationMessage: z.string().max(4096).optional(),
+      message: z
+        .string()
+        .max(LIMITS.messageBytes * 4)
+        .optional(),
+    }),
+  }),
+);
 
 export interface CallbackDeps {
   reports: TaskReports;

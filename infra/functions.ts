@@ -128,15 +128,17 @@ export const ROUTES = {
 } as const satisfies Record<string, FunctionName>;
 
 /**
- * The functions with a Lambda function URL of their own. hookflow's own Jobs and relay report to the callback
- * function there (the scheduler hands it out as HOOKFLOW_CALLBACK_BASE_URL): Lambda charges nothing for a function
- * URL beyond the invocation, where API Gateway charges for every request. Webhooks, the API and the console stay
- * on API Gateway, and so do the callback routes (a Job submitted before an upgrade holds that URL). No IAM
- * authorization (Jobs hold no AWS credentials): the callback routes check every request's task or relay token, as
- * behind API Gateway. No CORS: no browser calls it.
+ * The functions with a Lambda function URL of their own: Lambda charges nothing for a function URL beyond the
+ * invocation, where API Gateway charges for every request. hookflow's own Jobs and relay report to the callback
+ * function there (the scheduler hands it out as HOOKFLOW_CALLBACK_BASE_URL), and git hosts deliver webhooks to the
+ * webhook function there (`webhookUrl`, pasted into the host). The API and the console stay on API Gateway, and so
+ * do the callback and webhook routes (a Job submitted, or a host's webhook set up, before an upgrade holds that
+ * URL). No IAM authorization (Jobs and git hosts hold no AWS credentials): every request is checked by its task or
+ * relay token, or its delivery's signature, as behind API Gateway. No CORS: no browser calls them.
  */
 export const FUNCTION_URLS = {
   callback: { authorization: "none", cors: false },
+  webhook: { authorization: "none", cors: false },
 } as const satisfies Partial<Record<FunctionName, { authorization: "none" | "iam"; cors: false }>>;
 
 export const QUEUE = {

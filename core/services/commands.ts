@@ -39,6 +39,27 @@ export interface Recorded {
   effects: Effect[];
 }
 
+/** A task's report as recorded beside its run (`RunRecorder.report`). */
+export interface ReportRecorded extends Recorded {
+  /** When it was received: it names its owed message. */
+  at: string;
+  /** Whether the scheduler must fold it in now (`needsFold`); otherwise the run's next fold takes it along. */
+  folds: boolean;
+}
+
+/**
+ * Whether a report needs its own owed message, so that the scheduler folds it in now. An attempt's end always
+ * does (what follows it: its log, its slot, the next tasks). A start or outputs while it runs does only when
+ * folding it owes something (a notification, a cancel for outputs over the limit) or changes the run's own
+ * status: otherwise folding it would only save the head, and every reader folds the run's reports anyway (the
+ * API, the wake-up's read that stops follow-ups once the relay watches the attempt, the attempt's end's fold).
+ * That is a fold, three queue requests and a scheduler invocation less for each relay's `running` report.
+ */
+function needsFold(event: TaskReportEvent, run: Run, tried: { run: Run; effects: Effect[] }): boolean {
+  if (event.type === "task.succeeded" || event.type === "task.failed") return true;
+  return tried.effects.length > 0 || tried.run.status !== run.status;
+}
+
 /**
  * Loads a run, applies events through the engine, saves on its version, and when another writer won, reloads
  * and applies again. RunCommands is its one user in the product; tests use it to set a run up.
@@ -98,16 +119,18 @@ export class RunRecorder {
    * A task's report about its own attempt: checked by the engine against the run as it is now (a report it
    * would refuse is refused, writing nothing), then recorded as an item of its own beside the run, never in it
    * (docs/decisions.md, 1). Parallel tasks thus never contend; the scheduler folds the report in when the owed
-   * message comes. `at` is when the report was received, which names its owed message.
+   * message comes. `at` is when the report was received, which names its owed message; `folds` says whether
+   * the report needs that message (`needsFold`).
    */
-  async report(runId: string, event: TaskReportEvent, known?: Run): Promise<Recorded & { at: string }> {
+  async report(runId: string, event: TaskReportEvent, known?: Run): Promise<ReportRecorded> {
     const run = known?.id === runId ? known : await this.deps.runs.getRun(runId);
     if (!run) throw new NotFoundError(`no run ${runId}`);
     const at = this.deps.clock.now();
     const tried = transition(run, event, at);
-    if (tried.ignored) return { run, effects: [], ignored: [tried.ignored], at };
+    const folds = needsFold(event, run, tried);
+    if (tried.ignored) return { run, effects: [], ignored: [tried.ignored], at, folds };
     const stored = await this.deps.runs.addReport(runId, { event, at });
-    if (stored.recorded) return { run: tried.run, effects: [], ignored: [undefined], at };
+    if (stored.recorded) return { run: tried.run, effects: [], ignored: [undefined], at, folds };
     // A report of this kind came first (the same one again, or another ending): the engine says what this one
     // is after it, Duplicate for the same.
     const after = foldReports(run, [stored.existing]);
@@ -116,7 +139,7 @@ export class RunRecorder {
       reason: "TaskTerminal" as const,
       message: `task ${event.task} attempt ${event.attempt} already reported how it ended`,
     };
-    return { run: after, effects: [], ignored: [refusal], at: stored.existing.at };
+    return { run: after, effects: [], ignored: [refusal], at: stored.existing.at, folds };
   }
 
   /**
@@ -202,12 +225,12 @@ export class RunCommands {
 
   /**
    * A task's report about itself (its callback's, or the relay's about its Job), kept beside the run: one owed
-   * message per report tells the scheduler to fold it in.
+   * message per report that needs folding now tells the scheduler to fold it in.
    */
   private async reported(runId: string, event: TaskReportEvent, known?: Run) {
     const recorded = await this.deps.recorder.report(runId, event, known);
     const refusal = recorded.ignored[0];
-    if (refusal === undefined || refusal.reason === "Duplicate")
+    if (recorded.folds && (refusal === undefined || refusal.reason === "Duplicate"))
       await this.deps.queue.send([
         {
           runId,

@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypt
 import * as z from "zod";
 import { ConflictError, UnauthorizedError, ValidationError } from "../errors.js";
 import { Identity } from "../model/index.js";
+import { schema } from "../model/schema.js";
 import type { Clock, SignInProvider } from "../ports.js";
 import { derivedKey, identityFromClaims, type PersonalTokens } from "./people.js";
 
@@ -56,14 +57,16 @@ function safeJson(body: string): unknown {
   }
 }
 
-const SessionPayload = z.object({ sid: z.string(), identity: Identity });
-const LoginPayload = z.object({
-  state: z.string(),
-  nonce: z.string(),
-  verifier: z.string(),
-  returnTo: z.string(),
-  cli: z.object({ port: z.number().int().optional(), challenge: z.string(), state: z.string() }).optional(),
-});
+const SessionPayload = /* @__PURE__ */ schema(() => z.object({ sid: z.string(), identity: Identity }));
+const LoginPayload = /* @__PURE__ */ schema(() =>
+  z.object({
+    state: z.string(),
+    nonce: z.string(),
+    verifier: z.string(),
+    returnTo: z.string(),
+    cli: z.object({ port: z.number().int().optional(), challenge: z.string(), state: z.string() }).optional(),
+  }),
+);
 type LoginPayload = z.infer<typeof LoginPayload>;
 
 export interface Session {
@@ -87,11 +90,13 @@ export type SignedIn =
   | { kind: "cli-code"; code: string };
 
 export const LOGIN_SECONDS = 10 * 60;
-export const CliLoginRequest = z.object({
-  port: z.coerce.number().int().min(1024).max(65535).optional(),
-  challenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "base64url SHA-256 of the verifier"),
-  state: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/),
-});
+export const CliLoginRequest = /* @__PURE__ */ schema(() =>
+  z.object({
+    port: z.coerce.number().int().min(1024).max(65535).optional(),
+    challenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "base64url SHA-256 of the verifier"),
+    state: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/),
+  }),
+);
 
 /**
  * Sign-in with OpenID Connect (authorization code with PKCE) and the session it leaves: a signed cookie holding

@@ -168,7 +168,10 @@ export function hookflow() {
   };
 
   const handlers = {
-    webhook: new sst.aws.Function("HookflowWebhook", functionArgs("webhook")),
+    webhook: new sst.aws.Function("HookflowWebhook", {
+      ...functionArgs("webhook"),
+      url: FUNCTION_URLS.webhook,
+    }),
     callback: new sst.aws.Function(SST_LINKS.HOOKFLOW_CALLBACK_BASE_URL.link, {
       ...functionArgs("callback"),
       url: FUNCTION_URLS.callback,
@@ -230,6 +233,8 @@ export function hookflow() {
     url: http.url,
     // Where the relay reports (its HOOKFLOW_URL) and the scheduler's Jobs do.
     callbackUrl: handlers.callback.url,
+    // Where git hosts deliver webhooks (`<webhookUrl>/webhooks/github`); `url` takes them too.
+    webhookUrl: handlers.webhook.url,
     table: table.name,
     queue: queue.url,
     wakeQueue: wakeQueue.url,

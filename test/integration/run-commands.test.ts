@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Actor, BOOTSTRAP_TOKEN } from "../../core/model/index.js";
+import { wakeUpDue } from "../../core/engine/follow-up.js";
+import { type Actor, BOOTSTRAP_TOKEN, type Run } from "../../core/model/index.js";
 import type { Logger } from "../../core/ports.js";
 import { parseWorkMessage } from "../../core/services/batch.js";
 import { TaskTokens } from "../../core/services/tokens.js";
@@ -225,6 +226,48 @@ describe("what a command leaves owed is queued", () => {
     expect(queued.filter(([group]) => group !== "notify:rcqueued")).toEqual([
       ["rcqueued", { runId: "rcqueued", event: { type: "reconcile" }, observe: false }],
     ]);
+  });
+});
+
+describe("a report that owes no fold queues nothing", () => {
+  it("a start (the task's, the relay's) is read at once but folded with the attempt's end", async () => {
+    const own = await testSystem({ env: { HOOKFLOW_RELAY_TOKEN: "relay-token-0123456789abcdef" } });
+    const id = "rcstart";
+    await own.stores.runs.saveRun(newRun({ id, pipeline: gated }));
+    await own.commands.handle(id, { type: "run.created" }, { kind: "scheduler" });
+    await own.commands.handle(
+      id,
+      { type: "task.submitted", task: "unit", attempt: 1 },
+      { kind: "scheduler" },
+    );
+    await drain(own);
+    const saved = (await own.stores.runs.getRun(id))?.version;
+    const task = { kind: "task" as const, runId: id, task: "unit", attempt: 1 };
+
+    const started = await own.commands.handle(id, { type: "task.started", task: "unit", attempt: 1 }, task);
+    expect(started.outcome).toBe("accepted");
+    const relayed = await own.commands.handle(
+      id,
+      { type: "task.started", task: "unit", attempt: 1, relay: true },
+      { kind: "relay" },
+    );
+    expect(relayed.outcome).toBe("accepted");
+    expect(await drain(own)).toEqual([]);
+    // Every read folds the reports: the task shows running, watched by the relay, so no follow-up is due.
+    const read = await own.stores.runs.getRun(id);
+    expect(taskState(read as Run, "unit")).toMatchObject({ status: "running", relayedAttempt: 1 });
+    expect(wakeUpDue(read as Run, new Date().toISOString())).toBe(false);
+    const loaded = await own.stores.runs.loadRun(id);
+    expect({ version: loaded?.saved.version, unsaved: loaded?.unsaved }).toEqual({
+      version: saved,
+      unsaved: true,
+    });
+
+    const ended = await own.commands.handle(id, { type: "task.succeeded", task: "unit", attempt: 1 }, task);
+    expect(ended.outcome).toBe("accepted");
+    expect(
+      (await drain(own)).map(([group, message]) => [group, (message as { event?: unknown }).event]),
+    ).toEqual([[id, { type: "reconcile" }]]);
   });
 });
 

@@ -299,6 +299,12 @@ describe("bad input changes nothing", () => {
     ],
     ["an unknown provider", 404, () => app.request("/webhooks/bitbucket", { method: "POST", body: "{}" })],
     ["a GET", 405, () => app.request("/webhooks/github")],
+    // On its own function URL, the webhook function serves webhooks and nothing else.
+    [
+      "another function's route",
+      404,
+      () => app.request("/api/runs", { headers: { authorization: "Bearer x" } }),
+    ],
   ])("%s → %i", async (_, status, send) => {
     const before = await runCount();
     const res = await send();

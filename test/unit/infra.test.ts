@@ -57,10 +57,16 @@ describe("the functions infra/ deploys", () => {
     ).toEqual({ HOOKFLOW_NAMESPACE: "ci" });
   });
 
-  it("gives the callback function, alone, a function URL for Jobs and the relay; its routes stay on API Gateway", () => {
-    // Jobs hold no AWS credentials (no IAM authorization) and no browser calls it (no CORS): the callback routes
-    // check each request's task or relay token, wherever it arrives.
-    expect(FUNCTION_URLS).toEqual({ callback: { authorization: "none", cors: false } });
+  it("gives the callback and webhook functions, alone, a function URL; their routes stay on API Gateway", () => {
+    // Jobs and git hosts hold no AWS credentials (no IAM authorization) and no browser calls them (no CORS): the
+    // callback routes check each request's task or relay token, the webhook routes each delivery's signature.
+    expect(FUNCTION_URLS).toEqual({
+      callback: { authorization: "none", cors: false },
+      webhook: { authorization: "none", cors: false },
+    });
+    expect(Object.entries(ROUTES).filter(([, name]) => name === "webhook")).toEqual([
+      ["ANY /webhooks/{provider}", "webhook"],
+    ]);
     const callbackRoutes = Object.entries(ROUTES).filter(([, name]) => name === "callback");
     expect(callbackRoutes.map(([route]) => route).sort()).toEqual([
       "POST /callbacks/relay",

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { schema } from "../../model/schema.js";
 import type { ParsedDelivery, WebhookProvider } from "../../ports.js";
 import { normaliseHubPullRequest } from "./pull-request.js";
 import {
@@ -22,33 +23,39 @@ import { hmacSha256Hex, secretsEqual } from "./signature.js";
  * head is then the listed commit named by `after` (the lists are newest first). Gogs names its headers
  * X-Gogs-*, with the same signature; Gitea sends both.
  */
-const GiteaPush = z.object({
-  ref: z.string(),
-  after: CommitSha,
-  repository: z.object({ full_name: z.string(), clone_url: z.string() }),
-  head_commit: PushCommit.nullish(),
-  /** Newest first, cut to the instance's FEED_MAX_COMMIT_NUM; total_commits says how many there were. */
-  commits: z.array(PushCommit).nullish(),
-  total_commits: z.number().int().nonnegative().optional(),
-  pusher: z.object({ login: z.string() }),
-});
+const GiteaPush = /* @__PURE__ */ schema(() =>
+  z.object({
+    ref: z.string(),
+    after: CommitSha,
+    repository: z.object({ full_name: z.string(), clone_url: z.string() }),
+    head_commit: PushCommit.nullish(),
+    /** Newest first, cut to the instance's FEED_MAX_COMMIT_NUM; total_commits says how many there were. */
+    commits: z.array(PushCommit).nullish(),
+    total_commits: z.number().int().nonnegative().optional(),
+    pusher: z.object({ login: z.string() }),
+  }),
+);
 
-const GiteaBranch = z.object({
-  ref: z.string(),
-  sha: CommitSha,
-  repo_id: z.number().int(),
-  /** Absent or null when the head repository was deleted. */
-  repo: z.object({ full_name: z.string(), clone_url: z.string() }).nullish(),
-});
+const GiteaBranch = /* @__PURE__ */ schema(() =>
+  z.object({
+    ref: z.string(),
+    sha: CommitSha,
+    repo_id: z.number().int(),
+    /** Absent or null when the head repository was deleted. */
+    repo: z.object({ full_name: z.string(), clone_url: z.string() }).nullish(),
+  }),
+);
 
 /** The fields of a Gitea `pull_request` delivery that hookflow reads (Gitea's api.PullRequestPayload). */
-const GiteaPullRequest = z.object({
-  action: z.string(),
-  number: z.number().int().positive(),
-  pull_request: z.object({ head: GiteaBranch, base: GiteaBranch }),
-  repository: z.object({ full_name: z.string(), clone_url: z.string() }),
-  sender: z.object({ login: z.string() }),
-});
+const GiteaPullRequest = /* @__PURE__ */ schema(() =>
+  z.object({
+    action: z.string(),
+    number: z.number().int().positive(),
+    pull_request: z.object({ head: GiteaBranch, base: GiteaBranch }),
+    repository: z.object({ full_name: z.string(), clone_url: z.string() }),
+    sender: z.object({ login: z.string() }),
+  }),
+);
 
 /**
  * Gitea names the event `pull_request` in X-Gitea-Event for every pull request action (X-Gitea-Event-Type says

@@ -3,6 +3,7 @@ import type { EmitterWebhookEvent } from "@octokit/webhooks";
 // emitter, middleware and logger into the webhook's start, and none of them is used.
 import { verify as verifyGithubSignature } from "@octokit/webhooks-methods";
 import * as z from "zod";
+import { schema } from "../../model/schema.js";
 import type { ParsedDelivery, WebhookProvider } from "../../ports.js";
 import { normaliseHubPullRequest } from "./pull-request.js";
 import {
@@ -19,33 +20,37 @@ import {
 } from "./push.js";
 
 /** The fields of a GitHub `push` delivery that hookflow reads; the rest of the (large) payload is ignored. */
-const GithubPush = z.object({
-  ref: z.string(),
-  after: CommitSha,
-  deleted: z.boolean().optional(),
-  repository: z.object({ full_name: z.string(), clone_url: z.string() }),
-  /** Null when the ref was deleted; for an annotated tag, the tagged commit (`after` is the tag object). */
-  head_commit: PushCommit.nullish(),
-  commits: z.array(PushCommit).nullish(),
-  pusher: z.object({ name: z.string() }),
-});
+const GithubPush = /* @__PURE__ */ schema(() =>
+  z.object({
+    ref: z.string(),
+    after: CommitSha,
+    deleted: z.boolean().optional(),
+    repository: z.object({ full_name: z.string(), clone_url: z.string() }),
+    /** Null when the ref was deleted; for an annotated tag, the tagged commit (`after` is the tag object). */
+    head_commit: PushCommit.nullish(),
+    commits: z.array(PushCommit).nullish(),
+    pusher: z.object({ name: z.string() }),
+  }),
+);
 
 /** The fields of a GitHub `pull_request` delivery that hookflow reads. */
-const GithubPullRequest = z.object({
-  action: z.string(),
-  number: z.number().int().positive(),
-  pull_request: z.object({
-    head: z.object({
-      ref: z.string(),
-      sha: CommitSha,
-      /** Null when the head repository (a fork) was deleted. */
-      repo: z.object({ full_name: z.string(), clone_url: z.string() }).nullable(),
+const GithubPullRequest = /* @__PURE__ */ schema(() =>
+  z.object({
+    action: z.string(),
+    number: z.number().int().positive(),
+    pull_request: z.object({
+      head: z.object({
+        ref: z.string(),
+        sha: CommitSha,
+        /** Null when the head repository (a fork) was deleted. */
+        repo: z.object({ full_name: z.string(), clone_url: z.string() }).nullable(),
+      }),
+      base: z.object({ ref: z.string(), sha: CommitSha, repo: z.object({ full_name: z.string() }) }),
     }),
-    base: z.object({ ref: z.string(), sha: CommitSha, repo: z.object({ full_name: z.string() }) }),
+    repository: z.object({ full_name: z.string(), clone_url: z.string() }),
+    sender: z.object({ login: z.string() }),
   }),
-  repository: z.object({ full_name: z.string(), clone_url: z.string() }),
-  sender: z.object({ login: z.string() }),
-});
+);
 
 /**
  * The schemas above validate untrusted bodies; octokit's event types (generated from GitHub's own webhook

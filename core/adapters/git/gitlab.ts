@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { ValidationError } from "../../errors.js";
+import { schema } from "../../model/schema.js";
 import type { ParsedDelivery, WebhookProvider } from "../../ports.js";
 import { normalisePullRequest } from "./pull-request.js";
 import {
@@ -16,44 +17,50 @@ import {
 import { secretsEqual } from "./signature.js";
 
 /** The fields of a GitLab Push Hook or Tag Push Hook that hookflow reads. */
-const GitlabPush = z.object({
-  ref: z.string(),
-  after: CommitSha,
-  /** The commit the ref now points at (for an annotated tag, the tagged commit); null when deleted. */
-  checkout_sha: CommitSha.nullish(),
-  /** Absent from GitLab's documented Tag Push example and from older versions' payloads: user_name then. */
-  user_username: z.string().optional(),
-  user_name: z.string().optional(),
-  /** An annotated tag's message (null for a lightweight tag or a branch push). */
-  message: z.string().nullish(),
-  project: z.object({ path_with_namespace: z.string(), git_http_url: z.string().optional() }),
-  repository: z.object({ git_http_url: z.string().optional() }).nullish(),
-  /** Oldest first (the head is last), the newest 20 only; total_commits_count says how many were pushed. */
-  commits: z.array(PushCommit).nullish(),
-  total_commits_count: z.number().int().nonnegative().optional(),
-});
+const GitlabPush = /* @__PURE__ */ schema(() =>
+  z.object({
+    ref: z.string(),
+    after: CommitSha,
+    /** The commit the ref now points at (for an annotated tag, the tagged commit); null when deleted. */
+    checkout_sha: CommitSha.nullish(),
+    /** Absent from GitLab's documented Tag Push example and from older versions' payloads: user_name then. */
+    user_username: z.string().optional(),
+    user_name: z.string().optional(),
+    /** An annotated tag's message (null for a lightweight tag or a branch push). */
+    message: z.string().nullish(),
+    project: z.object({ path_with_namespace: z.string(), git_http_url: z.string().optional() }),
+    repository: z.object({ git_http_url: z.string().optional() }).nullish(),
+    /** Oldest first (the head is last), the newest 20 only; total_commits_count says how many were pushed. */
+    commits: z.array(PushCommit).nullish(),
+    total_commits_count: z.number().int().nonnegative().optional(),
+  }),
+);
 
 /** A project as a merge request's `source` and `target` name it. */
-const GitlabProject = z.object({ path_with_namespace: z.string(), git_http_url: z.string() });
+const GitlabProject = /* @__PURE__ */ schema(() =>
+  z.object({ path_with_namespace: z.string(), git_http_url: z.string() }),
+);
 
 /** The fields of a GitLab Merge Request Hook that hookflow reads (GitLab's "Merge request events"). */
-const GitlabMergeRequest = z.object({
-  user: z.object({ username: z.string(), name: z.string().optional() }),
-  project: z.object({ path_with_namespace: z.string() }),
-  object_attributes: z.object({
-    iid: z.number().int().positive(),
-    action: z.string().optional(),
-    source_branch: z.string(),
-    target_branch: z.string(),
-    source_project_id: z.number().int(),
-    target_project_id: z.number().int(),
-    source: GitlabProject,
-    target: GitlabProject,
-    last_commit: z.object({ id: CommitSha, message: z.string() }),
-    /** The head before this update: present only when the update pushed commits. */
-    oldrev: z.string().nullish(),
+const GitlabMergeRequest = /* @__PURE__ */ schema(() =>
+  z.object({
+    user: z.object({ username: z.string(), name: z.string().optional() }),
+    project: z.object({ path_with_namespace: z.string() }),
+    object_attributes: z.object({
+      iid: z.number().int().positive(),
+      action: z.string().optional(),
+      source_branch: z.string(),
+      target_branch: z.string(),
+      source_project_id: z.number().int(),
+      target_project_id: z.number().int(),
+      source: GitlabProject,
+      target: GitlabProject,
+      last_commit: z.object({ id: CommitSha, message: z.string() }),
+      /** The head before this update: present only when the update pushed commits. */
+      oldrev: z.string().nullish(),
+    }),
   }),
-});
+);
 
 const PUSH_KINDS = new Set(["push", "tag_push"]);
 const KIND_OF_EVENT = new Map([

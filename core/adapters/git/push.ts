@@ -5,30 +5,35 @@
 import * as z from "zod";
 import { ValidationError } from "../../errors.js";
 import { clipText, issuesFromZod, type Provider, type TriggerContext } from "../../model/index.js";
+import { schema } from "../../model/schema.js";
 import type { ParsedDelivery, WebhookRequest } from "../../ports.js";
 
 /** The `after` of a push that deleted its ref. */
 export const ZERO_SHA = "0".repeat(40);
 
-export const CommitSha = z
-  .string()
-  .regex(/^[0-9a-f]{40}$/, "expected a 40-character lowercase hex commit sha");
+export const CommitSha = /* @__PURE__ */ schema(() =>
+  z.string().regex(/^[0-9a-f]{40}$/, "expected a 40-character lowercase hex commit sha"),
+);
 
 // Go encodes an empty slice as null (Gitea), so an absent list means no files.
-const FileList = z
-  .array(z.string())
-  .nullish()
-  .transform((files) => files ?? []);
+const FileList = /* @__PURE__ */ schema(() =>
+  z
+    .array(z.string())
+    .nullish()
+    .transform((files) => files ?? []),
+);
 
 /** A commit as all three hosts list it (GitLab's author has no username). */
-export const PushCommit = z.object({
-  id: CommitSha,
-  message: z.string(),
-  author: z.object({ name: z.string(), username: z.string().optional() }),
-  added: FileList,
-  modified: FileList,
-  removed: FileList,
-});
+export const PushCommit = /* @__PURE__ */ schema(() =>
+  z.object({
+    id: CommitSha,
+    message: z.string(),
+    author: z.object({ name: z.string(), username: z.string().optional() }),
+    added: FileList,
+    modified: FileList,
+    removed: FileList,
+  }),
+);
 export type PushCommit = z.infer<typeof PushCommit>;
 
 // A delivery id becomes part of a stored key; hosts send UUIDs, so anything far longer is not one.
