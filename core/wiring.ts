@@ -368,8 +368,11 @@ export function callbackDeps(base: Base) {
 
 export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   const { config } = base;
+  // Both loaded before the first message, side by side: neither waits for the other's files to be read.
+  const notify = import("./adapters/notify/index.js");
+  notify.catch(() => undefined); // awaited below, unless the runner fails first
   const runner = overrides.runner ?? (await buildRunner(base));
-  const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
+  const { RATE_LIMITS, createNotificationSender } = await notify;
   const outbox = new NotificationDelivery({
     sender:
       overrides.sender ?? createNotificationSender({ clock: base.clock, targets: notifyTargets(config) }),
