@@ -15,7 +15,8 @@
  * strongly consistent GetItem, one conditional PutItem and one SendMessage to the FIFO queue, measured the same
  * way in the same rounds. Processes run round-robin over the entries, so that machine noise spreads evenly.
  *
- *   node --import tsx bench/cold-start.ts   (BENCH_ROUNDS, default 30; BENCH_CPU_PROF=dir for profiles; BENCH_ONLY=a,b)
+ *   node --import tsx bench/cold-start.ts   (BENCH_ROUNDS, default 30; BENCH_CPU_PROF=dir for profiles; BENCH_ONLY=a,b;
+ *                                            BENCH_CALLGRIND=1 to count instructions)
  */
 import { spawn } from "node:child_process";
 import { createCipheriv, randomBytes } from "node:crypto";
@@ -42,6 +43,12 @@ import { TLS_PROXY_CA_FILE, tlsProxy } from "./tls-proxy.js";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 /** A directory: every sample also writes a V8 CPU profile there (`node --cpu-prof`), to see where the time goes. */
 const CPU_PROFILES = process.env.BENCH_CPU_PROF;
+/**
+ * Every sample also runs under valgrind's callgrind, which counts the instructions the process executes (every
+ * thread, spawn to exit): a measure the machine's other work does not move, to compare two versions of a row.
+ * About 40 times slower; the times it shows are not to be read.
+ */
+const CALLGRIND = process.env.BENCH_CALLGRIND === "1";
 /** Only these rows (comma-separated names) besides the floor, to look at one function. */
 const ONLY = process.env.BENCH_ONLY?.split(",");
 /**
@@ -174,12 +181,22 @@ function coldStart(entry: Entry, bundle: Bundle, eventFile: string, env: NodeJS.
   return new Promise<{
     ms: number;
     answer: Answer & { importedMs: number; answeredMs: number; importCpuMs: number; answerCpuMs: number };
+    instructions?: number;
   }>((resolve, reject) => {
     const started = performance.now();
     const profile = CPU_PROFILES
       ? ["--cpu-prof", `--cpu-prof-dir=${join(CPU_PROFILES, entry.name.replace(/\W+/g, "-"))}`]
       : [];
-    const child = spawn(process.execPath, [...profile, HARNESS, bundle.entry, eventFile, entry.name], {
+    const [command = process.execPath, ...wrapper] = CALLGRIND
+      ? [
+          "valgrind",
+          "--tool=callgrind",
+          "--smc-check=all-non-file",
+          "--callgrind-out-file=/dev/null",
+          process.execPath,
+        ]
+      : [process.execPath];
+    const child = spawn(command, [...wrapper, ...profile, HARNESS, bundle.entry, eventFile, entry.name], {
       env,
       stdio: ["ignore", "ignore", "pipe", "pipe"],
     });
@@ -198,7 +215,12 @@ function coldStart(entry: Entry, bundle: Bundle, eventFile: string, env: NodeJS.
     child.on("close", (code) => {
       if (answered === undefined)
         return reject(new Error(`${entry.name}: no answer (exit ${code}): ${err.slice(0, 2000)}`));
-      resolve({ ms: answered - started, answer: JSON.parse(out.slice(0, out.indexOf("\n"))) });
+      const counted = /Collected : (\d+)/.exec(err)?.[1];
+      resolve({
+        ms: answered - started,
+        answer: JSON.parse(out.slice(0, out.indexOf("\n"))),
+        ...(counted && { instructions: Number(counted) }),
+      });
     });
   });
 }
@@ -459,17 +481,19 @@ try {
   const cpu = new Map(
     prepared.map(({ entry }) => [entry.name, { imported: [] as number[], answered: [] as number[] }]),
   );
+  const instructions = new Map(prepared.map(({ entry }) => [entry.name, [] as number[]]));
   for (let sample = 0; sample < ROUNDS; sample++)
     for (const { entry, dir, env, bundle } of prepared) {
       const eventFile = join(dir, "event.json");
       writeFileSync(eventFile, JSON.stringify(await entry.event(sample)));
-      const { ms, answer } = await coldStart(entry, bundle, eventFile, env);
+      const { ms, answer, instructions: counted } = await coldStart(entry, bundle, eventFile, env);
       const problem = entry.problem(answer, sample);
       if (problem) throw new Error(`${entry.name}, sample ${sample}: ${problem}`);
       samples.get(entry.name)?.push(ms);
       imports.get(entry.name)?.push(answer.importedMs);
       cpu.get(entry.name)?.imported.push(answer.importCpuMs);
       cpu.get(entry.name)?.answered.push(answer.answerCpuMs);
+      if (counted !== undefined) instructions.get(entry.name)?.push(counted / 1e6);
     }
   // Every sample created its Job, through the client the row says (the built-in one names itself).
   const clients: string[] = [];
@@ -501,6 +525,7 @@ try {
     ...samples.values(),
     ...imports.values(),
     ...[...cpu.values()].flatMap((c) => [c.imported, c.answered]),
+    ...instructions.values(),
   ])
     values.sort((a, b) => a - b);
   const p50 = (name: string) => percentile(samples.get(name) ?? [], 50);
@@ -520,6 +545,12 @@ try {
         "answer p50 ms": p50(entry.name),
         "answer p90 ms": percentile(samples.get(entry.name) ?? [], 90),
         "× floor": p50(entry.name) / floor,
+        ...(CALLGRIND && {
+          "M instructions p50": percentile(instructions.get(entry.name) ?? [], 50),
+          "× floor, instructions":
+            percentile(instructions.get(entry.name) ?? [], 50) /
+            percentile(instructions.get(FLOOR) ?? [], 50),
+        }),
       })),
     ),
   );

@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { createCommitStatusReporter } from "./adapters/commit-status/index.js";
 import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { createGitHostApis, hostPullRequestDetails } from "./adapters/git-api/index.js";
@@ -49,7 +48,7 @@ import { RelayReports } from "./services/relay-reports.js";
 import { TaskReports } from "./services/reports.js";
 import { RepositoryService } from "./services/repositories.js";
 import { RepositoryPipelines } from "./services/repository-pipelines.js";
-import { RunService } from "./services/runs.js";
+import { type OutboxDelivery, RunService } from "./services/runs.js";
 import { Scheduler } from "./services/scheduler.js";
 import { ScheduleService } from "./services/schedules.js";
 import { SignIn } from "./services/signin.js";
@@ -170,9 +169,28 @@ export function webUrls(config: Config): WebUrls {
   };
 }
 
-/** Commit statuses on the hosts whose token is configured (a light adapter: fetch only). */
+/**
+ * Commit statuses on the hosts whose token is configured (a light adapter: fetch only), loaded on the first
+ * report: a function whose route reports none does not compile it (issue 20). Loaded once; again after a failure.
+ */
 export function commitStatusReporter(config: Config, clock: Clock): CommitStatusReporter {
-  return createCommitStatusReporter({
+  let reporter: Promise<CommitStatusReporter> | undefined;
+  const loaded = () =>
+    (reporter ??= import("./adapters/commit-status/index.js").then(
+      ({ createCommitStatusReporter }) => createCommitStatusReporter(commitStatusSettings(config, clock)),
+      (error: unknown) => {
+        reporter = undefined;
+        throw error;
+      },
+    ));
+  return {
+    ...commitStatusEnabled(config),
+    report: async (status) => (await loaded()).report(status),
+  };
+}
+
+function commitStatusSettings(config: Config, clock: Clock) {
+  return {
     githubToken: config.HOOKFLOW_GITHUB_TOKEN,
     gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
     githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
@@ -180,7 +198,7 @@ export function commitStatusReporter(config: Config, clock: Clock): CommitStatus
     giteaToken: config.HOOKFLOW_GITEA_TOKEN,
     giteaUrl: config.HOOKFLOW_GITEA_URL,
     clock,
-  });
+  };
 }
 
 /** Where notifications may be sent: public addresses, and loopback where the local stack allows it. */
@@ -366,24 +384,46 @@ export function callbackDeps(base: Base) {
   };
 }
 
+/**
+ * Notifications and commit statuses, for the scheduler: built on the first delivery, which is a message of its
+ * own, so that a run's first message does not load the notifiers' module (issue 20). Built once; again after a
+ * failed load.
+ */
+function outboxOnFirstUse(base: Base, overrides: Overrides): OutboxDelivery {
+  const { config } = base;
+  let outbox: Promise<OutboxDelivery> | undefined;
+  const built = async () => {
+    const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
+    return new NotificationDelivery({
+      sender:
+        overrides.sender ?? createNotificationSender({ clock: base.clock, targets: notifyTargets(config) }),
+      commitStatus: overrides.commitStatus ?? commitStatusReporter(config, base.clock),
+      ledger: base.stores.ledger,
+      limiter: base.stores.limiter,
+      rateLimits: RATE_LIMITS,
+      clock: base.clock,
+      log: base.log,
+      metrics: base.metrics,
+      publicUrl: config.HOOKFLOW_PUBLIC_URL,
+      ...(config.HOOKFLOW_VIEW_GRANT_DAYS > 0 && { grants: viewGrants(base) }),
+      ...(overrides.notifyBudgetSeconds !== undefined && { budgetSeconds: overrides.notifyBudgetSeconds }),
+    });
+  };
+  return {
+    deliver: async (run, effect) => {
+      outbox ??= built().catch((error: unknown) => {
+        outbox = undefined;
+        throw error;
+      });
+      return (await outbox).deliver(run, effect);
+    },
+  };
+}
+
 export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   const { config } = base;
   const runner = overrides.runner ?? (await buildRunner(base));
-  const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
-  const outbox = new NotificationDelivery({
-    sender:
-      overrides.sender ?? createNotificationSender({ clock: base.clock, targets: notifyTargets(config) }),
-    commitStatus: overrides.commitStatus ?? commitStatusReporter(config, base.clock),
-    ledger: base.stores.ledger,
-    limiter: base.stores.limiter,
-    rateLimits: RATE_LIMITS,
-    clock: base.clock,
-    log: base.log,
-    metrics: base.metrics,
-    publicUrl: config.HOOKFLOW_PUBLIC_URL,
-    ...(config.HOOKFLOW_VIEW_GRANT_DAYS > 0 && { grants: viewGrants(base) }),
-    ...(overrides.notifyBudgetSeconds !== undefined && { budgetSeconds: overrides.notifyBudgetSeconds }),
-  });
+  const outbox = outboxOnFirstUse(base, overrides);
   const tokens = taskTokens(config);
   const archiving = new LogArchiving({
     archive: logArchiveOnFirstUse(config, overrides),
