@@ -460,13 +460,11 @@ try {
   };
   const gbSeconds = (name: keyof typeof memoryGb) =>
     ((fn(name).count * msAlone(name)) / 1000) * memoryGb[name];
-  // Jobs and the relay report to the callback function's own URL when infra/functions.ts gives it one (SST
-  // deploys it so), else through API Gateway as webhooks do.
-  const callbacksViaUrl = "callback" in FUNCTION_URLS;
-  const webhooksViaUrl = "webhook" in FUNCTION_URLS;
-  const callbackRequestPrice = callbacksViaUrl ? PRICE.functionUrl : PRICE.httpApi;
-  const httpRequests =
-    (webhooksViaUrl ? 0 : fn("webhook").count) + (callbacksViaUrl ? 0 : fn("callback").count);
+  // Git hosts' deliveries and the Jobs' and relay's reports go to their function's own URL where
+  // infra/functions.ts gives it one (SST deploys them so), else through API Gateway.
+  const viaApiGateway = (["webhook", "callback"] as const).filter((name) => !(name in FUNCTION_URLS));
+  const callbackRequestPrice = viaApiGateway.includes("callback") ? PRICE.httpApi : PRICE.functionUrl;
+  const httpRequests = viaApiGateway.reduce((sum, name) => sum + fn(name).count, 0);
   const lookPrices = {
     sqsStandard: PRICE.sqsStandard,
     sqsFifo: PRICE.sqsFifo,

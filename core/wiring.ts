@@ -169,20 +169,25 @@ export function webUrls(config: Config): WebUrls {
   };
 }
 
+/** `load`'s promise, made on the first call and kept; forgotten when it fails, so the next call loads again. */
+function onFirstUse<T>(load: () => Promise<T>): () => Promise<T> {
+  let loading: Promise<T> | undefined;
+  return () =>
+    (loading ??= load().catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    }));
+}
+
 /**
  * Commit statuses on the hosts whose token is configured (a light adapter: fetch only), loaded on the first
  * report: a function whose route reports none does not compile it (issue 20). Loaded once; again after a failure.
  */
 export function commitStatusReporter(config: Config, clock: Clock): CommitStatusReporter {
-  let reporter: Promise<CommitStatusReporter> | undefined;
-  const loaded = () =>
-    (reporter ??= import("./adapters/commit-status/index.js").then(
-      ({ createCommitStatusReporter }) => createCommitStatusReporter(commitStatusSettings(config, clock)),
-      (error: unknown) => {
-        reporter = undefined;
-        throw error;
-      },
-    ));
+  const loaded = onFirstUse(async () => {
+    const { createCommitStatusReporter } = await import("./adapters/commit-status/index.js");
+    return createCommitStatusReporter(commitStatusSettings(config, clock));
+  });
   return {
     ...commitStatusEnabled(config),
     report: async (status) => (await loaded()).report(status),
@@ -248,12 +253,7 @@ function logBucket(config: Config): string {
  */
 function logArchiveOnFirstUse(config: Config, overrides: Overrides): LogArchive {
   logBucket(config);
-  let archive: Promise<LogArchive> | undefined;
-  const loaded = () =>
-    (archive ??= logArchive(config, overrides).catch((error: unknown) => {
-      archive = undefined;
-      throw error;
-    }));
+  const loaded = onFirstUse(() => logArchive(config, overrides));
   return {
     find: async (key) => (await loaded()).find(key),
     keep: async (key, log) => (await loaded()).keep(key, log),
@@ -391,8 +391,7 @@ export function callbackDeps(base: Base) {
  */
 function outboxOnFirstUse(base: Base, overrides: Overrides): OutboxDelivery {
   const { config } = base;
-  let outbox: Promise<OutboxDelivery> | undefined;
-  const built = async () => {
+  const built = onFirstUse(async () => {
     const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
     return new NotificationDelivery({
       sender:
@@ -408,16 +407,8 @@ function outboxOnFirstUse(base: Base, overrides: Overrides): OutboxDelivery {
       ...(config.HOOKFLOW_VIEW_GRANT_DAYS > 0 && { grants: viewGrants(base) }),
       ...(overrides.notifyBudgetSeconds !== undefined && { budgetSeconds: overrides.notifyBudgetSeconds }),
     });
-  };
-  return {
-    deliver: async (run, effect) => {
-      outbox ??= built().catch((error: unknown) => {
-        outbox = undefined;
-        throw error;
-      });
-      return (await outbox).deliver(run, effect);
-    },
-  };
+  });
+  return { deliver: async (run, effect) => (await built()).deliver(run, effect) };
 }
 
 export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
@@ -463,8 +454,6 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
 
 export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: DefinitionCatalog) {
   const { config } = base;
-  let runner: Promise<TaskRunner> | undefined;
-  let archive: Promise<LogArchive> | undefined;
   return {
     definitions: new DefinitionService({
       store: base.stores.definitions,
@@ -478,23 +467,15 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
       commands: runCommands(base),
       starter: runStarter(base),
       ids: base.ids,
-      runner: () => {
-        // A bad kubeconfig found here is the deployment's fault, not the caller's: a 500, logged with the reason.
-        runner ??= overrides.runner
-          ? Promise.resolve(overrides.runner)
+      // A bad kubeconfig found here is the deployment's fault, not the caller's: a 500, logged with the reason.
+      runner: onFirstUse(async () =>
+        overrides.runner
+          ? overrides.runner
           : buildRunner(base).catch((error: unknown) => {
-              runner = undefined;
               throw error instanceof ValidationError ? new Error(error.explain()) : error;
-            });
-        return runner;
-      },
-      archive: () => {
-        archive ??= logArchive(config, overrides).catch((error: unknown) => {
-          archive = undefined;
-          throw error;
-        });
-        return archive;
-      },
+            }),
+      ),
+      archive: onFirstUse(() => logArchive(config, overrides)),
       ...(config.HOOKFLOW_TOKEN_SECRET && { tokens: taskTokens(config) }),
       hosts: gitHostApis(base, overrides),
       webUrls: webUrls(config),
