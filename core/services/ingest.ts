@@ -7,7 +7,7 @@ import {
   watchesPullRequestPaths,
 } from "../engine/index.js";
 import { PermanentError } from "../errors.js";
-import type { Pipeline, Provider, TriggerContext } from "../model/index.js";
+import type { JobTemplate, Pipeline, Provider, TriggerContext } from "../model/index.js";
 import type {
   Clock,
   CommitStatusReporter,
@@ -20,6 +20,7 @@ import { DefinitionCatalog, repositoryKey } from "./catalog.js";
 import {
   type DefinitionProblem,
   describeProblem,
+  type RepositoryDefinitions,
   type RepositoryPipeline,
   type RepositoryPipelines,
 } from "./repository-pipelines.js";
@@ -80,18 +81,10 @@ export class IngestService {
     // Before any other work; a pull request whose payload has no message is looked at again below.
     const skipped = skipAnswer(deliveryId, context.message);
     if (skipped) return skipped;
-    const { pipelines, jobs, enabledRepositories } = await this.deps.catalog.snapshot();
+    const { catalog } = this.deps;
+    const { pipelines, enabledRepositories } = await catalog.snapshot();
     const fromRepository = enabledRepositories.has(repositoryKey(provider, context.repository))
-      ? // A pull request runs the base branch's definitions, never its head's: the head may be anyone's fork.
-        await (context.pullRequest
-          ? this.deps.repositoryPipelines?.at(
-              provider,
-              context.repository,
-              context.pullRequest.baseBranch,
-              jobs,
-              false,
-            )
-          : this.deps.repositoryPipelines?.at(provider, context.repository, context.commit, jobs))
+      ? await this.repositoryPipelines(provider, context, await catalog.jobs())
       : undefined;
     if (fromRepository && fromRepository.problems.length > 0)
       await this.reportProblems(context, fromRepository.problems);
@@ -113,6 +106,8 @@ export class IngestService {
     const skippedHead = skipAnswer(deliveryId, trigger.message);
     if (skippedHead) return skippedHead;
 
+    // Read only when a pipeline to start names a template (fresh from the cache when the files were read).
+    const jobs = matching.some(DefinitionCatalog.namesJobs) ? await catalog.jobs() : new Map();
     const requests = matching.map((pipeline) => ({
       id: deliveryRunId(provider, deliveryId, pipeline.name),
       pipeline,
@@ -136,6 +131,19 @@ export class IngestService {
       delivery: deliveryId,
       runs: runs.map((r) => ({ id: r.id, pipeline: r.pipeline })),
     };
+  }
+
+  /** A pull request runs the base branch's definitions, never its head's: the head may be anyone's fork. */
+  private repositoryPipelines(
+    provider: Provider,
+    context: TriggerContext,
+    jobs: ReadonlyMap<string, JobTemplate>,
+  ): Promise<RepositoryDefinitions | undefined> {
+    const files = this.deps.repositoryPipelines;
+    if (!files) return Promise.resolve(undefined);
+    return context.pullRequest
+      ? files.at(provider, context.repository, context.pullRequest.baseBranch, jobs, false)
+      : files.at(provider, context.repository, context.commit, jobs);
   }
 
   /**

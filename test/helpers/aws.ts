@@ -112,3 +112,87 @@ export function recordRequests(client: DynamoDBClient): string[] {
   );
   return sent;
 }
+
+/** A request a client sent: its command, and when it started and ended (`performance.now()`). */
+export interface TracedRequest {
+  name: string;
+  start: number;
+  end: number;
+}
+
+/** Records every request the clients send, as `<service>.<command>` (`DynamoDB.Query`), in the order they start. */
+export function traceRequests(
+  ...clients: Array<{ middlewareStack: { add(middleware: never, options: never): void } }>
+): TracedRequest[] {
+  const traced: TracedRequest[] = [];
+  type Next = (args: unknown) => Promise<unknown>;
+  type Context = { clientName?: string; commandName?: string };
+  for (const client of clients)
+    client.middlewareStack.add(
+      ((next: Next, context: Context) => async (args: unknown) => {
+        const request = {
+          name: `${context.clientName?.replace(/Client$/, "")}.${context.commandName?.replace(/Command$/, "")}`,
+          start: performance.now(),
+          end: Number.POSITIVE_INFINITY,
+        };
+        traced.push(request);
+        try {
+          return await next(args);
+        } finally {
+          request.end = performance.now();
+        }
+      }) as never,
+      { step: "initialize", name: "traceRequests" } as never,
+    );
+  return traced;
+}
+
+/**
+ * The round trips the requests took in turn: the longest chain of requests each of which started once the one
+ * before it had ended (requests side by side count once).
+ */
+export function roundTrips(requests: readonly TracedRequest[]): number {
+  const depth: number[] = [];
+  requests.forEach((request, i) => {
+    const before = requests.flatMap((other, j) =>
+      j !== i && other.end <= request.start ? [depth[j] ?? 0] : [],
+    );
+    depth[i] = 1 + Math.max(0, ...before);
+  });
+  return Math.max(0, ...depth);
+}
+
+/** A TCP proxy in front of `endpoint` (`http://host:port`) that counts the connections clients open to it. */
+export async function countingProxy(endpoint: string) {
+  const { createServer, connect } = await import("node:net");
+  const target = new URL(endpoint);
+  const sockets = new Set<{ destroy(): void }>();
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    const upstream = connect(Number(target.port), target.hostname);
+    socket.pipe(upstream).pipe(socket);
+    for (const s of [socket, upstream]) {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.on("close", () => {
+        socket.destroy();
+        upstream.destroy();
+        sockets.delete(s);
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get connections() {
+      return connections;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,4 +1,5 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { signGithub, webhookProviders } from "../../core/adapters/git/index.js";
 import { silentLogger } from "../../core/adapters/system.js";
 import { RetryableError } from "../../core/errors.js";
@@ -7,8 +8,17 @@ import { IngestService } from "../../core/services/ingest.js";
 import { DeliveryIntake } from "../../core/services/intake.js";
 import { RunStarter } from "../../core/services/start-runs.js";
 import { createWebhookApp } from "../../functions/webhook.js";
-import { dynamoClient, recordRequests } from "../helpers/aws.js";
-import { pipeline } from "../helpers/factories.js";
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
+import {
+  countingProxy,
+  dynamoClient,
+  freshStore,
+  recordRequests,
+  roundTrips,
+  sqsClient,
+  traceRequests,
+} from "../helpers/aws.js";
+import { jobTemplate, pipeline } from "../helpers/factories.js";
 import { SECRETS, testSystem } from "../helpers/system.js";
 import { deliver, distinctBody, fixture } from "../helpers/webhooks.js";
 
@@ -239,6 +249,73 @@ describe("a body replayed under a new delivery id", () => {
     expect(writes()).toEqual(["PutItem", "PutItem", "PutItem"]);
     expect((await deliver(countedApp, "github", body, { deliveryId: "cost-2" })).status).toBe(202);
     expect(writes()).toEqual(["PutItem"]);
+  });
+
+  it("on a cold start, reads side by side over two connections, then writes in turn; the templates only when named", async () => {
+    // The product's clients, new (as in a fresh process), through a proxy that counts their connections.
+    const proxy = await countingProxy(inject("dynamoEndpoint"));
+    const client = new DynamoDBClient({
+      endpoint: proxy.url,
+      region: LOCAL_REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const sqs = sqsClient();
+    const { table, stores } = await freshStore();
+    const now = new Date().toISOString();
+    await stores.definitions.putPipeline(
+      pipeline({ name: "web", triggers: [{ provider: "github", repository: "acme/web-app" }] }),
+      now,
+    );
+    await stores.definitions.putJob(jobTemplate({ name: "kaniko-build" }), now);
+    const traced = traceRequests(client, sqs);
+    const cold = await testSystem({ dynamoClient: client, sqsClient: sqs, env: { HOOKFLOW_TABLE: table } });
+    expect(traced).toEqual([]);
+    const coldApp = createWebhookApp(cold.webhook);
+    const answer = await deliver(coldApp, "github", distinctBody(fixture("github-push"), "cold"), {
+      deliveryId: "cold-1",
+    });
+    expect(answer.status).toBe(202);
+    // The pipelines and the enabled repositories; the body's claim; the run's spec, then its head; its message.
+    expect(traced.map((r) => r.name)).toEqual([
+      "DynamoDB.Query",
+      "DynamoDB.Query",
+      "DynamoDB.PutItem",
+      "DynamoDB.PutItem",
+      "DynamoDB.PutItem",
+      "SQS.SendMessage",
+    ]);
+    expect(roundTrips(traced)).toBe(5);
+    expect(proxy.connections).toBe(2);
+
+    // A pipeline naming a job template reads the templates once it matched: one more request, on a connection
+    // already open (the catalog's cache is off in tests, so every delivery reads).
+    await stores.definitions.putPipeline(
+      pipeline({
+        name: "web",
+        triggers: [{ provider: "github", repository: "acme/web-app" }],
+        stages: [
+          { name: "build", tasks: [{ name: "image", job: "kaniko-build", params: { IMAGE: "web" } }] },
+        ],
+      }),
+      now,
+    );
+    traced.splice(0);
+    const templated = await deliver(coldApp, "github", distinctBody(fixture("github-push"), "cold-job"), {
+      deliveryId: "cold-2",
+    });
+    expect(templated.status).toBe(202);
+    expect(traced.map((r) => r.name).slice(0, 3)).toEqual([
+      "DynamoDB.Query",
+      "DynamoDB.Query",
+      "DynamoDB.Query",
+    ]);
+    expect(traced).toHaveLength(7);
+    expect(roundTrips(traced)).toBe(6);
+    expect(proxy.connections).toBe(2);
+    const [run] = ((await templated.json()) as Answer).runs;
+    expect(Object.keys((await cold.stores.runs.getRun(run?.id ?? ""))?.jobs ?? {})).toEqual(["kaniko-build"]);
+    client.destroy();
+    await proxy.close();
   });
 
   it("makes runs once when the same body arrives under many ids at the same time", async () => {
