@@ -12,7 +12,14 @@ import { owedMessage } from "../../core/services/commands.js";
 import { reconcileAll } from "../../core/services/scheduler.js";
 import { handleWakeUps } from "../../core/services/wake-ups.js";
 import { createCallbackApp } from "../../functions/callback.js";
-import { freshQueue, freshStore, sqsClient } from "../helpers/aws.js";
+import {
+  dynamoClient,
+  freshQueue,
+  freshStore,
+  roundTrips,
+  sqsClient,
+  traceRequests,
+} from "../helpers/aws.js";
 import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
 import type { MemoryRunner } from "../helpers/memory-runner.js";
 import { testSystem } from "../helpers/system.js";
@@ -230,6 +237,37 @@ describe("follow-up observations of a submitted task", () => {
     }
     expect((await sys.stores.runs.getRun(run.id))?.status).toBe("succeeded");
     expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 0 });
+  });
+
+  it("a new run's first message asks for its first look side by side with the save that records the submission", async () => {
+    const { client, url } = await freshWakeQueue();
+    const dynamo = dynamoClient();
+    const sqs = sqsClient();
+    const clock = manualClock("2026-01-01T00:00:00.000Z");
+    const sys = await testSystem({
+      dynamoClient: dynamo,
+      sqsClient: sqs,
+      env: { HOOKFLOW_WAKE_QUEUE_URL: url },
+      clock,
+    });
+    const run = newRun({ id: "beside1", pipeline: oneTask });
+    await sys.stores.runs.saveRun(run);
+    const traced = traceRequests(dynamo, sqs);
+    await sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } });
+    // The run's Query, the save of run.created, the slot, then (the Job and its Secret, in memory here) the save
+    // of task.submitted and the wake-up together.
+    expect(traced.map((r) => r.name)).toEqual([
+      "DynamoDB.Query",
+      "DynamoDB.PutItem",
+      "DynamoDB.UpdateItem",
+      "DynamoDB.PutItem",
+      "SQS.SendMessage",
+    ]);
+    expect(roundTrips(traced)).toBe(4);
+    const wakeUps = new SqsWakeUps(client, url, clock);
+    const { body } = await nextWakeUp(wakeUps);
+    expect(body).toEqual({ runId: run.id, at: "2026-01-01T00:00:01.000Z", reason: "observe" });
+    expect(await waiting(client, url)).toEqual({ visible: 0, delayed: 0 });
   });
 
   it("a message that neither observed nor submitted (a callback's) asks for no wake-up", async () => {
