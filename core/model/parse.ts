@@ -142,14 +142,15 @@ function locator(doc: Document, lineCounter: LineCounter): Locator {
 }
 
 /** Validates a parsed value against a schema, locating each issue in the text it came from. */
-export function validate<S extends z.ZodType>(
+export async function validate<S extends z.ZodType>(
   schema: S,
   value: unknown,
   locate?: Locator,
-): Validated<z.output<S>> {
+): Promise<Validated<z.output<S>>> {
   const tooDeep = depthProblem(value);
   if (tooDeep) return { ok: false, issues: [tooDeep], warnings: [] };
-  const result = schema.safeParse(value);
+  // Asynchronous: a pipeline's schedules are checked by croner, imported when one is met (schedule.ts).
+  const result = await schema.safeParseAsync(value);
   if (result.success) return { ok: true, value: result.data, warnings: [] };
   // Locating an issue walks the document, so only the first few are located and reported; the rest are counted.
   const all = result.error.issues;
@@ -163,11 +164,11 @@ export function validate<S extends z.ZodType>(
   return { ok: false, issues, warnings: [] };
 }
 
-export function parsePipeline(textOrValue: string | unknown): Validated<Pipeline> {
+export function parsePipeline(textOrValue: string | unknown): Promise<Validated<Pipeline>> {
   return parseWith(Pipeline, textOrValue);
 }
 
-export function parseJobTemplate(textOrValue: string | unknown): Validated<JobTemplate> {
+export async function parseJobTemplate(textOrValue: string | unknown): Promise<Validated<JobTemplate>> {
   const parsed =
     typeof textOrValue === "string" ? parseText(textOrValue) : { ok: true as const, value: textOrValue };
   if (!parsed.ok) return { ...parsed, warnings: [] };
@@ -183,11 +184,14 @@ export function parseJobTemplate(textOrValue: string | unknown): Validated<JobTe
       };
     value.template = inner.value;
   }
-  const result = validate(JobTemplate, value, "locate" in parsed ? parsed.locate : undefined);
+  const result = await validate(JobTemplate, value, "locate" in parsed ? parsed.locate : undefined);
   return result.ok ? { ...result, warnings: jobTemplateWarnings(result.value) } : result;
 }
 
-function parseWith<S extends z.ZodType>(schema: S, textOrValue: unknown): Validated<z.output<S>> {
+async function parseWith<S extends z.ZodType>(
+  schema: S,
+  textOrValue: unknown,
+): Promise<Validated<z.output<S>>> {
   if (typeof textOrValue !== "string") return validate(schema, textOrValue);
   const parsed = parseText(textOrValue);
   if (!parsed.ok) return { ...parsed, warnings: [] };

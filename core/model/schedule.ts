@@ -1,11 +1,11 @@
-import { Cron } from "croner";
 import * as z from "zod";
 import { schema } from "./schema.js";
 
 /**
  * A pipeline's schedule: a five-field cron (minute granularity, the reconciler's tick) read in `timezone` (UTC
- * when omitted), building the head of `branch`. croner parses it: the one cron dependency, pure (no I/O, no
- * clock), so the model may use it and every pipeline, from the API or a repository, is validated alike.
+ * when omitted), building the head of `branch`. croner checks the cron (cron.ts), imported when a schedule is
+ * met, so the check is asynchronous: a pipeline is parsed with `parseAsync`/`safeParseAsync` (a synchronous
+ * parse of one with schedules throws). Every pipeline, from the API or a repository, is validated alike.
  */
 export const Schedule = /* @__PURE__ */ schema(() =>
   z
@@ -14,10 +14,10 @@ export const Schedule = /* @__PURE__ */ schema(() =>
       branch: z.string().min(1).max(256),
       timezone: z.string().min(1).max(64).optional(),
     })
-    .superRefine((schedule, ctx) => {
+    .superRefine(async (schedule, ctx) => {
       const tzProblem = schedule.timezone === undefined ? undefined : timezoneProblem(schedule.timezone);
       if (tzProblem) ctx.addIssue({ code: "custom", path: ["timezone"], message: tzProblem });
-      const problem = cronProblem(schedule.cron);
+      const problem = (await import("./cron.js")).cronProblem(schedule.cron);
       if (problem) ctx.addIssue({ code: "custom", path: ["cron"], message: problem });
     }),
 );
@@ -30,35 +30,4 @@ function timezoneProblem(timezone: string): string | undefined {
   } catch {
     return `unknown time zone "${timezone}" (an IANA name such as Asia/Shanghai or Europe/Berlin)`;
   }
-}
-
-function cronProblem(cron: string): string | undefined {
-  const nickname = cron.trim().startsWith("@");
-  if (!nickname && cron.trim().split(/\s+/).length !== 5)
-    return `"${cron}" is not a cron of five fields (minute hour day-of-month month day-of-week)`;
-  try {
-    new Cron(cron, { paused: true });
-    return undefined;
-  } catch (error) {
-    return `invalid cron "${cron}": ${error instanceof Error ? error.message.replace(/^CronPattern: /, "") : error}`;
-  }
-}
-
-const MINUTE_MS = 60_000;
-
-/**
- * The latest minute at or before `now` at which the schedule was due, if it is after `since` (both ISO times).
- * A tick that finds the minute it runs in gives that minute; one after an outage gives the latest minute missed,
- * once: the earlier missed minutes are not owed separately.
- */
-export function latestDueMinute(schedule: Schedule, now: string, since: string): string | undefined {
-  const cron = new Cron(schedule.cron, {
-    paused: true,
-    ...(schedule.timezone && { timezone: schedule.timezone }),
-  });
-  // +1 ms: a tick at exactly hh:mm:00.000 counts its own minute.
-  const [due] = cron.previousRuns(1, new Date(Date.parse(now) + 1));
-  if (!due) return undefined;
-  const minute = Math.floor(due.getTime() / MINUTE_MS) * MINUTE_MS;
-  return minute > Date.parse(since) ? new Date(minute).toISOString() : undefined;
 }

@@ -39,7 +39,7 @@ export class DefinitionService {
   ) {}
 
   async putPipeline(name: string, text: string): Promise<Saved<Pipeline>> {
-    const parsed = (await parsing()).parsePipeline(text);
+    const parsed = await (await parsing()).parsePipeline(text);
     if (!parsed.ok) throw new ValidationError(`pipeline ${name} is invalid`, parsed.issues);
     if (parsed.value.name !== name)
       throw new ValidationError("name mismatch", [
@@ -85,7 +85,7 @@ export class DefinitionService {
   }
 
   async putJob(name: string, text: string): Promise<Saved<JobTemplate>> {
-    const parsed = (await parsing()).parseJobTemplate(text);
+    const parsed = await (await parsing()).parseJobTemplate(text);
     if (!parsed.ok) throw new ValidationError(`job template ${name} is invalid`, parsed.issues);
     if (parsed.value.name !== name)
       throw new ValidationError("name mismatch", [

@@ -84,7 +84,7 @@ export class RepositoryPipelines {
     // The YAML parser is loaded here, on first use: only enabled repositories' deliveries read files.
     const parsing = files.length > 0 ? await import("../model/parse.js") : undefined;
     for (const { file, text } of files) {
-      const read = readPipeline(parsing as Parsing, provider, repository, text, jobs);
+      const read = await readPipeline(parsing as Parsing, provider, repository, text, jobs);
       if (!read.ok) {
         problems.push(...read.issues.map((issue) => ({ ...issue, file })));
         continue;
@@ -111,13 +111,13 @@ export class RepositoryPipelines {
 type Read = { ok: true; value: Pipeline } | { ok: false; issues: Issue[] };
 type Parsing = typeof import("../model/parse.js");
 
-function readPipeline(
+async function readPipeline(
   { parseText, validate }: Parsing,
   provider: Provider,
   repository: string,
   text: string,
   jobs: ReadonlyMap<string, JobTemplate>,
-): Read {
+): Promise<Read> {
   const parsed = parseText(text);
   if (!parsed.ok) return parsed;
   const value = parsed.value as { triggers?: unknown } | null;
@@ -135,7 +135,7 @@ function readPipeline(
           ...parsed.locate(["triggers", i]),
         });
     }
-  const validated = validate(Pipeline, value, parsed.locate);
+  const validated = await validate(Pipeline, value, parsed.locate);
   if (!validated.ok) return { ok: false, issues: [...foreign, ...validated.issues] };
   if (foreign.length > 0) return { ok: false, issues: foreign };
   const { issues } = checkPipelineJobs(validated.value, jobs);

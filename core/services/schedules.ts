@@ -1,11 +1,6 @@
 import { scheduleKey, scheduleRunId } from "../engine/index.js";
-import {
-  type JobTemplate,
-  latestDueMinute,
-  type Pipeline,
-  type Provider,
-  type Schedule,
-} from "../model/index.js";
+import { latestDueMinute } from "../model/cron.js";
+import type { JobTemplate, Pipeline, Provider, Schedule } from "../model/index.js";
 import type {
   BranchHead,
   Clock,

@@ -89,7 +89,7 @@ describe("examples/flow.yaml on the local process runner", () => {
     runner.logs({ runId, task, attempt, jobName });
 
   it("runs its graph and finally task, then one task again with what follows it, keeping the first attempt", async () => {
-    const parsed = parsePipeline(readFileSync(join(EXAMPLES, "flow.yaml"), "utf8"));
+    const parsed = await parsePipeline(readFileSync(join(EXAMPLES, "flow.yaml"), "utf8"));
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
     await system.stores.runs.saveRun(newRun({ id: "flowexample", pipeline: parsed.value }));
     await system.recorder.record("flowexample", [{ type: "run.created" }]);

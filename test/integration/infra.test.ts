@@ -191,6 +191,14 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
       ).toEqual([]);
   });
 
+  it("starts only the reconciler with croner, which evaluates schedules on its tick; the others load it with a schedule to check (issue 20)", () => {
+    const croner = (inputs: string[]) => inputs.filter((input) => input.includes("node_modules/croner/"));
+    for (const name of FUNCTION_NAMES)
+      expect(croner(bundles[name].startupInputs).length > 0, name).toBe(name === "reconciler");
+    // Where a pipeline is validated, croner comes with the cron check, loaded when a schedule is met.
+    expect(croner(bundles.api.inputsLoadedWith("core/model/cron.ts")).length).toBeGreaterThan(0);
+  });
+
   it("loads @kubernetes/client-node in no cold start, nor with the scheduler's Kubernetes runner: only on its first use", () => {
     const clientNode = (inputs: string[]) =>
       inputs.filter((input) => input.includes("node_modules/@kubernetes/client-node/"));

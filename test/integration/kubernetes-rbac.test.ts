@@ -166,18 +166,20 @@ describe("the shipped manifests (infra/kubernetes)", () => {
     expect(schemaProblems(binding)).toEqual(["roleRef.name: required"]);
   });
 
-  it("every example job template, and a run task, become Jobs the schema accepts", () => {
-    const launches = readdirSync(EXAMPLE_JOBS).map((file) => {
-      const parsed = parseJobTemplate(readFileSync(join(EXAMPLE_JOBS, file), "utf8"));
-      if (!parsed.ok) throw new Error(`${file}: ${JSON.stringify(parsed.issues)}`);
-      return launch({
-        source: {
-          kind: "job",
-          template: parsed.value.name,
-          manifest: structuredClone(parsed.value.template),
-        },
-      });
-    });
+  it("every example job template, and a run task, become Jobs the schema accepts", async () => {
+    const launches = await Promise.all(
+      readdirSync(EXAMPLE_JOBS).map(async (file) => {
+        const parsed = await parseJobTemplate(readFileSync(join(EXAMPLE_JOBS, file), "utf8"));
+        if (!parsed.ok) throw new Error(`${file}: ${JSON.stringify(parsed.issues)}`);
+        return launch({
+          source: {
+            kind: "job",
+            template: parsed.value.name,
+            manifest: structuredClone(parsed.value.template),
+          },
+        });
+      }),
+    );
     expect(launches).toHaveLength(3);
     for (const l of [launch(), ...launches]) {
       const job = buildJob(l, { namespace: NAMESPACE, ttlSecondsAfterFinished: 86_400 });

@@ -14,12 +14,14 @@ const valid = <T>(result: { ok: true; value: T } | { ok: false; issues: unknown 
   if (!result.ok) throw new Error(JSON.stringify(result.issues));
   return result.value;
 };
-const webApp = valid(parsePipeline(readFileSync(join(EXAMPLES, "web-app.yaml"), "utf8")));
+const webApp = valid(await parsePipeline(readFileSync(join(EXAMPLES, "web-app.yaml"), "utf8")));
 const jobs: Record<string, JobTemplate> = Object.fromEntries(
-  ["kaniko-build", "kubectl-deploy", "test-runner"].map((name) => [
-    name,
-    valid(parseJobTemplate(readFileSync(join(EXAMPLES, "jobs", `${name}.yaml`), "utf8"))),
-  ]),
+  await Promise.all(
+    ["kaniko-build", "kubectl-deploy", "test-runner"].map(async (name) => [
+      name,
+      valid(await parseJobTemplate(readFileSync(join(EXAMPLES, "jobs", `${name}.yaml`), "utf8"))),
+    ]),
+  ),
 );
 
 describe("the approved-deploy example, end to end through the callback and the scheduler", () => {

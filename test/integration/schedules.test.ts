@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scheduleKey, scheduleRunId } from "../../core/engine/index.js";
-import { latestDueMinute, Pipeline, type Schedule } from "../../core/model/index.js";
+import { latestDueMinute } from "../../core/model/cron.js";
+import { Pipeline, type Schedule } from "../../core/model/index.js";
 import type { Clock } from "../../core/ports.js";
 import { reconcilerDeps } from "../../core/wiring.js";
 import { createReconcilerHandler } from "../../functions/reconciler.js";
@@ -22,10 +23,10 @@ const gitHosts = new FakeGitHosts();
 beforeAll(() => gitHosts.start());
 afterAll(() => gitHosts.stop());
 
+/** Parsed asynchronously, as every pipeline with schedules is: croner checks each cron, imported on first use. */
 const nightly = (schedules: Schedule[], name = "nightly") =>
-  pipeline({
-    name,
-    triggers: [{ provider: "gitlab", repository: "acme/platform/web" }],
+  Pipeline.parseAsync({
+    ...pipeline({ name, triggers: [{ provider: "gitlab", repository: "acme/platform/web" }] }),
     schedules,
     stages: [{ name: "test", tasks: [runTask("unit", { when: { events: ["schedule"] } })] }],
   });
@@ -46,7 +47,7 @@ describe("schedules", () => {
     });
     const { system, clock, tick } = await scheduledSystem("2026-12-01T18:00:00.000Z");
     const schedule = { cron: "0 3 * * *", branch: "main", timezone: "Asia/Shanghai" };
-    await system.stores.definitions.putPipeline(nightly([schedule]), clock.at);
+    await system.stores.definitions.putPipeline(await nightly([schedule]), clock.at);
 
     clock.at = "2026-12-01T18:59:10.000Z";
     expect(await tick()).toMatchObject({ scheduled: 0 });
@@ -76,7 +77,10 @@ describe("schedules", () => {
   it("catch up a missed minute once after an outage, not once per missed minute", async () => {
     gitHosts.push("gitlab", "acme/platform/web", "main", { message: "head", author: "Ada", files: {} });
     const { system, clock, tick } = await scheduledSystem("2026-12-01T10:00:30.000Z");
-    await system.stores.definitions.putPipeline(nightly([{ cron: "*/5 * * * *", branch: "main" }]), clock.at);
+    await system.stores.definitions.putPipeline(
+      await nightly([{ cron: "*/5 * * * *", branch: "main" }]),
+      clock.at,
+    );
     clock.at = "2026-12-01T10:00:40.000Z";
     expect(await tick()).toMatchObject({ scheduled: 0 }); // 10:00 was before the pipeline was stored
     clock.at = "2026-12-01T10:27:00.000Z"; // ticks from 10:01 to 10:26 were lost
@@ -90,7 +94,10 @@ describe("schedules", () => {
   it("try a minute again on the next tick when the host fails, and start it once", async () => {
     gitHosts.push("gitlab", "acme/platform/web", "main", { message: "head", author: "Ada", files: {} });
     const { system, clock, tick } = await scheduledSystem("2026-12-01T11:00:00.000Z");
-    await system.stores.definitions.putPipeline(nightly([{ cron: "30 11 * * *", branch: "main" }]), clock.at);
+    await system.stores.definitions.putPipeline(
+      await nightly([{ cron: "30 11 * * *", branch: "main" }]),
+      clock.at,
+    );
     gitHosts.fail("gitlab", 503);
     clock.at = "2026-12-01T11:30:01.000Z";
     expect(await tick()).toMatchObject({ scheduled: 0 });
@@ -214,8 +221,8 @@ describe("a schedule's definition", () => {
       "schedules.0.timezone",
       /unknown time zone/,
     ],
-  ])("refuses %j at apply with its path", (schedule, path, message) => {
-    const result = Pipeline.safeParse({
+  ])("refuses %j at apply with its path", async (schedule, path, message) => {
+    const result = await Pipeline.safeParseAsync({
       name: "p",
       triggers: [{ provider: "github", repository: "a/b" }],
       schedules: [schedule],
@@ -226,8 +233,8 @@ describe("a schedule's definition", () => {
     expect(issue?.message).toMatch(message);
   });
 
-  it("needs a trigger naming the repository", () => {
-    const result = Pipeline.safeParse({
+  it("needs a trigger naming the repository", async () => {
+    const result = await Pipeline.safeParseAsync({
       name: "p",
       schedules: [{ cron: "0 3 * * *", branch: "main" }],
       stages: [{ name: "s", tasks: [runTask("t")] }],

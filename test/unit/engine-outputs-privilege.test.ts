@@ -22,12 +22,14 @@ const example = <T>(result: { ok: true; value: T } | { ok: false; issues: unknow
   if (!result.ok) throw new Error(JSON.stringify(result.issues));
   return result.value;
 };
-const webApp = example(parsePipeline(readFileSync(join(EXAMPLES, "web-app.yaml"), "utf8")));
+const webApp = example(await parsePipeline(readFileSync(join(EXAMPLES, "web-app.yaml"), "utf8")));
 const jobs: Record<string, JobTemplate> = Object.fromEntries(
-  ["kaniko-build", "kubectl-deploy", "test-runner"].map((name) => [
-    name,
-    example(parseJobTemplate(readFileSync(join(EXAMPLES, "jobs", `${name}.yaml`), "utf8"))),
-  ]),
+  await Promise.all(
+    ["kaniko-build", "kubectl-deploy", "test-runner"].map(async (name) => [
+      name,
+      example(await parseJobTemplate(readFileSync(join(EXAMPLES, "jobs", `${name}.yaml`), "utf8"))),
+    ]),
+  ),
 );
 
 function launchOf(run: Run, task: string): TaskLaunch {

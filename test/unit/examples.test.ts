@@ -13,8 +13,8 @@ const yamlIn = (dir: string) =>
 describe("every example", () => {
   const jobs = new Map<string, JobTemplate>();
 
-  it.each(yamlIn(join(EXAMPLES, "jobs")))("job template %s is valid, with no warning", (file) => {
-    const result = parseJobTemplate(readFileSync(file, "utf8"));
+  it.each(yamlIn(join(EXAMPLES, "jobs")))("job template %s is valid, with no warning", async (file) => {
+    const result = await parseJobTemplate(readFileSync(file, "utf8"));
     expect(result.ok ? [] : result.issues).toEqual([]);
     if (!result.ok) return;
     expect(result.warnings).toEqual([]);
@@ -23,8 +23,8 @@ describe("every example", () => {
 
   it.each(yamlIn(EXAMPLES))(
     "pipeline %s is valid against the example job templates, with no warning",
-    (file) => {
-      const result = parsePipeline(readFileSync(file, "utf8"));
+    async (file) => {
+      const result = await parsePipeline(readFileSync(file, "utf8"));
       expect(result.ok ? [] : result.issues).toEqual([]);
       if (!result.ok) return;
       expect(checkPipelineJobs(result.value, jobs)).toEqual({ issues: [], warnings: [] });

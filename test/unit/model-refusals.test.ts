@@ -57,7 +57,7 @@ describe("a sensitive pipeline param", () => {
     return { unit, other, image, publish: launchOf(run, "publish") };
   };
 
-  it("reaches no task that did not ask for it, nor does a value built from it", () => {
+  it("reaches no task that did not ask for it, nor does a value built from it", async () => {
     const { unit, other } = play2();
     for (const launch of [unit, other]) {
       expect(JSON.stringify(launch)).not.toContain(SECRET);
@@ -68,7 +68,7 @@ describe("a sensitive pipeline param", () => {
     }
   });
 
-  it("reaches the job whose template declares it, and the run task that lists it, as secret env only", () => {
+  it("reaches the job whose template declares it, and the run task that lists it, as secret env only", async () => {
     const { image, publish } = play2();
     expect(image.secretEnv).toEqual({ REGISTRY_PASSWORD: SECRET, AUTH: `basic ${SECRET}` });
     expect(publish.secretEnv).toEqual({ REGISTRY_PASSWORD: SECRET, AUTH: `basic ${SECRET}` });
@@ -76,7 +76,7 @@ describe("a sensitive pipeline param", () => {
       expect(JSON.stringify({ ...launch, secretEnv: {} })).not.toContain(SECRET);
   });
 
-  it("listed by a run task but set nowhere fails that task, naming it", () => {
+  it("listed by a run task but set nowhere fails that task, naming it", async () => {
     const q = pipeline({
       stages: [{ name: "s", tasks: [runTask("t", { secrets: ["REGISTRY_PASSWORD"] })] }],
     });
@@ -96,14 +96,14 @@ const task = (extra: Record<string, unknown>) => ({
 });
 
 describe("apply refuses, with the field's path", () => {
-  it("`secrets` on a job task", () => {
-    expect(issuesOf(parsePipeline(task({ run: undefined, job: "plain", secrets: ["X"] })))).toEqual([
+  it("`secrets` on a job task", async () => {
+    expect(issuesOf(await parsePipeline(task({ run: undefined, job: "plain", secrets: ["X"] })))).toEqual([
       expect.objectContaining({ path: "stages[0].tasks[0].secrets" }),
     ]);
   });
 
-  it("a `secrets` name no job template declares sensitive", () => {
-    const parsed = parsePipeline(task({ secrets: ["REGISTRY_PASSWORD", "IMAGE"] }));
+  it("a `secrets` name no job template declares sensitive", async () => {
+    const parsed = await parsePipeline(task({ secrets: ["REGISTRY_PASSWORD", "IMAGE"] }));
     if (!parsed.ok) throw new Error("expected a valid pipeline");
     expect(checkPipelineJobs(parsed.value, jobs).issues).toEqual([
       {
@@ -113,8 +113,10 @@ describe("apply refuses, with the field's path", () => {
     ]);
   });
 
-  it("a sensitive param written into run.image or a job template's field", () => {
-    const parsed = parsePipeline(task({ run: { image: "reg/${REGISTRY_PASSWORD}", command: ["true"] } }));
+  it("a sensitive param written into run.image or a job template's field", async () => {
+    const parsed = await parsePipeline(
+      task({ run: { image: "reg/${REGISTRY_PASSWORD}", command: ["true"] } }),
+    );
     if (!parsed.ok) throw new Error("expected a valid pipeline");
     expect(checkPipelineJobs(parsed.value, jobs).issues).toEqual([
       expect.objectContaining({ path: "stages[0].tasks[0].run.image" }),
@@ -122,12 +124,12 @@ describe("apply refuses, with the field's path", () => {
     const template = structuredClone(kaniko.template) as unknown as Manifest;
     template.spec.template.spec.containers[0].image = "${REGISTRY_PASSWORD}";
     template.spec.template.spec.containers[0].args.push("--password=${REGISTRY_PASSWORD}");
-    expect(issuesOf(parseJobTemplate({ ...kaniko, template }))).toEqual([
+    expect(issuesOf(await parseJobTemplate({ ...kaniko, template }))).toEqual([
       expect.objectContaining({ path: "template.spec.template.spec.containers[0].image" }),
     ]);
   });
 
-  it("a template that writes a name into a field that another template of the pipeline declares sensitive", () => {
+  it("a template that writes a name into a field that another template of the pipeline declares sensitive", async () => {
     const writer = jobTemplate({
       name: "writer",
       params: [{ name: "REGISTRY_PASSWORD" }],
@@ -165,29 +167,34 @@ describe("apply refuses, with the field's path", () => {
       task({ run: { image: "alpine\u007f", command: ["true"] } }),
       "stages[0].tasks[0].run.image",
     ],
-  ])("%s", (_, input, path) => {
-    expect(issuesOf(parsePipeline(input))).toEqual([
+  ])("%s", async (_, input, path) => {
+    expect(issuesOf(await parsePipeline(input))).toEqual([
       { path, message: expect.stringMatching(/control character U\+00(00|1B|0D|7F); only tab and newline/) },
     ]);
   });
 
-  it("a control character in a job template's param default or manifest", () => {
+  it("a control character in a job template's param default or manifest", async () => {
     const template = structuredClone(kaniko.template) as unknown as Manifest;
     template.spec.template.spec.containers[0].command = ["sh", "-c", "a\u0000b"];
     const input = { ...kaniko, params: [{ name: "A", default: "x\u0007" }], template };
-    expect(issuesOf(parseJobTemplate(input))).toEqual([
+    expect(issuesOf(await parseJobTemplate(input))).toEqual([
       expect.objectContaining({ path: "params[0].default" }),
       expect.objectContaining({ path: "template.spec.template.spec.containers[0].command[2]" }),
     ]);
   });
 
-  it("a notify URL with user:password (or a user alone)", () => {
+  it("a notify URL with user:password (or a user alone)", async () => {
     for (const url of ["https://user:pass@hooks.example.com/x", "https://token@hooks.example.com/x"])
-      expect(issuesOf(parsePipeline({ ...task({}), notify: [{ kind: "webhook", url }] }))).toEqual([
+      expect(issuesOf(await parsePipeline({ ...task({}), notify: [{ kind: "webhook", url }] }))).toEqual([
         { path: "notify[0].url", message: expect.stringMatching(/may not carry user:password/) },
       ]);
     expect(
-      parsePipeline({ ...task({}), notify: [{ kind: "webhook", url: "https://hooks.example.com/x" }] }).ok,
+      (
+        await parsePipeline({
+          ...task({}),
+          notify: [{ kind: "webhook", url: "https://hooks.example.com/x" }],
+        })
+      ).ok,
     ).toBe(true);
   });
 });

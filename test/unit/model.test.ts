@@ -27,18 +27,18 @@ stages:
       - { name: deploy, job: kubectl-deploy, approval: { approvers: [alice, bob] }, timeoutSeconds: 900, retries: 1 }
 `;
 
-function issuesOf(input: unknown) {
-  const result = parsePipeline(input);
+async function issuesOf(input: unknown) {
+  const result = await parsePipeline(input);
   if (result.ok) throw new Error("expected the pipeline to be refused");
   return result.issues;
 }
 
 describe("pipeline definitions", () => {
-  it("parses the contract's example, and YAML and JSON give the same definition", () => {
-    const fromYaml = parsePipeline(YAML_PIPELINE);
+  it("parses the contract's example, and YAML and JSON give the same definition", async () => {
+    const fromYaml = await parsePipeline(YAML_PIPELINE);
     expect(fromYaml.ok).toBe(true);
     if (!fromYaml.ok) return;
-    const fromJson = parsePipeline(JSON.stringify(fromYaml.value));
+    const fromJson = await parsePipeline(JSON.stringify(fromYaml.value));
     expect(fromJson).toEqual(fromYaml);
     expect(fromYaml.value.stages[1]?.tasks[1]).toMatchObject({
       retries: 1,
@@ -48,8 +48,8 @@ describe("pipeline definitions", () => {
     expect(fromYaml.value.triggers[0]?.events).toEqual(["push", "tag"]);
   });
 
-  it("reports a YAML syntax error with its line and column", () => {
-    const issues = issuesOf("name: web\nstages:\n  - name: a\n    tasks: x: y\n");
+  it("reports a YAML syntax error with its line and column", async () => {
+    const issues = await issuesOf("name: web\nstages:\n  - name: a\n    tasks: x: y\n");
     expect(issues).toEqual([
       {
         path: "",
@@ -58,13 +58,16 @@ describe("pipeline definitions", () => {
         column: 12,
       },
     ]);
-    expect(issuesOf("a: 1\na: 2\n")[0]).toMatchObject({ message: expect.stringMatching(/unique/), line: 2 });
+    expect((await issuesOf("a: 1\na: 2\n"))[0]).toMatchObject({
+      message: expect.stringMatching(/unique/),
+      line: 2,
+    });
     // Found at the end of the input: reported on the last line written, not the empty one after it.
-    expect(issuesOf("name: web\nstages: [\n  {name: a\n\n")[0]).toMatchObject({ line: 3 });
+    expect((await issuesOf("name: web\nstages: [\n  {name: a\n\n"))[0]).toMatchObject({ line: 3 });
   });
 
-  it("names the path of every problem, and the line it is on", () => {
-    const issues = issuesOf(`name: web
+  it("names the path of every problem, and the line it is on", async () => {
+    const issues = await issuesOf(`name: web
 stages:
   - name: a
     tasks: [{ name: t1, run: { image: x, command: [x] } }]
@@ -149,34 +152,36 @@ stages:
       "concurrency.group",
       /NOPE/,
     ],
-  ])("refuses %s", (_, overrides, path, message) => {
+  ])("refuses %s", async (_, overrides, path, message) => {
     const base = { name: "web-app", stages: [{ name: "a", tasks: [runTask("x")] }] };
-    const issues = issuesOf({ ...base, ...overrides });
+    const issues = await issuesOf({ ...base, ...overrides });
     expect(issues).toContainEqual(expect.objectContaining({ path, message: expect.stringMatching(message) }));
   });
 
-  it("allows http notifiers on localhost and 127.0.0.1 only", () => {
+  it("allows http notifiers on localhost and 127.0.0.1 only", async () => {
     for (const url of ["http://localhost:9000/hook", "http://127.0.0.1/x", "https://example.com/x"])
       expect(
-        parsePipeline({
-          name: "a",
-          stages: [{ name: "s", tasks: [runTask("x")] }],
-          notify: [{ kind: "webhook", url }],
-        }).ok,
+        (
+          await parsePipeline({
+            name: "a",
+            stages: [{ name: "s", tasks: [runTask("x")] }],
+            notify: [{ kind: "webhook", url }],
+          })
+        ).ok,
       ).toBe(true);
   });
 
-  it(`accepts ${LIMITS.tasksPerPipeline} tasks and refuses one more`, () => {
+  it(`accepts ${LIMITS.tasksPerPipeline} tasks and refuses one more`, async () => {
     const stages = (n: number) => [
       { name: "s", parallel: true, tasks: Array.from({ length: n }, (_, i) => runTask(`t${i}`)) },
     ];
-    expect(parsePipeline({ name: "a", stages: stages(LIMITS.tasksPerPipeline) }).ok).toBe(true);
-    expect(issuesOf({ name: "a", stages: stages(LIMITS.tasksPerPipeline + 1) })).toContainEqual(
+    expect((await parsePipeline({ name: "a", stages: stages(LIMITS.tasksPerPipeline) })).ok).toBe(true);
+    expect(await issuesOf({ name: "a", stages: stages(LIMITS.tasksPerPipeline + 1) })).toContainEqual(
       expect.objectContaining({ path: "stages", message: expect.stringMatching(/at most 100/) }),
     );
   });
 
-  it("defaults a trigger's events from what it names", () => {
+  it("defaults a trigger's events from what it names", async () => {
     const p = pipeline({
       triggers: [
         { provider: "gitlab", repository: "g/p" },
@@ -206,8 +211,8 @@ template: |
             args: ["set", "image", "deployment/\${DEPLOYMENT}", "app=\${IMAGE}:\${APP_VERSION}"]
 `;
 
-  it("parses a template given as YAML text, and warns about references nothing declares", () => {
-    const result = parseJobTemplate(TEMPLATE_YAML);
+  it("parses a template given as YAML text, and warns about references nothing declares", async () => {
+    const result = await parseJobTemplate(TEMPLATE_YAML);
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.value.template.kind).toBe("Job");
@@ -219,8 +224,8 @@ template: |
     ]);
   });
 
-  it("refuses a manifest that is not a batch/v1 Job, naming the field", () => {
-    const result = parseJobTemplate({
+  it("refuses a manifest that is not a batch/v1 Job, naming the field", async () => {
+    const result = await parseJobTemplate({
       name: "x",
       template: { apiVersion: "v1", kind: "Pod", spec: { template: { spec: { containers: [] } } } },
     });
@@ -236,8 +241,8 @@ template: |
     );
   });
 
-  it("refuses a default outside the param's enum and duplicate params", () => {
-    const result = parseJobTemplate({
+  it("refuses a default outside the param's enum and duplicate params", async () => {
+    const result = await parseJobTemplate({
       ...jobTemplate(),
       params: [{ name: "ENV", enum: ["dev", "prod"], default: "qa" }, { name: "ENV" }],
     });
@@ -247,8 +252,8 @@ template: |
     ]);
   });
 
-  it("reports a YAML error inside the template text", () => {
-    const result = parseJobTemplate({ name: "x", template: "kind: [Job" });
+  it("reports a YAML error inside the template text", async () => {
+    const result = await parseJobTemplate({ name: "x", template: "kind: [Job" });
     expect(result.ok ? [] : result.issues).toContainEqual(
       expect.objectContaining({ path: "template", line: 1 }),
     );
@@ -258,7 +263,7 @@ template: |
 describe("a pipeline checked against its job templates", () => {
   const jobs = new Map([["kaniko-build", jobTemplate()]]);
 
-  it("refuses an unknown template and warns about unprovided required params and unknown references", () => {
+  it("refuses an unknown template and warns about unprovided required params and unknown references", async () => {
     const p = pipeline({
       stages: [
         {
@@ -279,7 +284,7 @@ describe("a pipeline checked against its job templates", () => {
     ]);
   });
 
-  it("refuses templates too large to store with a run", () => {
+  it("refuses templates too large to store with a run", async () => {
     const big = (name: string) =>
       jobTemplate({
         name,
@@ -297,7 +302,7 @@ describe("a pipeline checked against its job templates", () => {
 });
 
 describe("multi-document files", () => {
-  it("splits documents and reports each one's errors", () => {
+  it("splits documents and reports each one's errors", async () => {
     const docs = parseTexts("name: a\n---\nname: [b\n---\n");
     expect(docs.map((d) => d.ok)).toEqual([true, false]);
   });

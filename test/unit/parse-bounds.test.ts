@@ -50,17 +50,17 @@ describe("parsing is linear in the text", () => {
     expect(parseText(wide).ok).toBe(false);
   });
 
-  it("refuses nesting deeper than the limit, from a text or a JSON value", () => {
+  it("refuses nesting deeper than the limit, from a text or a JSON value", async () => {
     const deep = `${"[".repeat(LIMITS.definitionDepth + 1)}${"]".repeat(LIMITS.definitionDepth + 1)}`;
     expect(parseText(deep)).toMatchObject({ ok: false, issues: [{ message: /nested deeper than 64/ }] });
     let value: unknown = "x";
     for (let i = 0; i <= LIMITS.definitionDepth; i++) value = { a: value };
-    expect(parsePipeline(value)).toMatchObject({ ok: false, issues: [{ message: /nested deeper/ }] });
+    expect(await parsePipeline(value)).toMatchObject({ ok: false, issues: [{ message: /nested deeper/ }] });
   });
 
-  it("reports at most the first problems, and counts the others", () => {
+  it("reports at most the first problems, and counts the others", async () => {
     const params = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`${i}bad`, "v"]));
-    const result = parsePipeline({ name: "p", params, stages: [{ name: "s", tasks: [] }] });
+    const result = await parsePipeline({ name: "p", params, stages: [{ name: "s", tasks: [] }] });
     if (result.ok) throw new Error("expected problems");
     expect(result.issues).toHaveLength(LIMITS.issuesReported + 1);
     expect(result.issues.at(-1)?.message).toMatch(/^and \d+ more problems$/);

@@ -6,7 +6,8 @@ import type { TableIO } from "./table-io.js";
 
 const COLLECTION = "RSCHEDULES";
 
-function fromItem(item: Item): RecordedSchedule {
+/** Parsed asynchronously: a schedule's cron is checked by croner, imported on first use (schedule.ts). */
+async function fromItem(item: Item): Promise<RecordedSchedule> {
   schemaOf(item);
   return {
     provider: str(item, "provider") as Provider,
@@ -14,7 +15,7 @@ function fromItem(item: Item): RecordedSchedule {
     branch: str(item, "branch"),
     pipeline: str(item, "pipeline"),
     key: str(item, "key"),
-    schedule: Schedule.parse(JSON.parse(str(item, "schedule"))),
+    schedule: await Schedule.parseAsync(JSON.parse(str(item, "schedule"))),
     recordedAt: str(item, "recordedAt"),
   };
 }
@@ -45,7 +46,7 @@ export class RepositoryScheduleRepository implements RepositoryScheduleStore {
       },
       Number.POSITIVE_INFINITY,
     );
-    const stored = items.map(fromItem);
+    const stored = await Promise.all(items.map(fromItem));
     const wanted = new Set(schedules.map((s) => `${s.pipeline}#${s.key}`));
     for (const record of stored)
       if (!wanted.has(`${record.pipeline}#${record.key}`)) await this.remove(record);
@@ -67,7 +68,7 @@ export class RepositoryScheduleRepository implements RepositoryScheduleStore {
 
   async list(): Promise<RecordedSchedule[]> {
     const items = await this.io.collection(COLLECTION);
-    return items.map(fromItem);
+    return Promise.all(items.map(fromItem));
   }
 
   async remove(record: RecordedSchedule): Promise<void> {
