@@ -83,9 +83,11 @@ export class IngestService {
     if (skipped) return skipped;
     const { catalog } = this.deps;
     const { pipelines, enabledRepositories } = await catalog.snapshot();
-    const fromRepository = enabledRepositories.has(repositoryKey(provider, context.repository))
-      ? await this.repositoryPipelines(provider, context, await catalog.jobs())
+    // The job templates are read only when needed: an enabled repository's files, or a pipeline naming one.
+    let jobs = enabledRepositories.has(repositoryKey(provider, context.repository))
+      ? await catalog.jobs()
       : undefined;
+    const fromRepository = jobs && (await this.repositoryPipelines(provider, context, jobs));
     if (fromRepository && fromRepository.problems.length > 0)
       await this.reportProblems(context, fromRepository.problems);
     if (fromRepository) await this.recordSchedules(context, fromRepository.pipelines);
@@ -106,8 +108,7 @@ export class IngestService {
     const skippedHead = skipAnswer(deliveryId, trigger.message);
     if (skippedHead) return skippedHead;
 
-    // Read only when a pipeline to start names a template (fresh from the cache when the files were read).
-    const jobs = matching.some(DefinitionCatalog.namesJobs) ? await catalog.jobs() : new Map();
+    jobs ??= matching.some(DefinitionCatalog.namesJobs) ? await catalog.jobs() : new Map();
     const requests = matching.map((pipeline) => ({
       id: deliveryRunId(provider, deliveryId, pipeline.name),
       pipeline,

@@ -120,13 +120,13 @@ describe("params", () => {
     expect(view).toContain(`login failed with ${MASK}`);
   });
 
-  it("refuses to write a sensitive param into a template, at apply and (for a stored one) at submission", () => {
+  it("refuses to write a sensitive param into a template, at apply and (for a stored one) at submission", async () => {
     const input = {
       ...kaniko,
       params: [{ name: "TOKEN", sensitive: true, default: "tok-123" }],
       template: { ...kaniko.template, metadata: { annotations: { leaked: "${TOKEN}" } } },
     };
-    expect(parseJobTemplate(input)).toMatchObject({
+    expect(await parseJobTemplate(input)).toMatchObject({
       ok: false,
       issues: [
         {

@@ -92,23 +92,23 @@ describe("globs are bounded", () => {
     expect(result.ok ? "compiled" : result.problem).toMatch(why);
   });
 
-  it("refuses, with the path, a pattern or a list over a limit at apply", () => {
+  it("refuses, with the path, a pattern or a list over a limit at apply", async () => {
     const withBranches = (branches: string[]) =>
       parsePipeline({
         name: "p",
         triggers: [{ provider: "github", repository: "a/b", branches }],
         stages: [{ name: "s", tasks: [{ name: "t", run: { image: "a", command: ["true"] } }] }],
       });
-    expect(withBranches(["main", "*a*b*c*d*e*f*g*h*i"])).toMatchObject({
+    expect(await withBranches(["main", "*a*b*c*d*e*f*g*h*i"])).toMatchObject({
       ok: false,
       issues: [{ path: "triggers[0].branches[1]", message: expect.stringMatching(/wildcards/) }],
     });
-    expect(withBranches(Array.from({ length: 33 }, (_, i) => `b${i}`))).toMatchObject({
+    expect(await withBranches(Array.from({ length: 33 }, (_, i) => `b${i}`))).toMatchObject({
       ok: false,
       issues: [{ path: "triggers[0].branches", message: expect.stringMatching(/at most 32/) }],
     });
     const long = Array.from({ length: 8 }, (_, i) => `${i}`.padEnd(100, "x"));
-    expect(withBranches(long)).toMatchObject({
+    expect(await withBranches(long)).toMatchObject({
       ok: false,
       issues: [{ path: "triggers[0].branches", message: expect.stringMatching(/matching states/) }],
     });
