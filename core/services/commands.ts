@@ -75,7 +75,7 @@ export class RunRecorder {
    * `known`: the run as this caller last saw it, saving a read; if it is stale, the conditional write fails and
    * the events are applied again to the run the refusal carries, as after a first conflict.
    */
-  async record(runId: string, events: RunEvent[], known?: Run, beside?: BesideSave): Promise<Recorded> {
+  async record(runId: string, events: RunEvent[], known?: Run): Promise<Recorded> {
     let cached = known?.id === runId ? known : undefined;
     for (let attempt = 1; ; attempt++) {
       const loaded = cached
@@ -100,7 +100,7 @@ export class RunRecorder {
       if (run === stored && (!loaded.unsaved || refused))
         return { run, effects: [...effects.values()], ignored };
       try {
-        const [saved] = await Promise.all([this.deps.runs.saveRun(run), beside?.(run)]);
+        const saved = await this.deps.runs.saveRun(run);
         // Against the run as last saved: what the reports folded in on loading changed counts too.
         this.deps.metrics?.add(...runChangeMetrics(loaded.saved, saved));
         return { run: saved, effects: [...effects.values()], ignored };
@@ -181,15 +181,7 @@ export interface HandleOptions {
    * Otherwise one message tells the scheduler the run owes something.
    */
   inline?: boolean;
-  /** Sent side by side with each save of the run a command makes (`BesideSave`). */
-  beside?: BesideSave;
 }
-
-/**
- * Work done side by side with a save, given the run as the save writes it: whatever it sends must be harmless
- * should that save fail or come after it (the scheduler's follow-up wake-up). It must not throw.
- */
-export type BesideSave = (run: Run) => Promise<void>;
 
 export interface RunCommandsDeps {
   recorder: RunRecorder;
@@ -217,7 +209,7 @@ export class RunCommands {
     const recorded =
       (actor.kind === "task" || actor.kind === "relay") && commands.length === 1 && only && isTaskReport(only)
         ? await this.reported(runId, only, options.known)
-        : await this.deps.recorder.record(runId, commands, options.known, options.beside);
+        : await this.deps.recorder.record(runId, commands, options.known);
     if (!("at" in recorded))
       await this.deps.queue.send(owedMessages(recorded.run, recorded.effects, options.inline ?? false));
     const refusal = recorded.ignored.find((i) => i !== undefined);

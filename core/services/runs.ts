@@ -1,10 +1,9 @@
 import { callbackTaskId, type Ignored } from "../engine/index.js";
 import { NotFoundError, PermanentError, RetryableError } from "../errors.js";
 import { withLogContext } from "../log-context.js";
-import { type Run, type RunEvent, SCHEDULER } from "../model/index.js";
+import { type Actor, type Run, type RunEvent, SCHEDULER } from "../model/index.js";
 import type { DeliveryMessage, Logger, RunStore, TaskRunner, WorkQueue } from "../ports.js";
 import {
-  type BesideSave,
   isNotificationEffect,
   type NotificationEffect,
   type RunCommands,
@@ -84,17 +83,12 @@ export class RunService {
     };
   }
 
-  /** `beside`: sent side by side with each save of the run (`BesideSave`). */
-  async apply(runId: string, events: RunEvent[], known?: Run, beside?: BesideSave): Promise<Applied> {
+  async apply(runId: string, events: RunEvent[], known?: Run, actor: Actor = SCHEDULER): Promise<Applied> {
     let pending = events;
     let result: Applied | undefined;
     let latest = known;
     for (let round = 0; pending.length > 0 && round < FOLLOW_UP_ROUNDS; round++) {
-      const handled = await this.deps.commands.handle(runId, pending, SCHEDULER, {
-        known: latest,
-        inline: true,
-        ...(beside && { beside }),
-      });
+      const handled = await this.deps.commands.handle(runId, pending, actor, { known: latest, inline: true });
       latest = handled.run;
       const outcome = await this.carryOut(handled.run, handled.effects.filter(isRunEffect));
       result = {

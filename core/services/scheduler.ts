@@ -48,26 +48,16 @@ export class Scheduler {
     const { events, run } = observe
       ? await this.observe(message.runId)
       : { events: [message.event], run: undefined };
-    // The wake-ups asked for beside a save, so that the run as finally applied asks only for what they missed.
-    const asked = new Set<string>();
-    const applied = await this.deps.service.apply(
-      message.runId,
-      events,
-      run,
-      startedAt === undefined ? undefined : (next) => this.followUp(next, observe, startedAt, asked),
-    );
+    const applied = await this.deps.service.apply(message.runId, events, run);
     const { trigger } = applied.run;
-    await Promise.all([
-      message.event.type === "run.created" &&
-        trigger.deliveryId &&
-        this.deps.deliveries.noteDelivery(
-          trigger.provider,
-          trigger.deliveryId,
-          { id: applied.run.id, pipeline: applied.run.pipeline },
-          applied.run.createdAt,
-        ),
-      startedAt !== undefined && this.followUp(applied.run, observe, startedAt, asked),
-    ]);
+    if (message.event.type === "run.created" && trigger.deliveryId)
+      await this.deps.deliveries.noteDelivery(
+        trigger.provider,
+        trigger.deliveryId,
+        { id: applied.run.id, pipeline: applied.run.pipeline },
+        applied.run.createdAt,
+      );
+    if (startedAt) await this.followUp(applied.run, observe, startedAt);
     if (applied.retryLater.length > 0)
       throw new RetryableError(
         `run ${message.runId}: ${applied.retryLater.map((e) => e.message).join("; ")}`,
@@ -79,13 +69,8 @@ export class Scheduler {
    * Asks for the next look at the run's submitted tasks after a reconcile that observed them or a message that
    * submitted one: each such look asks for the next, so a chain follows every task until it ends. Other messages
    * (a callback's) ask for nothing, so chains do not multiply; those that do meet on the same instants.
-   *
-   * Sent side by side with the run's save (`BesideSave`), then once more for the run as applied, for what those
-   * did not ask (a message that saves nothing, a later instant). A wake-up that comes before its save or without
-   * it (the save failed: the message comes back) finds nothing due for the task and is dropped
-   * (docs/decisions.md, 2); the message's own later request, or the reconciler's tick, asks again.
    */
-  private async followUp(run: Run, observed: boolean, startedAt: string, asked: Set<string>): Promise<void> {
+  private async followUp(run: Run, observed: boolean, startedAt: string): Promise<void> {
     const { wakeUps, clock, log } = this.deps.followUps as NonNullable<SchedulerDeps["followUps"]>;
     const submitted = run.stages.some((s) =>
       s.tasks.some((t) => t.submittedAt && t.submittedAt >= startedAt),
@@ -96,16 +81,12 @@ export class Scheduler {
     // A retry's backoff and the run's timeout, so they act when due rather than at the reconciler's tick.
     const wakes = [...(at ? [{ at, reason: "observe" as const }] : []), ...dueMoments(run, now)];
     // A lost wake-up only delays the run until the reconciler's tick: not worth failing the message.
-    for (const wake of wakes) {
-      const key = `${wake.at} ${wake.reason}`;
-      if (asked.has(key)) continue;
-      asked.add(key);
+    for (const wake of wakes)
       await wakeUps
         .schedule(run.id, wake.at, wake.reason)
         .catch((error: unknown) =>
           log.warn("follow-up wake-up not scheduled", { runId: run.id, error: String(error) }),
         );
-    }
   }
 
   private async observe(runId: string): Promise<{ events: RunEvent[]; run?: Run }> {

@@ -239,7 +239,7 @@ describe("follow-up observations of a submitted task", () => {
     expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 0 });
   });
 
-  it("a new run's first message asks for its first look side by side with the save that records the submission", async () => {
+  it("a new run's first message: its requests in turn, the first look asked for after the save that records the submission", async () => {
     const { client, url } = await freshWakeQueue();
     const dynamo = dynamoClient();
     const sqs = sqsClient();
@@ -255,7 +255,7 @@ describe("follow-up observations of a submitted task", () => {
     const traced = traceRequests(dynamo, sqs);
     await sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } });
     // The run's Query, the save of run.created, the slot, then (the Job and its Secret, in memory here) the save
-    // of task.submitted and the wake-up together.
+    // of task.submitted, then the wake-up (docs/decisions.md, 5: side by side with the save, it cost instructions).
     expect(traced.map((r) => r.name)).toEqual([
       "DynamoDB.Query",
       "DynamoDB.PutItem",
@@ -263,7 +263,7 @@ describe("follow-up observations of a submitted task", () => {
       "DynamoDB.PutItem",
       "SQS.SendMessage",
     ]);
-    expect(roundTrips(traced)).toBe(4);
+    expect(roundTrips(traced)).toBe(5);
     const wakeUps = new SqsWakeUps(client, url, clock);
     const { body } = await nextWakeUp(wakeUps);
     expect(body).toEqual({ runId: run.id, at: "2026-01-01T00:00:01.000Z", reason: "observe" });
