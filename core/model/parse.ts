@@ -1,5 +1,5 @@
 import { type Document, isNode, isScalar, LineCounter, parseAllDocuments, parseDocument, visit } from "yaml";
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { formatPath, type Issue, type Validated } from "./issues.js";
 import { JobTemplate, jobTemplateWarnings } from "./job-template.js";
 import { byteLength, LIMITS } from "./limits.js";
@@ -142,7 +142,7 @@ function locator(doc: Document, lineCounter: LineCounter): Locator {
 }
 
 /** Validates a parsed value against a schema, locating each issue in the text it came from. */
-export function validate<S extends z.ZodType>(
+export function validate<S extends z.ZodMiniType>(
   schema: S,
   value: unknown,
   locate?: Locator,
@@ -187,7 +187,7 @@ export function parseJobTemplate(textOrValue: string | unknown): Validated<JobTe
   return result.ok ? { ...result, warnings: jobTemplateWarnings(result.value) } : result;
 }
 
-function parseWith<S extends z.ZodType>(schema: S, textOrValue: unknown): Validated<z.output<S>> {
+function parseWith<S extends z.ZodMiniType>(schema: S, textOrValue: unknown): Validated<z.output<S>> {
   if (typeof textOrValue !== "string") return validate(schema, textOrValue);
   const parsed = parseText(textOrValue);
   if (!parsed.ok) return { ...parsed, warnings: [] };
