@@ -4,8 +4,9 @@ import en from "zod/v4/locales/en.js";
 /**
  * zod/mini, not classic zod, everywhere a function runs (issue 20): the same core, parse behaviour and issues, but
  * a schema is built without attaching classic's dozens of methods to it, and what a bundle does not call is left
- * out (classic is about 103 KB at every start). Two settings, global to zod, are made here, and every module that
- * builds a schema loads this one (it builds them with `schema` below), so they hold before any parse:
+ * out (classic is about 103 KB at every start). Two settings, global to zod, are made here; every module whose
+ * schemas' issues reach anyone loads this one (it builds them with `schema` below, or imports core/model), so they
+ * hold before any parse (the run cursor's check, core/adapters/dynamo/cursor.ts, shows none of zod's words):
  *
  * - English messages: classic installs its `en` locale when it builds its first schema; mini installs none, and
  *   every message would read "Invalid input". The messages are the same as classic's, which users and tests read.
