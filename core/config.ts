@@ -1,31 +1,39 @@
 import { Resource } from "sst/resource";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ValidationError } from "./errors.js";
 import { DEFAULT_ARCHIVED_LOG_MAX_BYTES, type Issue, issuesFromZod, RoleMap } from "./model/index.js";
 
-const optionalSecret = z
-  .string()
-  .optional()
-  .transform((v) => (v === "" ? undefined : v));
+const optionalSecret = z.pipe(
+  z.optional(z.string()),
+  z.transform((v) => (v === "" ? undefined : v)),
+);
 
 /** An empty variable counts as unset (an SST setting or secret left blank). */
-const emptyIsUnset = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => (v === "" ? undefined : v), schema);
+const emptyIsUnset = <T extends z.ZodMiniType>(schema: T) =>
+  z.pipe(
+    z.transform((v) => (v === "" ? undefined : v)),
+    schema,
+  );
 
 /**
  * A base URL hookflow hands out or is reached at: http(s), without a query or fragment (a path is appended to it)
  * or credentials, trailing slashes dropped.
  */
 export function baseUrl() {
-  return z
-    .string()
-    .regex(/^https?:\/\/[^?#]*$/, "an http:// or https:// URL without ? or #")
-    .pipe(z.url())
-    .refine(
-      (u) => !/^https?:\/\/[^/]*@/.test(u),
-      "a URL without credentials (user:password@): they would be handed out",
-    )
-    .transform((u) => u.replace(/\/+$/, ""));
+  return z.pipe(
+    z
+      .pipe(
+        z.string().check(z.regex(/^https?:\/\/[^?#]*$/, "an http:// or https:// URL without ? or #")),
+        z.url(),
+      )
+      .check(
+        z.refine(
+          (u) => !/^https?:\/\/[^/]*@/.test(u),
+          "a URL without credentials (user:password@): they would be handed out",
+        ),
+      ),
+    z.transform((u) => u.replace(/\/+$/, "")),
+  );
 }
 
 /**
@@ -33,21 +41,21 @@ export function baseUrl() {
  * locally (plain environment). Names are the contract's; those marked "extension" are hookflow's own.
  */
 const ConfigSchema = z.object({
-  HOOKFLOW_TABLE: z.string().min(1).default("hookflow"),
-  HOOKFLOW_QUEUE_URL: z.string().url().optional(),
+  HOOKFLOW_TABLE: z._default(z.string().check(z.minLength(1)), "hookflow"),
+  HOOKFLOW_QUEUE_URL: z.optional(z.url()),
   /**
    * Extension: the standard SQS queue of delayed wake-ups ("look at this run again at time T"). Unset, only the
    * reconciler's tick looks at a run again (a task that does not call back is seen to end at the next tick).
    */
-  HOOKFLOW_WAKE_QUEUE_URL: z.string().url().optional(),
+  HOOKFLOW_WAKE_QUEUE_URL: z.optional(z.url()),
   HOOKFLOW_API_TOKEN: optionalSecret,
-  HOOKFLOW_PUBLIC_URL: baseUrl().default("http://127.0.0.1:8787"),
+  HOOKFLOW_PUBLIC_URL: z._default(baseUrl(), "http://127.0.0.1:8787"),
   /**
    * Extension: the base URL hookflow's own Jobs and relay are given for their reports (`/callbacks/tasks/{id}`,
    * `/callbacks/relay`). Unset, HOOKFLOW_PUBLIC_URL. On AWS it is the callback function's own URL, which costs
    * nothing per request where API Gateway charges for each.
    */
-  HOOKFLOW_CALLBACK_BASE_URL: emptyIsUnset(baseUrl().optional()),
+  HOOKFLOW_CALLBACK_BASE_URL: emptyIsUnset(z.optional(baseUrl())),
   HOOKFLOW_GITHUB_SECRET: optionalSecret,
   HOOKFLOW_GITLAB_TOKEN: optionalSecret,
   HOOKFLOW_GITEA_SECRET: optionalSecret,
@@ -55,53 +63,54 @@ const ConfigSchema = z.object({
   /** Extension: a GitLab access token with api scope, for commit statuses (HOOKFLOW_GITLAB_TOKEN is the webhook's). */
   HOOKFLOW_GITLAB_API_TOKEN: optionalSecret,
   /** Extension: API base URLs, for GitHub Enterprise and self-managed GitLab. */
-  HOOKFLOW_GITHUB_API_URL: z.string().url().default("https://api.github.com"),
-  HOOKFLOW_GITLAB_URL: z.string().url().default("https://gitlab.com"),
+  HOOKFLOW_GITHUB_API_URL: z._default(z.url(), "https://api.github.com"),
+  HOOKFLOW_GITLAB_URL: z._default(z.url(), "https://gitlab.com"),
   /** Extension: a Gitea instance's base URL (without /api/v1) and an access token, for commit statuses. */
-  HOOKFLOW_GITEA_URL: z
-    .string()
-    .url()
-    .optional()
-    .transform((u) => u?.replace(/\/+$/, "")),
+  HOOKFLOW_GITEA_URL: z.pipe(
+    z.optional(z.url()),
+    z.transform((u) => u?.replace(/\/+$/, "")),
+  ),
   HOOKFLOW_GITEA_TOKEN: optionalSecret,
-  HOOKFLOW_RUNNER: z.enum(["kubernetes", "local"]).optional(),
+  HOOKFLOW_RUNNER: z.optional(z.enum(["kubernetes", "local"])),
   HOOKFLOW_KUBECONFIG: optionalSecret,
-  KUBECONFIG: z.string().optional(),
+  KUBECONFIG: z.optional(z.string()),
   /**
    * Extension: an EKS cluster's name. With it the Kubernetes client signs in with the function's own IAM role (a
    * presigned STS GetCallerIdentity token, as `aws eks get-token` makes) and no credential is stored; where the
    * cluster is comes from HOOKFLOW_EKS_ENDPOINT and HOOKFLOW_EKS_CA_DATA, or from a kubeconfig without a user.
    */
   HOOKFLOW_EKS_CLUSTER: emptyIsUnset(
-    z
-      .string()
-      .regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, "an EKS cluster name: letters, digits, - and _, at most 100")
-      .optional(),
+    z.optional(
+      z
+        .string()
+        .check(
+          z.regex(
+            /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/,
+            "an EKS cluster name: letters, digits, - and _, at most 100",
+          ),
+        ),
+    ),
   ),
   /** Extension: the EKS cluster's API endpoint (`aws eks describe-cluster --query cluster.endpoint`). */
   HOOKFLOW_EKS_ENDPOINT: emptyIsUnset(
-    z
-      .string()
-      .url()
-      .regex(/^https:\/\//, "the cluster's https:// endpoint")
-      .optional(),
+    z.optional(z.url().check(z.regex(/^https:\/\//, "the cluster's https:// endpoint"))),
   ),
   /** Extension: the EKS cluster's CA, base64 (`aws eks describe-cluster --query cluster.certificateAuthority.data`). */
   HOOKFLOW_EKS_CA_DATA: emptyIsUnset(
-    z
-      .string()
-      .regex(
-        /^[A-Za-z0-9+/\s]+={0,2}\s*$/,
-        "base64, as `aws eks describe-cluster` gives certificateAuthority.data",
-      )
-      .optional(),
+    z.optional(
+      z
+        .string()
+        .check(
+          z.regex(
+            /^[A-Za-z0-9+/\s]+={0,2}\s*$/,
+            "base64, as `aws eks describe-cluster` gives certificateAuthority.data",
+          ),
+        ),
+    ),
   ),
-  HOOKFLOW_NAMESPACE: z
-    .string()
-    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
-    .default("default"),
-  PORT: z.coerce.number().int().min(1).max(65535).default(8787),
-  HOOKFLOW_DATA_DIR: z.string().default(".hookflow"),
+  HOOKFLOW_NAMESPACE: z._default(z.string().check(z.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)), "default"),
+  PORT: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(65535)), 8787),
+  HOOKFLOW_DATA_DIR: z._default(z.string(), ".hookflow"),
   /**
    * Extension: the bearer token of the in-cluster relay (`hookflow relay`), accepted only on
    * `POST /callbacks/relay`. Unset, that route refuses every request.
@@ -110,64 +119,67 @@ const ConfigSchema = z.object({
   /** Extension: the key callback tokens are derived from (one per task attempt). */
   HOOKFLOW_TOKEN_SECRET: optionalSecret,
   /** Extension: emulator endpoints (the local stack sets them); unset on AWS. */
-  HOOKFLOW_DYNAMODB_ENDPOINT: z.string().url().optional(),
-  HOOKFLOW_SQS_ENDPOINT: z.string().url().optional(),
+  HOOKFLOW_DYNAMODB_ENDPOINT: z.optional(z.url()),
+  HOOKFLOW_SQS_ENDPOINT: z.optional(z.url()),
   /** Extension: the S3 endpoint of the log archive (s3rver locally); unset on AWS. */
-  HOOKFLOW_S3_ENDPOINT: z.string().url().optional(),
+  HOOKFLOW_S3_ENDPOINT: z.optional(z.url()),
   /** Extension: the bucket ended attempts' logs are kept in (on AWS, from the HookflowLogs link). */
-  HOOKFLOW_LOG_BUCKET: z.string().min(3).optional(),
+  HOOKFLOW_LOG_BUCKET: z.optional(z.string().check(z.minLength(3))),
   /** Extension: the largest log kept per container, in bytes (then its newest part is kept, and the cut said). */
-  HOOKFLOW_LOG_MAX_BYTES: z.coerce.number().int().min(1024).default(DEFAULT_ARCHIVED_LOG_MAX_BYTES),
+  HOOKFLOW_LOG_MAX_BYTES: z._default(
+    z.coerce.number().check(z.int(), z.gte(1024)),
+    DEFAULT_ARCHIVED_LOG_MAX_BYTES,
+  ),
   /** Extension: how many days the log bucket keeps a log (its lifecycle rule, set on deploy). */
-  HOOKFLOW_LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
-  AWS_REGION: z.string().default("us-east-1"),
+  HOOKFLOW_LOG_RETENTION_DAYS: z._default(z.coerce.number().check(z.int(), z.gte(1)), 90),
+  AWS_REGION: z._default(z.string(), "us-east-1"),
   /** Sign-in: any OpenID Connect provider (authorization code with PKCE). Unset: no sign-in, tokens only. */
-  HOOKFLOW_OIDC_ISSUER: z.string().url().optional(),
-  HOOKFLOW_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  HOOKFLOW_OIDC_ISSUER: z.optional(z.url()),
+  HOOKFLOW_OIDC_CLIENT_ID: z.optional(z.string().check(z.minLength(1))),
   HOOKFLOW_OIDC_CLIENT_SECRET: optionalSecret,
   /** Who holds which role: JSON `{"admin": [...], "operator": [...], "viewer": [...]}` (see core/model/principal.ts). */
-  HOOKFLOW_ROLES: z
-    .string()
-    .default("{}")
-    .transform((text, ctx) => {
+  HOOKFLOW_ROLES: z.pipe(
+    z._default(z.string(), "{}"),
+    // A transform reports a problem by adding to its payload's issues (mini's has no `addIssue`).
+    z.transform((text, payload) => {
+      const problem = (message: string) => payload.issues.push({ code: "custom", message, input: text });
       try {
         const parsed = RoleMap.safeParse(JSON.parse(text));
         if (parsed.success) return parsed.data;
         for (const issue of parsed.error.issues)
-          ctx.addIssue({ code: "custom", message: `${issue.path.join(".") || "(top)"}: ${issue.message}` });
+          problem(`${issue.path.join(".") || "(top)"}: ${issue.message}`);
       } catch (error) {
-        ctx.addIssue({ code: "custom", message: `not JSON: ${(error as Error).message}` });
+        problem(`not JSON: ${(error as Error).message}`);
       }
       return z.NEVER;
     }),
+  ),
   /** `debug` also writes the lines that explain routine decisions (a wake-up dropped); `info` (the default) not. */
-  HOOKFLOW_LOG_LEVEL: z.enum(["info", "debug"]).default("info"),
+  HOOKFLOW_LOG_LEVEL: z._default(z.enum(["info", "debug"]), "info"),
   /** How long audit entries are kept (DynamoDB TTL). */
-  HOOKFLOW_AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
+  HOOKFLOW_AUDIT_RETENTION_DAYS: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(3650)), 365),
   /** Extension: how long a console session lasts. */
-  HOOKFLOW_SESSION_HOURS: z.coerce
-    .number()
-    .min(0.1)
-    .max(24 * 30)
-    .default(12),
+  HOOKFLOW_SESSION_HOURS: z._default(z.coerce.number().check(z.gte(0.1), z.lte(24 * 30)), 12),
   /**
    * How long the view grant in a notification's or commit status's link lets its reader see that run without
    * signing in (stages, tasks, statuses, durations, the failure). Signed with a key derived from
    * HOOKFLOW_TOKEN_SECRET; 0 sends links without a grant.
    */
-  HOOKFLOW_VIEW_GRANT_DAYS: z.coerce.number().min(0).max(90).default(7),
+  HOOKFLOW_VIEW_GRANT_DAYS: z._default(z.coerce.number().check(z.gte(0), z.lte(90)), 7),
   /**
    * Extension: notifications may go to loopback addresses (127.0.0.0/8, ::1, localhost). Only the local stack
    * and tests set it; every other private, link-local or reserved address stays refused (core/model/addresses.ts).
    */
-  HOOKFLOW_ALLOW_LOOPBACK_TARGETS: z
-    .enum(["", "0", "1", "false", "true"], "1 or true to allow, 0 or false (the default) to refuse")
-    .optional()
-    .transform((v) => v === "1" || v === "true"),
+  HOOKFLOW_ALLOW_LOOPBACK_TARGETS: z.pipe(
+    z.optional(
+      z.enum(["", "0", "1", "false", "true"], "1 or true to allow, 0 or false (the default) to refuse"),
+    ),
+    z.transform((v) => v === "1" || v === "true"),
+  ),
   /** Set by Lambda itself: its runtime API listens on loopback there, so loopback is never allowed inside it. */
-  AWS_LAMBDA_RUNTIME_API: z.string().optional(),
+  AWS_LAMBDA_RUNTIME_API: z.optional(z.string()),
   /** Extension: how long the webhook caches pipeline definitions (0 = read them on every delivery). */
-  HOOKFLOW_DEFINITION_CACHE_SECONDS: z.coerce.number().min(0).default(5),
+  HOOKFLOW_DEFINITION_CACHE_SECONDS: z._default(z.coerce.number().check(z.gte(0)), 5),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import {
   JobTemplate,
   Pipeline,
@@ -18,58 +18,67 @@ import {
 export const ErrorResponse = z
   .object({
     error: z.string(),
-    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    issues: z.optional(z.array(z.object({ path: z.string(), message: z.string() }))),
   })
-  .meta({ id: "Error" });
+  .register(z.globalRegistry, { id: "Error" });
 
 export const Issues = z.array(
-  z.object({ path: z.string(), message: z.string(), line: z.number().optional() }),
+  z.object({ path: z.string(), message: z.string(), line: z.optional(z.number()) }),
 );
 
 export const TaskView = z.object({
   name: z.string(),
   status: TaskStatus,
   reason: TaskReason,
-  attempt: z.number().int(),
-  message: z.string().optional(),
-  jobName: z.string().optional(),
-  queuedAt: z.string().optional(),
-  startedAt: z.string().optional(),
-  finishedAt: z.string().optional(),
+  attempt: z.int(),
+  message: z.optional(z.string()),
+  jobName: z.optional(z.string()),
+  queuedAt: z.optional(z.string()),
+  startedAt: z.optional(z.string()),
+  finishedAt: z.optional(z.string()),
   outputs: z.record(z.string(), z.string()),
-  approval: z
-    .object({
+  approval: z.optional(
+    z.object({
       decision: z.enum(["approved", "denied"]),
       by: z.string(),
-      comment: z.string().optional(),
+      comment: z.optional(z.string()),
       at: z.string(),
-    })
-    .optional(),
-  approvers: z.array(z.string()).optional(),
-  needs: z.array(z.string()).optional().describe("the tasks it waits for (a graph stage's edges)"),
+    }),
+  ),
+  approvers: z.optional(z.array(z.string())),
+  needs: z
+    .optional(z.array(z.string()))
+    .register(z.globalRegistry, { description: "the tasks it waits for (a graph stage's edges)" }),
   logs: z
-    .array(
-      z.object({ attempt: z.number().int(), containers: z.array(z.string()), gone: z.boolean().optional() }),
+    .optional(
+      z.array(z.object({ attempt: z.int(), containers: z.array(z.string()), gone: z.optional(z.boolean()) })),
     )
-    .optional()
-    .describe("attempts whose logs the archive keeps, and their containers"),
-  retryAt: z.string().optional().describe("when a retry waiting for its backoff may start"),
+    .register(z.globalRegistry, {
+      description: "attempts whose logs the archive keeps, and their containers",
+    }),
+  retryAt: z
+    .optional(z.string())
+    .register(z.globalRegistry, { description: "when a retry waiting for its backoff may start" }),
   history: z
-    .array(
-      z.object({
-        attempt: z.number().int(),
-        round: z.number().int(),
-        status: TaskStatus,
-        reason: TaskReason,
-        message: z.string().optional(),
-        jobName: z.string().optional(),
-        startedAt: z.string().optional(),
-        finishedAt: z.string().optional(),
-        outputs: z.record(z.string(), z.string()),
-      }),
+    .optional(
+      z.array(
+        z.object({
+          attempt: z.int(),
+          round: z.int(),
+          status: TaskStatus,
+          reason: TaskReason,
+          message: z.optional(z.string()),
+          jobName: z.optional(z.string()),
+          startedAt: z.optional(z.string()),
+          finishedAt: z.optional(z.string()),
+          outputs: z.record(z.string(), z.string()),
+        }),
+      ),
     )
-    .optional()
-    .describe("earlier attempts, oldest first, as each ended (logs: ?attempt=N); a bounded number is kept"),
+    .register(z.globalRegistry, {
+      description:
+        "earlier attempts, oldest first, as each ended (logs: ?attempt=N); a bounded number is kept",
+    }),
 });
 
 export const RunView = z
@@ -78,18 +87,20 @@ export const RunView = z
     pipeline: z.string(),
     status: RunStatus,
     reason: RunReason,
-    message: z.string().optional(),
-    trigger: TriggerContext.omit({ changedFiles: true }),
+    message: z.optional(z.string()),
+    trigger: z.omit(TriggerContext, { changedFiles: true }),
     appVersion: z.string(),
     params: z.record(z.string(), z.string()),
-    concurrencyGroup: z.string().optional(),
-    trustedBy: z.object({ by: z.string(), at: z.string() }).optional(),
-    round: z.number().int(),
+    concurrencyGroup: z.optional(z.string()),
+    trustedBy: z.optional(z.object({ by: z.string(), at: z.string() })),
+    round: z.int(),
     stages: z.array(
       z.object({
         name: z.string(),
         parallel: z.boolean(),
-        finally: z.boolean().optional().describe("the pipeline's finally tasks, run after every other stage"),
+        finally: z.optional(z.boolean()).register(z.globalRegistry, {
+          description: "the pipeline's finally tasks, run after every other stage",
+        }),
         status: z.enum([...RunStatus.options, "skipped"]),
         tasks: z.array(TaskView),
       }),
@@ -98,17 +109,21 @@ export const RunView = z
       z.object({ key: z.string(), target: z.string(), error: z.string(), at: z.string() }),
     ),
     createdAt: z.string(),
-    startedAt: z.string().optional(),
-    finishedAt: z.string().optional(),
+    startedAt: z.optional(z.string()),
+    finishedAt: z.optional(z.string()),
     updatedAt: z.string(),
   })
-  .meta({ id: "Run" });
+  .register(z.globalRegistry, { id: "Run" });
 
 export const RunList = z
-  .object({ items: z.array(RunView), cursor: z.string().optional() })
-  .meta({ id: "RunList" });
-export const PipelineSaved = z.object({ pipeline: Pipeline, warnings: Issues }).meta({ id: "PipelineSaved" });
-export const JobSaved = z.object({ job: JobTemplate, warnings: Issues }).meta({ id: "JobSaved" });
+  .object({ items: z.array(RunView), cursor: z.optional(z.string()) })
+  .register(z.globalRegistry, { id: "RunList" });
+export const PipelineSaved = z
+  .object({ pipeline: Pipeline, warnings: Issues })
+  .register(z.globalRegistry, { id: "PipelineSaved" });
+export const JobSaved = z
+  .object({ job: JobTemplate, warnings: Issues })
+  .register(z.globalRegistry, { id: "JobSaved" });
 export const PipelineList = z.object({ items: z.array(Pipeline) });
 export const JobList = z.object({ items: z.array(JobTemplate) });
 
@@ -116,38 +131,40 @@ export const Me = z
   .object({
     subject: z.string(),
     name: z.string(),
-    email: z.string().optional(),
+    email: z.optional(z.string()),
     roles: z.array(z.string()),
     kind: z.enum(["person", "service"]),
-    csrfToken: z
-      .string()
-      .optional()
-      .describe(
+    csrfToken: z.optional(z.string()).register(z.globalRegistry, {
+      description:
         "signed in with the session cookie: send it as X-Hookflow-CSRF on every POST, PUT and DELETE",
-      ),
+    }),
   })
-  .meta({ id: "Me" });
+  .register(z.globalRegistry, { id: "Me" });
 
 export const TokenInfo = z
   .object({
     id: z.string(),
     name: z.string(),
     kind: z.enum(["person", "service"]),
-    person: z.string().optional(),
+    person: z.optional(z.string()),
     createdBy: z.string(),
     createdAt: z.string(),
     expiresAt: z.string(),
-    revokedAt: z.string().optional(),
-    revokedBy: z.string().optional(),
+    revokedAt: z.optional(z.string()),
+    revokedBy: z.optional(z.string()),
   })
-  .meta({ id: "Token" });
+  .register(z.globalRegistry, { id: "Token" });
 // An intersection, which the document shows as Token and the secret (allOf), as `.openapi()` showed an extension.
 export const TokenCreated = z
   .intersection(
     TokenInfo,
-    z.object({ token: z.string().describe("the secret: shown this once, stored only as a hash") }),
+    z.object({
+      token: z
+        .string()
+        .register(z.globalRegistry, { description: "the secret: shown this once, stored only as a hash" }),
+    }),
   )
-  .meta({ id: "TokenCreated" });
+  .register(z.globalRegistry, { id: "TokenCreated" });
 export const TokenList = z.object({ items: z.array(TokenInfo) });
 
 export const AuditEntry = z
@@ -157,10 +174,10 @@ export const AuditEntry = z
     action: z.string(),
     target: z.string(),
     outcome: z.enum(["allowed", "refused"]),
-    detail: z.record(z.string(), z.unknown()).optional(),
+    detail: z.optional(z.record(z.string(), z.unknown())),
   })
-  .meta({ id: "AuditEntry" });
-export const AuditList = z.object({ items: z.array(AuditEntry), cursor: z.string().optional() });
+  .register(z.globalRegistry, { id: "AuditEntry" });
+export const AuditList = z.object({ items: z.array(AuditEntry), cursor: z.optional(z.string()) });
 
 export const DoctorReport = z
   .object({
@@ -170,20 +187,20 @@ export const DoctorReport = z
         check: z.string(),
         status: z.enum(["ok", "warn", "fail"]),
         message: z.string(),
-        fix: z.string().optional(),
+        fix: z.optional(z.string()),
       }),
     ),
   })
-  .meta({ id: "DoctorReport" });
+  .register(z.globalRegistry, { id: "DoctorReport" });
 
 export const EnabledRepository = z
   .object({ provider: z.enum(["github", "gitlab", "gitea"]), repository: z.string(), enabledAt: z.string() })
-  .meta({ id: "EnabledRepository" });
+  .register(z.globalRegistry, { id: "EnabledRepository" });
 export const RepositoryList = z.object({ items: z.array(EnabledRepository) });
 export const RepositoryPipelineList = z.object({
   commit: z.string(),
   items: z.array(z.object({ name: z.string(), file: z.string(), pipeline: Pipeline })),
   problems: z.array(
-    z.object({ file: z.string(), path: z.string(), message: z.string(), line: z.number().optional() }),
+    z.object({ file: z.string(), path: z.string(), message: z.string(), line: z.optional(z.number()) }),
   ),
 });

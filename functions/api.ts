@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
 import { handle } from "hono/aws-lambda";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { withLogContext } from "../core/log-context.js";
 import { JobTemplate, LIMITS, Pipeline, Role, type RoleMap } from "../core/model/index.js";
 import type { AuditLog, Logger } from "../core/ports.js";
@@ -46,7 +46,7 @@ export interface ApiDeps {
 
 type Env = { Variables: Authenticated };
 
-const definitionBody = (schema: z.ZodType, what: string) => ({
+const definitionBody = (schema: z.ZodMiniType, what: string) => ({
   required: true,
   description: `the ${what} as YAML or JSON (JSON is YAML); errors name each field's path and line`,
   content: { "application/yaml": { schema } },

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { handle } from "hono/aws-lambda";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ValidationError } from "../core/errors.js";
 import { withLogContext } from "../core/log-context.js";
 import { issuesFromZod, LIMITS, VARIABLE_NAME } from "../core/model/index.js";
@@ -18,18 +18,17 @@ const MAX_CALLBACK_BYTES = 64 * 1024;
 export const CallbackBody = /* @__PURE__ */ schema(() =>
   z.strictObject({
     status: z.enum(["running", "succeeded", "failed"]),
-    message: z
-      .string()
-      .max(LIMITS.messageBytes * 4)
-      .optional(),
-    outputs: z
-      .record(
+    message: z.optional(z.string().check(z.maxLength(LIMITS.messageBytes * 4))),
+    outputs: z.optional(
+      z.record(
         z
           .string()
-          .regex(VARIABLE_NAME, "an output name is letters, digits and '_', not starting with a digit"),
+          .check(
+            z.regex(VARIABLE_NAME, "an output name is letters, digits and '_', not starting with a digit"),
+          ),
         z.string(),
-      )
-      .optional(),
+      ),
+    ),
   }),
 );
 export type CallbackBody = z.infer<typeof CallbackBody>;
@@ -37,18 +36,15 @@ export type CallbackBody = z.infer<typeof CallbackBody>;
 /** What the relay reports: the attempt a Job of hookflow's runs and what the Job shows (core/relay). */
 export const RelayReportBody = /* @__PURE__ */ schema(() =>
   z.strictObject({
-    jobName: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a Job name (a DNS label)"),
-    runId: z.string().regex(/^[a-z0-9]{1,64}$/, "a run id"),
-    task: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a task name"),
-    attempt: z.number().int().min(1).max(9999),
+    jobName: z.string().check(z.regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a Job name (a DNS label)")),
+    runId: z.string().check(z.regex(/^[a-z0-9]{1,64}$/, "a run id")),
+    task: z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "a task name")),
+    attempt: z.int().check(z.gte(1), z.lte(9999)),
     observation: z.strictObject({
       state: z.enum(["running", "succeeded", "failed"]),
       // Kubernetes keeps at most 4096 bytes of a termination message.
-      terminationMessage: z.string().max(4096).optional(),
-      message: z
-        .string()
-        .max(LIMITS.messageBytes * 4)
-        .optional(),
+      terminationMessage: z.optional(z.string().check(z.maxLength(4096))),
+      message: z.optional(z.string().check(z.maxLength(LIMITS.messageBytes * 4))),
     }),
   }),
 );

@@ -1,7 +1,7 @@
 import type { Context, Env, Hono, MiddlewareHandler, ValidationTargets } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { validator } from "hono/validator";
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { ValidationError } from "../core/errors.js";
 import { formatPath } from "../core/model/index.js";
 import type { DocKit } from "./api-openapi.js";
@@ -19,18 +19,18 @@ export interface RouteSpec {
   security?: Array<Record<string, string[]>>;
   description?: string;
   request?: {
-    params?: z.ZodType;
-    query?: z.ZodType;
+    params?: z.ZodMiniType;
+    query?: z.ZodMiniType;
     body?: {
       required?: boolean;
       description?: string;
-      content: Record<string, { schema: z.ZodType }>;
+      content: Record<string, { schema: z.ZodMiniType }>;
     };
   };
   responses: (doc: DocKit) => Record<number, unknown>;
 }
 
-type Output<S> = S extends z.ZodType ? z.output<S> : never;
+type Output<S> = S extends z.ZodMiniType ? z.output<S> : never;
 type JsonBody<B> = B extends { content: { "application/json": { schema: infer S } } } ? Output<S> : never;
 /** What `c.req.valid(target)` gives a route's handler. */
 export type ValidOf<R extends RouteSpec["request"]> = {
@@ -68,7 +68,7 @@ export function openApiRoute<E extends Env, const S extends RouteSpec>(
       await next();
     });
   for (const type of mediaTypes.filter(isJsonType)) {
-    const check = validated("json", content[type]?.schema as z.ZodType);
+    const check = validated("json", content[type]?.schema as z.ZodMiniType);
     checks.push(
       request?.body?.required
         ? check
@@ -84,7 +84,7 @@ export function openApiRoute<E extends Env, const S extends RouteSpec>(
   app.on([spec.method], [path], ...checks, handler as never);
 }
 
-function validated(target: keyof ValidationTargets, schema: z.ZodType): MiddlewareHandler {
+function validated(target: keyof ValidationTargets, schema: z.ZodMiniType): MiddlewareHandler {
   return validator(target, async (value) => {
     const result = await schema.safeParseAsync(value);
     if (!result.success)

@@ -19,6 +19,8 @@ export interface Bundle {
   totalBytes: number;
   /** The source modules a cold start loads (those of the chunks counted in `startupBytes`). */
   startupInputs: string[];
+  /** Every source module of the bundle, whenever it is loaded. */
+  inputs: string[];
   /**
    * The source modules loaded with a module imported on first use (`await import(source)`): its chunk's and those
    * its chunk imports statically. Empty when `source` is no such module of this bundle.
@@ -75,6 +77,7 @@ export async function bundleEntry(name: string, source: string, outdir: string):
     startupBytes: sum((file) => startup.has(file)),
     totalBytes: sum(() => true),
     startupInputs: inputsOf(startup),
+    inputs: Object.keys(result.metafile.inputs),
     inputsLoadedWith: (module) => {
       const chunk = Object.keys(outputs).find((file) => outputs[file]?.entryPoint === module);
       return chunk ? inputsOf(loadedWith(chunk)) : [];

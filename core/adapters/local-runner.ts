@@ -12,6 +12,7 @@ import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { $ZodError } from "zod/v4/core";
 import { PermanentError, RetryableError } from "../errors.js";
 import { DEFAULT_ARCHIVED_LOG_MAX_BYTES, lastLines, type TaskLaunch } from "../model/index.js";
 import type { Clock, CollectedLog, JobObservation, JobRef, TaskRunner } from "../ports.js";
@@ -405,7 +406,7 @@ async function guarded(jobName: string, observe: () => Promise<JobObservation>):
   try {
     return await observe();
   } catch (error) {
-    if (error instanceof SyntaxError || (error as Error).name === "ZodError")
+    if (error instanceof SyntaxError || error instanceof $ZodError)
       return failed(`the local state of ${jobName} is unreadable: ${(error as Error).message}`);
     throw new RetryableError(`could not read local job ${jobName}: ${(error as Error).message}`, undefined, {
       cause: error,

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { Provider } from "./pipeline.js";
 import { schema } from "./schema.js";
 
@@ -12,22 +12,22 @@ export const Actor = /* @__PURE__ */ schema(() =>
     z.object({
       kind: z.literal("person"),
       name: z.string(),
-      subject: z.string().optional(),
-      tokenId: z.string().optional(),
+      subject: z.optional(z.string()),
+      tokenId: z.optional(z.string()),
     }),
     /** An API bearer token; `id` names which ("bootstrap" for HOOKFLOW_API_TOKEN). */
     z.object({ kind: z.literal("token"), id: z.string() }),
     /** A verified webhook delivery. */
     z.object({ kind: z.literal("gitHost"), provider: Provider, delivery: z.string() }),
     /** hookflow itself: a reconcile, an observation, a run cancelling an older one of its group (`forRun`). */
-    z.object({ kind: z.literal("scheduler"), forRun: z.string().optional() }),
+    z.object({ kind: z.literal("scheduler"), forRun: z.optional(z.string()) }),
     /**
      * The in-cluster relay (`hookflow relay`, HOOKFLOW_RELAY_TOKEN), reporting what Kubernetes shows about
      * hookflow's own Jobs; accepted on its report route only, never as a task.
      */
     z.object({ kind: z.literal("relay") }),
     /** A task attempt reporting with its own token. */
-    z.object({ kind: z.literal("task"), runId: z.string(), task: z.string(), attempt: z.number().int() }),
+    z.object({ kind: z.literal("task"), runId: z.string(), task: z.string(), attempt: z.int() }),
   ]),
 );
 export type Actor = z.infer<typeof Actor>;

@@ -1,7 +1,7 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { schema } from "./schema.js";
 
-const TaskRef = /* @__PURE__ */ schema(() => ({ task: z.string(), attempt: z.number().int().min(1) }));
+const TaskRef = /* @__PURE__ */ schema(() => ({ task: z.string(), attempt: z.int().check(z.gte(1)) }));
 /** Outputs as an object, or as the `KEY=VALUE` lines of a termination message. */
 export const OutputsInput = /* @__PURE__ */ schema(() =>
   z.union([z.record(z.string(), z.string()), z.string()]),
@@ -15,27 +15,27 @@ export type OutputsInput = z.infer<typeof OutputsInput>;
 export const RunEvent = /* @__PURE__ */ schema(() =>
   z.discriminatedUnion("type", [
     /** `groupAhead`: ids of older active runs in this run's concurrency group, as the store sees them now. */
-    z.object({ type: z.literal("run.created"), groupAhead: z.array(z.string()).optional() }),
+    z.object({ type: z.literal("run.created"), groupAhead: z.optional(z.array(z.string())) }),
     /** Look again: apply timeouts, start what can start, re-emit what is owed. */
-    z.object({ type: z.literal("reconcile"), groupAhead: z.array(z.string()).optional() }),
+    z.object({ type: z.literal("reconcile"), groupAhead: z.optional(z.array(z.string())) }),
     z.object({ type: z.literal("task.submitted"), ...TaskRef }),
     /**
      * `relay`: the relay saw the attempt's pod running, so it watches the Job and will report its end: the attempt
      * needs no follow-up observations (core/engine/follow-up.ts). Only the relay's report route sets it.
      */
-    z.object({ type: z.literal("task.started"), ...TaskRef, relay: z.boolean().optional() }),
+    z.object({ type: z.literal("task.started"), ...TaskRef, relay: z.optional(z.boolean()) }),
     z.object({ type: z.literal("task.outputs"), ...TaskRef, outputs: OutputsInput }),
     z.object({
       type: z.literal("task.succeeded"),
       ...TaskRef,
-      outputs: OutputsInput.optional(),
-      message: z.string().optional(),
+      outputs: z.optional(OutputsInput),
+      message: z.optional(z.string()),
     }),
     z.object({
       type: z.literal("task.failed"),
       ...TaskRef,
       message: z.string(),
-      reason: z.enum(["Failed", "SubmitRejected", "InvalidSpec"]).optional(),
+      reason: z.optional(z.enum(["Failed", "SubmitRejected", "InvalidSpec"])),
     }),
     /** The task's Job is gone while it was submitted: never a success. */
     z.object({ type: z.literal("task.lost"), ...TaskRef }),
@@ -43,15 +43,15 @@ export const RunEvent = /* @__PURE__ */ schema(() =>
     z.object({ type: z.literal("task.submitFailed"), ...TaskRef, message: z.string() }),
     z.object({ type: z.literal("task.timedOut"), ...TaskRef }),
     /** The pipeline's `limit` running tasks (`maxRunningTasks`, across its runs) are taken: the attempt waits, queued. */
-    z.object({ type: z.literal("task.waitingForRoom"), ...TaskRef, limit: z.number().int().min(1) }),
+    z.object({ type: z.literal("task.waitingForRoom"), ...TaskRef, limit: z.int().check(z.gte(1)) }),
     z.object({
       type: z.literal("approval.granted"),
       task: z.string(),
       /** The deciding principal's username. */
       by: z.string(),
       /** The principal's email, when the provider verified it: an approver may be listed by either. */
-      email: z.string().optional(),
-      comment: z.string().optional(),
+      email: z.optional(z.string()),
+      comment: z.optional(z.string()),
     }),
     z.object({
       type: z.literal("approval.denied"),
@@ -59,40 +59,40 @@ export const RunEvent = /* @__PURE__ */ schema(() =>
       /** The deciding principal's username. */
       by: z.string(),
       /** The principal's email, when the provider verified it: an approver may be listed by either. */
-      email: z.string().optional(),
-      comment: z.string().optional(),
+      email: z.optional(z.string()),
+      comment: z.optional(z.string()),
     }),
     /** Someone allowed to approve trusts a fork's pull request run: later attempts get sensitive values. */
     z.object({ type: z.literal("run.trusted"), by: z.string() }),
     /** Cancel the run, or with `task` that task alone (a failure its `ignoreFailed` may absorb). */
     z.object({
       type: z.literal("cancel.requested"),
-      by: z.string().optional(),
-      byRun: z.string().optional(),
-      task: z.string().optional(),
+      by: z.optional(z.string()),
+      byRun: z.optional(z.string()),
+      task: z.optional(z.string()),
     }),
     /** Run a finished run again: all of it, its failed part, or one `task` (with what runs after it: `downstream`). */
     z.object({
       type: z.literal("rerun.requested"),
-      failedOnly: z.boolean().optional(),
-      task: z.string().optional(),
-      downstream: z.boolean().optional(),
-      groupAhead: z.array(z.string()).optional(),
+      failedOnly: z.optional(z.boolean()),
+      task: z.optional(z.string()),
+      downstream: z.optional(z.boolean()),
+      groupAhead: z.optional(z.array(z.string())),
     }),
     /** An archiveLog effect carried out: the attempt's log is kept (its containers), or its pod was gone. */
     z.object({
       type: z.literal("log.archived"),
       key: z.string(),
       task: z.string(),
-      attempt: z.number().int().min(1),
+      attempt: z.int().check(z.gte(1)),
       containers: z.array(z.string()),
-      gone: z.boolean().optional(),
+      gone: z.optional(z.boolean()),
     }),
     /** Outbox effects carried out (or given up on, with the error recorded on the run). */
     z.object({
       type: z.literal("outbox.delivered"),
       results: z.array(
-        z.object({ key: z.string(), target: z.string().optional(), error: z.string().optional() }),
+        z.object({ key: z.string(), target: z.optional(z.string()), error: z.optional(z.string()) }),
       ),
     }),
   ]),

@@ -1,4 +1,4 @@
-import type * as z from "zod";
+import type * as z from "zod/mini";
 
 /** One problem found in user input, located by its path (`stages[1].tasks[0].job`). */
 export interface Issue {
@@ -19,7 +19,7 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-export function issuesFromZod(error: z.ZodError, prefix: ReadonlyArray<PropertyKey> = []): Issue[] {
+export function issuesFromZod(error: z.core.$ZodError, prefix: ReadonlyArray<PropertyKey> = []): Issue[] {
   return error.issues.map((issue) => ({
     path: formatPath([...prefix, ...issue.path]),
     message: issue.message,

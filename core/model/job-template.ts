@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { compileGlobList } from "./glob.js";
 import type { Issue } from "./issues.js";
 import { formatPath } from "./issues.js";
@@ -15,22 +15,22 @@ import {
 
 export const JobParam = /* @__PURE__ */ schema(() =>
   z.strictObject({
-    name: z.string().regex(VARIABLE_NAME, "letters, digits and '_', not starting with a digit"),
-    default: z.union([z.string(), z.number(), z.boolean()]).transform(String).optional(),
-    required: z.boolean().default(false),
-    sensitive: z.boolean().default(false),
-    enum: z.array(z.string()).min(1).optional(),
-    description: z.string().max(1024).optional(),
+    name: z.string().check(z.regex(VARIABLE_NAME, "letters, digits and '_', not starting with a digit")),
+    default: z.optional(z.pipe(z.union([z.string(), z.number(), z.boolean()]), z.transform(String))),
+    required: z._default(z.boolean(), false),
+    sensitive: z._default(z.boolean(), false),
+    enum: z.optional(z.array(z.string()).check(z.minLength(1))),
+    description: z.optional(z.string().check(z.maxLength(1024))),
   }),
 );
 export type JobParam = z.infer<typeof JobParam>;
 
 const Container = /* @__PURE__ */ schema(() =>
   z.looseObject({
-    name: z.string().min(1),
-    image: z.string().min(1),
-    command: z.array(z.string()).optional(),
-    args: z.array(z.string()).optional(),
+    name: z.string().check(z.minLength(1)),
+    image: z.string().check(z.minLength(1)),
+    command: z.optional(z.array(z.string())),
+    args: z.optional(z.array(z.string())),
   }),
 );
 
@@ -39,11 +39,13 @@ export const JobManifest = /* @__PURE__ */ schema(() =>
   z.looseObject({
     apiVersion: z.literal("batch/v1"),
     kind: z.literal("Job"),
-    metadata: z.looseObject({}).optional(),
+    metadata: z.optional(z.looseObject({})),
     spec: z.looseObject({
       template: z.looseObject({
-        metadata: z.looseObject({}).optional(),
-        spec: z.looseObject({ containers: z.array(Container).min(1, "a Job has at least one container") }),
+        metadata: z.optional(z.looseObject({})),
+        spec: z.looseObject({
+          containers: z.array(Container).check(z.minLength(1, "a Job has at least one container")),
+        }),
       }),
     }),
   }),
@@ -77,69 +79,80 @@ export const JobTemplate = /* @__PURE__ */ schema(() =>
   z
     .strictObject({
       name: ResourceName,
-      description: z.string().max(1024).optional(),
-      params: z.array(JobParam).default([]),
+      description: z.optional(z.string().check(z.maxLength(1024))),
+      params: z._default(z.array(JobParam), []),
       /**
        * Rules every task using this template gets, from the API or a repository's file, which no pipeline can
        * loosen: its approvers replace the task's own, it runs only on these branches (skipped elsewhere), and
        * `forks: false` keeps it from pull requests whose head is a fork.
        */
-      requires: z
-        .strictObject({
-          approval: z
-            .strictObject({ approvers: z.array(z.string().min(1)).min(1, "at least one approver") })
-            .optional(),
-          branches: z.array(z.string().min(1, "an empty pattern matches nothing")).min(1).optional(),
-          forks: z.boolean().optional(),
-        })
-        .optional(),
+      requires: z.optional(
+        z.strictObject({
+          approval: z.optional(
+            z.strictObject({
+              approvers: z
+                .array(z.string().check(z.minLength(1)))
+                .check(z.minLength(1, "at least one approver")),
+            }),
+          ),
+          branches: z.optional(
+            z
+              .array(z.string().check(z.minLength(1, "an empty pattern matches nothing")))
+              .check(z.minLength(1)),
+          ),
+          forks: z.optional(z.boolean()),
+        }),
+      ),
       template: JobManifest,
     })
-    .superRefine((job, ctx) => {
-      const seen = new Set<string>();
-      for (const [i, param] of job.params.entries()) {
-        if (seen.has(param.name))
+    .check(
+      z.superRefine((job, ctx) => {
+        const seen = new Set<string>();
+        for (const [i, param] of job.params.entries()) {
+          if (seen.has(param.name))
+            ctx.addIssue({
+              code: "custom",
+              path: ["params", i, "name"],
+              message: `duplicate param "${param.name}"`,
+            });
+          seen.add(param.name);
+          if (param.default !== undefined && param.enum && !param.enum.includes(param.default))
+            ctx.addIssue({
+              code: "custom",
+              path: ["params", i, "default"],
+              message: `"${param.default}" is not one of ${param.enum.join(", ")}`,
+            });
+        }
+        for (const [path, message] of controlCharactersIn(job))
+          ctx.addIssue({ code: "custom", path, message });
+        const sensitive = new Set(job.params.filter((p) => p.sensitive).map((p) => p.name));
+        for (const [, name, path] of sensitiveWrites(job, sensitive))
           ctx.addIssue({
             code: "custom",
-            path: ["params", i, "name"],
-            message: `duplicate param "${param.name}"`,
+            path,
+            message: `sensitive param ${name} cannot be written into a template field; the container gets it as env ${name} from a Secret (read it there, or in command/args as \${${name}} for the shell)`,
           });
-        seen.add(param.name);
-        if (param.default !== undefined && param.enum && !param.enum.includes(param.default))
+        if (job.requires?.branches) {
+          const compiled = compileGlobList(job.requires.branches);
+          if (!compiled.ok)
+            ctx.addIssue({
+              code: "custom",
+              path:
+                compiled.index === undefined
+                  ? ["requires", "branches"]
+                  : ["requires", "branches", compiled.index],
+              message: compiled.problem,
+            });
+        }
+        const bytes = byteLength(JSON.stringify(job));
+        if (bytes > LIMITS.jobTemplateBytes)
           ctx.addIssue({
             code: "custom",
-            path: ["params", i, "default"],
-            message: `"${param.default}" is not one of ${param.enum.join(", ")}`,
+            path: [],
+            message: `${bytes} bytes; a job template has at most ${LIMITS.jobTemplateBytes}`,
           });
-      }
-      for (const [path, message] of controlCharactersIn(job)) ctx.addIssue({ code: "custom", path, message });
-      const sensitive = new Set(job.params.filter((p) => p.sensitive).map((p) => p.name));
-      for (const [, name, path] of sensitiveWrites(job, sensitive))
-        ctx.addIssue({
-          code: "custom",
-          path,
-          message: `sensitive param ${name} cannot be written into a template field; the container gets it as env ${name} from a Secret (read it there, or in command/args as \${${name}} for the shell)`,
-        });
-      if (job.requires?.branches) {
-        const compiled = compileGlobList(job.requires.branches);
-        if (!compiled.ok)
-          ctx.addIssue({
-            code: "custom",
-            path:
-              compiled.index === undefined
-                ? ["requires", "branches"]
-                : ["requires", "branches", compiled.index],
-            message: compiled.problem,
-          });
-      }
-      const bytes = byteLength(JSON.stringify(job));
-      if (bytes > LIMITS.jobTemplateBytes)
-        ctx.addIssue({
-          code: "custom",
-          path: [],
-          message: `${bytes} bytes; a job template has at most ${LIMITS.jobTemplateBytes}`,
-        });
-    }),
+      }),
+    ),
 );
 export type JobTemplate = z.infer<typeof JobTemplate>;
 export type JobTemplateInput = z.input<typeof JobTemplate>;

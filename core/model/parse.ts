@@ -1,5 +1,5 @@
 import { type Document, isNode, isScalar, LineCounter, parseAllDocuments, parseDocument, visit } from "yaml";
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { formatPath, type Issue, type Validated } from "./issues.js";
 import { JobTemplate, jobTemplateWarnings } from "./job-template.js";
 import { byteLength, LIMITS } from "./limits.js";
@@ -142,7 +142,7 @@ function locator(doc: Document, lineCounter: LineCounter): Locator {
 }
 
 /** Validates a parsed value against a schema, locating each issue in the text it came from. */
-export async function validate<S extends z.ZodType>(
+export async function validate<S extends z.ZodMiniType>(
   schema: S,
   value: unknown,
   locate?: Locator,
@@ -188,7 +188,7 @@ export async function parseJobTemplate(textOrValue: string | unknown): Promise<V
   return result.ok ? { ...result, warnings: jobTemplateWarnings(result.value) } : result;
 }
 
-async function parseWith<S extends z.ZodType>(
+async function parseWith<S extends z.ZodMiniType>(
   schema: S,
   textOrValue: unknown,
 ): Promise<Validated<z.output<S>>> {

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { notifyUrlProblem } from "./addresses.js";
 import { compileGlobList } from "./glob.js";
 import { needsProblems } from "./graph.js";
@@ -26,8 +26,10 @@ export const RESOURCE_NAME = /^[a-z0-9][a-z0-9-]*$/;
 export const ResourceName = /* @__PURE__ */ schema(() =>
   z
     .string()
-    .max(63, "at most 63 characters")
-    .regex(RESOURCE_NAME, "lowercase letters, digits and '-', starting with a letter or digit"),
+    .check(
+      z.maxLength(63, "at most 63 characters"),
+      z.regex(RESOURCE_NAME, "lowercase letters, digits and '-', starting with a letter or digit"),
+    ),
 );
 
 export const Provider = /* @__PURE__ */ schema(() => z.enum(["github", "gitlab", "gitea"]));
@@ -59,91 +61,101 @@ export const NotifierKind = /* @__PURE__ */ schema(() =>
 export type NotifierKind = z.infer<typeof NotifierKind>;
 
 const Globs = /* @__PURE__ */ schema(() =>
-  z.array(z.string().min(1, "an empty pattern matches nothing")).min(1),
+  z.array(z.string().check(z.minLength(1, "an empty pattern matches nothing"))).check(z.minLength(1)),
 );
 const ParamValue = /* @__PURE__ */ schema(() =>
-  z.union([z.string(), z.number(), z.boolean()]).transform(String),
+  z.pipe(z.union([z.string(), z.number(), z.boolean()]), z.transform(String)),
 );
 export const Params = /* @__PURE__ */ schema(() =>
   z.record(
-    z.string().regex(VARIABLE_NAME, "a parameter name is letters, digits and '_', not starting with a digit"),
+    z
+      .string()
+      .check(
+        z.regex(VARIABLE_NAME, "a parameter name is letters, digits and '_', not starting with a digit"),
+      ),
     ParamValue,
   ),
 );
 export type Params = Record<string, string>;
 
 export const Trigger = /* @__PURE__ */ schema(() =>
-  z
-    .strictObject({
+  z.pipe(
+    z.strictObject({
       provider: Provider,
-      repository: z.string().min(1).max(256),
-      events: z.array(GitEvent).min(1).optional(),
-      branches: Globs.optional(),
-      tags: Globs.optional(),
+      repository: z.string().check(z.minLength(1), z.maxLength(256)),
+      events: z.optional(z.array(GitEvent).check(z.minLength(1))),
+      branches: z.optional(Globs),
+      tags: z.optional(Globs),
       /** Changed files: a push's, or a pull request's (against its base). */
-      paths: Globs.optional(),
-    })
+      paths: z.optional(Globs),
+    }),
     // Without `events`, a trigger listens to pushes, and to tags too when it names tag patterns.
-    .transform(({ events, ...t }) => ({
+    z.transform(({ events, ...t }) => ({
       ...t,
       events: events ?? (t.tags ? (["push", "tag"] as GitEvent[]) : (["push"] as GitEvent[])),
     })),
+  ),
 );
 export type Trigger = z.infer<typeof Trigger>;
 
 export const Concurrency = /* @__PURE__ */ schema(() =>
   z.strictObject({
-    group: z.string().min(1).max(256),
-    cancelInProgress: z.boolean().default(false),
+    group: z.string().check(z.minLength(1), z.maxLength(256)),
+    cancelInProgress: z._default(z.boolean(), false),
     /** Runs of the group that may be active at once; the oldest go first. */
-    max: z.number().int().min(1).max(MAX_CONCURRENT_RUNS).default(1),
+    max: z._default(z.int().check(z.gte(1), z.lte(MAX_CONCURRENT_RUNS)), 1),
   }),
 );
 
 export const Notifier = /* @__PURE__ */ schema(() =>
   z.strictObject({
     kind: NotifierKind,
-    url: z
-      .string()
-      .url("a URL")
+    url: z.string().check(
+      z.url("a URL"),
       // Whether loopback is allowed is the deployment's setting: the definition service applies it.
-      .superRefine((raw, ctx) => {
+      z.superRefine((raw, ctx) => {
         const problem = notifyUrlProblem(raw, { allowLoopback: true });
         if (problem) ctx.addIssue({ code: "custom", message: problem });
       }),
-    secret: z.string().min(1).optional(),
-    on: z.array(NotifyEvent).min(1).default(["run.succeeded", "run.failed", "run.canceled", "task.waiting"]),
+    ),
+    secret: z.optional(z.string().check(z.minLength(1))),
+    on: z._default(z.array(NotifyEvent).check(z.minLength(1)), [
+      "run.succeeded",
+      "run.failed",
+      "run.canceled",
+      "task.waiting",
+    ]),
   }),
 );
 export type Notifier = z.infer<typeof Notifier>;
 
 export const When = /* @__PURE__ */ schema(() =>
   z.strictObject({
-    events: z.array(TriggerEvent).min(1).optional(),
-    branches: Globs.optional(),
-    tags: Globs.optional(),
+    events: z.optional(z.array(TriggerEvent).check(z.minLength(1))),
+    branches: z.optional(Globs),
+    tags: z.optional(Globs),
   }),
 );
 export type When = z.infer<typeof When>;
 
 export const RunSpec = /* @__PURE__ */ schema(() =>
   z.strictObject({
-    image: z.string().min(1),
-    command: z.array(z.string()).min(1),
-    args: z.array(z.string()).optional(),
-    workingDir: z.string().optional(),
+    image: z.string().check(z.minLength(1)),
+    command: z.array(z.string()).check(z.minLength(1)),
+    args: z.optional(z.array(z.string())),
+    workingDir: z.optional(z.string()),
   }),
 );
 export type RunSpec = z.infer<typeof RunSpec>;
 
-const RetryCount = /* @__PURE__ */ schema(() => z.number().int().min(0).max(MAX_RETRIES));
+const RetryCount = /* @__PURE__ */ schema(() => z.int().check(z.gte(0), z.lte(MAX_RETRIES)));
 /** `retries: N`, or `{limit, backoffSeconds}`: the wait before retry k is backoffSeconds × 2^(k-1). */
 export const Retries = /* @__PURE__ */ schema(() =>
   z.union([
     RetryCount,
     z.strictObject({
       limit: RetryCount,
-      backoffSeconds: z.number().int().min(0).max(MAX_BACKOFF_SECONDS).default(0),
+      backoffSeconds: z._default(z.int().check(z.gte(0), z.lte(MAX_BACKOFF_SECONDS)), 0),
     }),
   ]),
 );
@@ -163,10 +175,12 @@ export const MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600;
  */
 export const ApprovalGate = /* @__PURE__ */ schema(() =>
   z.strictObject({
-    approvers: z.array(z.string().min(1).max(256)).min(1, "at least one approver").max(100),
-    allowSelfApproval: z.boolean().default(true),
-    timeoutSeconds: z.number().int().min(1).max(MAX_APPROVAL_TIMEOUT_SECONDS).optional(),
-    onTimeout: z.enum(["deny", "skip"]).default("deny"),
+    approvers: z
+      .array(z.string().check(z.minLength(1), z.maxLength(256)))
+      .check(z.minLength(1, "at least one approver"), z.maxLength(100)),
+    allowSelfApproval: z._default(z.boolean(), true),
+    timeoutSeconds: z.optional(z.int().check(z.gte(1), z.lte(MAX_APPROVAL_TIMEOUT_SECONDS))),
+    onTimeout: z._default(z.enum(["deny", "skip"]), "deny"),
   }),
 );
 export type ApprovalGate = z.infer<typeof ApprovalGate>;
@@ -175,46 +189,53 @@ export const Task = /* @__PURE__ */ schema(() =>
   z
     .strictObject({
       name: ResourceName,
-      run: RunSpec.optional(),
-      job: ResourceName.optional(),
-      params: Params.optional(),
-      ignoreFailed: z.boolean().default(false),
-      when: When.optional(),
-      approval: ApprovalGate.optional(),
-      timeoutSeconds: z.number().int().min(1).max(MAX_TASK_TIMEOUT_SECONDS).optional(),
-      retries: Retries.default(0),
+      run: z.optional(RunSpec),
+      job: z.optional(ResourceName),
+      params: z.optional(Params),
+      ignoreFailed: z._default(z.boolean(), false),
+      when: z.optional(When),
+      approval: z.optional(ApprovalGate),
+      timeoutSeconds: z.optional(z.int().check(z.gte(1), z.lte(MAX_TASK_TIMEOUT_SECONDS))),
+      retries: z._default(Retries, 0),
       /** Tasks that must succeed before this one starts: of its own stage, or of earlier ones. */
-      needs: z.array(ResourceName).min(1).max(LIMITS.tasksPerPipeline).optional(),
+      needs: z.optional(z.array(ResourceName).check(z.minLength(1), z.maxLength(LIMITS.tasksPerPipeline))),
       /**
        * Sensitive params a `run` task receives (as env from a Secret). A sensitive value reaches only the tasks
        * that ask for it: a job task through its template's params, a `run` task through this list.
        */
-      secrets: z
-        .array(
-          z.string().regex(VARIABLE_NAME, "a param name: letters, digits and '_', not starting with a digit"),
-        )
-        .max(64)
-        .optional(),
+      secrets: z.optional(
+        z
+          .array(
+            z
+              .string()
+              .check(
+                z.regex(VARIABLE_NAME, "a param name: letters, digits and '_', not starting with a digit"),
+              ),
+          )
+          .check(z.maxLength(64)),
+      ),
     })
-    .superRefine((task, ctx) => {
-      if ((task.run === undefined) === (task.job === undefined))
-        ctx.addIssue({ code: "custom", message: "a task has exactly one of `run` or `job`", path: [] });
-      if (task.secrets !== undefined && task.job !== undefined)
-        ctx.addIssue({
-          code: "custom",
-          message:
-            "`secrets` is for `run` tasks; a job task receives the sensitive params its template declares",
-          path: ["secrets"],
-        });
-    }),
+    .check(
+      z.superRefine((task, ctx) => {
+        if ((task.run === undefined) === (task.job === undefined))
+          ctx.addIssue({ code: "custom", message: "a task has exactly one of `run` or `job`", path: [] });
+        if (task.secrets !== undefined && task.job !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            message:
+              "`secrets` is for `run` tasks; a job task receives the sensitive params its template declares",
+            path: ["secrets"],
+          });
+      }),
+    ),
 );
 export type Task = z.infer<typeof Task>;
 
 export const Stage = /* @__PURE__ */ schema(() =>
   z.strictObject({
     name: ResourceName,
-    parallel: z.boolean().default(false),
-    tasks: z.array(Task).min(1, "a stage has at least one task"),
+    parallel: z._default(z.boolean(), false),
+    tasks: z.array(Task).check(z.minLength(1, "a stage has at least one task")),
   }),
 );
 export type Stage = z.infer<typeof Stage>;
@@ -222,33 +243,36 @@ export type Stage = z.infer<typeof Stage>;
 const PipelineFields = /* @__PURE__ */ schema(() =>
   z.strictObject({
     name: ResourceName,
-    description: z.string().max(1024).optional(),
-    triggers: z.array(Trigger).default([]),
-    concurrency: Concurrency.optional(),
-    params: Params.default({}),
-    notify: z.array(Notifier).default([]),
+    description: z.optional(z.string().check(z.maxLength(1024))),
+    triggers: z._default(z.array(Trigger), []),
+    concurrency: z.optional(Concurrency),
+    params: z._default(Params, {}),
+    notify: z._default(z.array(Notifier), []),
     /** Runs on a clock; each builds the head of its branch in the repository of the first trigger. */
-    schedules: z.array(Schedule).max(10, "at most 10 schedules").optional(),
-    stages: z.array(Stage).min(1, "a pipeline has at least one stage"),
+    schedules: z.optional(z.array(Schedule).check(z.maxLength(10, "at most 10 schedules"))),
+    stages: z.array(Stage).check(z.minLength(1, "a pipeline has at least one stage")),
     /** Run after the stages whatever their outcome (side by side), once per round; they see HOOKFLOW_RUN_STATUS. */
-    finally: z.array(Task).default([]),
+    finally: z._default(z.array(Task), []),
     /** The stages' time budget, from the run's start; past it their unfinished tasks fail, and `finally` runs. */
-    timeoutSeconds: z.number().int().min(1).max(MAX_RUN_TIMEOUT_SECONDS).optional(),
+    timeoutSeconds: z.optional(z.int().check(z.gte(1), z.lte(MAX_RUN_TIMEOUT_SECONDS))),
     /**
      * The pipeline's tasks running at once, across all its runs: an attempt holds one of these slots from its
      * submission until it ends; more wait (queued, `WaitingForRoom`) until one frees. One run also queues no more.
      */
-    maxRunningTasks: z.number().int().min(1).max(LIMITS.tasksPerPipeline).default(DEFAULT_MAX_RUNNING_TASKS),
+    maxRunningTasks: z._default(
+      z.int().check(z.gte(1), z.lte(LIMITS.tasksPerPipeline)),
+      DEFAULT_MAX_RUNNING_TASKS,
+    ),
   }),
 );
-export const Pipeline = /* @__PURE__ */ schema(() => PipelineFields.superRefine(checkPipeline));
+export const Pipeline = /* @__PURE__ */ schema(() => PipelineFields.check(z.superRefine(checkPipeline)));
 export type Pipeline = z.infer<typeof Pipeline>;
 export type PipelineInput = z.input<typeof Pipeline>;
 
 /** The name of the stage that holds a run's `finally` tasks. */
 export const FINALLY_STAGE = "finally";
 
-function checkPipeline(p: z.output<typeof PipelineFields>, ctx: z.RefinementCtx): void {
+function checkPipeline(p: z.output<typeof PipelineFields>, ctx: z.core.$RefinementCtx): void {
   const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", message, path });
 
   const stageNames = new Set<string>();

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { schema } from "./schema.js";
 
 /** Roles, each including the ones before: viewer reads, operator runs/cancels/reruns, admin changes definitions. */
@@ -14,12 +14,12 @@ export const roleIncludes = (held: Role | undefined, needed: Role): boolean =>
  * `HOOKFLOW_ROLES`: per role, who holds it: a username, a verified email, `group:<name>` (from the `groups`
  * claim) or `*` (everyone who signs in). A person holds the highest role any entry gives them.
  */
-const Member = /* @__PURE__ */ schema(() => z.string().min(1).max(256));
+const Member = /* @__PURE__ */ schema(() => z.string().check(z.minLength(1), z.maxLength(256)));
 export const RoleMap = /* @__PURE__ */ schema(() =>
   z.strictObject({
-    admin: z.array(Member).max(1000).default([]),
-    operator: z.array(Member).max(1000).default([]),
-    viewer: z.array(Member).max(1000).default([]),
+    admin: z._default(z.array(Member).check(z.maxLength(1000)), []),
+    operator: z._default(z.array(Member).check(z.maxLength(1000)), []),
+    viewer: z._default(z.array(Member).check(z.maxLength(1000)), []),
   }),
 );
 export type RoleMap = z.infer<typeof RoleMap>;
@@ -28,13 +28,13 @@ export type RoleMap = z.infer<typeof RoleMap>;
 export const Identity = /* @__PURE__ */ schema(() =>
   z.object({
     /** The provider's `sub` (or `local:<username>` for a person an admin named). */
-    subject: z.string().max(256),
+    subject: z.string().check(z.maxLength(256)),
     /** `preferred_username`, else `sub`. */
-    username: z.string().max(256),
-    name: z.string().max(256).optional(),
+    username: z.string().check(z.maxLength(256)),
+    name: z.optional(z.string().check(z.maxLength(256))),
     /** Only when the provider says it is verified. */
-    email: z.string().max(256).optional(),
-    groups: z.array(z.string().max(256)).max(100),
+    email: z.optional(z.string().check(z.maxLength(256))),
+    groups: z.array(z.string().check(z.maxLength(256))).check(z.maxLength(100)),
   }),
 );
 export type Identity = z.infer<typeof Identity>;

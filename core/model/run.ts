@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { JobTemplate } from "./job-template.js";
 import { NotifyEvent, Pipeline, Provider, TriggerEvent } from "./pipeline.js";
 import { schema } from "./schema.js";
@@ -93,8 +93,8 @@ export const TriggerContext = /* @__PURE__ */ schema(() =>
     repository: z.string(),
     cloneUrl: z.string(),
     ref: z.string(),
-    branch: z.string().optional(),
-    tag: z.string().optional(),
+    branch: z.optional(z.string()),
+    tag: z.optional(z.string()),
     commit: z.string(),
     message: z.string(),
     author: z.string(),
@@ -102,24 +102,24 @@ export const TriggerContext = /* @__PURE__ */ schema(() =>
      * Who pushed the change (or started the run by hand), as usernames and emails: the people
      * `approval.allowSelfApproval: false` refuses, besides `author`.
      */
-    pushedBy: z.array(z.string()).optional(),
-    deliveryId: z.string().optional(),
+    pushedBy: z.optional(z.array(z.string())),
+    deliveryId: z.optional(z.string()),
     /** Set for a pull (merge) request: `branch` and `commit` are then its head's, `cloneUrl` the head repository's. */
-    pullRequest: z
-      .object({
+    pullRequest: z.optional(
+      z.object({
         /** GitHub's and Gitea's number, GitLab's IID. */
-        number: z.number().int().positive(),
+        number: z.int().check(z.positive()),
         baseBranch: z.string(),
         /** The base branch's commit when the payload names it: where the pipeline's definition is read. */
-        baseCommit: z.string().optional(),
+        baseCommit: z.optional(z.string()),
         /** The repository the head commit lives in (owner/name, path_with_namespace). */
         headRepository: z.string(),
         /** The head lives in another repository than the base: untrusted until someone allowed to approve says so. */
         fork: z.boolean(),
-      })
-      .optional(),
+      }),
+    ),
     /** Files added, modified or removed by the push; used to match `paths`, not stored with the run. */
-    changedFiles: z.array(z.string()).optional(),
+    changedFiles: z.optional(z.array(z.string())),
   }),
 );
 export type TriggerContext = z.infer<typeof TriggerContext>;
@@ -129,8 +129,8 @@ export const Approval = /* @__PURE__ */ schema(() =>
   z.object({
     decision: z.enum(["approved", "denied"]),
     by: z.string(),
-    email: z.string().optional(),
-    comment: z.string().optional(),
+    email: z.optional(z.string()),
+    comment: z.optional(z.string()),
     at: z.string(),
   }),
 );
@@ -138,14 +138,14 @@ export const Approval = /* @__PURE__ */ schema(() =>
 /** An attempt as it ended, kept when a retry or a rerun replaces it: readable, never overwritten. */
 export const AttemptRecord = /* @__PURE__ */ schema(() =>
   z.object({
-    attempt: z.number().int(),
-    round: z.number().int(),
+    attempt: z.int(),
+    round: z.int(),
     status: TaskStatus,
     reason: TaskReason,
-    message: z.string().optional(),
-    jobName: z.string().optional(),
-    startedAt: z.string().optional(),
-    finishedAt: z.string().optional(),
+    message: z.optional(z.string()),
+    jobName: z.optional(z.string()),
+    startedAt: z.optional(z.string()),
+    finishedAt: z.optional(z.string()),
     outputs: z.record(z.string(), z.string()),
   }),
 );
@@ -156,32 +156,32 @@ export const TaskState = /* @__PURE__ */ schema(() =>
     name: z.string(),
     status: TaskStatus,
     reason: TaskReason,
-    message: z.string().optional(),
+    message: z.optional(z.string()),
     /** Attempts made so far; each has its own Job name and callback token. 0 = never submitted. */
-    attempt: z.number().int(),
+    attempt: z.int(),
     /** The attempt before this round started: retries used = attempt - roundStart - 1. */
-    roundStart: z.number().int(),
-    jobName: z.string().optional(),
+    roundStart: z.int(),
+    jobName: z.optional(z.string()),
     /**
      * The attempt the relay reported running: it watches that attempt's Job and reports its end, so the attempt
      * gets no follow-up observations (core/engine/follow-up.ts). Another attempt is not watched until reported.
      */
-    relayedAttempt: z.number().int().optional(),
-    queuedAt: z.string().optional(),
-    submittedAt: z.string().optional(),
-    startedAt: z.string().optional(),
-    finishedAt: z.string().optional(),
-    deadline: z.string().optional(),
+    relayedAttempt: z.optional(z.int()),
+    queuedAt: z.optional(z.string()),
+    submittedAt: z.optional(z.string()),
+    startedAt: z.optional(z.string()),
+    finishedAt: z.optional(z.string()),
+    deadline: z.optional(z.string()),
     outputs: z.record(z.string(), z.string()),
     /** Outputs this attempt reported that may not become variables, each saying why (shown in its message). */
-    refusedOutputs: z.array(z.string()).optional(),
-    approval: Approval.optional(),
+    refusedOutputs: z.optional(z.array(z.string())),
+    approval: z.optional(Approval),
     /** The attempts whose logs are kept in the log archive, oldest first (kept across re-runs). */
-    logs: z.array(z.lazy(() => ArchivedLog)).optional(),
+    logs: z.optional(z.array(z.lazy(() => ArchivedLog))),
     /** When a failed attempt's retry may start (its backoff); the task waits, pending, until then. */
-    retryAt: z.string().optional(),
+    retryAt: z.optional(z.string()),
     /** Earlier attempts, oldest first (a bounded number: see ATTEMPTS_KEPT_PER_TASK, LIMITS.historyBytesPerRun). */
-    history: z.array(AttemptRecord).optional(),
+    history: z.optional(z.array(AttemptRecord)),
   }),
 );
 export type TaskState = z.infer<typeof TaskState>;
@@ -192,7 +192,7 @@ export const StageState = /* @__PURE__ */ schema(() =>
     parallel: z.boolean(),
     tasks: z.array(TaskState),
     /** The pipeline's `finally` tasks: always the last stage, run whatever the stages before it did. */
-    finally: z.boolean().optional(),
+    finally: z.optional(z.boolean()),
   }),
 );
 export type StageState = z.infer<typeof StageState>;
@@ -214,7 +214,7 @@ export const Run = /* @__PURE__ */ schema(() =>
     pipeline: z.string(),
     status: RunStatus,
     reason: RunReason,
-    message: z.string().optional(),
+    message: z.optional(z.string()),
     trigger: TriggerContext,
     /** The pipeline and the job templates it uses, as they were when the run was created. */
     definition: Pipeline,
@@ -224,28 +224,28 @@ export const Run = /* @__PURE__ */ schema(() =>
     /** Run-level system variables (GIT_*, APP_VERSION, HOOKFLOW_RUN_ID, HOOKFLOW_PIPELINE). */
     variables: z.record(z.string(), z.string()),
     /** The concurrency group, scoped to the repository (`provider:repository:group`). */
-    concurrencyGroup: z.string().optional(),
+    concurrencyGroup: z.optional(z.string()),
     /** Who trusted a fork's pull request run, and when: from then on its tasks get sensitive values. */
-    trustedBy: z.object({ by: z.string(), at: z.string() }).optional(),
+    trustedBy: z.optional(z.object({ by: z.string(), at: z.string() })),
     commitStatus: z.boolean(),
     /** Incremented by each re-run, so that its notifications are new ones. */
-    round: z.number().int(),
+    round: z.int(),
     stages: z.array(StageState),
     /** Effects owed to the outside world, kept until delivered so that a crash cannot lose them. */
     outbox: z.array(z.lazy(() => OutboxEffect)),
     deliveryFailures: z.array(DeliveryFailure),
     createdAt: z.string(),
-    startedAt: z.string().optional(),
-    finishedAt: z.string().optional(),
+    startedAt: z.optional(z.string()),
+    finishedAt: z.optional(z.string()),
     updatedAt: z.string(),
     /**
      * The callback token form this run's attempts were given: "attempt" (an HMAC of run id, task and attempt) for
      * every run created since; absent on runs the previous release created, whose tasks hold a token of their Job
      * name (decision 4 in docs/decisions.md: accepted until no such run is active).
      */
-    tokens: z.literal("attempt").optional(),
+    tokens: z.optional(z.literal("attempt")),
     /** Optimistic-concurrency version, set by the store. */
-    version: z.number().int(),
+    version: z.int(),
   }),
 );
 export type Run = z.infer<typeof Run>;
@@ -256,9 +256,9 @@ export const TaskLaunch = /* @__PURE__ */ schema(() =>
     runId: z.string(),
     pipeline: z.string(),
     task: z.string(),
-    attempt: z.number().int(),
+    attempt: z.int(),
     jobName: z.string(),
-    timeoutSeconds: z.number().int(),
+    timeoutSeconds: z.int(),
     env: z.record(z.string(), z.string()),
     /** Sensitive values: a Secret on Kubernetes, never a plain value in a spec. */
     secretEnv: z.record(z.string(), z.string()),
@@ -267,8 +267,8 @@ export const TaskLaunch = /* @__PURE__ */ schema(() =>
         kind: z.literal("run"),
         image: z.string(),
         command: z.array(z.string()),
-        args: z.array(z.string()).optional(),
-        workingDir: z.string().optional(),
+        args: z.optional(z.array(z.string())),
+        workingDir: z.optional(z.string()),
       }),
       z.object({ kind: z.literal("job"), template: z.string(), manifest: z.record(z.string(), z.unknown()) }),
     ]),
@@ -279,10 +279,10 @@ export type TaskLaunch = z.infer<typeof TaskLaunch>;
 /** An attempt's log as the archive holds it: its containers (init containers first), or the pod already gone. */
 export const ArchivedLog = /* @__PURE__ */ schema(() =>
   z.object({
-    attempt: z.number().int(),
+    attempt: z.int(),
     containers: z.array(z.string()),
     /** The pod was gone before its log could be copied: the archive holds a record saying so, not a log. */
-    gone: z.boolean().optional(),
+    gone: z.optional(z.boolean()),
   }),
 );
 export type ArchivedLog = z.infer<typeof ArchivedLog>;
@@ -297,7 +297,7 @@ export const OutboxEffect = /* @__PURE__ */ schema(() =>
       attempt: z.number(),
       jobName: z.string(),
     }),
-    z.object({ ...EffectBase, type: z.literal("notify"), event: NotifyEvent, task: z.string().optional() }),
+    z.object({ ...EffectBase, type: z.literal("notify"), event: NotifyEvent, task: z.optional(z.string()) }),
     z.object({ ...EffectBase, type: z.literal("commitStatus"), state: CommitState }),
     /** Cancel another run (an older one of the same concurrency group). */
     z.object({ ...EffectBase, type: z.literal("cancelRun"), target: z.string() }),

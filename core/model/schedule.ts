@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { schema } from "./schema.js";
 
 /**
@@ -10,16 +10,18 @@ import { schema } from "./schema.js";
 export const Schedule = /* @__PURE__ */ schema(() =>
   z
     .strictObject({
-      cron: z.string().min(1).max(128),
-      branch: z.string().min(1).max(256),
-      timezone: z.string().min(1).max(64).optional(),
+      cron: z.string().check(z.minLength(1), z.maxLength(128)),
+      branch: z.string().check(z.minLength(1), z.maxLength(256)),
+      timezone: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
     })
-    .superRefine(async (schedule, ctx) => {
-      const tzProblem = schedule.timezone === undefined ? undefined : timezoneProblem(schedule.timezone);
-      if (tzProblem) ctx.addIssue({ code: "custom", path: ["timezone"], message: tzProblem });
-      const problem = (await import("./cron.js")).cronProblem(schedule.cron);
-      if (problem) ctx.addIssue({ code: "custom", path: ["cron"], message: problem });
-    }),
+    .check(
+      z.superRefine(async (schedule, ctx) => {
+        const tzProblem = schedule.timezone === undefined ? undefined : timezoneProblem(schedule.timezone);
+        if (tzProblem) ctx.addIssue({ code: "custom", path: ["timezone"], message: tzProblem });
+        const problem = (await import("./cron.js")).cronProblem(schedule.cron);
+        if (problem) ctx.addIssue({ code: "custom", path: ["cron"], message: problem });
+      }),
+    ),
 );
 export type Schedule = z.infer<typeof Schedule>;
 

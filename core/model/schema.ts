@@ -1,12 +1,21 @@
-import * as z from "zod";
+import * as z from "zod/mini";
+import en from "zod/v4/locales/en.js";
 
 /**
- * Zod compiles an object schema's parser (`new Function`) on its first parse, which pays off over many parses of
- * one shape; a function parses each shape a handful of times per start, and on a cold start the compiling cost
- * more than it saved (configuration and a pipeline: about 2-5 ms more CPU each, issue 20). Every bundle that
- * builds a schema loads this module first, so this holds before any parse.
+ * zod/mini, not classic zod, everywhere a function runs (issue 20): the same core, parse behaviour and issues, but
+ * a schema is built without attaching classic's dozens of methods to it, and what a bundle does not call is left
+ * out (classic is about 103 KB at every start). Two settings, global to zod, are made here; every module whose
+ * schemas' issues reach anyone loads this one (it builds them with `schema` below, or imports core/model), so they
+ * hold before any parse (the run cursor's check, core/adapters/dynamo/cursor.ts, shows none of zod's words):
+ *
+ * - English messages: classic installs its `en` locale when it builds its first schema; mini installs none, and
+ *   every message would read "Invalid input". The messages are the same as classic's, which users and tests read.
+ * - No compiled parsers (`jitless`): zod compiles a classic object schema's parser (`new Function`) on its first
+ *   parse, which pays off over many parses of one shape; a function parses each shape a handful of times per start,
+ *   and compiling cost more than it saved (configuration and a pipeline: about 2-5 ms more CPU each). mini's objects
+ *   do not compile; the setting keeps it so for a classic schema anything may still build.
  */
-z.config({ jitless: true });
+z.config({ ...en(), jitless: true });
 
 /**
  * Defines a schema at module start, in a form a bundler may drop where nothing uses it, built on its first use.

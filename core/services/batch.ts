@@ -1,7 +1,8 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { PermanentError, ValidationError } from "../errors.js";
 import { withLogContext } from "../log-context.js";
 import { formatPath, RunEvent } from "../model/index.js";
+import { schema } from "../model/schema.js";
 import type { Clock, Logger, Metrics, WorkMessage } from "../ports.js";
 
 /** The parts of an SQS record a consumer reads (the same on Lambda and in the local poll loop). */
@@ -15,11 +16,13 @@ export interface BatchResponse {
   batchItemFailures: Array<{ itemIdentifier: string }>;
 }
 
-const RunId = z.string().regex(/^[a-z0-9]{1,64}$/);
-export const WorkMessageSchema = z.union([
-  z.strictObject({ runId: RunId, event: RunEvent, observe: z.boolean().optional() }),
-  z.strictObject({ runId: RunId, deliver: z.string().min(1).max(512) }),
-]);
+const RunId = /* @__PURE__ */ schema(() => z.string().check(z.regex(/^[a-z0-9]{1,64}$/)));
+export const WorkMessageSchema = /* @__PURE__ */ schema(() =>
+  z.union([
+    z.strictObject({ runId: RunId, event: RunEvent, observe: z.optional(z.boolean()) }),
+    z.strictObject({ runId: RunId, deliver: z.string().check(z.minLength(1), z.maxLength(512)) }),
+  ]),
+);
 
 export function parseWorkMessage(body: string): WorkMessage {
   let json: unknown;

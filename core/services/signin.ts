@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ConflictError, UnauthorizedError, ValidationError } from "../errors.js";
 import { Identity } from "../model/index.js";
 import { schema } from "../model/schema.js";
@@ -25,14 +25,14 @@ export class SealedValues {
   }
 
   /** The payload, or a 401 saying the value is forged (or from another deployment) or expired. */
-  open<T extends z.ZodType>(value: string, schema: T, now: string, what: string): z.infer<T> {
+  open<T extends z.ZodMiniType>(value: string, schema: T, now: string, what: string): z.infer<T> {
     const [body, mac, ...rest] = value.split(".");
     const expected = body ? this.mac(body) : "";
     if (!body || !mac || rest.length > 0 || mac.length !== expected.length)
       throw new UnauthorizedError(`the ${what} is not valid: sign in again`);
     if (!timingSafeEqual(Buffer.from(mac), Buffer.from(expected)))
       throw new UnauthorizedError(`the ${what} is not valid (not signed by this hookflow): sign in again`);
-    const parsed = schema.and(z.object({ exp: z.string() })).safeParse(safeJson(body));
+    const parsed = z.intersection(schema, z.object({ exp: z.string() })).safeParse(safeJson(body));
     if (!parsed.success) throw new UnauthorizedError(`the ${what} is not valid: sign in again`);
     const { exp } = parsed.data as { exp: string };
     if (exp <= now) throw new UnauthorizedError(`the ${what} expired at ${exp}: sign in again`);
@@ -64,7 +64,7 @@ const LoginPayload = /* @__PURE__ */ schema(() =>
     nonce: z.string(),
     verifier: z.string(),
     returnTo: z.string(),
-    cli: z.object({ port: z.number().int().optional(), challenge: z.string(), state: z.string() }).optional(),
+    cli: z.optional(z.object({ port: z.optional(z.int()), challenge: z.string(), state: z.string() })),
   }),
 );
 type LoginPayload = z.infer<typeof LoginPayload>;
@@ -92,9 +92,9 @@ export type SignedIn =
 export const LOGIN_SECONDS = 10 * 60;
 export const CliLoginRequest = /* @__PURE__ */ schema(() =>
   z.object({
-    port: z.coerce.number().int().min(1024).max(65535).optional(),
-    challenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "base64url SHA-256 of the verifier"),
-    state: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/),
+    port: z.optional(z.coerce.number().check(z.int(), z.gte(1024), z.lte(65535))),
+    challenge: z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/, "base64url SHA-256 of the verifier")),
+    state: z.string().check(z.regex(/^[A-Za-z0-9_-]{8,128}$/)),
   }),
 );
 

@@ -1,14 +1,17 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { wakeUpDue } from "../engine/follow-up.js";
 import { withLogContext } from "../log-context.js";
+import { schema } from "../model/schema.js";
 import type { Clock, Logger, Metrics, RunStore, WakeUps, WorkQueue } from "../ports.js";
 import type { BatchResponse, QueueRecord } from "./batch.js";
 
-const WakeUpMessage = z.strictObject({
-  runId: z.string().regex(/^[a-z0-9]{1,64}$/),
-  at: z.iso.datetime(),
-  reason: z.enum(["observe", "approvalTimeout", "retryBackoff", "runTimeout", "schedule"]),
-});
+const WakeUpMessage = /* @__PURE__ */ schema(() =>
+  z.strictObject({
+    runId: z.string().check(z.regex(/^[a-z0-9]{1,64}$/)),
+    at: z.iso.datetime(),
+    reason: z.enum(["observe", "approvalTimeout", "retryBackoff", "runTimeout", "schedule"]),
+  }),
+);
 
 export interface WakeUpDeps {
   queue: WorkQueue;

@@ -1,16 +1,19 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as z from "zod";
+import * as z from "zod/mini";
+import { schema } from "../../core/model/schema.js";
 import { PRIVATE_FILE_MODE, privateDir, tightenFile } from "./private-files.js";
 
-const LocalSecrets = z.object({
-  apiToken: z.string().min(16),
-  tokenSecret: z.string().min(16),
-  githubSecret: z.string().min(16),
-  gitlabToken: z.string().min(16),
-  giteaSecret: z.string().min(16),
-});
+const LocalSecrets = /* @__PURE__ */ schema(() =>
+  z.object({
+    apiToken: z.string().check(z.minLength(16)),
+    tokenSecret: z.string().check(z.minLength(16)),
+    githubSecret: z.string().check(z.minLength(16)),
+    gitlabToken: z.string().check(z.minLength(16)),
+    giteaSecret: z.string().check(z.minLength(16)),
+  }),
+);
 export type LocalSecrets = z.infer<typeof LocalSecrets>;
 
 export const secretsFile = (dataDir: string) => join(dataDir, "secrets.json");

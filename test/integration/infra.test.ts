@@ -208,6 +208,24 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     expect(croner(bundles.api.inputsLoadedWith("core/model/cron.ts")).length).toBeGreaterThan(0);
   });
 
+  it("bundles zod/mini and not classic zod, in no function: only the api's OpenAPI document may load it (issue 20)", () => {
+    const classic = (inputs: string[]) =>
+      inputs.filter((input) => input.includes("node_modules/zod/v4/classic/"));
+    for (const name of FUNCTION_NAMES) {
+      expect(
+        bundles[name].startupInputs.filter((input) => input.includes("node_modules/zod/v4/mini/")),
+        name,
+      ).not.toEqual([]);
+      if (name === "api") continue;
+      expect(classic(bundles[name].inputs), name).toEqual([]);
+    }
+    // functions/api-openapi.ts, loaded by the document's first request, generates it with zod-to-openapi, which
+    // reads classic schemas (until that module generates it with zod's own toJSONSchema).
+    expect(classic(bundles.api.startupInputs)).toEqual([]);
+    const withDocument = new Set(bundles.api.inputsLoadedWith("functions/api-openapi.ts"));
+    expect(classic(bundles.api.inputs).filter((input) => !withDocument.has(input))).toEqual([]);
+  });
+
   it("loads @kubernetes/client-node in no cold start, nor with the scheduler's Kubernetes runner: only on its first use", () => {
     const clientNode = (inputs: string[]) =>
       inputs.filter((input) => input.includes("node_modules/@kubernetes/client-node/"));

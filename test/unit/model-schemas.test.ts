@@ -53,29 +53,43 @@ describe("core/model's schemas", () => {
 
 describe("zod's configuration", () => {
   it("parses without compiling parsers (jitless), which is cheaper on a cold start", async () => {
-    const z = await import("zod");
+    const z = await import("zod/mini");
     await import("../../core/model/index.js");
     expect(z.config().jitless).toBe(true);
+  });
+
+  it("words its issues in English, as classic zod does (zod/mini installs no locale of its own)", async () => {
+    const z = await import("zod/mini");
+    const { Pipeline } = await import("../../core/model/index.js");
+    expect(z.int().safeParse("1").error?.issues[0]?.message).toBe(
+      "Invalid input: expected number, received string",
+    );
+    expect(Pipeline.safeParse({ name: "p" }).error?.issues).toEqual([
+      expect.objectContaining({
+        path: ["stages"],
+        message: "Invalid input: expected array, received undefined",
+      }),
+    ]);
   });
 });
 
 describe("schema(): built on first use", () => {
   it("builds nothing until the schema is used, then once, and behaves as the schema it stands for", async () => {
-    const z = await import("zod");
+    const z = await import("zod/mini");
     const { schema } = await import("../../core/model/schema.js");
     let builds = 0;
     const Name = schema(() => {
       builds++;
-      return z.string().min(2);
+      return z.string().check(z.minLength(2));
     });
     const Named = schema(() => z.strictObject({ name: Name }));
     expect(builds).toBe(0);
     expect(Named.safeParse({ name: "x" }).error?.issues.map((i) => i.path)).toEqual([["name"]]);
     expect(Named.parse({ name: "ok" })).toEqual({ name: "ok" });
     expect(builds).toBe(1);
-    expect(Name).toBeInstanceOf(z.ZodString);
-    expect(Named.extend({ n: z.number() }).parse({ name: "ab", n: 1 })).toEqual({ name: "ab", n: 1 });
-    expect(Name.describe("a name").description).toBe("a name");
+    expect(Name).toBeInstanceOf(z.ZodMiniString);
+    expect(z.extend(Named, { n: z.number() }).parse({ name: "ab", n: 1 })).toEqual({ name: "ab", n: 1 });
+    expect(z.globalRegistry.get(Name.check(z.describe("a name")))?.description).toBe("a name");
     expect(Object.keys(Named.shape)).toEqual(["name"]);
   });
 });

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ValidationError } from "../../errors.js";
 import { type Item, S } from "./items.js";
 
@@ -38,13 +38,13 @@ export function decodeCursor(cursor: string | undefined, partition: RunPartition
   } catch {
     throw invalid("not a cursor this API returned");
   }
-  const value = (schema: z.ZodType<string>) => z.strictObject({ S: schema });
+  const value = (schema: z.ZodMiniType<string>) => z.strictObject({ S: schema });
   const parsed = z
     .strictObject({
-      pk: value(z.string().regex(/^RUN#[a-z0-9]{1,64}$/)),
+      pk: value(z.string().check(z.regex(/^RUN#[a-z0-9]{1,64}$/))),
       sk: value(z.literal("RUN")),
       [partition.pk]: value(z.literal(partition.value)),
-      [partition.sk]: value(z.string().max(128)),
+      [partition.sk]: value(z.string().check(z.maxLength(128))),
     })
     .safeParse(decoded);
   if (!parsed.success) throw invalid("not a cursor this API returned for this query; list again without one");

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { schema } from "../../model/schema.js";
 import type { ParsedDelivery, WebhookProvider } from "../../ports.js";
 import { normaliseHubPullRequest } from "./pull-request.js";
@@ -28,10 +28,10 @@ const GiteaPush = /* @__PURE__ */ schema(() =>
     ref: z.string(),
     after: CommitSha,
     repository: z.object({ full_name: z.string(), clone_url: z.string() }),
-    head_commit: PushCommit.nullish(),
+    head_commit: z.nullish(PushCommit),
     /** Newest first, cut to the instance's FEED_MAX_COMMIT_NUM; total_commits says how many there were. */
-    commits: z.array(PushCommit).nullish(),
-    total_commits: z.number().int().nonnegative().optional(),
+    commits: z.nullish(z.array(PushCommit)),
+    total_commits: z.optional(z.int().check(z.nonnegative())),
     pusher: z.object({ login: z.string() }),
   }),
 );
@@ -40,9 +40,9 @@ const GiteaBranch = /* @__PURE__ */ schema(() =>
   z.object({
     ref: z.string(),
     sha: CommitSha,
-    repo_id: z.number().int(),
+    repo_id: z.int(),
     /** Absent or null when the head repository was deleted. */
-    repo: z.object({ full_name: z.string(), clone_url: z.string() }).nullish(),
+    repo: z.nullish(z.object({ full_name: z.string(), clone_url: z.string() })),
   }),
 );
 
@@ -50,7 +50,7 @@ const GiteaBranch = /* @__PURE__ */ schema(() =>
 const GiteaPullRequest = /* @__PURE__ */ schema(() =>
   z.object({
     action: z.string(),
-    number: z.number().int().positive(),
+    number: z.int().check(z.positive()),
     pull_request: z.object({ head: GiteaBranch, base: GiteaBranch }),
     repository: z.object({ full_name: z.string(), clone_url: z.string() }),
     sender: z.object({ login: z.string() }),

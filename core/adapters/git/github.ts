@@ -2,7 +2,7 @@ import type { EmitterWebhookEvent } from "@octokit/webhooks";
 // The verification octokit's Webhooks class binds to its secret, imported alone: the class brings its event
 // emitter, middleware and logger into the webhook's start, and none of them is used.
 import { verify as verifyGithubSignature } from "@octokit/webhooks-methods";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { schema } from "../../model/schema.js";
 import type { ParsedDelivery, WebhookProvider } from "../../ports.js";
 import { normaliseHubPullRequest } from "./pull-request.js";
@@ -24,11 +24,11 @@ const GithubPush = /* @__PURE__ */ schema(() =>
   z.object({
     ref: z.string(),
     after: CommitSha,
-    deleted: z.boolean().optional(),
+    deleted: z.optional(z.boolean()),
     repository: z.object({ full_name: z.string(), clone_url: z.string() }),
     /** Null when the ref was deleted; for an annotated tag, the tagged commit (`after` is the tag object). */
-    head_commit: PushCommit.nullish(),
-    commits: z.array(PushCommit).nullish(),
+    head_commit: z.nullish(PushCommit),
+    commits: z.nullish(z.array(PushCommit)),
     pusher: z.object({ name: z.string() }),
   }),
 );
@@ -37,13 +37,13 @@ const GithubPush = /* @__PURE__ */ schema(() =>
 const GithubPullRequest = /* @__PURE__ */ schema(() =>
   z.object({
     action: z.string(),
-    number: z.number().int().positive(),
+    number: z.int().check(z.positive()),
     pull_request: z.object({
       head: z.object({
         ref: z.string(),
         sha: CommitSha,
         /** Null when the head repository (a fork) was deleted. */
-        repo: z.object({ full_name: z.string(), clone_url: z.string() }).nullable(),
+        repo: z.nullable(z.object({ full_name: z.string(), clone_url: z.string() })),
       }),
       base: z.object({ ref: z.string(), sha: CommitSha, repo: z.object({ full_name: z.string() }) }),
     }),
@@ -56,7 +56,7 @@ const GithubPullRequest = /* @__PURE__ */ schema(() =>
  * The schemas above validate untrusted bodies; octokit's event types (generated from GitHub's own webhook
  * description) prove at compile time that every payload GitHub documents passes them, field by field.
  */
-type Accepts<Schema extends z.ZodType, Payload> = Payload extends z.input<Schema> ? true : never;
+type Accepts<Schema extends z.ZodMiniType, Payload> = Payload extends z.input<Schema> ? true : never;
 const githubTypesAgree: [
   Accepts<typeof GithubPush, EmitterWebhookEvent<"push">["payload"]>,
   Accepts<typeof GithubPullRequest, EmitterWebhookEvent<"pull_request">["payload"]>,

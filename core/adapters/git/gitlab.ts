@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ValidationError } from "../../errors.js";
 import { schema } from "../../model/schema.js";
 import type { ParsedDelivery, WebhookProvider } from "../../ports.js";
@@ -22,17 +22,17 @@ const GitlabPush = /* @__PURE__ */ schema(() =>
     ref: z.string(),
     after: CommitSha,
     /** The commit the ref now points at (for an annotated tag, the tagged commit); null when deleted. */
-    checkout_sha: CommitSha.nullish(),
+    checkout_sha: z.nullish(CommitSha),
     /** Absent from GitLab's documented Tag Push example and from older versions' payloads: user_name then. */
-    user_username: z.string().optional(),
-    user_name: z.string().optional(),
+    user_username: z.optional(z.string()),
+    user_name: z.optional(z.string()),
     /** An annotated tag's message (null for a lightweight tag or a branch push). */
-    message: z.string().nullish(),
-    project: z.object({ path_with_namespace: z.string(), git_http_url: z.string().optional() }),
-    repository: z.object({ git_http_url: z.string().optional() }).nullish(),
+    message: z.nullish(z.string()),
+    project: z.object({ path_with_namespace: z.string(), git_http_url: z.optional(z.string()) }),
+    repository: z.nullish(z.object({ git_http_url: z.optional(z.string()) })),
     /** Oldest first (the head is last), the newest 20 only; total_commits_count says how many were pushed. */
-    commits: z.array(PushCommit).nullish(),
-    total_commits_count: z.number().int().nonnegative().optional(),
+    commits: z.nullish(z.array(PushCommit)),
+    total_commits_count: z.optional(z.int().check(z.nonnegative())),
   }),
 );
 
@@ -44,20 +44,20 @@ const GitlabProject = /* @__PURE__ */ schema(() =>
 /** The fields of a GitLab Merge Request Hook that hookflow reads (GitLab's "Merge request events"). */
 const GitlabMergeRequest = /* @__PURE__ */ schema(() =>
   z.object({
-    user: z.object({ username: z.string(), name: z.string().optional() }),
+    user: z.object({ username: z.string(), name: z.optional(z.string()) }),
     project: z.object({ path_with_namespace: z.string() }),
     object_attributes: z.object({
-      iid: z.number().int().positive(),
-      action: z.string().optional(),
+      iid: z.int().check(z.positive()),
+      action: z.optional(z.string()),
       source_branch: z.string(),
       target_branch: z.string(),
-      source_project_id: z.number().int(),
-      target_project_id: z.number().int(),
+      source_project_id: z.int(),
+      target_project_id: z.int(),
       source: GitlabProject,
       target: GitlabProject,
       last_commit: z.object({ id: CommitSha, message: z.string() }),
       /** The head before this update: present only when the update pushed commits. */
-      oldrev: z.string().nullish(),
+      oldrev: z.nullish(z.string()),
     }),
   }),
 );

@@ -2,7 +2,7 @@
  * What the three git hosts' push deliveries have in common: reading headers and the JSON body, the commit
  * schema, and the one step that turns a push into a TriggerContext.
  */
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ValidationError } from "../../errors.js";
 import { clipText, issuesFromZod, type Provider, type TriggerContext } from "../../model/index.js";
 import { schema } from "../../model/schema.js";
@@ -12,15 +12,15 @@ import type { ParsedDelivery, WebhookRequest } from "../../ports.js";
 export const ZERO_SHA = "0".repeat(40);
 
 export const CommitSha = /* @__PURE__ */ schema(() =>
-  z.string().regex(/^[0-9a-f]{40}$/, "expected a 40-character lowercase hex commit sha"),
+  z.string().check(z.regex(/^[0-9a-f]{40}$/, "expected a 40-character lowercase hex commit sha")),
 );
 
 // Go encodes an empty slice as null (Gitea), so an absent list means no files.
 const FileList = /* @__PURE__ */ schema(() =>
-  z
-    .array(z.string())
-    .nullish()
-    .transform((files) => files ?? []),
+  z.pipe(
+    z.nullish(z.array(z.string())),
+    z.transform((files) => files ?? []),
+  ),
 );
 
 /** A commit as all three hosts list it (GitLab's author has no username). */
@@ -28,7 +28,7 @@ export const PushCommit = /* @__PURE__ */ schema(() =>
   z.object({
     id: CommitSha,
     message: z.string(),
-    author: z.object({ name: z.string(), username: z.string().optional() }),
+    author: z.object({ name: z.string(), username: z.optional(z.string()) }),
     added: FileList,
     modified: FileList,
     removed: FileList,
@@ -98,7 +98,11 @@ export function parseJsonBody(body: unknown): unknown {
 }
 
 /** `value` checked against `schema`; a ValidationError with every problem's path otherwise. */
-export function validatePayload<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+export function validatePayload<S extends z.ZodMiniType>(
+  schema: S,
+  value: unknown,
+  what: string,
+): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) throw new ValidationError(`invalid ${what}`, issuesFromZod(result.error));
   return result.data;

@@ -1,6 +1,7 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { PermanentError } from "../../errors.js";
 import { formatPath } from "../../model/index.js";
+import { schema } from "../../model/schema.js";
 
 /**
  * The fields of a Job that hookflow builds or relies on, checked before anything is sent: a Job the API would
@@ -15,73 +16,97 @@ const required = (what: string) => ({
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** What names of namespaces, Jobs and containers must be (RFC 1123 label). */
 export const isDnsLabel = (name: string) => name.length <= 63 && DNS_LABEL.test(name);
-const dnsLabel = z
-  .string(required("a string"))
-  .max(63, "at most 63 characters")
-  .regex(DNS_LABEL, "lowercase letters, digits and '-', starting and ending with a letter or digit");
+const dnsLabel = /* @__PURE__ */ schema(() =>
+  z
+    .string(required("a string"))
+    .check(
+      z.maxLength(63, "at most 63 characters"),
+      z.regex(DNS_LABEL, "lowercase letters, digits and '-', starting and ending with a letter or digit"),
+    ),
+);
 
 const LABEL_NAME = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const labelKey = z.string().refine((key) => {
-  const slash = key.lastIndexOf("/");
-  const prefix = slash < 0 ? undefined : key.slice(0, slash);
-  const name = slash < 0 ? key : key.slice(slash + 1);
-  const prefixOk = prefix === undefined || (prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix));
-  return prefixOk && name.length <= 63 && LABEL_NAME.test(name);
-}, "not a valid label key");
-const labelValue = z
-  .string()
-  .max(63, "at most 63 characters")
-  .regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/, "not a valid label value");
+const labelKey = /* @__PURE__ */ schema(() =>
+  z.string().check(
+    z.refine((key) => {
+      const slash = key.lastIndexOf("/");
+      const prefix = slash < 0 ? undefined : key.slice(0, slash);
+      const name = slash < 0 ? key : key.slice(slash + 1);
+      const prefixOk = prefix === undefined || (prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix));
+      return prefixOk && name.length <= 63 && LABEL_NAME.test(name);
+    }, "not a valid label key"),
+  ),
+);
+const labelValue = /* @__PURE__ */ schema(() =>
+  z
+    .string()
+    .check(
+      z.maxLength(63, "at most 63 characters"),
+      z.regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/, "not a valid label value"),
+    ),
+);
 
 /** Kubernetes' classic rule for environment variable names, accepted by every supported version. */
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
-const EnvVar = z.looseObject({
-  name: z
-    .string(required("a string"))
-    .regex(ENV_NAME, "letters, digits, '_', '-' and '.', not starting with a digit"),
-  value: z.string().optional(),
-});
-
-const Container = z.looseObject({
-  name: dnsLabel,
-  image: z.string(required("a string")).min(1, "required"),
-  env: z.array(EnvVar).optional(),
-  command: z.array(z.string()).optional(),
-  args: z.array(z.string()).optional(),
-});
-
-const ObjectMeta = z.looseObject({
-  name: dnsLabel,
-  namespace: dnsLabel,
-  labels: z.record(labelKey, labelValue).optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
-});
-
-export const BuiltJob = z.looseObject({
-  apiVersion: z.literal("batch/v1"),
-  kind: z.literal("Job"),
-  metadata: ObjectMeta,
-  spec: z.looseObject({
-    backoffLimit: z.number().int().min(0),
-    activeDeadlineSeconds: z.number().int().min(1, "at least 1"),
-    ttlSecondsAfterFinished: z.number().int().min(0),
-    template: z.looseObject(
-      {
-        metadata: z.looseObject({ labels: z.record(labelKey, labelValue).optional() }).optional(),
-        spec: z.looseObject(
-          {
-            restartPolicy: z.enum(["Never", "OnFailure"], { error: "must be Never or OnFailure for a Job" }),
-            containers: z.array(Container, required("a list")).min(1, "a Job needs at least one container"),
-            initContainers: z.array(Container).optional(),
-          },
-          required("an object"),
-        ),
-      },
-      required("an object"),
-    ),
+const EnvVar = /* @__PURE__ */ schema(() =>
+  z.looseObject({
+    name: z
+      .string(required("a string"))
+      .check(z.regex(ENV_NAME, "letters, digits, '_', '-' and '.', not starting with a digit")),
+    value: z.optional(z.string()),
   }),
-});
+);
+
+const Container = /* @__PURE__ */ schema(() =>
+  z.looseObject({
+    name: dnsLabel,
+    image: z.string(required("a string")).check(z.minLength(1, "required")),
+    env: z.optional(z.array(EnvVar)),
+    command: z.optional(z.array(z.string())),
+    args: z.optional(z.array(z.string())),
+  }),
+);
+
+const ObjectMeta = /* @__PURE__ */ schema(() =>
+  z.looseObject({
+    name: dnsLabel,
+    namespace: dnsLabel,
+    labels: z.optional(z.record(labelKey, labelValue)),
+    annotations: z.optional(z.record(z.string(), z.string())),
+  }),
+);
+
+export const BuiltJob = /* @__PURE__ */ schema(() =>
+  z.looseObject({
+    apiVersion: z.literal("batch/v1"),
+    kind: z.literal("Job"),
+    metadata: ObjectMeta,
+    spec: z.looseObject({
+      backoffLimit: z.int().check(z.gte(0)),
+      activeDeadlineSeconds: z.int().check(z.gte(1, "at least 1")),
+      ttlSecondsAfterFinished: z.int().check(z.gte(0)),
+      template: z.looseObject(
+        {
+          metadata: z.optional(z.looseObject({ labels: z.optional(z.record(labelKey, labelValue)) })),
+          spec: z.looseObject(
+            {
+              restartPolicy: z.enum(["Never", "OnFailure"], {
+                error: "must be Never or OnFailure for a Job",
+              }),
+              containers: z
+                .array(Container, required("a list"))
+                .check(z.minLength(1, "a Job needs at least one container")),
+              initContainers: z.optional(z.array(Container)),
+            },
+            required("an object"),
+          ),
+        },
+        required("an object"),
+      ),
+    }),
+  }),
+);
 
 /** Throws PermanentError listing each field at fault (`spec.template.spec.containers[0].image: required`). */
 export function assertValidJob(job: unknown, task: string): void {

@@ -1,6 +1,7 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { PermanentError } from "../../errors.js";
 import type { TaskLaunch } from "../../model/index.js";
+import { schema } from "../../model/schema.js";
 
 /** What a launch asks to run on this host; the image is ignored. */
 export interface LocalCommand {
@@ -11,24 +12,24 @@ export interface LocalCommand {
   env: Record<string, string>;
 }
 
-const Container = z
-  .object({
-    command: z.array(z.string()).optional(),
-    args: z.array(z.string()).optional(),
-    workingDir: z.string().optional(),
-    env: z.array(z.object({ name: z.string(), value: z.string().optional() }).loose()).optional(),
-  })
-  .loose();
+const Container = /* @__PURE__ */ schema(() =>
+  z.looseObject({
+    command: z.optional(z.array(z.string())),
+    args: z.optional(z.array(z.string())),
+    workingDir: z.optional(z.string()),
+    env: z.optional(z.array(z.looseObject({ name: z.string(), value: z.optional(z.string()) }))),
+  }),
+);
 
-const JobManifest = z
-  .object({
-    spec: z
-      .object({
-        template: z.object({ spec: z.object({ containers: z.array(Container).min(1) }).loose() }).loose(),
-      })
-      .loose(),
-  })
-  .loose();
+const JobManifest = /* @__PURE__ */ schema(() =>
+  z.looseObject({
+    spec: z.looseObject({
+      template: z.looseObject({
+        spec: z.looseObject({ containers: z.array(Container).check(z.minLength(1)) }),
+      }),
+    }),
+  }),
+);
 
 /**
  * The argv, working directory and template env of a launch. A `run` task gives its command and args; a `job`

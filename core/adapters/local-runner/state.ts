@@ -7,7 +7,8 @@ import { execFile } from "node:child_process";
 import { link, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import * as z from "zod";
+import * as z from "zod/mini";
+import { schema } from "../../model/schema.js";
 
 export const JOB_FILES = {
   /** What was started (JobSpec); written before the process starts, so it marks the attempt as submitted. */
@@ -30,34 +31,38 @@ export const JOB_FILES = {
  * The record of a started attempt. Environment values are left out on purpose: secrets never touch the disk,
  * and the wrapper receives the whole environment through its stdin.
  */
-export const JobSpec = z.object({
-  jobName: z.string(),
-  runId: z.string(),
-  task: z.string(),
-  attempt: z.number().int(),
-  argv: z.array(z.string()).min(1),
-  cwd: z.string(),
-  envNames: z.array(z.string()),
-  secretEnvNames: z.array(z.string()),
-  timeoutSeconds: z.number().int().positive(),
-  submittedAt: z.string(),
-  /** submittedAt + timeoutSeconds, on the runner's clock; observe() enforces it after a restart. */
-  deadline: z.string(),
-});
+export const JobSpec = /* @__PURE__ */ schema(() =>
+  z.object({
+    jobName: z.string(),
+    runId: z.string(),
+    task: z.string(),
+    attempt: z.int(),
+    argv: z.array(z.string()).check(z.minLength(1)),
+    cwd: z.string(),
+    envNames: z.array(z.string()),
+    secretEnvNames: z.array(z.string()),
+    timeoutSeconds: z.int().check(z.positive()),
+    submittedAt: z.string(),
+    /** submittedAt + timeoutSeconds, on the runner's clock; observe() enforces it after a restart. */
+    deadline: z.string(),
+  }),
+);
 export type JobSpec = z.infer<typeof JobSpec>;
 
-export const ExitRecord = z.object({
-  code: z.number().int().nullable().optional(),
-  signal: z.string().nullable().optional(),
-  /** The task never ran: its command could not be started, or it was stopped first. */
-  error: z.string().optional(),
-  at: z.string(),
-});
+export const ExitRecord = /* @__PURE__ */ schema(() =>
+  z.object({
+    code: z.optional(z.nullable(z.int())),
+    signal: z.optional(z.nullable(z.string())),
+    /** The task never ran: its command could not be started, or it was stopped first. */
+    error: z.optional(z.string()),
+    at: z.string(),
+  }),
+);
 export type ExitRecord = z.infer<typeof ExitRecord>;
 
-export const StopReason = z.enum(["canceled", "deadline", "stopped"]);
+export const StopReason = /* @__PURE__ */ schema(() => z.enum(["canceled", "deadline", "stopped"]));
 export type StopReason = z.infer<typeof StopReason>;
-export const StopRecord = z.object({ reason: StopReason, at: z.string() });
+export const StopRecord = /* @__PURE__ */ schema(() => z.object({ reason: StopReason, at: z.string() }));
 export type StopRecord = z.infer<typeof StopRecord>;
 
 /** A DNS-1123 label, as jobNameFor makes them; anything else could climb out of the jobs directory. */
@@ -79,7 +84,7 @@ export async function readText(path: string): Promise<string | undefined> {
 }
 
 /** A state file parsed with its schema; undefined when it does not exist. */
-export async function readRecord<T>(path: string, schema: z.ZodType<T>): Promise<T | undefined> {
+export async function readRecord<T>(path: string, schema: z.ZodMiniType<T>): Promise<T | undefined> {
   const text = await readText(path);
   return text === undefined ? undefined : schema.parse(JSON.parse(text));
 }
