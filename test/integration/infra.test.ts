@@ -154,7 +154,6 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     expect(atStart).toContain("functions/api-schemas.ts");
     const loadedLater = atStart.filter(
       (input) =>
-        input.includes("zod-to-openapi") ||
         input === "functions/api-openapi.ts" ||
         input === "functions/api-responses.ts" ||
         (input.includes("zod/v4/locales/") && !input.endsWith("/en.js")),
