@@ -47,7 +47,7 @@ const SECURITY_SCHEMES = {
 };
 
 /** A route as the document reads it: RouteSpec's shape, over any zod schema (classic or mini). */
-interface DocRoute {
+export interface DocRoute {
   method: string;
   path: string;
   request?: {
@@ -149,7 +149,7 @@ class Converter {
 }
 
 /**
- * `z.toJSONSchema(root, { io })`, with its `$defs` put in `defs`, and three rules of the document's own:
+ * `z.toJSONSchema(root, { io })`, with its `$defs` put in `defs`, and five rules of the document's own:
  * - It sees through hookflow's schema stand-ins (`schema(() => …)`, core/model/schema.ts). A stand-in is a Proxy,
  *   another object than the schema it builds, which is the one registered with its id and description and the
  *   one classic zod's conversion code (a closure over the schema) looks up among the schemas seen so far. So both
@@ -158,6 +158,8 @@ class Converter {
  * - An answer's object without `.strict()` stays open (no `additionalProperties: false`, which zod writes for an
  *   output because parsing strips unknown keys): no route parses what it answers, and a client must accept a
  *   field added later.
+ * - A record's keys are described only when they are more than strings (JSON's keys are nothing else).
+ * - An integer's bounds are the ones it states: `.int()` is a safe integer, which zod writes as bounds of ±2^53-1.
  * - A transform's output, which JSON Schema cannot describe, is described by what it transforms (a parameter's
  *   value is documented as string, number or boolean, as a pipeline file gives it).
  */
@@ -182,6 +184,11 @@ function generate(root: $ZodType, io: "input" | "output", defs: Record<string, S
         jsonSchema.additionalProperties === false
       )
         delete jsonSchema.additionalProperties;
+      const keys = jsonSchema.propertyNames;
+      if (typeof keys === "object" && Object.keys(keys).length === 1 && keys.type === "string")
+        delete jsonSchema.propertyNames;
+      if (jsonSchema.minimum === Number.MIN_SAFE_INTEGER) delete jsonSchema.minimum;
+      if (jsonSchema.maximum === Number.MAX_SAFE_INTEGER) delete jsonSchema.maximum;
     },
   });
   const seen = generator.seen;
