@@ -1,5 +1,7 @@
-import * as z from "zod/mini";
-import type { $ZodType, JSONSchema } from "zod/v4/core";
+import { createRequire } from "node:module";
+import { object } from "zod/mini";
+import type * as Core from "zod/v4/core";
+import type { $ZodPipe, $ZodType, GlobalMeta, JSONSchema, Seen } from "zod/v4/core";
 import { MAX_API_BODY_BYTES } from "./api.js";
 import * as R from "./api-responses.js";
 import type { RouteList } from "./openapi-route.js";
@@ -29,6 +31,17 @@ export const docKit = {
   conflict: { 409: json(R.ErrorResponse, "the run's state does not allow it") },
 };
 export type DocKit = typeof docKit;
+
+/**
+ * zod's JSON Schema generator, from zod's CommonJS build. Its ES module build's files are the ones every function
+ * starts with (zod's core re-exports the generator), and esbuild puts what a dynamically imported module uses of
+ * a file the start reaches in a chunk the start loads: imported here, the generator (22 KB) would be on the API's
+ * start path. What a `require` names is bundled with this module alone. zod keeps one global registry for both
+ * builds (on `globalThis`), and the generator reads a schema by its fields, whichever build made it. Without a
+ * bundler (tsx) there is no `require`: one is made.
+ */
+const core: typeof Core =
+  typeof require === "function" ? require("zod/v4/core") : createRequire(import.meta.url)("zod/v4/core");
 
 const INFO = {
   title: "hookflow",
@@ -141,20 +154,19 @@ class Converter {
 
   convert(): { schemas: Schema[]; defs: Record<string, Schema> } {
     const defs: Record<string, Schema> = {};
-    const all = generate(z.object(this.shape), this.io, defs);
-    const properties = all.properties ?? {};
+    const properties = generate(this.shape, this.io, defs);
     const schemas = Array.from({ length: this.count }, (_, at) => properties[at] as Schema);
     return { schemas, defs };
   }
 }
 
 /**
- * `z.toJSONSchema(root, { io })`, with its `$defs` put in `defs`, and five rules of the document's own:
+ * `toJSONSchema` of an object of `shape`, giving its properties and putting its `$defs` in `defs`, with five rules
+ * of the document's own:
  * - It sees through hookflow's schema stand-ins (`schema(() => …)`, core/model/schema.ts). A stand-in is a Proxy,
  *   another object than the schema it builds, which is the one registered with its id and description and the
  *   one classic zod's conversion code (a closure over the schema) looks up among the schemas seen so far. So both
- *   are looked up by the built schema, which the stand-in's bound `apply` hands over. `toJSONSchema` does not
- *   expose what it has seen; its class form does.
+ *   are looked up by the built schema, which the stand-in's bound `apply` hands over.
  * - An answer's object without `.strict()` stays open (no `additionalProperties: false`, which zod writes for an
  *   output because parsing strips unknown keys): no route parses what it answers, and a client must accept a
  *   field added later.
@@ -163,17 +175,25 @@ class Converter {
  * - A transform's output, which JSON Schema cannot describe, is described by what it transforms (a parameter's
  *   value is documented as string, number or boolean, as a pipeline file gives it).
  */
-function generate(root: $ZodType, io: "input" | "output", defs: Record<string, Schema>): Schema {
+function generate(
+  shape: Record<string, $ZodType>,
+  io: "input" | "output",
+  defs: Record<string, Schema>,
+): Record<string, Schema> {
   const transformed = new Map<$ZodType, $ZodType>();
-  const generator = new z.core.JSONSchemaGenerator({
+  const root = object(shape);
+  // zod hands a schema's own conversion hook its context: the root's keys what zod has seen by the built schema.
+  root._zod.processJSONSchema = (ctx, json, params) => {
+    seeThroughStandIns(ctx.seen, transformed);
+    ctx.processors.object?.(root, ctx, json, params);
+  };
+  const { $defs, properties } = core.toJSONSchema(root, {
     io,
     target: "draft-2020-12",
     metadata: new StandInMetadata(),
     unrepresentable: ({ zodSchema }) => {
       const input = transformed.get(built(zodSchema));
-      if (!input) return "throw";
-      const { $schema: _, ...json } = generate(input, io, defs);
-      return json;
+      return input ? (generate({ input }, io, defs).input as Schema) : "throw";
     },
     override: ({ zodSchema, jsonSchema }) => {
       const { def } = zodSchema._zod;
@@ -191,32 +211,33 @@ function generate(root: $ZodType, io: "input" | "output", defs: Record<string, S
       if (jsonSchema.maximum === Number.MAX_SAFE_INTEGER) delete jsonSchema.maximum;
     },
   });
-  const seen = generator.seen;
+  Object.assign(defs, $defs);
+  return (properties ?? {}) as Record<string, Schema>;
+}
+
+/** Keys `seen` by the schema a stand-in builds, and records in `transformed` what each transform transforms. */
+function seeThroughStandIns(seen: Map<$ZodType, Seen>, transformed: Map<$ZodType, $ZodType>): void {
   const { get, set, has } = seen;
   Object.assign(seen, {
     get: (key: $ZodType) => get.call(seen, built(key)),
     has: (key: $ZodType) => has.call(seen, built(key)),
-    set: (key: $ZodType, value: z.core.Seen) => {
+    set: (key: $ZodType, value: Seen) => {
       // Seen before its parts are: a pipe into a transform is known when the transform is met.
-      const { def } = (key as z.core.$ZodPipe)._zod;
+      const { def } = (key as $ZodPipe)._zod;
       if (def.type === "pipe" && def.out._zod.def.type === "transform")
         transformed.set(built(def.out), def.in);
       return set.call(seen, built(key), value);
     },
   });
-  generator.process(root);
-  const { $defs, ...json } = generator.emit(root);
-  Object.assign(defs, $defs);
-  return json;
 }
 
 const built = (schema: $ZodType): $ZodType =>
   (schema as { apply?: (f: (self: $ZodType) => $ZodType) => $ZodType }).apply?.((self) => self) ?? schema;
 
 /** The global registry, asked about the schema a stand-in builds. */
-class StandInMetadata extends z.core.$ZodRegistry<z.core.GlobalMeta> {
+class StandInMetadata extends core.$ZodRegistry<GlobalMeta> {
   override get<S extends $ZodType>(schema: S) {
-    return z.globalRegistry.get(built(schema) as S);
+    return core.globalRegistry.get(built(schema) as S);
   }
 }
 
