@@ -6,7 +6,7 @@ import { schema } from "../core/model/schema.js";
  * What the API's routes read from a request (path, query, body), validated on every call. The OpenAPI document is
  * generated from these and from the answers' shapes (api-responses.ts, loaded only to build the document); a
  * name or description the document shows is zod's own metadata in its global registry (`.register(z.globalRegistry,
- * …)`, what classic's `.meta` and `.describe` do), so that this module needs no `.openapi()` and the API starts
+ * …)`), which zod's JSON Schema generator reads, so that this module needs no `.openapi()` and the API starts
  * without @hono/zod-openapi (issue 20).
  * Each is built on the first request that reads it (`schema`, core/model/schema.ts).
  */

@@ -678,7 +678,7 @@ export function createApiApp(deps: ApiDeps): Hono<Env> {
     },
   );
 
-  // Generated on its first request: building it loads zod-to-openapi and the answers' schemas,
+  // Generated on its first request: building it loads the generator (api-openapi.ts) and the answers' schemas,
   // which no other route needs (issue 20).
   let document: Promise<unknown> | undefined;
   app.get("/api/openapi.json", async (c) => {

@@ -412,6 +412,86 @@ describe("the OpenAPI document", () => {
     );
     for (const field of ["failedOnly", "task", "downstream"]) expect(rerun).toContain(`"${field}"`);
   });
+
+  it("documents what each route reads (as a client sends it) and answers, from the same schemas", async () => {
+    const doc: unknown = await (await call("GET", "/api/openapi.json")).json();
+    const at = (value: unknown, ...path: (string | number)[]): unknown =>
+      path.reduce((inner, key) => (inner as Record<string | number, unknown> | undefined)?.[key], value);
+    const keys = (value: unknown) => Object.keys(value as object);
+    const schemas = at(doc, "components", "schemas");
+    const component = (id: string, ...path: (string | number)[]) => at(schemas, id, ...path);
+    expect(keys(at(doc, "components", "securitySchemes")).sort()).toEqual(["bearer", "session"]);
+    expect(at(doc, "info", "title")).toBe("hookflow");
+
+    // Every reference names a component, and every component is referred to.
+    const refs = new Set<string>();
+    const walk = (value: unknown): void => {
+      if (Array.isArray(value)) value.forEach(walk);
+      else if (value && typeof value === "object")
+        for (const [key, inner] of Object.entries(value))
+          key === "$ref" ? refs.add(String(inner)) : walk(inner);
+    };
+    walk(doc);
+    expect([...refs].sort()).toEqual(
+      keys(schemas)
+        .map((id) => `#/components/schemas/${id}`)
+        .sort(),
+    );
+
+    const manualRun = at(doc, "paths", "/api/pipelines/{name}/runs", "post");
+    expect(at(manualRun, "parameters")).toEqual([
+      {
+        in: "path",
+        name: "name",
+        required: true,
+        schema: { type: "string", pattern: "^[a-z0-9][a-z0-9-]{0,62}$" },
+      },
+    ]);
+    expect(at(manualRun, "requestBody")).toEqual({
+      required: false,
+      content: { "application/json": { schema: { $ref: "#/components/schemas/ManualRun" } } },
+    });
+    expect(keys(component("ManualRun", "properties"))).toEqual(["ref", "commit", "params"]);
+    expect(component("ManualRun", "additionalProperties")).toBe(false);
+    expect(component("ManualRun", "required")).toBeUndefined();
+    expect(at(manualRun, "responses", 201, "content", "application/json", "schema")).toEqual({
+      $ref: "#/components/schemas/Run",
+    });
+    expect(component("Run", "required")).toEqual(
+      expect.arrayContaining(["id", "pipeline", "status", "stages"]),
+    );
+    expect(component("Run", "properties", "status", "enum")).toContain("running");
+
+    // A pipeline sent may leave out what has a default; one answered has it.
+    const pipeline = at(doc, "paths", "/api/pipelines/{name}");
+    expect(at(pipeline, "put", "requestBody", "required")).toBe(true);
+    expect(at(pipeline, "put", "requestBody", "content", "application/yaml", "schema", "required")).toEqual([
+      "name",
+      "stages",
+    ]);
+    expect(
+      at(pipeline, "get", "responses", 200, "content", "application/json", "schema", "required"),
+    ).toEqual(expect.arrayContaining(["name", "stages", "triggers", "params"]));
+
+    expect(at(doc, "paths", "/api/runs", "get", "parameters", 2)).toEqual({
+      in: "query",
+      name: "limit",
+      required: false,
+      schema: { type: "integer", minimum: 1, maximum: 100, default: 20 },
+    });
+    const logs = at(doc, "paths", "/api/runs/{id}/tasks/{task}/logs", "get");
+    expect(at(logs, "parameters", 2, "name")).toBe("attempt");
+    expect(at(logs, "parameters", 2, "description")).toMatch(/earlier attempt/);
+    expect(keys(at(logs, "responses", 200, "content"))).toEqual(["text/plain"]);
+
+    const token = at(doc, "paths", "/api/tokens", "post");
+    expect(at(token, "requestBody", "content", "application/json", "schema", "required")).toEqual(["name"]);
+    expect(at(token, "responses", 201, "content", "application/json", "schema", "$ref")).toBe(
+      "#/components/schemas/TokenCreated",
+    );
+    expect(component("TokenCreated", "allOf", 0)).toEqual({ $ref: "#/components/schemas/Token" });
+    expect(component("TokenCreated", "allOf", 1, "required")).toEqual(["token"]);
+  });
 });
 
 describe("logs", () => {
