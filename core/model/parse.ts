@@ -1,5 +1,6 @@
 import { type Document, isNode, isScalar, LineCounter, parseAllDocuments, parseDocument, visit } from "yaml";
 import type * as z from "zod/mini";
+import { $ZodAsyncError } from "zod/v4/core";
 import { formatPath, type Issue, type Validated } from "./issues.js";
 import { JobTemplate, jobTemplateWarnings } from "./job-template.js";
 import { byteLength, LIMITS } from "./limits.js";
@@ -141,6 +142,20 @@ function locator(doc: Document, lineCounter: LineCounter): Locator {
   };
 }
 
+/**
+ * Synchronously, so issues come in the schema's order; again asynchronously when the value meets an asynchronous
+ * check (a pipeline's schedule: croner is imported when one is met, schedule.ts), which zod refuses to run
+ * synchronously (it throws; the checks are pure, so running them again changes nothing).
+ */
+async function parseSchema<S extends z.ZodMiniType>(schema: S, value: unknown) {
+  try {
+    return schema.safeParse(value);
+  } catch (error) {
+    if (!(error instanceof $ZodAsyncError)) throw error;
+    return schema.safeParseAsync(value);
+  }
+}
+
 /** Validates a parsed value against a schema, locating each issue in the text it came from. */
 export async function validate<S extends z.ZodMiniType>(
   schema: S,
@@ -149,8 +164,7 @@ export async function validate<S extends z.ZodMiniType>(
 ): Promise<Validated<z.output<S>>> {
   const tooDeep = depthProblem(value);
   if (tooDeep) return { ok: false, issues: [tooDeep], warnings: [] };
-  // Asynchronous: a pipeline's schedules are checked by croner, imported when one is met (schedule.ts).
-  const result = await schema.safeParseAsync(value);
+  const result = await parseSchema(schema, value);
   if (result.success) return { ok: true, value: result.data, warnings: [] };
   // Locating an issue walks the document, so only the first few are located and reported; the rest are counted.
   const all = result.error.issues;
