@@ -74,7 +74,8 @@ export function createApiApp(deps: ApiDeps): Hono<Env> {
   });
   app.use("/api/*", authenticate(deps));
   app.use("/api/*", limitBody(MAX_API_BODY_BYTES, "an /api body"));
-  // Every line logged while a run's route works names the run (and the task, where the route has one).
+  // A run's routes log with the run (and the task, where the route has one): the error handler's line too. The
+  // run command's own line names them from the command.
   app.use(
     "/api/runs/:id/*",
     requestLog(deps.log, (c) => ({ runId: c.req.param("id"), ...taskOf(c.req.path) })),
