@@ -2,7 +2,6 @@
 import type { Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
-import { stringify } from "yaml";
 import type { RunView, TaskView } from "../../core/engine/index.js";
 import { NotFoundError, UnauthorizedError } from "../../core/errors.js";
 import {
@@ -881,6 +880,8 @@ export async function pipelinePage(c: Context, deps: ConsoleDeps): Promise<Respo
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) throw new NotFoundError(`no pipeline ${name.slice(0, 64)}`);
   const pipeline = await deps.definitions.getPipeline(name);
   const runs = await deps.runs.list({ pipeline: name, limit: 10 });
+  // yaml (about 120 KB) on this page only: the run pages, which notifications link to, load without it.
+  const { stringify } = await import("yaml");
   return html(
     c,
     <Layout title={name} reader={reader} here={c.req.path}>

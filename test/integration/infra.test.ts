@@ -196,6 +196,15 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     );
   });
 
+  it("renders the console's run pages without yaml: only the pipeline page loads it (issue 20)", () => {
+    const yaml = (inputs: string[]) => inputs.filter((input) => input.includes("node_modules/yaml/"));
+    const pages = bundles.api.inputsLoadedWith("functions/console/pages.tsx");
+    expect(pages).toContain("functions/console/pages.tsx");
+    expect(yaml(pages)).toEqual([]);
+    expect(yaml(bundles.api.startupInputs)).toEqual([]);
+    expect(yaml(bundles.api.inputsLoadedWith("node_modules/yaml/dist/index.js")).length).toBeGreaterThan(10);
+  });
+
   it("starts no function with Powertools: the first flush with a metric to write loads it (issue 20)", () => {
     for (const name of FUNCTION_NAMES)
       expect(
