@@ -43,7 +43,8 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
   /**
    * Runs `events` through a function's bundled handler in one fresh process, as one warm container would. No
    * invocation may run an AsyncLocalStorage: its first `run` turns on Node's promise hooks for the whole process,
-   * a cost every later promise pays (issue 20, docs/decisions.md §5); log fields are carried by hand.
+   * a cost every later promise pays (issue 20, docs/decisions.md §5); log fields are carried by hand. (A console
+   * page would fail it: hono/jsx renders inside an AsyncLocalStorage of its own; no test here renders one.)
    */
   async function invoke(
     name: FunctionName,
