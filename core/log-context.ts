@@ -1,20 +1,19 @@
-import { AsyncLocalStorage } from "node:async_hooks";
+import type { Logger } from "./ports.js";
 
 /** What a log line is about: the run, task and attempt, the delivery, the message; whatever applies. */
 export type LogFields = Record<string, unknown>;
 
-const context = new AsyncLocalStorage<LogFields>();
-
 /**
- * Runs `work` with `fields` added to every line logged while it runs, by any code it calls, awaited work
- * included (AsyncLocalStorage: a batch's runs are handled side by side, so a process-wide "current run" would
- * mix them). Nested calls add to the fields around them.
+ * `log` with `fields` on every line it writes (a line's own fields win; children of children add up): the logger
+ * handed down to the code that handles one message, request or effect, so that each of a batch's runs, handled
+ * side by side, keeps its own fields. Carried by hand rather than by AsyncLocalStorage, whose promise hooks cost
+ * every function's start (docs/decisions.md §5).
  */
-export function withLogContext<T>(fields: LogFields, work: () => T): T {
-  return context.run({ ...context.getStore(), ...fields }, work);
-}
-
-/** The fields of the innermost `withLogContext` around the caller ({} outside any). */
-export function logContext(): LogFields {
-  return context.getStore() ?? {};
+export function withFields(log: Logger, fields: LogFields): Logger {
+  return {
+    info: (message, own) => log.info(message, { ...fields, ...own }),
+    warn: (message, own) => log.warn(message, { ...fields, ...own }),
+    error: (message, own) => log.error(message, { ...fields, ...own }),
+    ...(log.debug && { debug: (message, own) => log.debug?.(message, { ...fields, ...own }) }),
+  };
 }

@@ -408,7 +408,7 @@ function outboxOnFirstUse(base: Base, overrides: Overrides): OutboxDelivery {
       ...(overrides.notifyBudgetSeconds !== undefined && { budgetSeconds: overrides.notifyBudgetSeconds }),
     });
   });
-  return { deliver: async (run, effect) => (await built()).deliver(run, effect) };
+  return { deliver: async (run, effect, log) => (await built()).deliver(run, effect, log) };
 }
 
 export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
@@ -442,7 +442,7 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
       runner,
       deliveries: base.stores.deliveries,
       log: base.log,
-      ...(base.wakeUps && { followUps: { wakeUps: base.wakeUps, clock: base.clock, log: base.log } }),
+      ...(base.wakeUps && { followUps: { wakeUps: base.wakeUps, clock: base.clock } }),
     }),
     service,
     runner,

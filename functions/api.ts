@@ -1,7 +1,6 @@
 import { type Context, Hono } from "hono";
 import { handle } from "hono/aws-lambda";
 import * as z from "zod/mini";
-import { withLogContext } from "../core/log-context.js";
 import { JobTemplate, LIMITS, Pipeline, Role, type RoleMap } from "../core/model/index.js";
 import type { AuditLog, Logger } from "../core/ports.js";
 import type { AccessControl, Attempt } from "../core/services/access.js";
@@ -17,7 +16,7 @@ import { apiDeps, lazyHandler } from "../core/wiring.js";
 import * as S from "./api-schemas.js";
 import { type Authenticated, authenticate, identifyCaller, tokenPrincipal } from "./auth.js";
 import { mountConsole } from "./console/routes.js";
-import { installErrorHandler, limitBody } from "./http.js";
+import { installErrorHandler, limitBody, requestLog } from "./http.js";
 import { openApiRoute, type RouteList, type RouteSpec, type ValidOf } from "./openapi-route.js";
 import { mountSignIn } from "./signin.js";
 
@@ -75,9 +74,11 @@ export function createApiApp(deps: ApiDeps): Hono<Env> {
   });
   app.use("/api/*", authenticate(deps));
   app.use("/api/*", limitBody(MAX_API_BODY_BYTES, "an /api body"));
-  // Every line logged while a run's route works names the run (and the task, where the route has one).
-  app.use("/api/runs/:id/*", (c, next) =>
-    withLogContext({ runId: c.req.param("id"), ...taskOf(c.req.path) }, next),
+  // A run's routes log with the run (and the task, where the route has one): the error handler's line too. The
+  // run command's own line names them from the command.
+  app.use(
+    "/api/runs/:id/*",
+    requestLog(deps.log, (c) => ({ runId: c.req.param("id"), ...taskOf(c.req.path) })),
   );
   /** A read: the caller's role must include `role` (403 naming it otherwise). */
   const read = (c: Context<Env>, role: Role = "viewer") => deps.access.check(c.get("principal"), role);
@@ -699,7 +700,7 @@ const principalLabel = (c: Context<Env>): string => {
   return principal.kind === "person" ? principal.identity.username : principal.label;
 };
 
-/** The task a `/api/runs/{id}/tasks/{task}/…` path names, for the log context. */
+/** The task a `/api/runs/{id}/tasks/{task}/…` path names, for the request's log fields. */
 function taskOf(path: string): { task?: string } {
   const task = /^\/api\/runs\/[^/]+\/tasks\/([^/]+)/.exec(path)?.[1];
   if (!task) return {};

@@ -3,7 +3,6 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { parseCallbackTaskId } from "../core/engine/index.js";
 import { ForbiddenError, NotFoundError, UnauthorizedError } from "../core/errors.js";
-import { withLogContext } from "../core/log-context.js";
 import { type Actor, BOOTSTRAP_TOKEN, type Principal, type RoleMap } from "../core/model/index.js";
 import { PersonalTokens, personPrincipal } from "../core/services/people.js";
 import type { TaskAttempt } from "../core/services/reports.js";
@@ -167,7 +166,7 @@ export function taskToken(tokens: TaskTokens): MiddlewareHandler<{ Variables: { 
     if (!(await tokens.verify(ref, token)))
       throw new ForbiddenError("this token does not belong to this task attempt");
     c.set("attempt", ref);
-    await withLogContext({ runId: ref.runId, task: ref.task, attempt: ref.attempt }, next);
+    await next();
   };
 }
 

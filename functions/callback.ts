@@ -2,7 +2,6 @@ import { Hono } from "hono";
 import { handle } from "hono/aws-lambda";
 import * as z from "zod/mini";
 import { ValidationError } from "../core/errors.js";
-import { withLogContext } from "../core/log-context.js";
 import { issuesFromZod, LIMITS, VARIABLE_NAME } from "../core/model/index.js";
 import { schema } from "../core/model/schema.js";
 import type { Logger } from "../core/ports.js";
@@ -11,7 +10,7 @@ import type { TaskAttempt, TaskReports } from "../core/services/reports.js";
 import type { TaskTokens } from "../core/services/tokens.js";
 import { callbackDeps, lazyHandler } from "../core/wiring.js";
 import { relayToken, taskToken } from "./auth.js";
-import { installErrorHandler, limitBody } from "./http.js";
+import { installErrorHandler, limitBody, requestLog } from "./http.js";
 
 const MAX_CALLBACK_BYTES = 64 * 1024;
 
@@ -72,6 +71,10 @@ export function createCallbackApp(deps: CallbackDeps): Hono<CallbackEnv> {
     "/callbacks/tasks/:taskId",
     limitBody(MAX_CALLBACK_BYTES, "a callback body"),
     taskToken(deps.tokens),
+    requestLog(deps.log, (c) => {
+      const { runId, task, attempt }: TaskAttempt = c.get("attempt");
+      return { runId, task, attempt };
+    }),
     async (c) => c.json(await deps.reports.report(c.get("attempt"), await readBody(c.req.raw)), 200),
   );
   // `POST /callbacks/relay`: the in-cluster relay reports what a Job of hookflow's shows, with its own token.
@@ -80,9 +83,7 @@ export function createCallbackApp(deps: CallbackDeps): Hono<CallbackEnv> {
     limitBody(MAX_CALLBACK_BYTES, "a relay report"),
     relayToken(deps.relayToken),
     async (c) => {
-      const report = await readRelayReport(c.req.raw);
-      const { runId, task, attempt } = report;
-      return c.json(await withLogContext({ runId, task, attempt }, () => deps.relay.report(report)), 200);
+      return c.json(await deps.relay.report(await readRelayReport(c.req.raw)), 200);
     },
   );
   return app;

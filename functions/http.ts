@@ -14,6 +14,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from "../core/errors.js";
+import { type LogFields, withFields } from "../core/log-context.js";
 import type { Issue } from "../core/model/index.js";
 import type { Logger } from "../core/ports.js";
 
@@ -57,10 +58,25 @@ export function installErrorHandler(app: Hono<any, any, any>, log: Logger): void
   app.notFound((c) => c.json(errorBody(`no route ${c.req.method} ${c.req.path}`), 404));
 }
 
+/**
+ * `log` with the request's fields (`fields`: its run, task and attempt) kept in the request's `log` variable:
+ * the logger its route hands down and the error handler writes with.
+ */
+export function requestLog(
+  log: Logger,
+  fields: (c: Context) => LogFields,
+): MiddlewareHandler<{ Variables: { log: Logger } }> {
+  return async function nameRequest(c, next) {
+    c.set("log", withFields(log, fields(c)));
+    await next();
+  };
+}
+
+/** `log`: the function's logger, used where the request has none of its own (`requestLog`). */
 export function respondWithError(c: Context, error: unknown, log: Logger) {
   const status = statusOf(error);
   if (status >= 500)
-    log.error("request failed", {
+    ((c.get("log") as Logger | undefined) ?? log).error("request failed", {
       path: c.req.path,
       error: error instanceof Error ? error.stack : String(error),
     });

@@ -16,7 +16,7 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
   return (event: { Records: QueueRecord[] }): Promise<BatchResponse> =>
     processBatch(
       event.Records,
-      (message) => deps.scheduler.handle(message),
+      (message, log) => deps.scheduler.handle(message, log),
       deps.log,
       deps.metrics && deps.clock && { metrics: deps.metrics, clock: deps.clock },
     );

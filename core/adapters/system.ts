@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { MASK, maskText } from "../engine/view.js";
-import { logContext } from "../log-context.js";
 import type { Clock, IdSource, Logger } from "../ports.js";
 
 export const systemClock: Clock = { now: () => new Date().toISOString() };
@@ -32,11 +31,12 @@ const SECRET_FIELD = /token|secret|password|authorization|cookie|kubeconfig|cred
 const isSecretField = (name: string) => SECRET_FIELD.test(name) && !/Id$/.test(name);
 
 /**
- * The one logger seam: every line gets the fields of the `withLogContext` around it (run, task, attempt, …) and
- * loses every secret, then `emit` writes it. `secrets`: the values to mask wherever they appear (the
- * deployment's webhook secrets, tokens and keys: `configuredSecrets`).
+ * The one logger seam: every line loses every secret, then `emit` writes it. The fields of the work a line is
+ * about (run, task, attempt, …) come with the line, from the caller or the logger it was handed
+ * (`withFields`). `secrets`: the values to mask wherever they appear (the deployment's webhook secrets, tokens
+ * and keys: `configuredSecrets`).
  */
-export function contextualLogger(
+export function maskingLogger(
   emit: (level: LogLevel, message: string, fields: Record<string, unknown>) => void,
   secrets: readonly string[] = [],
 ): Logger {
@@ -49,11 +49,7 @@ export function contextualLogger(
     );
   };
   const line = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) =>
-    emit(
-      level,
-      maskText(message, secrets),
-      clean({ ...logContext(), ...fields }, 0) as Record<string, unknown>,
-    );
+    emit(level, maskText(message, secrets), clean(fields ?? {}, 0) as Record<string, unknown>);
   return { debug: line("debug"), info: line("info"), warn: line("warn"), error: line("error") };
 }
 
@@ -64,7 +60,7 @@ export function jsonLogger(
   secrets: readonly string[] = [],
   debug = false,
 ): Logger {
-  return contextualLogger((level, message, fields) => {
+  return maskingLogger((level, message, fields) => {
     if (level === "debug" && !debug) return;
     write(JSON.stringify({ level, time: new Date().toISOString(), message, ...base, ...fields }));
   }, secrets);

@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
 import { PermanentError, ValidationError } from "../errors.js";
-import { withLogContext } from "../log-context.js";
+import { withFields } from "../log-context.js";
 import { formatPath, RunEvent } from "../model/index.js";
 import { schema } from "../model/schema.js";
 import type { Clock, Logger, Metrics, WorkMessage } from "../ports.js";
@@ -63,7 +63,8 @@ function isOwedBody(body: string | undefined): boolean {
  */
 export async function processBatch(
   records: QueueRecord[],
-  handle: (message: WorkMessage) => Promise<unknown>,
+  /** `log`: the batch's logger with the message's fields (its id, its run), for every line about it. */
+  handle: (message: WorkMessage, log: Logger) => Promise<unknown>,
   log: Logger,
   measure?: { metrics: Metrics; clock: Clock },
 ): Promise<BatchResponse> {
@@ -90,7 +91,7 @@ export async function processBatch(
           // Owed messages in a row (several tasks of a stage reported) are one: the last loads the run once, with
           // every report they announce. Should it fail, it comes back, and with it the work of those skipped.
           if (isOwed(message) && isOwedBody(group[i + 1]?.body)) continue;
-          await withLogContext(context, () => handle(message));
+          await handle(message, withFields(log, context));
         } catch (error) {
           const permanent = error instanceof ValidationError || error instanceof PermanentError;
           log[permanent ? "error" : "warn"]("work message failed", {

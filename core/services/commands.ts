@@ -181,6 +181,8 @@ export interface HandleOptions {
    * Otherwise one message tells the scheduler the run owes something.
    */
   inline?: boolean;
+  /** The logger of the message or effect the command comes from (its fields on the command's line). */
+  log?: Logger;
 }
 
 export interface RunCommandsDeps {
@@ -214,8 +216,9 @@ export class RunCommands {
       await this.deps.queue.send(owedMessages(recorded.run, recorded.effects, options.inline ?? false));
     const refusal = recorded.ignored.find((i) => i !== undefined);
     if (actor.kind !== "scheduler")
-      this.deps.log.info("run command", {
+      (options.log ?? this.deps.log).info("run command", {
         runId,
+        ...attemptOf(commands),
         commands: commands.map((c) => c.type),
         actor,
         outcome: refusal ? `refused: ${refusal.reason}` : "accepted",
@@ -248,6 +251,19 @@ export class RunCommands {
     if (handled.outcome === "refused") throw refusalError(handled.refusal);
     return handled.run;
   }
+}
+
+/**
+ * The task and attempt a lone command names (a task's report, a cancel or an approval of one task), for its line:
+ * every line about a task attempt names them, whoever sent the command.
+ */
+function attemptOf(commands: RunCommand[]): { task?: string; attempt?: number } {
+  const [only, ...more] = commands;
+  if (!only || more.length > 0) return {};
+  return {
+    ...("task" in only && typeof only.task === "string" && { task: only.task }),
+    ...("attempt" in only && typeof only.attempt === "number" && { attempt: only.attempt }),
+  };
 }
 
 /**

@@ -62,13 +62,14 @@ const COMMIT_DESCRIPTION: Record<CommitState, string> = {
 export class NotificationDelivery implements OutboxDelivery {
   constructor(private readonly deps: OutboxDeliveryDeps) {}
 
-  async deliver(run: Run, effect: Deliverable): Promise<Result | "deferred"> {
-    return effect.type === "notify" ? this.notify(run, effect) : this.reportCommit(run, effect);
+  async deliver(run: Run, effect: Deliverable, log = this.deps.log): Promise<Result | "deferred"> {
+    return effect.type === "notify" ? this.notify(run, effect, log) : this.reportCommit(run, effect, log);
   }
 
   private async notify(
     run: Run,
     effect: Extract<Deliverable, { type: "notify" }>,
+    log: Logger,
   ): Promise<Result | "deferred"> {
     const notice = buildNotice(run, effect.event, effect.task, this.link(run.id));
     const targets = run.definition.notify
@@ -76,7 +77,7 @@ export class NotificationDelivery implements OutboxDelivery {
       .filter(({ target }) => target.on.includes(effect.event));
     const outcomes = await Promise.all(
       targets.map(({ target, key }) =>
-        this.once(key, target.kind, `rate:${target.url}`, this.deps.rateLimits[target.kind], () =>
+        this.once(log, key, target.kind, `rate:${target.url}`, this.deps.rateLimits[target.kind], () =>
           this.deps.sender.send(target, notice),
         ),
       ),
@@ -92,11 +93,12 @@ export class NotificationDelivery implements OutboxDelivery {
   private async reportCommit(
     run: Run,
     effect: Extract<Deliverable, { type: "commitStatus" }>,
+    log: Logger,
   ): Promise<Result | "deferred"> {
     const { provider, repository, commit } = run.trigger;
     if (!this.deps.commitStatus.enabledFor(provider) || !/^[0-9a-f]{40}$/.test(commit))
       return [{ key: effect.key }];
-    const outcome = await this.once(effect.key, "commitStatus", undefined, undefined, () =>
+    const outcome = await this.once(log, effect.key, "commitStatus", undefined, undefined, () =>
       this.deps.commitStatus.report({
         provider,
         repository,
@@ -117,8 +119,12 @@ export class NotificationDelivery implements OutboxDelivery {
     return grants ? grants.link(publicUrl, runId) : runLink(publicUrl, runId);
   }
 
-  /** Sends at most once per key. Returns undefined when sent (or already sent), the error when given up. */
+  /**
+   * Sends at most once per key. Returns undefined when sent (or already sent), the error when given up (told to
+   * `log`, the delivery message's logger).
+   */
   private async once(
+    log: Logger,
     key: string,
     kind: NotifierKind | "commitStatus",
     rateKey: string | undefined,
@@ -148,7 +154,7 @@ export class NotificationDelivery implements OutboxDelivery {
           await pause(backoff);
           continue;
         }
-        this.deps.log.warn("delivery failed", { key, kind, attempts: attempt, error: message });
+        log.warn("delivery failed", { key, kind, attempts: attempt, error: message });
         this.deps.metrics?.add({
           name: "NotificationFailures",
           unit: "Count",

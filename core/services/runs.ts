@@ -1,6 +1,6 @@
 import { callbackTaskId, type Ignored } from "../engine/index.js";
 import { NotFoundError, PermanentError, RetryableError } from "../errors.js";
-import { withLogContext } from "../log-context.js";
+import { withFields } from "../log-context.js";
 import { type Actor, type Run, type RunEvent, SCHEDULER } from "../model/index.js";
 import type { DeliveryMessage, Logger, RunStore, TaskRunner, WorkQueue } from "../ports.js";
 import {
@@ -13,11 +13,15 @@ import type { LogArchiving } from "./log-archiving.js";
 import { attemptKey, type TaskSlotService } from "./task-slots.js";
 import type { TaskTokens } from "./tokens.js";
 
-/** Delivers notify and commitStatus effects; "deferred" leaves the effect owed (a rate limit is in the way). */
+/**
+ * Delivers notify and commitStatus effects; "deferred" leaves the effect owed (a rate limit is in the way).
+ * `log`: the delivery message's logger, for what a target's failure says.
+ */
 export interface OutboxDelivery {
   deliver(
     run: Run,
     effect: NotificationEffect,
+    log?: Logger,
   ): Promise<Array<{ key: string; target?: string; error?: string }> | "deferred">;
 }
 
@@ -56,6 +60,8 @@ type Handler<T extends RunEffect["type"]> = (
   batch: readonly RunEffect[],
   /** The attempts of this batch whose slots were taken together, before (`TaskSlotService.takeAll`). */
   slotsTaken: ReadonlySet<string>,
+  /** The message's logger with the effect's task and attempt (`effectFields`). */
+  log: Logger,
 ) => Promise<Outcome>;
 
 const FOLLOW_UP_ROUNDS = 10;
@@ -78,19 +84,30 @@ export class RunService {
         return { followUps: [], done: { key: effect.key } };
       },
       archiveLog: (run, effect, batch) => this.archiveLog(run, effect, batch),
-      cancelRun: (run, effect) => this.cancelRun(run, effect),
+      cancelRun: (run, effect, _batch, _slotsTaken, log) => this.cancelRun(run, effect, log),
       wakeGroup: (_run, effect) => this.wakeGroup(effect),
     };
   }
 
-  async apply(runId: string, events: RunEvent[], known?: Run, actor: Actor = SCHEDULER): Promise<Applied> {
+  /** `log`: the message's logger (its id, its run), for every line logged while applying and carrying out. */
+  async apply(
+    runId: string,
+    events: RunEvent[],
+    known?: Run,
+    log: Logger = this.deps.log,
+    actor: Actor = SCHEDULER,
+  ): Promise<Applied> {
     let pending = events;
     let result: Applied | undefined;
     let latest = known;
     for (let round = 0; pending.length > 0 && round < FOLLOW_UP_ROUNDS; round++) {
-      const handled = await this.deps.commands.handle(runId, pending, actor, { known: latest, inline: true });
+      const handled = await this.deps.commands.handle(runId, pending, actor, {
+        known: latest,
+        inline: true,
+        log,
+      });
       latest = handled.run;
-      const outcome = await this.carryOut(handled.run, handled.effects.filter(isRunEffect));
+      const outcome = await this.carryOut(handled.run, handled.effects.filter(isRunEffect), log);
       result = {
         run: handled.run,
         ignored: result?.ignored ?? handled.ignored,
@@ -106,18 +123,19 @@ export class RunService {
    * never waits for an outside service. Delivered already (or the run gone): nothing to do. A rate limit in the
    * way: the message comes back later.
    */
-  async deliver(message: DeliveryMessage): Promise<void> {
+  async deliver(message: DeliveryMessage, log: Logger = this.deps.log): Promise<void> {
     const loaded = await this.deps.runs.loadRun(message.runId);
     const run = loaded?.run;
     const effect = run?.outbox.find((e) => e.key === message.deliver);
     if (!loaded || !run || !effect || !isNotificationEffect(effect)) return;
-    const results = await this.deps.outbox.deliver(run, effect);
+    const results = await this.deps.outbox.deliver(run, effect, log);
     if (results === "deferred")
       throw new RetryableError(`${effect.key}: deferred by a rate limit, sent when the message comes back`);
     // With reports not yet saved, the recorder loads the run itself, to save them (and count them) too.
     await this.deps.commands.handle(run.id, { type: "outbox.delivered", results }, SCHEDULER, {
       ...(!loaded.unsaved && { known: run }),
       inline: true,
+      log,
     });
   }
 
@@ -127,11 +145,11 @@ export class RunService {
    * running meanwhile, and its slot never handed on while it may still run. The slots of a batch's submissions
    * are taken together first, and those of its ended Jobs given back together last (one write each, most often).
    */
-  private async carryOut(run: Run, effects: RunEffect[]) {
+  private async carryOut(run: Run, effects: RunEffect[], log: Logger) {
     const followUps: RunEvent[] = [];
     const delivered: Array<{ key: string; target?: string; error?: string }> = [];
     const retryLater: Error[] = [];
-    const slotsTaken = await this.takeSlots(run, effects);
+    const slotsTaken = await this.takeSlots(run, effects, log);
     const releases: Array<Extract<RunEffect, { type: "releaseSlot" }>> = [];
     const byJob = new Map<string, RunEffect[]>();
     for (const effect of [...effects].sort((a, b) => order(a) - order(b))) {
@@ -140,7 +158,7 @@ export class RunService {
     }
     await Promise.all(
       [...byJob.values()].map(async (chain) => {
-        await this.stopBeforeCopy(run, chain);
+        await this.stopBeforeCopy(run, chain, log);
         for (const effect of chain) {
           if (effect.type === "releaseSlot") {
             releases.push(effect);
@@ -149,8 +167,12 @@ export class RunService {
           try {
             // The map's type pairs each handler with its effect type; TypeScript cannot follow that through a union.
             const handler = this.handlers[effect.type] as Handler<typeof effect.type>;
-            const outcome = await withLogContext(effectContext(effect), () =>
-              handler(run, effect as never, effects, slotsTaken),
+            const outcome = await handler(
+              run,
+              effect as never,
+              effects,
+              slotsTaken,
+              withFields(log, effectFields(effect)),
             );
             followUps.push(...outcome.followUps);
             if (outcome.done) delivered.push(outcome.done);
@@ -162,9 +184,9 @@ export class RunService {
               delivered.push({ key: effect.key, target: effect.type, error: error.message });
               continue;
             }
-            this.deps.log.warn("effect will be retried", {
+            log.warn("effect will be retried", {
               runId: run.id,
-              ...effectContext(effect),
+              ...effectFields(effect),
               key: effect.key,
               error: String(error),
             });
@@ -179,7 +201,7 @@ export class RunService {
         await this.deps.slots.releaseAll(run, releases);
         delivered.push(...releases.map((e) => ({ key: e.key })));
       } catch (error) {
-        this.deps.log.warn("slots will be given back later", { runId: run.id, error: String(error) });
+        log.warn("slots will be given back later", { runId: run.id, error: String(error) });
         retryLater.push(error as Error);
       }
     if (delivered.length > 0) followUps.push({ type: "outbox.delivered", results: delivered });
@@ -187,10 +209,10 @@ export class RunService {
   }
 
   /** The slots of the batch's submissions, taken in one step when it can; failing that, each is taken alone. */
-  private async takeSlots(run: Run, effects: RunEffect[]): Promise<ReadonlySet<string>> {
+  private async takeSlots(run: Run, effects: RunEffect[], log: Logger): Promise<ReadonlySet<string>> {
     const launches = effects.flatMap((e) => (e.type === "submitTask" ? [e.launch] : []));
     return this.deps.slots.takeAll(run, launches).catch((error) => {
-      this.deps.log.warn("slots will be taken one by one", { runId: run.id, error: String(error) });
+      log.warn("slots will be taken one by one", { runId: run.id, error: String(error) });
       return new Set<string>();
     });
   }
@@ -200,13 +222,13 @@ export class RunService {
    * what its log is read from stays, so a cancel never waits for the archive (an outage leaves a stopped Job, not
    * a running one). A stop that fails is logged: the copy and the delete still follow, and the delete stops it.
    */
-  private async stopBeforeCopy(run: Run, chain: readonly RunEffect[]): Promise<void> {
+  private async stopBeforeCopy(run: Run, chain: readonly RunEffect[], log: Logger): Promise<void> {
     const cancel = chain.find((e) => e.type === "cancelTask");
     if (!cancel || !chain.some((e) => e.type === "archiveLog")) return;
     try {
       await this.deps.runner.stop(cancel);
     } catch (error) {
-      this.deps.log.warn("could not stop an attempt before copying its log", {
+      log.warn("could not stop an attempt before copying its log", {
         runId: run.id,
         jobName: cancel.jobName,
         error: String(error),
@@ -257,18 +279,23 @@ export class RunService {
   }
 
   /** A newer run of a concurrency group cancels an older one: a command on that run, in its own group. */
-  private async cancelRun(run: Run, effect: Extract<RunEffect, { type: "cancelRun" }>): Promise<Outcome> {
+  private async cancelRun(
+    run: Run,
+    effect: Extract<RunEffect, { type: "cancelRun" }>,
+    log: Logger,
+  ): Promise<Outcome> {
     const target = await this.deps.commands
       .handle(
         effect.target,
         { type: "cancel.requested", byRun: run.id },
         { kind: "scheduler", forRun: run.id },
+        { log },
       )
       .catch((error) => {
         if (error instanceof NotFoundError) return undefined; // nothing left to cancel
         throw error;
       });
-    this.deps.log.info("canceled older run of the group", {
+    log.info("canceled older run of the group", {
       runId: run.id,
       target: effect.target,
       status: target?.run.status,
@@ -306,7 +333,7 @@ function submitFailure(launch: { task: string; attempt: number }, error: unknown
 }
 
 /** The task and attempt an effect concerns, for the lines logged while it is carried out. */
-function effectContext(effect: RunEffect): { task?: string; attempt?: number } {
+function effectFields(effect: RunEffect): { task?: string; attempt?: number } {
   if (effect.type === "submitTask") return { task: effect.launch.task, attempt: effect.launch.attempt };
   if ("task" in effect && "attempt" in effect) return { task: effect.task, attempt: effect.attempt };
   return {};

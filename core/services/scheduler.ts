@@ -21,10 +21,10 @@ export interface SchedulerDeps {
   runs: RunStore;
   runner: TaskRunner;
   deliveries: DeliveryStore;
-  /** Where observation failures are told (once per reconcile), with what to fix. */
-  log?: Logger;
+  /** Where observation failures are told (once per reconcile), with what to fix, when no logger is handed in. */
+  log: Logger;
   /** Follow-up observations of submitted tasks; without it, only the reconciler's tick looks again. */
-  followUps?: { wakeUps: WakeUps; clock: Clock; log: Logger };
+  followUps?: { wakeUps: WakeUps; clock: Clock };
 }
 
 /**
@@ -35,20 +35,23 @@ export interface SchedulerDeps {
 export class Scheduler {
   constructor(private readonly deps: SchedulerDeps) {}
 
-  /** Throws RetryableError when something the run needs could not be done now: the message comes back later. */
-  async handle(message: WorkMessage): Promise<Applied | undefined> {
-    if (!("deliver" in message)) return this.apply(message);
-    await this.deps.service.deliver(message);
+  /**
+   * Throws RetryableError when something the run needs could not be done now: the message comes back later.
+   * `log`: the message's logger (processBatch's, with its id and run), for every line logged while handling it.
+   */
+  async handle(message: WorkMessage, log: Logger = this.deps.log): Promise<Applied | undefined> {
+    if (!("deliver" in message)) return this.apply(message, log);
+    await this.deps.service.deliver(message, log);
     return undefined;
   }
 
-  private async apply(message: RunMessage): Promise<Applied> {
+  private async apply(message: RunMessage, log: Logger): Promise<Applied> {
     const startedAt = this.deps.followUps?.clock.now();
     const observe = message.event.type === "reconcile" && message.observe !== false;
     const { events, run } = observe
-      ? await this.observe(message.runId)
+      ? await this.observe(message.runId, log)
       : { events: [message.event], run: undefined };
-    const applied = await this.deps.service.apply(message.runId, events, run);
+    const applied = await this.deps.service.apply(message.runId, events, run, log);
     const { trigger } = applied.run;
     if (message.event.type === "run.created" && trigger.deliveryId)
       await this.deps.deliveries.noteDelivery(
@@ -57,7 +60,7 @@ export class Scheduler {
         { id: applied.run.id, pipeline: applied.run.pipeline },
         applied.run.createdAt,
       );
-    if (startedAt) await this.followUp(applied.run, observe, startedAt);
+    if (startedAt) await this.followUp(applied.run, observe, startedAt, log);
     if (applied.retryLater.length > 0)
       throw new RetryableError(
         `run ${message.runId}: ${applied.retryLater.map((e) => e.message).join("; ")}`,
@@ -70,8 +73,8 @@ export class Scheduler {
    * submitted one: each such look asks for the next, so a chain follows every task until it ends. Other messages
    * (a callback's) ask for nothing, so chains do not multiply; those that do meet on the same instants.
    */
-  private async followUp(run: Run, observed: boolean, startedAt: string): Promise<void> {
-    const { wakeUps, clock, log } = this.deps.followUps as NonNullable<SchedulerDeps["followUps"]>;
+  private async followUp(run: Run, observed: boolean, startedAt: string, log: Logger): Promise<void> {
+    const { wakeUps, clock } = this.deps.followUps as NonNullable<SchedulerDeps["followUps"]>;
     const submitted = run.stages.some((s) =>
       s.tasks.some((t) => t.submittedAt && t.submittedAt >= startedAt),
     );
@@ -89,7 +92,7 @@ export class Scheduler {
         );
   }
 
-  private async observe(runId: string): Promise<{ events: RunEvent[]; run?: Run }> {
+  private async observe(runId: string, log: Logger): Promise<{ events: RunEvent[]; run?: Run }> {
     const loaded = await this.deps.runs.loadRun(runId);
     if (!loaded) return { events: [{ type: "reconcile" }] };
     const { run } = loaded;
@@ -114,7 +117,7 @@ export class Scheduler {
       }),
     );
     if (failures.length > 0)
-      this.deps.log?.warn(`could not observe ${failures.length} Job(s) of run ${run.id}`, {
+      log.warn(`could not observe ${failures.length} Job(s) of run ${run.id}`, {
         runId: run.id,
         failures,
       });

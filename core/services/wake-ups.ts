@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
 import { wakeUpDue } from "../engine/follow-up.js";
-import { withLogContext } from "../log-context.js";
+import { withFields } from "../log-context.js";
 import { schema } from "../model/schema.js";
 import type { Clock, Logger, Metrics, RunStore, WakeUps, WorkQueue } from "../ports.js";
 import type { BatchResponse, QueueRecord } from "./batch.js";
@@ -38,12 +38,12 @@ export interface WakeUpDeps {
  */
 export async function handleWakeUps(records: QueueRecord[], deps: WakeUpDeps): Promise<BatchResponse> {
   const failures: Array<{ itemIdentifier: string }> = [];
-  const forward = async (parsed: z.infer<typeof WakeUpMessage>) => {
+  const forward = async (parsed: z.infer<typeof WakeUpMessage>, log: Logger) => {
     const now = deps.clock.now();
     if (Date.parse(parsed.at) - Date.parse(now) >= 1000)
       await deps.wakeUps.schedule(parsed.runId, parsed.at, parsed.reason);
-    else if (await nothingDue(parsed, now, deps)) {
-      deps.log.debug?.("wake-up dropped: nothing due on its run", { runId: parsed.runId, at: parsed.at });
+    else if (await nothingDue(parsed, now, deps, log)) {
+      log.debug?.("wake-up dropped: nothing due on its run", { runId: parsed.runId, at: parsed.at });
       deps.metrics?.add({ name: "WakeUpsDropped", unit: "Count", value: 1 });
     } else
       await deps.queue.send([
@@ -62,7 +62,7 @@ export async function handleWakeUps(records: QueueRecord[], deps: WakeUpDeps): P
         return;
       }
       try {
-        await withLogContext({ messageId: record.messageId, runId: parsed.runId }, () => forward(parsed));
+        await forward(parsed, withFields(deps.log, { messageId: record.messageId, runId: parsed.runId }));
       } catch (error) {
         deps.log.warn("wake-up failed, will be retried", {
           messageId: record.messageId,
@@ -81,11 +81,12 @@ async function nothingDue(
   wake: z.infer<typeof WakeUpMessage>,
   now: string,
   deps: WakeUpDeps,
+  log: Logger,
 ): Promise<boolean> {
   // A wake-up for a schedule is not about a run's state: forwarded as it is.
   if (wake.reason === "schedule") return false;
   const run = await deps.runs.getRun(wake.runId).catch((error: unknown) => {
-    deps.log.warn("run not read for a wake-up: forwarded", {
+    log.warn("run not read for a wake-up: forwarded", {
       runId: wake.runId,
       error: error instanceof Error ? error.message : String(error),
     });

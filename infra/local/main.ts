@@ -1,7 +1,7 @@
 /**
  * `npm start`: hookflow on this machine, no cloud account. Ctrl-C stops everything, emulators included.
  */
-import { contextualLogger } from "../../core/adapters/system.js";
+import { maskingLogger } from "../../core/adapters/system.js";
 import { ValidationError } from "../../core/errors.js";
 import type { Logger } from "../../core/ports.js";
 import { secretsFile } from "./secrets.js";
@@ -12,8 +12,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const quiet = process.env.HOOKFLOW_LOG === "quiet";
 const debug = process.env.HOOKFLOW_LOG_LEVEL === "debug";
-// The same seam as on Lambda (context fields, credentials masked), printed for people rather than as JSON.
-const log: Logger = contextualLogger((level, message, fields) => {
+// The same seam as on Lambda (credentials masked), printed for people rather than as JSON.
+const log: Logger = maskingLogger((level, message, fields) => {
   if ((quiet && level === "info") || (level === "debug" && !debug)) return;
   const detail = Object.entries(fields).map(
     ([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`,

@@ -5,6 +5,7 @@ import { jsonLogger } from "../../core/adapters/system.js";
 import { PermanentError } from "../../core/errors.js";
 import type { Pipeline } from "../../core/model/index.js";
 import { TaskTokens } from "../../core/services/tokens.js";
+import { createApiApp } from "../../functions/api.js";
 import { createCallbackApp } from "../../functions/callback.js";
 import { createSchedulerHandler } from "../../functions/scheduler.js";
 import { type FakeJobView, type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
@@ -122,5 +123,44 @@ describe("metrics and logs of a run, as the functions write them", () => {
     );
     expect(reported).toMatchObject({ runId: id, task: "hold", attempt: 1 });
     expect(logLines.join("\n")).not.toContain(SECRETS.github);
+  });
+
+  it("names the run, task and attempt on the line of a callback that failed, and on no other request's", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = jsonLogger({}, (l) => lines.push(JSON.parse(l)), [TEST_TOKEN_SECRET]);
+    // A table that does not exist: recording the callback fails as a store outage does.
+    const system = await testSystem({ log, env: { HOOKFLOW_TABLE: "hookflow-missing-table" } });
+    const callbacks = createCallbackApp(system.callback);
+    const tokens = new TaskTokens(TEST_TOKEN_SECRET);
+    const ref = { runId: "obs2", task: "unit", attempt: 3 };
+    const post = (path: string, bearer: string, body: unknown) =>
+      callbacks.request(path, {
+        method: "POST",
+        headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect(
+      (await post("/callbacks/tasks/obs2.unit.3", tokens.tokenFor(ref), { status: "running" })).status,
+    ).toBe(500);
+    const [failed, ...others] = lines;
+    expect(others).toEqual([]);
+    expect(failed).toMatchObject({
+      level: "error",
+      message: "request failed",
+      path: "/callbacks/tasks/obs2.unit.3",
+      runId: "obs2",
+      task: "unit",
+      attempt: 3,
+    });
+    // The request's fields stay with the request: the next one, refused before it names an attempt, has none.
+    lines.length = 0;
+    const api = createApiApp(system.api);
+    const answer = await api.request("/api/pipelines", {
+      headers: { authorization: "Bearer test-api-token" },
+    });
+    expect(answer.status).toBe(500);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: "error", message: "request failed", path: "/api/pipelines" });
+    expect(Object.keys(lines[0] ?? {})).not.toEqual(expect.arrayContaining(["runId"]));
   });
 });

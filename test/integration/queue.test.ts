@@ -1,6 +1,7 @@
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../../core/adapters/system.js";
+import { jsonLogger, silentLogger } from "../../core/adapters/system.js";
+import { withFields } from "../../core/log-context.js";
 import type { WorkMessage } from "../../core/ports.js";
 import { processBatch } from "../../core/services/batch.js";
 import { pollOnce } from "../../infra/local/queue-poller.js";
@@ -161,5 +162,44 @@ describe("the work queue", () => {
     );
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: "1" }, { itemIdentifier: "2" }]);
     expect(handled.sort()).toEqual(["a", "b"]);
+  });
+
+  it("hands each message a logger with its own id and run, kept when a batch's runs are handled side by side", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = jsonLogger({}, (line) => lines.push(JSON.parse(line)));
+    const record = (messageId: string, runId: string) => ({
+      messageId,
+      body: JSON.stringify({ runId, event: { type: "reconcile" } }),
+      attributes: { MessageGroupId: runId },
+    });
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const response = await processBatch(
+      [record("m1", "r1"), record("m2", "r2")],
+      async (m, handed) => {
+        if (m.runId === "r1") await gate; // r2's lines are written while r1's work waits
+        withFields(handed, { task: "unit", attempt: 1 }).info("submitted");
+        handed.info("applied");
+        if (m.runId === "r2") open();
+        if (m.runId === "r1") throw new Error("the cluster is down");
+      },
+      log,
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }]);
+    expect(lines.map(({ time: _, ...rest }) => rest)).toEqual([
+      { level: "info", message: "submitted", messageId: "m2", runId: "r2", task: "unit", attempt: 1 },
+      { level: "info", message: "applied", messageId: "m2", runId: "r2" },
+      { level: "info", message: "submitted", messageId: "m1", runId: "r1", task: "unit", attempt: 1 },
+      { level: "info", message: "applied", messageId: "m1", runId: "r1" },
+      {
+        level: "warn",
+        message: "work message failed",
+        messageId: "m1",
+        runId: "r1",
+        error: "the cluster is down",
+      },
+    ]);
   });
 });

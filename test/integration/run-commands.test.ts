@@ -163,9 +163,10 @@ describe("refusals are answered by the one error handler", () => {
     expect(res.status).toBe(status);
     expect(((await res.json()) as { error: string }).error.length).toBeGreaterThan(5);
     expect((await system.stores.runs.getRun(runId))?.version).toBe(before?.version);
-    expect(lines.some((l) => l.fields.runId === runId && l.fields.outcome === `refused: ${reason}`)).toBe(
-      true,
-    );
+    const refused = lines.find((l) => l.fields.runId === runId && l.fields.outcome === `refused: ${reason}`);
+    expect(refused).toBeDefined();
+    // A task's route names the task on the command's line, as a callback names its attempt.
+    expect(refused?.fields.task).toBe(/^\/tasks\/([^/]+)\//.exec(path)?.[1]);
   });
 });
 

@@ -6,6 +6,7 @@ import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js"
 import { createLocalRunner } from "../../core/adapters/local-runner.js";
 import { jobNameFor } from "../../core/engine/index.js";
 import { BOOTSTRAP_TOKEN, type Pipeline, type Run } from "../../core/model/index.js";
+import type { Logger } from "../../core/ports.js";
 import { createSchedulerHandler } from "../../functions/scheduler.js";
 import { type FakeJobView, type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
 import { driveRun, summary } from "../helpers/drive.js";
@@ -57,7 +58,7 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 
-async function withFakeCluster() {
+async function withFakeCluster(log?: Logger) {
   const runner = await createKubernetesRunner({
     kubeconfig: fake.kubeconfig,
     namespace: "ci",
@@ -66,7 +67,7 @@ async function withFakeCluster() {
     requestTimeoutMs: 5000,
     retryBaseDelayMs: 10,
   });
-  return testSystem({ runner });
+  return testSystem({ runner, ...(log && { log }) });
 }
 
 async function started(system: Awaited<ReturnType<typeof testSystem>>, run: Run) {
@@ -241,7 +242,13 @@ describe("concurrency groups through the scheduler", () => {
   });
 
   it("cancels the older run of the group when the newer one has cancelInProgress", async () => {
-    const system = await withFakeCluster();
+    const lines: Array<{ message: string } & Record<string, unknown>> = [];
+    const capture: Logger = {
+      info: (message, fields) => lines.push({ message, ...fields }),
+      warn: (message, fields) => lines.push({ message, ...fields }),
+      error: (message, fields) => lines.push({ message, ...fields }),
+    };
+    const system = await withFakeCluster(capture);
     await started(system, at("gold", 0, grouped(true)));
     await driveRun(system, "gold", { done: (r) => r.status === "running" });
     await started(system, at("gnew", 1, grouped(true)));
@@ -256,6 +263,10 @@ describe("concurrency groups through the scheduler", () => {
       message: "canceled by newer run gnew",
     });
     expect(jobsOf("gold")).toHaveLength(0);
+    // The cancel is an effect carried out for a message of the newer run: its line, written deep inside the
+    // effect, names that message (the logger handed down from the batch) and that run.
+    const canceled = lines.find((l) => l.message === "canceled older run of the group");
+    expect(canceled).toMatchObject({ runId: "gnew", target: "gold", messageId: expect.any(String) });
   });
 
   it("makes the newer run wait, then starts it when the older one ends; other groups are untouched", async () => {

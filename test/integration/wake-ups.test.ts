@@ -173,9 +173,24 @@ describe("delayed wake-ups (standard SQS queue with DelaySeconds)", () => {
     const unreadable = dynamoStores({ client: sys.dynamo, table: `${sys.table}-missing` }).runs;
     const at = "2026-01-01T00:00:01.000Z";
     expect(await handleWakeUps([record("broken1", at)], sys.deps)).toEqual({ batchItemFailures: [] });
-    expect(await handleWakeUps([record("unread1", at)], { ...sys.deps, runs: unreadable })).toEqual({
-      batchItemFailures: [],
-    });
+    const unreadMessage = randomUUID();
+    const warned: Array<{ message: string } & Record<string, unknown>> = [];
+    const log = {
+      ...silentLogger,
+      warn: (message: string, fields = {}) => warned.push({ message, ...fields }),
+    };
+    expect(
+      await handleWakeUps([record("unread1", at, unreadMessage)], { ...sys.deps, runs: unreadable, log }),
+    ).toEqual({ batchItemFailures: [] });
+    // Said with the wake-up's message and run, as every line about it is.
+    expect(warned).toEqual([
+      {
+        message: "run not read for a wake-up: forwarded",
+        messageId: unreadMessage,
+        runId: "unread1",
+        error: expect.any(String),
+      },
+    ]);
     const forwarded: string[] = [];
     while (forwarded.length < 2)
       for (const message of await sys.queue.receive({ waitSeconds: 1 })) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { jsonLogger } from "../../core/adapters/system.js";
 import { configuredSecrets, loadConfig } from "../../core/config.js";
-import { withLogContext } from "../../core/log-context.js";
+import { withFields } from "../../core/log-context.js";
 
 function capture(secrets: string[] = []) {
   const lines: Array<Record<string, unknown>> = [];
@@ -33,29 +33,41 @@ describe("the structured logger", () => {
     expect(loadConfig({}).HOOKFLOW_LOG_LEVEL).toBe("info");
   });
 
-  it("adds the run, task and attempt of the work around a line, and keeps concurrent runs apart", async () => {
+  it("adds the fields of the logger a line is written with: children add up, a line's own fields win", () => {
     const { log, lines } = capture();
-    let open = () => {};
-    const gate = new Promise<void>((resolve) => {
-      open = resolve;
-    });
-    const first = withLogContext({ runId: "r1" }, async () => {
-      await gate; // r2's lines are logged while r1's work is suspended
-      await withLogContext({ task: "unit", attempt: 2 }, async () => log.info("submitted"));
-      log.info("applied");
-    });
-    const second = withLogContext({ runId: "r2" }, async () => {
-      log.info("applied");
-      open();
-    });
-    await Promise.all([first, second]);
+    const run = withFields(log, { runId: "r1", messageId: "m1" });
+    const attempt = withFields(run, { task: "unit", attempt: 2 });
+    attempt.info("submitted");
+    attempt.warn("retried", { attempt: 3, error: "boom" });
+    run.error("applied", { runId: "r2" });
+    attempt.debug?.("never written: debug is off");
     log.info("outside");
-    expect(lines.map(({ time: _, level: __, ...rest }) => rest)).toEqual([
-      { message: "applied", runId: "r2" },
-      { message: "submitted", runId: "r1", task: "unit", attempt: 2 },
-      { message: "applied", runId: "r1" },
-      { message: "outside" },
+    expect(lines.map(({ time: _, ...rest }) => rest)).toEqual([
+      { level: "info", message: "submitted", runId: "r1", messageId: "m1", task: "unit", attempt: 2 },
+      {
+        level: "warn",
+        message: "retried",
+        runId: "r1",
+        messageId: "m1",
+        task: "unit",
+        attempt: 3,
+        error: "boom",
+      },
+      { level: "error", message: "applied", runId: "r2", messageId: "m1" },
+      { level: "info", message: "outside" },
     ]);
+  });
+
+  it("gives a child a debug line only where its parent has one", () => {
+    const written: Array<Record<string, unknown>> = [];
+    const verbose = jsonLogger({}, (l) => written.push(JSON.parse(l)), [], true);
+    withFields(verbose, { runId: "r1" }).debug?.("wake-up dropped", { at: "t" });
+    expect(written).toEqual([
+      { level: "debug", time: expect.any(String), message: "wake-up dropped", runId: "r1", at: "t" },
+    ]);
+    expect(
+      withFields({ info: () => {}, warn: () => {}, error: () => {} }, { runId: "r1" }).debug,
+    ).toBeUndefined();
   });
 
   it("never writes a configured secret, wherever it appears, nor a credential field's value", () => {
@@ -66,15 +78,14 @@ describe("the structured logger", () => {
     });
     const written: string[] = [];
     const log = jsonLogger({}, (l) => written.push(l), configuredSecrets(config));
-    withLogContext({ runId: "r1" }, () =>
-      log.error('request failed: Bearer api-token-1234567890 and gh"secret\\with-escapes', {
-        error: new Error("oidc-client-secret refused").message,
-        nested: { list: ["x api-token-1234567890 y"] },
-        authorization: "Bearer anything",
-        relayToken: "rt-anything",
-        actor: { kind: "person", name: "alice", tokenId: "tok_123" },
-      }),
-    );
+    // A child's own fields are masked as a line's are.
+    const child = withFields(log, { runId: "r1", relayToken: "rt-anything", note: "x api-token-1234567890" });
+    child.error('request failed: Bearer api-token-1234567890 and gh"secret\\with-escapes', {
+      error: new Error("oidc-client-secret refused").message,
+      nested: { list: ["x api-token-1234567890 y"] },
+      authorization: "Bearer anything",
+      actor: { kind: "person", name: "alice", tokenId: "tok_123" },
+    });
     const text = written.join("\n");
     for (const secret of ["api-token-1234567890", 'gh\\"secret', "oidc-client-secret", "anything"])
       expect(text).not.toContain(secret);
@@ -86,6 +97,7 @@ describe("the structured logger", () => {
       relayToken: "******",
       actor: { kind: "person", name: "alice", tokenId: "tok_123" },
       runId: "r1",
+      note: "x ******",
     });
   });
 });
