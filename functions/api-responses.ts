@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import {
+  AttemptRecord,
   JobTemplate,
   Pipeline,
   RunReason,
@@ -59,26 +60,9 @@ export const TaskView = z.object({
   retryAt: z
     .optional(z.string())
     .register(z.globalRegistry, { description: "when a retry waiting for its backoff may start" }),
-  history: z
-    .optional(
-      z.array(
-        z.object({
-          attempt: z.int(),
-          round: z.int(),
-          status: TaskStatus,
-          reason: TaskReason,
-          message: z.optional(z.string()),
-          jobName: z.optional(z.string()),
-          startedAt: z.optional(z.string()),
-          finishedAt: z.optional(z.string()),
-          outputs: z.record(z.string(), z.string()),
-        }),
-      ),
-    )
-    .register(z.globalRegistry, {
-      description:
-        "earlier attempts, oldest first, as each ended (logs: ?attempt=N); a bounded number is kept",
-    }),
+  history: z.optional(z.array(AttemptRecord)).register(z.globalRegistry, {
+    description: "earlier attempts, oldest first, as each ended (logs: ?attempt=N); a bounded number is kept",
+  }),
 });
 
 export const RunView = z
