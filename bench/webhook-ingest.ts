@@ -6,7 +6,7 @@
  */
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { runItem } from "../core/adapters/dynamo/runs.js";
+import { runItem } from "../core/adapters/dynamo/run-items.js";
 import { signGithub } from "../core/adapters/git/index.js";
 import { createRun } from "../core/engine/index.js";
 import { Pipeline } from "../core/model/index.js";

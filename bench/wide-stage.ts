@@ -14,7 +14,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { brotliCompressSync, gzipSync } from "node:zlib";
-import { runItem } from "../core/adapters/dynamo/runs.js";
+import { runItem } from "../core/adapters/dynamo/run-items.js";
 import { callbackTaskId, createRun } from "../core/engine/index.js";
 import { LIMITS, Pipeline, type Run, type TaskLaunch } from "../core/model/index.js";
 import { callbackDeps, schedulerDeps, taskSlots } from "../core/wiring.js";

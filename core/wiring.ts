@@ -7,7 +7,23 @@ import { join } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { dynamoStores, type Stores } from "./adapters/dynamo/store.js";
+import {
+  auditLog,
+  buildStores,
+  definitionStore,
+  deliveryStore,
+  EVERY_STORE,
+  rateLimiter,
+  repositoryScheduleStore,
+  repositoryStore,
+  runStore,
+  type StoreBuilders,
+  type Stores,
+  sentLedger,
+  storeTable,
+  taskSlotStore,
+  tokenStore,
+} from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
 import { createGitHostApis, hostPullRequestDetails } from "./adapters/git-api/index.js";
 import type { AwsCredentials } from "./adapters/kubernetes/eks-token.js";
@@ -58,10 +74,13 @@ import { TaskTokens } from "./services/tokens.js";
 import { ViewGrants } from "./services/view-grants.js";
 import { HOOKFLOW_VERSION } from "./version.js";
 
-/** What every function shares: configuration, state, the queue, time, ids and logs. */
-export interface Base {
+/**
+ * What every function shares: configuration, state, the queue, time, ids and logs. A function's stores are those
+ * its routes use (`K`; every store by default).
+ */
+export interface Base<K extends keyof Stores = keyof Stores> {
   config: Config;
-  stores: Stores;
+  stores: Pick<Stores, K>;
   queue: SqsWorkQueue;
   /** Delayed wake-ups, when HOOKFLOW_WAKE_QUEUE_URL is set. */
   wakeUps?: SqsWakeUps;
@@ -102,7 +121,56 @@ export interface Overrides {
 
 const EMULATOR_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
 
+/** Every store: for tests, benches and the local stack, which run every function's code in one process. */
 export function buildBase(config: Config, overrides: Overrides = {}): Base {
+  return baseWith(config, EVERY_STORE, overrides);
+}
+
+/**
+ * The stores each function's routes use, so that its bundle holds no other store (issue 20: the task slots' module
+ * alone is 10 KB, and the runs' read brings the engine's transition, which a webhook delivery never runs).
+ */
+export const WEBHOOK_STORES = {
+  deliveries: deliveryStore,
+  definitions: definitionStore,
+  repositories: repositoryStore,
+  repositorySchedules: repositoryScheduleStore,
+} satisfies Partial<StoreBuilders<keyof Stores>>;
+export const CALLBACK_STORES = { runs: runStore } satisfies Partial<StoreBuilders<keyof Stores>>;
+export const SCHEDULER_STORES = {
+  runs: runStore,
+  deliveries: deliveryStore,
+  taskSlots: taskSlotStore,
+  ledger: sentLedger,
+  limiter: rateLimiter,
+} satisfies Partial<StoreBuilders<keyof Stores>>;
+export const API_STORES = {
+  runs: runStore,
+  deliveries: deliveryStore,
+  definitions: definitionStore,
+  repositories: repositoryStore,
+  tokens: tokenStore,
+  audit: auditLog,
+} satisfies Partial<StoreBuilders<keyof Stores>>;
+export const WAKE_UP_STORES = { runs: runStore } satisfies Partial<StoreBuilders<keyof Stores>>;
+export const RECONCILER_STORES = {
+  runs: runStore,
+  deliveries: deliveryStore,
+  definitions: definitionStore,
+  repositories: repositoryStore,
+  repositorySchedules: repositoryScheduleStore,
+  taskSlots: taskSlotStore,
+  ledger: sentLedger,
+} satisfies Partial<StoreBuilders<keyof Stores>>;
+
+/** The stores a set of builders makes. */
+type StoresOf<B> = keyof B & keyof Stores;
+
+export function baseWith<K extends keyof Stores>(
+  config: Config,
+  stores: StoreBuilders<K>,
+  overrides: Overrides = {},
+): Base<K> {
   const region = config.AWS_REGION;
   const local = (endpoint: string | undefined) =>
     endpoint ? { endpoint, credentials: EMULATOR_CREDENTIALS } : {};
@@ -113,12 +181,15 @@ export function buildBase(config: Config, overrides: Overrides = {}): Base {
   const clock = overrides.clock ?? systemClock;
   return {
     config,
-    stores: dynamoStores({
-      client: dynamo,
-      table: config.HOOKFLOW_TABLE,
-      clock,
-      auditRetentionSeconds: config.HOOKFLOW_AUDIT_RETENTION_DAYS * 86_400,
-    }),
+    stores: buildStores(
+      storeTable({
+        client: dynamo,
+        table: config.HOOKFLOW_TABLE,
+        clock,
+        auditRetentionSeconds: config.HOOKFLOW_AUDIT_RETENTION_DAYS * 86_400,
+      }),
+      stores,
+    ),
     queue: new SqsWorkQueue(sqs, config.HOOKFLOW_QUEUE_URL),
     ...(config.HOOKFLOW_WAKE_QUEUE_URL && {
       wakeUps: new SqsWakeUps(sqs, config.HOOKFLOW_WAKE_QUEUE_URL, clock),
@@ -145,7 +216,7 @@ export function commitStatusEnabled(config: Config): Pick<CommitStatusReporter, 
 }
 
 /** The git hosts' APIs hookflow may call: those whose token is configured. */
-export function gitHostApis(base: Base, overrides: Overrides = {}): GitHostApis {
+export function gitHostApis(base: Pick<Base, "config" | "clock">, overrides: Overrides = {}): GitHostApis {
   const { config } = base;
   return createGitHostApis({
     githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
@@ -300,7 +371,7 @@ function clusterConnection(base: Pick<Base, "config" | "awsCredentials">) {
  * name check, the relay as the actor): the local stack's counterpart of `hookflow relay`. Other runners have
  * no such reports; a report that fails leaves the end to the follow-up observations.
  */
-export function reportLocalEnds(base: Base, runner: TaskRunner): void {
+export function reportLocalEnds(base: Base<"runs">, runner: TaskRunner): void {
   if (!("reportEnds" in runner)) return;
   const reports = new RelayReports({ commands: runCommands(base), runs: base.stores.runs });
   (runner as LocalRunner).reportEnds(async (ended) => {
@@ -317,7 +388,7 @@ export function reportLocalEnds(base: Base, runner: TaskRunner): void {
 }
 
 /** The one way runs come to be (webhook deliveries and manual runs). */
-export function runStarter(base: Base): RunStarter {
+export function runStarter(base: Base<"deliveries">): RunStarter {
   return new RunStarter({
     store: base.stores.deliveries,
     queue: base.queue,
@@ -327,7 +398,11 @@ export function runStarter(base: Base): RunStarter {
   });
 }
 
-export function webhookDeps(base: Base, catalog = definitionCatalog(base), overrides: Overrides = {}) {
+export function webhookDeps(
+  base: Base<StoresOf<typeof WEBHOOK_STORES>>,
+  catalog = definitionCatalog(base),
+  overrides: Overrides = {},
+) {
   const { config } = base;
   const hosts = gitHostApis(base, overrides);
   return {
@@ -356,7 +431,7 @@ export function webhookDeps(base: Base, catalog = definitionCatalog(base), overr
   };
 }
 
-export function definitionCatalog(base: Base): DefinitionCatalog {
+export function definitionCatalog(base: Base<"definitions" | "repositories">): DefinitionCatalog {
   return new DefinitionCatalog(
     base.stores.definitions,
     base.config.HOOKFLOW_DEFINITION_CACHE_SECONDS * 1000,
@@ -365,16 +440,16 @@ export function definitionCatalog(base: Base): DefinitionCatalog {
   );
 }
 
-export function recorder(base: Base): RunRecorder {
+export function recorder(base: Base<"runs">): RunRecorder {
   return new RunRecorder({ runs: base.stores.runs, clock: base.clock, metrics: base.metrics });
 }
 
 /** The one seam every command on a run goes through, whoever sends it. */
-export function runCommands(base: Base): RunCommands {
+export function runCommands(base: Base<"runs">): RunCommands {
   return new RunCommands({ recorder: recorder(base), queue: base.queue, log: base.log });
 }
 
-export function callbackDeps(base: Base) {
+export function callbackDeps(base: Base<StoresOf<typeof CALLBACK_STORES>>) {
   return {
     reports: new TaskReports({ commands: runCommands(base) }),
     tokens: taskTokens(base.config, base.stores.runs),
@@ -389,7 +464,7 @@ export function callbackDeps(base: Base) {
  * own, so that a run's first message does not load the notifiers' module (issue 20). Built once; again after a
  * failed load.
  */
-function outboxOnFirstUse(base: Base, overrides: Overrides): OutboxDelivery {
+function outboxOnFirstUse(base: Base<"ledger" | "limiter">, overrides: Overrides): OutboxDelivery {
   const { config } = base;
   const built = onFirstUse(async () => {
     const { RATE_LIMITS, createNotificationSender } = await import("./adapters/notify/index.js");
@@ -411,7 +486,10 @@ function outboxOnFirstUse(base: Base, overrides: Overrides): OutboxDelivery {
   return { deliver: async (run, effect, log) => (await built()).deliver(run, effect, log) };
 }
 
-export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
+export async function schedulerDeps(
+  base: Base<StoresOf<typeof SCHEDULER_STORES>>,
+  overrides: Overrides = {},
+) {
   const { config } = base;
   const runner = overrides.runner ?? (await buildRunner(base));
   const outbox = outboxOnFirstUse(base, overrides);
@@ -452,7 +530,11 @@ export async function schedulerDeps(base: Base, overrides: Overrides = {}) {
   };
 }
 
-export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: DefinitionCatalog) {
+export function apiDeps(
+  base: Base<StoresOf<typeof API_STORES>>,
+  overrides: Overrides = {},
+  catalog?: DefinitionCatalog,
+) {
   const { config } = base;
   return {
     definitions: new DefinitionService({
@@ -501,7 +583,7 @@ export function apiDeps(base: Base, overrides: Overrides = {}, catalog?: Definit
 }
 
 /** `GET /api/doctor`: the deployment checked with its own settings and credentials (the scheduler's kubeconfig). */
-export async function doctor(base: Base, overrides: Overrides = {}): Promise<Doctor> {
+export async function doctor(base: Base<never>, overrides: Overrides = {}): Promise<Doctor> {
   const { config } = base;
   const { Doctor } = await import("./services/doctor.js");
   return new Doctor({
@@ -528,7 +610,7 @@ export async function doctor(base: Base, overrides: Overrides = {}): Promise<Doc
 }
 
 /** Who may do what: roles, tokens, sessions, the audit; sign-in when HOOKFLOW_OIDC_ISSUER is set. */
-export function peopleDeps(base: Base, overrides: Overrides = {}) {
+export function peopleDeps(base: Base<"tokens" | "audit">, overrides: Overrides = {}) {
   const { config } = base;
   const signInConfigured = !!config.HOOKFLOW_OIDC_ISSUER;
   const tokens = new PersonalTokens({
@@ -581,14 +663,14 @@ function oidcProvider(options: OidcOptions): SignInProvider {
  * The grants in run links (notifications, commit statuses) and the console's check of them: a key derived from
  * HOOKFLOW_TOKEN_SECRET, which the scheduler (making links) and the API (checking them) both hold.
  */
-export function viewGrants(base: Base): ViewGrants | undefined {
+export function viewGrants(base: Pick<Base, "config" | "clock">): ViewGrants | undefined {
   const { config } = base;
   if (!config.HOOKFLOW_TOKEN_SECRET) return undefined;
   return new ViewGrants(config.HOOKFLOW_TOKEN_SECRET, base.clock, config.HOOKFLOW_VIEW_GRANT_DAYS);
 }
 
 /** The wake-up consumer: it only forwards due wake-ups to the work queue, so it loads no runner. */
-export function wakeUpDeps(base: Base) {
+export function wakeUpDeps(base: Base<StoresOf<typeof WAKE_UP_STORES>>) {
   if (!base.wakeUps)
     throw new Error("HOOKFLOW_WAKE_QUEUE_URL is not set: the standard SQS queue of delayed wake-ups");
   return {
@@ -602,7 +684,7 @@ export function wakeUpDeps(base: Base) {
 }
 
 /** A pipeline's running-task slots, counted across its runs (taken by the scheduler, repaired by the reconciler). */
-export function taskSlots(base: Base): TaskSlotService {
+export function taskSlots(base: Base<"taskSlots" | "runs">): TaskSlotService {
   return new TaskSlotService({
     slots: base.stores.taskSlots,
     runs: base.stores.runs,
@@ -612,7 +694,7 @@ export function taskSlots(base: Base): TaskSlotService {
   });
 }
 
-export function reconcilerDeps(base: Base, overrides: Overrides = {}) {
+export function reconcilerDeps(base: Base<StoresOf<typeof RECONCILER_STORES>>, overrides: Overrides = {}) {
   return {
     runs: base.stores.runs,
     queue: base.queue,
@@ -638,13 +720,14 @@ export function reconcilerDeps(base: Base, overrides: Overrides = {}) {
  * A Lambda handler built on first use, from the environment: importing a function module (as tests do) needs
  * no configuration, and a warm container reuses what it built.
  */
-export function lazyHandler<A extends unknown[], R>(
-  build: (base: Base) => ((...args: A) => R) | Promise<(...args: A) => R>,
+export function lazyHandler<K extends keyof Stores, A extends unknown[], R>(
+  stores: StoreBuilders<K>,
+  build: (base: Base<K>) => ((...args: A) => R) | Promise<(...args: A) => R>,
 ): (...args: A) => Promise<Awaited<R>> {
-  let built: Promise<{ handler: (...args: A) => R; base: Base }> | undefined;
+  let built: Promise<{ handler: (...args: A) => R; base: Base<K> }> | undefined;
   return async (...args: A): Promise<Awaited<R>> => {
     built ??= (async () => {
-      const base = buildBase(loadConfig());
+      const base = baseWith(loadConfig(), stores);
       return { handler: await build(base), base };
     })().catch((error: unknown) => {
       built = undefined;

@@ -12,7 +12,7 @@ import type { RepositoryService } from "../core/services/repositories.js";
 import type { SignIn } from "../core/services/signin.js";
 import type { ViewGrants } from "../core/services/view-grants.js";
 import { HOOKFLOW_VERSION } from "../core/version.js";
-import { apiDeps, lazyHandler } from "../core/wiring.js";
+import { API_STORES, apiDeps, lazyHandler } from "../core/wiring.js";
 import * as S from "./api-schemas.js";
 import { type Authenticated, authenticate, identifyCaller, tokenPrincipal } from "./auth.js";
 import { mountConsole } from "./console/routes.js";
@@ -711,4 +711,4 @@ function taskOf(path: string): { task?: string } {
   }
 }
 
-export const handler = lazyHandler((base) => handle(createApiApp(apiDeps(base))));
+export const handler = lazyHandler(API_STORES, (base) => handle(createApiApp(apiDeps(base))));

@@ -8,7 +8,7 @@ import type { Logger } from "../core/ports.js";
 import type { RelayReport, RelayReports } from "../core/services/relay-reports.js";
 import type { TaskAttempt, TaskReports } from "../core/services/reports.js";
 import type { TaskTokens } from "../core/services/tokens.js";
-import { callbackDeps, lazyHandler } from "../core/wiring.js";
+import { CALLBACK_STORES, callbackDeps, lazyHandler } from "../core/wiring.js";
 import { relayToken, taskToken } from "./auth.js";
 import { installErrorHandler, limitBody, requestLog } from "./http.js";
 
@@ -125,4 +125,4 @@ async function readRelayReport(request: Request): Promise<RelayReport> {
   };
 }
 
-export const handler = lazyHandler((base) => handle(createCallbackApp(callbackDeps(base))));
+export const handler = lazyHandler(CALLBACK_STORES, (base) => handle(createCallbackApp(callbackDeps(base))));

@@ -2,7 +2,7 @@ import type { Clock, Logger, RunStore, WorkQueue } from "../core/ports.js";
 import { reconcileAll } from "../core/services/scheduler.js";
 import type { ScheduleService } from "../core/services/schedules.js";
 import type { TaskSlotService } from "../core/services/task-slots.js";
-import { lazyHandler, reconcilerDeps } from "../core/wiring.js";
+import { lazyHandler, RECONCILER_STORES, reconcilerDeps } from "../core/wiring.js";
 
 /**
  * Every minute: a reconcile message for every unfinished run, so nothing lost can strand a run; the pipelines'
@@ -31,4 +31,6 @@ export function createReconcilerHandler(deps: {
   };
 }
 
-export const handler = lazyHandler((base) => createReconcilerHandler(reconcilerDeps(base)));
+export const handler = lazyHandler(RECONCILER_STORES, (base) =>
+  createReconcilerHandler(reconcilerDeps(base)),
+);

@@ -1,7 +1,7 @@
 import type { Clock, Logger, Metrics } from "../core/ports.js";
 import { type BatchResponse, processBatch, type QueueRecord } from "../core/services/batch.js";
 import type { Scheduler } from "../core/services/scheduler.js";
-import { lazyHandler, schedulerDeps } from "../core/wiring.js";
+import { lazyHandler, SCHEDULER_STORES, schedulerDeps } from "../core/wiring.js";
 
 export interface SchedulerDeps {
   scheduler: Scheduler;
@@ -22,4 +22,6 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
     );
 }
 
-export const handler = lazyHandler(async (base) => createSchedulerHandler(await schedulerDeps(base)));
+export const handler = lazyHandler(SCHEDULER_STORES, async (base) =>
+  createSchedulerHandler(await schedulerDeps(base)),
+);

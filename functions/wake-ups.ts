@@ -1,6 +1,6 @@
 import type { BatchResponse, QueueRecord } from "../core/services/batch.js";
 import { handleWakeUps, type WakeUpDeps } from "../core/services/wake-ups.js";
-import { lazyHandler, wakeUpDeps } from "../core/wiring.js";
+import { lazyHandler, WAKE_UP_STORES, wakeUpDeps } from "../core/wiring.js";
 
 /**
  * The wake-up queue's SQS handler: each due wake-up becomes a reconcile on the work queue, where the scheduler
@@ -10,4 +10,4 @@ export function createWakeUpHandler(deps: WakeUpDeps) {
   return (event: { Records: QueueRecord[] }): Promise<BatchResponse> => handleWakeUps(event.Records, deps);
 }
 
-export const handler = lazyHandler((base) => createWakeUpHandler(wakeUpDeps(base)));
+export const handler = lazyHandler(WAKE_UP_STORES, (base) => createWakeUpHandler(wakeUpDeps(base)));

@@ -4,7 +4,7 @@ import { MethodNotAllowedError, TooLargeError } from "../core/errors.js";
 import { jsonStringBytes, WEBHOOK_BODY_LIMITS } from "../core/model/index.js";
 import type { Logger } from "../core/ports.js";
 import type { DeliveryIntake } from "../core/services/intake.js";
-import { lazyHandler, webhookDeps } from "../core/wiring.js";
+import { lazyHandler, WEBHOOK_STORES, webhookDeps } from "../core/wiring.js";
 import { headersOf, installErrorHandler, limitBody } from "./http.js";
 
 export interface WebhookDeps {
@@ -49,4 +49,4 @@ export function createWebhookApp(deps: WebhookDeps): Hono {
   return app;
 }
 
-export const handler = lazyHandler((base) => handle(createWebhookApp(webhookDeps(base))));
+export const handler = lazyHandler(WEBHOOK_STORES, (base) => handle(createWebhookApp(webhookDeps(base))));

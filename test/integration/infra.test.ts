@@ -216,6 +216,23 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
       ).toEqual([]);
   });
 
+  it("builds and starts with only the stores a function's routes use; the webhook writes runs without the engine that reads them (issue 20)", () => {
+    for (const name of FUNCTION_NAMES)
+      expect(bundles[name].startupInputs.includes("core/adapters/dynamo/task-slots.ts"), name).toBe(
+        name === "scheduler" || name === "reconciler",
+      );
+    const webhook = bundles.webhook.startupInputs;
+    expect(webhook).toContain("core/adapters/dynamo/deliveries.ts");
+    expect(webhook).toContain("core/adapters/dynamo/run-items.ts");
+    for (const module of [
+      "core/adapters/dynamo/runs.ts",
+      "core/engine/transition.ts",
+      "core/engine/reports.ts",
+    ])
+      expect(webhook, module).not.toContain(module);
+    expect(bundles.callback.startupInputs).toContain("core/engine/transition.ts");
+  });
+
   it("starts only the reconciler with croner, which evaluates schedules on its tick; the others load it with a schedule to check (issue 20)", () => {
     const croner = (inputs: string[]) => inputs.filter((input) => input.includes("node_modules/croner/"));
     for (const name of FUNCTION_NAMES)

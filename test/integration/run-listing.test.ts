@@ -1,6 +1,6 @@
 import { type DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runItem, specItem, specOf } from "../../core/adapters/dynamo/runs.js";
+import { runItem, specItem, specOf } from "../../core/adapters/dynamo/run-items.js";
 import { dynamoStores, type Stores } from "../../core/adapters/dynamo/store.js";
 import { ensureTable } from "../../core/adapters/dynamo/table.js";
 import { transition } from "../../core/engine/index.js";

@@ -1,7 +1,7 @@
 import { type AttributeValue, GetItemCommand, PutItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../core/adapters/dynamo/items.js";
-import { runItem } from "../../core/adapters/dynamo/runs.js";
+import { runItem } from "../../core/adapters/dynamo/run-items.js";
 import type { Stores } from "../../core/adapters/dynamo/store.js";
 import { transition } from "../../core/engine/index.js";
 import { RetryableError, ValidationError, VersionConflictError } from "../../core/errors.js";

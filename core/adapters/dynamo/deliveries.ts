@@ -14,7 +14,7 @@ import {
   str,
   TTL_ATTRIBUTE,
 } from "./items.js";
-import type { RunRepository } from "./runs.js";
+import { putNewRuns } from "./run-items.js";
 import type { TableIO } from "./table-io.js";
 
 /** A delivery record's attribute per run: `run_<id>` = pipeline. */
@@ -30,13 +30,12 @@ const byPipeline = (x: RunRef, y: RunRef) => x.pipeline.localeCompare(y.pipeline
 export class DeliveryRepository implements DeliveryStore {
   constructor(
     private readonly io: TableIO,
-    private readonly runs: RunRepository,
     private readonly ttlSeconds: number,
     private readonly clock: Clock,
   ) {}
 
-  createRuns(runs: Run[]): Promise<boolean[]> {
-    return this.runs.createRuns(runs);
+  async createRuns(runs: Run[]): Promise<boolean[]> {
+    return (await putNewRuns(this.io, runs)).map((hash) => hash !== undefined);
   }
 
   async getDelivery(provider: Provider, id: string): Promise<DeliveryRecord | undefined> {

@@ -55,25 +55,64 @@ export const DEFAULT_DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
 export const DEFAULT_LEDGER_TTL_SECONDS = 30 * 24 * 3600;
 export const DEFAULT_AUDIT_RETENTION_SECONDS = 365 * 24 * 3600;
 
+/** What each store is built over: one table, and the options. */
+export interface StoreTable {
+  io: TableIO;
+  options: DynamoStoreOptions;
+}
+
+export function storeTable(options: DynamoStoreOptions): StoreTable {
+  return { io: new TableIO(options.client, options.table), options };
+}
+
+/** How to build some of the stores: a function builds those its routes use, and its bundle holds only those. */
+export type StoreBuilders<K extends keyof Stores> = { readonly [P in K]: (table: StoreTable) => Stores[P] };
+
+/** Each store by itself (issue 20: a function that never calls a store does not load its module). */
+export const runStore = ({ io }: StoreTable): RunStore => new RunRepository(io);
+export const deliveryStore = ({ io, options }: StoreTable): DeliveryStore =>
+  new DeliveryRepository(
+    io,
+    options.deliveryTtlSeconds ?? DEFAULT_DELIVERY_TTL_SECONDS,
+    options.clock ?? systemClock,
+  );
+export const definitionStore = ({ io }: StoreTable): DefinitionStore => new DefinitionRepository(io);
+export const sentLedger = ({ io, options }: StoreTable): DeliveryLedger =>
+  new SentLedger(io, options.ledgerTtlSeconds ?? DEFAULT_LEDGER_TTL_SECONDS);
+export const rateLimiter = ({ io }: StoreTable): RateLimiter => new RateLimitRepository(io);
+export const repositoryStore = ({ io }: StoreTable): RepositoryStore => new RepositoryRepository(io);
+export const tokenStore = ({ io }: StoreTable): TokenStore => new TokenRepository(io);
+export const auditLog = ({ io, options }: StoreTable): AuditLog =>
+  new AuditRepository(io, options.auditRetentionSeconds ?? DEFAULT_AUDIT_RETENTION_SECONDS);
+export const taskSlotStore = ({ io }: StoreTable): TaskSlots => new TaskSlotRepository(io);
+export const repositoryScheduleStore = ({ io }: StoreTable): RepositoryScheduleStore =>
+  new RepositoryScheduleRepository(io);
+
+/** Every store. */
+export const EVERY_STORE: StoreBuilders<keyof Stores> = {
+  runs: runStore,
+  deliveries: deliveryStore,
+  definitions: definitionStore,
+  ledger: sentLedger,
+  limiter: rateLimiter,
+  repositories: repositoryStore,
+  tokens: tokenStore,
+  audit: auditLog,
+  taskSlots: taskSlotStore,
+  repositorySchedules: repositoryScheduleStore,
+};
+
+/** The stores `builders` name, over one table: each built once. */
+export function buildStores<K extends keyof Stores>(
+  table: StoreTable,
+  builders: StoreBuilders<K>,
+): Pick<Stores, K> {
+  return Object.fromEntries(
+    Object.entries(builders).map(([name, build]) => [name, (build as (t: StoreTable) => unknown)(table)]),
+  ) as Pick<Stores, K>;
+}
+
 /** Builds every repository from one client and table name. */
 export function dynamoStores(options: DynamoStoreOptions): Stores {
-  const io = new TableIO(options.client, options.table);
-  const runs = new RunRepository(io);
-  return {
-    runs,
-    deliveries: new DeliveryRepository(
-      io,
-      runs,
-      options.deliveryTtlSeconds ?? DEFAULT_DELIVERY_TTL_SECONDS,
-      options.clock ?? systemClock,
-    ),
-    definitions: new DefinitionRepository(io),
-    ledger: new SentLedger(io, options.ledgerTtlSeconds ?? DEFAULT_LEDGER_TTL_SECONDS),
-    limiter: new RateLimitRepository(io),
-    repositories: new RepositoryRepository(io),
-    tokens: new TokenRepository(io),
-    audit: new AuditRepository(io, options.auditRetentionSeconds ?? DEFAULT_AUDIT_RETENTION_SECONDS),
-    taskSlots: new TaskSlotRepository(io),
-    repositorySchedules: new RepositoryScheduleRepository(io),
-  };
+  return buildStores(storeTable(options), EVERY_STORE);
 }
