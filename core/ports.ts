@@ -631,8 +631,6 @@ export interface GitHostApi {
   pullRequestFiles(repository: string, number: number, limit: number): Promise<string[] | undefined>;
   /** A commit's message, read in the base repository (a fork's pull request head is there too); undefined when unknown. */
   commitMessage(repository: string, commit: string): Promise<string | undefined>;
-  /** The URL a task clones the repository from. */
-  cloneUrl(repository: string): string;
 }
 
 /** The host APIs hookflow may call: one per provider whose token is configured. */

@@ -25,7 +25,7 @@ import {
   tokenStore,
 } from "./adapters/dynamo/store.js";
 import { webhookProviders } from "./adapters/git/index.js";
-import { createGitHostApis, hostPullRequestDetails } from "./adapters/git-api/index.js";
+import { hostPullRequestDetails } from "./adapters/git-api/pull-requests.js";
 import type { AwsCredentials } from "./adapters/kubernetes/eks-token.js";
 import type { LocalRunner } from "./adapters/local-runner.js";
 import { discardedMetrics, emfMetrics } from "./adapters/metrics.js";
@@ -39,6 +39,7 @@ import type { Provider, TargetRules } from "./model/index.js";
 import type {
   Clock,
   CommitStatusReporter,
+  GitHostApi,
   GitHostApis,
   IdSource,
   LogArchive,
@@ -205,29 +206,62 @@ export function baseWith<K extends keyof Stores>(
   };
 }
 
+/**
+ * Whether hookflow may call a provider's API (commit statuses, files, pull requests): its token is configured
+ * (and, for Gitea, its URL). createGitHostApis builds an API for exactly these.
+ */
+const HOST_API_CONFIGURED: Readonly<Record<Provider, (config: Config) => boolean>> = {
+  github: (config) => !!config.HOOKFLOW_GITHUB_TOKEN,
+  gitlab: (config) => !!config.HOOKFLOW_GITLAB_API_TOKEN,
+  gitea: (config) => !!config.HOOKFLOW_GITEA_TOKEN && !!config.HOOKFLOW_GITEA_URL,
+};
+
 /** Whether commit statuses are reported for a provider: a token for it is configured. */
 export function commitStatusEnabled(config: Config): Pick<CommitStatusReporter, "enabledFor"> {
-  return {
-    enabledFor: (provider: Provider) =>
-      (provider === "github" && !!config.HOOKFLOW_GITHUB_TOKEN) ||
-      (provider === "gitlab" && !!config.HOOKFLOW_GITLAB_API_TOKEN) ||
-      (provider === "gitea" && !!config.HOOKFLOW_GITEA_TOKEN && !!config.HOOKFLOW_GITEA_URL),
-  };
+  return { enabledFor: (provider: Provider) => HOST_API_CONFIGURED[provider](config) };
 }
 
-/** The git hosts' APIs hookflow may call: those whose token is configured. */
+/**
+ * The git hosts' APIs hookflow may call: those whose token is configured, each loaded on its first call (issue
+ * 20: a delivery of a repository without definitions in its files, and most API requests, call none). Loaded
+ * once; again after a failed load.
+ */
 export function gitHostApis(base: Pick<Base, "config" | "clock">, overrides: Overrides = {}): GitHostApis {
   const { config } = base;
-  return createGitHostApis({
-    githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
-    githubToken: config.HOOKFLOW_GITHUB_TOKEN,
-    gitlabUrl: config.HOOKFLOW_GITLAB_URL,
-    gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
-    giteaUrl: config.HOOKFLOW_GITEA_URL,
-    giteaToken: config.HOOKFLOW_GITEA_TOKEN,
-    clock: base.clock,
-    ...(overrides.fetch && { fetch: overrides.fetch }),
+  const loaded = onFirstUse(async () => {
+    const { createGitHostApis } = await import("./adapters/git-api/index.js");
+    return createGitHostApis({
+      githubApiUrl: config.HOOKFLOW_GITHUB_API_URL,
+      githubToken: config.HOOKFLOW_GITHUB_TOKEN,
+      gitlabUrl: config.HOOKFLOW_GITLAB_URL,
+      gitlabToken: config.HOOKFLOW_GITLAB_API_TOKEN,
+      giteaUrl: config.HOOKFLOW_GITEA_URL,
+      giteaToken: config.HOOKFLOW_GITEA_TOKEN,
+      clock: base.clock,
+      ...(overrides.fetch && { fetch: overrides.fetch }),
+    });
   });
+  const api = (provider: Provider): GitHostApi => {
+    const host = async () => {
+      const built = (await loaded())[provider];
+      if (!built) throw new Error(`the ${provider} API was configured, but not built`);
+      return built;
+    };
+    return {
+      provider,
+      branchHead: async (repository, branch) => (await host()).branchHead(repository, branch),
+      readFile: async (repository, commit, path) => (await host()).readFile(repository, commit, path),
+      listDirectory: async (repository, commit, path) =>
+        (await host()).listDirectory(repository, commit, path),
+      pullRequestFiles: async (repository, number, limit) =>
+        (await host()).pullRequestFiles(repository, number, limit),
+      commitMessage: async (repository, commit) => (await host()).commitMessage(repository, commit),
+    };
+  };
+  const configured = (Object.keys(HOST_API_CONFIGURED) as Provider[]).filter((provider) =>
+    HOST_API_CONFIGURED[provider](config),
+  );
+  return Object.fromEntries(configured.map((provider) => [provider, api(provider)]));
 }
 
 /** The hosts' web addresses, for clone URLs; GitHub Enterprise's is its API URL without /api/v3. */

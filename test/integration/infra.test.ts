@@ -233,6 +233,17 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     expect(bundles.callback.startupInputs).toContain("core/engine/transition.ts");
   });
 
+  it("starts no function with the git hosts' API clients: the first call to a host loads them (issue 20)", () => {
+    const clients = (inputs: string[]) =>
+      inputs.filter(
+        (input) => input.startsWith("core/adapters/git-api/") && !input.endsWith("/pull-requests.ts"),
+      );
+    for (const name of FUNCTION_NAMES) expect(clients(bundles[name].startupInputs), name).toEqual([]);
+    expect(bundles.webhook.inputsLoadedWith("core/adapters/git-api/index.ts")).toContain(
+      "core/adapters/git-api/github.ts",
+    );
+  });
+
   it("starts only the reconciler with croner, which evaluates schedules on its tick; the others load it with a schedule to check (issue 20)", () => {
     const croner = (inputs: string[]) => inputs.filter((input) => input.includes("node_modules/croner/"));
     for (const name of FUNCTION_NAMES)

@@ -45,6 +45,5 @@ export function createGiteaApi(options: HostOptions): GitHostApi {
       )) as { commit?: { message?: string } } | undefined;
       return body && field(body.commit?.message, "commit.message", call.target);
     },
-    cloneUrl: (repository) => `${options.baseUrl.replace(/\/+$/, "")}/${repository}.git`,
   };
 }

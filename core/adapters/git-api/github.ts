@@ -13,7 +13,7 @@ const PER_PAGE = 100;
  * github-like.ts), and "get a commit object" (GET /repos/{owner}/{repo}/git/commits/{commit_sha}: the Git
  * database's, which carries no diff, unlike /commits/{ref}).
  */
-export function createGithubApi(options: HostOptions & { webUrl?: string }): GitHostApi {
+export function createGithubApi(options: HostOptions): GitHostApi {
   const call = hostCall(options, "HOOKFLOW_GITHUB_TOKEN", {
     accept: "application/vnd.github+json",
     authorization: `Bearer ${options.token}`,
@@ -52,7 +52,5 @@ export function createGithubApi(options: HostOptions & { webUrl?: string }): Git
         | undefined;
       return body && field(body.message, "message", call.target);
     },
-    cloneUrl: (repository) =>
-      `${(options.webUrl ?? "https://github.com").replace(/\/+$/, "")}/${repository}.git`,
   };
 }

@@ -66,6 +66,5 @@ export function createGitlabApi(options: HostOptions): GitHostApi {
       )) as { message?: string } | undefined;
       return body && field(body.message, "message", call.target);
     },
-    cloneUrl: (repository) => `${options.baseUrl.replace(/\/+$/, "")}/${repository}.git`,
   };
 }
