@@ -7,7 +7,14 @@
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { BUNDLING, FUNCTION_NAMES, FUNCTIONS, type FunctionName, handlerSource } from "./functions.js";
+import {
+  BUNDLING,
+  FUNCTION_NAMES,
+  FUNCTIONS,
+  type FunctionName,
+  handlerSource,
+  notBundledFiles,
+} from "./functions.js";
 
 export interface Bundle {
   name: string;
@@ -26,17 +33,29 @@ export interface Bundle {
    * its chunk imports statically. Empty when `source` is no such module of this bundle.
    */
   inputsLoadedWith: (source: string) => string[];
+  /**
+   * The files left out of the bundle (`external`) that its code still imports: code that could load them, which
+   * must then be bundled. Empty when what was left out is never loaded.
+   */
+  leftOutButImported: string[];
 }
 
 const ROOT = join(import.meta.dirname, "..");
 
-export async function bundleEntry(name: string, source: string, outdir: string): Promise<Bundle> {
+export async function bundleEntry(
+  name: string,
+  source: string,
+  outdir: string,
+  /** Source files left out (esbuild's `external`): infra/functions.ts `notBundled`. */
+  external: string[] = [],
+): Promise<Bundle> {
   const result = await build({
     entryPoints: { index: source },
     outdir,
     absWorkingDir: ROOT,
     bundle: true,
     ...BUNDLING,
+    external,
     platform: "node",
     target: "node22",
     // SST's esbuild options for ESM (pkg/runtime/node/build.go): a package's ES module build before its
@@ -78,6 +97,13 @@ export async function bundleEntry(name: string, source: string, outdir: string):
     totalBytes: sum(() => true),
     startupInputs: inputsOf(startup),
     inputs: Object.keys(result.metafile.inputs),
+    leftOutButImported: external
+      .map((file) => relative(ROOT, file).split("\\").join("/"))
+      .filter((file) =>
+        Object.values(outputs).some((output) =>
+          output.imports.some((imported) => imported.external && imported.path.endsWith(file)),
+        ),
+      ),
     inputsLoadedWith: (module) => {
       const chunk = Object.keys(outputs).find((file) => outputs[file]?.entryPoint === module);
       return chunk ? inputsOf(loadedWith(chunk)) : [];
@@ -87,7 +113,7 @@ export async function bundleEntry(name: string, source: string, outdir: string):
 
 export function bundleFunction(name: FunctionName, outRoot = join(ROOT, "dist/functions")): Promise<Bundle> {
   const { file } = handlerSource(FUNCTIONS[name].handler);
-  return bundleEntry(name, join(ROOT, file), join(outRoot, name));
+  return bundleEntry(name, join(ROOT, file), join(outRoot, name), notBundledFiles(name, ROOT));
 }
 
 async function main(): Promise<void> {

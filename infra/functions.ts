@@ -2,6 +2,7 @@
  * The Lambda functions and the queue settings that follow from them, as plain data: infra/sst/hookflow.ts
  * turns it into SST components, infra/bundle.ts bundles the same handlers, and the tests read it without SST.
  */
+import { join } from "node:path";
 import type { LinkedSetting } from "../core/config.js";
 
 export type FunctionName = "webhook" | "callback" | "api" | "scheduler" | "reconciler" | "wakeUps";
@@ -20,7 +21,32 @@ export interface FunctionPlan {
   presenceOf?: readonly LinkedSetting[];
   /** Plain, non-secret environment. */
   environment?: Readonly<Record<string, string>>;
+  /** The adapters core/wiring.ts loads on first use that none of its routes calls: not in its bundle. */
+  notBundled?: readonly OnDemandAdapter[];
 }
+
+/**
+ * The adapters core/wiring.ts imports on first use (`import()`), by source file. esbuild makes a chunk of every
+ * `import()` in a bundle's modules, whether the code around it can run or not, and cuts what the function's start
+ * shares with those chunks into more chunk files, which the start loads (issue 20: the webhook started with 22
+ * files, 8 of them for these adapters, which it never calls). A function leaves out those its routes never call
+ * (esbuild's `external`, on deploy and in infra/bundle.ts); test/integration/infra.test.ts holds that no code
+ * left in its bundle could load one, so leaving one out never breaks a route: it would fail that test first.
+ */
+export const ON_DEMAND_ADAPTERS = {
+  kubernetesRunner: "core/adapters/kubernetes/index.ts",
+  clusterAccess: "core/adapters/kubernetes/access.ts",
+  localRunner: "core/adapters/local-runner.ts",
+  logArchive: "core/adapters/s3/log-archive.ts",
+  doctor: "core/services/doctor.ts",
+  signIn: "core/adapters/oidc.ts",
+  notifiers: "core/adapters/notify/index.ts",
+  gitHosts: "core/adapters/git-api/index.ts",
+} as const;
+export type OnDemandAdapter = keyof typeof ON_DEMAND_ADAPTERS;
+const EVERY_ON_DEMAND_ADAPTER = Object.keys(ON_DEMAND_ADAPTERS) as OnDemandAdapter[];
+const EVERY_ON_DEMAND_ADAPTER_BUT = (...kept: OnDemandAdapter[]) =>
+  EVERY_ON_DEMAND_ADAPTER.filter((adapter) => !kept.includes(adapter));
 
 const SHARED: LinkedSetting[] = ["HOOKFLOW_TABLE", "HOOKFLOW_QUEUE_URL"];
 const COMMIT_STATUS_TOKENS: LinkedSetting[] = [
@@ -42,12 +68,14 @@ export const FUNCTIONS = {
     timeoutSeconds: 20,
     links: [...SHARED, "HOOKFLOW_GITHUB_SECRET", "HOOKFLOW_GITLAB_TOKEN", "HOOKFLOW_GITEA_SECRET"],
     presenceOf: COMMIT_STATUS_TOKENS,
+    notBundled: EVERY_ON_DEMAND_ADAPTER_BUT("gitHosts"),
   },
   callback: {
     handler: "functions/callback.handler",
     memoryMb: 512,
     timeoutSeconds: 20,
     links: [...SHARED, "HOOKFLOW_TOKEN_SECRET", "HOOKFLOW_RELAY_TOKEN"],
+    notBundled: EVERY_ON_DEMAND_ADAPTER,
   },
   // A running attempt's log is read from the cluster, so the API loads the Kubernetes client (lazily, only for
   // logs); an ended one's from the log bucket.
@@ -65,6 +93,7 @@ export const FUNCTIONS = {
     ],
     presenceOf: COMMIT_STATUS_TOKENS,
     environment: KUBERNETES,
+    notBundled: ["notifiers"],
   },
   // A batch of up to 10 messages, groups in parallel; a run's message may submit Jobs, a delivery message notifies
   // robots (side by side, at most 20 s per target: NotificationDelivery's budget), well inside the timeout.
@@ -83,6 +112,7 @@ export const FUNCTIONS = {
       ...COMMIT_STATUS_TOKENS,
     ],
     environment: KUBERNETES,
+    notBundled: ["clusterAccess", "doctor", "signIn", "gitHosts"],
   },
   // On the wake-up queue: turns each due wake-up into a reconcile on the work queue (one send each).
   wakeUps: {
@@ -90,6 +120,7 @@ export const FUNCTIONS = {
     memoryMb: 512,
     timeoutSeconds: 30,
     links: [...SHARED, "HOOKFLOW_WAKE_QUEUE_URL"],
+    notBundled: EVERY_ON_DEMAND_ADAPTER,
   },
   // Runs every minute: finishing well within the minute keeps two runs from overlapping.
   reconciler: {
@@ -97,8 +128,15 @@ export const FUNCTIONS = {
     memoryMb: 512,
     timeoutSeconds: 30,
     links: SHARED,
+    notBundled: EVERY_ON_DEMAND_ADAPTER_BUT("gitHosts"),
   },
 } as const satisfies Record<FunctionName, FunctionPlan>;
+
+/** What esbuild leaves out of a function's bundle (its `external`): absolute paths, from the repository's `root`. */
+export function notBundledFiles(name: FunctionName, root: string): string[] {
+  const plan: FunctionPlan = FUNCTIONS[name];
+  return (plan.notBundled ?? []).map((adapter) => join(root, ON_DEMAND_ADAPTERS[adapter]));
+}
 
 /**
  * How every function is bundled, by SST on deploy and by infra/bundle.ts: ESM, minified, split so that what a

@@ -17,6 +17,7 @@ import {
   FUNCTIONS,
   type FunctionName,
   type FunctionPlan,
+  notBundledFiles,
   PRESENT,
   QUEUE,
   RECONCILE_SCHEDULE,
@@ -162,7 +163,8 @@ export function hookflow() {
         format: BUNDLING.format,
         minify: BUNDLING.minify,
         splitting: BUNDLING.splitting,
-        esbuild: { keepNames: BUNDLING.keepNames },
+        // SST runs from the app's directory, the repository's root.
+        esbuild: { keepNames: BUNDLING.keepNames, external: notBundledFiles(name, process.cwd()) },
       },
     };
   };

@@ -16,7 +16,15 @@ import {
   WEBHOOK_BODY_LIMITS,
 } from "../../core/model/index.js";
 import { type Bundle, bundleFunction } from "../../infra/bundle.js";
-import { FUNCTION_NAMES, FUNCTIONS, type FunctionName, ROUTES } from "../../infra/functions.js";
+import {
+  FUNCTION_NAMES,
+  FUNCTIONS,
+  type FunctionName,
+  type FunctionPlan,
+  ON_DEMAND_ADAPTERS,
+  type OnDemandAdapter,
+  ROUTES,
+} from "../../infra/functions.js";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
 import { type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
 import { freshBucket, freshQueue, freshStore, sqsClient } from "../helpers/aws.js";
@@ -231,6 +239,30 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     ])
       expect(webhook, module).not.toContain(module);
     expect(bundles.callback.startupInputs).toContain("core/engine/transition.ts");
+  });
+
+  it("leaves out of each function's bundle the adapters loaded on first use that none of its routes calls, and no code that could load one (issue 20)", () => {
+    const chunkOf = (name: FunctionName, source: string) => bundles[name].inputsLoadedWith(source);
+    for (const name of FUNCTION_NAMES) {
+      expect(bundles[name].leftOutButImported, name).toEqual([]);
+      const leftOut = (FUNCTIONS[name] as FunctionPlan).notBundled ?? [];
+      for (const adapter of Object.keys(ON_DEMAND_ADAPTERS) as OnDemandAdapter[]) {
+        const source = ON_DEMAND_ADAPTERS[adapter];
+        expect(bundles[name].inputs.includes(source), `${name}: ${adapter}`).toBe(!leftOut.includes(adapter));
+      }
+    }
+    // What the scheduler's route may load stays: its runner, notifiers and log archive.
+    expect(chunkOf("scheduler", "core/adapters/kubernetes/index.ts")).toContain(
+      "core/adapters/kubernetes/runner.ts",
+    );
+    expect(chunkOf("scheduler", "core/adapters/notify/index.ts").length).toBeGreaterThan(0);
+    expect(chunkOf("scheduler", "core/adapters/s3/log-archive.ts").length).toBeGreaterThan(0);
+    // The webhook's start without the S3 client and the REST-XML protocol it brings (the floor's STS client
+    // brings the XML reader): what the SDK's barrels put at the start of every bundle that has the log archive.
+    const s3 = (input: string) =>
+      input.includes("@aws-sdk/client-s3") || input.includes("xml/AwsRestXmlProtocol");
+    expect(bundles.webhook.startupInputs.filter(s3)).toEqual([]);
+    expect(bundles.scheduler.startupInputs.filter(s3).length).toBeGreaterThan(0);
   });
 
   it("starts no function with the git hosts' API clients: the first call to a host loads them (issue 20)", () => {
