@@ -18,6 +18,7 @@ import {
 import { CSRF_COOKIE, SESSION_COOKIE, TOKEN_COOKIE, tokenCsrf } from "../auth.js";
 import { statusOf } from "../http.js";
 import { ASSETS, CSS_PATH, ICON_PATH, JS_PATH } from "./assets.js";
+// biome-ignore lint/correctness/noUnusedImports: h and Fragment are what the JSX compiles to (the pragmas above).
 import { type Child, type FC, Fragment, h, type PropsWithChildren } from "./html.js";
 import type { ConsoleDeps, Reader } from "./routes.js";
 
