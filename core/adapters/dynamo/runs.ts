@@ -1,6 +1,6 @@
 import { foldReports, type ReportFact, reportKind } from "../../engine/reports.js";
 import { VersionConflictError } from "../../errors.js";
-import { isTerminalRun, needsReconciling, type Run, type RunStatus } from "../../model/index.js";
+import { isTerminalRun, type Run, type RunStatus } from "../../model/index.js";
 import type { ActiveRun, Page, RunQuery, RunStore } from "../../ports.js";
 import { itemAbsent, versionIs } from "./conditions.js";
 import { decodeCursor, encodeCursor, type RunPartition } from "./cursor.js";
