@@ -40,4 +40,3 @@ export function createGitHostApis(settings: GitHostSettings): GitHostApis {
   };
 }
 
-export { hostPullRequestDetails } from "./pull-requests.js";
