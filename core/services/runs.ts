@@ -97,14 +97,19 @@ export class RunService {
     };
   }
 
-  /** `log`: the message's logger (its id, its run), for every line logged while applying and carrying out. */
+  /**
+   * `log`: the message's logger (its id, its run), for every line logged while applying and carrying out.
+   * `beside`: told the run as each save is about to write it (`HandleOptions.beforeSave`), for requests that may
+   * go side by side with that save because they are harmless should it fail or land after them.
+   */
   async apply(
     runId: string,
     events: RunEvent[],
     known?: Run,
     log: Logger = this.deps.log,
-    actor: Actor = SCHEDULER,
+    options: { actor?: Actor; beside?: (run: Run) => void } = {},
   ): Promise<Applied> {
+    const { actor = SCHEDULER, beside } = options;
     let pending = events;
     let result: Applied | undefined;
     let latest = known;
@@ -118,7 +123,10 @@ export class RunService {
           // The slots are taken beside the save that records their attempts queued, not after it: a take counts
           // once per attempt, so a save that fails leaves a slot that its message's retry takes again as a no-op
           // (or the reconciler's repair gives back), and a Job is still created only once both are done.
-          beforeSave: (run, effects) => this.claimSlots(run, effects.filter(isRunEffect), claims, log),
+          beforeSave: (run, effects) => {
+            this.claimSlots(run, effects.filter(isRunEffect), claims, log);
+            beside?.(run);
+          },
         })
         .catch(async (error: unknown) => {
           // The message fails with its takes done: nothing of it is still in flight once it has failed.
