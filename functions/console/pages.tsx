@@ -1,7 +1,8 @@
-/** @jsxImportSource hono/jsx */
+/** @jsxRuntime classic */
+/** @jsx h */
+/** @jsxFrag Fragment */
 import type { Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
-import type { Child, FC, PropsWithChildren } from "hono/jsx";
 import type { RunView, TaskView } from "../../core/engine/index.js";
 import { NotFoundError, UnauthorizedError } from "../../core/errors.js";
 import {
@@ -17,6 +18,8 @@ import {
 import { CSRF_COOKIE, SESSION_COOKIE, TOKEN_COOKIE, tokenCsrf } from "../auth.js";
 import { statusOf } from "../http.js";
 import { ASSETS, CSS_PATH, ICON_PATH, JS_PATH } from "./assets.js";
+// biome-ignore lint/correctness/noUnusedImports: h and Fragment are what the JSX compiles to (the pragmas above).
+import { type Child, type FC, Fragment, h, type PropsWithChildren } from "./html.js";
 import type { ConsoleDeps, Reader } from "./routes.js";
 
 // ---------------------------------------------------------------- the frame every page shares

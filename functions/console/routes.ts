@@ -35,7 +35,7 @@ type Pages = typeof import("./pages.js");
 /**
  * The console: HTML pages served by the API's app (`GET /runs`, `/runs/{id}`, `/pipelines`), its two static
  * files, and its token sign-in form. Everything it renders is imported on the first console request, so the
- * API's cold start loads none of it (hono/jsx, the pages, the stylesheet and script).
+ * API's cold start loads none of it (the pages and their JSX, the stylesheet and script).
  */
 export function mountConsole(app: Hono<never>, deps: ConsoleDeps): void {
   let pages: Promise<Pages> | undefined;

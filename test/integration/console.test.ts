@@ -3,6 +3,7 @@ import { BOOTSTRAP_TOKEN } from "../../core/model/index.js";
 import type { Clock } from "../../core/ports.js";
 import { ViewGrants } from "../../core/services/view-grants.js";
 import { createApiApp } from "../../functions/api.js";
+import { newRun, trigger } from "../helpers/factories.js";
 import { CookieJar } from "../helpers/signin.js";
 import { PUBLIC_URL, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
 
@@ -17,6 +18,9 @@ const clock: Clock = { now: () => new Date(Date.now() + skewMs).toISOString() };
 let app: ReturnType<typeof createApiApp>;
 let runId: string;
 let otherRunId: string;
+/** A run whose pusher wrote markup into every field a push lets them choose. */
+const HOSTILE = `<script>alert("owned")</script><img src=x onerror='alert(1)'>`;
+const HOSTILE_RUN = "hostile-run";
 let grants: ViewGrants;
 
 const PIPELINE = {
@@ -59,6 +63,18 @@ beforeAll(async () => {
     );
   runId = (await start()).id;
   otherRunId = (await start()).id;
+  await system.stores.runs.saveRun(
+    newRun({
+      id: HOSTILE_RUN,
+      trigger: trigger({
+        repository: `acme/${HOSTILE}`,
+        ref: `refs/heads/${HOSTILE}`,
+        branch: HOSTILE,
+        message: `${HOSTILE}\nmore`,
+        author: HOSTILE,
+      }),
+    }),
+  );
   grants = new ViewGrants(TEST_TOKEN_SECRET, clock, 7);
 }, 60_000);
 
@@ -207,6 +223,31 @@ describe("the console with the bootstrap token", () => {
     expect(stale.html).toContain("no longer valid");
     for (const html of [missing.html, bad.html, stale.html])
       expect(html).not.toMatch(/at \w+ \(|node_modules/);
+  });
+
+  it("shows what a pusher wrote as text: markup in a commit message, author or branch opens no tag", async () => {
+    const jar = new CookieJar();
+    jar.take(await tokenLogin(BOOTSTRAP));
+    const headers = { cookie: jar.header() };
+    const link = grantLink(HOSTILE_RUN);
+    const shown = [
+      await page(`/runs/${HOSTILE_RUN}`, { headers }),
+      await page(`${link.pathname}${link.search}`),
+      await page(`/runs/${HOSTILE_RUN}/live`, { headers }),
+      await page("/runs", { headers }),
+    ];
+    const escaped =
+      "&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt;&lt;img src=x onerror=&#39;alert(1)&#39;&gt;";
+    for (const { response, html } of shown) {
+      expect(response.status).toBe(200);
+      expect(html).toContain(escaped);
+      expect(html).not.toContain("<img");
+      expect(html).not.toContain("onerror='");
+      expect(html).not.toMatch(/<script(?![^>]*\ssrc="\/console\/assets\/)/);
+    }
+    // The commit message (its first line) and the author, in the run's facts.
+    expect(shown[0]?.html).toContain(`</code></a> ${escaped}</dd>`);
+    expect(shown[0]?.html).toContain(`<dt>Author</dt><dd>${escaped}</dd>`);
   });
 
   it("serves its stylesheet and script itself, cached by their hash", async () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } fro
 import { signedWebhookRequest } from "../../core/adapters/git/index.js";
 import { createKubernetesRunner } from "../../core/adapters/kubernetes/index.js";
 import { ensureWakeQueue } from "../../core/adapters/sqs/wake-ups.js";
+import { systemClock } from "../../core/adapters/system.js";
 import {
   BOOTSTRAP_TOKEN,
   LAMBDA_PAYLOAD_BYTES,
@@ -15,13 +16,14 @@ import {
   LOG_CUT_NOTICE,
   WEBHOOK_BODY_LIMITS,
 } from "../../core/model/index.js";
+import { ViewGrants } from "../../core/services/view-grants.js";
 import { type Bundle, bundleFunction } from "../../infra/bundle.js";
 import { FUNCTION_NAMES, FUNCTIONS, type FunctionName, ROUTES } from "../../infra/functions.js";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
 import { type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
 import { freshBucket, freshQueue, freshStore, sqsClient } from "../helpers/aws.js";
 import { driveRun } from "../helpers/drive.js";
-import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
+import { newRun, pipeline, runTask, taskState, trigger } from "../helpers/factories.js";
 import { MemoryRunner } from "../helpers/memory-runner.js";
 import { PUBLIC_URL, SECRETS, TEST_TOKEN_SECRET, testSystem } from "../helpers/system.js";
 import { fixture as webhookFixture } from "../helpers/webhooks.js";
@@ -43,8 +45,9 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
   /**
    * Runs `events` through a function's bundled handler in one fresh process, as one warm container would. No
    * invocation may run an AsyncLocalStorage: its first `run` turns on Node's promise hooks for the whole process,
-   * a cost every later promise pays (issue 20, docs/decisions.md §5); log fields are carried by hand. (A console
-   * page would fail it: hono/jsx renders inside an AsyncLocalStorage of its own; no test here renders one.)
+   * a cost every later promise pays (issue 20, docs/decisions.md §5); log fields are carried by hand, and the
+   * console's pages are rendered by its own JSX (`functions/console/html.ts`), not hono/jsx, which renders inside
+   * an AsyncLocalStorage of its own.
    */
   async function invoke(
     name: FunctionName,
@@ -123,7 +126,13 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
   /** The API Gateway HTTP API sample event, addressed to one of hookflow's routes. */
   function httpEvent(
     sample: "apigw-v2-powertools" | "apigw-v2-aws-lambda-go",
-    request: { method: string; path: string; headers?: Record<string, string>; body?: string },
+    request: {
+      method: string;
+      path: string;
+      query?: string;
+      headers?: Record<string, string>;
+      body?: string;
+    },
   ) {
     const event = lambdaFixture(sample) as {
       headers: Record<string, string>;
@@ -138,6 +147,7 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
       ...event,
       routeKey: route,
       rawPath: request.path,
+      rawQueryString: request.query ?? "",
       headers: {
         ...event.headers,
         ...request.headers,
@@ -206,6 +216,34 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     expect(yaml(pages)).toEqual([]);
     expect(yaml(bundles.api.startupInputs)).toEqual([]);
     expect(yaml(bundles.api.inputsLoadedWith("node_modules/yaml/dist/index.js")).length).toBeGreaterThan(10);
+  });
+
+  it("renders the console's run page, opened from a notification's link, with no AsyncLocalStorage and no hono/jsx (issue 20)", async () => {
+    const inputs = bundles.api.inputs.filter((input) => input.includes("node_modules/hono/dist/jsx/"));
+    expect(inputs).toEqual([]);
+    const system = await testSystem({ runner: new MemoryRunner() });
+    await system.stores.runs.saveRun(
+      newRun({ id: "console-page", trigger: trigger({ message: "<script>alert(1)</script>" }) }),
+    );
+    const link = new URL(new ViewGrants(TEST_TOKEN_SECRET, systemClock, 7).link(PUBLIC_URL, "console-page"));
+    const page = (path: string) =>
+      httpEvent("apigw-v2-powertools", { method: "GET", path, query: link.search.slice(1) });
+    // invoke() counts the AsyncLocalStorage runs of the whole process and fails on one.
+    const answers = await invoke("api", [page(link.pathname), page(`${link.pathname}/live`)], {
+      links: {
+        HookflowTable: { name: system.config.HOOKFLOW_TABLE },
+        HookflowQueue: { url: system.queues.workUrl },
+        HookflowTokenSecret: { value: TEST_TOKEN_SECRET },
+        HookflowApiToken: { value: "linked-token" },
+      },
+    });
+    const [run, live] = answers.map((a) => a.result as { statusCode: number; body: string });
+    expect(run?.statusCode).toBe(200);
+    expect(run?.body).toMatch(/^<!doctype html><html lang="en">/);
+    expect(run?.body).toContain('id="task-unit"');
+    expect(run?.body).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    expect(live?.statusCode).toBe(200);
+    expect(live?.body).toContain('data-run-status="pending"');
   });
 
   it("starts no function with Powertools: the first flush with a metric to write loads it (issue 20)", () => {
