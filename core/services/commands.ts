@@ -75,7 +75,12 @@ export class RunRecorder {
    * `known`: the run as this caller last saw it, saving a read; if it is stale, the conditional write fails and
    * the events are applied again to the run the refusal carries, as after a first conflict.
    */
-  async record(runId: string, events: RunEvent[], known?: Run): Promise<Recorded> {
+  async record(
+    runId: string,
+    events: RunEvent[],
+    known?: Run,
+    beforeSave?: HandleOptions["beforeSave"],
+  ): Promise<Recorded> {
     let cached = known?.id === runId ? known : undefined;
     for (let attempt = 1; ; attempt++) {
       const loaded = cached
@@ -99,6 +104,7 @@ export class RunRecorder {
       const refused = ignored.every((i) => i !== undefined);
       if (run === stored && (!loaded.unsaved || refused))
         return { run, effects: [...effects.values()], ignored };
+      beforeSave?.(run, [...effects.values()]);
       try {
         const saved = await this.deps.runs.saveRun(run);
         // Against the run as last saved: what the reports folded in on loading changed counts too.
@@ -183,6 +189,12 @@ export interface HandleOptions {
   inline?: boolean;
   /** The logger of the message or effect the command comes from (its fields on the command's line). */
   log?: Logger;
+  /**
+   * Told the run and what it owes just before each save (again after a conflict, re-applied), so that work
+   * needing only the decision runs beside the write: the scheduler takes its submissions' slots there. What it
+   * starts must be safe when the save then fails: the message's retry or the reconciler sees to what it left.
+   */
+  beforeSave?: (run: Run, effects: Effect[]) => void;
 }
 
 export interface RunCommandsDeps {
@@ -211,7 +223,7 @@ export class RunCommands {
     const recorded =
       (actor.kind === "task" || actor.kind === "relay") && commands.length === 1 && only && isTaskReport(only)
         ? await this.reported(runId, only, options.known)
-        : await this.deps.recorder.record(runId, commands, options.known);
+        : await this.deps.recorder.record(runId, commands, options.known, options.beforeSave);
     if (!("at" in recorded))
       await this.deps.queue.send(owedMessages(recorded.run, recorded.effects, options.inline ?? false));
     const refusal = recorded.ignored.find((i) => i !== undefined);

@@ -1,7 +1,7 @@
 import { callbackTaskId, type Ignored } from "../engine/index.js";
 import { NotFoundError, PermanentError, RetryableError } from "../errors.js";
 import { withFields } from "../log-context.js";
-import { type Actor, type Run, type RunEvent, SCHEDULER } from "../model/index.js";
+import { type Actor, isActiveTask, type Run, type RunEvent, SCHEDULER } from "../model/index.js";
 import type { DeliveryMessage, Logger, RunStore, TaskRunner, WorkQueue } from "../ports.js";
 import {
   isNotificationEffect,
@@ -53,13 +53,21 @@ interface Outcome {
   done?: { key: string; target?: string; error?: string };
 }
 
+/** Whether an attempt got its slot, or waits for room under `limit`. */
+type SlotTaken = { taken: true } | { taken: false; limit: number };
+/**
+ * The slots of a decision's submissions being taken, by attempt (`attemptKey`): started beside the save that
+ * records the attempts queued, or when the effects are carried out if nothing was saved.
+ */
+type SlotClaims = Map<string, { task: string; attempt: number; slot: Promise<SlotTaken> }>;
+
 type Handler<T extends RunEffect["type"]> = (
   run: Run,
   effect: Extract<RunEffect, { type: T }>,
   /** Every effect carried out with this one. */
   batch: readonly RunEffect[],
-  /** The attempts of this batch whose slots were taken together, before (`TaskSlotService.takeAll`). */
-  slotsTaken: ReadonlySet<string>,
+  /** The slots of this batch's submissions, being taken (`claimSlots`). */
+  claims: SlotClaims,
   /** The message's logger with the effect's task and attempt (`effectFields`). */
   log: Logger,
 ) => Promise<Outcome>;
@@ -78,36 +86,56 @@ export class RunService {
 
   constructor(private readonly deps: RunServiceDeps) {
     this.handlers = {
-      submitTask: (run, effect, _batch, slotsTaken) => this.submitTask(run, effect, slotsTaken),
+      submitTask: (run, effect, _batch, claims) => this.submitTask(run, effect, claims),
       cancelTask: async (_run, effect) => {
         await this.deps.runner.cancel(effect);
         return { followUps: [], done: { key: effect.key } };
       },
       archiveLog: (run, effect, batch) => this.archiveLog(run, effect, batch),
-      cancelRun: (run, effect, _batch, _slotsTaken, log) => this.cancelRun(run, effect, log),
+      cancelRun: (run, effect, _batch, _claims, log) => this.cancelRun(run, effect, log),
       wakeGroup: (_run, effect) => this.wakeGroup(effect),
     };
   }
 
-  /** `log`: the message's logger (its id, its run), for every line logged while applying and carrying out. */
+  /**
+   * `log`: the message's logger (its id, its run), for every line logged while applying and carrying out.
+   * `beside`: told the run as each save is about to write it (`HandleOptions.beforeSave`), for requests that may
+   * go side by side with that save because they are harmless should it fail or land after them.
+   */
   async apply(
     runId: string,
     events: RunEvent[],
     known?: Run,
     log: Logger = this.deps.log,
-    actor: Actor = SCHEDULER,
+    options: { actor?: Actor; beside?: (run: Run) => void } = {},
   ): Promise<Applied> {
+    const { actor = SCHEDULER, beside } = options;
     let pending = events;
     let result: Applied | undefined;
     let latest = known;
     for (let round = 0; pending.length > 0 && round < FOLLOW_UP_ROUNDS; round++) {
-      const handled = await this.deps.commands.handle(runId, pending, actor, {
-        known: latest,
-        inline: true,
-        log,
-      });
+      const claims: SlotClaims = new Map();
+      const handled = await this.deps.commands
+        .handle(runId, pending, actor, {
+          known: latest,
+          inline: true,
+          log,
+          // The slots are taken beside the save that records their attempts queued, not after it: a take counts
+          // once per attempt, so a save that fails leaves a slot that its message's retry takes again as a no-op
+          // (or the reconciler's repair gives back), and a Job is still created only once both are done.
+          beforeSave: (run, effects) => {
+            this.claimSlots(run, effects.filter(isRunEffect), claims, log);
+            beside?.(run);
+          },
+        })
+        .catch(async (error: unknown) => {
+          // The message fails with its takes done: nothing of it is still in flight once it has failed.
+          await Promise.allSettled([...claims.values()].map((c) => c.slot));
+          throw error;
+        });
       latest = handled.run;
-      const outcome = await this.carryOut(handled.run, handled.effects.filter(isRunEffect), log);
+      await this.giveBackUnqueued(handled.run, claims, log);
+      const outcome = await this.carryOut(handled.run, handled.effects.filter(isRunEffect), claims, log);
       result = {
         run: handled.run,
         ignored: result?.ignored ?? handled.ignored,
@@ -143,13 +171,14 @@ export class RunService {
    * Effects on different Jobs side by side; those on one Job in order: a stop, an archive, then a cancel, then its
    * slot given back, and none after one that failed: a Job is never deleted before its log is kept, never left
    * running meanwhile, and its slot never handed on while it may still run. The slots of a batch's submissions
-   * are taken together first, and those of its ended Jobs given back together last (one write each, most often).
+   * are taken together first (when the save did not start them already: `claims`), and those of its ended Jobs
+   * given back together last (one write each, most often).
    */
-  private async carryOut(run: Run, effects: RunEffect[], log: Logger) {
+  private async carryOut(run: Run, effects: RunEffect[], claims: SlotClaims, log: Logger) {
     const followUps: RunEvent[] = [];
     const delivered: Array<{ key: string; target?: string; error?: string }> = [];
     const retryLater: Error[] = [];
-    const slotsTaken = await this.takeSlots(run, effects, log);
+    this.claimSlots(run, effects, claims, log);
     const releases: Array<Extract<RunEffect, { type: "releaseSlot" }>> = [];
     const byJob = new Map<string, RunEffect[]>();
     for (const effect of [...effects].sort((a, b) => order(a) - order(b))) {
@@ -171,7 +200,7 @@ export class RunService {
               run,
               effect as never,
               effects,
-              slotsTaken,
+              claims,
               withFields(log, effectFields(effect)),
             );
             followUps.push(...outcome.followUps);
@@ -208,13 +237,55 @@ export class RunService {
     return { followUps, retryLater };
   }
 
-  /** The slots of the batch's submissions, taken in one step when it can; failing that, each is taken alone. */
-  private async takeSlots(run: Run, effects: RunEffect[], log: Logger): Promise<ReadonlySet<string>> {
-    const launches = effects.flatMap((e) => (e.type === "submitTask" ? [e.launch] : []));
-    return this.deps.slots.takeAll(run, launches).catch((error) => {
+  /**
+   * Starts taking the slots of the effects' submissions not yet in `claims`: in one step when it can; failing
+   * that, or for the attempts that step did not take, each alone. A take that fails is seen by its submission,
+   * which awaits it; one nobody awaits (its save failed) left what a retried take or the repair sees to.
+   */
+  private claimSlots(run: Run, effects: readonly RunEffect[], claims: SlotClaims, log: Logger): void {
+    const launches = effects.flatMap((e) =>
+      e.type === "submitTask" && !claims.has(attemptKey(e.launch)) ? [e.launch] : [],
+    );
+    if (launches.length === 0) return;
+    const together = this.deps.slots.takeAll(run, launches).catch((error) => {
       log.warn("slots will be taken one by one", { runId: run.id, error: String(error) });
       return new Set<string>();
     });
+    for (const launch of launches) {
+      const slot = together.then((taken) =>
+        taken.has(attemptKey(launch)) ? ({ taken: true } as const) : this.deps.slots.take(run, launch),
+      );
+      slot.catch(() => {}); // handled where awaited; unawaited, its save failed (above)
+      claims.set(attemptKey(launch), { task: launch.task, attempt: launch.attempt, slot });
+    }
+  }
+
+  /**
+   * Slots taken beside a save that lost to another writer, for attempts the run as re-applied and saved does not
+   * hold queued or running (a cancel came first): given back now, not at the repair's second look. None on the
+   * common path, where every claim's attempt is in the run as saved.
+   */
+  private async giveBackUnqueued(run: Run, claims: SlotClaims, log: Logger): Promise<void> {
+    const active = new Set(
+      run.stages.flatMap((s) =>
+        s.tasks
+          .filter((t) => isActiveTask(t.status))
+          .map((t) => attemptKey({ task: t.name, attempt: t.attempt })),
+      ),
+    );
+    const stale = [...claims].filter(([key]) => !active.has(key));
+    if (stale.length === 0) return;
+    for (const [key] of stale) claims.delete(key);
+    const taken = await Promise.all(
+      stale.map(async ([, claim]) => ((await claim.slot.catch(() => undefined))?.taken ? [claim] : [])),
+    );
+    const refs = taken.flat().map(({ task, attempt }) => ({ task, attempt }));
+    if (refs.length > 0)
+      await this.deps.slots
+        .releaseAll(run, refs)
+        .catch((error) =>
+          log.warn("slots will be given back by the repair", { runId: run.id, error: String(error) }),
+        );
   }
 
   /**
@@ -253,16 +324,14 @@ export class RunService {
     return { followUps: [archived] };
   }
 
-  /** Takes a slot of the pipeline first: without one, the attempt waits for room and nothing is submitted. */
+  /** A slot of the pipeline first: without one, the attempt waits for room and nothing is submitted. */
   private async submitTask(
     run: Run,
     effect: Extract<RunEffect, { type: "submitTask" }>,
-    slotsTaken: ReadonlySet<string>,
+    claims: SlotClaims,
   ): Promise<Outcome> {
     const { launch } = effect;
-    const slot = slotsTaken.has(attemptKey(launch))
-      ? ({ taken: true } as const)
-      : await this.deps.slots.take(run, launch);
+    const slot = await (claims.get(attemptKey(launch))?.slot ?? this.deps.slots.take(run, launch));
     if (!slot.taken)
       return {
         followUps: [

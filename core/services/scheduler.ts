@@ -51,7 +51,20 @@ export class Scheduler {
     const { events, run } = observe
       ? await this.observe(message.runId, log)
       : { events: [message.event], run: undefined };
-    const applied = await this.deps.service.apply(message.runId, events, run, log);
+    // The follow-ups asked for beside each save (a look that comes before its save, or without it, finds nothing
+    // due and is dropped: docs/decisions.md, 2), so that the run as applied asks only for what they did not.
+    const asked = new Set<string>();
+    const beside: Array<Promise<void>> = [];
+    let applied: Applied;
+    try {
+      applied = await this.deps.service.apply(message.runId, events, run, log, {
+        ...(startedAt && {
+          beside: (next: Run) => beside.push(this.followUp(next, observe, startedAt, log, asked)),
+        }),
+      });
+    } finally {
+      await Promise.all(beside);
+    }
     const { trigger } = applied.run;
     if (message.event.type === "run.created" && trigger.deliveryId)
       await this.deps.deliveries.noteDelivery(
@@ -60,7 +73,7 @@ export class Scheduler {
         { id: applied.run.id, pipeline: applied.run.pipeline },
         applied.run.createdAt,
       );
-    if (startedAt) await this.followUp(applied.run, observe, startedAt, log);
+    if (startedAt) await this.followUp(applied.run, observe, startedAt, log, asked);
     if (applied.retryLater.length > 0)
       throw new RetryableError(
         `run ${message.runId}: ${applied.retryLater.map((e) => e.message).join("; ")}`,
@@ -71,9 +84,16 @@ export class Scheduler {
   /**
    * Asks for the next look at the run's submitted tasks after a reconcile that observed them or a message that
    * submitted one: each such look asks for the next, so a chain follows every task until it ends. Other messages
-   * (a callback's) ask for nothing, so chains do not multiply; those that do meet on the same instants.
+   * (a callback's) ask for nothing, so chains do not multiply; those that do meet on the same instants. `asked`:
+   * the instants this message has asked for already, not asked again. Never throws.
    */
-  private async followUp(run: Run, observed: boolean, startedAt: string, log: Logger): Promise<void> {
+  private async followUp(
+    run: Run,
+    observed: boolean,
+    startedAt: string,
+    log: Logger,
+    asked: Set<string>,
+  ): Promise<void> {
     const { wakeUps, clock } = this.deps.followUps as NonNullable<SchedulerDeps["followUps"]>;
     const submitted = run.stages.some((s) =>
       s.tasks.some((t) => t.submittedAt && t.submittedAt >= startedAt),
@@ -84,12 +104,16 @@ export class Scheduler {
     // A retry's backoff and the run's timeout, so they act when due rather than at the reconciler's tick.
     const wakes = [...(at ? [{ at, reason: "observe" as const }] : []), ...dueMoments(run, now)];
     // A lost wake-up only delays the run until the reconciler's tick: not worth failing the message.
-    for (const wake of wakes)
+    for (const wake of wakes) {
+      const key = `${wake.at} ${wake.reason}`;
+      if (asked.has(key)) continue;
+      asked.add(key);
       await wakeUps
         .schedule(run.id, wake.at, wake.reason)
         .catch((error: unknown) =>
           log.warn("follow-up wake-up not scheduled", { runId: run.id, error: String(error) }),
         );
+    }
   }
 
   private async observe(runId: string, log: Logger): Promise<{ events: RunEvent[]; run?: Run }> {

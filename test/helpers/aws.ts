@@ -113,6 +113,34 @@ export function recordRequests(client: DynamoDBClient): string[] {
   return sent;
 }
 
+/**
+ * Acts once on the first request of `client` from now on that `matches` (its command without "Command", and its
+ * input): `before` it is sent (throwing there fails it unsent: DynamoDB never saw it, as when it is unreachable),
+ * or `after` its answer (throwing there loses the answer of a write that was done, as a crash would). For faults
+ * and races the emulator cannot produce on demand. Returns whether it has acted yet.
+ */
+export function interceptOnce(
+  client: DynamoDBClient,
+  matches: (command: string, input: Record<string, unknown>) => boolean,
+  act: { before?: () => unknown; after?: () => unknown },
+): () => boolean {
+  let acted = false;
+  type Next = (args: { input: Record<string, unknown> }) => Promise<unknown>;
+  client.middlewareStack.add(
+    ((next: Next, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
+      const command = context.commandName?.replace(/Command$/, "") ?? "?";
+      if (acted || !matches(command, args.input)) return next(args);
+      acted = true;
+      await act.before?.();
+      const result = await next(args);
+      await act.after?.();
+      return result;
+    }) as never,
+    { step: "initialize", name: `interceptOnce${randomUUID()}` } as never,
+  );
+  return () => acted;
+}
+
 /** A request a client sent: its command, and when it started and ended (`performance.now()`). */
 export interface TracedRequest {
   name: string;

@@ -16,6 +16,7 @@ import {
   dynamoClient,
   freshQueue,
   freshStore,
+  interceptOnce,
   roundTrips,
   sqsClient,
   traceRequests,
@@ -254,7 +255,7 @@ describe("follow-up observations of a submitted task", () => {
     expect(await waiting(sys.sqs, sys.wakeUrl)).toEqual({ visible: 0, delayed: 0 });
   });
 
-  it("a new run's first message: its requests in turn, the first look asked for after the save that records the submission", async () => {
+  it("a new run's first message: its requests in turn, the first look asked for beside the save that records the submission", async () => {
     const { client, url } = await freshWakeQueue();
     const dynamo = dynamoClient();
     const sqs = sqsClient();
@@ -269,20 +270,81 @@ describe("follow-up observations of a submitted task", () => {
     await sys.stores.runs.saveRun(run);
     const traced = traceRequests(dynamo, sqs);
     await sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } });
-    // The run's Query, the save of run.created, the slot, then (the Job and its Secret, in memory here) the save
-    // of task.submitted, then the wake-up (docs/decisions.md, 5: side by side with the save, it cost instructions).
-    expect(traced.map((r) => r.name)).toEqual([
-      "DynamoDB.Query",
-      "DynamoDB.PutItem",
-      "DynamoDB.UpdateItem",
-      "DynamoDB.PutItem",
-      "SQS.SendMessage",
-    ]);
-    expect(roundTrips(traced)).toBe(5);
+    // The run's Query; the save of run.created beside the slot's take; then (the Job and its Secret, in memory
+    // here) the save of task.submitted beside the wake-up (docs/decisions.md, 5).
+    expect(traced.map((r) => r.name).sort()).toEqual(
+      [
+        "DynamoDB.Query",
+        "DynamoDB.PutItem",
+        "DynamoDB.UpdateItem",
+        "DynamoDB.PutItem",
+        "SQS.SendMessage",
+      ].sort(),
+    );
+    const startOf = (name: string) => traced.find((r) => r.name === name)?.start ?? Number.NaN;
+    const [firstSave, secondSave] = traced.filter((r) => r.name === "DynamoDB.PutItem");
+    // The slot's take starts before the first save has answered; the wake-up, after the slot's take answered (so
+    // after the Job) and before the second save has answered.
+    expect(startOf("DynamoDB.UpdateItem")).toBeLessThan(firstSave?.end ?? Number.NaN);
+    const take = traced.find((r) => r.name === "DynamoDB.UpdateItem");
+    expect(startOf("SQS.SendMessage")).toBeGreaterThan(take?.end ?? Number.NaN);
+    expect(startOf("SQS.SendMessage")).toBeLessThan(secondSave?.end ?? Number.NaN);
+    expect(roundTrips(traced)).toBe(3);
     const wakeUps = new SqsWakeUps(client, url, clock);
     const { body } = await nextWakeUp(wakeUps);
     expect(body).toEqual({ runId: run.id, at: "2026-01-01T00:00:01.000Z", reason: "observe" });
     expect(await waiting(client, url)).toEqual({ visible: 0, delayed: 0 });
+  });
+
+  it("a look asked for beside a save that fails finds nothing due and is dropped; the reconciler's look records the submission and asks again", async () => {
+    const { client, url } = await freshWakeQueue();
+    const dynamo = dynamoClient();
+    const clock = manualClock("2026-01-01T00:00:00.000Z");
+    const sys = await testSystem({ dynamoClient: dynamo, env: { HOOKFLOW_WAKE_QUEUE_URL: url }, clock });
+    const run = newRun({ id: "besidefail1", pipeline: oneTask });
+    await sys.stores.runs.saveRun(run);
+    // The run's second save (the one that records the submission) fails unsent.
+    let saves = 0;
+    interceptOnce(
+      dynamo,
+      (command, input) =>
+        command === "PutItem" &&
+        (input.Item as { pk?: { S?: string } }).pk?.S === `RUN#${run.id}` &&
+        ++saves === 2,
+      {
+        before: () => {
+          throw new Error("DynamoDB unreachable");
+        },
+      },
+    );
+    await expect(sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } })).rejects.toThrow(
+      "DynamoDB unreachable",
+    );
+    const stored = (await sys.stores.runs.getRun(run.id)) as Run;
+    expect(taskState(stored, "quiet").submittedAt).toBeUndefined();
+    expect((sys.runner as MemoryRunner).jobs.size).toBe(1);
+
+    // The look asked for beside the failed save comes when due, and finds the task not recorded submitted.
+    const wakeUps = new SqsWakeUps(client, url, clock);
+    const { body, record: message } = await nextWakeUp(wakeUps);
+    expect(body).toEqual({ runId: run.id, at: "2026-01-01T00:00:01.000Z", reason: "observe" });
+    clock.set(body.at);
+    const points: MetricPoint[] = [];
+    const metrics = { add: (...p: MetricPoint[]) => points.push(...p), flush: async () => {} };
+    const wake = { messageId: message.MessageId ?? "", body: message.Body ?? "" };
+    await handleWakeUps([wake], { ...sys, wakeUps, runs: sys.stores.runs, metrics });
+    expect(points.map((p) => p.name)).toEqual(["WakeUpsDropped"]);
+    expect(await sys.queue.receive({ waitSeconds: 0 })).toEqual([]);
+
+    // The reconciler's look finds the Job, records the submission and asks for the next look.
+    await sys.scheduler.handle({ runId: run.id, event: { type: "reconcile" } });
+    expect(taskState((await sys.stores.runs.getRun(run.id)) as Run, "quiet").submittedAt).toBeDefined();
+    expect((sys.runner as MemoryRunner).jobs.size).toBe(1);
+    expect((await nextWakeUp(wakeUps)).body).toEqual({
+      runId: run.id,
+      at: "2026-01-01T00:00:02.000Z",
+      reason: "observe",
+    });
   });
 
   it("a message that neither observed nor submitted (a callback's) asks for no wake-up", async () => {
