@@ -39,4 +39,3 @@ export function createGitHostApis(settings: GitHostSettings): GitHostApis {
       }),
   };
 }
-
