@@ -172,6 +172,8 @@ export function finishTask(
   task.message = message === undefined ? undefined : clipText(message, LIMITS.messageBytes);
   task.finishedAt = d.now;
   task.deadline = undefined;
+  // A retry waiting for its backoff (canceled or skipped meanwhile) waits no more: nothing is due at its time.
+  task.retryAt = undefined;
   if (status === "succeeded") notify(d, "task.succeeded", task);
   if (status === "failed") notify(d, "task.failed", task);
 }

@@ -298,6 +298,23 @@ describe("limits", () => {
     expect(dueMoments(run, at(31))).toEqual([]);
   });
 
+  it("forgets a retry's time when the task is canceled while it waits, so no wake-up is asked for it", () => {
+    const p = pipeline({
+      stages: [
+        {
+          name: "s",
+          parallel: true,
+          tasks: [runTask("flaky", { retries: { limit: 1, backoffSeconds: 10 } }), runTask("other")],
+        },
+      ],
+    });
+    const waiting = drive(newRun({ pipeline: p }), [started, (r) => fail(r, "flaky")]);
+    expect(dueMoments(waiting, at(1))).toContainEqual({ at: at(10), reason: "retryBackoff" });
+    const { run } = transition(waiting, { type: "cancel.requested", task: "flaky" }, at(2));
+    expect(taskState(run, "flaky")).toMatchObject({ status: "canceled", retryAt: undefined });
+    expect(dueMoments(run, at(2)).filter((m) => m.reason === "retryBackoff")).toEqual([]);
+  });
+
   it("fails a run past its timeoutSeconds whatever ignoreFailed says, cancels its Jobs, then runs finally", () => {
     const p = pipeline({
       timeoutSeconds: 60,
