@@ -68,7 +68,7 @@ ${Object.entries(stack.signIn.users)
 
 Or by hand:
   export HOOKFLOW_URL=${stack.url}${tokenFromEnv ? "" : ` HOOKFLOW_API_TOKEN=${stack.apiToken}`}
-  npx hookflow apply -f examples/hello.yaml && npx hookflow run hello --watch
+  npx hookflow apply -f examples/hello.yaml && npx hookflow run hello --commit "$(git rev-parse HEAD)" --watch
 
 Ctrl-C stops everything.
 `);
