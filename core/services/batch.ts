@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { PermanentError, ValidationError } from "../errors.js";
 import { withFields } from "../log-context.js";
-import { formatPath, RunEvent } from "../model/index.js";
+import { formatPath, RUN_EVENTS, type RunEvent } from "../model/index.js";
 import { schema } from "../model/schema.js";
 import type { Clock, Logger, Metrics, WorkMessage } from "../ports.js";
 
@@ -17,9 +17,14 @@ export interface BatchResponse {
 }
 
 const RunId = /* @__PURE__ */ schema(() => z.string().check(z.regex(/^[a-z0-9]{1,64}$/)));
-export const WorkMessageSchema = /* @__PURE__ */ schema(() =>
+/** A work message with its event's type checked; the event itself is parsed with that type's schema alone. */
+const Envelope = /* @__PURE__ */ schema(() =>
   z.union([
-    z.strictObject({ runId: RunId, event: RunEvent, observe: z.optional(z.boolean()) }),
+    z.strictObject({
+      runId: RunId,
+      event: z.looseObject({ type: z.enum(Object.keys(RUN_EVENTS) as [RunEvent["type"]]) }),
+      observe: z.optional(z.boolean()),
+    }),
     z.strictObject({ runId: RunId, deliver: z.string().check(z.minLength(1), z.maxLength(512)) }),
   ]),
 );
@@ -31,13 +36,18 @@ export function parseWorkMessage(body: string): WorkMessage {
   } catch {
     throw new ValidationError("message body is not JSON");
   }
-  const result = WorkMessageSchema.safeParse(json);
-  if (!result.success)
-    throw new ValidationError(
-      `malformed work message: ${result.error.issues.map((i) => `${formatPath(i.path) || "body"}: ${i.message}`).join("; ")}`,
-    );
-  return result.data;
+  const envelope = Envelope.safeParse(json);
+  if (!envelope.success) throw malformed(envelope.error.issues);
+  if (!("event" in envelope.data)) return envelope.data;
+  const event = RUN_EVENTS[envelope.data.event.type].safeParse(envelope.data.event);
+  if (!event.success) throw malformed(event.error.issues.map((i) => ({ ...i, path: ["event", ...i.path] })));
+  return { ...envelope.data, event: event.data as RunEvent };
 }
+
+const malformed = (issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>) =>
+  new ValidationError(
+    `malformed work message: ${issues.map((i) => `${formatPath(i.path) || "body"}: ${i.message}`).join("; ")}`,
+  );
 
 /** "The run owes something": a reconcile that observes nothing, sent after a report or a command is recorded. */
 const isOwed = (message: WorkMessage) =>
