@@ -19,7 +19,7 @@
  *                                            BENCH_CALLGRIND=1 to count instructions; BENCH_TLS=0 for plain http)
  */
 import { spawn } from "node:child_process";
-import { createCipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -263,7 +263,8 @@ try {
       id: randomBytes(10).toString("hex"),
       pipeline,
       jobs: {},
-      trigger: { ...trigger, commit: randomBytes(20).toString("hex") },
+      // As a push's run has it: its first message also notes the delivery that made it.
+      trigger: { ...trigger, commit: randomBytes(20).toString("hex"), deliveryId: randomUUID() },
       now: new Date().toISOString(),
     });
   const stored = async (system: typeof main, run: Run) => {
@@ -386,7 +387,8 @@ try {
       event: http({ method: "GET", path: `/runs/${shown.id}`, query: { grant: grant(shown.id) } }),
     },
     {
-      // A new run's first message: load it, submit its first task's Job to the cluster, save, ask for a follow-up.
+      // A push's new run, its first message: load it, note its delivery, submit its first task's Job to the cluster,
+      // save, ask for a follow-up.
       // The cluster from a kubeconfig (HOOKFLOW_KUBECONFIG) with a token.
       name: "scheduler",
       bundle: scheduler,

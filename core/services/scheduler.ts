@@ -55,30 +55,41 @@ export class Scheduler {
     // due and is dropped: docs/decisions.md, 2), so that the run as applied asks only for what they did not.
     const asked = new Set<string>();
     const beside: Array<Promise<void>> = [];
+    // A new run's delivery noted beside its first save, which a note does not need: it holds however that save
+    // ends. Without a save (a repeated message), after the apply.
+    let noted: Promise<void> | undefined;
     let applied: Applied;
     try {
       applied = await this.deps.service.apply(message.runId, events, run, log, {
-        ...(startedAt && {
-          beside: (next: Run) => beside.push(this.followUp(next, observe, startedAt, log, asked)),
-        }),
+        beside: (next: Run) => {
+          if (startedAt) beside.push(this.followUp(next, observe, startedAt, log, asked));
+          if (noted) return;
+          noted = this.noteDelivery(message, next);
+          noted.catch(() => {}); // handled where awaited, below
+        },
       });
     } finally {
-      await Promise.all(beside);
+      await Promise.all([...beside, noted?.catch(() => {})]);
     }
-    const { trigger } = applied.run;
-    if (message.event.type === "run.created" && trigger.deliveryId)
-      await this.deps.deliveries.noteDelivery(
-        trigger.provider,
-        trigger.deliveryId,
-        { id: applied.run.id, pipeline: applied.run.pipeline },
-        applied.run.createdAt,
-      );
+    await (noted ?? this.noteDelivery(message, applied.run));
     if (startedAt) await this.followUp(applied.run, observe, startedAt, log, asked);
     if (applied.retryLater.length > 0)
       throw new RetryableError(
         `run ${message.runId}: ${applied.retryLater.map((e) => e.message).join("; ")}`,
       );
     return applied;
+  }
+
+  /** Adds the run to its delivery's record (kept for the delivery TTL), on the run's first message. */
+  private async noteDelivery(message: RunMessage, run: Run): Promise<void> {
+    const { deliveryId, provider } = run.trigger;
+    if (message.event.type !== "run.created" || !deliveryId) return;
+    await this.deps.deliveries.noteDelivery(
+      provider,
+      deliveryId,
+      { id: run.id, pipeline: run.pipeline },
+      run.createdAt,
+    );
   }
 
   /**

@@ -21,7 +21,7 @@ import {
   sqsClient,
   traceRequests,
 } from "../helpers/aws.js";
-import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
+import { newRun, pipeline, runTask, taskState, trigger } from "../helpers/factories.js";
 import type { MemoryRunner } from "../helpers/memory-runner.js";
 import { testSystem } from "../helpers/system.js";
 
@@ -294,6 +294,86 @@ describe("follow-up observations of a submitted task", () => {
     const { body } = await nextWakeUp(wakeUps);
     expect(body).toEqual({ runId: run.id, at: "2026-01-01T00:00:01.000Z", reason: "observe" });
     expect(await waiting(client, url)).toEqual({ visible: 0, delayed: 0 });
+  });
+
+  /** A run a delivery made just now (a delivery's record is kept for a TTL from the run's creation). */
+  const deliveryRun = (id: string, deliveryId: string): Run => ({
+    ...newRun({ id, pipeline: oneTask, trigger: trigger({ deliveryId }) }),
+    createdAt: new Date().toISOString(),
+  });
+
+  it("a delivery's new run: its note goes beside the first save too, in the same three round trips", async () => {
+    const { url } = await freshWakeQueue();
+    const dynamo = dynamoClient();
+    const sqs = sqsClient();
+    const sys = await testSystem({
+      dynamoClient: dynamo,
+      sqsClient: sqs,
+      env: { HOOKFLOW_WAKE_QUEUE_URL: url },
+    });
+    const run = deliveryRun("noted1", "d-noted1");
+    await sys.stores.runs.saveRun(run);
+    const traced = traceRequests(dynamo, sqs);
+    await sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } });
+    const [firstSave] = traced.filter((r) => r.name === "DynamoDB.PutItem");
+    const updates = traced.filter((r) => r.name === "DynamoDB.UpdateItem");
+    // The slot's take and the delivery's note, both started before the first save answered.
+    expect(updates).toHaveLength(2);
+    for (const update of updates) expect(update.start).toBeLessThan(firstSave?.end ?? Number.NaN);
+    expect(roundTrips(traced)).toBe(3);
+    expect(await sys.stores.deliveries.getDelivery("github", "d-noted1")).toMatchObject({
+      runs: [{ id: run.id, pipeline: oneTask.name }],
+    });
+  });
+
+  it("a note that fails fails the message, whose retry saves nothing and notes the delivery; a first save that fails leaves the note", async () => {
+    const dynamo = dynamoClient();
+    const sys = await testSystem({ dynamoClient: dynamo });
+    const isNote = (deliveryId: string) => (command: string, input: Record<string, unknown>) =>
+      command === "UpdateItem" && (input.Key as { pk?: { S?: string } }).pk?.S?.endsWith(deliveryId) === true;
+    const created = (runId: string) => ({ runId, event: { type: "run.created" as const } });
+
+    const unnoted = deliveryRun("noted2", "d-noted2");
+    await sys.stores.runs.saveRun(unnoted);
+    const noteFails = interceptOnce(dynamo, isNote("d-noted2"), {
+      before: () => {
+        throw new Error("DynamoDB unreachable");
+      },
+    });
+    await expect(sys.scheduler.handle(created(unnoted.id))).rejects.toThrow("DynamoDB unreachable");
+    expect(noteFails()).toBe(true);
+    // The save beside it went through: the run started, its task submitted, once.
+    expect(taskState((await sys.stores.runs.getRun(unnoted.id)) as Run, "quiet").jobName).toBeDefined();
+    expect(await sys.stores.deliveries.getDelivery("github", "d-noted2")).toBeUndefined();
+    const version = (await sys.stores.runs.getRun(unnoted.id))?.version;
+    await sys.scheduler.handle(created(unnoted.id));
+    expect((await sys.stores.runs.getRun(unnoted.id))?.version).toBe(version);
+    expect((await sys.stores.deliveries.getDelivery("github", "d-noted2"))?.runs).toEqual([
+      { id: unnoted.id, pipeline: oneTask.name },
+    ]);
+    expect((sys.runner as MemoryRunner).jobs.size).toBe(1);
+
+    const unsaved = deliveryRun("noted3", "d-noted3");
+    await sys.stores.runs.saveRun(unsaved);
+    const saveFails = interceptOnce(
+      dynamo,
+      (command, input) =>
+        command === "PutItem" && (input.Item as { pk?: { S?: string } }).pk?.S === `RUN#${unsaved.id}`,
+      {
+        before: () => {
+          throw new Error("DynamoDB unreachable");
+        },
+      },
+    );
+    await expect(sys.scheduler.handle(created(unsaved.id))).rejects.toThrow("DynamoDB unreachable");
+    expect(saveFails()).toBe(true);
+    // The note holds anyway: the delivery did make the run, whose start the message's retry records.
+    expect((await sys.stores.deliveries.getDelivery("github", "d-noted3"))?.runs).toEqual([
+      { id: unsaved.id, pipeline: oneTask.name },
+    ]);
+    expect((await sys.stores.runs.getRun(unsaved.id))?.startedAt).toBeUndefined();
+    await sys.scheduler.handle(created(unsaved.id));
+    expect((await sys.stores.runs.getRun(unsaved.id))?.startedAt).toBeDefined();
   });
 
   it("a look asked for beside a save that fails finds nothing due and is dropped; the reconciler's look records the submission and asks again", async () => {
