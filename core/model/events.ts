@@ -12,7 +12,7 @@ export type OutputsInput = z.infer<typeof OutputsInput>;
  * The facts the engine folds into a run, each type's schema on its own. Each is safe to apply twice: the second
  * application changes nothing. Task events name the attempt they are about; an event for an older attempt is
  * ignored. A work message carries one event and is parsed with its type's schema alone
- * (core/services/batch.ts): building all of them was about 3 ms of a cold start (issue 20).
+ * (core/services/batch.ts): building all of them cost about 2 ms of a cold start (issue 20).
  */
 export const RUN_EVENTS = {
   /** `groupAhead`: ids of older active runs in this run's concurrency group, as the store sees them now. */

@@ -55,15 +55,17 @@ export class Scheduler {
     // due and is dropped: docs/decisions.md, 2), so that the run as applied asks only for what they did not.
     const asked = new Set<string>();
     const beside: Array<Promise<void>> = [];
-    // A new run's delivery noted beside its first save, which a note does not need: it holds however that save
-    // ends. Without a save (a repeated message), after the apply.
+    // A new run's delivery noted beside its second save, which a note does not need: it holds however that save
+    // ends. Not beside the first, whose two requests hold the connections a cold start has: a third would cost a
+    // TLS handshake. Without a second save, after the apply.
     let noted: Promise<void> | undefined;
+    let saves = 0;
     let applied: Applied;
     try {
       applied = await this.deps.service.apply(message.runId, events, run, log, {
         beside: (next: Run) => {
           if (startedAt) beside.push(this.followUp(next, observe, startedAt, log, asked));
-          if (noted) return;
+          if (++saves !== 2) return;
           noted = this.noteDelivery(message, next);
           noted.catch(() => {}); // handled where awaited, below
         },

@@ -14,9 +14,9 @@ import { createS3Client, S3RVER_CREDENTIALS } from "../../core/adapters/s3/log-a
 import { ensureQueues, SqsWorkQueue } from "../../core/adapters/sqs/queue.js";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
 
-export function dynamoClient(): DynamoDBClient {
+export function dynamoClient(endpoint = inject("dynamoEndpoint")): DynamoDBClient {
   return new DynamoDBClient({
-    endpoint: inject("dynamoEndpoint"),
+    endpoint,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
   });
