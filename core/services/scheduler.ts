@@ -56,8 +56,8 @@ export class Scheduler {
     const asked = new Set<string>();
     const beside: Array<Promise<void>> = [];
     // A new run's delivery noted beside its second save, which a note does not need: it holds however that save
-    // ends. Not beside the first, whose two requests hold the connections a cold start has: a third would cost a
-    // TLS handshake. Without a second save, after the apply.
+    // ends. Not beside the first, where the slot's take goes too: a third request at once opens a third connection,
+    // a TLS handshake in a cold start. Without a second save, after the apply.
     let noted: Promise<void> | undefined;
     let saves = 0;
     let applied: Applied;

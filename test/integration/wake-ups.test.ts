@@ -350,7 +350,7 @@ describe("follow-up observations of a submitted task", () => {
     await expect(sys.scheduler.handle(created(unnoted.id))).rejects.toThrow("DynamoDB unreachable");
     expect(noteFails()).toBe(true);
     // The save beside it went through: the run started, its task submitted, once.
-    expect(taskState((await sys.stores.runs.getRun(unnoted.id)) as Run, "quiet").jobName).toBeDefined();
+    expect(taskState((await sys.stores.runs.getRun(unnoted.id)) as Run, "quiet").submittedAt).toBeDefined();
     expect(await sys.stores.deliveries.getDelivery("github", "d-noted2")).toBeUndefined();
     const version = (await sys.stores.runs.getRun(unnoted.id))?.version;
     await sys.scheduler.handle(created(unnoted.id));
