@@ -384,6 +384,35 @@ describe("follow-up observations of a submitted task", () => {
     expect((await sys.stores.deliveries.getDelivery("github", "d-noted3"))?.runs).toEqual(noted);
   });
 
+  it("a delivery's run that waits for its group, saved once, is noted after that save", async () => {
+    const dynamo = dynamoClient();
+    const sys = await testSystem({ dynamoClient: dynamo });
+    const grouped = pipeline({
+      name: "grouped-note",
+      concurrency: { group: "${GIT_REPOSITORY}", cancelInProgress: false },
+      stages: [{ name: "s", tasks: [runTask("quiet")] }],
+    });
+    const inGroup = (id: string, deliveryId: string): Run => ({
+      ...newRun({ id, pipeline: grouped, trigger: trigger({ deliveryId }) }),
+      createdAt: new Date(Date.now() - (id === "older" ? 1000 : 0)).toISOString(),
+    });
+    const older = inGroup("older", "d-older");
+    await sys.stores.runs.saveRun(older);
+    await sys.scheduler.handle({ runId: older.id, event: { type: "run.created" } });
+    const newer = inGroup("newer", "d-newer");
+    await sys.stores.runs.saveRun(newer);
+    const traced = traceRequests(dynamo);
+    await sys.scheduler.handle({ runId: newer.id, event: { type: "run.created" } });
+    expect((await sys.stores.runs.getRun(newer.id))?.reason).toBe("WaitingForGroup");
+    const saves = traced.filter((r) => r.name === "DynamoDB.PutItem");
+    const [note] = traced.filter((r) => r.name === "DynamoDB.UpdateItem");
+    expect(saves).toHaveLength(1);
+    expect(note?.start).toBeGreaterThan(saves[0]?.end ?? Number.NaN);
+    expect((await sys.stores.deliveries.getDelivery("github", "d-newer"))?.runs).toEqual([
+      { id: newer.id, pipeline: grouped.name },
+    ]);
+  });
+
   it("a look asked for beside a save that fails finds nothing due and is dropped; the reconciler's look records the submission and asks again", async () => {
     const { client, url } = await freshWakeQueue();
     const dynamo = dynamoClient();
