@@ -37,6 +37,22 @@ function manualClock(start: string): Clock & { set(at: string): void } {
   };
 }
 
+/** Fails a request unsent, as when DynamoDB is unreachable (for `interceptOnce`). */
+const UNREACHABLE = {
+  before: () => {
+    throw new Error("DynamoDB unreachable");
+  },
+};
+
+/** Matches the run's `nth` save (its head's PutItem) from now on. */
+function runSave(runId: string, nth: number) {
+  let saves = 0;
+  return (command: string, input: Record<string, unknown>) =>
+    command === "PutItem" &&
+    (input.Item as { pk?: { S?: string } }).pk?.S === `RUN#${runId}` &&
+    ++saves === nth;
+}
+
 async function freshWakeQueue() {
   const client = sqsClient();
   const url = await ensureWakeQueue(client, `hookflow-wake-${randomUUID().slice(0, 8)}`, {
@@ -342,11 +358,7 @@ describe("follow-up observations of a submitted task", () => {
 
     const unnoted = deliveryRun("noted2", "d-noted2");
     await sys.stores.runs.saveRun(unnoted);
-    const noteFails = interceptOnce(dynamo, isNote("d-noted2"), {
-      before: () => {
-        throw new Error("DynamoDB unreachable");
-      },
-    });
+    const noteFails = interceptOnce(dynamo, isNote("d-noted2"), UNREACHABLE);
     await expect(sys.scheduler.handle(created(unnoted.id))).rejects.toThrow("DynamoDB unreachable");
     expect(noteFails()).toBe(true);
     // The save beside it went through: the run started, its task submitted, once.
@@ -362,19 +374,7 @@ describe("follow-up observations of a submitted task", () => {
 
     const unsaved = deliveryRun("noted3", "d-noted3");
     await sys.stores.runs.saveRun(unsaved);
-    let saves = 0;
-    const secondSaveFails = interceptOnce(
-      dynamo,
-      (command, input) =>
-        command === "PutItem" &&
-        (input.Item as { pk?: { S?: string } }).pk?.S === `RUN#${unsaved.id}` &&
-        ++saves === 2,
-      {
-        before: () => {
-          throw new Error("DynamoDB unreachable");
-        },
-      },
-    );
+    const secondSaveFails = interceptOnce(dynamo, runSave(unsaved.id, 2), UNREACHABLE);
     await expect(sys.scheduler.handle(created(unsaved.id))).rejects.toThrow("DynamoDB unreachable");
     expect(secondSaveFails()).toBe(true);
     // The note holds anyway: the delivery did make the run.
@@ -392,14 +392,14 @@ describe("follow-up observations of a submitted task", () => {
       concurrency: { group: "${GIT_REPOSITORY}", cancelInProgress: false },
       stages: [{ name: "s", tasks: [runTask("quiet")] }],
     });
-    const inGroup = (id: string, deliveryId: string): Run => ({
+    const inGroup = (id: string, deliveryId: string, secondsAgo: number): Run => ({
       ...newRun({ id, pipeline: grouped, trigger: trigger({ deliveryId }) }),
-      createdAt: new Date(Date.now() - (id === "older" ? 1000 : 0)).toISOString(),
+      createdAt: new Date(Date.now() - secondsAgo * 1000).toISOString(),
     });
-    const older = inGroup("older", "d-older");
+    const older = inGroup("older", "d-older", 1);
     await sys.stores.runs.saveRun(older);
     await sys.scheduler.handle({ runId: older.id, event: { type: "run.created" } });
-    const newer = inGroup("newer", "d-newer");
+    const newer = inGroup("newer", "d-newer", 0);
     await sys.stores.runs.saveRun(newer);
     const traced = traceRequests(dynamo);
     await sys.scheduler.handle({ runId: newer.id, event: { type: "run.created" } });
@@ -421,19 +421,7 @@ describe("follow-up observations of a submitted task", () => {
     const run = newRun({ id: "besidefail1", pipeline: oneTask });
     await sys.stores.runs.saveRun(run);
     // The run's second save (the one that records the submission) fails unsent.
-    let saves = 0;
-    interceptOnce(
-      dynamo,
-      (command, input) =>
-        command === "PutItem" &&
-        (input.Item as { pk?: { S?: string } }).pk?.S === `RUN#${run.id}` &&
-        ++saves === 2,
-      {
-        before: () => {
-          throw new Error("DynamoDB unreachable");
-        },
-      },
-    );
+    interceptOnce(dynamo, runSave(run.id, 2), UNREACHABLE);
     await expect(sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } })).rejects.toThrow(
       "DynamoDB unreachable",
     );
