@@ -11,23 +11,28 @@ const MAX_VALUES_PER_LINE = 99;
  * Metrics in CloudWatch's embedded metric format, serialized by Powertools for AWS Lambda: one JSON line per
  * set of dimensions, written to the function's log, which CloudWatch turns into metrics (no API call, nothing to
  * wait for). `service` (a dimension of every metric) is the function's name; `write` is stdout on Lambda.
- * Powertools is loaded by the first flush that has something to write: most first requests (a delivery, a
- * callback, a read of the API) measure nothing, and their cold start does not load it (issue 20).
+ * Powertools is loaded when the first point is added: most first requests (a delivery, a callback, a read of the
+ * API) measure nothing, and their cold start does not load it (issue 20). One that does (the scheduler's, whose
+ * batch measures its queue age first) loads it while the request waits on the network, not after its work.
  */
 export function emfMetrics(
   service: string,
   write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
 ): Metrics {
   let pending: MetricPoint[] = [];
+  let powertools: Promise<typeof import("@aws-lambda-powertools/metrics")> | undefined;
   return {
     add: (...points) => {
       pending.push(...points);
+      powertools ??= import("@aws-lambda-powertools/metrics");
+      // Its failure is the flush's to report; until then it must not count as unhandled.
+      powertools.catch(() => {});
     },
     flush: async () => {
       const points = pending;
       pending = [];
-      if (points.length === 0) return;
-      const { MetricUnit, Metrics: PowertoolsMetrics } = await import("@aws-lambda-powertools/metrics");
+      if (points.length === 0 || !powertools) return;
+      const { MetricUnit, Metrics: PowertoolsMetrics } = await powertools;
       const groups = new Map<string, MetricPoint[]>();
       for (const point of points) {
         const key = JSON.stringify(Object.entries(point.dimensions ?? {}).sort());
