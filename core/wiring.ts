@@ -384,6 +384,27 @@ export async function buildRunner(
 }
 
 /**
+ * The runner, its build started now and awaited by its first call, so that loading the cluster's client (its
+ * code, the kubeconfig) is done while the first message's first request is on the network, not before it.
+ * `finishing` makes a failed build the start's failure (`lazyHandler`).
+ */
+function runnerBuiltAside(
+  base: Pick<Base, "config" | "clock" | "awsCredentials">,
+  finishing: (work: Promise<unknown>) => void,
+): TaskRunner {
+  const built = buildRunner(base);
+  finishing(built);
+  return {
+    submit: async (launch) => (await built).submit(launch),
+    observe: async (ref) => (await built).observe(ref),
+    stop: async (ref) => (await built).stop(ref),
+    cancel: async (ref) => (await built).cancel(ref),
+    logs: async (ref, options) => (await built).logs(ref, options),
+    collectLogs: async (ref) => (await built).collectLogs(ref),
+  };
+}
+
+/**
  * Where the cluster is and how hookflow signs in there, for everything that talks to it (the runner, the
  * doctor): the EKS endpoint and an IAM token, or a kubeconfig (with HOOKFLOW_EKS_CLUSTER, one without a user).
  */
@@ -523,9 +544,12 @@ function outboxOnFirstUse(base: Base<"ledger" | "limiter">, overrides: Overrides
 export async function schedulerDeps(
   base: Base<StoresOf<typeof SCHEDULER_STORES>>,
   overrides: Overrides = {},
+  /** `lazyHandler`'s: given it, the runner is built while the first message is handled. */
+  finishing?: (work: Promise<unknown>) => void,
 ) {
   const { config } = base;
-  const runner = overrides.runner ?? (await buildRunner(base));
+  const runner =
+    overrides.runner ?? (finishing ? runnerBuiltAside(base, finishing) : await buildRunner(base));
   const outbox = outboxOnFirstUse(base, overrides);
   const tokens = taskTokens(config);
   const archiving = new LogArchiving({
@@ -753,23 +777,46 @@ export function reconcilerDeps(base: Base<StoresOf<typeof RECONCILER_STORES>>, o
 /**
  * A Lambda handler built on first use, from the environment: importing a function module (as tests do) needs
  * no configuration, and a warm container reuses what it built.
+ *
+ * `build` may leave part of the start to finish while the first invocation runs, handing it to `finishing`: the
+ * scheduler loads its cluster client while its first message's Query is on the network (issue 20). That part
+ * fails as the start does: the invocation, once its handler has settled, fails with its error, and the next
+ * invocation starts again.
  */
 export function lazyHandler<K extends keyof Stores, A extends unknown[], R>(
   stores: StoreBuilders<K>,
-  build: (base: Base<K>) => ((...args: A) => R) | Promise<(...args: A) => R>,
+  build: (
+    base: Base<K>,
+    finishing: (work: Promise<unknown>) => void,
+  ) => ((...args: A) => R) | Promise<(...args: A) => R>,
 ): (...args: A) => Promise<Awaited<R>> {
-  let built: Promise<{ handler: (...args: A) => R; base: Base<K> }> | undefined;
+  let built:
+    | Promise<{ handler: (...args: A) => R; base: Base<K>; finishing: Promise<unknown>[] }>
+    | undefined;
+  const failedStart = (error: unknown) => {
+    built = undefined;
+    return startFailure(error);
+  };
   return async (...args: A): Promise<Awaited<R>> => {
     built ??= (async () => {
       const base = baseWith(loadConfig(), stores);
-      return { handler: await build(base), base };
+      const finishing: Promise<unknown>[] = [];
+      const handler = await build(base, (work) => {
+        // Its failure is reported by the invocation that awaits it; until then it must not count as unhandled.
+        work.catch(() => {});
+        finishing.push(work);
+      });
+      return { handler, base, finishing };
     })().catch((error: unknown) => {
-      built = undefined;
-      throw startFailure(error);
+      throw failedStart(error);
     });
-    const { handler, base } = await built;
+    const { handler, base, finishing } = await built;
     try {
-      return await handler(...args);
+      const [answer, ...started] = await Promise.allSettled([handler(...args), ...finishing]);
+      const failed = started.find((result) => result.status === "rejected");
+      if (failed) throw failedStart(failed.reason);
+      if (answer.status === "rejected") throw answer.reason;
+      return answer.value;
     } finally {
       // What this invocation measured, written before Lambda may freeze the process.
       await base.metrics.flush();

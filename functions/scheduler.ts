@@ -22,6 +22,6 @@ export function createSchedulerHandler(deps: SchedulerDeps) {
     );
 }
 
-export const handler = lazyHandler(SCHEDULER_STORES, async (base) =>
-  createSchedulerHandler(await schedulerDeps(base)),
+export const handler = lazyHandler(SCHEDULER_STORES, async (base, finishing) =>
+  createSchedulerHandler(await schedulerDeps(base, {}, finishing)),
 );
