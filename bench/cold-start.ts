@@ -23,6 +23,7 @@ import { createCipheriv, randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse } from "yaml";
 import { signGithub } from "../core/adapters/git/index.js";
 import { USER_AGENT } from "../core/adapters/kubernetes/http-client.js";
 import { ensureWakeQueue } from "../core/adapters/sqs/wake-ups.js";
@@ -242,6 +243,11 @@ const proxies = TLS_TO_AWS
 const overTls = (text: string) =>
   proxies.reduce((out, { plain, proxy }) => out.replaceAll(plain, proxy.url), text);
 const kubernetes = await startFakeKubernetes({ namespace: "default" });
+/**
+ * The cluster's kubeconfig as the README's deploy stores it in HookflowKubeconfig (`kubectl config view --raw
+ * -o json`): JSON, which the scheduler and the API read without loading a YAML parser.
+ */
+const kubeconfigAsDeployed = JSON.stringify(parse(kubernetes.kubeconfig));
 // An EKS cluster as the README recommends for Lambda: over TLS, signed in to with a token of the function's role.
 const EKS = { cluster: "bench-cluster", region: LOCAL_REGION };
 const eks = await startFakeKubernetes({
@@ -308,7 +314,7 @@ try {
       ...state,
       HookflowApiToken: { value: API_TOKEN },
       HookflowTokenSecret: { value: TOKEN_SECRET },
-      HookflowKubeconfig: { value: kubernetes.kubeconfig },
+      HookflowKubeconfig: { value: kubeconfigAsDeployed },
       HookflowLogs: { name: "bench-cold" },
     },
     env: { ...FUNCTIONS.api.environment },
@@ -392,7 +398,7 @@ try {
       // The cluster from a kubeconfig (HOOKFLOW_KUBECONFIG) with a token.
       name: "scheduler",
       bundle: scheduler,
-      links: { ...schedulerLinks, HookflowKubeconfig: { value: kubernetes.kubeconfig } },
+      links: { ...schedulerLinks, HookflowKubeconfig: { value: kubeconfigAsDeployed } },
       env: { ...FUNCTIONS.scheduler.environment },
       event: async () => {
         const run = await stored(main, newRun());
