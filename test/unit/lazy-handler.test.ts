@@ -50,7 +50,7 @@ describe("a Lambda handler whose start finishes during its first invocation", ()
         failing
           ? Promise.reject(
               new ValidationError("invalid configuration", [
-                { path: ["HOOKFLOW_KUBECONFIG"], message: "names no cluster with a server" },
+                { path: "HOOKFLOW_KUBECONFIG", message: "names no cluster with a server" },
               ]),
             )
           : Promise.resolve(),
