@@ -530,6 +530,19 @@ try {
       `over TLS: ${dynamoTls.proxy.connections} DynamoDB and ${sqsTls.proxy.connections} SQS connections in ${prepared.length * ROUNDS} samples`,
     );
 
+  // Each row's sample against the floor's of the same round, a few hundred milliseconds apart: a change in the
+  // machine's speed over the run moves both, which a ratio of the two medians does not cancel.
+  const paired = (series: Map<string, number[]>, name: string) => {
+    const floorSeries = series.get(FLOOR) ?? [];
+    const ratios = (series.get(name) ?? []).map((value, round) => value / (floorSeries[round] ?? Number.NaN));
+    return percentile(
+      ratios.sort((a, b) => a - b),
+      50,
+    );
+  };
+  const answeredCpu = new Map([...cpu].map(([name, c]) => [name, c.answered]));
+  const pairedClock = new Map(prepared.map(({ entry }) => [entry.name, paired(samples, entry.name)]));
+  const pairedCpu = new Map(prepared.map(({ entry }) => [entry.name, paired(answeredCpu, entry.name)]));
   for (const values of [
     ...samples.values(),
     ...imports.values(),
@@ -554,6 +567,8 @@ try {
         "answer p50 ms": p50(entry.name),
         "answer p90 ms": percentile(samples.get(entry.name) ?? [], 90),
         "× floor": p50(entry.name) / floor,
+        "× floor, paired": pairedClock.get(entry.name) ?? Number.NaN,
+        "CPU × floor, paired": pairedCpu.get(entry.name) ?? Number.NaN,
         ...(CALLGRIND && {
           "M instructions p50": percentile(instructions.get(entry.name) ?? [], 50),
           "× floor, instructions":
