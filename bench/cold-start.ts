@@ -13,7 +13,8 @@
  *
  * The floor (bench/floors/hono-sdk.ts) is Hono with the DynamoDB and SQS clients answering a request with one
  * strongly consistent GetItem, one conditional PutItem and one SendMessage to the FIFO queue, measured the same
- * way in the same rounds. Processes run round-robin over the entries, so that machine noise spreads evenly.
+ * way in the same rounds. Processes run round-robin over the entries, so that machine noise spreads evenly; each
+ * row's clock and CPU are also given paired, as the median of its samples over the floor's of the same round.
  *
  *   node --import tsx bench/cold-start.ts   (BENCH_ROUNDS, default 30; BENCH_CPU_PROF=dir for profiles; BENCH_ONLY=a,b;
  *                                            BENCH_CALLGRIND=1 to count instructions; BENCH_TLS=0 for plain http)
