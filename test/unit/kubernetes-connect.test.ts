@@ -49,6 +49,35 @@ describe("the built-in client", () => {
     });
   });
 
+  it("takes a kubeconfig as `kubectl config view --raw -o json` prints it (the README's deploy)", async () => {
+    const printed = `{
+    "kind": "Config",
+    "apiVersion": "v1",
+    "preferences": {},
+    "clusters": [
+        {
+            "name": "cluster",
+            "cluster": {
+                "server": "https://k8s.example:6443",
+                "certificate-authority-data": "${CA.toString("base64")}"
+            }
+        }
+    ],
+    "users": [{ "name": "hookflow-scheduler", "user": { "token": "t0ken" } }],
+    "contexts": [
+        {
+            "name": "hookflow",
+            "context": { "cluster": "cluster", "user": "hookflow-scheduler", "namespace": "hookflow" }
+        }
+    ],
+    "current-context": "hookflow"
+}
+`;
+    const connection = await builtInConnection({ kubeconfig: printed });
+    expect(connection).toMatchObject({ server: "https://k8s.example:6443", ca: CA, skipTlsVerify: false });
+    expect(await connection?.token?.()).toBe("t0ken");
+  });
+
   it("takes a client certificate and key, insecure-skip-tls-verify and tls-server-name", async () => {
     const connection = await builtInConnection({
       kubeconfig: kubeconfig(
