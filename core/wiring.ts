@@ -790,9 +790,7 @@ export function lazyHandler<K extends keyof Stores, A extends unknown[], R>(
     finishing: (work: Promise<unknown>) => void,
   ) => ((...args: A) => R) | Promise<(...args: A) => R>,
 ): (...args: A) => Promise<Awaited<R>> {
-  let built:
-    | Promise<{ handler: (...args: A) => R; base: Base<K>; finishing: Promise<unknown>[] }>
-    | undefined;
+  let built: Promise<{ handler: (...args: A) => R; base: Base<K>; finished: Promise<unknown> }> | undefined;
   const failedStart = (error: unknown) => {
     built = undefined;
     return startFailure(error);
@@ -806,15 +804,14 @@ export function lazyHandler<K extends keyof Stores, A extends unknown[], R>(
         work.catch(() => {});
         finishing.push(work);
       });
-      return { handler, base, finishing };
+      return { handler, base, finished: Promise.all(finishing) };
     })().catch((error: unknown) => {
       throw failedStart(error);
     });
-    const { handler, base, finishing } = await built;
+    const { handler, base, finished } = await built;
     try {
-      const [answer, ...started] = await Promise.allSettled([handler(...args), ...finishing]);
-      const failed = started.find((result) => result.status === "rejected");
-      if (failed) throw failedStart(failed.reason);
+      const [answer, start] = await Promise.allSettled([handler(...args), finished]);
+      if (start.status === "rejected") throw failedStart(start.reason);
       if (answer.status === "rejected") throw answer.reason;
       return answer.value;
     } finally {

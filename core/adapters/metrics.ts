@@ -24,7 +24,8 @@ export function emfMetrics(
   return {
     add: (...points) => {
       pending.push(...points);
-      powertools ??= import("@aws-lambda-powertools/metrics");
+      if (powertools) return;
+      powertools = import("@aws-lambda-powertools/metrics");
       // Its failure is the flush's to report; until then it must not count as unhandled.
       powertools.catch(() => {});
     },

@@ -254,7 +254,7 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     expect(live?.body).toContain('data-run-status="pending"');
   });
 
-  it("starts no function with Powertools: the first flush with a metric to write loads it (issue 20)", () => {
+  it("starts no function with Powertools: the first metric point added loads it (issue 20)", () => {
     for (const name of FUNCTION_NAMES)
       expect(
         bundles[name].startupInputs.filter((input) => input.includes("@aws-lambda-powertools")),
@@ -414,7 +414,7 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
       });
     });
 
-    it("writes what an invocation measured as EMF on Lambda, Powertools loaded by that flush", async () => {
+    it("writes what an invocation measured as EMF on Lambda, Powertools loaded by its first point", async () => {
       const fake = await startFakeKubernetes();
       onTestFinished(() => fake.close());
       const settings = await schedulerSettings(fake.kubeconfig, { AWS_LAMBDA_RUNTIME_API: "127.0.0.1:9001" });
