@@ -380,8 +380,8 @@ try {
   const s3Gets = counter.total("S3") - s3Puts;
 
   // The least this design can do (docs/decisions.md, 1). DynamoDB, per run: the webhook claims the body and
-  // writes the run's spec and head (3); the first message loads the run, saves it started, notes the delivery and records the
-  // first submission (4). Per task and report: the callback reads the run and writes its report (2). Per stage:
+  // writes the run's spec and head (3); the first message loads the run, saves it started and records the first
+  // submission (3). Per task and report: the callback reads the run and writes its report (2). Per stage:
   // one fold of its reports (a load, a save that plans the next stage, a save of what carrying that out left:
   // submissions and archived logs) (3). Per stage, its tasks' running-task slots taken in one conditional update of
   // the pipeline's slot counter and given back in one (2; no transaction while nobody waits). SQS, per run: the
@@ -390,7 +390,7 @@ try {
   // and no message (core/services/commands.ts, needsFold).
   const reports = RUNNING_REPORTS ? 2 : 1;
   const minimum = {
-    dynamo: (3 + 4 + 2 * reports * TASKS_PER_RUN + 3 * STAGES + 2 * STAGES) / TASKS_PER_RUN,
+    dynamo: (3 + 3 + 2 * reports * TASKS_PER_RUN + 3 * STAGES + 2 * STAGES) / TASKS_PER_RUN,
     sqs: ((1 + TASKS_PER_RUN) * 1.2) / TASKS_PER_RUN,
   };
   const measured = { dynamo: counter.total("DynamoDB") / tasks, sqs: sqsRequests / tasks };

@@ -86,14 +86,6 @@ export interface RunStore {
   activeRuns(group?: string): Promise<ActiveRun[]>;
 }
 
-/** A webhook delivery as recorded: the runs it created. Expires after the store's delivery TTL. */
-export interface DeliveryRecord {
-  provider: Provider;
-  id: string;
-  runs: Array<{ id: string; pipeline: string }>;
-  receivedAt: string;
-}
-
 /** The delivery that brought a body, and the runs it made. */
 export interface DeliveredBody {
   id: string;
@@ -104,14 +96,6 @@ export interface DeliveredBody {
 export interface DeliveryStore {
   /** Stores each new run only if no run has its id (webhook runs have ids derived from their delivery). */
   createRuns(runs: Run[]): Promise<boolean[]>;
-  getDelivery(provider: Provider, id: string): Promise<DeliveryRecord | undefined>;
-  /** Adds a run to its delivery's record, which expires after the delivery TTL. Safe to repeat. */
-  noteDelivery(
-    provider: Provider,
-    id: string,
-    run: { id: string; pipeline: string },
-    receivedAt: string,
-  ): Promise<void>;
   /**
    * Claims the body with this SHA-256 (hex) for `delivery`, for the delivery TTL, and returns its holder: `delivery`
    * itself when the body is new to the store or already held by the same delivery id (whose runs it then

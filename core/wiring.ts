@@ -140,7 +140,6 @@ export const WEBHOOK_STORES = {
 export const CALLBACK_STORES = { runs: runStore } satisfies Partial<StoreBuilders<keyof Stores>>;
 export const SCHEDULER_STORES = {
   runs: runStore,
-  deliveries: deliveryStore,
   taskSlots: taskSlotStore,
   ledger: sentLedger,
   limiter: rateLimiter,
@@ -186,7 +185,6 @@ export function baseWith<K extends keyof Stores>(
       storeTable({
         client: dynamo,
         table: config.HOOKFLOW_TABLE,
-        clock,
         auditRetentionSeconds: config.HOOKFLOW_AUDIT_RETENTION_DAYS * 86_400,
       }),
       stores,
@@ -576,7 +574,6 @@ export async function schedulerDeps(
       service,
       runs: base.stores.runs,
       runner,
-      deliveries: base.stores.deliveries,
       log: base.log,
       ...(base.wakeUps && { followUps: { wakeUps: base.wakeUps, clock: base.clock } }),
     }),

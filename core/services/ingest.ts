@@ -61,7 +61,7 @@ export type Ingested =
  * write and one message per delivery. A repeated delivery addresses the same runs: it creates none and queues
  * them again, which is harmless (applying an event twice changes nothing), so a failure before the answer never
  * blocks the git host's retry. Runs are per (delivery, pipeline): a pipeline added since the first delivery gets
- * its run from a repeat. The delivery's record (kept for a TTL) is written by the scheduler as it starts each run.
+ * its run from a repeat.
  *
  * A delivery id is not signed, so a signed body resent under a new id would start its runs again: the body's
  * SHA-256 is claimed for its first delivery id (for the delivery TTL) before any run is stored, and a body

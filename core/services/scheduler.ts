@@ -4,7 +4,6 @@ import type { Run, RunEvent, TaskState } from "../model/index.js";
 import { isActiveTask } from "../model/index.js";
 import type {
   Clock,
-  DeliveryStore,
   JobObservation,
   Logger,
   RunMessage,
@@ -20,7 +19,6 @@ export interface SchedulerDeps {
   service: RunService;
   runs: RunStore;
   runner: TaskRunner;
-  deliveries: DeliveryStore;
   /** Where observation failures are told (once per reconcile), with what to fix, when no logger is handed in. */
   log: Logger;
   /** Follow-up observations of submitted tasks; without it, only the reconciler's tick looks again. */
@@ -55,43 +53,22 @@ export class Scheduler {
     // due and is dropped: docs/decisions.md, 2), so that the run as applied asks only for what they did not.
     const asked = new Set<string>();
     const beside: Array<Promise<void>> = [];
-    // A new run's delivery noted beside its second save, which a note does not need: it holds however that save
-    // ends. Not beside the first, where the slot's take goes too: a third request at once opens a third connection,
-    // a TLS handshake in a cold start. Without a second save, after the apply.
-    let noted: Promise<void> | undefined;
-    let saves = 0;
     let applied: Applied;
     try {
       applied = await this.deps.service.apply(message.runId, events, run, log, {
-        beside: (next: Run) => {
-          if (startedAt) beside.push(this.followUp(next, observe, startedAt, log, asked));
-          if (++saves !== 2) return;
-          noted = this.noteDelivery(message, next);
-          noted.catch(() => {}); // handled where awaited, below
-        },
+        ...(startedAt && {
+          beside: (next: Run) => beside.push(this.followUp(next, observe, startedAt, log, asked)),
+        }),
       });
     } finally {
-      await Promise.all([...beside, noted?.catch(() => {})]);
+      await Promise.all(beside);
     }
-    await (noted ?? this.noteDelivery(message, applied.run));
     if (startedAt) await this.followUp(applied.run, observe, startedAt, log, asked);
     if (applied.retryLater.length > 0)
       throw new RetryableError(
         `run ${message.runId}: ${applied.retryLater.map((e) => e.message).join("; ")}`,
       );
     return applied;
-  }
-
-  /** Adds the run to its delivery's record (kept for the delivery TTL), on the run's first message. */
-  private async noteDelivery(message: RunMessage, run: Run): Promise<void> {
-    const { deliveryId, provider } = run.trigger;
-    if (message.event.type !== "run.created" || !deliveryId) return;
-    await this.deps.deliveries.noteDelivery(
-      provider,
-      deliveryId,
-      { id: run.id, pipeline: run.pipeline },
-      run.createdAt,
-    );
   }
 
   /**

@@ -209,7 +209,7 @@ describe("rate limits", () => {
     let now = Math.floor(Date.now() / 60_000) * 60_000 + 5000;
     const clock = { now: () => new Date(now).toISOString() };
     const { client, table } = await freshStore();
-    const { ledger, limiter } = dynamoStores({ client, table, clock });
+    const { ledger, limiter } = dynamoStores({ client, table });
     const delivery = new NotificationDelivery({
       sender: createNotificationSender({ targets: RECEIVER_TARGETS, clock }),
       commitStatus: { enabledFor: () => false, report: async () => {} },

@@ -157,40 +157,6 @@ describe("webhook deliveries", () => {
     ]);
     expect((await stores.runs.getRun("d1a"))?.status).toBe("running");
   });
-
-  it("are recorded run by run, any number of times, and read back", async () => {
-    const now = new Date().toISOString();
-    await stores.deliveries.noteDelivery("github", "abc", { id: "r2", pipeline: "second" }, now);
-    await stores.deliveries.noteDelivery("github", "abc", { id: "r1", pipeline: "first" }, now);
-    await stores.deliveries.noteDelivery("github", "abc", { id: "r1", pipeline: "first" }, now);
-    expect(await stores.deliveries.getDelivery("github", "abc")).toEqual({
-      provider: "github",
-      id: "abc",
-      receivedAt: now,
-      runs: [
-        { id: "r1", pipeline: "first" },
-        { id: "r2", pipeline: "second" },
-      ],
-    });
-    expect(await stores.deliveries.getDelivery("gitlab", "abc")).toBeUndefined();
-  });
-
-  it("expire: a TTL attribute is set, and an expired record no longer counts", async () => {
-    await stores.deliveries.noteDelivery(
-      "github",
-      "old",
-      { id: "x", pipeline: "p" },
-      "2026-01-01T00:00:00.000Z",
-    );
-    const { Item } = await ctx.client.send(
-      new GetItemCommand({
-        TableName: ctx.table,
-        Key: { pk: { S: "DELIVERY#github#old" }, sk: { S: "DELIVERY" } },
-      }),
-    );
-    expect(Number(Item?.expiresAt?.N)).toBe(Date.parse("2026-01-01T00:00:00.000Z") / 1000 + 3600);
-    expect(await stores.deliveries.getDelivery("github", "old")).toBeUndefined();
-  });
 });
 
 describe("definitions", () => {
@@ -291,7 +257,6 @@ describe("upgrades", () => {
     await fresh.runs.saveRun(transition(run, { type: "run.created" }, T0).run);
     await fresh.runs.addReport("s1", { event: { type: "task.started", task: "build", attempt: 1 }, at: T0 });
     await fresh.deliveries.createRuns([newRun({ id: "s2" })]);
-    await fresh.deliveries.noteDelivery("github", "d", { id: "s2", pipeline: "web-app" }, T0);
     await fresh.deliveries.claimBody("github", "b".repeat(64), { id: "d", runs: [], receivedAt: T0 });
     await fresh.definitions.putPipeline(pipeline({ name: "s-pipe" }), T0);
     await fresh.definitions.putJob(jobTemplate({ name: "s-job" }), T0);
@@ -305,7 +270,6 @@ describe("upgrades", () => {
       // A run is its head and, beside it, its spec and one item per task report: s1 three, s2 two.
       [
         "BODY",
-        "DELIVERY",
         "JOB",
         "JOB",
         "PIPELINE",
@@ -371,14 +335,6 @@ describe("upgrades", () => {
       gsi1pk: S("JOBS"),
       gsi1sk: S("old-job"),
     });
-    const received = new Date().toISOString();
-    await put({
-      pk: S("DELIVERY#gitlab#old-d"),
-      sk: S("DELIVERY"),
-      run_old1: S(run.pipeline),
-      receivedAt: S(received),
-      expiresAt: N(Math.floor(Date.parse(received) / 1000) + 3600),
-    });
     const nowSeconds = Math.floor(Date.parse(T0) / 1000);
     await put({
       pk: S("SENT#old-claim"),
@@ -409,12 +365,6 @@ describe("upgrades", () => {
       version: 0,
     });
     expect(await old.definitions.listJobs()).toEqual([{ value: oldJob, updatedAt: T0, version: 0 }]);
-    expect(await old.deliveries.getDelivery("gitlab", "old-d")).toEqual({
-      provider: "gitlab",
-      id: "old-d",
-      receivedAt: received,
-      runs: [{ id: "old1", pipeline: run.pipeline }],
-    });
     expect(await old.ledger.claim("old-claim", at(30), 60)).toBe(false);
     expect(await old.ledger.claim("old-claim", at(61), 60)).toBe(true);
 

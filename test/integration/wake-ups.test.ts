@@ -319,7 +319,7 @@ describe("follow-up observations of a submitted task", () => {
     createdAt: new Date().toISOString(),
   });
 
-  it("a delivery's new run: its note goes beside the second save, on a connection the first left free, in the same three round trips", async () => {
+  it("a delivery's new run: its first message takes three round trips on two connections, the slot's take beside the first save", async () => {
     const { url } = await freshWakeQueue();
     // A new client, as in a fresh process, through a proxy that counts its connections.
     const proxy = await countingProxy(inject("dynamoEndpoint"));
@@ -334,83 +334,20 @@ describe("follow-up observations of a submitted task", () => {
     await sys.stores.runs.saveRun(run);
     const traced = traceRequests(dynamo, sqs);
     await sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } });
-    const [firstSave, secondSave] = traced.filter((r) => r.name === "DynamoDB.PutItem");
-    const [take, note] = traced.filter((r) => r.name === "DynamoDB.UpdateItem");
-    // The slot's take beside the first save; the delivery's note once that save answered, beside the second.
+    const [firstSave] = traced.filter((r) => r.name === "DynamoDB.PutItem");
+    const [take] = traced.filter((r) => r.name === "DynamoDB.UpdateItem");
     expect(take?.start).toBeLessThan(firstSave?.end ?? Number.NaN);
-    expect(note?.start).toBeGreaterThan(firstSave?.end ?? Number.NaN);
-    expect(note?.start).toBeLessThan(secondSave?.end ?? Number.NaN);
+    expect(traced.map((r) => r.name).sort()).toEqual([
+      "DynamoDB.PutItem",
+      "DynamoDB.PutItem",
+      "DynamoDB.Query",
+      "DynamoDB.UpdateItem",
+      "SQS.SendMessage",
+    ]);
     expect(roundTrips(traced)).toBe(3);
     expect(proxy.connections).toBe(2);
-    expect(await sys.stores.deliveries.getDelivery("github", "d-noted1")).toMatchObject({
-      runs: [{ id: run.id, pipeline: oneTask.name }],
-    });
     dynamo.destroy();
     await proxy.close();
-  });
-
-  it("a note that fails fails the message, whose retry saves nothing and notes the delivery; a save that fails beside it leaves the note", async () => {
-    const dynamo = dynamoClient();
-    const sys = await testSystem({ dynamoClient: dynamo });
-    const isNote = (deliveryId: string) => (command: string, input: Record<string, unknown>) =>
-      command === "UpdateItem" && (input.Key as { pk?: { S?: string } }).pk?.S?.endsWith(deliveryId) === true;
-    const created = (runId: string) => ({ runId, event: { type: "run.created" as const } });
-
-    const unnoted = deliveryRun("noted2", "d-noted2");
-    await sys.stores.runs.saveRun(unnoted);
-    const noteFails = interceptOnce(dynamo, isNote("d-noted2"), UNREACHABLE);
-    await expect(sys.scheduler.handle(created(unnoted.id))).rejects.toThrow("DynamoDB unreachable");
-    expect(noteFails()).toBe(true);
-    // The save beside it went through: the run started, its task submitted, once.
-    expect(taskState((await sys.stores.runs.getRun(unnoted.id)) as Run, "quiet").submittedAt).toBeDefined();
-    expect(await sys.stores.deliveries.getDelivery("github", "d-noted2")).toBeUndefined();
-    const version = (await sys.stores.runs.getRun(unnoted.id))?.version;
-    await sys.scheduler.handle(created(unnoted.id));
-    expect((await sys.stores.runs.getRun(unnoted.id))?.version).toBe(version);
-    expect((await sys.stores.deliveries.getDelivery("github", "d-noted2"))?.runs).toEqual([
-      { id: unnoted.id, pipeline: oneTask.name },
-    ]);
-    expect((sys.runner as MemoryRunner).jobs.size).toBe(1);
-
-    const unsaved = deliveryRun("noted3", "d-noted3");
-    await sys.stores.runs.saveRun(unsaved);
-    const secondSaveFails = interceptOnce(dynamo, runSave(unsaved.id, 2), UNREACHABLE);
-    await expect(sys.scheduler.handle(created(unsaved.id))).rejects.toThrow("DynamoDB unreachable");
-    expect(secondSaveFails()).toBe(true);
-    // The note holds anyway: the delivery did make the run.
-    const noted = [{ id: unsaved.id, pipeline: oneTask.name }];
-    expect((await sys.stores.deliveries.getDelivery("github", "d-noted3"))?.runs).toEqual(noted);
-    await sys.scheduler.handle(created(unsaved.id));
-    expect((await sys.stores.deliveries.getDelivery("github", "d-noted3"))?.runs).toEqual(noted);
-  });
-
-  it("a delivery's run that waits for its group, saved once, is noted after that save", async () => {
-    const dynamo = dynamoClient();
-    const sys = await testSystem({ dynamoClient: dynamo });
-    const grouped = pipeline({
-      name: "grouped-note",
-      concurrency: { group: "${GIT_REPOSITORY}", cancelInProgress: false },
-      stages: [{ name: "s", tasks: [runTask("quiet")] }],
-    });
-    const inGroup = (id: string, deliveryId: string, secondsAgo: number): Run => ({
-      ...newRun({ id, pipeline: grouped, trigger: trigger({ deliveryId }) }),
-      createdAt: new Date(Date.now() - secondsAgo * 1000).toISOString(),
-    });
-    const older = inGroup("older", "d-older", 1);
-    await sys.stores.runs.saveRun(older);
-    await sys.scheduler.handle({ runId: older.id, event: { type: "run.created" } });
-    const newer = inGroup("newer", "d-newer", 0);
-    await sys.stores.runs.saveRun(newer);
-    const traced = traceRequests(dynamo);
-    await sys.scheduler.handle({ runId: newer.id, event: { type: "run.created" } });
-    expect((await sys.stores.runs.getRun(newer.id))?.reason).toBe("WaitingForGroup");
-    const saves = traced.filter((r) => r.name === "DynamoDB.PutItem");
-    const [note] = traced.filter((r) => r.name === "DynamoDB.UpdateItem");
-    expect(saves).toHaveLength(1);
-    expect(note?.start).toBeGreaterThan(saves[0]?.end ?? Number.NaN);
-    expect((await sys.stores.deliveries.getDelivery("github", "d-newer"))?.runs).toEqual([
-      { id: newer.id, pipeline: grouped.name },
-    ]);
   });
 
   it("a look asked for beside a save that fails finds nothing due and is dropped; the reconciler's look records the submission and asks again", async () => {

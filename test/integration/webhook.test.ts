@@ -105,13 +105,12 @@ describe("POST /webhooks/github", () => {
     await queued();
   });
 
-  it("records the delivery with its runs once the scheduler starts them; a repeat after a new pipeline appeared starts only that one", async () => {
+  it("a repeat after a new pipeline appeared starts only that one; the first runs go on", async () => {
     const first = await deliver(app, "github", distinctBody(fixture("github-push"), "noted"), {
       deliveryId: "gh-noted",
     });
     const { runs } = (await first.json()) as { runs: Array<{ id: string; pipeline: string }> };
     for (const message of await queued()) await system.scheduler.handle(message);
-    expect((await system.stores.deliveries.getDelivery("github", "gh-noted"))?.runs).toEqual(runs);
     await system.stores.definitions.putPipeline(
       pipeline({ name: "newcomer", triggers: [{ provider: "github", repository: "acme/web-app" }] }),
       new Date().toISOString(),
@@ -481,6 +480,5 @@ describe("202 means durable", () => {
     });
     expect(res.status).toBe(500);
     expect(await queued()).toEqual([]);
-    expect(await system.stores.deliveries.getDelivery("gitea", "durable-2")).toBeUndefined();
   });
 });

@@ -1,69 +1,22 @@
 import type { Provider, Run } from "../../model/index.js";
-import type { Clock, DeliveredBody, DeliveryRecord, DeliveryStore } from "../../ports.js";
-import { anyOf, deliveryIs, expiredBefore, itemAbsent, update } from "./conditions.js";
-import {
-  type Item,
-  isExpired,
-  KEYS,
-  N,
-  S,
-  SCHEMA_ATTRIBUTE,
-  SCHEMA_VERSION,
-  schemaAttribute,
-  schemaOf,
-  str,
-  TTL_ATTRIBUTE,
-} from "./items.js";
+import type { DeliveredBody, DeliveryStore } from "../../ports.js";
+import { anyOf, deliveryIs, expiredBefore, itemAbsent } from "./conditions.js";
+import { type Item, KEYS, N, S, schemaAttribute, schemaOf, str, TTL_ATTRIBUTE } from "./items.js";
 import { putNewRuns } from "./run-items.js";
 import type { TableIO } from "./table-io.js";
-
-/** A delivery record's attribute per run: `run_<id>` = pipeline. */
-const RUN_ATTRIBUTE = "run_";
 
 type RunRef = { id: string; pipeline: string };
 const byPipeline = (x: RunRef, y: RunRef) => x.pipeline.localeCompare(y.pipeline);
 
-/**
- * Webhook deliveries: the runs each delivery id made (written by the scheduler as it starts them), and the
- * delivery that first brought each body, both kept for the delivery TTL.
- */
+/** Webhook deliveries: the runs they make, and the delivery that first brought each body (for the delivery TTL). */
 export class DeliveryRepository implements DeliveryStore {
   constructor(
     private readonly io: TableIO,
     private readonly ttlSeconds: number,
-    private readonly clock: Clock,
   ) {}
 
   async createRuns(runs: Run[]): Promise<boolean[]> {
     return (await putNewRuns(this.io, runs)).map((hash) => hash !== undefined);
-  }
-
-  async getDelivery(provider: Provider, id: string): Promise<DeliveryRecord | undefined> {
-    const item = await this.io.get(KEYS.delivery(provider, id));
-    if (!item || isExpired(item, this.clock.now())) return undefined;
-    schemaOf(item);
-    const runs = Object.entries(item)
-      .filter(([name]) => name.startsWith(RUN_ATTRIBUTE))
-      .map(([name, value]) => ({ id: name.slice(RUN_ATTRIBUTE.length), pipeline: value.S ?? "" }))
-      .sort(byPipeline);
-    return { provider, id, runs, receivedAt: str(item, "receivedAt") };
-  }
-
-  async noteDelivery(provider: Provider, id: string, run: RunRef, receivedAt: string): Promise<void> {
-    // One attribute per run, so that notes from each run of a delivery (in any order, repeated) add up.
-    await this.io.update(
-      KEYS.delivery(provider, id),
-      update(
-        "SET #run = :pipeline, #schema = :schema, receivedAt = if_not_exists(receivedAt, :received), #ttl = if_not_exists(#ttl, :ttl)",
-        { "#run": `${RUN_ATTRIBUTE}${run.id}`, "#schema": SCHEMA_ATTRIBUTE, "#ttl": TTL_ATTRIBUTE },
-        {
-          ":pipeline": S(run.pipeline),
-          ":schema": N(SCHEMA_VERSION),
-          ":received": S(receivedAt),
-          ":ttl": N(this.expiresAt(receivedAt)),
-        },
-      ),
-    );
   }
 
   /**

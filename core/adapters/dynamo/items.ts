@@ -61,10 +61,6 @@ export const KEYS = {
   token: (id: string): Item => ({ pk: S(`TOKEN#${id}`), sk: S("TOKEN") }),
   login: (codeHash: string): Item => ({ pk: S(`LOGIN#${codeHash}`), sk: S("LOGIN") }),
   audit: (at: string, id: string): Item => ({ pk: S(`AUDIT#${at}#${id}`), sk: S("AUDIT") }),
-  delivery: (provider: Provider, id: string): Item => ({
-    pk: S(`DELIVERY#${provider}#${id}`),
-    sk: S("DELIVERY"),
-  }),
   /** The SHA-256 of a delivery's body, hex. */
   body: (provider: Provider, sha256: string): Item => ({
     pk: S(`BODY#${provider}#${sha256}`),

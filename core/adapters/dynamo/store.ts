@@ -1,7 +1,6 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type {
   AuditLog,
-  Clock,
   DefinitionStore,
   DeliveryLedger,
   DeliveryStore,
@@ -12,7 +11,6 @@ import type {
   TaskSlots,
   TokenStore,
 } from "../../ports.js";
-import { systemClock } from "../system.js";
 import { AuditRepository } from "./audit.js";
 import { DefinitionRepository } from "./definitions.js";
 import { DeliveryRepository } from "./deliveries.js";
@@ -28,13 +26,12 @@ import { TokenRepository } from "./tokens.js";
 export interface DynamoStoreOptions {
   client: DynamoDBClient;
   table: string;
-  /** How long delivery records are kept: a git host's redelivery, or a replayed body, within this time is recognised. */
+  /** How long a delivered body is kept: a replay of it within this time is recognised. */
   deliveryTtlSeconds?: number;
   /** How long sent records are kept. */
   ledgerTtlSeconds?: number;
   /** How long audit entries are kept (HOOKFLOW_AUDIT_RETENTION_DAYS). */
   auditRetentionSeconds?: number;
-  clock?: Clock;
 }
 
 /** The state ports, one repository each, all over one table (its layout: table.ts). */
@@ -71,11 +68,7 @@ export type StoreBuilders<K extends keyof Stores> = { readonly [P in K]: (table:
 /** Each store by itself (issue 20: a function that never calls a store does not load its module). */
 export const runStore = ({ io }: StoreTable): RunStore => new RunRepository(io);
 export const deliveryStore = ({ io, options }: StoreTable): DeliveryStore =>
-  new DeliveryRepository(
-    io,
-    options.deliveryTtlSeconds ?? DEFAULT_DELIVERY_TTL_SECONDS,
-    options.clock ?? systemClock,
-  );
+  new DeliveryRepository(io, options.deliveryTtlSeconds ?? DEFAULT_DELIVERY_TTL_SECONDS);
 export const definitionStore = ({ io }: StoreTable): DefinitionStore => new DefinitionRepository(io);
 export const sentLedger = ({ io, options }: StoreTable): DeliveryLedger =>
   new SentLedger(io, options.ledgerTtlSeconds ?? DEFAULT_LEDGER_TTL_SECONDS);

@@ -23,8 +23,7 @@ export { TTL_ATTRIBUTE };
  * | pipeline        | PIPELINE#<name>              | PIPELINE   | byCollection: PIPELINES / <name>                     |
  * | job template    | JOB#<name>                   | JOB        | byCollection: JOBS / <name>                          |
  * | enabled repo    | REPO#<provider>#<path>       | REPO       | byCollection: REPOSITORIES / <provider>/<path>       |
- * | delivery record | DELIVERY#<provider>#<id>     | DELIVERY   | TTL: the delivery TTL (7 days)                       |
- * | delivered body  | BODY#<provider>#<sha256 hex> | BODY       | TTL: the delivery TTL                                |
+ * | delivered body  | BODY#<provider>#<sha256 hex> | BODY       | TTL: the delivery TTL (7 days)                       |
  * | sent record     | SENT#<key>                   | SENT       | TTL: the ledger TTL (30 days)                        |
  * | rate counter    | RATE#<sha256 hex of its key> | W#<window> | TTL: an hour after its last count                    |
  * | slot counter    | SLOTS#<pipeline>             | COUNT      | (none; one written before `waiting` is in byCollection SLOTS / <pipeline> until its next write) |
@@ -55,7 +54,6 @@ export { TTL_ATTRIBUTE };
  * - pending login: `challenge` (SHA-256 of the CLI's verifier), `identity`; deleted when exchanged.
  * - audit entry: `doc` (the entry as JSON); written once with a condition that it is new, never updated.
  * - enabled repository: `provider`, `repository`, `enabledAt` (its pipelines are read from its files).
- * - delivery record: `run_<run id>` = pipeline, one attribute per run the delivery made; `receivedAt`.
  * - delivered body: `deliveryId` (the first delivery that brought it), `runs` (JSON), `receivedAt`.
  * - sent record: `state` (claimed or sent), `leaseUntil` (epoch seconds), `sentAt`.
  * - rate counter: `used`.
