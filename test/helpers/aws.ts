@@ -141,6 +141,13 @@ export function interceptOnce(
   return () => acted;
 }
 
+/** For `interceptOnce`: fails the request unsent, as when DynamoDB is unreachable. */
+export const UNREACHABLE = {
+  before: () => {
+    throw new Error("DynamoDB unreachable");
+  },
+};
+
 /** A request a client sent: its command, and when it started and ended (`performance.now()`). */
 export interface TracedRequest {
   name: string;

@@ -4,7 +4,7 @@ import { BOOTSTRAP_TOKEN, type Pipeline, type Run } from "../../core/model/index
 import { taskSlots } from "../../core/wiring.js";
 import { createReconcilerHandler } from "../../functions/reconciler.js";
 import { type FakeKubernetes, startFakeKubernetes } from "../fake-kubernetes/index.js";
-import { dynamoClient, interceptOnce } from "../helpers/aws.js";
+import { dynamoClient, interceptOnce, UNREACHABLE } from "../helpers/aws.js";
 import { newRun, pipeline, runTask, taskState } from "../helpers/factories.js";
 import { testSystem } from "../helpers/system.js";
 
@@ -63,11 +63,7 @@ describe("a new run's slot, taken beside the save that records it started", () =
     const sys = await system();
     const run = newRun({ id: "besidesave1", pipeline: oneTask("beside-save") });
     await sys.stores.runs.saveRun(run);
-    const hit = interceptOnce(sys.client, isRunSave(run.id), {
-      before: () => {
-        throw new Error("DynamoDB unreachable");
-      },
-    });
+    const hit = interceptOnce(sys.client, isRunSave(run.id), UNREACHABLE);
     await expect(sys.scheduler.handle(created(run.id))).rejects.toThrow("DynamoDB unreachable");
     expect(hit()).toBe(true);
     // The run as it was, its slot held by its first attempt (the take went beside the save), nothing submitted.
@@ -92,11 +88,7 @@ describe("a new run's slot, taken beside the save that records it started", () =
     // Another run of the pipeline in flight: the repair looks at pipelines with runs in flight.
     const other = newRun({ id: "besidecancel2", pipeline: p });
     for (const r of [run, other]) await sys.stores.runs.saveRun(r);
-    interceptOnce(sys.client, isRunSave(run.id), {
-      before: () => {
-        throw new Error("DynamoDB unreachable");
-      },
-    });
+    interceptOnce(sys.client, isRunSave(run.id), UNREACHABLE);
     await expect(sys.scheduler.handle(created(run.id))).rejects.toThrow("DynamoDB unreachable");
     expect(await holders(sys, "beside-cancel")).toEqual([keyOf(sys, run.id)]);
     await sys.commands.handle(run.id, { type: "cancel.requested", by: "carol" }, BOOTSTRAP_TOKEN);

@@ -21,6 +21,7 @@ import {
   roundTrips,
   sqsClient,
   traceRequests,
+  UNREACHABLE,
 } from "../helpers/aws.js";
 import { newRun, pipeline, runTask, taskState, trigger } from "../helpers/factories.js";
 import type { MemoryRunner } from "../helpers/memory-runner.js";
@@ -36,13 +37,6 @@ function manualClock(start: string): Clock & { set(at: string): void } {
     },
   };
 }
-
-/** Fails a request unsent, as when DynamoDB is unreachable (for `interceptOnce`). */
-const UNREACHABLE = {
-  before: () => {
-    throw new Error("DynamoDB unreachable");
-  },
-};
 
 /** Matches the run's `nth` save (its head's PutItem) from now on. */
 function runSave(runId: string, nth: number) {
