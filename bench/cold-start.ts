@@ -270,7 +270,7 @@ try {
       id: randomBytes(10).toString("hex"),
       pipeline,
       jobs: {},
-      // As a push's run has it: its first message also notes the delivery that made it.
+      // As a push's run has it.
       trigger: { ...trigger, commit: randomBytes(20).toString("hex"), deliveryId: randomUUID() },
       now: new Date().toISOString(),
     });
@@ -394,8 +394,8 @@ try {
       event: http({ method: "GET", path: `/runs/${shown.id}`, query: { grant: grant(shown.id) } }),
     },
     {
-      // A push's new run, its first message: load it, note its delivery, submit its first task's Job to the cluster,
-      // save, ask for a follow-up.
+      // A push's new run, its first message: load it, submit its first task's Job to the cluster, save, ask for a
+      // follow-up.
       // The cluster from a kubeconfig (HOOKFLOW_KUBECONFIG) with a token.
       name: "scheduler",
       bundle: scheduler,

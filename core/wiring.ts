@@ -33,6 +33,7 @@ import type { OidcOptions } from "./adapters/oidc.js";
 import { SqsWorkQueue } from "./adapters/sqs/queue.js";
 import { SqsWakeUps } from "./adapters/sqs/wake-ups.js";
 import { jsonLogger, randomIds, systemClock } from "./adapters/system.js";
+import { WarmAgent } from "./adapters/warm-agent.js";
 import { type Config, callbackBaseUrl, configuredSecrets, loadConfig, runnerKind } from "./config.js";
 import { ValidationError } from "./errors.js";
 import type { Provider, TargetRules } from "./model/index.js";
@@ -95,6 +96,11 @@ export interface Base<K extends keyof Stores = keyof Stores> {
   awsCredentials: () => Promise<AwsCredentials>;
   /** Published at the end of each invocation (`lazyHandler`); on Lambda as EMF lines, elsewhere dropped. */
   metrics: Metrics;
+  /**
+   * Opens, before they are asked for, the connections a route wants after its first request: a second to DynamoDB
+   * (for two requests at once) once the first is opened, and one to SQS. Only over https, as on AWS.
+   */
+  warmConnections: () => void;
 }
 
 /** Replacements a test or the local stack may pass in. */
@@ -174,10 +180,23 @@ export function baseWith<K extends keyof Stores>(
   const region = config.AWS_REGION;
   const local = (endpoint: string | undefined) =>
     endpoint ? { endpoint, credentials: EMULATOR_CREDENTIALS } : {};
+  const agents = { dynamo: new WarmAgent(), sqs: new WarmAgent() };
   const dynamo =
-    overrides.dynamoClient ?? new DynamoDBClient({ region, ...local(config.HOOKFLOW_DYNAMODB_ENDPOINT) });
-  const sqs = overrides.sqsClient ?? new SQSClient({ region, ...local(config.HOOKFLOW_SQS_ENDPOINT) });
-  if (!config.HOOKFLOW_QUEUE_URL) throw new Error("HOOKFLOW_QUEUE_URL is not set: the work queue's URL");
+    overrides.dynamoClient ??
+    new DynamoDBClient({
+      region,
+      ...local(config.HOOKFLOW_DYNAMODB_ENDPOINT),
+      requestHandler: { httpsAgent: agents.dynamo },
+    });
+  const sqs =
+    overrides.sqsClient ??
+    new SQSClient({
+      region,
+      ...local(config.HOOKFLOW_SQS_ENDPOINT),
+      requestHandler: { httpsAgent: agents.sqs },
+    });
+  const queueUrl = config.HOOKFLOW_QUEUE_URL;
+  if (!queueUrl) throw new Error("HOOKFLOW_QUEUE_URL is not set: the work queue's URL");
   const clock = overrides.clock ?? systemClock;
   return {
     config,
@@ -189,7 +208,7 @@ export function baseWith<K extends keyof Stores>(
       }),
       stores,
     ),
-    queue: new SqsWorkQueue(sqs, config.HOOKFLOW_QUEUE_URL),
+    queue: new SqsWorkQueue(sqs, queueUrl),
     ...(config.HOOKFLOW_WAKE_QUEUE_URL && {
       wakeUps: new SqsWakeUps(sqs, config.HOOKFLOW_WAKE_QUEUE_URL, clock),
     }),
@@ -201,6 +220,11 @@ export function baseWith<K extends keyof Stores>(
     awsCredentials: overrides.awsCredentials ?? (() => dynamo.config.credentials()),
     // CloudWatch turns EMF lines into metrics only in a function's log; elsewhere they would only be noise.
     metrics: overrides.metrics ?? (config.AWS_LAMBDA_RUNTIME_API ? emfMetrics("hookflow") : discardedMetrics),
+    warmConnections: () => {
+      agents.dynamo.spareOnce();
+      // A client with an endpoint of its own sends there; else to the queue URL's host (the SDK's default).
+      agents.sqs.warm(config.HOOKFLOW_SQS_ENDPOINT ?? queueUrl);
+    },
   };
 }
 
@@ -546,6 +570,8 @@ export async function schedulerDeps(
   finishing?: (work: Promise<unknown>) => void,
 ) {
   const { config } = base;
+  // A new run's first message sends its first save and its slot's take at once, and its wake-up last.
+  if (finishing) base.warmConnections();
   const runner =
     overrides.runner ?? (finishing ? runnerBuiltAside(base, finishing) : await buildRunner(base));
   const outbox = outboxOnFirstUse(base, overrides);

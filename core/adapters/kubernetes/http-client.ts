@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
-import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { request as httpsRequest } from "node:https";
 import { gunzip } from "node:zlib";
+import { WarmAgent } from "../warm-agent.js";
 import {
   type KubernetesApis,
   KubernetesHttpError,
@@ -114,8 +115,7 @@ function sender(connection: Connection, timeoutMs: number) {
   if (!secure && !connection.skipTlsVerify)
     throw new Error("the API server's URL is http: without insecure-skip-tls-verify");
   const agent = secure
-    ? new HttpsAgent({
-        keepAlive: true,
+    ? new WarmAgent({
         ...(connection.ca && { ca: connection.ca }),
         ...(connection.cert && { cert: connection.cert }),
         ...(connection.key && { key: connection.key }),
@@ -123,6 +123,9 @@ function sender(connection: Connection, timeoutMs: number) {
         ...(connection.serverName && { servername: connection.serverName }),
       })
     : new HttpAgent({ keepAlive: true });
+  // Opened as the client is made: the scheduler makes it at start, while its first message's DynamoDB request is
+  // on the network, where the TLS handshake then falls.
+  if (agent instanceof WarmAgent) agent.warm(connection.server);
   const send = secure ? httpsRequest : httpRequest;
   return async (request: Request): Promise<Buffer> => {
     const url = new URL(connection.server + request.path);
