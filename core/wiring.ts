@@ -180,7 +180,8 @@ export function baseWith<K extends keyof Stores>(
   const region = config.AWS_REGION;
   const local = (endpoint: string | undefined) =>
     endpoint ? { endpoint, credentials: EMULATOR_CREDENTIALS } : {};
-  const agents = { dynamo: new WarmAgent(), sqs: new WarmAgent() };
+  // The SDK's own agent's settings (keep-alive, at most 50 sockets), able to open connections early.
+  const agents = { dynamo: new WarmAgent({ maxSockets: 50 }), sqs: new WarmAgent({ maxSockets: 50 }) };
   const dynamo =
     overrides.dynamoClient ??
     new DynamoDBClient({
