@@ -307,12 +307,6 @@ describe("follow-up observations of a submitted task", () => {
     expect(await waiting(client, url)).toEqual({ visible: 0, delayed: 0 });
   });
 
-  /** A run a delivery made just now (a delivery's record is kept for a TTL from the run's creation). */
-  const deliveryRun = (id: string, deliveryId: string): Run => ({
-    ...newRun({ id, pipeline: oneTask, trigger: trigger({ deliveryId }) }),
-    createdAt: new Date().toISOString(),
-  });
-
   it("a delivery's new run: its first message takes three round trips on two connections, the slot's take beside the first save", async () => {
     const { url } = await freshWakeQueue();
     // A new client, as in a fresh process, through a proxy that counts its connections.
@@ -324,7 +318,7 @@ describe("follow-up observations of a submitted task", () => {
       sqsClient: sqs,
       env: { HOOKFLOW_WAKE_QUEUE_URL: url },
     });
-    const run = deliveryRun("noted1", "d-noted1");
+    const run = newRun({ id: "delivered1", pipeline: oneTask, trigger: trigger({ deliveryId: "d-1" }) });
     await sys.stores.runs.saveRun(run);
     const traced = traceRequests(dynamo, sqs);
     await sys.scheduler.handle({ runId: run.id, event: { type: "run.created" } });

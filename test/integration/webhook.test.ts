@@ -106,8 +106,8 @@ describe("POST /webhooks/github", () => {
   });
 
   it("a repeat after a new pipeline appeared starts only that one; the first runs go on", async () => {
-    const first = await deliver(app, "github", distinctBody(fixture("github-push"), "noted"), {
-      deliveryId: "gh-noted",
+    const first = await deliver(app, "github", distinctBody(fixture("github-push"), "repeat"), {
+      deliveryId: "gh-repeat",
     });
     const { runs } = (await first.json()) as { runs: Array<{ id: string; pipeline: string }> };
     for (const message of await queued()) await system.scheduler.handle(message);
@@ -115,8 +115,8 @@ describe("POST /webhooks/github", () => {
       pipeline({ name: "newcomer", triggers: [{ provider: "github", repository: "acme/web-app" }] }),
       new Date().toISOString(),
     );
-    const again = await deliver(app, "github", distinctBody(fixture("github-push"), "noted"), {
-      deliveryId: "gh-noted",
+    const again = await deliver(app, "github", distinctBody(fixture("github-push"), "repeat"), {
+      deliveryId: "gh-repeat",
     });
     const repeated = ((await again.json()) as { runs: Array<{ id: string; pipeline: string }> }).runs;
     expect(repeated.filter((r) => r.pipeline === "web")).toEqual(runs);
