@@ -17,7 +17,8 @@
  * row's clock and CPU are also given paired, as the median of its samples over the floor's of the same round.
  *
  *   node --import tsx bench/cold-start.ts   (BENCH_ROUNDS, default 30; BENCH_CPU_PROF=dir for profiles; BENCH_ONLY=a,b;
- *                                            BENCH_CALLGRIND=1 to count instructions; BENCH_TLS=0 for plain http)
+ *                                            BENCH_CALLGRIND=1 to count instructions; BENCH_TLS=0 for plain http;
+ *                                            BENCH_TRACE=1 for each row's requests and round trips)
  */
 import { spawn } from "node:child_process";
 import { createCipheriv, randomBytes, randomUUID } from "node:crypto";
@@ -40,6 +41,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../infra/local/emulators.js";
 import { startFakeKubernetes } from "../test/fake-kubernetes/index.js";
 import { MemoryRunner } from "../test/helpers/memory-runner.js";
 import { benchSystem, githubPushBody, percentile, startEmulators, table } from "./common.js";
+import { routeShape, type TracedRequest } from "./route-shape.js";
 import { TLS_PROXY_CA_FILE, tlsProxy } from "./tls-proxy.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
@@ -51,6 +53,12 @@ const CPU_PROFILES = process.env.BENCH_CPU_PROF;
  * About 40 times slower; the times it shows are not to be read.
  */
 const CALLGRIND = process.env.BENCH_CALLGRIND === "1";
+/**
+ * Every sample also times its HTTP requests (bench/request-trace.mjs, loaded before the harness), and a second table
+ * gives each row's requests, the round trips one after another among them, and where its route's time went. The
+ * tracer's own load is in every row's times then, the floor's too.
+ */
+const TRACE = process.env.BENCH_TRACE === "1";
 /** Only these rows (comma-separated names) besides the floor, to look at one function. */
 const ONLY = process.env.BENCH_ONLY?.split(",");
 /**
@@ -61,6 +69,7 @@ const ONLY = process.env.BENCH_ONLY?.split(",");
 const TLS_TO_AWS = process.env.BENCH_TLS !== "0";
 const ROOT = join(import.meta.dirname, "..");
 const HARNESS = join(import.meta.dirname, "lambda-harness.mjs");
+const REQUEST_TRACE = join(import.meta.dirname, "request-trace.mjs");
 const FLOOR = "floor: hono + sdk";
 const TOKEN_SECRET = "bench-token-secret-0123456789";
 const API_TOKEN = "bench-api-token";
@@ -185,6 +194,7 @@ function coldStart(entry: Entry, bundle: Bundle, eventFile: string, env: NodeJS.
     ms: number;
     answer: Answer & { importedMs: number; answeredMs: number; importCpuMs: number; answerCpuMs: number };
     instructions?: number;
+    requests?: TracedRequest[];
   }>((resolve, reject) => {
     const started = performance.now();
     const profile = CPU_PROFILES
@@ -199,10 +209,15 @@ function coldStart(entry: Entry, bundle: Bundle, eventFile: string, env: NodeJS.
           process.execPath,
         ]
       : [process.execPath];
-    const child = spawn(command, [...wrapper, ...profile, HARNESS, bundle.entry, eventFile, entry.name], {
-      env,
-      stdio: ["ignore", "ignore", "pipe", "pipe"],
-    });
+    const trace = TRACE ? ["--import", REQUEST_TRACE] : [];
+    const child = spawn(
+      command,
+      [...wrapper, ...profile, ...trace, HARNESS, bundle.entry, eventFile, entry.name],
+      {
+        env,
+        stdio: ["ignore", "ignore", "pipe", "pipe"],
+      },
+    );
     const answers = child.stdio[3] as NodeJS.ReadableStream;
     let out = "";
     let err = "";
@@ -219,10 +234,12 @@ function coldStart(entry: Entry, bundle: Bundle, eventFile: string, env: NodeJS.
       if (answered === undefined)
         return reject(new Error(`${entry.name}: no answer (exit ${code}): ${err.slice(0, 2000)}`));
       const counted = /Collected : (\d+)/.exec(err)?.[1];
+      const traced = /^request-trace (.*)$/m.exec(err)?.[1];
       resolve({
         ms: answered - started,
         answer: JSON.parse(out.slice(0, out.indexOf("\n"))),
         ...(counted && { instructions: Number(counted) }),
+        ...(traced && { requests: JSON.parse(traced) as TracedRequest[] }),
       });
     });
   });
@@ -492,11 +509,12 @@ try {
     prepared.map(({ entry }) => [entry.name, { imported: [] as number[], answered: [] as number[] }]),
   );
   const instructions = new Map(prepared.map(({ entry }) => [entry.name, [] as number[]]));
+  const shapes = new Map(prepared.map(({ entry }) => [entry.name, [] as ReturnType<typeof routeShape>[]]));
   for (let sample = 0; sample < ROUNDS; sample++)
     for (const { entry, dir, env, bundle } of prepared) {
       const eventFile = join(dir, "event.json");
       writeFileSync(eventFile, JSON.stringify(await entry.event(sample)));
-      const { ms, answer, instructions: counted } = await coldStart(entry, bundle, eventFile, env);
+      const { ms, answer, instructions: counted, requests } = await coldStart(entry, bundle, eventFile, env);
       const problem = entry.problem(answer, sample);
       if (problem) throw new Error(`${entry.name}, sample ${sample}: ${problem}`);
       samples.get(entry.name)?.push(ms);
@@ -504,6 +522,7 @@ try {
       cpu.get(entry.name)?.imported.push(answer.importCpuMs);
       cpu.get(entry.name)?.answered.push(answer.answerCpuMs);
       if (counted !== undefined) instructions.get(entry.name)?.push(counted / 1e6);
+      if (requests) shapes.get(entry.name)?.push(routeShape(requests, answer.importedMs, answer.answeredMs));
     }
   // Every sample created its Job, through the client the row says (the built-in one names itself).
   const clients: string[] = [];
@@ -579,6 +598,25 @@ try {
       })),
     ),
   );
+  if (TRACE) {
+    const median = (name: string, figure: keyof ReturnType<typeof routeShape>) =>
+      percentile(
+        (shapes.get(name) ?? []).map((shape) => shape[figure]).sort((a, b) => a - b),
+        50,
+      );
+    console.log(
+      `\nThe main route's requests (BENCH_TRACE=1; p50s; the route's ms run from the import's end to the answer)\n\n${table(
+        prepared.map(({ entry }) => ({
+          function: entry.name,
+          requests: median(entry.name, "requests"),
+          "round trips in a row": median(entry.name, "roundTrips"),
+          "ms before the first": median(entry.name, "beforeFirst"),
+          "ms with one in flight": median(entry.name, "inFlight"),
+          "ms between them": median(entry.name, "rest"),
+        })),
+      )}`,
+    );
+  }
   /** The row furthest above the floor by a measure, and its ratio. */
   const worst = (measure: (name: string) => number) => {
     const rows = entries.map((entry) => entry.name).filter((name) => name !== FLOOR && samples.has(name));
