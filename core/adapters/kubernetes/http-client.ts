@@ -1,6 +1,7 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { gunzip } from "node:zlib";
+import { nodeHttp } from "../node-http.js";
 import { WarmAgent } from "../warm-agent.js";
 import {
   type KubernetesApis,
@@ -122,11 +123,11 @@ function sender(connection: Connection, timeoutMs: number) {
         ...(connection.skipTlsVerify && { rejectUnauthorized: false }),
         ...(connection.serverName && { servername: connection.serverName }),
       })
-    : new HttpAgent({ keepAlive: true });
+    : new nodeHttp.Agent({ keepAlive: true });
   // Opened as the client is made: the scheduler makes it at start, while its first message's DynamoDB request is
   // on the network, where the TLS handshake then falls.
   if (agent instanceof WarmAgent) agent.warm(connection.server);
-  const send = secure ? httpsRequest : httpRequest;
+  const send = secure ? httpsRequest : nodeHttp.request;
   return async (request: Request): Promise<Buffer> => {
     const url = new URL(connection.server + request.path);
     for (const [key, value] of Object.entries(request.query ?? {}))

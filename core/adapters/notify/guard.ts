@@ -1,8 +1,9 @@
 import { lookup as dnsLookup } from "node:dns";
-import { request as httpRequest, type IncomingMessage } from "node:http";
+import type { IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { notifyUrlProblem, resolvedAddressProblem, type TargetRules } from "../../model/index.js";
+import { nodeHttp } from "../node-http.js";
 import { type HttpReply, MAX_REPLY_BYTES, type OutgoingRequest, type Send, TargetRefused } from "./http.js";
 
 /**
@@ -52,7 +53,7 @@ function post(
   lookup: LookupFunction,
 ): Promise<HttpReply> {
   const body = Buffer.from(request.body, "utf8");
-  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  const send = url.protocol === "https:" ? httpsRequest : nodeHttp.request;
   return new Promise<HttpReply>((resolve, reject) => {
     const req = send(url, {
       method: "POST",
