@@ -1,6 +1,7 @@
 import { Agent, type AgentOptions, type RequestOptions } from "node:https";
-import { isIP, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { nodeNet } from "./node-builtins.js";
 
 const keyOf = (host: string, port: string | number) => `${host}:${port}`;
 
@@ -51,7 +52,7 @@ export class WarmAgent extends Agent {
       ...this.options,
       host,
       port: Number(port),
-      ...(!this.options.servername && !isIP(host) && { servername: host }),
+      ...(!this.options.servername && !nodeNet.isIP(host) && { servername: host }),
     }) as Socket;
     socket.unref();
     const drop = () => {

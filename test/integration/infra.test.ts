@@ -322,18 +322,20 @@ describe("the bundles esbuild makes, invoked as Lambda invokes them", () => {
     expect(croner(bundles.api.inputsLoadedWith("core/model/cron.ts")).length).toBeGreaterThan(0);
   });
 
-  it("imports node:http as an ES module in none of hookflow's modules a function bundles: on node 22 that loads undici (issue 20)", () => {
-    // A type import is not loaded; node:http itself comes from core/adapters/node-http.ts.
-    const loadsHttp = /\bimport\s+(?!type\b)[^;]*?\bfrom\s+"node:http"|\bimport\(\s*"node:http"\s*\)/;
+  it("imports node:http and node:net as ES modules in none of hookflow's modules a function bundles: their namespaces load code (issue 20)", () => {
+    // A type import is not loaded; the modules themselves come from core/adapters/node-builtins.ts.
+    const loadsBuiltin =
+      /\bimport\s+(?!type\b)[^;]*?\bfrom\s+"node:(?:http|net)"|\bimport\(\s*"node:(?:http|net)"\s*\)/;
     for (const name of FUNCTION_NAMES) {
       const own = bundles[name].inputs.filter((input) => !input.includes("node_modules/"));
       expect(
-        own.filter((input) => loadsHttp.test(readFileSync(join(ROOT, input), "utf8"))),
+        own.filter((input) => loadsBuiltin.test(readFileSync(join(ROOT, input), "utf8"))),
         name,
       ).toEqual([]);
     }
-    expect(loadsHttp.test('import { request } from "node:http";')).toBe(true);
-    expect(loadsHttp.test('import type { IncomingMessage } from "node:http";')).toBe(false);
+    expect(loadsBuiltin.test('import { request } from "node:http";')).toBe(true);
+    expect(loadsBuiltin.test('import { isIP, type Socket } from "node:net";')).toBe(true);
+    expect(loadsBuiltin.test('import type { IncomingMessage } from "node:http";')).toBe(false);
   });
 
   it("bundles zod/mini and not classic zod, in no function (issue 20)", () => {

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { gunzip } from "node:zlib";
-import { nodeHttp } from "../node-http.js";
+import { nodeHttp } from "../node-builtins.js";
 import { WarmAgent } from "../warm-agent.js";
 import {
   type KubernetesApis,

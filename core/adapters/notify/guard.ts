@@ -3,7 +3,7 @@ import type { IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { notifyUrlProblem, resolvedAddressProblem, type TargetRules } from "../../model/index.js";
-import { nodeHttp } from "../node-http.js";
+import { nodeHttp } from "../node-builtins.js";
 import { type HttpReply, MAX_REPLY_BYTES, type OutgoingRequest, type Send, TargetRefused } from "./http.js";
 
 /**
