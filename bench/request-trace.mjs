@@ -8,10 +8,7 @@ import { writeSync } from "node:fs";
 const requests = [];
 const started = new WeakMap();
 subscribe("http.client.request.start", ({ request }) => {
-  const entry = {
-    what: `${request.method} ${request.host}${request.getHeader("x-amz-target") ? ` ${request.getHeader("x-amz-target")}` : request.path}`,
-    start: performance.now(),
-  };
+  const entry = { start: performance.now() };
   started.set(request, entry);
   requests.push(entry);
 });

@@ -1,5 +1,5 @@
 /** One HTTP request of a sample, in milliseconds since its process began (bench/request-trace.mjs). */
-export type TracedRequest = { what: string; start: number; end?: number };
+export type TracedRequest = { start: number; end?: number };
 
 /**
  * A sample's main route as its requests show it: how many, how many of them one after another (the longest chain

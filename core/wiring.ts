@@ -408,8 +408,9 @@ export async function buildRunner(
 
 /**
  * The runner, its build started now and awaited by its first call, so that loading the cluster's client (its
- * code, the kubeconfig) is done while the first message's first request is on the network, not before it.
- * `finishing` makes a failed build the start's failure (`lazyHandler`).
+ * code, the kubeconfig) can be done while the first message's first request is on the network, not before it
+ * (node 20 does most of it there; node 22, which loads a module sooner, about half as much: docs/decisions.md §5, tenth
+ * session). `finishing` makes a failed build the start's failure (`lazyHandler`).
  */
 function runnerBuiltAside(
   base: Pick<Base, "config" | "clock" | "awsCredentials">,
@@ -803,7 +804,7 @@ export function reconcilerDeps(base: Base<StoresOf<typeof RECONCILER_STORES>>, o
  * no configuration, and a warm container reuses what it built.
  *
  * `build` may leave part of the start to finish while the first invocation runs, handing it to `finishing`: the
- * scheduler loads its cluster client while its first message's Query is on the network (issue 20). That part
+ * scheduler starts loading its cluster client before its first message's Query, to overlap it (issue 20). That part
  * fails as the start does: the invocation, once its handler has settled, fails with its error, and the next
  * invocation starts again.
  */

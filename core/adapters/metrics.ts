@@ -13,7 +13,7 @@ const MAX_VALUES_PER_LINE = 99;
  * wait for). `service` (a dimension of every metric) is the function's name; `write` is stdout on Lambda.
  * Powertools is loaded when the first point is added: most first requests (a delivery, a callback, a read of the
  * API) measure nothing, and their cold start does not load it (issue 20). One that does (the scheduler's, whose
- * batch measures its queue age first) loads it while the request waits on the network, not after its work.
+ * batch measures its queue age first) starts loading it before its first request, not after its work.
  */
 export function emfMetrics(
   service: string,
