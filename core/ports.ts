@@ -93,16 +93,28 @@ export interface DeliveredBody {
   receivedAt: string;
 }
 
+/**
+ * A delivery's body, named by its SHA-256 (hex), claimed for the delivery for the delivery TTL: the body is the
+ * delivery's when new to the store or already held by the same delivery id (whose runs it then replaces), else the
+ * earlier delivery's that brought it. Atomic: of two deliveries racing with one body, one holds it.
+ */
+export interface BodyClaim {
+  provider: Provider;
+  sha256: string;
+  delivery: DeliveredBody;
+}
+
 export interface DeliveryStore {
   /** Stores each new run only if no run has its id (webhook runs have ids derived from their delivery). */
   createRuns(runs: Run[]): Promise<boolean[]>;
   /**
-   * Claims the body with this SHA-256 (hex) for `delivery`, for the delivery TTL, and returns its holder: `delivery`
-   * itself when the body is new to the store or already held by the same delivery id (whose runs it then
-   * replaces), else the earlier delivery that brought it, unchanged. Atomic: of two deliveries racing with one
-   * body, one holds it.
+   * As `createRuns`, for a delivery's runs, once its body is claimed for it: a body another delivery holds stores
+   * no run and leaves nothing behind, and that delivery is returned.
    */
-  claimBody(provider: Provider, sha256: string, delivery: DeliveredBody): Promise<DeliveredBody>;
+  createDeliveredRuns(
+    runs: Run[],
+    claim: BodyClaim,
+  ): Promise<{ created: boolean[] } | { heldBy: DeliveredBody }>;
 }
 
 export interface StoredDefinition<T> {

@@ -493,7 +493,6 @@ export function webhookDeps(
         gitea: config.HOOKFLOW_GITEA_SECRET,
       },
       ingest: new IngestService({
-        deliveries: base.stores.deliveries,
         catalog,
         starter: runStarter(base),
         clock: base.clock,

@@ -11,7 +11,6 @@ import type { JobTemplate, Pipeline, Provider, TriggerContext } from "../model/i
 import type {
   Clock,
   CommitStatusReporter,
-  DeliveryStore,
   Logger,
   PullRequestDetails,
   RepositoryScheduleStore,
@@ -27,7 +26,6 @@ import {
 import type { RunStarter } from "./start-runs.js";
 
 export interface IngestDeps {
-  deliveries: Pick<DeliveryStore, "claimBody">;
   catalog: DefinitionCatalog;
   starter: RunStarter;
   clock: Clock;
@@ -115,18 +113,19 @@ export class IngestService {
       jobs: DefinitionCatalog.jobsOf(pipeline, jobs),
       trigger: { ...trigger, deliveryId },
     }));
-    const holder = await this.deps.deliveries.claimBody(provider, sha256(body), {
-      id: deliveryId,
-      runs: requests.map((r) => ({ id: r.id, pipeline: r.pipeline.name })),
-      receivedAt: this.deps.clock.now(),
-    });
-    if (holder.id !== deliveryId)
-      return { outcome: "replayed", delivery: deliveryId, replayOf: holder.id, runs: holder.runs };
-    const { runs, created } = await this.deps.starter.start(requests, {
-      kind: "gitHost",
-      provider,
-      delivery: deliveryId,
-    });
+    const started = await this.deps.starter.startDelivered(
+      requests,
+      { kind: "gitHost", provider, delivery: deliveryId },
+      sha256(body),
+    );
+    if ("heldBy" in started)
+      return {
+        outcome: "replayed",
+        delivery: deliveryId,
+        replayOf: started.heldBy.id,
+        runs: started.heldBy.runs,
+      };
+    const { runs, created } = started;
     return {
       outcome: created.every(Boolean) ? "created" : "repeated",
       delivery: deliveryId,

@@ -1,6 +1,14 @@
 import { createRun } from "../engine/index.js";
 import type { Actor, JobTemplate, Pipeline, Run, TriggerContext } from "../model/index.js";
-import type { Clock, CommitStatusReporter, DeliveryStore, Logger, WorkMessage, WorkQueue } from "../ports.js";
+import type {
+  Clock,
+  CommitStatusReporter,
+  DeliveredBody,
+  DeliveryStore,
+  Logger,
+  WorkMessage,
+  WorkQueue,
+} from "../ports.js";
 
 export interface RunRequest {
   id: string;
@@ -12,7 +20,7 @@ export interface RunRequest {
 }
 
 export interface RunStarterDeps {
-  store: Pick<DeliveryStore, "createRuns">;
+  store: Pick<DeliveryStore, "createRuns" | "createDeliveredRuns">;
   queue: WorkQueue;
   clock: Clock;
   commitStatus: Pick<CommitStatusReporter, "enabledFor">;
@@ -29,8 +37,35 @@ export class RunStarter {
 
   /** The runs as built, and per run whether it is new (false: a run with its id was stored before). */
   async start(requests: RunRequest[], actor: Actor): Promise<{ runs: Run[]; created: boolean[] }> {
+    const runs = this.build(requests);
+    return this.queue(runs, await this.deps.store.createRuns(runs), actor);
+  }
+
+  /**
+   * As `start`, for a git host's delivery whose body has this SHA-256: its runs only if the body is the delivery's
+   * (`DeliveryStore.createDeliveredRuns`), else the delivery that holds it, and nothing started.
+   */
+  async startDelivered(
+    requests: RunRequest[],
+    actor: Extract<Actor, { kind: "gitHost" }>,
+    sha256: string,
+  ): Promise<{ runs: Run[]; created: boolean[] } | { heldBy: DeliveredBody }> {
+    const runs = this.build(requests);
+    const stored = await this.deps.store.createDeliveredRuns(runs, {
+      provider: actor.provider,
+      sha256,
+      delivery: {
+        id: actor.delivery,
+        runs: runs.map((r) => ({ id: r.id, pipeline: r.pipeline })),
+        receivedAt: this.deps.clock.now(),
+      },
+    });
+    return "heldBy" in stored ? stored : this.queue(runs, stored.created, actor);
+  }
+
+  private build(requests: RunRequest[]): Run[] {
     const now = this.deps.clock.now();
-    const runs = requests.map((request) =>
+    return requests.map((request) =>
       createRun({
         ...request,
         commitStatus:
@@ -39,7 +74,9 @@ export class RunStarter {
         now,
       }),
     );
-    const created = await this.deps.store.createRuns(runs);
+  }
+
+  private async queue(runs: Run[], created: boolean[], actor: Actor) {
     // Queued for repeats too: applying "run.created" again changes nothing, and a lost first message is replaced.
     await this.deps.queue.send(runs.map((run) => createdMessage(run.id)));
     this.deps.log.info("runs started", { runs: runs.map((r) => r.id), created, actor });

@@ -231,22 +231,53 @@ describe("rate-limit counters", () => {
 });
 
 describe("delivered bodies", () => {
-  const refs = (...ids: string[]) => ids.map((id) => ({ id, pipeline: `p-${id}` }));
+  const claim = (id: string, runs: Run[], receivedAt: string, provider: "github" | "gitea" = "github") => ({
+    provider,
+    sha256: "a".repeat(64),
+    delivery: { id, runs: runs.map((r) => ({ id: r.id, pipeline: r.pipeline })), receivedAt },
+  });
+  const partition = async (runId: string) => {
+    const { Items = [] } = await ctx.client.send(new ScanCommand({ TableName: ctx.table }));
+    return Items.filter((i) => i.pk?.S === `RUN#${runId}`).map((i) => i.sk?.S?.replace(/#.*/, ""));
+  };
 
   it("are held by the first delivery id that brought them, until the delivery TTL passes", async () => {
-    const first = { id: "first", runs: refs("r1"), receivedAt: T0 };
-    expect(await stores.deliveries.claimBody("github", "a".repeat(64), first)).toEqual(first);
-    const second = { id: "second", runs: refs("r2"), receivedAt: at(10) };
-    expect(await stores.deliveries.claimBody("github", "a".repeat(64), second)).toEqual(first);
+    const [r1, r2, r3, r4, r5] = [1, 2, 3, 4, 5].map((n) => newRun({ id: `b${n}` })) as [
+      Run,
+      Run,
+      Run,
+      Run,
+      Run,
+    ];
+    const first = claim("first", [r1], T0);
+    expect(await stores.deliveries.createDeliveredRuns([r1], first)).toEqual({ created: [true] });
+    const second = claim("second", [r2], at(10));
+    expect(await stores.deliveries.createDeliveredRuns([r2], second)).toEqual({ heldBy: first.delivery });
+    // The refused delivery's run left nothing: its spec, written beside the claim, is deleted again.
+    expect(await partition("b2")).toEqual([]);
     // The same body on another provider's endpoint is another body.
-    expect(await stores.deliveries.claimBody("gitea", "a".repeat(64), second)).toEqual(second);
+    expect(await stores.deliveries.createDeliveredRuns([r2], claim("second", [r2], at(10), "gitea"))).toEqual(
+      { created: [true] },
+    );
     // The first delivery id again (the git host's redelivery) holds it still, with the runs it names now.
-    const again = { id: "first", runs: refs("r1", "r3"), receivedAt: at(20) };
-    expect(await stores.deliveries.claimBody("github", "a".repeat(64), again)).toEqual(again);
-    expect(await stores.deliveries.claimBody("github", "a".repeat(64), second)).toEqual(again);
+    const again = claim("first", [r1, r3], at(20));
+    expect(await stores.deliveries.createDeliveredRuns([r1, r3], again)).toEqual({
+      created: [false, true],
+    });
+    expect(await partition("b1")).toEqual(["RUN", "SPEC"]);
+    expect(await stores.deliveries.createDeliveredRuns([r4], claim("second", [r4], at(30)))).toEqual({
+      heldBy: again.delivery,
+    });
+    expect(await partition("b4")).toEqual([]);
+    // A replay whose run's spec another call stored (the same id brings the same spec) leaves that spec alone.
+    await stores.deliveries.createRuns([r5]);
+    expect(await stores.deliveries.createDeliveredRuns([r5], claim("third", [r5], at(40)))).toEqual({
+      heldBy: again.delivery,
+    });
+    expect(await partition("b5")).toEqual(["RUN", "SPEC"]);
     // Past the TTL (3600 s here), the body is new again.
-    const later = { id: "later", runs: refs("r4"), receivedAt: at(20 + 3601) };
-    expect(await stores.deliveries.claimBody("github", "a".repeat(64), later)).toEqual(later);
+    const later = claim("later", [r4], at(20 + 3601));
+    expect(await stores.deliveries.createDeliveredRuns([r4], later)).toEqual({ created: [true] });
   });
 });
 
@@ -257,7 +288,11 @@ describe("upgrades", () => {
     await fresh.runs.saveRun(transition(run, { type: "run.created" }, T0).run);
     await fresh.runs.addReport("s1", { event: { type: "task.started", task: "build", attempt: 1 }, at: T0 });
     await fresh.deliveries.createRuns([newRun({ id: "s2" })]);
-    await fresh.deliveries.claimBody("github", "b".repeat(64), { id: "d", runs: [], receivedAt: T0 });
+    await fresh.deliveries.createDeliveredRuns([], {
+      provider: "github",
+      sha256: "b".repeat(64),
+      delivery: { id: "d", runs: [], receivedAt: T0 },
+    });
     await fresh.definitions.putPipeline(pipeline({ name: "s-pipe" }), T0);
     await fresh.definitions.putJob(jobTemplate({ name: "s-job" }), T0);
     await fresh.ledger.claim("s-sent", T0, 60);

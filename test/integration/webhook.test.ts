@@ -230,7 +230,7 @@ describe("a body replayed under a new delivery id", () => {
     },
   );
 
-  it("costs one conditional write for the body beside the run's spec and head; a replay costs that write alone", async () => {
+  it("costs one conditional write for the body beside the run's spec and head; a replay leaves nothing", async () => {
     const client = dynamoClient();
     const sent = recordRequests(client);
     const counted = await testSystem({ dynamoClient: client });
@@ -244,13 +244,14 @@ describe("a body replayed under a new delivery id", () => {
     const writes = () => sent.splice(0).filter((name) => name !== "Query");
     writes();
     expect((await deliver(countedApp, "github", body, { deliveryId: "cost-1" })).status).toBe(202);
-    // The body's claim, then the run: its spec (written once, never again) and its head.
+    // The body's claim beside the run's spec (written once, never again), then its head.
     expect(writes()).toEqual(["PutItem", "PutItem", "PutItem"]);
     expect((await deliver(countedApp, "github", body, { deliveryId: "cost-2" })).status).toBe(202);
-    expect(writes()).toEqual(["PutItem"]);
+    // The claim, refused, beside the spec of the run it would have made, deleted again.
+    expect(writes()).toEqual(["PutItem", "PutItem", "DeleteItem"]);
   });
 
-  it("on a cold start, reads side by side over two connections, then writes in turn; the templates only when named", async () => {
+  it("on a cold start, reads side by side over two connections, then claims beside the spec; the templates only when named", async () => {
     // The product's clients, new (as in a fresh process), through a proxy that counts their connections.
     const proxy = await countingProxy(inject("dynamoEndpoint"));
     const client = new DynamoDBClient({
@@ -274,7 +275,7 @@ describe("a body replayed under a new delivery id", () => {
       deliveryId: "cold-1",
     });
     expect(answer.status).toBe(202);
-    // The pipelines and the enabled repositories; the body's claim; the run's spec, then its head; its message.
+    // The pipelines and the enabled repositories; the body's claim beside the run's spec; its head; its message.
     expect(traced.map((r) => r.name)).toEqual([
       "DynamoDB.Query",
       "DynamoDB.Query",
@@ -283,7 +284,7 @@ describe("a body replayed under a new delivery id", () => {
       "DynamoDB.PutItem",
       "SQS.SendMessage",
     ]);
-    expect(roundTrips(traced)).toBe(5);
+    expect(roundTrips(traced)).toBe(4);
     expect(proxy.connections).toBe(2);
 
     // A pipeline naming a job template reads the templates once it matched: one more request, on a connection
@@ -309,7 +310,7 @@ describe("a body replayed under a new delivery id", () => {
       "DynamoDB.Query",
     ]);
     expect(traced).toHaveLength(7);
-    expect(roundTrips(traced)).toBe(6);
+    expect(roundTrips(traced)).toBe(5);
     expect(proxy.connections).toBe(2);
     const [run] = ((await templated.json()) as Answer).runs;
     expect(Object.keys((await cold.stores.runs.getRun(run?.id ?? ""))?.jobs ?? {})).toEqual(["kaniko-build"]);
@@ -435,7 +436,6 @@ function intakeWith(
     providers: webhookProviders,
     secrets: parts.secrets ?? SECRETS,
     ingest: new IngestService({
-      deliveries: system.stores.deliveries,
       catalog: system.catalog,
       starter,
       clock: system.clock,
@@ -471,7 +471,10 @@ describe("202 means durable", () => {
       ...system.webhook,
       log: silentLogger,
       intake: intakeWith({
-        store: { createRuns: () => Promise.reject(new Error("DynamoDB is down")) },
+        store: {
+          createRuns: () => Promise.reject(new Error("DynamoDB is down")),
+          createDeliveredRuns: () => Promise.reject(new Error("DynamoDB is down")),
+        },
         queue: system.queue,
       }),
     });

@@ -1,8 +1,8 @@
 import type { Provider, Run } from "../../model/index.js";
-import type { DeliveredBody, DeliveryStore } from "../../ports.js";
+import type { BodyClaim, DeliveredBody, DeliveryStore } from "../../ports.js";
 import { anyOf, deliveryIs, expiredBefore, itemAbsent } from "./conditions.js";
 import { type Item, KEYS, N, S, schemaAttribute, schemaOf, str, TTL_ATTRIBUTE } from "./items.js";
-import { putNewRuns } from "./run-items.js";
+import { putNewHead, putNewSpecs } from "./run-items.js";
 import type { TableIO } from "./table-io.js";
 
 type RunRef = { id: string; pipeline: string };
@@ -16,14 +16,41 @@ export class DeliveryRepository implements DeliveryStore {
   ) {}
 
   async createRuns(runs: Run[]): Promise<boolean[]> {
-    return (await putNewRuns(this.io, runs)).map((hash) => hash !== undefined);
+    const specs = await putNewSpecs(this.io, runs);
+    return Promise.all(specs.map(({ run, hash }) => putNewHead(this.io, run, hash)));
+  }
+
+  /**
+   * The body's claim beside the runs' specs, then their heads: a delivery's runs are stored one round trip sooner
+   * than after its claim (issue 20). A spec this call wrote for a body another delivery holds is deleted again, so
+   * a replay leaves nothing behind; one it found (another call's, for the same id) stays.
+   */
+  async createDeliveredRuns(
+    runs: Run[],
+    { provider, sha256, delivery }: BodyClaim,
+  ): Promise<{ created: boolean[] } | { heldBy: DeliveredBody }> {
+    const [holder, specs] = await Promise.all([
+      this.claimBody(provider, sha256, delivery),
+      putNewSpecs(this.io, runs),
+    ]);
+    if (holder.id !== delivery.id) {
+      await Promise.all(
+        specs.map(({ run, hash, written }) => written && this.io.delete(KEYS.spec(run.id, hash))),
+      );
+      return { heldBy: holder };
+    }
+    return { created: await Promise.all(specs.map(({ run, hash }) => putNewHead(this.io, run, hash))) };
   }
 
   /**
    * One conditional write: the body is free (never seen, or its record expired) or already held by this delivery
    * id (the git host's own redelivery, whose runs replace the list). Otherwise DynamoDB returns the holder.
    */
-  async claimBody(provider: Provider, sha256: string, delivery: DeliveredBody): Promise<DeliveredBody> {
+  private async claimBody(
+    provider: Provider,
+    sha256: string,
+    delivery: DeliveredBody,
+  ): Promise<DeliveredBody> {
     const nowSeconds = Math.floor(Date.parse(delivery.receivedAt) / 1000);
     const written = await this.io.put(
       {

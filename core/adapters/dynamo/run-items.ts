@@ -84,17 +84,23 @@ export function runFromItem(item: Item, specs: ReadonlyMap<string, Item> = new M
 }
 
 /**
- * Stores runs that must not exist yet (version 1): for each, the hash of the spec it was created with, or undefined
- * when its id is taken. The spec first (the same id brings the same spec: webhook runs' ids come from their
- * delivery), then the head, which decides.
+ * Each run's spec, if its item is absent: per run, its spec's hash and whether this call wrote it. A run's spec is
+ * stored before its head (`putNewHead`), which decides whether the run is new: the same id brings the same spec
+ * (webhook runs' ids come from their delivery).
  */
-export function putNewRuns(io: TableIO, runs: Run[]): Promise<(string | undefined)[]> {
+export function putNewSpecs(
+  io: TableIO,
+  runs: Run[],
+): Promise<Array<{ run: Run; hash: string; written: boolean }>> {
   return Promise.all(
     runs.map(async (run) => {
       const spec = specOf(run);
-      await io.put(specItem(run.id, spec));
-      const created = await io.put(runItem({ ...run, version: 1 }, spec.hash), itemAbsent);
-      return created.ok ? spec.hash : undefined;
+      return { run, hash: spec.hash, written: (await io.put(specItem(run.id, spec), itemAbsent)).ok };
     }),
   );
+}
+
+/** A run's head at version 1, its spec stored: whether it is new (false: its id is taken). */
+export async function putNewHead(io: TableIO, run: Run, specHash: string): Promise<boolean> {
+  return (await io.put(runItem({ ...run, version: 1 }, specHash), itemAbsent)).ok;
 }
