@@ -1,7 +1,8 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { signGithub, webhookProviders } from "../../core/adapters/git/index.js";
 import { silentLogger } from "../../core/adapters/system.js";
+import { deliveryRunId } from "../../core/engine/index.js";
 import { RetryableError } from "../../core/errors.js";
 import { parseWorkMessage } from "../../core/services/batch.js";
 import { IngestService } from "../../core/services/ingest.js";
@@ -334,6 +335,16 @@ describe("a body replayed under a new delivery id", () => {
     );
     expect(await runCount()).toBe(before + 1);
     expect(await queued()).toHaveLength(1);
+    // The replays left nothing: none of the runs they would have made has an item, not even its spec.
+    const pipelineName = firsts[0]?.runs[0]?.pipeline ?? "";
+    const refused = bodies
+      .filter((b) => b.replayOf !== undefined)
+      .map((b) => `RUN#${deliveryRunId("gitea", b.delivery, pipelineName)}`);
+    expect(refused).toHaveLength(7);
+    const { Items = [] } = await dynamoClient().send(
+      new ScanCommand({ TableName: system.config.HOOKFLOW_TABLE, ProjectionExpression: "pk" }),
+    );
+    expect(Items.filter((item) => refused.includes(item.pk?.S ?? ""))).toEqual([]);
   });
 });
 
