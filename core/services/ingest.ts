@@ -62,9 +62,10 @@ export type Ingested =
  * its run from a repeat.
  *
  * A delivery id is not signed, so a signed body resent under a new id would start its runs again: the body's
- * SHA-256 is claimed for its first delivery id (for the delivery TTL) before any run is stored, and a body
- * already claimed by another id is a replay, answered with the runs it made. A reopened pull request, a schedule
- * or a manual run never arrive as an identical body.
+ * SHA-256 is claimed for its first delivery id (for the delivery TTL) as its runs are stored
+ * (`RunStarter.startDelivered`), and a body already claimed by another id is a replay, which stores nothing and is
+ * answered with the runs it made. A reopened pull request, a schedule or a manual run never arrive as an identical
+ * body.
  */
 export class IngestService {
   constructor(private readonly deps: IngestDeps) {}

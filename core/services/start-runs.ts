@@ -38,7 +38,7 @@ export class RunStarter {
   /** The runs as built, and per run whether it is new (false: a run with its id was stored before). */
   async start(requests: RunRequest[], actor: Actor): Promise<{ runs: Run[]; created: boolean[] }> {
     const runs = this.build(requests);
-    return this.queue(runs, await this.deps.store.createRuns(runs), actor);
+    return this.queueCreated(runs, await this.deps.store.createRuns(runs), actor);
   }
 
   /**
@@ -60,7 +60,7 @@ export class RunStarter {
         receivedAt: this.deps.clock.now(),
       },
     });
-    return "heldBy" in stored ? stored : this.queue(runs, stored.created, actor);
+    return "heldBy" in stored ? stored : this.queueCreated(runs, stored.created, actor);
   }
 
   private build(requests: RunRequest[]): Run[] {
@@ -76,7 +76,7 @@ export class RunStarter {
     );
   }
 
-  private async queue(runs: Run[], created: boolean[], actor: Actor) {
+  private async queueCreated(runs: Run[], created: boolean[], actor: Actor) {
     // Queued for repeats too: applying "run.created" again changes nothing, and a lost first message is replaced.
     await this.deps.queue.send(runs.map((run) => createdMessage(run.id)));
     this.deps.log.info("runs started", { runs: runs.map((r) => r.id), created, actor });
