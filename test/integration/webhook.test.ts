@@ -14,10 +14,12 @@ import {
   countingProxy,
   dynamoClient,
   freshStore,
+  interceptOnce,
   recordRequests,
   roundTrips,
   sqsClient,
   traceRequests,
+  UNREACHABLE,
 } from "../helpers/aws.js";
 import { jobTemplate, pipeline } from "../helpers/factories.js";
 import { SECRETS, testSystem } from "../helpers/system.js";
@@ -476,6 +478,42 @@ describe("202 means durable", () => {
     expect(runs).toHaveLength(1);
     expect((await queued()).map((m) => m.runId)).toEqual([runs[0]?.id]);
   });
+
+  it.each([
+    ["the body's claim", "BODY#"],
+    ["the run's spec", "RUN#"],
+  ])(
+    "answers 5xx when %s fails beside the other write, and the redelivery starts the run once",
+    async (_, pk) => {
+      const client = dynamoClient();
+      const counted = await testSystem({ dynamoClient: client });
+      await counted.stores.definitions.putPipeline(
+        pipeline({ name: "web", triggers: [{ provider: "github", repository: "acme/web-app" }] }),
+        new Date().toISOString(),
+      );
+      const countedApp = createWebhookApp({ ...counted.webhook, log: silentLogger });
+      const failed = interceptOnce(
+        client,
+        (command, input) =>
+          command === "PutItem" &&
+          ((input.Item as Record<string, { S?: string }>).pk?.S ?? "").startsWith(pk) &&
+          (pk === "BODY#" ||
+            (input.Item as Record<string, { S?: string }>).sk?.S?.startsWith("SPEC#") === true),
+        UNREACHABLE,
+      );
+      const body = distinctBody(fixture("github-push"), `beside-${pk}`);
+      expect((await deliver(countedApp, "github", body, { deliveryId: `beside-${pk}` })).status).toBe(500);
+      expect(failed()).toBe(true);
+      expect((await counted.stores.runs.listRuns({ limit: 10 })).items).toEqual([]);
+
+      const redelivered = await deliver(countedApp, "github", body, { deliveryId: `beside-${pk}` });
+      expect(redelivered.status).toBe(202);
+      const { runs } = (await redelivered.json()) as { runs: Array<{ id: string }> };
+      expect(runs).toHaveLength(1);
+      expect((await counted.stores.runs.getRun(runs[0]?.id ?? ""))?.pipeline).toBe("web");
+      client.destroy();
+    },
+  );
 
   it("answers 5xx and stores nothing when the store fails", async () => {
     const failing = createWebhookApp({
