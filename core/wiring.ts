@@ -409,7 +409,7 @@ export async function buildRunner(
 /**
  * The runner, its build started now and awaited by its first call, so that loading the cluster's client (its
  * code, the kubeconfig) can be done while the first message's first request is on the network, not before it
- * (node 20 does most of it there; node 22, which loads a module sooner, about half as much: docs/decisions.md §5, tenth
+ * (node 20 does most of it there; node 22, which loads a module sooner, about half as much: docs/decisions.md §6, tenth
  * session). `finishing` makes a failed build the start's failure (`lazyHandler`).
  */
 function runnerBuiltAside(

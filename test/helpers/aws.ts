@@ -14,6 +14,9 @@ import { createS3Client, S3RVER_CREDENTIALS } from "../../core/adapters/s3/log-a
 import { ensureQueues, SqsWorkQueue } from "../../core/adapters/sqs/queue.js";
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from "../../infra/local/emulators.js";
 
+/** The round trips of traced requests, counted as the cold-start bench counts them. */
+export { roundTrips } from "../../bench/route-shape.js";
+
 export function dynamoClient(endpoint = inject("dynamoEndpoint")): DynamoDBClient {
   return new DynamoDBClient({
     endpoint,
@@ -180,21 +183,6 @@ export function traceRequests(
       { step: "initialize", name: "traceRequests" } as never,
     );
   return traced;
-}
-
-/**
- * The round trips the requests took in turn: the longest chain of requests each of which started once the one
- * before it had ended (requests side by side count once).
- */
-export function roundTrips(requests: readonly TracedRequest[]): number {
-  const depth: number[] = [];
-  requests.forEach((request, i) => {
-    const before = requests.flatMap((other, j) =>
-      j !== i && other.end <= request.start ? [depth[j] ?? 0] : [],
-    );
-    depth[i] = 1 + Math.max(0, ...before);
-  });
-  return Math.max(0, ...depth);
 }
 
 /** A TCP proxy in front of `endpoint` (`http://host:port`) that counts the connections clients open to it. */

@@ -2,7 +2,7 @@ import type { Provider, Run } from "../../model/index.js";
 import type { BodyClaim, DeliveredBody, DeliveryStore } from "../../ports.js";
 import { anyOf, deliveryIs, expiredBefore, itemAbsent } from "./conditions.js";
 import { type Item, KEYS, N, S, schemaAttribute, schemaOf, str, TTL_ATTRIBUTE } from "./items.js";
-import { putNewHead, putNewSpecs } from "./run-items.js";
+import { putNewHeads, putNewSpecs } from "./run-items.js";
 import type { TableIO } from "./table-io.js";
 
 type RunRef = { id: string; pipeline: string };
@@ -16,8 +16,7 @@ export class DeliveryRepository implements DeliveryStore {
   ) {}
 
   async createRuns(runs: Run[]): Promise<boolean[]> {
-    const specs = await putNewSpecs(this.io, runs);
-    return Promise.all(specs.map(({ run, hash }) => putNewHead(this.io, run, hash)));
+    return putNewHeads(this.io, await putNewSpecs(this.io, runs));
   }
 
   /**
@@ -39,7 +38,7 @@ export class DeliveryRepository implements DeliveryStore {
       );
       return { heldBy: holder };
     }
-    return { created: await Promise.all(specs.map(({ run, hash }) => putNewHead(this.io, run, hash))) };
+    return { created: await putNewHeads(this.io, specs) };
   }
 
   /**

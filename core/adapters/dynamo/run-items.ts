@@ -85,7 +85,7 @@ export function runFromItem(item: Item, specs: ReadonlyMap<string, Item> = new M
 
 /**
  * Each run's spec, if its item is absent: per run, its spec's hash and whether this call wrote it. A run's spec is
- * stored before its head (`putNewHead`), which decides whether the run is new: the same id brings the same spec
+ * stored before its head (`putNewHeads`), which decides whether the run is new: the same id brings the same spec
  * (webhook runs' ids come from their delivery).
  */
 export function putNewSpecs(
@@ -100,7 +100,9 @@ export function putNewSpecs(
   );
 }
 
-/** A run's head at version 1, its spec stored: whether it is new (false: its id is taken). */
-export async function putNewHead(io: TableIO, run: Run, specHash: string): Promise<boolean> {
-  return (await io.put(runItem({ ...run, version: 1 }, specHash), itemAbsent)).ok;
+/** Each run's head at version 1, its spec stored (`putNewSpecs`): per run, whether it is new (false: id taken). */
+export function putNewHeads(io: TableIO, specs: Array<{ run: Run; hash: string }>): Promise<boolean[]> {
+  return Promise.all(
+    specs.map(async ({ run, hash }) => (await io.put(runItem({ ...run, version: 1 }, hash), itemAbsent)).ok),
+  );
 }
