@@ -1,4 +1,4 @@
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import { handle } from "hono/aws-lambda";
 import * as z from "zod/mini";
 import { JobTemplate, LIMITS, Pipeline, Role, type RoleMap } from "../core/model/index.js";
@@ -16,7 +16,7 @@ import { API_STORES, apiDeps, lazyHandler } from "../core/wiring.js";
 import * as S from "./api-schemas.js";
 import { type Authenticated, authenticate, identifyCaller, tokenPrincipal } from "./auth.js";
 import { mountConsole } from "./console/routes.js";
-import { installErrorHandler, limitBody, requestLog } from "./http.js";
+import { Hono, installErrorHandler, limitBody, requestLog } from "./http.js";
 import { openApiRoute, type RouteList, type RouteSpec, type ValidOf } from "./openapi-route.js";
 import { mountSignIn } from "./signin.js";
 

@@ -1,4 +1,3 @@
-import { Hono } from "hono";
 import { handle } from "hono/aws-lambda";
 import * as z from "zod/mini";
 import { ValidationError } from "../core/errors.js";
@@ -10,7 +9,7 @@ import type { TaskAttempt, TaskReports } from "../core/services/reports.js";
 import type { TaskTokens } from "../core/services/tokens.js";
 import { CALLBACK_STORES, callbackDeps, lazyHandler } from "../core/wiring.js";
 import { relayToken, taskToken } from "./auth.js";
-import { installErrorHandler, limitBody, requestLog } from "./http.js";
+import { Hono, installErrorHandler, limitBody, requestLog } from "./http.js";
 
 const MAX_CALLBACK_BYTES = 64 * 1024;
 

@@ -18,6 +18,14 @@ import { type LogFields, withFields } from "../core/log-context.js";
 import type { Issue } from "../core/model/index.js";
 import type { Logger } from "../core/ports.js";
 
+/**
+ * Each function's app, on Hono's preset for apps built at every start: its router (LinearRouter) adds a route
+ * without compiling anything, where the default preset's builds one regular expression of every route on the
+ * first request. Measured on node 22 (issue 20, twelfth session): 4 to 8 million instructions fewer to a cold
+ * start's first answer, the most for the API (89 handlers); a warm match there takes 1.5 µs against 0.3.
+ */
+export { Hono } from "hono/quick";
+
 /** The contract's error body: `{error, issues?}`. */
 export interface ErrorBody {
   error: string;

@@ -1,11 +1,11 @@
-import { Hono, type MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { handle } from "hono/aws-lambda";
 import { MethodNotAllowedError, TooLargeError } from "../core/errors.js";
 import { jsonStringBytes, WEBHOOK_BODY_LIMITS } from "../core/model/index.js";
 import type { Logger } from "../core/ports.js";
 import type { DeliveryIntake } from "../core/services/intake.js";
 import { lazyHandler, WEBHOOK_STORES, webhookDeps } from "../core/wiring.js";
-import { headersOf, installErrorHandler, limitBody } from "./http.js";
+import { Hono, headersOf, installErrorHandler, limitBody } from "./http.js";
 
 export interface WebhookDeps {
   intake: DeliveryIntake;
