@@ -94,7 +94,7 @@ export interface DeliveredBody {
 }
 
 /**
- * A delivery's body, named by its SHA-256 (hex), claimed for the delivery for the delivery TTL: the body is the
+ * A delivery's body, named by its SHA-256 (hex), claimed for one delivery id for the delivery TTL: the body is the
  * delivery's when new to the store or already held by the same delivery id (whose runs it then replaces), else the
  * earlier delivery's that brought it. Atomic: of two deliveries racing with one body, one holds it.
  */
